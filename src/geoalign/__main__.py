@@ -1,0 +1,5 @@
+import sys
+
+from geoalign.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""Safe cleaning: the only text change every scorer applies, neural ones included.
+
+MGeo was trained on raw text, so neural scorers must not see normalized addresses. What every scorer may
+do is reject unusable input with a clear error, drop control/format characters, trim, and truncate to a
+configurable length — and record that it did so.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from geoalign.types import ItemError
+
+#: Default longest address kept. Real addresses are under 100 characters; anything far longer is a
+#: concatenated record or garbage, and would blow up a neural model's sequence length.
+DEFAULT_MAX_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    text: str
+    truncated: bool
+    removed_controls: int
+
+
+def _is_dropped(ch: str) -> bool:
+    # Cc = control (tabs, NUL, newlines...), Cf = format (zero-width spaces, BOM, bidi marks),
+    # Cs = lone surrogates, Co/Cn = private use / unassigned: none carries address meaning.
+    return unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
+def clean(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS) -> Cleaned | ItemError:
+    """Clean one address value, or say why it cannot be used.
+
+    Error codes: ``missing`` (None), ``not_a_string``, ``empty`` (nothing left after cleaning).
+    Whitespace inside the text becomes a single space (tabs and newlines are control characters).
+    """
+    if value is None:
+        return ItemError("missing", "address is missing (None)")
+    if not isinstance(value, str):
+        return ItemError("not_a_string", f"address must be a string, got {type(value).__name__}")
+    removed = 0
+    if value.isascii() and value.isprintable():
+        text = value
+    else:
+        out = []
+        for ch in value:
+            if ch in "\t\n\r\v\f":
+                out.append(" ")
+            elif _is_dropped(ch):
+                removed += 1
+            else:
+                out.append(ch)
+        text = "".join(out)
+    text = " ".join(text.split())
+    if not text:
+        return ItemError("empty", "address is empty after removing whitespace and control characters")
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars].rstrip()
+    return Cleaned(text, truncated, removed)

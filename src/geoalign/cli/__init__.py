@@ -1,0 +1,1 @@
+"""The ``geoalign`` command line. Each subcommand is a module imported only when it runs."""

@@ -1,0 +1,252 @@
+"""The small shared vocabulary every part of geoalign speaks.
+
+Scorers, the engine, the CLI, the HTTP service and the table aligner exchange only these types, so a
+backend can be swapped without touching its neighbours. The JSON shapes produced by ``to_dict`` are the
+contracts in ARCHITECTURE.md (Match JSON, ItemError JSON); change them only on purpose, everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+Label = Literal["exact_match", "partial_match", "not_match"]
+
+#: Canonical label order used in Match.probabilities and in every output file.
+LABELS: Final[tuple[Label, Label, Label]] = ("exact_match", "partial_match", "not_match")
+
+#: The CCKS integer convention used by label files: 0 = not, 1 = partial, 2 = exact.
+#: A model's internal id order (MGeo's differs) must never leak into a file; map through names.
+CCKS_ID_TO_LABEL: Final[dict[int, Label]] = {0: "not_match", 1: "partial_match", 2: "exact_match"}
+LABEL_TO_CCKS_ID: Final[dict[Label, int]] = {v: k for k, v in CCKS_ID_TO_LABEL.items()}
+
+ComponentStatus = Literal["agree", "similar", "conflict", "only_a", "only_b"]
+
+#: Element types of the NAACL-2019 / CCKS-2021 address scheme, coarse to fine.
+COMPONENT_NAMES: Final[tuple[str, ...]] = (
+    "country",
+    "prov",
+    "city",
+    "district",
+    "devzone",
+    "town",
+    "community",
+    "road",
+    "roadno",
+    "subroad",
+    "subroadno",
+    "poi",
+    "subpoi",
+    "houseno",
+    "cellno",
+    "floorno",
+    "roomno",
+    "person",
+    "assist",
+    "redundant",
+    "otherinfo",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPair:
+    """Two address strings to compare. ``a`` is the query side, ``b`` the candidate/record side.
+
+    Values are kept as given (they may be None or not a string): scorers report such items as
+    ``ItemError`` in their slot instead of raising, so one bad row never fails its neighbours.
+    """
+
+    a: Any
+    b: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One parsed address element.
+
+    ``start``/``end`` are character offsets into the *raw* input (``raw[start:end] == text``);
+    ``value`` is the normalized value (digits for numbers: road number, building, unit, floor, room).
+    """
+
+    name: str
+    text: str
+    start: int
+    end: int
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "text": self.text, "start": self.start, "end": self.end, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """A parsed address: the raw input, its normalized form and the components found in it."""
+
+    raw: str
+    normalized: str
+    items: tuple[Component, ...] = ()
+
+    def get(self, name: str) -> Component | None:
+        """The first component of this type, or None."""
+        for item in self.items:
+            if item.name == name:
+                return item
+        return None
+
+    def all(self, name: str) -> list[Component]:
+        return [item for item in self.items if item.name == name]
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "raw": self.raw,
+            "normalized": self.normalized,
+            "components": [c.to_dict() for c in self.items],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentComparison:
+    """How one component compares across the two addresses of a pair (the explanation unit)."""
+
+    name: str
+    a: str | None
+    b: str | None
+    status: ComponentStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "a": self.a, "b": self.b, "status": self.status}
+
+
+@dataclass(slots=True)
+class Match:
+    """A scorer's answer for one pair. ``to_dict`` is the Match JSON of the contracts."""
+
+    label: Label
+    probabilities: dict[str, float]
+    scorer: str
+    model: str
+    explanation: dict[str, Any] | None = None
+    timings_ms: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "probabilities": {k: float(self.probabilities[k]) for k in LABELS},
+            "scorer": self.scorer,
+            "model": self.model,
+            "explanation": self.explanation,
+            "timings_ms": self.timings_ms,
+        }
+
+    @property
+    def confidence(self) -> float:
+        """The highest per-label probability (the cascade's certainty measure)."""
+        return max(self.probabilities.values())
+
+    @classmethod
+    def from_probabilities(
+        cls,
+        probabilities: Sequence[float],
+        *,
+        scorer: str,
+        model: str,
+        explanation: dict[str, Any] | None = None,
+        timings_ms: dict[str, float] | None = None,
+    ) -> Match:
+        """Build a Match from probabilities given in ``LABELS`` order; the label is the argmax."""
+        probs = {name: float(p) for name, p in zip(LABELS, probabilities, strict=True)}
+        label = max(LABELS, key=lambda name: probs[name])
+        return cls(label, probs, scorer, model, explanation, timings_ms)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Match:
+        return cls(
+            label=data["label"],
+            probabilities=dict(data["probabilities"]),
+            scorer=data["scorer"],
+            model=data["model"],
+            explanation=data.get("explanation"),
+            timings_ms=data.get("timings_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """The answer for an item that could not be scored. It stands in that item's slot."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+Result = Match | ItemError
+
+
+@dataclass(slots=True)
+class PreparedItem:
+    """One item after a scorer's CPU-side preparation.
+
+    ``cost`` is what the engine budgets batches by (tokens for neural scorers, 1 for cheap ones);
+    ``seen`` is exactly the text the scorer will look at (part of the cache key); ``data`` is the
+    scorer's own payload (token ids, parsed components, ...), opaque to everyone else.
+    """
+
+    cost: int
+    seen: tuple[str, str]
+    data: Any
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch of prepared items, in input order; failed items hold their ItemError.
+
+    The engine may regroup items from several ``Prepared`` batches into a new one (by length, under a
+    token budget) before ``run``: a scorer's ``run`` must accept any list of its own PreparedItems.
+    """
+
+    items: list[PreparedItem | ItemError]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(slots=True)
+class Raw:
+    """Model outputs for a Prepared batch: ``outputs[i]`` belongs to ``prepared.items[i]``
+    (None where that item is an ItemError)."""
+
+    prepared: Prepared
+    outputs: list[Any]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """The staged scorer protocol, so the engine can overlap CPU work with the model.
+
+    One bad item yields an ItemError in its slot; it never fails its neighbours.
+    """
+
+    name: str
+
+    @property
+    def model_id(self) -> str:
+        """Model name or checksum (part of every Match and every cache key)."""
+        ...
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared: ...
+
+    def run(self, prepared: Prepared) -> Raw: ...
+
+    def finish(self, raw: Raw) -> list[Result]: ...
+
+    def score(self, pairs: Sequence[AddressPair]) -> list[Result]: ...
+
+    def warmup(self) -> None: ...
