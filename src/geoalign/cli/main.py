@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("geoalign.cli.eval", "evaluate a scorer on labelled pairs"),
     "profile": ("geoalign.cli.profile", "per-stage timings of a scorer"),
     "verify-mgeo": ("geoalign.cli.verify_mgeo", "check a real MGeo checkpoint against reference outputs"),
+    "serve": ("geoalign.cli.serve", "run the HTTP service (async engine, dynamic batching, cache)"),
 }
 
 
