@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.types import ItemError
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(None, "missing"), (42, "not_a_string"), (b"bytes", "not_a_string"), ("", "empty"), (" \t\n ", "empty"),
+     ("\u200b\ufeff", "empty")],
+)
+def test_unusable_values_become_item_errors(value: object, code: str) -> None:
+    result = clean(value)
+    assert isinstance(result, ItemError)
+    assert result.code == code
+
+
+def test_control_and_format_characters_are_removed_and_counted() -> None:
+    result = clean("杭州市\x00文一西路\u200b969号\r\n3幢")
+    assert isinstance(result, Cleaned)
+    assert result.text == "杭州市文一西路969号 3幢"
+    assert result.removed_controls == 2
+    assert not result.truncated
+
+
+def test_emoji_and_mixed_scripts_are_kept() -> None:
+    result = clean("北京望京SOHO T1 🏢")
+    assert isinstance(result, Cleaned)
+    assert result.text == "北京望京SOHO T1 🏢"
+
+
+def test_long_input_is_truncated_and_recorded() -> None:
+    result = clean("路" * 100_000)
+    assert isinstance(result, Cleaned)
+    assert result.truncated
+    assert len(result.text) == DEFAULT_MAX_CHARS
+    short = clean("路" * 100_000, max_chars=10)
+    assert isinstance(short, Cleaned) and short.text == "路" * 10
+
+
+@given(st.text())
+def test_clean_never_raises_and_output_is_clean(text: str) -> None:
+    result = clean(text)
+    if isinstance(result, Cleaned):
+        assert result.text == result.text.strip()
+        assert "  " not in result.text
+        assert len(result.text) <= DEFAULT_MAX_CHARS
+        assert clean(result.text) == Cleaned(result.text, False, 0)  # idempotent
+    else:
+        assert result.code == "empty"
