@@ -1,0 +1,1 @@
+"""The engine: dynamic batching, caching and scheduling in front of any Scorer."""
