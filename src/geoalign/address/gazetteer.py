@@ -1,0 +1,388 @@
+"""The official administrative divisions of China down to township, and old → new names.
+
+Data: the Ministry of Civil Affairs table (see ``geoalign/data/README.md``; ``data_version()`` says which
+one) with 41,934 divisions on four levels — ``prov`` (省/自治区/直辖市/特别行政区), ``city`` (地级),
+``district`` (县级) and ``town`` (乡级: 镇/乡/街道/苏木) — plus 124 renamings/mergers since 2002.
+
+Two shapes of the hierarchy matter: municipalities (北京市, 上海市, 天津市, 重庆市) have districts directly
+under the province, so their ``city`` is None; cities without counties (东莞市, 中山市, 儋州市, 嘉峪关市)
+have towns directly under the city, so their ``district`` is None. Province-administered county-level
+cities (仙桃市, 济源市, 石河子市…) also sit directly under the province.
+
+API (pure, data loaded once, lazily, at first use):
+
+- ``lookup(name)`` — divisions whose full name, alias (海西州, 大厂县) or short name (北京, 朝阳) is ``name``.
+- ``resolve(text)`` — the admin prefix of an address: which names it starts with, where they are, and the
+  completed hierarchy, or the candidates when a name has several possible parents.
+- ``is_division_name(name)`` — for the normalizer's numeral protection (二七区 stays 二七区).
+- ``renamed(old)`` — the current divisions an old name became (襄樊 → 襄阳市; 江干区 → 上城区, 钱塘区).
+- ``data_version()`` — which data is shipped (shown by ``geoalign --version``); reads no division data.
+
+Short names are derived by stripping the level suffix (省, 市, 自治区 + the peoples' names, 自治州, 地区,
+盟, 区, 县, 旗…) only when at least two characters remain: 城区 and 郊区 have no short name. Town-level short
+names (望京 for 望京街道) are answered by ``lookup`` but never used by ``resolve``, because they are far
+too often also the names of roads, neighbourhoods and buildings.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Final, Literal
+
+Level = Literal["prov", "city", "district", "town"]
+
+LEVELS: Final[tuple[Level, ...]] = ("prov", "city", "district", "town")
+_LEVEL_BY_NUMBER: Final[dict[str, Level]] = {"1": "prov", "2": "city", "3": "district", "4": "town"}
+
+#: The 55 recognised minority peoples plus 汉族, as they appear inside autonomous-area names
+#: (广西壮族自治区, 海西蒙古族藏族自治州, 大厂回族自治县). Stripped to form short names.
+_PEOPLES: Final[tuple[str, ...]] = (
+    "蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", "朝鲜", "满", "侗", "瑶", "白", "土家",
+    "哈尼", "哈萨克", "傣", "黎", "傈僳", "佤", "畲", "高山", "拉祜", "水", "东乡", "纳西", "景颇",
+    "柯尔克孜", "土", "达斡尔", "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米",
+    "塔吉克", "怒", "乌孜别克", "俄罗斯", "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙",
+    "鄂伦春", "赫哲", "门巴", "珞巴", "基诺", "汉",
+)  # fmt: skip
+_PEOPLES_SUFFIX: Final[re.Pattern[str]] = re.compile(
+    "(?:" + "|".join(sorted((p + "族" for p in _PEOPLES), key=len, reverse=True)) + ")+$"
+)
+
+#: Level suffixes, longest first per level. Autonomous-area suffixes also drop the peoples' names.
+_SUFFIXES: Final[dict[Level, tuple[str, ...]]] = {
+    "prov": ("特别行政区", "自治区", "省", "市"),
+    "city": ("自治州", "地区", "盟", "市"),
+    "district": ("自治县", "自治旗", "林区", "特区", "新区", "区", "县", "市", "旗"),
+    "town": ("街道办事处", "街道", "民族苏木", "苏木", "民族乡", "区公所", "镇", "乡"),
+}
+#: Common spoken alias of an autonomous area: 海西蒙古族藏族自治州 → 海西州, 大厂回族自治县 → 大厂县.
+_AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
+
+#: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路), a
+#: station or building (北京南站, 北京大学), a village (朝阳村), or a different division written in full
+#: (五常街道 is a 街道 of 杭州, not 五常市; 北京朝阳市 is not 北京朝阳区).
+_NOT_A_DIVISION_AFTER_SHORT: Final[re.Pattern[str]] = re.compile(
+    r"[东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同|村|桥|站|广场|大厦|公园|小区|花园|中学|小学|大学|学院"
+    r"|医院|酒店|宾馆|饭店|机场|银行|商场|公司|厂|码头|港)"
+    r"|(?:省|市|区|县|州|旗|盟|镇|乡|街道|苏木)"
+)
+
+#: Separators a writer may put between admin names (北京市 朝阳区, 广东省,深圳市, 浙江-杭州).
+_SEPARATORS: Final[frozenset[str]] = frozenset(" \u3000,，、-—/|·")
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    """One administrative division. ``short_name`` equals ``name`` when no safe short form exists."""
+
+    code: str
+    name: str
+    short_name: str
+    level: Level
+    parent_code: str  # "" for provinces
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One admin name found by ``resolve``: ``text == input[start:end]``.
+
+    ``level`` and ``code`` are set when every remaining reading of the span agrees on them; ``old`` is
+    True when the text is a former name (襄樊) read as its current division.
+    """
+
+    start: int
+    end: int
+    text: str
+    level: Level | None
+    code: str | None
+    old: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The admin prefix of an address.
+
+    ``prov``/``city``/``district``/``town`` are full current names, filled wherever every remaining
+    reading agrees (so 朝阳区 alone gives district=朝阳区 but no prov or city). ``ambiguous`` is True when
+    several divisions remain; ``candidates`` then lists their full paths (province first). ``end`` is
+    where the admin prefix stops in the input (0 when nothing matched).
+    """
+
+    spans: tuple[Span, ...] = ()
+    prov: str | None = None
+    city: str | None = None
+    district: str | None = None
+    town: str | None = None
+    code: str | None = None
+    ambiguous: bool = False
+    candidates: tuple[tuple[Division, ...], ...] = ()
+    renamed: tuple[tuple[str, Division], ...] = field(default=())
+
+    @property
+    def end(self) -> int:
+        return self.spans[-1].end if self.spans else 0
+
+    def prefix(self) -> str:
+        """The completed admin prefix, coarse to fine: 陕西省榆林市榆阳区 for 榆阳区."""
+        return "".join(n for n in (self.prov, self.city, self.district, self.town) if n)
+
+
+def short_name(name: str, level: Level) -> str:
+    """Drop the level suffix (and peoples' names of an autonomous area) when two or more characters remain."""
+    for suffix in _SUFFIXES[level]:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            stem = name[: -len(suffix)]
+            if suffix.startswith("自治") or suffix == "特别行政区":
+                stem = _PEOPLES_SUFFIX.sub("", stem) or stem
+            return stem if len(stem) >= 2 else name
+    return name
+
+
+def _aliases(name: str, level: Level, short: str) -> list[str]:
+    """Other full-looking forms people write: 海西州 for 海西蒙古族藏族自治州, 大厂县 for 大厂回族自治县."""
+    out = []
+    for suffix, alias in _AUTONOMOUS_ALIAS.items():
+        if name.endswith(suffix) and short != name:
+            out.append(short + alias)
+    return out
+
+
+class _Data:
+    """All indexes, built once. ``full`` holds full names and aliases; ``short`` the short names."""
+
+    def __init__(self, rows: Iterable[tuple[str, str, str, str]], changes: Iterable[Sequence[str]]) -> None:
+        self.by_code: dict[str, Division] = {}
+        self.full: dict[str, list[str]] = {}
+        self.short: dict[str, list[str]] = {}
+        for code, parent, level_number, name in rows:
+            level = _LEVEL_BY_NUMBER[level_number]
+            short = short_name(name, level)
+            self.by_code[code] = Division(code, name, short, level, parent)
+            self.full.setdefault(name, []).append(code)
+            for alias in _aliases(name, level, short):
+                self.full.setdefault(alias, []).append(code)
+            if short != name:
+                self.short.setdefault(short, []).append(code)
+        # old name → current codes. Keyed by the old full name and the old short name (襄樊市, 襄樊).
+        self.old: dict[str, list[str]] = {}
+        self.old_is_short: set[str] = set()
+        for _date, _approval, old_path, old_short, new_code, _new_path, _source in changes:
+            old_full = old_path.rsplit("/", 1)[-1]
+            for key in (old_full, old_short):
+                if len(key) >= 2 and new_code not in self.old.get(key, []):
+                    self.old.setdefault(key, []).append(new_code)
+            if old_short != old_full:
+                self.old_is_short.add(old_short)
+        names = [*self.full, *self.short, *self.old]
+        self.max_len = max(len(n) for n in names)
+        self.first_two = frozenset(n[:2] for n in names)
+
+    def path(self, code: str) -> tuple[Division, ...]:
+        out = []
+        while code:
+            division = self.by_code[code]
+            out.append(division)
+            code = division.parent_code
+        return tuple(reversed(out))
+
+    def is_under(self, code: str, ancestor: str) -> bool:
+        """True when ``ancestor`` is a strict ancestor of ``code``."""
+        parent = self.by_code[code].parent_code
+        while parent:
+            if parent == ancestor:
+                return True
+            parent = self.by_code[parent].parent_code
+        return False
+
+
+def _data_file(name: str) -> bytes:
+    return resources.files("geoalign").joinpath("data", name).read_bytes()
+
+
+@cache
+def _data() -> _Data:
+    text = gzip.decompress(_data_file("divisions.tsv.gz")).decode("utf-8")
+    rows = (tuple(line.split("\t")) for line in text.splitlines() if line)
+    change_text = _data_file("changes.tsv").decode("utf-8")
+    changes = (line.split("\t") for line in change_text.splitlines() if line and not line.startswith("#"))
+    return _Data(rows, changes)  # type: ignore[arg-type]
+
+
+@cache
+def data_version() -> str:
+    """Which gazetteer data is shipped, e.g. ``MCA Xzqh20251231 (as of 2025-12-31) via ...``."""
+    meta = json.loads(_data_file("gazetteer_meta.json"))
+    return str(meta["version"])
+
+
+def get(code: str) -> Division | None:
+    """The division with this MCA code, if any."""
+    return _data().by_code.get(code)
+
+
+def path(code: str) -> tuple[Division, ...]:
+    """Province-first chain of divisions ending at ``code`` (KeyError for an unknown code)."""
+    return _data().path(code)
+
+
+def lookup(name: str) -> list[Division]:
+    """Divisions named ``name`` in full (朝阳区), by alias (海西州) or by short name (朝阳, 望京)."""
+    data = _data()
+    codes = data.full.get(name, []) + data.short.get(name, [])
+    return [data.by_code[c] for c in dict.fromkeys(codes)]
+
+
+def is_division_name(name: str, *, short: bool = False) -> bool:
+    """True for a current or former full division name or alias (二七区, 三号乡, 海西州, 襄樊市).
+
+    With ``short=True`` short names (二七, 朝阳) count too; the normalizer does not use them because a
+    short name alone (三里) says nothing about whether the text is that division.
+    """
+    data = _data()
+    if name in data.full or (name in data.old and name not in data.old_is_short):
+        return True
+    return short and (name in data.short or name in data.old)
+
+
+@cache
+def numeral_names() -> frozenset[str]:
+    """Full names and aliases (current and former) that contain a Chinese numeral character.
+
+    The normalizer protects these from numeral conversion: 二七区 must not become 27区.
+    """
+    from geoalign.address.numerals import NUMERAL_CHARS
+
+    data = _data()
+    names = [*data.full, *(n for n in data.old if n not in data.old_is_short)]
+    return frozenset(n for n in names if any(ch in NUMERAL_CHARS for ch in n))
+
+
+def renamed(old: str) -> list[Division]:
+    """Current divisions a former name became: 襄樊/襄樊市 → [襄阳市]; 江干区 → [上城区, 钱塘区].
+
+    Empty when ``old`` is not a recorded former name. A name can be both former and current (公主岭市
+    moved from 四平 to 长春; 城区 of 大同 became 平城区 while other cities keep a 城区).
+    """
+    data = _data()
+    return [data.by_code[c] for c in data.old.get(old, [])]
+
+
+# ---------------------------------------------------------------------------------------------- resolve
+
+
+@dataclass(slots=True)
+class _Match:
+    start: int
+    end: int
+    codes: list[str]
+    old: bool
+
+
+def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Match | None:
+    """Longest admin name starting exactly at ``pos`` that continues the hierarchy in ``context``.
+
+    Matching only at the current position (never inside a word) is what keeps 青海西宁 from being read
+    as 海西州: after 青海 the next name must start at 西.
+    """
+    if text[pos : pos + 2] not in data.first_two:
+        return None
+    longest = min(data.max_len, len(text) - pos)
+    for length in range(longest, 1, -1):
+        piece = text[pos : pos + length]
+        after = text[pos + length : pos + length + 4]
+        codes: list[str] = list(data.full.get(piece, ()))
+        short_codes = data.short.get(piece, ())
+        if short_codes and not _NOT_A_DIVISION_AFTER_SHORT.match(after):
+            codes += [c for c in short_codes if data.by_code[c].level != "town"]
+        codes = _continuing(data, codes, context)
+        if codes:
+            return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
+        old_codes = data.old.get(piece, ())
+        if old_codes and (piece not in data.old_is_short or not _NOT_A_DIVISION_AFTER_SHORT.match(after)):
+            old_codes = _continuing(data, list(old_codes), context)
+            if old_codes:
+                return _Match(pos, pos + length, list(dict.fromkeys(old_codes)), old=True)
+    return None
+
+
+def _continuing(data: _Data, codes: list[str], context: list[str]) -> list[str]:
+    if not context:
+        return codes
+    return [c for c in codes if any(data.is_under(c, a) for a in context)]
+
+
+def _skip_separators(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _SEPARATORS:
+        pos += 1
+    return pos
+
+
+def resolve(text: str) -> Resolution:
+    """Find the admin names an address starts with and complete the hierarchy.
+
+    Names are matched left to right, each starting where the previous one ended (separators skipped),
+    longest first, and each must lie under the previous one (any number of levels down: 北京望京街道 is
+    fine). A name that fits nowhere under the previous one ends the prefix. When a name has several
+    readings they are all kept and narrowed by what follows (吉林 + 船营区 → 吉林市); what remains at
+    the end is the answer, ambiguous if more than one (朝阳区 alone: 北京 or 长春).
+    """
+    data = _data()
+    matches: list[_Match] = []
+    context: list[str] = []
+    pos = _skip_separators(text, 0)
+    while pos < len(text):
+        match = _candidates_at(data, text, pos, context)
+        if match is None:
+            break
+        matches.append(match)
+        context = match.codes
+        pos = _skip_separators(text, match.end)
+    if not matches:
+        return Resolution()
+    return _finish(data, text, matches)
+
+
+def _finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:
+    final = matches[-1].codes
+    # 吉林 alone reads as 吉林省 or 吉林市; the city lies under the province, so the province is the answer.
+    final = [c for c in final if not any(data.is_under(c, other) for other in final if other != c)]
+    paths = [data.path(c) for c in final]
+    on_paths = {d.code for p in paths for d in p}
+    spans = []
+    renames: list[tuple[str, Division]] = []
+    for m in matches:
+        kept = [c for c in m.codes if c in on_paths]
+        levels = {data.by_code[c].level for c in kept}
+        piece = text[m.start : m.end]
+        spans.append(
+            Span(
+                m.start,
+                m.end,
+                piece,
+                next(iter(levels)) if len(levels) == 1 else None,
+                kept[0] if len(kept) == 1 else None,
+                m.old,
+            )
+        )
+        if m.old:
+            renames.extend((piece, data.by_code[c]) for c in kept)
+    by_level: dict[Level, str | None] = {}
+    for level in LEVELS:
+        names = {next((d.name for d in p if d.level == level), None) for p in paths}
+        by_level[level] = names.pop() if len(names) == 1 else None
+    return Resolution(
+        spans=tuple(spans),
+        prov=by_level["prov"],
+        city=by_level["city"],
+        district=by_level["district"],
+        town=by_level["town"],
+        code=final[0] if len(final) == 1 else None,
+        ambiguous=len(final) > 1,
+        candidates=tuple(paths) if len(final) > 1 else (),
+        renamed=tuple(renames),
+    )
