@@ -88,7 +88,7 @@ class Checkpoint:
 def load_checkpoint(spec: str | Path, *, revision: str | None = None) -> Checkpoint:
     """Load a checkpoint from a directory (ModelScope or Hugging Face layout) or a ModelScope model id.
 
-    ``random-init:mgeo-base`` (or ``mgeo-base`` via :func:`geoalign.scorers.random_init.build`) gives
+    ``random-init:mgeo-base`` (see :mod:`geoalign.scorers.random_init`) gives
     random weights of MGeo's exact shape for speed work.
     """
     text = str(spec)
