@@ -1,0 +1,282 @@
+"""Result caches for the engine: an in-memory LRU (default) and Redis (extra ``redis``).
+
+Keys follow the contract: (scorer name, model id/checksum, exactly the text the scorer saw). The pair
+order is part of the key: CCKS exact_match is one-directional, so no scorer is assumed symmetric.
+
+A cache is an optimisation and never a source of errors: a Redis that is down, slow or killed mid-run
+is logged and counted, the lookup is treated as a miss, and a circuit breaker stops retrying a dead
+server on every request (short socket timeouts bound the cost of the first failures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from geoalign._extras import require
+from geoalign.types import Match
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the stored value format changes, so old entries are never misread.
+KEY_VERSION = "v1"
+
+
+def cache_key(scorer: str, model_id: str, seen: tuple[str, str]) -> str:
+    """The cache key of one item. Hashed so arbitrary text makes a short, safe Redis key."""
+    payload = json.dumps([scorer, model_id, seen[0], seen[1]], ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return f"geoalign:{KEY_VERSION}:{digest}"
+
+
+def encode_match(match: Match) -> str:
+    """Stored form of a result. Timings are per-computation facts, not part of the answer."""
+    data = match.to_dict()
+    data["timings_ms"] = None
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_match(raw: str | bytes) -> Match:
+    return Match.from_dict(json.loads(raw))
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Counters every cache keeps; the server exports them, the sync API reports the hit rate."""
+
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    #: lookups/stores skipped because the circuit breaker was open (backend presumed down)
+    skipped: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class ResultCache(Protocol):
+    """What the engine needs from a cache. Both methods must never raise for backend failures."""
+
+    stats: CacheStats
+    name: str
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
+
+    async def set_many(self, items: Sequence[tuple[str, str]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLRU:
+    """Bounded LRU in process memory. Used only from the engine's event loop, so no lock is needed."""
+
+    name = "memory"
+
+    def __init__(self, max_items: int = 100_000) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be >= 1")
+        self.max_items = max_items
+        self.stats = CacheStats()
+        self._data: OrderedDict[str, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for key in keys:
+            value = self._data.get(key)
+            if value is None:
+                self.stats.misses += 1
+            else:
+                self._data.move_to_end(key)
+                self.stats.hits += 1
+            out.append(value)
+        return out
+
+    async def set_many(self, items: Sequence[tuple[str, str]]) -> None:
+        for key, value in items:
+            self._data[key] = value
+            self._data.move_to_end(key)
+        while len(self._data) > self.max_items:
+            self._data.popitem(last=False)
+
+    async def close(self) -> None:
+        """Nothing to release; entries stay readable (tests and restarts in one process reuse them)."""
+
+
+class CircuitBreaker:
+    """Closed -> open after ``threshold`` consecutive failures; after ``cooldown_s`` one trial call is let
+    through (half-open); success closes it, failure re-opens it. ``clock`` is injectable for tests."""
+
+    def __init__(self, threshold: int = 3, cooldown_s: float = 5.0, clock: Any = time.monotonic) -> None:
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self.opened_count = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened_at is not None
+
+    def allow(self) -> bool:
+        if self._opened_at is None:
+            return True
+        if self._clock() - self._opened_at >= self.cooldown_s:
+            # half-open: let this one call probe the backend; a failure re-opens for another cooldown
+            self._opened_at = self._clock()
+            return True
+        return False
+
+    def success(self) -> None:
+        self._failures = 0
+        self._opened_at = None
+
+    def failure(self) -> None:
+        self._failures += 1
+        if self._opened_at is not None or self._failures >= self.threshold:
+            if self._opened_at is None:
+                self.opened_count += 1
+            self._opened_at = self._clock()
+
+
+class RedisCache:
+    """Redis-backed cache (shared across server replicas). Failures degrade to misses, never errors."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_s: int | None = 7 * 24 * 3600,
+        timeout_s: float = 0.2,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        redis_asyncio = require("redis.asyncio", "redis", "the Redis cache")
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        self.url = url
+        self.ttl_s = ttl_s
+        self.timeout_s = timeout_s
+        self.stats = CacheStats()
+        self.breaker = breaker or CircuitBreaker()
+        # Short socket timeouts and no client-side retries: a dead Redis must cost milliseconds, once.
+        self._client = redis_asyncio.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+
+    async def _call(self, what: str, coro_factory: Any) -> Any:
+        if not self.breaker.allow():
+            self.stats.skipped += 1
+            return None
+        try:
+            # wait_for bounds the whole call, including DNS and pool checkout, not only socket reads
+            result = await asyncio.wait_for(coro_factory(), timeout=self.timeout_s * 2)
+        except Exception as exc:  # any backend failure degrades to a miss, by design
+            self.stats.errors += 1
+            self.breaker.failure()
+            log.warning("redis cache %s failed (%s: %s); treating as a miss", what, type(exc).__name__, exc)
+            return None
+        self.breaker.success()
+        return result
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        values = await self._call("get", lambda: self._client.mget(list(keys)))
+        if values is None:
+            self.stats.misses += len(keys)
+            return [None] * len(keys)
+        for value in values:
+            if value is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+        return list(values)
+
+    async def set_many(self, items: Sequence[tuple[str, str]]) -> None:
+        if not items:
+            return
+
+        async def store() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for key, value in items:
+                pipe.set(key, value, ex=self.ttl_s)
+            await pipe.execute()
+
+        await self._call("set", store)
+
+    async def ping(self) -> bool:
+        return bool(await self._call("ping", self._client.ping))
+
+    async def close(self) -> None:
+        try:
+            await self._client.aclose()
+        except Exception as exc:  # closing a dead connection must not fail shutdown
+            log.debug("redis close: %s", exc)
+
+
+class TieredCache:
+    """A fast local cache in front of a shared one: hits in ``near`` skip the network; ``far`` hits are
+    copied into ``near``. Stats count an item once: a hit if either tier had it."""
+
+    def __init__(self, near: ResultCache, far: ResultCache) -> None:
+        self.near = near
+        self.far = far
+        self.name = f"{near.name}+{far.name}"
+        self.stats = CacheStats()
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        values = await self.near.get_many(keys)
+        missing = [i for i, v in enumerate(values) if v is None]
+        if missing:
+            far_values = await self.far.get_many([keys[i] for i in missing])
+            promote: list[tuple[str, str]] = []
+            for i, value in zip(missing, far_values, strict=True):
+                if value is not None:
+                    values[i] = value
+                    promote.append((keys[i], value))
+            await self.near.set_many(promote)
+        for value in values:
+            if value is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+        self.stats.errors = self.far.stats.errors
+        self.stats.skipped = self.far.stats.skipped
+        return values
+
+    async def set_many(self, items: Sequence[tuple[str, str]]) -> None:
+        await self.near.set_many(items)
+        await self.far.set_many(items)
+        self.stats.errors = self.far.stats.errors
+        self.stats.skipped = self.far.stats.skipped
+
+    async def close(self) -> None:
+        await self.near.close()
+        await self.far.close()
+
+
+def build_cache(*, memory_items: int, redis_url: str | None) -> ResultCache | None:
+    """The cache a server or script asked for: memory LRU (``memory_items`` > 0), Redis, both, or none."""
+    memory = MemoryLRU(memory_items) if memory_items > 0 else None
+    if redis_url:
+        redis_cache = RedisCache(redis_url)
+        return TieredCache(memory, redis_cache) if memory is not None else redis_cache
+    return memory

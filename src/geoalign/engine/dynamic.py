@@ -1,0 +1,609 @@
+"""The async engine: work-conserving dynamic batching in front of any staged Scorer.
+
+Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, see ARCHITECTURE.md):
+
+* **prepare | run | finish pipeline.** ``prepare`` (cleaning, parsing, tokenizing) runs per request in a
+  thread pool as soon as the request arrives; ``run`` (the model) runs on one dedicated thread; ``finish``
+  runs on a third thread, so batch N is post-processed while batch N+1 is in the model and the model
+  never waits for the tokenizer. Heavy stages release the GIL (tokenizers, torch, onnxruntime, numpy).
+* **Work-conserving, no timer.** The forward loop pulls its next batch the moment the previous ``run``
+  returns: if anything is queued the model starts at once; batches grow only from the backlog that built
+  up while the model was busy. Nothing ever sleeps waiting for a batch to "fill".
+* **Token budget, length-sorted window, no starvation.** A batch is cut from a window of the oldest
+  queued items, sorted by cost (tokens, from ``PreparedItem.cost``) so padding stays low, and always
+  contains the oldest item, so every item is served within a bounded number of batches.
+* **Bounded admission.** At most ``max_queue`` items may be admitted and unanswered; beyond that a request
+  fails at once with :class:`EngineOverloaded` (HTTP 429 + Retry-After) instead of queueing forever.
+* **Deadlines and cancellation.** Items past their deadline, or whose caller was cancelled (an HTTP
+  client that left), are dropped when the batch is formed: they cost no model compute.
+* **Graceful drain.** :meth:`AsyncEngine.drain` refuses new work and returns once every admitted request
+  has its answer.
+* **Cache.** Results are cached under (scorer name, model id, the exact text the scorer saw); hits are
+  answered without touching the model.
+
+Per-item failures never fail neighbours: ``prepare``/``finish`` report ItemErrors in slots, and if ``run``
+raises for a batch, its items are retried one by one so only the culprit gets an ItemError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from geoalign.engine.cache import ResultCache, cache_key, decode_match, encode_match
+from geoalign.errors import GeoalignError
+from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
+
+log = logging.getLogger(__name__)
+
+State = Literal["new", "starting", "ready", "draining", "closed"]
+
+
+class EngineOverloaded(GeoalignError):
+    """The queue is full: retry later (HTTP 429 with Retry-After)."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class EngineUnavailable(GeoalignError):
+    """The engine is not started yet, warming up, draining or closed (HTTP 503)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Knobs of the engine. Defaults suit a BERT-base pair model on CPU and the embedded matcher alike."""
+
+    #: most tokens per model batch; padded (max cost x items) when ``padded`` is true, else sum of costs
+    token_budget: int = 8192
+    #: most items per model batch, whatever their cost
+    max_batch_items: int = 256
+    #: most items admitted and not yet answered; beyond it requests are rejected at once
+    max_queue: int = 4096
+    #: the length-sorted window spans this many batches' worth of the oldest items (Infinity uses 8)
+    window_batches: int = 8
+    #: budget batches as padded tensors (max cost x items) — right for padded backends, safe for all
+    padded: bool = True
+    #: threads running ``prepare`` concurrently (tokenizers release the GIL)
+    prepare_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("token_budget", "max_batch_items", "max_queue", "window_batches", "prepare_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"EngineConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+class EngineObserver:
+    """Hooks for metrics (the server's Prometheus exporter overrides them). Default: do nothing.
+
+    Called on the engine's event loop thread; implementations must be cheap and must not raise.
+    """
+
+    def prepared(self, n_items: int, seconds: float) -> None:
+        """One request's ``prepare`` finished."""
+
+    def batch(self, n_items: int, tokens: int, padded_tokens: int, forward_s: float, post_s: float) -> None:
+        """One model batch finished (``run`` then ``finish``)."""
+
+    def queue_wait(self, seconds: float) -> None:
+        """An item left the queue for the model after waiting ``seconds``."""
+
+    def cache(self, hits: int, misses: int) -> None:
+        """A request's cache lookup."""
+
+    def rejected(self, reason: str) -> None:
+        """A request was refused (``overloaded`` or ``unavailable``)."""
+
+    def dropped(self, reason: str, n_items: int) -> None:
+        """Items were dropped before compute (``deadline`` or ``cancelled``)."""
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters kept by every engine (also without a metrics exporter)."""
+
+    requests: int = 0
+    items: int = 0
+    rejected: int = 0
+    batches: int = 0
+    batch_items: int = 0
+    batch_tokens: int = 0
+    batch_padded_tokens: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    dropped_deadline: int = 0
+    dropped_cancelled: int = 0
+    deadline_exceeded: int = 0
+    scorer_failures: int = 0
+
+    @property
+    def cache_hit_rate(self) -> float:
+        total = self.cache_hits + self.cache_misses
+        return self.cache_hits / total if total else 0.0
+
+    @property
+    def mean_batch_items(self) -> float:
+        return self.batch_items / self.batches if self.batches else 0.0
+
+
+@dataclass(eq=False, slots=True)
+class _Work:
+    item: PreparedItem
+    future: asyncio.Future[Result]
+    deadline: float | None
+    key: str | None
+    enqueued: float
+
+
+@dataclass(slots=True)
+class _Done:
+    batch: list[_Work]
+    raw: Raw | None
+    results: list[Result] | None
+    tokens: int
+    padded_tokens: int
+    forward_s: float
+    started: float = field(default=0.0)
+
+
+def select_batch(costs: Sequence[int], *, token_budget: int, max_items: int, padded: bool) -> list[int]:
+    """Pick the next batch from a FIFO window (``costs[0]`` is the oldest item); returns window indices.
+
+    The window is sorted by cost and the batch is a contiguous run of that order around the oldest item,
+    grown one neighbour at a time (the neighbour closest in cost first, so padding stays low) while it
+    fits the budget. Containing the oldest item is what rules out starvation; an item over the budget
+    on its own still forms a batch of one.
+    """
+    if not costs:
+        return []
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], i))
+    pos = order.index(0)
+    lo, hi = pos, pos + 1
+    total = costs[0]
+
+    def fits(new_lo: int, new_hi: int, new_total: int) -> bool:
+        n = new_hi - new_lo
+        if n > max_items:
+            return False
+        used = costs[order[new_hi - 1]] * n if padded else new_total
+        return used <= token_budget
+
+    while True:
+        below = costs[order[lo - 1]] if lo > 0 else None
+        above = costs[order[hi]] if hi < len(order) else None
+        top = costs[order[hi - 1]]
+        candidates: list[tuple[int, str]] = []
+        if below is not None:
+            candidates.append((top - below, "below"))
+        if above is not None:
+            candidates.append((above - top, "above"))
+        candidates.sort()
+        grown = False
+        for _, side in candidates:
+            if side == "below" and below is not None and fits(lo - 1, hi, total + below):
+                lo, total, grown = lo - 1, total + below, True
+                break
+            if side == "above" and above is not None and fits(lo, hi + 1, total + above):
+                hi, total, grown = hi + 1, total + above, True
+                break
+        if not grown:
+            return sorted(order[lo:hi])
+
+
+class AsyncEngine:
+    """Serve a staged Scorer with dynamic batching, a bounded queue, deadlines, a cache and a drain.
+
+    Use from one event loop: ``await engine.start()``, then ``await engine.match(a, b)`` /
+    ``await engine.match_many(pairs, timeout=...)`` from any number of tasks, and ``await engine.drain()``
+    at the end (also ``async with AsyncEngine(...) as engine``). For scripts and notebooks see
+    :class:`geoalign.engine.sync.SyncEngine`.
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        config: EngineConfig | None = None,
+        *,
+        cache: ResultCache | None = None,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.scorer = scorer
+        self.config = config or EngineConfig()
+        self.cache = cache
+        self.observer = observer or EngineObserver()
+        self.stats = EngineStats()
+        self.state: State = "new"
+        self.model_id = str(scorer.model_id)
+        self._queue: deque[_Work] = deque()
+        self._admitted = 0
+        self._idle: asyncio.Event | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._post_queue: asyncio.Queue[_Done] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cache_writes: set[asyncio.Task[None]] = set()
+        self._prepare_pool: ThreadPoolExecutor | None = None
+        self._forward_pool: ThreadPoolExecutor | None = None
+        self._post_pool: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: exponential moving average of model throughput (items/s), for Retry-After estimates
+        self._items_per_s = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def queue_depth(self) -> int:
+        """Items waiting for the model (may include cancelled ones not yet skimmed off)."""
+        return len(self._queue)
+
+    @property
+    def in_flight(self) -> int:
+        """Items admitted and not yet answered (what ``max_queue`` bounds)."""
+        return self._admitted
+
+    async def start(self) -> None:
+        """Start the worker threads and warm the scorer up; ready when this returns."""
+        if self.state != "new":
+            raise GeoalignError(f"engine cannot start from state {self.state!r}")
+        self.state = "starting"
+        self._loop = asyncio.get_running_loop()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._wakeup = asyncio.Event()
+        # bounded: if finish falls behind, the forward loop waits instead of piling up raw outputs
+        self._post_queue = asyncio.Queue(maxsize=2)
+        self._prepare_pool = ThreadPoolExecutor(self.config.prepare_threads, "geoalign-prepare")
+        self._forward_pool = ThreadPoolExecutor(1, "geoalign-forward")
+        self._post_pool = ThreadPoolExecutor(1, "geoalign-post")
+        try:
+            # warm up on the forward thread: thread-local runtime state (torch, onnxruntime) lives there
+            await self._loop.run_in_executor(self._forward_pool, self.scorer.warmup)
+        except BaseException:
+            self.state = "closed"
+            self._shutdown_pools()
+            raise
+        if self.state != "starting":  # drained while warming up: never become ready
+            self._shutdown_pools()
+            return
+        self._tasks = [
+            asyncio.create_task(self._forward_loop(), name="geoalign-forward"),
+            asyncio.create_task(self._post_loop(), name="geoalign-post"),
+        ]
+        self.state = "ready"
+
+    async def drain(self) -> None:
+        """Refuse new work, answer everything already admitted, then stop. Safe to call twice."""
+        if self.state in ("closed", "new"):
+            self.state = "closed"
+            return
+        self.state = "draining"
+        assert self._idle is not None
+        await self._idle.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._shutdown_pools()
+        if self._cache_writes:
+            await asyncio.gather(*self._cache_writes, return_exceptions=True)
+        if self.cache is not None:
+            await self.cache.close()
+        self.state = "closed"
+
+    def _shutdown_pools(self) -> None:
+        for pool in (self._prepare_pool, self._forward_pool, self._post_pool):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> AsyncEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.drain()
+
+    # ------------------------------------------------------------------ public API
+
+    async def match(self, a: Any, b: Any, *, timeout: float | None = None) -> Result:
+        """Score one pair: a Match, or an ItemError saying why it could not be scored."""
+        return (await self.match_many([AddressPair(a, b)], timeout=timeout))[0]
+
+    async def match_many(
+        self, pairs: Sequence[AddressPair | tuple[Any, Any]], *, timeout: float | None = None
+    ) -> list[Result]:
+        """Score pairs; results in input order, one Match or ItemError per pair.
+
+        ``timeout`` (seconds) is this request's deadline: items not computed by then are answered with
+        ItemError ``deadline_exceeded`` and, if still queued, never reach the model. Raises
+        :class:`EngineOverloaded` when the queue is full and :class:`EngineUnavailable` when the engine
+        is not ready (starting, draining, closed) — both before any work is accepted.
+        """
+        if self.state != "ready":
+            self.stats.rejected += 1
+            self.observer.rejected("unavailable")
+            raise EngineUnavailable(f"engine is {self.state}, not accepting work", self.state)
+        items = [p if isinstance(p, AddressPair) else AddressPair(*p) for p in pairs]
+        n = len(items)
+        if n == 0:
+            return []
+        if self._admitted + n > self.config.max_queue:
+            self.stats.rejected += 1
+            self.observer.rejected("overloaded")
+            raise EngineOverloaded(
+                f"queue full ({self._admitted} items in flight, limit {self.config.max_queue}); retry later",
+                self._retry_after_s(),
+            )
+        assert self._loop is not None and self._idle is not None
+        deadline = None if timeout is None else self._loop.time() + max(0.0, timeout)
+        self._admitted += n
+        self._idle.clear()
+        self.stats.requests += 1
+        self.stats.items += n
+        try:
+            return await self._serve(items, deadline)
+        finally:
+            self._admitted -= n
+            if self._admitted == 0:
+                self._idle.set()
+
+    def _retry_after_s(self) -> int:
+        """Whole seconds until the current backlog is likely gone (at least 1, at most 60)."""
+        if self._items_per_s <= 0:
+            return 1
+        return int(min(60, max(1, round(self._admitted / self._items_per_s))))
+
+    # ------------------------------------------------------------------ request path
+
+    def _prepare(self, pairs: list[AddressPair]) -> Prepared:
+        try:
+            prepared = self.scorer.prepare(pairs)
+        except Exception as exc:  # a scorer bug must not take the request down with an opaque 500
+            log.exception("scorer %s: prepare raised", self.scorer.name)
+            error = ItemError("scorer_error", f"prepare failed: {type(exc).__name__}: {exc}")
+            return Prepared([error] * len(pairs))
+        if len(prepared.items) != len(pairs):
+            error = ItemError(
+                "scorer_error", f"prepare returned {len(prepared.items)} items for {len(pairs)} pairs"
+            )
+            return Prepared([error] * len(pairs))
+        return prepared
+
+    async def _serve(self, pairs: list[AddressPair], deadline: float | None) -> list[Result]:
+        loop = self._loop
+        assert loop is not None and self._prepare_pool is not None and self._wakeup is not None
+        t0 = time.perf_counter()
+        prepared = await loop.run_in_executor(self._prepare_pool, self._prepare, pairs)
+        self.observer.prepared(len(pairs), time.perf_counter() - t0)
+
+        results: list[Result | None] = [None] * len(pairs)
+        todo: list[int] = []
+        for i, item in enumerate(prepared.items):
+            if isinstance(item, ItemError):
+                results[i] = item
+            else:
+                todo.append(i)
+
+        keys: dict[int, str] = {}
+        if self.cache is not None and todo:
+            for i in todo:
+                item = prepared.items[i]
+                assert isinstance(item, PreparedItem)
+                keys[i] = cache_key(self.scorer.name, self.model_id, item.seen)
+            t1 = time.perf_counter()
+            values = await self.cache.get_many([keys[i] for i in todo])
+            lookup_ms = (time.perf_counter() - t1) * 1000
+            missed: list[int] = []
+            for i, value in zip(todo, values, strict=True):
+                hit = self._decode_hit(value, lookup_ms) if value is not None else None
+                if hit is None:
+                    missed.append(i)
+                else:
+                    results[i] = hit
+            hits = len(todo) - len(missed)
+            self.stats.cache_hits += hits
+            self.stats.cache_misses += len(missed)
+            self.observer.cache(hits, len(missed))
+            todo = missed
+
+        if todo and deadline is not None and loop.time() >= deadline:
+            self._expire(results, todo)
+            return _complete(results)
+
+        futures: dict[int, asyncio.Future[Result]] = {}
+        now = loop.time()
+        for i in todo:
+            item = prepared.items[i]
+            assert isinstance(item, PreparedItem)
+            future: asyncio.Future[Result] = loop.create_future()
+            futures[i] = future
+            self._queue.append(_Work(item, future, deadline, keys.get(i), now))
+        if futures:
+            self._wakeup.set()
+            try:
+                timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                await asyncio.wait(futures.values(), timeout=timeout)
+            finally:
+                # a cancelled caller (client gone) or a passed deadline: queued items are skipped later
+                for future in futures.values():
+                    if not future.done():
+                        future.cancel()
+            late = [i for i, f in futures.items() if f.cancelled()]
+            for i, future in futures.items():
+                if not future.cancelled():
+                    results[i] = future.result()
+            self._expire(results, late)
+        return _complete(results)
+
+    def _decode_hit(self, value: str, lookup_ms: float) -> Match | None:
+        try:
+            match = decode_match(value)
+        except Exception as exc:  # a corrupt entry is a miss, not an error
+            log.warning("cache entry unreadable (%s); recomputing", exc)
+            return None
+        match.timings_ms = {"cache": lookup_ms}
+        return match
+
+    def _expire(self, results: list[Result | None], indices: Sequence[int]) -> None:
+        if not indices:
+            return
+        self.stats.deadline_exceeded += len(indices)
+        for i in indices:
+            results[i] = ItemError("deadline_exceeded", "not scored before the request's deadline")
+
+    # ------------------------------------------------------------------ batching loop
+
+    def _take_batch(self) -> list[_Work]:
+        """Skim dead items off the window of oldest items and cut the next batch from it."""
+        assert self._loop is not None
+        cfg = self.config
+        window_size = cfg.max_batch_items * cfg.window_batches
+        now = self._loop.time()
+        window: list[_Work] = []
+        expired = cancelled = 0
+        while self._queue and len(window) < window_size:
+            work = self._queue.popleft()
+            if work.future.done():  # cancelled: the caller left or its deadline passed
+                cancelled += 1
+            elif work.deadline is not None and now >= work.deadline:
+                work.future.cancel()  # the waiting request reports deadline_exceeded itself
+                expired += 1
+            else:
+                window.append(work)
+        if cancelled:
+            self.stats.dropped_cancelled += cancelled
+            self.observer.dropped("cancelled", cancelled)
+        if expired:
+            self.stats.dropped_deadline += expired
+            self.observer.dropped("deadline", expired)
+        if not window:
+            return []
+        chosen = select_batch(
+            [w.item.cost for w in window],
+            token_budget=cfg.token_budget,
+            max_items=cfg.max_batch_items,
+            padded=cfg.padded,
+        )
+        chosen_set = set(chosen)
+        rest = [w for i, w in enumerate(window) if i not in chosen_set]
+        self._queue.extendleft(reversed(rest))  # back at the head, FIFO order kept
+        return [window[i] for i in chosen]
+
+    async def _forward_loop(self) -> None:
+        loop = self._loop
+        assert loop is not None and self._wakeup is not None and self._post_queue is not None
+        while True:
+            batch = self._take_batch()
+            if not batch:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            started = loop.time()
+            for work in batch:
+                self.observer.queue_wait(started - work.enqueued)
+            costs = [w.item.cost for w in batch]
+            t0 = time.perf_counter()
+            raw, results = await loop.run_in_executor(self._forward_pool, self._run_isolated, batch)
+            forward_s = time.perf_counter() - t0
+            if forward_s > 0:
+                rate = len(batch) / forward_s
+                self._items_per_s = rate if self._items_per_s == 0 else 0.8 * self._items_per_s + 0.2 * rate
+            await self._post_queue.put(
+                _Done(batch, raw, results, sum(costs), max(costs) * len(costs), forward_s, started)
+            )
+
+    def _run_isolated(self, batch: list[_Work]) -> tuple[Raw | None, list[Result] | None]:
+        """``run`` the batch; if it raises, score items one by one so only the culprit fails.
+
+        Returns (raw, None) normally, or (None, results) when the fallback already produced results.
+        Runs on the forward thread.
+        """
+        prepared = Prepared([w.item for w in batch])
+        try:
+            return self.scorer.run(prepared), None
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("scorer %s: run failed for one item", self.scorer.name)
+                self.stats.scorer_failures += 1
+                return None, [ItemError("scorer_error", f"model failed: {type(exc).__name__}: {exc}")]
+            log.warning("scorer %s: run failed for a batch of %d; isolating", self.scorer.name, len(batch))
+        results: list[Result] = []
+        for work in batch:
+            raw, single = self._run_isolated([work])
+            if single is not None:
+                results.extend(single)
+                continue
+            assert raw is not None
+            results.extend(self._finish(raw, 1))
+        return None, results
+
+    def _finish(self, raw: Raw, n: int) -> list[Result]:
+        try:
+            results = self.scorer.finish(raw)
+        except Exception as exc:
+            log.exception("scorer %s: finish raised", self.scorer.name)
+            self.stats.scorer_failures += 1
+            return [ItemError("scorer_error", f"finish failed: {type(exc).__name__}: {exc}")] * n
+        if len(results) != n:
+            self.stats.scorer_failures += 1
+            return [ItemError("scorer_error", f"finish returned {len(results)} results for {n} items")] * n
+        return results
+
+    async def _post_loop(self) -> None:
+        loop = self._loop
+        assert loop is not None and self._post_queue is not None
+        while True:
+            done = await self._post_queue.get()
+            t0 = time.perf_counter()
+            if done.results is not None:
+                results = done.results
+            else:
+                assert done.raw is not None
+                results = await loop.run_in_executor(self._post_pool, self._finish, done.raw, len(done.batch))
+            post_s = time.perf_counter() - t0
+            to_cache: list[tuple[str, str]] = []
+            for work, result in zip(done.batch, results, strict=True):
+                if isinstance(result, Match):
+                    queue_ms = (done.started - work.enqueued) * 1000
+                    result.timings_ms = {**(result.timings_ms or {}), "queue": queue_ms}
+                    if work.key is not None:
+                        to_cache.append((work.key, encode_match(result)))
+                if not work.future.done():
+                    work.future.set_result(result)
+            n = len(done.batch)
+            self.stats.batches += 1
+            self.stats.batch_items += n
+            self.stats.batch_tokens += done.tokens
+            self.stats.batch_padded_tokens += done.padded_tokens
+            self.observer.batch(n, done.tokens, done.padded_tokens, done.forward_s, post_s)
+            if to_cache and self.cache is not None:
+                # stored even when the caller left: the compute is spent, the next asker benefits.
+                # In the background, so a slow Redis never delays the next batch's answers.
+                task = asyncio.create_task(self.cache.set_many(to_cache))
+                self._cache_writes.add(task)
+                task.add_done_callback(self._cache_writes.discard)
+
+
+def _complete(results: list[Result | None]) -> list[Result]:
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:  # would be an engine bug; say so per item rather than crash the request
+        for i in missing:
+            results[i] = ItemError("internal_error", "no result was produced for this item")
+    return [r for r in results if r is not None]
