@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.fake_scorers import BOOM, REJECT, RecordingScorer, expected_label
 
 from geoalign.engine.cache import MemoryLRU
 from geoalign.engine.dynamic import (
@@ -22,7 +23,6 @@ from geoalign.engine.dynamic import (
 )
 from geoalign.engine.sync import SyncEngine
 from geoalign.types import AddressPair, ItemError, Match, Raw, Result
-from tests.fake_scorers import BOOM, REJECT, RecordingScorer, expected_label
 
 ADDRESSES = [
     "北京市朝阳区建国路88号",

@@ -167,6 +167,7 @@ class RedisCache:
         redis_asyncio = require("redis.asyncio", "redis", "the Redis cache")
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+
         self.url = url
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
