@@ -1,0 +1,297 @@
+"""Pair features of the embedded matcher, computed from normalized text and parsed components.
+
+Two stages, so that batch scoring does the expensive part once per *distinct* address:
+
+* ``AddressView`` — everything about one address the features need (normalized text, component values,
+  number sets, character bigrams). Built once per distinct address from ``Components``.
+* ``pair_features(a, b)`` — one fixed-length float vector per pair (``FEATURE_NAMES`` order), and
+  ``compare_components(a, b)`` — the per-component explanation.
+
+The features are asymmetric on purpose: ``a`` is the query (usually a full address), ``b`` the candidate
+record (usually road + number + POI name, often without province or city), and the CCKS labels are
+one-directional, so "b's road is in a" and "a's road is in b" are different features. Numbers (road
+number, building, unit, floor, room) are hard evidence: 3栋 vs 5栋 is a conflict, never a near match,
+so they are compared for equality, not with fuzzy string similarity. Missing values are NaN (LightGBM
+learns a direction for "absent"), never 0, which would read as "present and different".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
+
+from geoalign.types import ComponentComparison, Components, ComponentStatus
+
+NAN: Final[float] = math.nan
+
+#: Component types compared level by level (NAACL-2019 scheme, coarse to fine).
+LEVELS: Final[tuple[str, ...]] = (
+    "prov",
+    "city",
+    "district",
+    "devzone",
+    "town",
+    "community",
+    "road",
+    "roadno",
+    "subroad",
+    "subroadno",
+    "poi",
+    "subpoi",
+    "houseno",
+    "cellno",
+    "floorno",
+    "roomno",
+)
+#: Levels whose values are numbers: compared for equality (hard evidence), never fuzzily.
+NUMBER_LEVELS: Final[frozenset[str]] = frozenset(
+    {"roadno", "subroadno", "houseno", "cellno", "floorno", "roomno"}
+)
+ADMIN_LEVELS: Final[tuple[str, ...]] = ("prov", "city", "district", "devzone", "town", "community")
+#: Text levels at or above which two different values mean two different places.
+_TEXT_SIMILAR: Final[float] = 0.6
+
+_DIGITS = re.compile(r"\d+")
+_LATIN = re.compile(r"[A-Za-z]+\d*|\d+[A-Za-z]+")
+_PAREN = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
+#: Typed numbers read straight off the normalized text, independent of the parser: they keep the hard
+#: evidence when the parser mislabels a span (e.g. a building number tagged as poi).
+_TYPED: Final[dict[str, re.Pattern[str]]] = {
+    "t_hao": re.compile(r"(\d+)(?:-\d+)?号(?!楼|院)"),
+    "t_building": re.compile(r"(?:(\d+)|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
+    "t_unit": re.compile(r"(\d+)单元"),
+    "t_floor": re.compile(r"(\d+)(?:层|楼(?!\d))"),
+    "t_room": re.compile(r"(\d+)(?:室|房|号房)"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AddressView:
+    """What the pair features need about one address; built once per distinct address."""
+
+    text: str
+    comps: dict[str, str]
+    numbers: frozenset[str]
+    latin: frozenset[str]
+    bigrams: frozenset[str]
+    typed: dict[str, str]
+    paren: str
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    if len(text) < 2:
+        return frozenset((text,)) if text else frozenset()
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+def _typed_numbers(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, pattern in _TYPED.items():
+        m = pattern.search(text)
+        if m:
+            found[name] = next(g for g in m.groups() if g)
+    return found
+
+
+def view_from_components(parsed: Components) -> AddressView:
+    """Summarize one parsed address. Several components of one type are joined (a POI split in two
+    parts is still one name); for numbers the first one counts (the coarsest, e.g. the road number)."""
+    comps: dict[str, str] = {}
+    for item in parsed.items:
+        if item.name not in LEVELS:
+            continue
+        value = (item.value or item.text).strip()
+        if not value:
+            continue
+        if item.name in comps:
+            if item.name not in NUMBER_LEVELS:
+                comps[item.name] += value
+            continue
+        comps[item.name] = value
+    text = parsed.normalized
+    # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
+    paren = "".join(_PAREN.findall(text))
+    return AddressView(
+        text=text,
+        comps=comps,
+        numbers=frozenset(_DIGITS.findall(text)),
+        latin=frozenset(m.upper() for m in _LATIN.findall(text)),
+        bigrams=_bigrams(text),
+        typed=_typed_numbers(text),
+        paren=paren,
+    )
+
+
+def _level_names(level: str) -> list[str]:
+    return [f"{level}_state", f"{level}_sim", f"{level}_b_in_a", f"{level}_a_in_b"]
+
+
+#: The feature vector layout. Stored with the model and checked at load: a mismatch is a ModelLoadError.
+FEATURE_NAMES: Final[tuple[str, ...]] = (
+    "len_a",
+    "len_b",
+    "len_ratio",
+    "ratio",
+    "partial_ratio",
+    "token_set_ratio",
+    "lcs_over_b",
+    "lcs_over_a",
+    "bigram_jaccard",
+    "bigram_b_in_a",
+    "bigram_a_in_b",
+    "b_substring_of_a",
+    "a_substring_of_b",
+    "nums_a",
+    "nums_b",
+    "nums_common",
+    "nums_b_not_a",
+    "nums_a_not_b",
+    "latin_common",
+    "latin_b_not_a",
+    "paren_b",
+    "paren_b_in_a",
+    "n_comps_a",
+    "n_comps_b",
+    "hard_agree",
+    "hard_conflict",
+    "admin_agree",
+    "admin_conflict",
+    "text_agree",
+    "text_conflict",
+    "b_rest_len",
+    "b_rest_in_a",
+    *(f"{name}_state" for name in _TYPED),
+    *(name for level in LEVELS for name in _level_names(level)),
+)
+
+# state codes: 0 = in neither, 1 = only a, 2 = only b, 3 = equal, 4 = both and different
+_NEITHER, _ONLY_A, _ONLY_B, _EQUAL, _DIFFERENT = 0.0, 1.0, 2.0, 3.0, 4.0
+
+
+def _state(va: str | None, vb: str | None) -> float:
+    if va is None:
+        return _NEITHER if vb is None else _ONLY_B
+    if vb is None:
+        return _ONLY_A
+    return _EQUAL if va == vb else _DIFFERENT
+
+
+def _rest_of_b(a: AddressView, b: AddressView) -> str:
+    """The part of b that is not its address skeleton: what remains after removing b's components that
+    a also contains. For a POI record this is the shop name the query must mention to be exact."""
+    rest = b.text
+    for level, value in b.comps.items():
+        if level in ADMIN_LEVELS or level in ("road", "roadno", "subroad", "subroadno"):
+            rest = rest.replace(value, "", 1)
+    return rest
+
+
+def pair_features(a: AddressView, b: AddressView) -> list[float]:
+    """The feature vector of one pair, in ``FEATURE_NAMES`` order."""
+    ta, tb = a.text, b.text
+    la, lb = len(ta), len(tb)
+    lcs = LCSseq.similarity(ta, tb)
+    inter = len(a.bigrams & b.bigrams)
+    nb_a, nb_b = len(a.bigrams), len(b.bigrams)
+    union = nb_a + nb_b - inter
+    num_common = len(a.numbers & b.numbers)
+    lat_common = len(a.latin & b.latin)
+    rest = _rest_of_b(a, b)
+    feats: list[float] = [
+        float(la),
+        float(lb),
+        lb / la if la else NAN,
+        fuzz.ratio(ta, tb) / 100.0,
+        fuzz.partial_ratio(ta, tb) / 100.0,
+        fuzz.token_set_ratio(ta, tb) / 100.0,
+        lcs / lb if lb else NAN,
+        lcs / la if la else NAN,
+        inter / union if union else NAN,
+        inter / nb_b if nb_b else NAN,
+        inter / nb_a if nb_a else NAN,
+        float(tb in ta),
+        float(ta in tb),
+        float(len(a.numbers)),
+        float(len(b.numbers)),
+        float(num_common),
+        float(len(b.numbers) - num_common),
+        float(len(a.numbers) - num_common),
+        float(lat_common),
+        float(len(b.latin) - lat_common),
+        float(bool(b.paren)),
+        (fuzz.partial_ratio(b.paren, ta) / 100.0) if b.paren else NAN,
+        float(len(a.comps)),
+        float(len(b.comps)),
+    ]
+    hard_agree = hard_conflict = admin_agree = admin_conflict = text_agree = text_conflict = 0
+    level_feats: list[float] = []
+    for level in LEVELS:
+        va, vb = a.comps.get(level), b.comps.get(level)
+        state = _state(va, vb)
+        if level in NUMBER_LEVELS:
+            sim = (1.0 if va == vb else 0.0) if va is not None and vb is not None else NAN
+            b_in_a = float(vb in a.numbers or vb in ta) if vb is not None else NAN
+            a_in_b = float(va in b.numbers or va in tb) if va is not None else NAN
+            if state == _EQUAL:
+                hard_agree += 1
+            elif state == _DIFFERENT:
+                hard_conflict += 1
+        else:
+            sim = fuzz.ratio(va, vb) / 100.0 if va is not None and vb is not None else NAN
+            b_in_a = fuzz.partial_ratio(vb, ta) / 100.0 if vb is not None else NAN
+            a_in_b = fuzz.partial_ratio(va, tb) / 100.0 if va is not None else NAN
+            if va is not None and vb is not None:
+                same = sim >= _TEXT_SIMILAR or va in vb or vb in va
+                if level in ADMIN_LEVELS:
+                    admin_agree += same
+                    admin_conflict += not same
+                else:
+                    text_agree += same
+                    text_conflict += not same
+        level_feats += (state, sim, b_in_a, a_in_b)
+    feats += (
+        float(hard_agree),
+        float(hard_conflict),
+        float(admin_agree),
+        float(admin_conflict),
+        float(text_agree),
+        float(text_conflict),
+        float(len(rest)),
+        (fuzz.partial_ratio(rest, ta) / 100.0) if rest else NAN,
+    )
+    feats += (_state(a.typed.get(name), b.typed.get(name)) for name in _TYPED)
+    feats += level_feats
+    return feats
+
+
+def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparison]:
+    """Per-component agreement for the explanation, coarse to fine; components in neither are left out.
+
+    Numbers agree only when equal (else conflict); text components agree when equal, are similar when
+    one contains the other or their similarity is high, and conflict otherwise.
+    """
+    out: list[ComponentComparison] = []
+    for level in LEVELS:
+        va, vb = a.comps.get(level), b.comps.get(level)
+        if va is None and vb is None:
+            continue
+        status: ComponentStatus
+        if va is None:
+            status = "only_b"
+        elif vb is None:
+            status = "only_a"
+        elif va == vb:
+            status = "agree"
+        elif level in NUMBER_LEVELS:
+            status = "conflict"
+        elif va in vb or vb in va or fuzz.ratio(va, vb) / 100.0 >= _TEXT_SIMILAR:
+            status = "similar"
+        else:
+            status = "conflict"
+        out.append(ComponentComparison(level, va, vb, status))
+    return out

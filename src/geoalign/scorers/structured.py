@@ -1,0 +1,290 @@
+"""The embedded default matcher: parsed-address features + a small LightGBM model, behind the staged
+``Scorer`` protocol.
+
+* ``prepare`` cleans, normalizes and parses each *distinct* address once (an LRU shared across batches,
+  keyed by the cleaned text), cost 1 per item; a bad address becomes an ``ItemError`` in its slot.
+* ``run`` builds one feature matrix for the whole batch and calls the booster once.
+* ``finish`` turns probability rows into ``Match`` objects with a per-component explanation.
+
+The model directory holds ``model.txt`` (LightGBM's own text format, ``Booster.model_to_string()``; no
+pickle), ``model.json`` (feature names, label order, class weights, provenance) and ``MODEL_CARD.md``.
+Feature names are checked at load: a model built for other features is a ModelLoadError rather than
+silent garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.errors import ModelLoadError
+from geoalign.scorers.features import (
+    FEATURE_NAMES,
+    AddressView,
+    compare_components,
+    pair_features,
+    view_from_components,
+)
+from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
+
+#: The model shipped inside the package.
+DEFAULT_MODEL_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "models" / "structured"
+MODEL_FILE: Final[str] = "model.txt"
+META_FILE: Final[str] = "model.json"
+MODEL_FORMAT: Final[str] = "geoalign-structured"
+MODEL_FORMAT_VERSION: Final[int] = 1
+
+
+def analyze(text: str) -> AddressView:
+    """Normalize and parse one cleaned address into the view the features use."""
+    from geoalign.address.parse import parse
+
+    return view_from_components(parse(text))
+
+
+class _LRU:
+    """A small LRU of address views keyed by cleaned text (parse is the expensive step; addresses
+    repeat across pairs and batches)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[str, AddressView | ItemError] = OrderedDict()
+
+    def get(self, key: str) -> AddressView | ItemError | None:
+        value = self.data.get(key)
+        if value is not None:
+            self.data.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: AddressView | ItemError) -> None:
+        self.data[key] = value
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+
+
+@dataclass(slots=True)
+class StructuredModel:
+    """A loaded booster with its metadata."""
+
+    booster: Any
+    meta: dict[str, Any]
+    model_id: str
+    class_weights: np.ndarray = field(default_factory=lambda: np.ones(len(LABELS)))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> StructuredModel:
+        """Load and validate a model directory (ModelLoadError on anything inconsistent)."""
+        import lightgbm as lgb
+
+        root = Path(directory)
+        model_path, meta_path = root / MODEL_FILE, root / META_FILE
+        for path in (model_path, meta_path):
+            if not path.is_file():
+                raise ModelLoadError(f"{root} is not a structured model directory: {path.name} is missing")
+        model_bytes, meta_bytes = model_path.read_bytes(), meta_path.read_bytes()
+        try:
+            meta = json.loads(meta_bytes)
+        except ValueError as exc:
+            raise ModelLoadError(f"{meta_path}: invalid JSON ({exc})") from exc
+        if meta.get("format") != MODEL_FORMAT or meta.get("format_version") != MODEL_FORMAT_VERSION:
+            raise ModelLoadError(
+                f"{meta_path}: format {meta.get('format')!r} v{meta.get('format_version')!r}, "
+                f"expected {MODEL_FORMAT!r} v{MODEL_FORMAT_VERSION}"
+            )
+        if list(meta.get("labels", ())) != list(LABELS):
+            raise ModelLoadError(f"{meta_path}: label order {meta.get('labels')} is not {list(LABELS)}")
+        if list(meta.get("feature_names", ())) != list(FEATURE_NAMES):
+            theirs, ours = set(meta.get("feature_names", ())), set(FEATURE_NAMES)
+            raise ModelLoadError(
+                f"{root}: the model was trained on other features than this geoalign computes "
+                f"(missing here: {sorted(theirs - ours)[:5]}, new here: {sorted(ours - theirs)[:5]}, "
+                "or another order); retrain it with 'geoalign train'"
+            )
+        try:
+            booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
+        except Exception as exc:  # lightgbm raises its own LightGBMError for a corrupt file
+            raise ModelLoadError(f"{model_path}: not a LightGBM text model ({exc})") from exc
+        if booster.feature_name() != list(FEATURE_NAMES):
+            raise ModelLoadError(f"{model_path}: booster features differ from {META_FILE}")
+        num_class = int(booster.params.get("num_class", 0) or 0) or booster.num_model_per_iteration()
+        if num_class != len(LABELS):
+            raise ModelLoadError(f"{model_path}: booster has {num_class} classes, expected {len(LABELS)}")
+        weights = np.asarray(meta.get("class_weights", [1.0] * len(LABELS)), dtype=np.float64)
+        if weights.shape != (len(LABELS),) or not np.all(weights > 0):
+            raise ModelLoadError(f"{meta_path}: class_weights must be {len(LABELS)} positive numbers")
+        digest = hashlib.sha256(model_bytes + b"\0" + meta_bytes).hexdigest()[:12]
+        return cls(booster, meta, f"structured-{digest}", weights)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Probabilities in ``LABELS`` order, with the class-weight decision correction applied."""
+        raw = np.asarray(self.booster.predict(features), dtype=np.float64).reshape(-1, len(LABELS))
+        weighted = raw * self.class_weights
+        return weighted / weighted.sum(axis=1, keepdims=True)
+
+
+def save_model(directory: str | Path, booster: Any, meta: dict[str, Any]) -> None:
+    """Write ``model.txt`` and ``model.json`` (atomically each); the caller writes the model card."""
+    from geoalign.io.atomic import atomic_write_text
+
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    full = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "labels": list(LABELS),
+        "feature_names": list(FEATURE_NAMES),
+        **meta,
+    }
+    atomic_write_text(root / MODEL_FILE, booster.model_to_string())
+    atomic_write_text(root / META_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
+
+
+class PairFeaturizer:
+    """Clean -> normalize -> parse each distinct address once (LRU across batches) and build feature
+    rows. Shared by the scorer and by training, so a model is trained on exactly the features it sees
+    when scoring. Not thread-safe (the cache is unlocked)."""
+
+    def __init__(self, *, max_chars: int = DEFAULT_MAX_CHARS, cache_size: int = 200_000) -> None:
+        self.max_chars = max_chars
+        self._cache = _LRU(cache_size)
+
+    def view(self, text: str) -> AddressView | ItemError:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        result: AddressView | ItemError
+        try:
+            result = analyze(text)
+        except Exception as exc:  # one unparseable address must not fail its batch; it is reported
+            result = ItemError("parse_failed", f"could not parse address: {type(exc).__name__}: {exc}")
+        self._cache.put(text, result)
+        return result
+
+    def side(self, value: Any, which: str) -> tuple[str, AddressView] | ItemError:
+        cleaned = clean(value, max_chars=self.max_chars)
+        if isinstance(cleaned, ItemError):
+            return ItemError(cleaned.code, f"address {which}: {cleaned.message}")
+        assert isinstance(cleaned, Cleaned)
+        view = self.view(cleaned.text)
+        if isinstance(view, ItemError):
+            return ItemError(view.code, f"address {which}: {view.message}")
+        return cleaned.text, view
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> list[PreparedItem | ItemError]:
+        items: list[PreparedItem | ItemError] = []
+        for pair in pairs:
+            side_a = self.side(pair.a, "a")
+            if isinstance(side_a, ItemError):
+                items.append(side_a)
+                continue
+            side_b = self.side(pair.b, "b")
+            if isinstance(side_b, ItemError):
+                items.append(side_b)
+                continue
+            items.append(PreparedItem(1, (side_a[0], side_b[0]), (side_a[1], side_b[1])))
+        return items
+
+    def matrix(self, pairs: Sequence[AddressPair]) -> tuple[np.ndarray, list[ItemError | None]]:
+        """The feature matrix of ``pairs`` (NaN rows where an item failed) and each item's error."""
+        items = self.prepare(pairs)
+        matrix = np.full((len(pairs), len(FEATURE_NAMES)), np.nan)
+        errors: list[ItemError | None] = []
+        for i, item in enumerate(items):
+            if isinstance(item, ItemError):
+                errors.append(item)
+                continue
+            matrix[i] = pair_features(*item.data)
+            errors.append(None)
+        return matrix, errors
+
+
+class StructuredScorer:
+    """The embedded matcher (see the module docstring)."""
+
+    name = "structured"
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        cache_size: int = 200_000,
+        explain: bool = True,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        self.model = StructuredModel.load(self.model_dir)
+        self.explain = explain
+        self.featurizer = PairFeaturizer(max_chars=max_chars, cache_size=cache_size)
+
+    @property
+    def model_id(self) -> str:
+        return self.model.model_id
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:
+        start = time.perf_counter()
+        items = self.featurizer.prepare(pairs)
+        share = (time.perf_counter() - start) * 1000.0 / max(len(pairs), 1)
+        for item in items:
+            if isinstance(item, PreparedItem):
+                item.timings_ms["normalize"] = share
+        return Prepared(items)
+
+    def run(self, prepared: Prepared) -> Raw:
+        start = time.perf_counter()
+        ok = [i for i, item in enumerate(prepared.items) if isinstance(item, PreparedItem)]
+        outputs: list[Any] = [None] * len(prepared.items)
+        if ok:
+            rows = [pair_features(*prepared.items[i].data) for i in ok]  # type: ignore[union-attr]
+            probs = self.model.predict(np.asarray(rows, dtype=np.float64))
+            for i, row in zip(ok, probs, strict=True):
+                outputs[i] = row
+        elapsed = (time.perf_counter() - start) * 1000.0
+        return Raw(prepared, outputs, {"forward": elapsed / max(len(ok), 1)})
+
+    def finish(self, raw: Raw) -> list[Result]:
+        start = time.perf_counter()
+        results: list[Result] = []
+        matches: list[Match] = []
+        forward = raw.timings_ms.get("forward", 0.0)
+        for item, probs in zip(raw.prepared.items, raw.outputs, strict=True):
+            if isinstance(item, ItemError):
+                results.append(item)
+                continue
+            explanation = None
+            if self.explain:
+                view_a, view_b = item.data
+                explanation = {"components": [c.to_dict() for c in compare_components(view_a, view_b)]}
+            timings = {
+                "normalize": item.timings_ms.get("normalize", 0.0),
+                "tokenize": 0.0,
+                "forward": forward,
+            }
+            match = Match.from_probabilities(
+                probs.tolist(),
+                scorer=self.name,
+                model=self.model_id,
+                explanation=explanation,
+                timings_ms=timings,
+            )
+            matches.append(match)
+            results.append(match)
+        post = (time.perf_counter() - start) * 1000.0 / max(len(matches), 1)
+        for match in matches:
+            assert match.timings_ms is not None
+            match.timings_ms["post"] = post
+        return results
+
+    def score(self, pairs: Sequence[AddressPair]) -> list[Result]:
+        return self.finish(self.run(self.prepare(pairs)))
+
+    def warmup(self) -> None:
+        self.score([AddressPair("浙江省杭州市西湖区文三路369号", "文三路369号")])
