@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("geoalign.cli.profile", "per-stage timings of a scorer"),
     "verify-mgeo": ("geoalign.cli.verify_mgeo", "check a real MGeo checkpoint against reference outputs"),
     "serve": ("geoalign.cli.serve", "run the HTTP service (async engine, dynamic batching, cache)"),
+    "export": ("geoalign.cli.export", "export a model to ONNX (fp32/fused/int8)"),
 }
 
 
