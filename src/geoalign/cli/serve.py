@@ -1,0 +1,122 @@
+"""``geoalign serve``: the HTTP service (FastAPI + uvicorn, extra ``server``).
+
+Starts on the embedded default matcher with no arguments. Binds 127.0.0.1 unless ``--host`` says
+otherwise. SIGTERM / Ctrl-C drain gracefully: uvicorn stops accepting connections, every accepted
+request is answered, then the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from geoalign.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoalign.engine.dynamic import EngineConfig
+    from geoalign.server.app import ServerSettings
+
+    defaults = ServerSettings()
+    engine = EngineConfig()
+    parser.add_argument("--scorer", default=None, help="scorer name (default: the embedded 'structured')")
+    parser.add_argument("--model", default=None, metavar="DIR", help="model directory (picks torch or onnx)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' on /v1/* (default: env GEOALIGN_API_KEY, else open)",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="shared result cache, e.g. redis://localhost:6379/0"
+    )
+    parser.add_argument(
+        "--cache-size", type=int, default=defaults.cache_items, help="in-memory LRU entries (0: off)"
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=engine.max_queue,
+        help="most pairs in flight; beyond it requests get 429 + Retry-After",
+    )
+    parser.add_argument(
+        "--token-budget", type=int, default=engine.token_budget, help="most padded tokens per model batch"
+    )
+    parser.add_argument(
+        "--max-batch-items", type=int, default=engine.max_batch_items, help="most pairs per batch"
+    )
+    parser.add_argument("--max-pairs", type=int, default=defaults.max_pairs, help="most pairs per request")
+    parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="longest address accepted")
+    parser.add_argument(
+        "--timeout-ms", type=int, default=None, help="default per-request deadline when a request sets none"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+
+
+def build_settings(args: argparse.Namespace) -> Any:
+    from geoalign.engine.dynamic import EngineConfig
+    from geoalign.server.app import ServerSettings
+
+    for name in ("max_queue", "token_budget", "max_batch_items", "max_pairs", "max_chars"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {args.port}")
+    if args.cache_size < 0:
+        raise InputError("--cache-size must be >= 0")
+    api_key = args.api_key if args.api_key is not None else os.environ.get("GEOALIGN_API_KEY") or None
+    return ServerSettings(
+        api_key=api_key,
+        max_pairs=args.max_pairs,
+        max_chars=args.max_chars,
+        default_timeout_ms=args.timeout_ms,
+        engine=EngineConfig(
+            token_budget=args.token_budget, max_batch_items=args.max_batch_items, max_queue=args.max_queue
+        ),
+        cache_items=args.cache_size,
+        redis_url=args.redis_url,
+    )
+
+
+def build_scorer(args: argparse.Namespace) -> Any:
+    from geoalign.scorers.registry import build_scorer as build
+
+    return build(args.scorer, args.model)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoalign._extras import require
+
+    require("fastapi", "server", "geoalign serve")
+    uvicorn = require("uvicorn", "server", "geoalign serve")
+    from geoalign.server.app import create_app
+
+    settings = build_settings(args)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Build (load) the scorer before binding, so a wrong --model fails with one clear line and exit 1;
+    # warm-up still happens in the background while /readyz says 503.
+    scorer = build_scorer(args)
+    app = create_app(lambda: scorer, settings)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+        logging.getLogger("geoalign.serve").warning("binding %s without an API key", args.host)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=None,  # drain: wait for every accepted request
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1

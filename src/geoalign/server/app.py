@@ -1,0 +1,173 @@
+"""App factory: ``create_app(scorer_factory, settings)`` builds the FastAPI app around one AsyncEngine.
+
+The lifespan starts loading and warming the scorer in the background, so the process answers
+``/healthz`` at once and ``/readyz`` turns 200 only when the model is loaded and warmed (load balancers
+and Kubernetes probes see the truth). On shutdown (SIGTERM: uvicorn stops accepting connections and
+waits for in-flight requests) the engine drains, so every accepted request gets its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from geoalign import __version__
+from geoalign._extras import require
+from geoalign.engine.cache import build_cache
+from geoalign.engine.dynamic import AsyncEngine, EngineConfig
+from geoalign.types import Scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ServerSettings:
+    """What ``geoalign serve`` configures; defaults are safe for a public-facing deployment."""
+
+    api_key: str | None = None
+    #: most pairs in one POST /v1/match (413 above)
+    max_pairs: int = 1000
+    #: longest address accepted; longer ones answer ItemError ``too_long`` in their slot
+    max_chars: int = 512
+    #: applied when a request gives no timeout_ms (None = no deadline)
+    default_timeout_ms: int | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    #: in-memory LRU entries (0 disables it)
+    cache_items: int = 100_000
+    redis_url: str | None = None
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Bodies above this are refused (413) before JSON parsing: a pair at the limits, UTF-8
+        (3 bytes/char) plus JSON overhead, times max_pairs, with slack for escaping."""
+        return 1024 + self.max_pairs * (2 * self.max_chars * 6 + 64)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for request bodies over ``limit`` bytes, declared or streamed, before any
+    of it is parsed (a huge body must not cost memory or a JSON parse)."""
+
+    def __init__(self, app: Any, limit_of: Callable[[], int]) -> None:
+        self.app = app
+        self.limit_of = limit_of
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_of()
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(send, limit)
+                return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_413(send, limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_413(send: Any, limit: int) -> None:
+    import json
+
+    body = json.dumps(
+        {"error": {"code": "payload_too_large", "message": f"request body over {limit} bytes"}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | None = None) -> Any:
+    """Build the app. ``scorer_factory`` runs in a worker thread during startup (it may load a model)."""
+    fastapi = require("fastapi", "server", "the HTTP service")
+    from geoalign.server.errors import install_error_handlers
+    from geoalign.server.metrics import Metrics
+    from geoalign.server.routes import router
+
+    settings = settings or ServerSettings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        app.state.engine = None
+        app.state.load_error = None
+        loader = asyncio.create_task(_load(app, scorer_factory, settings, metrics))
+        try:
+            yield
+        finally:
+            if not loader.done():
+                loader.cancel()
+                await asyncio.gather(loader, return_exceptions=True)
+            engine: AsyncEngine | None = app.state.engine
+            if engine is not None:
+                log.info("draining: %d items in flight", engine.in_flight)
+                await engine.drain()
+                log.info("drained")
+
+    app = fastapi.FastAPI(
+        title="geoalign",
+        version=__version__,
+        description=(
+            "Decide whether two Chinese addresses denote the same place. Errors always have the shape "
+            '{"error": {"code", "message"}}; per-pair failures stand in their pair\'s slot.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.engine = None
+    app.state.load_error = None
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodyLimit, limit_of=lambda: settings.max_body_bytes)
+    return app
+
+
+async def _load(
+    app: Any, scorer_factory: Callable[[], Scorer], settings: ServerSettings, metrics: Any
+) -> None:
+    try:
+        scorer = await asyncio.to_thread(scorer_factory)
+        cache = build_cache(memory_items=settings.cache_items, redis_url=settings.redis_url)
+        engine = AsyncEngine(scorer, settings.engine, cache=cache, observer=metrics)
+        metrics.bind(engine)
+        app.state.engine = engine  # visible as "starting" while warming up
+        await engine.start()
+        log.info("ready: scorer %s, model %s", scorer.name, engine.model_id)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("loading the scorer failed")
+        app.state.load_error = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,82 @@
+"""Pydantic models of the HTTP contract (ARCHITECTURE.md): they drive validation and the OpenAPI spec.
+
+Responses are built from ``Match.to_dict()`` / ``ItemError.to_dict()`` directly (one JSON shape
+everywhere); the response models here document that shape in the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PairIn(BaseModel):
+    """One address pair. ``a`` is the query side, ``b`` the candidate (exact_match is one-directional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: str = Field(description="query address", examples=["浙江省杭州市西湖区文三路369号"])
+    b: str = Field(description="candidate address", examples=["杭州市文三路369号"])
+
+
+class MatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: list[PairIn] = Field(
+        description="pairs to compare; at most the server's --max-pairs per request (else 413)"
+    )
+    timeout_ms: int | None = Field(
+        default=None,
+        ge=1,
+        le=600_000,
+        description="deadline for this request; items not scored by then answer deadline_exceeded",
+    )
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["overloaded"])
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx answer, and every per-item failure, has this shape."""
+
+    error: ErrorBody
+
+
+class ComponentOut(BaseModel):
+    name: str
+    a: str | None
+    b: str | None
+    status: Literal["agree", "similar", "conflict", "only_a", "only_b"]
+
+
+class MatchOut(BaseModel):
+    label: Literal["exact_match", "partial_match", "not_match"]
+    probabilities: dict[str, float]
+    scorer: str
+    model: str
+    explanation: dict[str, Any] | None = None
+    timings_ms: dict[str, float] | None = None
+
+
+class MatchResponse(BaseModel):
+    results: list[MatchOut | ErrorResponse] = Field(
+        description="one entry per input pair, in request order: a Match or an ItemError"
+    )
+
+
+class ModelInfo(BaseModel):
+    scorer: str
+    model: str
+    ready: bool
+    details: dict[str, Any] | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class StatusResponse(BaseModel):
+    status: str
