@@ -361,6 +361,8 @@ def export_model(
     out.mkdir(parents=True, exist_ok=True)
     stale = out / MANIFEST_NAME
     stale.unlink(missing_ok=True)  # the directory is not a valid export until parity has passed
+    for name in GRAPH_FILES.values():  # graphs of an earlier export with other options (only our names)
+        (out / name).unlink(missing_ok=True)
     timings: dict[str, float] = {}
     model = source.model.eval()
     special = {
