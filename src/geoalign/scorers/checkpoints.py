@@ -399,6 +399,7 @@ def load_hf_dir(path: Path) -> Checkpoint:
     weight_files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
     if not weight_files:
         raise ModelLoadError(f"{path}: no weights (*.safetensors or pytorch_model*.bin)")
+    transformers.utils.logging.disable_progress_bar()  # a per-load progress bar is noise in CLI output
     try:
         model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
             str(path), local_files_only=True, output_loading_info=True
