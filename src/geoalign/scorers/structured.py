@@ -121,7 +121,12 @@ class StructuredModel:
         weights = np.asarray(meta.get("class_weights", [1.0] * len(LABELS)), dtype=np.float64)
         if weights.shape != (len(LABELS),) or not np.all(weights > 0):
             raise ModelLoadError(f"{meta_path}: class_weights must be {len(LABELS)} positive numbers")
-        digest = hashlib.sha256(model_bytes + b"\0" + meta_bytes).hexdigest()[:12]
+        # The id covers what decides the outputs (booster, features, labels, decision weights), not
+        # provenance such as the training date: retraining on the same data reproduces the same id.
+        decisive = json.dumps(
+            [meta["feature_names"], meta["labels"], weights.tolist()], separators=(",", ":")
+        ).encode()
+        digest = hashlib.sha256(model_bytes + b"\0" + decisive).hexdigest()[:12]
         return cls(booster, meta, f"structured-{digest}", weights)
 
     def predict(self, features: np.ndarray) -> np.ndarray:

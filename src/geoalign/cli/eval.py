@@ -1,0 +1,75 @@
+"""``geoalign eval --pairs FILE``: accuracy, macro-F1, per-class P/R/F1 and the confusion matrix.
+
+``--subset test`` scores only the frozen test fold (the queries ``geoalign train --holdout`` kept out),
+``--subset dev`` only the rest. Pairs that cannot be scored are counted and reported, not scored as wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoalign.scorers.registry import add_scorer_arguments
+
+    parser.add_argument("--pairs", required=True, help="labelled pairs (TSV a<TAB>b<TAB>label, or JSONL)")
+    parser.add_argument(
+        "--subset", choices=("all", "test", "dev"), default="all", help="which queries to score"
+    )
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix and calibration curve")
+    parser.add_argument("--no-progress", action="store_true")
+    add_scorer_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoalign.api import Matcher
+    from geoalign.errors import InputError
+    from geoalign.evaluate.metrics import classification_report, format_report
+    from geoalign.io.labels import read_labelled_pairs
+    from geoalign.scorers.registry import scorer_from_args
+    from geoalign.scorers.structured_train import is_test_query
+    from geoalign.types import AddressPair, Match
+
+    pairs = read_labelled_pairs(args.pairs)
+    if args.subset != "all":
+        want_test = args.subset == "test"
+        pairs = [p for p in pairs if is_test_query(p.a) == want_test]
+        if not pairs:
+            raise InputError(f"{args.pairs}: no pairs in the {args.subset} subset")
+    matcher = Matcher(scorer_from_args(args), batch_size=args.batch_size)
+    progress = not args.no_progress and sys.stderr.isatty()
+    results = matcher.score([AddressPair(p.a, p.b) for p in pairs], show_progress=progress)
+    truth, pred, confidences, correct = [], [], [], []
+    errors = 0
+    for pair, result in zip(pairs, results, strict=True):
+        if not isinstance(result, Match):
+            errors += 1
+            continue
+        truth.append(pair.label)
+        pred.append(result.label)
+        confidences.append(result.confidence)
+        correct.append(result.label == pair.label)
+    if not truth:
+        raise InputError(f"{args.pairs}: none of the {len(pairs)} pairs could be scored")
+    report = classification_report(truth, pred)
+    if args.json:
+        print(
+            json.dumps(
+                {**report.to_dict(), "unscored": errors, "model": matcher.model_id}, ensure_ascii=False
+            )
+        )
+    else:
+        print(f"scorer: {matcher.scorer.name} ({matcher.model_id}), subset: {args.subset}")
+        print(format_report(report))
+        if errors:
+            print(f"unscored pairs (errors): {errors}")
+    if args.plot:
+        from geoalign.evaluate.plots import plot_evaluation
+
+        plot_evaluation(report, confidences, correct, args.plot, title=f"{matcher.model_id} on {args.pairs}")
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return 0

@@ -1,0 +1,47 @@
+"""``geoalign match A B``: compare two addresses; label, probabilities and which components agree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from geoalign.types import LABELS, Match
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoalign.scorers.registry import add_scorer_arguments
+
+    parser.add_argument("a", help="first address (the query side)")
+    parser.add_argument("b", help="second address (the candidate/record side)")
+    parser.add_argument("--json", action="store_true", help="print the Match JSON")
+    add_scorer_arguments(parser)
+
+
+def format_match(match: Match) -> str:
+    """Human-readable rendering of a Match."""
+    lines = [f"label: {match.label}"]
+    lines.append("probabilities: " + "  ".join(f"{name} {match.probabilities[name]:.3f}" for name in LABELS))
+    components: list[dict[str, Any]] = (match.explanation or {}).get("components", [])
+    if components:
+        lines.append("components:")
+        width = max(len(c["name"]) for c in components)
+        left = max(len(c["a"] or "-") for c in components)
+        for c in components:
+            a, b = c["a"] or "-", c["b"] or "-"
+            lines.append(f"  {c['name']:<{width}}  {a:<{left}}  | {b}  [{c['status']}]")
+    lines.append(f"scorer: {match.scorer} ({match.model})")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoalign.api import Matcher
+    from geoalign.scorers.registry import scorer_from_args
+
+    matcher = Matcher(scorer_from_args(args))
+    result = matcher.match(args.a, args.b)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(format_match(result))
+    return 0
