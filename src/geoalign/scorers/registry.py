@@ -28,6 +28,14 @@ def _structured(model: str | Path | None = None, **options: Any) -> Scorer:
     return StructuredScorer(model, **options)
 
 
+def _torch(model: str | Path | None = None, **options: Any) -> Scorer:
+    from geoalign.scorers.mgeo_torch import build_torch_scorer
+
+    if model is None:
+        raise InputError("--scorer torch needs --model DIR (a ModelScope or Hugging Face checkpoint)")
+    return build_torch_scorer(str(model), **options)
+
+
 def _not_available(name: str) -> Builder:
     def build(model: str | Path | None = None, **options: Any) -> Scorer:
         raise GeoalignError(
@@ -39,7 +47,7 @@ def _not_available(name: str) -> Builder:
 
 BUILDERS: dict[str, Builder] = {
     "structured": _structured,
-    "torch": _not_available("torch"),
+    "torch": _torch,
     "onnx": _not_available("onnx"),
     "cascade": _not_available("cascade"),
 }
@@ -86,7 +94,13 @@ def add_scorer_arguments(parser: Any) -> None:
         help="backend (default: from --model, else the embedded 'structured' matcher)",
     )
     parser.add_argument("--model", metavar="DIR", default=None, help="model directory for the scorer")
+    parser.add_argument(
+        "--device", default=None, help="torch scorer: cpu (default) or cuda[:N]; ignored by structured"
+    )
 
 
 def scorer_from_args(args: Any, **options: Any) -> Scorer:
-    return build_scorer(args.scorer, args.model, **options)
+    name = args.scorer or (detect_backend(args.model) if args.model is not None else "structured")
+    if name == "torch" and getattr(args, "device", None):
+        options.setdefault("device", args.device)
+    return build_scorer(name, args.model, **options)
