@@ -1,0 +1,372 @@
+"""Normalize a Chinese address so that equal places are written equally.
+
+The embedded matcher compares normalized text; neural scorers never see it (MGeo was trained on raw
+text, see ARCHITECTURE.md). ``normalize(text) -> str`` is the whole contract for callers that only
+want the text; ``normalize_detailed`` also says what changed.
+
+The pipeline, in order (each step a small pure function on a string):
+
+1. ``clean``: reject None / non-str / empty (``InputError``), drop control characters, trim, truncate
+   to ``max_chars`` (shared with every scorer: ``geoalign.address.clean``).
+2. ``width``: NFKC, so full-width Ａ１（ becomes A1(.
+3. ``t2s``: traditional → simplified (OpenCC ``t2s``), only when the text has a traditional character.
+   Nine characters that OpenCC would change but that official *simplified* names use (乾县, 於潜镇,
+   濛阳街道…) are left as they are.
+4. ``upper``: ASCII letters upper case (t1 = T1, soho = SOHO).
+5. ``brackets``: a bracketed note without digits is dropped ((近地铁站), 【送货前电话联系】); one with digits
+   is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence.
+6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
+   (3-2-101); every other punctuation mark or symbol becomes a space.
+7. ``noise``: phone numbers (mobile, landline, with their 电话/手机 labels), recipient names next to a
+   phone number or after 收件人/收货人/联系人, and 先生/女士 forms.
+8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO).
+9. ``numerals``: Chinese numerals before a unit word become Arabic (三号楼 → 3号楼, 十二层 → 12层,
+   二零三室 → 203室, 第一单元 → 1单元). Never inside names: a numeral not followed by a unit stays (文三路,
+   三里屯, 十里河) and official division names stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
+10. ``units``: building/tower/room/floor synonyms to canonical forms (``geoalign.address.synonyms``);
+    then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层).
+11. truncation of the result to ``max_chars`` (the result can be longer than the input: 十 → 10).
+12. optionally (``complete_admin=True``) the missing admin levels are prefixed when the gazetteer
+    resolves the admin prefix unambiguously (榆阳区 → 陕西省榆林市榆阳区, 襄樊市 → 湖北省襄阳市).
+
+Idempotent: ``normalize(normalize(x)) == normalize(x)``. Each step produces text no earlier step would
+change again (property-tested with Hypothesis).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from geoalign.address import gazetteer
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.numerals import DIGITS, NUMERAL_CHARS, chinese_to_int
+from geoalign.address.synonyms import canonical_units
+from geoalign.errors import InputError
+
+__all__ = ["DEFAULT_MAX_CHARS", "Normalized", "normalize", "normalize_detailed"]
+
+# ------------------------------------------------------------------------------------------------ t2s
+
+#: Characters OpenCC t2s changes but official simplified division names use: 乾安县, 於潜镇, 濛阳街道,
+#: 南磑镇, 氾水镇, 垌塚镇, 洩湖镇, 花篢镇, 鴜鹭树镇. Converting them would break the gazetteer lookup.
+_KEEP_IN_T2S: Final[frozenset[str]] = frozenset("乾於濛磑氾塚洩篢鴜")
+
+
+@cache
+def _opencc() -> Any:
+    import opencc  # core dependency; imported lazily so `import geoalign.address.normalize` stays cheap
+
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def _traditional_chars() -> frozenset[str]:
+    """Every character t2s changes on its own; a text without one of them needs no conversion.
+
+    Converting all of CJK (U+3400–U+9FFF) once takes ~15 ms and makes the common case — already
+    simplified text — a single set test.
+    """
+    block = "".join(chr(i) for i in range(0x3400, 0xA000))
+    converted = _opencc().convert(block)
+    return frozenset(a for a, b in zip(block, converted, strict=True) if a != b) - _KEEP_IN_T2S
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified, leaving the characters of ``_KEEP_IN_T2S`` alone."""
+    trad = _traditional_chars()
+    for _ in range(3):  # a few OpenCC entries need two steps (薴 → 苧 → 苎)
+        if trad.isdisjoint(text):
+            return text
+        converted = _opencc().convert(text)
+        if len(converted) == len(text) and not _KEEP_IN_T2S.isdisjoint(text):
+            converted = "".join(o if o in _KEEP_IN_T2S else c for o, c in zip(text, converted, strict=True))
+        text = converted
+    return text
+
+
+# ------------------------------------------------------------------------------------- simple steps
+
+_ASCII_UPPER: Final[dict[int, int]] = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
+
+
+def width(text: str) -> str:
+    """NFKC: full-width letters, digits and punctuation to their ordinary forms (Ａ１（ → A1()."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def upper(text: str) -> str:
+    """Upper-case ASCII letters only (str.upper would turn ß into SS and change lengths)."""
+    return text.translate(_ASCII_UPPER)
+
+
+_BRACKET: Final[re.Pattern[str]] = re.compile(
+    r"[(\[{【〔〖「『]([^()\[\]{}【】〔〕〖〗「」『』]*)[)\]}】〕〗」』]"
+)
+
+
+def _bracket(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    return f" {inner} " if any(ch.isdigit() for ch in inner) else " "
+
+
+def brackets(text: str) -> str:
+    """Drop bracketed notes; unwrap brackets holding digits. Innermost first, so nesting works."""
+    for _ in range(len(text)):
+        new = _BRACKET.sub(_bracket, text)
+        if new == text:
+            return text
+        text = new
+    return text
+
+
+_HASH_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d)\s*#")
+_DASHES: Final[re.Pattern[str]] = re.compile(r"[‐‑‒–—―−~～]")
+_PUNCT: Final[re.Pattern[str]] = re.compile(r"[^\w\s-]|_")
+_LONE_DASH: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])")
+
+
+def punctuation(text: str) -> str:
+    """Punctuation and symbols to spaces; keep ``-`` inside 3-2-101; ``3#`` is 3号."""
+    text = _HASH_NUMBER.sub(r"\1号", text)
+    text = _DASHES.sub("-", text)
+    text = _PUNCT.sub(" ", text)
+    return _LONE_DASH.sub(" ", text)
+
+
+_SPACE_RUN: Final[re.Pattern[str]] = re.compile(r"\s+")
+_SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])")
+
+
+def spaces(text: str) -> str:
+    """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO)."""
+    return _SPACE_NOT_BETWEEN_LATIN.sub("", _SPACE_RUN.sub(" ", text)).strip()
+
+
+# ------------------------------------------------------------------------------------------- noise
+
+# Digits of a phone number may be grouped by spaces or dashes (138 1234 5678); the boundaries refuse to
+# cut a phone number out of a longer digit string, with or without such separators.
+_D = r"[\s-]?\d"
+_PHONE_CORE = rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
+_PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|电话|手机|座机|TEL|PHONE)\s*[:：]?\s*"
+_PHONE: Final[re.Pattern[str]] = re.compile(
+    rf"(?:{_PHONE_LABEL})?(?<!\d)(?<!\d[\s-]){_PHONE_CORE}(?![\s-]?\d)", re.IGNORECASE
+)
+#: The ~150 commonest single-character surnames; a 2-4 character word next to a phone number that starts
+#: with one of them is taken for the recipient's name.
+_SURNAMES: Final[str] = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向"
+    "汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单"
+    "季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦"
+    "戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻"
+    "苑迟邝"
+)
+_SEP = r"[\s,，;；:：/|]"
+_NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]{{1,3}}|[\u4e00-\u9fff]{{1,2}}(?:先生|女士|小姐)"
+_NAME_BEFORE_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?:^|(?<={_SEP}))(?:{_NAME}){_SEP}*(?=\x00)")
+_NAME_AFTER_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?<=\x00){_SEP}*(?:{_NAME})(?={_SEP}|$)")
+_LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
+    r"(?:收件人|收货人|联系人|收件|姓名)\s*[:：]?\s*"
+    rf"(?:(?:[\u4e00-\u9fff]{{1,4}}|[A-Za-z ]{{1,20}})(?={_SEP}|$))?"
+)
+
+
+def noise(text: str) -> str:
+    """Remove phone numbers, recipient names and their labels: they are not part of the place."""
+    if any(ch.isdigit() for ch in text):
+        # Mark each phone number with \x00 (a control character, never left in cleaned text) so names
+        # right next to a phone number can be found, then drop names and marks together.
+        marked = _PHONE.sub("\x00", text)
+        if marked != text:
+            marked = _NAME_BEFORE_PHONE.sub("", marked)
+            marked = _NAME_AFTER_PHONE.sub("", marked)
+            text = marked.replace("\x00", " ")
+    if "收" in text or "联系人" in text or "姓名" in text:
+        text = _LABELLED_NAME.sub(" ", text)
+    return text
+
+
+# ---------------------------------------------------------------------------------------- numerals
+
+#: Words after which a number is a number: house 号, building 楼/栋/幢/座, unit 单元, floor 层, room 室,
+#: lane 弄/巷, phase 期, area 区 (3区), village group 组.
+_UNIT = r"(?:单元|号|楼|层|室|栋|幢|座|弄|巷|期|区|组)"
+#: A numeral run before a unit, with an optional ordinal 第. The run may not follow an Arabic digit
+#: (13十 is no number) and may not start with 百/千/万 (百号 is not "100号") or 两 (两栋 means "two
+#: buildings", a count, not building number 2).
+_NUMERAL_BEFORE_UNIT: Final[re.Pattern[str]] = re.compile(
+    rf"(?<![0-9{NUMERAL_CHARS}])(第*)([{NUMERAL_CHARS}]+)(?={_UNIT})"
+)
+_ORDINAL_ARABIC: Final[re.Pattern[str]] = re.compile(rf"第+(?=\d+{_UNIT})")
+#: Digit-by-digit numerals longer than this are not house/room numbers (and could form a phone number).
+_MAX_DIGIT_RUN: Final[int] = 6
+
+
+@cache
+def _protected_runs() -> dict[str, tuple[tuple[str, int], ...]]:
+    """numeral run → (division name, offset of the run in the name) for names such as 二七区, 三号乡."""
+    index: dict[str, list[tuple[str, int]]] = {}
+    run = re.compile(f"[{NUMERAL_CHARS}]+")
+    for name in gazetteer.numeral_names():
+        for m in run.finditer(name):
+            index.setdefault(m.group(0), []).append((name, m.start()))
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _inside_division_name(text: str, start: int, run: str) -> bool:
+    for name, offset in _protected_runs().get(run, ()):
+        begin = start - offset
+        if begin >= 0 and text.startswith(name, begin):
+            return True
+    return False
+
+
+def numerals(text: str) -> str:
+    """Chinese numerals before unit words to Arabic, except inside names (see module docstring)."""
+    return _chinese_numerals(text) if any(ch in NUMERAL_CHARS for ch in text) else text
+
+
+def ordinals(text: str) -> str:
+    """第3层 → 3层. Runs after ``numerals`` and ``units`` so it also sees the numbers and unit words they
+    produce (第三层 → 第3层, 第3F → 第3层)."""
+    return _ORDINAL_ARABIC.sub("", text) if "第" in text else text
+
+
+def _chinese_numerals(text: str) -> str:
+    out: list[str] = []
+    last = 0
+    for m in _NUMERAL_BEFORE_UNIT.finditer(text):
+        run = m.group(2)  # group 1, the ordinal 第, is dropped: 第三层 and 三层 are the same floor
+        if run[0] in "百千万两" or _inside_division_name(text, m.start(2), run):
+            continue
+        if all(ch in DIGITS for ch in run) and len(run) > _MAX_DIGIT_RUN:
+            continue
+        value = chinese_to_int(run)
+        if value is None:
+            continue
+        out.append(text[last : m.start()])
+        out.append(str(value))
+        last = m.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+_STEPS: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
+    ("width", width),
+    ("t2s", to_simplified),
+    ("upper", upper),
+    ("brackets", brackets),
+    ("punctuation", punctuation),
+    ("noise", noise),
+    ("spaces", spaces),
+    ("numerals", numerals),
+    ("units", canonical_units),
+    ("ordinals", ordinals),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A normalized address and what happened to it.
+
+    ``changed_by`` names the steps that changed the text, in order (``width``, ``t2s``, ``upper``,
+    ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``, ``ordinals``, ``admin``);
+    ``truncated`` is True when the input or the result was cut to ``max_chars``; ``admin`` is the
+    gazetteer's reading of the admin prefix when ``complete_admin`` was asked for.
+    """
+
+    text: str
+    original: str
+    changed_by: tuple[str, ...]
+    truncated: bool
+    admin: gazetteer.Resolution | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "text": self.text,
+            "original": self.original,
+            "changed_by": list(self.changed_by),
+            "truncated": self.truncated,
+        }
+        if self.admin is not None:
+            a = self.admin
+            out["admin"] = {
+                "prov": a.prov,
+                "city": a.city,
+                "district": a.district,
+                "town": a.town,
+                "code": a.code,
+                "ambiguous": a.ambiguous,
+                "candidates": ["".join(d.name for d in p) for p in a.candidates],
+                "renamed": [{"old": old, "new": new.name} for old, new in a.renamed],
+            }
+        return out
+
+
+def _cleaned(value: Any, max_chars: int) -> Cleaned:
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+        raise InputError(f"max_chars must be a positive integer, got {max_chars!r}")
+    result = clean(value, max_chars=max_chars)
+    if not isinstance(result, Cleaned):
+        raise InputError(f"{result.code}: {result.message}")
+    return result
+
+
+def _pipeline(text: str, changed: list[str] | None) -> str:
+    for name, step in _STEPS:
+        new = step(text)
+        if changed is not None and new != text:
+            changed.append(name)
+        text = new
+    return text
+
+
+def _complete_admin(text: str) -> tuple[str, gazetteer.Resolution]:
+    resolution = gazetteer.resolve(text)
+    if resolution.code is None:  # nothing found, or ambiguous: never guess
+        return text, resolution
+    return resolution.prefix() + text[resolution.end :], resolution
+
+
+def normalize_detailed(
+    value: Any, *, max_chars: int = DEFAULT_MAX_CHARS, complete_admin: bool = False
+) -> Normalized:
+    """Normalize one address and report what changed. Raises ``InputError`` for unusable input
+    (None, not a string, empty, or nothing left after removing noise such as a lone phone number)."""
+    cleaned = _cleaned(value, max_chars)
+    changed: list[str] = []
+    text = _pipeline(cleaned.text, changed)
+    truncated = cleaned.truncated
+    admin = None
+    if complete_admin:
+        new, admin = _complete_admin(text)
+        if new != text:
+            changed.append("admin")
+        text = new
+    if len(text) > max_chars:
+        # The result grew past the limit (十 → 10, admin prefix); cut it and let the pipeline settle the
+        # cut end (a cut can leave e.g. "12F" where "12FX" was), so the result is itself normalized.
+        truncated = True
+        text = _pipeline(text[:max_chars], None)[:max_chars].strip()
+    if not text:
+        raise InputError("empty: nothing is left of the address after removing punctuation and noise")
+    return Normalized(text, value, tuple(dict.fromkeys(changed)), truncated, admin)
+
+
+def normalize(text: str, *, max_chars: int = DEFAULT_MAX_CHARS, complete_admin: bool = False) -> str:
+    """The normalized address text (see the module docstring). Idempotent.
+
+    Raises ``InputError`` for None, non-strings, empty input, or input with nothing left after noise
+    removal.
+    """
+    return normalize_detailed(text, max_chars=max_chars, complete_admin=complete_admin).text

@@ -1,0 +1,54 @@
+"""Canonical forms of building, tower, room and floor words, applied after numerals are Arabic.
+
+Canonical forms (what the matcher compares):
+
+===========  ==========================================  =========
+what         written as                                  canonical
+===========  ==========================================  =========
+building     3号楼, 3幢, 3座, 3栋, A座, A幢               3栋, A栋
+tower        塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋       T1
+room         203室, 203房, 203房间, 203号房                203室
+floor        12层, 12F, 12楼层                          12层
+house number 3#, 3号                                    3号
+===========  ==========================================  =========
+
+``楼`` alone is left alone: 3楼 is the 3rd floor as often as building 3. Every rule maps to a form no
+rule matches again, so applying them twice changes nothing (the normalizer's idempotence relies on it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
+
+_TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(f"塔楼?([{NUMERAL_CHARS}]+)(?:号)?(?:栋|座|楼|幢)?")
+_TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"(\d+)号?塔楼?"), r"T\1"),
+    (re.compile(r"塔楼?(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1"),
+    (re.compile(r" ?T(\d+)(?:号)?(?:栋|座|楼|幢)"), r"T\1"),
+    # "望京SOHO T1": the space only separated two Latin words; the canonical tower token is glued on.
+    (re.compile(r" (?=T\d)"), ""),
+)
+_OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋"),
+    (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室"),
+    (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层"),
+)
+
+
+def _tower_chinese(match: re.Match[str]) -> str:
+    value = chinese_to_int(match.group(1))
+    return match.group(0) if value is None else f"T{value}"
+
+
+def canonical_units(text: str) -> str:
+    """Rewrite building/tower/room/floor words to their canonical forms (see the module table)."""
+    if "塔" in text:
+        text = _TOWER_CHINESE.sub(_tower_chinese, text)
+    for pattern, repl in _TOWER_RULES:
+        text = pattern.sub(repl, text)
+    for pattern, repl in _OTHER_RULES:
+        text = pattern.sub(repl, text)
+    return text

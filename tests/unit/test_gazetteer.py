@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import pytest
+
+from geoalign.address import gazetteer as g
+
+
+def test_data_version_names_sources() -> None:
+    version = g.data_version()
+    assert "MCA" in version and "2025" in version and "jionlp" in version and "manual" in version
+
+
+def test_counts_per_level_match_the_source() -> None:
+    data = g._data()
+    counts: dict[str, int] = {}
+    for d in data.by_code.values():
+        counts[d.level] = counts.get(d.level, 0) + 1
+    assert counts == {"prov": 33, "city": 333, "district": 2845, "town": 38723}
+
+
+def test_every_parent_exists() -> None:
+    data = g._data()
+    for d in data.by_code.values():
+        assert (d.parent_code == "") == (d.level == "prov")
+        if d.parent_code:
+            assert d.parent_code in data.by_code
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "short"),
+    [
+        ("北京市", "prov", "北京"),
+        ("广西壮族自治区", "prov", "广西"),
+        ("内蒙古自治区", "prov", "内蒙古"),
+        ("香港特别行政区", "prov", "香港"),
+        ("海西蒙古族藏族自治州", "city", "海西"),
+        ("大兴安岭地区", "city", "大兴安岭"),
+        ("朝阳区", "district", "朝阳"),
+        ("大厂回族自治县", "district", "大厂"),
+        ("城区", "district", "城区"),  # one character would remain: no short name
+        ("望京街道", "town", "望京"),
+        ("七百弄乡", "town", "七百弄"),
+    ],
+)
+def test_short_name(name: str, level: g.Level, short: str) -> None:
+    assert g.short_name(name, level) == short
+
+
+def test_lookup_full_short_and_alias() -> None:
+    beijing = g.lookup("北京")  # also 北京街道 of 广州越秀区: town short names are answered by lookup
+    assert beijing[0].code == "110000" and {d.level for d in beijing[1:]} == {"town"}
+    assert [d.code for d in g.lookup("北京市")] == ["110000"]
+    chaoyang = {(d.code, d.level) for d in g.lookup("朝阳区")}
+    assert chaoyang == {("110105", "district"), ("220104", "district")}
+    assert {d.name for d in g.lookup("朝阳")} >= {"朝阳区", "朝阳市", "朝阳县"}
+    assert [d.name for d in g.lookup("海西州")] == ["海西蒙古族藏族自治州"]
+    assert g.lookup("不存在的地方") == []
+
+
+def test_is_division_name_for_numeral_protection() -> None:
+    for name in ("二七区", "三号乡", "七百弄乡", "八区街道", "三座店镇", "襄樊市"):
+        assert g.is_division_name(name), name
+    assert not g.is_division_name("文三路")
+    assert not g.is_division_name("二七")
+    assert g.is_division_name("二七", short=True)
+    assert "二七区" in g.numeral_names() and "朝阳区" not in g.numeral_names()
+
+
+def test_renamed() -> None:
+    assert [d.name for d in g.renamed("襄樊")] == ["襄阳市"]
+    assert [d.name for d in g.renamed("襄樊市")] == ["襄阳市"]
+    assert {d.name for d in g.renamed("江干区")} == {"上城区", "钱塘区"}
+    assert {d.name for d in g.renamed("莱芜市")} == {"莱芜区", "钢城区"}
+    assert all(g.path(d.code)[1].name == "济南市" for d in g.renamed("莱芜市"))
+    assert g.renamed("北京市") == []
+
+
+def test_changes_all_point_at_current_divisions() -> None:
+    data = g._data()
+    assert all(code in data.by_code for codes in data.old.values() for code in codes)
+
+
+def _prefix(text: str) -> str:
+    return g.resolve(text).prefix()
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix"),
+    [
+        ("北京", "北京市"),
+        ("北京市", "北京市"),
+        ("北京朝阳区望京SOHO", "北京市朝阳区"),
+        ("榆阳区新建南路", "陕西省榆林市榆阳区"),
+        ("望京街道阜通东大街", "北京市朝阳区望京街道"),
+        ("青海西宁城中区", "青海省西宁市城中区"),
+        ("广东省东莞市长安镇", "广东省东莞市长安镇"),
+        ("东莞长安镇", "广东省东莞市长安镇"),
+        ("中山市石岐街道", "广东省中山市石岐街道"),
+        ("上海市黄浦区南京东路", "上海市黄浦区"),
+        ("吉林朝阳区", "吉林省长春市朝阳区"),
+        ("吉林船营区", "吉林省吉林市船营区"),
+        ("内蒙古呼和浩特", "内蒙古自治区呼和浩特市"),
+        ("广西 南宁,青秀区", "广西壮族自治区南宁市青秀区"),
+        ("杭州余杭区五常街道", "浙江省杭州市余杭区五常街道"),
+        ("五常街道", "浙江省杭州市余杭区五常街道"),
+        ("海西州格尔木市", "青海省海西蒙古族藏族自治州格尔木市"),
+        ("仙桃市", "湖北省仙桃市"),
+    ],
+)
+def test_resolve_completes_hierarchy(text: str, prefix: str) -> None:
+    r = g.resolve(text)
+    assert not r.ambiguous
+    assert r.prefix() == prefix
+
+
+def test_resolve_municipality_has_no_city_and_county_less_city_has_no_district() -> None:
+    r = g.resolve("北京市朝阳区")
+    assert (r.prov, r.city, r.district) == ("北京市", None, "朝阳区")
+    r = g.resolve("东莞市长安镇")
+    assert (r.prov, r.city, r.district, r.town) == ("广东省", "东莞市", None, "长安镇")
+
+
+@pytest.mark.parametrize(
+    ("text", "places"), [("朝阳区", {"北京市", "吉林省"}), ("通州区", {"北京市", "江苏省"})]
+)
+def test_resolve_flags_ambiguity(text: str, places: set[str]) -> None:
+    r = g.resolve(text)
+    assert r.ambiguous and r.code is None
+    assert r.district == text and r.prov is None and r.city is None
+    assert {p[0].name for p in r.candidates} == places
+
+
+def test_ambiguity_is_narrowed_by_context() -> None:
+    assert g.resolve("北京通州区").code == "110112"
+    assert g.resolve("南通通州区").code == "320612"
+
+
+def test_road_named_after_a_place_is_not_a_division() -> None:
+    assert g.resolve("太原路100号").spans == ()
+    assert g.resolve("北京东路").spans == ()
+    assert g.resolve("朝阳路").spans == ()
+    assert g.resolve("北京南站").spans == ()
+
+
+def test_wuchang_subdistrict_is_not_wuchang_city() -> None:
+    r = g.resolve("五常街道")
+    assert r.town == "五常街道" and r.city == "杭州市"
+    assert all(d.name != "五常市" for d in g.path(r.code or ""))
+
+
+def test_qinghai_xining_is_not_haixi() -> None:
+    r = g.resolve("青海西宁")
+    assert (r.prov, r.city) == ("青海省", "西宁市")
+    assert [(s.text, s.level) for s in r.spans] == [("青海", "prov"), ("西宁", "city")]
+
+
+def test_spans_are_offsets_into_the_input() -> None:
+    text = "广东省 深圳市南山区科技园"
+    r = g.resolve(text)
+    assert [text[s.start : s.end] for s in r.spans] == ["广东省", "深圳市", "南山区"]
+    assert r.end == text.index("科技园")
+
+
+def test_resolve_stops_at_a_name_from_another_branch() -> None:
+    r = g.resolve("北京市南京路")
+    assert r.prefix() == "北京市" and r.end == 3
+    r = g.resolve("北京朝阳市")  # 朝阳市 is in 辽宁, and 朝阳 followed by 市 is not 朝阳区
+    assert r.prefix() == "北京市"
+
+
+def test_old_names_resolve_to_current_ones() -> None:
+    r = g.resolve("襄樊市樊城区")
+    assert r.prefix() == "湖北省襄阳市樊城区"
+    assert [(old, new.name) for old, new in r.renamed] == [("襄樊市", "襄阳市")]
+    r = g.resolve("杭州江干区")
+    assert r.ambiguous and {p[-1].name for p in r.candidates} == {"上城区", "钱塘区"}
+
+
+def test_no_match_and_odd_input() -> None:
+    for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
+        r = g.resolve(text)
+        assert r.spans == () and r.prefix() == "" and r.end == 0
+
+
+def test_data_files_are_shipped_in_the_package() -> None:
+    from importlib import resources
+
+    base = resources.files("geoalign").joinpath("data")
+    for name in ("divisions.tsv.gz", "changes.tsv", "gazetteer_meta.json", "README.md"):
+        assert base.joinpath(name).is_file(), name

@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from geoalign.address.normalize import (
+    brackets,
+    noise,
+    normalize,
+    normalize_detailed,
+    numerals,
+    ordinals,
+    punctuation,
+    spaces,
+    to_simplified,
+    width,
+)
+from geoalign.address.synonyms import canonical_units
+from geoalign.errors import InputError
+
+# ------------------------------------------------------------------------------------------- steps
+
+
+def test_width_nfkc() -> None:
+    assert width("Ａ座１２３（东门）") == "A座123(东门)"
+
+
+def test_t2s_converts_traditional_but_keeps_official_simplified_names() -> None:
+    assert to_simplified("臺北市中山區") == "台北市中山区"
+    assert to_simplified("廣東省廣州市") == "广东省广州市"
+    assert to_simplified("陕西省咸阳市乾县") == "陕西省咸阳市乾县"  # OpenCC alone gives 干县
+    assert to_simplified("吉林省松原市乾安縣") == "吉林省松原市乾安县"
+    assert to_simplified("於潜镇") == "於潜镇"
+
+
+def test_brackets_drop_notes_and_unwrap_numbers() -> None:
+    assert brackets("朝阳区(近地铁站)望京").replace(" ", "") == "朝阳区望京"
+    assert brackets("望京SOHO【送货前请电话联系】").strip() == "望京SOHO"
+    assert brackets("朝阳区(3号楼)").replace(" ", "") == "朝阳区3号楼"
+    assert brackets("A(B(C)D)E").replace(" ", "") == "AE"
+
+
+def test_punctuation() -> None:
+    assert spaces(punctuation("北京市,朝阳区。望京!")) == "北京市朝阳区望京"
+    assert spaces(punctuation("3-2-101")) == "3-2-101"
+    assert spaces(punctuation("北京-朝阳")) == "北京朝阳"
+    assert spaces(punctuation("3#楼")) == "3号楼"
+    assert spaces(punctuation("3—2")) == "3-2"
+
+
+def test_spaces_only_between_latin_words() -> None:
+    assert spaces("北京 朝阳区  望京 SOHO") == "北京朝阳区望京SOHO"
+    assert spaces("JIANWAI SOHO") == "JIANWAI SOHO"
+    assert spaces("3 号楼") == "3号楼"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("张三 13812345678 北京市朝阳区", "北京市朝阳区"),
+        ("北京市朝阳区 13812345678 张三", "北京市朝阳区"),
+        ("北京市朝阳区 电话:010-12345678", "北京市朝阳区"),
+        ("王先生 138 1234 5678 杭州市", "杭州市"),
+        ("+86 138-1234-5678 杭州市", "杭州市"),
+        ("收件人:李四 上海市黄浦区", "上海市黄浦区"),
+        ("上海市黄浦区 联系人 赵六", "上海市黄浦区"),
+    ],
+)
+def test_noise_removed(text: str, expected: str) -> None:
+    assert spaces(noise(text)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "北京市朝阳区建国路88号",  # a house number is not a phone number
+        "上海市浦东新区世纪大道1000号1201室",
+        "订单号123456789012345",  # too long for a phone number, even with a 1 inside
+        "朝阳区高碑店 北京",  # no phone: words next to each other are not names
+    ],
+)
+def test_noise_keeps_non_noise(text: str) -> None:
+    assert noise(text) == text
+
+
+# ------------------------------------------------------------------------------------------ numerals
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("一单元", "1单元"),
+        ("三号楼", "3号楼"),
+        ("十二层", "12层"),
+        ("二零三室", "203室"),
+        ("第三层", "3层"),
+        ("三十五号", "35号"),
+        ("一百零五号", "105号"),
+        ("万科城三区", "万科城3区"),
+        ("七弄", "7弄"),
+        ("三期", "3期"),
+        ("五组", "5组"),
+        ("二单元十二层一二零三室", "2单元12层1203室"),
+    ],
+)
+def test_numerals_before_units(text: str, expected: str) -> None:
+    assert numerals(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "文三路",  # numeral followed by 路: part of the road name
+        "三里屯",
+        "十里河",
+        "五道口",
+        "郑州市二七区",  # official division names
+        "三号乡",
+        "七百弄乡",
+        "八区街道",
+        "三座店镇",
+        "两栋",  # a count, not a number
+        "百号",
+        "十",  # no unit after it
+        "一二三四五六七号",  # too long for a house number
+    ],
+)
+def test_numerals_left_alone(text: str) -> None:
+    assert numerals(text) == text
+
+
+def test_ordinals() -> None:
+    assert ordinals("第3单元") == "3单元"
+    assert ordinals("第第3层") == "3层"
+    assert ordinals("第一中学") == "第一中学"
+
+
+# -------------------------------------------------------------------------------------- synonyms
+
+
+@pytest.mark.parametrize(
+    ("forms", "canonical"),
+    [
+        (["3号楼", "3幢", "3座", "3栋"], "3栋"),
+        (["A座", "A幢", "A栋"], "A栋"),
+        (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1"),
+        (["203室", "203房", "203房间", "203号房"], "203室"),
+        (["12层", "12F", "12楼层"], "12层"),
+    ],
+)
+def test_unit_synonyms(forms: list[str], canonical: str) -> None:
+    for form in forms:
+        assert canonical_units(form) == canonical, form
+
+
+# ------------------------------------------------------------------------------------- whole thing
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("北京朝阳区望京SOHO塔一", "北京朝阳区望京SOHO T1"),
+        ("北京朝阳区望京SOHO塔一", "北京朝阳区望京soho 1号塔楼"),
+        ("杭州市西湖区文三路三号楼二单元十二层1203房", "杭州市西湖区文三路3幢2单元12F1203室"),
+        ("臺北市中山區", "台北市中山区"),
+        ("北京市，朝阳区 望京街道（近地铁站）", "北京市朝阳区望京街道"),
+        ("ＡＢＣ大厦Ａ座１２０３", "ABC大厦A栋1203"),
+    ],
+)
+def test_equal_places_normalize_equally(a: str, b: str) -> None:
+    assert normalize(a) == normalize(b)
+
+
+def test_names_survive_the_whole_pipeline() -> None:
+    for text in ("文三路", "三里屯", "十里河", "二七区", "三号乡", "七百弄乡", "八区街道", "三座店镇"):
+        assert normalize(text) == text
+
+
+def test_detailed_reports_changed_steps() -> None:
+    n = normalize_detailed("北京朝阳区望京SOHO塔一")
+    assert n.text == "北京朝阳区望京SOHOT1" and n.changed_by == ("units",) and not n.truncated
+    assert n.original == "北京朝阳区望京SOHO塔一"
+
+
+def test_complete_admin() -> None:
+    assert normalize("榆阳区新建南路", complete_admin=True) == "陕西省榆林市榆阳区新建南路"
+    assert normalize("北京朝阳区望京SOHO塔一", complete_admin=True) == "北京市朝阳区望京SOHOT1"
+    assert normalize("襄樊市樊城区", complete_admin=True) == "湖北省襄阳市樊城区"
+    assert normalize("朝阳区建国路", complete_admin=True) == "朝阳区建国路"  # ambiguous: left as is
+    n = normalize_detailed("朝阳区建国路", complete_admin=True)
+    assert n.admin is not None and n.admin.ambiguous
+    assert normalize("太原路5号", complete_admin=True) == "太原路5号"
+
+
+@pytest.mark.parametrize("value", [None, 3, b"abc", "", "   ", "\n\t", "\u200b"])
+def test_bad_input_is_input_error(value: object) -> None:
+    with pytest.raises(InputError):
+        normalize(value)  # type: ignore[arg-type]
+
+
+def test_nothing_left_is_input_error() -> None:
+    with pytest.raises(InputError, match="empty"):
+        normalize("电话：13812345678")
+    with pytest.raises(InputError, match="empty"):
+        normalize("，。！")
+
+
+def test_bad_max_chars() -> None:
+    with pytest.raises(InputError):
+        normalize("北京", max_chars=0)
+
+
+def test_truncation() -> None:
+    n = normalize_detailed("北京市朝阳区" + "望" * 500, max_chars=20)
+    assert n.truncated and len(n.text) <= 20 and n.text.startswith("北京市朝阳区")
+    long = "十号" * 100  # grows: 十 → 10
+    out = normalize(long, max_chars=50)
+    assert len(out) <= 50 and normalize(out, max_chars=50) == out
+
+
+# ----------------------------------------------------------------------------------- properties
+
+_ADDRESS_PARTS = st.sampled_from(
+    [
+        "北京", "北京市", "朝阳区", "望京街道", "浙江省", "杭州市", "西湖区", "文三路", "三里屯", "二七区",
+        "三号楼", "3号楼", "二单元", "十二层", "二零三室", "塔一", "T1", "SOHO", " ", "，", "（近地铁）",
+        "(3号楼)", "13812345678", "张三", "电话:", "臺北", "區", "Ａ座", "#", "-", "第", "幺", "F", "f",
+        "房", "号", "楼", "层", "百", "十", "万", "两", "零", "一", "九", "0", "1", "9", "路", "巷", "弄",
+    ]
+)  # fmt: skip
+_addresses = st.lists(_ADDRESS_PARTS, min_size=1, max_size=12).map("".join)
+
+
+def _normalize_or_none(text: str, **kwargs: object) -> str | None:
+    try:
+        return normalize(text, **kwargs)  # type: ignore[arg-type]
+    except InputError:
+        return None
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_addresses)
+@example("望京SOHO塔一")
+def test_idempotent_on_address_like_text(text: str) -> None:
+    once = _normalize_or_none(text)
+    if once is not None:
+        assert normalize(once) == once
+
+
+@settings(max_examples=300)
+@given(_addresses)
+def test_idempotent_with_admin_completion(text: str) -> None:
+    once = _normalize_or_none(text, complete_admin=True)
+    if once is not None:
+        assert normalize(once, complete_admin=True) == once
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=60))
+def test_idempotent_on_any_unicode(text: str) -> None:
+    once = _normalize_or_none(text)
+    if once is not None:
+        assert normalize(once) == once
+        assert once == once.strip() and "  " not in once
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=40))
+def test_short_limits_are_respected_and_stable(text: str, limit: int) -> None:
+    once = _normalize_or_none(text, max_chars=limit)
+    if once is not None:
+        assert 0 < len(once) <= limit
+        assert normalize(once, max_chars=limit) == once
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.text(min_size=1, max_size=20))
+def test_very_long_input_is_truncated(piece: str) -> None:
+    text = (piece * (100_000 // len(piece) + 1))[:100_000]
+    once = _normalize_or_none(text)
+    if once is not None:
+        assert len(once) <= 256
