@@ -288,7 +288,9 @@ def _xlsx(path: Path, header: bool | None) -> Table:
         finally:
             book.close()
 
-    return Table(columns, rows(), has_header, "xlsx", total=max(sheet.max_row - int(has_header), 0))
+    # read-only sheets know their size only when the writer stored a dimension record
+    total = max(sheet.max_row - int(has_header), 0) if sheet.max_row is not None else None
+    return Table(columns, rows(), has_header, "xlsx", total=total)
 
 
 def read_table(

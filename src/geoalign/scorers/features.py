@@ -81,6 +81,8 @@ class AddressView:
     bigrams: frozenset[str]
     typed: dict[str, str]
     paren: str
+    #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
+    admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -98,9 +100,15 @@ def _typed_numbers(text: str) -> dict[str, str]:
     return found
 
 
-def view_from_components(parsed: Components) -> AddressView:
-    """Summarize one parsed address. Several components of one type are joined (a POI split in two
-    parts is still one name); for numbers the first one counts (the coarsest, e.g. the road number)."""
+def view_from_components(
+    parsed: Components,
+    text: str | None = None,
+    admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
+) -> AddressView:
+    """Summarize one parsed address. ``text`` is the normalized text the text features use (default:
+    ``parsed.normalized``); ``admin`` the gazetteer-completed admin names. Several components of one
+    type are joined (a POI split in two parts is still one name); for numbers the first one counts
+    (the coarsest, e.g. the road number)."""
     comps: dict[str, str] = {}
     for item in parsed.items:
         if item.name not in LEVELS:
@@ -113,7 +121,7 @@ def view_from_components(parsed: Components) -> AddressView:
                 comps[item.name] += value
             continue
         comps[item.name] = value
-    text = parsed.normalized
+    text = parsed.normalized if text is None else text
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))
     return AddressView(
@@ -124,6 +132,7 @@ def view_from_components(parsed: Components) -> AddressView:
         bigrams=_bigrams(text),
         typed=_typed_numbers(text),
         paren=paren,
+        admin=admin,
     )
 
 
@@ -166,6 +175,9 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "b_rest_len",
     "b_rest_in_a",
     *(f"{name}_state" for name in _TYPED),
+    *(f"gaz_{level}_state" for level in ("prov", "city", "district", "town")),
+    "gaz_conflict",
+    "gaz_agree",
     *(name for level in LEVELS for name in _level_names(level)),
 )
 
@@ -265,6 +277,9 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         (fuzz.partial_ratio(rest, ta) / 100.0) if rest else NAN,
     )
     feats += (_state(a.typed.get(name), b.typed.get(name)) for name in _TYPED)
+    gaz = [_state(x, y) for x, y in zip(a.admin, b.admin, strict=True)]
+    feats += gaz
+    feats += (float(gaz.count(_DIFFERENT)), float(gaz.count(_EQUAL)))
     feats += level_feats
     return feats
 

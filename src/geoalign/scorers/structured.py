@@ -45,10 +45,19 @@ MODEL_FORMAT_VERSION: Final[int] = 1
 
 
 def analyze(text: str) -> AddressView:
-    """Normalize and parse one cleaned address into the view the features use."""
+    """Normalize, parse and resolve (gazetteer) one cleaned address into the view the features use.
+
+    The parser sees the normalized text, so both sides of a pair are parsed in one canonical spelling
+    (三幢 and 3栋 both become 3栋 before tagging) and component values are comparable by equality.
+    """
+    from geoalign.address import gazetteer
+    from geoalign.address.normalize import normalize
     from geoalign.address.parse import parse
 
-    return view_from_components(parse(text))
+    norm = normalize(text)
+    resolution = gazetteer.resolve(norm)
+    admin = (resolution.prov, resolution.city, resolution.district, resolution.town)
+    return view_from_components(parse(norm), norm, admin)
 
 
 class _LRU:
