@@ -50,7 +50,7 @@ def _top_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="show versions (package, gazetteer data)")
-    parser.add_argument("command", nargs="?", choices=sorted(SUBCOMMANDS), metavar="COMMAND")
+    parser.add_argument("command", nargs="?", metavar="COMMAND")
     return parser
 
 
@@ -58,12 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in SUBCOMMANDS:
         parser = _top_parser()
-        ns, _ = parser.parse_known_args(args)
-        if ns.version:
+        if not args or args[0] in {"-h", "--help"}:
+            parser.print_help()
+            return 0
+        if args[0] == "--version":
             print(_version_text())
             return 0
-        parser.print_help()
-        return 0 if not args or args[0] in {"-h", "--help"} else 2
+        parser.print_usage(sys.stderr)
+        print(f"geoalign: error: unknown command {args[0]!r} (see 'geoalign --help')", file=sys.stderr)
+        return 2
     name, rest = args[0], args[1:]
     module_name, help_ = SUBCOMMANDS[name]
     module = importlib.import_module(module_name)
