@@ -36,6 +36,14 @@ def _torch(model: str | Path | None = None, **options: Any) -> Scorer:
     return build_torch_scorer(str(model), **options)
 
 
+def _onnx(model: str | Path | None = None, **options: Any) -> Scorer:
+    from geoalign.scorers.mgeo_onnx import OnnxScorer
+
+    if model is None:
+        raise InputError("--scorer onnx needs --model DIR (a directory written by 'geoalign export')")
+    return OnnxScorer(model, **options)
+
+
 def _not_available(name: str) -> Builder:
     def build(model: str | Path | None = None, **options: Any) -> Scorer:
         raise GeoalignError(
@@ -48,7 +56,7 @@ def _not_available(name: str) -> Builder:
 BUILDERS: dict[str, Builder] = {
     "structured": _structured,
     "torch": _torch,
-    "onnx": _not_available("onnx"),
+    "onnx": _onnx,
     "cascade": _not_available("cascade"),
 }
 
@@ -97,10 +105,17 @@ def add_scorer_arguments(parser: Any) -> None:
     parser.add_argument(
         "--device", default=None, help="torch scorer: cpu (default) or cuda[:N]; ignored by structured"
     )
+    parser.add_argument(
+        "--provider",
+        default=None,
+        help="onnx scorer: auto (default; the chosen one is reported), cpu, cuda, tensorrt, openvino",
+    )
 
 
 def scorer_from_args(args: Any, **options: Any) -> Scorer:
     name = args.scorer or (detect_backend(args.model) if args.model is not None else "structured")
     if name == "torch" and getattr(args, "device", None):
         options.setdefault("device", args.device)
+    if name == "onnx" and getattr(args, "provider", None):
+        options.setdefault("provider", args.provider)
     return build_scorer(name, args.model, **options)
