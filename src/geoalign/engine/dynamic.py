@@ -480,11 +480,11 @@ class AsyncEngine:
         expired = cancelled = 0
         while self._queue and len(window) < window_size:
             work = self._queue.popleft()
-            if work.future.done():  # cancelled: the caller left or its deadline passed
-                cancelled += 1
-            elif work.deadline is not None and now >= work.deadline:
+            if work.deadline is not None and now >= work.deadline:
                 work.future.cancel()  # the waiting request reports deadline_exceeded itself
                 expired += 1
+            elif work.future.done():  # cancelled: the caller left
+                cancelled += 1
             else:
                 window.append(work)
         if cancelled:

@@ -151,8 +151,25 @@ def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | 
     app.state.load_error = None
     install_error_handlers(app)
     app.include_router(router)
+    _document_limits(app, settings)
     app.add_middleware(BodyLimit, limit_of=lambda: settings.max_body_bytes)
     return app
+
+
+def _document_limits(app: Any, settings: ServerSettings) -> None:
+    """Put this server's configured limits into its OpenAPI spec (they are settings, not constants, so
+    the static pydantic models cannot carry them): clients and fuzzers see ``maxItems`` on ``pairs``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            pairs = spec["components"]["schemas"]["MatchRequest"]["properties"]["pairs"]
+            pairs["maxItems"] = settings.max_pairs
+            app.openapi_schema = spec
+        return app.openapi_schema  # type: ignore[no-any-return]
+
+    app.openapi = openapi
 
 
 async def _load(

@@ -1,0 +1,129 @@
+"""Real servers for tests: a redis-server on a spare port, and an ASGI app on a real uvicorn.
+
+A test that needs a server binary starts its own (so it can kill it). Where the binary is missing the
+test is skipped with a visible reason — except under CI (``CI=true``), where a missing binary is a
+broken CI image and the test fails instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_binary(name: str, package: str) -> str:
+    """Path of ``name``; skip the test (fail under CI=true) when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (Debian package {package!r}): apt-get install -y {package}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    return path
+
+
+def wait_for_port(port: int, *, timeout_s: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout_s} s")
+
+
+class RedisServer:
+    """A throwaway redis-server (no persistence) on a spare loopback port."""
+
+    def __init__(self) -> None:
+        self.binary = require_binary("redis-server", "redis-server")
+        self.port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="geoalign-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", self._dir.name, "--daemonize", "no"]
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes mid-run, connections drop without goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._dir.cleanup()
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def uvicorn_thread(app: Any) -> Iterator[str]:
+    """Serve ``app`` on a real uvicorn (own event loop, background thread); yields the base URL.
+    Exits by setting ``should_exit`` — what SIGTERM does — so the app drains on the way out."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    wait_for_port(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def app_dir() -> Path:
+    return Path(__file__).resolve().parent
