@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train: {len(data)} addresses from {args.train}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     train(
-        ((tokens, tags) for _, _, tokens, tags in data),
+        ((text, tokens, tags) for text, _, tokens, tags in data),
         args.out,
         c1=args.c1,
         c2=args.c2,

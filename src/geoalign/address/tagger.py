@@ -33,6 +33,8 @@ _KEY_SUFFIXES = frozenset("区市县镇乡街路号楼村栋幢单层室")
 _SUFFIX_WORDS = (
     "街道", "社区", "小区", "单元", "大厦", "大道", "自治", "开发区", "园区", "新区", "广场", "花园",
 )  # fmt: skip
+_SUFFIX_WORDS_2 = frozenset(w for w in _SUFFIX_WORDS if len(w) == 2)
+_SUFFIX_WORDS_3 = frozenset(w for w in _SUFFIX_WORDS if len(w) == 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +106,67 @@ def _shape(tok: Token) -> str:
     return tok.norm
 
 
-def token_features(tokens: Sequence[Token]) -> list[list[str]]:
-    """CRF features for each token: identity, class, a ±2 window with bigrams, suffix lexicon, repeats.
+def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
+    """Gazetteer features per token.
+
+    ``gz``: the admin prefix the gazetteer resolves (浙江省 / 宁波市 / 慈溪市 with their levels — it stops
+    at a name that does not continue the hierarchy, so a repeated copy is left unmarked, which is what
+    tells ``redundant`` from ``city``). ``dn``: anywhere in the text, the longest official division name
+    (full name or alias, current or former) starting at this token, with its level when unambiguous.
+    """
+    from geoalign.address import gazetteer
+
+    marks: list[list[str]] = [[] for _ in tokens]
+    if not tokens:
+        return marks
+    index = {t.start: i for i, t in enumerate(tokens)}
+    for span in gazetteer.resolve(text).spans:
+        level = span.level or "?"
+        first = index.get(span.start)
+        if first is None:
+            continue
+        for j in range(first, len(tokens)):
+            if tokens[j].start >= span.end:
+                break
+            marks[j].append(("gz=B-" if j == first else "gz=I-") + level)
+    # Division names are all Han, so only a run of Han tokens (one character each) can hold one: slice
+    # the run's string instead of joining tokens for every candidate length.
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if tokens[i].kind != "h":
+            i += 1
+            continue
+        run_end = i
+        while run_end < n and tokens[run_end].kind == "h":
+            run_end += 1
+        run = "".join(t.norm for t in tokens[i:run_end])
+        pos = 0
+        while pos < len(run) - 1:
+            found = 0
+            for length in range(min(8, len(run) - pos), 1, -1):
+                piece = run[pos : pos + length]
+                if gazetteer.is_division_name(piece):
+                    found = length
+                    levels = {d.level for d in gazetteer.lookup(piece)}
+                    level = levels.pop() if len(levels) == 1 else "?"
+                    break
+            if not found:
+                pos += 1
+                continue
+            first = i + pos
+            marks[first].append("dn=B-" + level)
+            for j in range(first + 1, first + found):
+                marks[j].append("dn=I-" + level)
+            marks[first + found - 1].append("dn=E")
+            pos += found
+        i = run_end
+    return marks
+
+
+def token_features(tokens: Sequence[Token], text: str | None = None) -> list[list[str]]:
+    """CRF features for each token: identity, class, a ±2 window with bigrams, suffix lexicon, repeats,
+    and gazetteer marks when ``text`` (the string the token offsets point into) is given.
 
     The repeat feature ("this character bigram already occurred earlier") is there for the
     ``redundant`` element, which in this data is mostly a repeated admin name (杭州市余杭区杭州市余杭区).
@@ -131,6 +192,7 @@ def token_features(tokens: Sequence[Token]) -> list[list[str]]:
             nxt, dist = w[i + 2], 0
         next_sfx[i] = f"{nxt}{min(dist, 4)}" if nxt else ""
     prev_sfx, seen_keys = "", ""
+    gz = _gazetteer_marks(text, tokens) if text is not None else [[] for _ in tokens]
     feats: list[list[str]] = []
     for i in range(n):
         p = i + 2
@@ -154,13 +216,18 @@ def token_features(tokens: Sequence[Token]) -> list[list[str]]:
             f.append("sfx")
         if wp1 in _SUFFIX_CHARS:
             f.append("sfx+1")
-        tri_after = w0 + wp1 + wp2
-        tri_before = wm2 + wm1 + w0
-        for word in _SUFFIX_WORDS:
-            if tri_after.startswith(word):
-                f.append("sw>" + word)
-            if tri_before.endswith(word):
-                f.append("sw<" + word)
+        # Suffix words starting / ending here (Han tokens are one character, so a word of length L is
+        # exactly the concatenation of L window tokens).
+        pair = w0 + wp1
+        if pair in _SUFFIX_WORDS_2:
+            f.append("sw>" + pair)
+        elif pair + wp2 in _SUFFIX_WORDS_3:
+            f.append("sw>" + pair + wp2)
+        pair = wm1 + w0
+        if pair in _SUFFIX_WORDS_2:
+            f.append("sw<" + pair)
+        elif wm2 + pair in _SUFFIX_WORDS_3:
+            f.append("sw<" + wm2 + pair)
         if next_sfx[i]:
             f.append("nx=" + next_sfx[i])
             f.append("nx=" + next_sfx[i][:-1])
@@ -185,6 +252,11 @@ def token_features(tokens: Sequence[Token]) -> list[list[str]]:
                 f.append("rep<2")
             if last_at.get(bigram, i - 1) > i - 1:
                 f.append("rep>2")
+        f.extend(gz[i])
+        if i > 0:
+            f.extend("<" + m for m in gz[i - 1])
+        if i + 1 < n:
+            f.extend(">" + m for m in gz[i + 1])
         if i == 0:
             f.append("BOS")
         if i == n - 1:
@@ -291,21 +363,21 @@ class CrfTagger:
             raise ModelLoadError(f"cannot load parser model {path}: {exc}") from exc
         self.path = path
 
-    def tag_tokens(self, tokens: Sequence[Token]) -> list[str]:
-        """BIO tags for ``tokens`` (the caller leaves out whitespace: the training data has none)."""
+    def tag_tokens(self, tokens: Sequence[Token], text: str) -> list[str]:
+        """BIO tags for ``tokens`` of ``text`` (the caller leaves out whitespace: training data has none)."""
         if not tokens:
             return []
-        return list(self._tagger.tag(token_features(tokens)))
+        return list(self._tagger.tag(token_features(tokens, text)))
 
     def spans(self, text: str) -> list[Span]:
         """Tagged character spans of ``text``. Whitespace is not shown to the model (the training data
         has none); a chunk may still run across a space if the model continues it after one."""
         tokens = [t for t in tokenize(text) if t.kind != "s"]
-        return spans_from_bio(self.tag_tokens(tokens), tokens)
+        return spans_from_bio(self.tag_tokens(tokens, text), tokens)
 
 
 def train(
-    examples: Iterable[tuple[list[Token], list[str]]],
+    examples: Iterable[tuple[str, list[Token], list[str]]],
     model_path: str | Path,
     *,
     c1: float,
@@ -322,8 +394,8 @@ def train(
     import pycrfsuite
 
     trainer = pycrfsuite.Trainer(verbose=False)
-    for tokens, tags in examples:
-        trainer.append(token_features(tokens), tags)
+    for text, tokens, tags in examples:
+        trainer.append(token_features(tokens, text), tags)
     trainer.set_params(
         {
             "c1": c1,

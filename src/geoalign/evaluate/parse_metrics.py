@@ -101,7 +101,9 @@ def format_table(scores: SpanScores) -> str:
             f"{row.n_gold:>7d} {row.n_pred:>7d}"
         )
     m = scores.micro
-    lines.append(f"{'micro':<12} {m.precision:>9.4f} {m.recall:>9.4f} {m.f1:>9.4f} {m.n_gold:>7d} {m.n_pred:>7d}")
+    lines.append(
+        f"{'micro':<12} {m.precision:>9.4f} {m.recall:>9.4f} {m.f1:>9.4f} {m.n_gold:>7d} {m.n_pred:>7d}"
+    )
     lines.append(f"addresses: {scores.n_addresses}")
     lines.append(f"micro-F1: {m.f1:.4f}")
     return "\n".join(lines)
