@@ -210,3 +210,15 @@ def test_read_labelled_pairs_reports_bad_rows(tmp_path: Path):
     with pytest.raises(DataFormatError, match=r"2 bad rows.*line 2"):
         read_labelled_pairs(tsv)
     assert len(read_labelled_pairs(tsv, max_errors=2)) == 1
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path: Path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        target = tmp_path / "new.txt"
+        write_table(target.with_suffix(".tsv"), ["a"], [["x"]])
+        assert (target.with_suffix(".tsv").stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)

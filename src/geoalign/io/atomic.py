@@ -22,6 +22,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
+    # mkstemp creates 0600; the result should have the permissions a plain open() would give it
+    # (or keep those of the file it replaces)
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp_name, mode)
     tmp = Path(tmp_name)
     try:
         yield tmp

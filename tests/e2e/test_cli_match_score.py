@@ -1,0 +1,217 @@
+"""``geoalign match`` and ``geoalign score`` end to end: formats, bad rows, resume, atomic output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geoalign.cli.main import main
+from geoalign.io.tables import read_table
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "pairs.tsv"
+RESULT_COLUMNS = ["label", "p_exact_match", "p_partial_match", "p_not_match", "error"]
+A, B = "江苏省南京市鼓楼区中山北路30号3号楼2单元501室", "中山北路30号5栋2单元501室"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A small model trained by the CLI on the project's own examples (not the shipped one)."""
+    out = tmp_path_factory.mktemp("model")
+    assert main(["train", "--pairs", str(EXAMPLES), "-o", str(out), "--folds", "0", "--rounds", "5"]) == 0
+    return out
+
+
+def test_match_human_and_json(capsys):
+    assert main(["match", A, B]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("label: ") and "probabilities:" in text and "[conflict]" in text
+    assert main(["match", A, B, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"label", "probabilities", "scorer", "model", "explanation", "timings_ms"}
+    assert data["scorer"] == "structured" and sum(data["probabilities"].values()) == pytest.approx(1.0)
+    houseno = [c for c in data["explanation"]["components"] if c["name"] == "houseno"]
+    assert houseno and houseno[0]["status"] == "conflict"
+
+
+def test_match_bad_input_is_a_clear_error(capsys):
+    assert main(["match", "   ", B]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_match_unavailable_scorer(capsys):
+    assert main(["match", A, B, "--scorer", "cascade"]) == 1
+    assert "not available" in capsys.readouterr().err
+
+
+def test_score_examples_headered_tsv(tmp_path, model_dir):
+    out = tmp_path / "out.tsv"
+    assert main(["score", str(EXAMPLES), "-o", str(out), "--model", str(model_dir), "--no-progress"]) == 0
+    table = read_table(out, header=True)
+    assert table.columns == ["a", "b", "expected", *RESULT_COLUMNS]
+    rows = [r.values for r in table.rows]
+    assert len(rows) == 32
+    assert all(r[3] in ("exact_match", "partial_match", "not_match") and r[7] == "" for r in rows)
+    assert all(abs(sum(float(x) for x in r[4:7]) - 1) < 1e-4 for r in rows)
+    assert not (tmp_path / "out.tsv.partial").exists()
+
+
+def _bad_rows_file(path: Path) -> None:
+    lines = [
+        f"{A}\t{B}",
+        f"\t{B}",  # empty address a
+        f"{A}",  # malformed: one column
+        "\x01\x02\t文三路369号",  # only control characters
+        f"文三路369号🏠\t文三路369号{chr(0x1F600)}",  # emoji is fine
+        f"{'路' * 100_000}\t文三路369号",  # a 100k-character cell
+        f"{A}\t{B}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl", ".csv"])
+def test_score_bad_rows_are_error_rows_never_dropped(tmp_path, model_dir, suffix):
+    source = tmp_path / "in.tsv"
+    _bad_rows_file(source)
+    out = tmp_path / f"out{suffix}"
+    args = [
+        "score",
+        str(source),
+        "-o",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--no-progress",
+        "--batch-size",
+        "2",
+    ]
+    assert main(args) == 0
+    table = read_table(out, header=True)
+    assert table.columns == ["a", "b", *RESULT_COLUMNS]
+    rows = [dict(zip(table.columns, r.values, strict=True)) for r in table.rows]
+    assert len(rows) == 7
+    errors = [json.loads(r["error"]) if r["error"] else None for r in rows]
+    assert [e["code"] if e else None for e in errors] == [
+        None,
+        "empty",
+        "malformed_row",
+        "empty",
+        None,
+        None,
+        None,
+    ]
+    assert "line 3" in errors[2]["message"] and "line 2" in errors[1]["message"]
+    assert rows[1]["label"] in ("", None) and rows[0]["label"] in (
+        "exact_match",
+        "partial_match",
+        "not_match",
+    )
+
+
+def test_score_jsonl_non_string_and_missing(tmp_path, model_dir):
+    source = tmp_path / "in.jsonl"
+    records = [{"id": 1, "q": A, "c": B}, {"id": 2, "q": None, "c": B}, {"id": 3, "q": A, "c": 42}]
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["score", str(source), "-o", str(out), "--a", "q", "--b", "c", "--model", str(model_dir)]
+    assert main([*args, "--no-progress"]) == 0
+    got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [g["id"] for g in got] == [1, 2, 3]
+    assert got[0]["error"] is None and got[0]["label"]
+    assert json.loads(got[1]["error"])["code"] == "missing"
+    assert json.loads(got[2]["error"])["code"] == "not_a_string"
+
+
+def test_score_parquet_and_xlsx(tmp_path, model_dir):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("openpyxl")
+    out = tmp_path / "out.parquet"
+    base = ["--model", str(model_dir), "--no-progress"]
+    assert main(["score", str(EXAMPLES), "-o", str(out), *base]) == 0
+    xlsx = tmp_path / "out.xlsx"
+    assert main(["score", str(out), "-o", str(xlsx), "--a", "a", "--b", "b", *base]) == 0
+    table = read_table(xlsx)
+    assert table.columns[:3] == ["a", "b", "expected"] and table.columns[3] == "input_label"
+    assert len(list(table.rows)) == 32
+
+
+def test_score_resumes_from_partial_output(tmp_path, model_dir):
+    source = tmp_path / "in.tsv"
+    _bad_rows_file(source)
+    out = tmp_path / "out.tsv"
+    args = [
+        "score",
+        str(source),
+        "-o",
+        str(out),
+        "--model",
+        str(model_dir),
+        "--no-progress",
+        "--batch-size",
+        "2",
+    ]
+    assert main(args) == 0
+    full = out.read_text(encoding="utf-8").splitlines()
+    # Simulate a job killed after two chunks: the partial file holds 4 rows, one of them marked, and
+    # half of a fifth row. The rerun must keep those rows as they are and finish the rest.
+    out.unlink()
+    assert main([*args, "-o", str(tmp_path / "scratch.tsv")]) == 0  # (same job elsewhere, for comparison)
+    partial = out.with_name(out.name + ".partial")
+    from geoalign.io.resume import PartialOutput, input_fingerprint
+    from geoalign.scorers.structured import StructuredModel
+
+    fingerprint = input_fingerprint(
+        source,
+        a=0,
+        b=1,
+        header=False,
+        format="tsv",
+        scorer="structured",
+        model=StructuredModel.load(model_dir).model_id,
+    )
+    writer = PartialOutput(out, fingerprint, ["a", "b", *RESULT_COLUMNS])
+    writer.start(resume=False)
+    first_rows = [line.split("\t") for line in full[1:5]]
+    first_rows[0][2] = "MARKED"
+    writer.append(first_rows)
+    with open(partial, "a", encoding="utf-8") as handle:
+        handle.write('["half a row')
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoalign", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming after 4 rows" in proc.stderr
+    resumed = out.read_text(encoding="utf-8").splitlines()
+    assert len(resumed) == len(full)
+    assert resumed[1].split("\t")[2] == "MARKED"
+    assert resumed[5:] == full[5:]
+    assert not partial.exists()
+
+
+def test_score_changed_input_does_not_resume(tmp_path, model_dir, capsys):
+    source = tmp_path / "in.tsv"
+    _bad_rows_file(source)
+    out = tmp_path / "out.tsv"
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text('{"geoalign_partial": 1, "fingerprint": {}, "columns": []}\n["x"]\n', encoding="utf-8")
+    args = ["score", str(source), "-o", str(out), "--model", str(model_dir), "--no-progress"]
+    assert main(args) == 0
+    assert "starting over" in capsys.readouterr().err
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 8
+
+
+def test_score_missing_input_and_unknown_column(tmp_path, capsys, model_dir):
+    assert main(["score", str(tmp_path / "nope.tsv"), "-o", str(tmp_path / "o.tsv")]) == 2
+    assert "not found" in capsys.readouterr().err
+    out = tmp_path / "o.tsv"
+    assert main(["score", str(EXAMPLES), "-o", str(out), "--a", "nope", "--model", str(model_dir)]) == 2
+    assert "no column" in capsys.readouterr().err
+    assert not out.exists()
