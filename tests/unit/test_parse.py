@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geoalign.address.normalize import normalize
 from geoalign.address.parse import MAX_TAG_CHARS, NUMERIC_ELEMENTS, Parser, numeric_value, parse, parse_many
 from geoalign.address.tagger import Token, spans_from_bio, tokenize
 from geoalign.errors import InputError, ModelLoadError
@@ -174,10 +175,15 @@ _ADDRESSY = st.text(
 def test_any_unicode_gives_components_or_input_error(raw: str) -> None:
     try:
         result = parse(raw)
-    except InputError:
-        assert not raw.strip()
+    except InputError as exc:
+        # Only input with no address in it is refused: blank, or nothing left for the normalizer.
+        assert str(exc)
+        if raw.strip():
+            with pytest.raises(InputError):
+                normalize(raw)
         return
     _assert_invariants(raw, result)
+    assert result.normalized == normalize(raw)
 
 
 @settings(max_examples=50, deadline=None)

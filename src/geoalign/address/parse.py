@@ -3,7 +3,8 @@
 ``parse(text)`` returns ``types.Components``: every component carries its character offsets into the
 *original* input (``raw[start:end] == text``, no overlaps, left to right) and a normalized ``value``:
 for the number elements (road number, building, unit, floor, room) the number itself — ``三号楼`` → ``3``,
-``969号`` → ``969``, ``B座`` → ``B`` — otherwise the width-folded text.
+``969号`` → ``969``, ``B座`` → ``B`` — otherwise the width-folded (NFKC) text. ``Components.normalized``
+is ``geoalign.address.normalize.normalize(raw)``, the text the embedded matcher compares.
 
 The elements come from a CRF tagger trained on the NAACL-2019 data (see ``models/parser/MODEL_CARD.md``
 for what it was trained on and how well it does). The model is loaded once, lazily, per thread.
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.address.tagger import CrfTagger
 from geoalign.errors import InputError
@@ -41,17 +42,6 @@ DEFAULT_MODEL: Final[Path] = Path(__file__).resolve().parent.parent / "models" /
 _ALNUM_RUN = re.compile(r"[0-9]+|[A-Z]+")
 
 
-def _fold(text: str) -> str:
-    """Width-fold character by character (NFKC per char, kept only when it stays one character)."""
-    if text.isascii():
-        return text
-    out = []
-    for ch in text:
-        folded = unicodedata.normalize("NFKC", ch)
-        out.append(folded if len(folded) == 1 else ch)
-    return "".join(out)
-
-
 def numeric_value(text: str) -> str:
     """The number (or building letter) inside a number element's text.
 
@@ -60,7 +50,7 @@ def numeric_value(text: str) -> str:
     only when a whole run of numeral characters is a valid number. Text with no number at all (``顶楼``)
     keeps its width-folded form, so the value is never empty.
     """
-    folded = _fold(text).upper()
+    folded = upper(width(text))
     folded = NUMERAL_RUN.sub(lambda m: _numeral_or_self(m.group(0)), folded)
     runs = _ALNUM_RUN.findall(folded)
     if not runs:
@@ -98,15 +88,19 @@ class Parser:
         return tagger
 
     def parse(self, text: str) -> Components:
-        """Components of one address. InputError for None, non-str, empty or whitespace-only input."""
+        """Components of one address.
+
+        InputError for None, non-str, empty or whitespace-only input, and for input the normalizer
+        finds nothing in (only punctuation or a phone number): there is no address to split.
+        """
         raw = _check(text)
         spans = self._tagger().spans(raw[:MAX_TAG_CHARS])
         items = []
         for name, start, end in spans:
             piece = raw[start:end]
-            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else _fold(piece)
+            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else width(piece)
             items.append(Component(name, piece, start, end, value))
-        return Components(raw=raw, normalized=_fold(raw), items=tuple(items))
+        return Components(raw=raw, normalized=normalize(raw), items=tuple(items))
 
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses; a bad one gets an ItemError in its slot, never failing the rest."""
