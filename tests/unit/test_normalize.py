@@ -144,7 +144,7 @@ def test_ordinals() -> None:
     [
         (["3号楼", "3幢", "3座", "3栋"], "3栋"),
         (["A座", "A幢", "A栋"], "A栋"),
-        (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1"),
+        (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["12层", "12F", "12楼层"], "12层"),
     ],
@@ -172,6 +172,11 @@ def test_equal_places_normalize_equally(a: str, b: str) -> None:
     assert normalize(a) == normalize(b)
 
 
+def test_tower_does_not_swallow_the_next_number() -> None:
+    assert normalize("塔一3层") == "T1栋3层"
+    assert normalize("SOHOT1") == "SOHOT1"  # T inside a Latin word is not a tower
+
+
 def test_names_survive_the_whole_pipeline() -> None:
     for text in ("文三路", "三里屯", "十里河", "二七区", "三号乡", "七百弄乡", "八区街道", "三座店镇"):
         assert normalize(text) == text
@@ -179,13 +184,13 @@ def test_names_survive_the_whole_pipeline() -> None:
 
 def test_detailed_reports_changed_steps() -> None:
     n = normalize_detailed("北京朝阳区望京SOHO塔一")
-    assert n.text == "北京朝阳区望京SOHOT1" and n.changed_by == ("units",) and not n.truncated
+    assert n.text == "北京朝阳区望京SOHOT1栋" and n.changed_by == ("units",) and not n.truncated
     assert n.original == "北京朝阳区望京SOHO塔一"
 
 
 def test_complete_admin() -> None:
     assert normalize("榆阳区新建南路", complete_admin=True) == "陕西省榆林市榆阳区新建南路"
-    assert normalize("北京朝阳区望京SOHO塔一", complete_admin=True) == "北京市朝阳区望京SOHOT1"
+    assert normalize("北京朝阳区望京SOHO塔一", complete_admin=True) == "北京市朝阳区望京SOHOT1栋"
     assert normalize("襄樊市樊城区", complete_admin=True) == "湖北省襄阳市樊城区"
     assert normalize("朝阳区建国路", complete_admin=True) == "朝阳区建国路"  # ambiguous: left as is
     n = normalize_detailed("朝阳区建国路", complete_admin=True)

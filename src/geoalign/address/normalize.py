@@ -24,7 +24,9 @@ The pipeline, in order (each step a small pure function on a string):
    二零三室 → 203室, 第一单元 → 1单元). Never inside names: a numeral not followed by a unit stays (文三路,
    三里屯, 十里河) and official division names stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
 10. ``units``: building/tower/room/floor synonyms to canonical forms (``geoalign.address.synonyms``);
-    then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层).
+    then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), and ``tidy`` removes
+    spaces and dashes the unit rules left stranded. Steps 9-10 repeat until nothing changes (a unit
+    rewrite can expose a numeral: T1三号楼 → T1栋三号楼 → T1栋3栋), at most four rounds.
 11. truncation of the result to ``max_chars`` (the result can be longer than the input: 十 → 10).
 12. optionally (``complete_admin=True``) the missing admin levels are prefixed when the gazetteer
     resolves the admin prefix unambiguously (榆阳区 → 陕西省榆林市榆阳区, 襄樊市 → 湖北省襄阳市).
@@ -261,7 +263,15 @@ def _chinese_numerals(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------ driver
 
-_STEPS: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
+
+def tidy(text: str) -> str:
+    """``spaces`` plus lone dashes: unit rules can leave either where it no longer belongs
+    (12F A → 12层 A, 0F-0 → 0层-0)."""
+    return spaces(_LONE_DASH.sub(" ", text)) if (" " in text or "-" in text) else text
+
+
+#: Steps run once, in order.
+_HEAD: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     ("width", width),
     ("t2s", to_simplified),
     ("upper", upper),
@@ -269,18 +279,27 @@ _STEPS: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     ("punctuation", punctuation),
     ("noise", noise),
     ("spaces", spaces),
+)
+#: Steps repeated until nothing changes: a unit rewrite can expose a numeral the first round skipped
+#: (T1三号楼: 三 follows a digit and is left alone; T1 → T1栋 then puts 栋 before it).
+_TAIL: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     ("numerals", numerals),
     ("units", canonical_units),
     ("ordinals", ordinals),
+    # again: a unit rewrite can free a phone number (T1-13812345678 → T1栋13812345678)
+    ("noise", noise),
+    ("tidy", tidy),
 )
+_MAX_ROUNDS: Final[int] = 4
 
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
     """A normalized address and what happened to it.
 
-    ``changed_by`` names the steps that changed the text, in order (``width``, ``t2s``, ``upper``,
-    ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``, ``ordinals``, ``admin``);
+    ``changed_by`` names the steps that changed the text, in order of first change (``width``,
+    ``t2s``, ``upper``, ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``,
+    ``ordinals``, ``tidy``, ``admin``);
     ``truncated`` is True when the input or the result was cut to ``max_chars``; ``admin`` is the
     gazetteer's reading of the admin prefix when ``complete_admin`` was asked for.
     """
@@ -322,11 +341,21 @@ def _cleaned(value: Any, max_chars: int) -> Cleaned:
     return result
 
 
-def _pipeline(text: str, changed: list[str] | None) -> str:
-    for name, step in _STEPS:
+def _run(steps: tuple[tuple[str, Callable[[str], str]], ...], text: str, changed: list[str] | None) -> str:
+    for name, step in steps:
         new = step(text)
         if changed is not None and new != text:
             changed.append(name)
+        text = new
+    return text
+
+
+def _pipeline(text: str, changed: list[str] | None) -> str:
+    text = _run(_HEAD, text, changed)
+    for _ in range(_MAX_ROUNDS):
+        new = _run(_TAIL, text, changed)
+        if new == text:
+            break
         text = new
     return text
 

@@ -1,19 +1,19 @@
-"""Canonical forms of building, tower, room and floor words, applied after numerals are Arabic.
+"""Canonical forms (what the matcher compares):
 
-Canonical forms (what the matcher compares):
+============  ===========================================  ==========
+what          written as                                   canonical
+============  ===========================================  ==========
+building      3号楼, 3幢, 3座, 3栋, A座, A幢                 3栋, A栋
+tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
+room          203室, 203房, 203房间, 203号房                 203室
+floor         12层, 12F, 12楼层                            12层
+house number  3#, 3号                                      3号
+============  ===========================================  ==========
 
-===========  ==========================================  =========
-what         written as                                  canonical
-===========  ==========================================  =========
-building     3号楼, 3幢, 3座, 3栋, A座, A幢               3栋, A栋
-tower        塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋       T1
-room         203室, 203房, 203房间, 203号房                203室
-floor        12层, 12F, 12楼层                          12层
-house number 3#, 3号                                    3号
-===========  ==========================================  =========
-
-``楼`` alone is left alone: 3楼 is the 3rd floor as often as building 3. Every rule maps to a form no
-rule matches again, so applying them twice changes nothing (the normalizer's idempotence relies on it).
+The tower keeps a building word (T1栋, not T1) so that a following number never runs into it:
+"塔1 3层" must not become "T13层". ``楼`` alone is left alone: 3楼 is the 3rd floor as often as
+building 3. Every rule maps to a form no rule matches again, so applying them twice changes nothing
+(the normalizer's idempotence relies on it).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 
 _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(f"塔楼?([{NUMERAL_CHARS}]+)(?:号)?(?:栋|座|楼|幢)?")
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"(\d+)号?塔楼?"), r"T\1"),
-    (re.compile(r"塔楼?(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1"),
-    (re.compile(r" ?T(\d+)(?:号)?(?:栋|座|楼|幢)"), r"T\1"),
-    # "望京SOHO T1": the space only separated two Latin words; the canonical tower token is glued on.
-    (re.compile(r" (?=T\d)"), ""),
+    (re.compile(r"(\d+)号?塔楼?"), r"T\1栋"),
+    (re.compile(r"塔楼?(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
+    # A Latin T is a tower only as a word of its own: after a space (望京SOHO T1, the space is dropped)
+    # or after a non-letter (望京T1座); in SOHOT1 it is part of a name.
+    (re.compile(r"(?: |(?<![A-Z]))T(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
 )
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋"),
@@ -40,7 +40,7 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 
 def _tower_chinese(match: re.Match[str]) -> str:
     value = chinese_to_int(match.group(1))
-    return match.group(0) if value is None else f"T{value}"
+    return match.group(0) if value is None else f"T{value}栋"
 
 
 def canonical_units(text: str) -> str:
