@@ -7,13 +7,24 @@ what any usable parser must get right on clean, typical addresses; they are not 
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geoalign.address.normalize import normalize
-from geoalign.address.parse import MAX_TAG_CHARS, NUMERIC_ELEMENTS, Parser, numeric_value, parse, parse_many
-from geoalign.address.tagger import Token, spans_from_bio, tokenize
+from geoalign.address.parse import (
+    DEFAULT_MODEL_DIR,
+    MAX_TAG_CHARS,
+    NUMERIC_ELEMENTS,
+    Parser,
+    numeric_value,
+    parse,
+    parse_many,
+)
+from geoalign.address.tagger import FEATURE_VERSION, Token, spans_from_bio, tokenize
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import COMPONENT_NAMES, Components, ItemError
 
@@ -134,13 +145,22 @@ def test_very_long_input_is_tagged_only_up_to_the_limit() -> None:
     assert max(item.end for item in result) <= MAX_TAG_CHARS
 
 
-def test_missing_model_is_a_model_load_error(tmp_path) -> None:
-    with pytest.raises(ModelLoadError):
-        Parser(tmp_path / "nope.model").parse("杭州市")
-    bad = tmp_path / "bad.model"
-    bad.write_bytes(b"not a crfsuite model")
-    with pytest.raises(ModelLoadError):
-        Parser(bad).parse("杭州市")
+def test_unusable_model_directory_is_a_model_load_error(tmp_path) -> None:
+    with pytest.raises(ModelLoadError, match="manifest"):
+        Parser(tmp_path).parse("杭州市")
+    manifest = {"format": "crfsuite", "feature_version": FEATURE_VERSION, "stages": ["crf.model"]}
+    (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="not found"):
+        Parser(tmp_path).parse("杭州市")
+    (tmp_path / "crf.model").write_bytes(b"not a crfsuite model")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        Parser(tmp_path).parse("杭州市")
+    shutil.copyfile(DEFAULT_MODEL_DIR / "crf.model", tmp_path / "crf.model")
+    assert Parser(tmp_path).parse("杭州市").raw == "杭州市"
+    manifest["feature_version"] = FEATURE_VERSION + 1
+    (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="retrain"):
+        Parser(tmp_path).parse("杭州市")
 
 
 def test_tokenize_groups_digit_and_latin_runs_and_folds_width() -> None:

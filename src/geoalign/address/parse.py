@@ -15,6 +15,7 @@ a pathological 100,000-character input from costing seconds. Characters after th
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -23,8 +24,8 @@ from typing import Any, Final
 
 from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
-from geoalign.address.tagger import CrfTagger
-from geoalign.errors import InputError
+from geoalign.address.tagger import FEATURE_VERSION, CrfTagger
+from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
 #: Longest prefix of an input that is tagged (see the module docstring).
@@ -35,9 +36,9 @@ NUMERIC_ELEMENTS: Final[frozenset[str]] = frozenset(
     {"roadno", "subroadno", "houseno", "cellno", "floorno", "roomno"}
 )
 
-#: The shipped model. ``GEOALIGN_PARSER_MODEL`` is deliberately not read: one model per release, so a
-#: parse result means the same thing everywhere; pass ``model_path`` to ``Parser`` to use another.
-DEFAULT_MODEL: Final[Path] = Path(__file__).resolve().parent.parent / "models" / "parser" / "crf.model"
+#: The shipped model directory: ``parser.json`` (which CRFsuite files, which feature version) and the
+#: model files it names. Pass another directory to ``Parser`` to use another model.
+DEFAULT_MODEL_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "models" / "parser"
 
 _ALNUM_RUN = re.compile(r"[0-9]+|[A-Z]+")
 
@@ -73,17 +74,37 @@ def _check(text: Any) -> str:
     return text
 
 
-class Parser:
-    """A parser bound to one model file. ``parse``/``parse_many`` below use the shipped one."""
+def load_tagger(model_dir: str | Path) -> CrfTagger:
+    """Open the CRF stage(s) a model directory's ``parser.json`` names; ModelLoadError if unusable."""
+    model_dir = Path(model_dir)
+    manifest_path = model_dir / "parser.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        stages = manifest["stages"]
+        version = manifest["feature_version"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{manifest_path}: not a parser model manifest ({exc})") from exc
+    if version != FEATURE_VERSION:
+        raise ModelLoadError(
+            f"{model_dir}: model was trained with parser features v{version}, this code computes "
+            f"v{FEATURE_VERSION}; retrain it with scripts/train_parser.py"
+        )
+    if not isinstance(stages, list) or len(stages) not in (1, 2):
+        raise ModelLoadError(f"{manifest_path}: 'stages' must list one or two model files")
+    return CrfTagger(model_dir / stages[0], model_dir / stages[1] if len(stages) == 2 else None)
 
-    def __init__(self, model_path: str | Path = DEFAULT_MODEL) -> None:
-        self.model_path = Path(model_path)
+
+class Parser:
+    """A parser bound to one model directory. ``parse``/``parse_many`` below use the shipped one."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR) -> None:
+        self.model_dir = Path(model_dir)
         self._local = threading.local()
 
     def _tagger(self) -> CrfTagger:
         tagger: CrfTagger | None = getattr(self._local, "tagger", None)
         if tagger is None:
-            tagger = CrfTagger(self.model_path)
+            tagger = load_tagger(self.model_dir)
             self._local.tagger = tagger
         return tagger
 

@@ -16,9 +16,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 #: A tagged span: (element name, start, end) in character offsets of the text given to the tagger.
 Span = tuple[str, int, int]
+
+#: Bumped whenever ``token_features`` / ``stack_features`` change: a model records the version it was
+#: trained with (parser.json) and is refused by code computing other features.
+FEATURE_VERSION = 1
 
 #: Tag spellings found in the NAACL-2019 files that differ from labels.txt, folded to one name each.
 TAG_ALIASES: dict[str, str] = {"devZone": "devzone", "subRoad": "subroad", "subRoadno": "subroadno"}
@@ -345,29 +350,69 @@ def read_bio_file(path: str | Path) -> list[tuple[str, list[Span], list[Token], 
     return out
 
 
+def stack_features(base: list[list[str]], first_tags: Sequence[str]) -> list[list[str]]:
+    """Second-stage features: the base features plus the first stage's tags around each token and the
+    element types it found before and after the current chunk.
+
+    A first-order CRF only sees its neighbour's tag; whether a *poi* was already found five tokens back
+    (so this one is a *subpoi*) or a road already named (so this one is a *subroad*) needs the longer
+    view a first pass provides. Trained on out-of-fold first-stage tags (see ``scripts/train_parser.py``)
+    so the second stage learns how far to trust them.
+    """
+    n = len(first_tags)
+    t = ["<S>", "<S>", *first_tags, "<E>", "<E>"]
+    chunks = spans_from_bio(first_tags, [Token(i, i + 1, "", "") for i in range(n)])
+    before: list[str] = [""] * n
+    after: list[str] = [""] * n
+    seen = ""
+    for k, (name, start, end) in enumerate(chunks):
+        nxt = chunks[k + 1][0] if k + 1 < len(chunks) else "<E>"
+        for i in range(start, end):
+            before[i] = seen
+            after[i] = nxt
+        seen = seen + "|" + name if name not in seen.split("|") else seen
+    out: list[list[str]] = []
+    for i in range(n):
+        p = i + 2
+        f = list(base[i])
+        f.extend(
+            (
+                "p=" + t[p],
+                "p-1=" + t[p - 1],
+                "p+1=" + t[p + 1],
+                "p-2=" + t[p - 2],
+                "p+2=" + t[p + 2],
+                "p-1p=" + t[p - 1] + t[p],
+                "pp+1=" + t[p] + t[p + 1],
+                "pnext=" + after[i] if after[i] else "pnext=<O>",
+            )
+        )
+        f.extend("had=" + name for name in before[i].split("|") if name)
+        out.append(f)
+    return out
+
+
 class CrfTagger:
-    """A loaded CRFsuite model. Thread-unsafe (CRFsuite's tagger keeps state): one per thread."""
+    """Loaded CRFsuite model(s): one stage, or two (a second model reading the first one's tags).
 
-    def __init__(self, model_path: str | Path) -> None:
-        import pycrfsuite
+    Thread-unsafe (CRFsuite's tagger keeps state): one per thread.
+    """
 
-        from geoalign.errors import ModelLoadError
-
-        path = Path(model_path)
-        if not path.is_file():
-            raise ModelLoadError(f"parser model not found: {path}")
-        self._tagger = pycrfsuite.Tagger()
-        try:
-            self._tagger.open(str(path))
-        except Exception as exc:  # crfsuite raises a bare ValueError/OSError on a corrupt file
-            raise ModelLoadError(f"cannot load parser model {path}: {exc}") from exc
-        self.path = path
+    def __init__(self, model_path: str | Path, stack_path: str | Path | None = None) -> None:
+        self._tagger = _open(model_path)
+        self._stack = _open(stack_path) if stack_path is not None else None
+        self.path = Path(model_path)
+        self.stack_path = Path(stack_path) if stack_path is not None else None
 
     def tag_tokens(self, tokens: Sequence[Token], text: str) -> list[str]:
         """BIO tags for ``tokens`` of ``text`` (the caller leaves out whitespace: training data has none)."""
         if not tokens:
             return []
-        return list(self._tagger.tag(token_features(tokens, text)))
+        feats = token_features(tokens, text)
+        tags = self._tagger.tag(feats)
+        if self._stack is not None:
+            tags = self._stack.tag(stack_features(feats, tags))
+        return list(tags)
 
     def spans(self, text: str) -> list[Span]:
         """Tagged character spans of ``text``. Whitespace is not shown to the model (the training data
@@ -376,8 +421,24 @@ class CrfTagger:
         return spans_from_bio(self.tag_tokens(tokens, text), tokens)
 
 
+def _open(model_path: str | Path) -> Any:
+    import pycrfsuite
+
+    from geoalign.errors import ModelLoadError
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelLoadError(f"parser model not found: {path}")
+    tagger = pycrfsuite.Tagger()
+    try:
+        tagger.open(str(path))
+    except Exception as exc:  # crfsuite raises a bare ValueError/OSError on a corrupt file
+        raise ModelLoadError(f"cannot load parser model {path}: {exc}") from exc
+    return tagger
+
+
 def train(
-    examples: Iterable[tuple[str, list[Token], list[str]]],
+    examples: Iterable[tuple[list[list[str]], list[str]]],
     model_path: str | Path,
     *,
     c1: float,
@@ -394,8 +455,8 @@ def train(
     import pycrfsuite
 
     trainer = pycrfsuite.Trainer(verbose=False)
-    for text, tokens, tags in examples:
-        trainer.append(token_features(tokens, text), tags)
+    for feats, tags in examples:
+        trainer.append(feats, tags)
     trainer.set_params(
         {
             "c1": c1,

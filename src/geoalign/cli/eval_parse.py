@@ -17,11 +17,11 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="labelled file (NAACL-2019 format)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the scores as JSON to OUT")
-    parser.add_argument("--model", type=Path, help="CRFsuite model file (default: the shipped one)")
+    parser.add_argument("--model", type=Path, metavar="DIR", help="parser model directory (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import DEFAULT_MODEL, Parser
+    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser
     from geoalign.address.tagger import read_bio_file
     from geoalign.errors import InputError
     from geoalign.evaluate.parse_metrics import format_table, span_scores
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     examples = read_bio_file(args.data)
     if not examples:
         raise InputError(f"--data {args.data}: no labelled addresses found")
-    parser = Parser(args.model or DEFAULT_MODEL)
+    parser = Parser(args.model or DEFAULT_MODEL_DIR)
     t0 = time.perf_counter()
     predicted = [[(c.name, c.start, c.end) for c in parser.parse(text)] for text, _, _, _ in examples]
     seconds = time.perf_counter() - t0
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         payload = scores.to_dict() | {
             "data": str(args.data),
-            "model": str(parser.model_path),
+            "model": str(parser.model_dir),
             "seconds": round(seconds, 3),
         }
         atomic_write_text(args.json, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
