@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout-ms", type=int, default=None, help="default per-request deadline when a request sets none"
     )
     parser.add_argument(
+        "--labels-dir",
+        default="geoalign-labels",
+        metavar="DIR",
+        help="where labels from the web page's review are saved as SET.tsv (default: ./geoalign-labels)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
 
@@ -81,6 +87,7 @@ def build_settings(args: argparse.Namespace) -> Any:
         ),
         cache_items=args.cache_size,
         redis_url=args.redis_url,
+        labels_dir=args.labels_dir,
     )
 
 

@@ -39,6 +39,8 @@ class ServerSettings:
     #: in-memory LRU entries (0 disables it)
     cache_items: int = 100_000
     redis_url: str | None = None
+    #: where the web page's review labels are saved (None: the page cannot save labels)
+    labels_dir: str | None = None
 
     @property
     def max_body_bytes(self) -> int:
@@ -115,6 +117,7 @@ def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | 
     from geoalign.server.errors import install_error_handlers
     from geoalign.server.metrics import Metrics
     from geoalign.server.routes import router
+    from geoalign.server.web import router as web_router
 
     settings = settings or ServerSettings()
     metrics = Metrics()
@@ -151,6 +154,7 @@ def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | 
     app.state.load_error = None
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(web_router)
     _document_limits(app, settings)
     app.add_middleware(BodyLimit, limit_of=lambda: settings.max_body_bytes)
     return app
