@@ -44,6 +44,12 @@ def _onnx(model: str | Path | None = None, **options: Any) -> Scorer:
     return OnnxScorer(model, **options)
 
 
+def _cascade(model: str | Path | None = None, **options: Any) -> Scorer:
+    from geoalign.scorers.cascade import build_cascade
+
+    return build_cascade(model, **options)
+
+
 def _not_available(name: str) -> Builder:
     def build(model: str | Path | None = None, **options: Any) -> Scorer:
         raise GeoalignError(
@@ -57,7 +63,7 @@ BUILDERS: dict[str, Builder] = {
     "structured": _structured,
     "torch": _torch,
     "onnx": _onnx,
-    "cascade": _not_available("cascade"),
+    "cascade": _cascade,
 }
 
 
