@@ -1,0 +1,337 @@
+"""Load benchmark of the HTTP service, side by side with the same scorer offline and in a thread pool.
+
+For each scorer, in one run:
+
+* **offline**: ``scorer.score`` over all pairs in chunks (the batch CLI's path) — the ceiling;
+* **thread pool**: the usual script recipe, ``ThreadPoolExecutor(8).map(lambda p: scorer.score([p]))``,
+  one pair per call (what people write when they have no batcher);
+* **HTTP**: ``geoalign``'s server (real uvicorn, separate process, result cache OFF so every pair is
+  computed) under a bounded closed-loop load generator on loopback: 1, 8 and 64 concurrent clients, each
+  sending its next request when the previous answer arrives, until ``--requests`` requests or
+  ``--seconds`` seconds. Throughput (pairs/s), p50/p99 request latency, mean model batch size
+  (from /metrics).
+
+The load generator (a minimal asyncio HTTP/1.1 keep-alive client) runs on the same machine and shares
+its cores with the server.
+Pairs are synthetic Chinese addresses generated here (no dataset needed).
+
+    .venv/bin/python benchmarks/bench_server_load.py --scorers structured,torch:random-init:tiny
+    .venv/bin/python benchmarks/bench_server_load.py --scorers torch:random-init:mgeo-base --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+PROVINCES = [("浙江省", "杭州市", ["西湖区", "拱墅区", "滨江区"]), ("江苏省", "南京市", ["玄武区", "鼓楼区"]),
+             ("广东省", "深圳市", ["南山区", "福田区"]), ("北京市", "北京市", ["朝阳区", "海淀区"]),
+             ("四川省", "成都市", ["武侯区", "锦江区"])]  # fmt: skip
+ROADS = ["文三路", "学院路", "建国路", "人民路", "解放大道", "中山北路", "科技园南路", "天府大道"]
+POIS = ["东部软件园", "阳光小区", "万达广场", "第一人民医院", "华润大厦", "湖畔花园", "创业大厦"]
+
+
+def synth_pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Realistic-looking pairs: the same place written differently, near misses, and unrelated ones."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        prov, city, districts = rng.choice(PROVINCES)
+        district, road, poi = rng.choice(districts), rng.choice(ROADS), rng.choice(POIS)
+        no, building, room = rng.randint(1, 999), rng.randint(1, 30), rng.randint(101, 2805)
+        a = f"{prov}{city}{district}{road}{no}号{poi}{building}幢{room}室"
+        kind = rng.random()
+        if kind < 0.4:
+            b = f"{city}{road}{no}号{poi}{building}幢"
+        elif kind < 0.7:
+            b = f"{district}{road}{no + rng.randint(1, 9)}号{poi}"
+        else:
+            prov2, city2, districts2 = rng.choice(PROVINCES)
+            b = f"{prov2}{city2}{rng.choice(districts2)}{rng.choice(ROADS)}{rng.randint(1, 999)}号"
+        pairs.append((a, b))
+    return pairs
+
+
+def build_scorer(spec: str) -> Any:
+    """``structured`` (embedded matcher) or ``torch:<checkpoint spec>`` (e.g. torch:random-init:tiny)."""
+    if spec.startswith("torch:"):
+        from geoalign.scorers.mgeo_torch import build_torch_scorer
+
+        return build_torch_scorer(spec.split(":", 1)[1])
+    from geoalign.scorers.registry import build_scorer as build
+
+    return build(spec)
+
+
+def engine_config_for(scorer: Any) -> Any:
+    from geoalign.engine.dynamic import EngineConfig
+
+    max_tokens = getattr(scorer, "max_tokens", None)
+    if max_tokens:  # a neural scorer: budget engine batches like the scorer's own batches
+        return EngineConfig(
+            token_budget=max_tokens, max_batch_items=getattr(scorer, "max_batch", 64), max_queue=100_000
+        )
+    return EngineConfig(max_queue=100_000)
+
+
+# ------------------------------------------------------------------------------ the server process
+
+
+def serve(spec: str, port: int) -> None:
+    import uvicorn
+
+    from geoalign.server.app import ServerSettings, create_app
+
+    scorer = build_scorer(spec)
+    settings = ServerSettings(max_pairs=1000, cache_items=0, engine=engine_config_for(scorer))
+    app = create_app(lambda: scorer, settings)
+    uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
+
+
+# ------------------------------------------------------------------------------ measurements
+
+
+def offline(scorer: Any, pairs: list[tuple[str, str]], chunk: int = 256) -> float:
+    from geoalign.types import AddressPair
+
+    items = [AddressPair(a, b) for a, b in pairs]
+    t0 = time.perf_counter()
+    for i in range(0, len(items), chunk):
+        scorer.score(items[i : i + chunk])
+    return len(items) / (time.perf_counter() - t0)
+
+
+def thread_pool(scorer: Any, pairs: list[tuple[str, str]], workers: int = 8) -> tuple[float, int]:
+    from geoalign.types import AddressPair, ItemError
+
+    errors = 0
+
+    def one(pair: tuple[str, str]) -> bool:
+        try:
+            return not isinstance(scorer.score([AddressPair(*pair)])[0], ItemError)
+        except Exception:
+            return False
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        errors = sum(1 for ok in pool.map(one, pairs) if not ok)
+    return len(pairs) / (time.perf_counter() - t0), errors
+
+
+class RawHttpClient:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams. The load generator shares the cores
+    with the server, so it must be cheap: httpx measured ~4x slower than the server itself at 64
+    connections on 2 cores (even GET /healthz collapsed), which would benchmark the client."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post_json(self, path: str, payload: Any) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def load(
+    base: str, pairs: list[tuple[str, str]], *, clients: int, per_request: int, requests: int, seconds: float
+) -> dict[str, Any]:
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    failures = 0
+    sent = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(k: int) -> None:
+        nonlocal sent, failures
+        rng = random.Random(k)
+        http = RawHttpClient(host, int(port))
+        try:
+            while sent < requests and time.perf_counter() < deadline:
+                sent += 1
+                start = rng.randrange(len(pairs) - per_request)
+                body = {"pairs": [{"a": a, "b": b} for a, b in pairs[start : start + per_request]]}
+                t0 = time.perf_counter()
+                status, raw = await http.post_json("/v1/match", body)
+                latencies.append(time.perf_counter() - t0)
+                if status != 200 or any("error" in r for r in json.loads(raw)["results"]):
+                    failures += 1
+        finally:
+            await http.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "pairs_per_s": len(latencies) * per_request / wall,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+    }
+
+
+def batch_stats(base: str) -> tuple[float, float]:
+    import httpx
+
+    text = httpx.get(base + "/metrics").text
+
+    def value(name: str) -> float:
+        found = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    return value("geoalign_batch_items_sum"), value("geoalign_batch_items_count")
+
+
+def bench_scorer(spec: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    import httpx
+
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import free_port, wait_for_port
+
+    pairs = synth_pairs(args.pairs)
+    scorer = build_scorer(spec)
+    scorer.warmup()
+    rows: list[dict[str, Any]] = []
+    n_offline = min(len(pairs), args.offline_pairs)
+    rows.append(
+        {
+            "scorer": spec,
+            "mode": "offline score(), chunks of 256",
+            "pairs_per_s": offline(scorer, pairs[:n_offline]),
+        }
+    )
+    rate, errors = thread_pool(scorer, pairs[: max(64, n_offline // 4)])
+    rows.append(
+        {"scorer": spec, "mode": "thread pool (8) x score([pair])", "pairs_per_s": rate, "failures": errors}
+    )
+    del scorer
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", spec, "--port", str(port)], cwd=ROOT)
+    try:
+        wait_for_port(port, timeout_s=300, proc=proc)
+        base = f"http://127.0.0.1:{port}"
+        while httpx.get(base + "/readyz").status_code != 200:
+            time.sleep(0.05)
+        for per_request in args.per_request:
+            for clients in args.clients:
+                before = batch_stats(base)
+                result = asyncio.run(
+                    load(
+                        base,
+                        pairs,
+                        clients=clients,
+                        per_request=per_request,
+                        requests=args.requests,
+                        seconds=args.seconds,
+                    )
+                )
+                after = batch_stats(base)
+                batches = after[1] - before[1]
+                result["mean_batch"] = (after[0] - before[0]) / batches if batches else 0.0
+                rows.append(
+                    {
+                        "scorer": spec,
+                        "mode": f"HTTP {clients} clients x {per_request} pairs/request",
+                        **result,
+                    }
+                )
+                print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| scorer | mode | pairs/s | p50 ms | p99 ms | mean batch | requests | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [
+            format(r[key], fmt) if key in r else ""
+            for key, fmt in (
+                ("pairs_per_s", ".1f"),
+                ("p50_ms", ".1f"),
+                ("p99_ms", ".1f"),
+                ("mean_batch", ".1f"),
+                ("requests", "d"),
+                ("failures", "d"),
+            )
+        ]
+        lines.append(f"| {r['scorer']} | {r['mode']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scorers", default="structured,torch:random-init:tiny")
+    parser.add_argument("--clients", default="1,8,64", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--per-request", default="1,32", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--requests", type=int, default=2000, help="most requests per load level")
+    parser.add_argument("--seconds", type=float, default=8.0, help="most seconds per load level")
+    parser.add_argument("--pairs", type=int, default=5000, help="distinct synthetic pairs")
+    parser.add_argument("--offline-pairs", type=int, default=2000)
+    parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    import fastapi
+    import uvicorn
+
+    rows = []
+    for spec in args.scorers.split(","):
+        rows.extend(bench_scorer(spec, args))
+    import os
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+        f"python {platform.python_version()}; fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}"
+    )
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
