@@ -368,3 +368,47 @@ def test_client_that_disconnects_costs_no_compute(tmp_path: Path) -> None:
         text = httpx.get(base + "/metrics").text
     assert metric(text, 'geoalign_dropped_items_total{reason="cancelled"}') == 2
     assert metric(text, "geoalign_batch_items_sum") == 2  # the blocker and the last request, nothing else
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_geoalign_serve_starts_on_the_embedded_default_with_one_command(tmp_path: Path) -> None:
+    _embedded_scorer()  # skip (or fail under CI) with the reason when the embedded model is missing
+    port = free_port()
+    env = {**os.environ, "GEOALIGN_API_KEY": "k3y"}
+    cmd = [sys.executable, "-m", "geoalign", "serve", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, timeout_s=120, proc=proc)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(base + "/readyz").status_code == 200, "ready", timeout_s=120)
+        body = {"pairs": [{"a": A, "b": "杭州市西湖区文三路369号"}]}
+        assert httpx.post(base + "/v1/match", json=body).status_code == 401  # key from the environment
+        answer = httpx.post(base + "/v1/match", json=body, headers={"Authorization": "Bearer k3y"})
+        assert answer.status_code == 200 and answer.json()["results"][0]["scorer"] == "structured"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_geoalign_serve_rejects_bad_options_clearly() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "geoalign", "serve", "--max-queue", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "--max-queue must be at least 1" in result.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "geoalign", "serve", "--model", "/nonexistent/model-dir"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode != 0 and "nonexistent" in missing.stderr
+    assert "Traceback" not in missing.stderr
