@@ -17,6 +17,7 @@ from geoalign.engine.cache import MemoryLRU
 from geoalign.engine.dynamic import (
     AsyncEngine,
     EngineConfig,
+    EngineObserver,
     EngineOverloaded,
     EngineUnavailable,
     select_batch,
@@ -382,6 +383,20 @@ def test_errors_are_not_cached_and_different_models_do_not_share_entries() -> No
         async with AsyncEngine(other, cache=cache2) as engine:
             await engine.match(ADDRESSES[0], ADDRESSES[1])
         assert other.seen_items == [(ADDRESSES[0], ADDRESSES[1])]
+
+    run(main())
+
+
+def test_a_failing_observer_never_stalls_the_engine() -> None:
+    class Broken(EngineObserver):
+        def batch(self, *args: Any) -> None:
+            raise RuntimeError("metrics backend bug")
+
+    async def main() -> None:
+        async with AsyncEngine(RecordingScorer(), observer=Broken()) as engine:
+            first = await engine.match(ADDRESSES[0], ADDRESSES[0])
+            second = await engine.match(ADDRESSES[1], ADDRESSES[2])
+        assert isinstance(first, Match) and isinstance(second, Match)
 
     run(main())
 

@@ -520,7 +520,11 @@ class AsyncEngine:
                 self.observer.queue_wait(started - work.enqueued)
             costs = [w.item.cost for w in batch]
             t0 = time.perf_counter()
-            raw, results = await loop.run_in_executor(self._forward_pool, self._run_isolated, batch)
+            try:
+                raw, results = await loop.run_in_executor(self._forward_pool, self._run_isolated, batch)
+            except Exception as exc:  # an engine bug must fail this batch, never stall the engine
+                log.exception("forward stage failed")
+                raw, results = None, [_internal_error(exc)] * len(batch)
             forward_s = time.perf_counter() - t0
             if forward_s > 0:
                 rate = len(batch) / forward_s
@@ -571,34 +575,50 @@ class AsyncEngine:
         assert loop is not None and self._post_queue is not None
         while True:
             done = await self._post_queue.get()
-            t0 = time.perf_counter()
-            if done.results is not None:
-                results = done.results
-            else:
-                assert done.raw is not None
-                results = await loop.run_in_executor(self._post_pool, self._finish, done.raw, len(done.batch))
-            post_s = time.perf_counter() - t0
-            to_cache: list[tuple[str, str]] = []
-            for work, result in zip(done.batch, results, strict=True):
-                if isinstance(result, Match):
-                    queue_ms = (done.started - work.enqueued) * 1000
-                    result.timings_ms = {**(result.timings_ms or {}), "queue": queue_ms}
-                    if work.key is not None:
-                        to_cache.append((work.key, encode_match(result)))
-                if not work.future.done():
-                    work.future.set_result(result)
-            n = len(done.batch)
-            self.stats.batches += 1
-            self.stats.batch_items += n
-            self.stats.batch_tokens += done.tokens
-            self.stats.batch_padded_tokens += done.padded_tokens
-            self.observer.batch(n, done.tokens, done.padded_tokens, done.forward_s, post_s)
-            if to_cache and self.cache is not None:
-                # stored even when the caller left: the compute is spent, the next asker benefits.
-                # In the background, so a slow Redis never delays the next batch's answers.
-                task = asyncio.create_task(self.cache.set_many(to_cache))
-                self._cache_writes.add(task)
-                task.add_done_callback(self._cache_writes.discard)
+            try:
+                await self._deliver(done)
+            except Exception as exc:  # an engine or observer bug must not leave callers waiting forever
+                log.exception("post stage failed")
+                for work in done.batch:
+                    if not work.future.done():
+                        work.future.set_result(_internal_error(exc))
+
+    async def _deliver(self, done: _Done) -> None:
+        """``finish`` a batch on the post thread, answer its callers, count it, cache its results."""
+        loop = self._loop
+        assert loop is not None
+        t0 = time.perf_counter()
+        if done.results is not None:
+            results = done.results
+        else:
+            assert done.raw is not None
+            results = await loop.run_in_executor(self._post_pool, self._finish, done.raw, len(done.batch))
+        post_s = time.perf_counter() - t0
+        to_cache: list[tuple[str, str]] = []
+        for work, result in zip(done.batch, results, strict=True):
+            if isinstance(result, Match):
+                queue_ms = (done.started - work.enqueued) * 1000
+                result.timings_ms = {**(result.timings_ms or {}), "queue": queue_ms}
+                if work.key is not None:
+                    to_cache.append((work.key, encode_match(result)))
+            if not work.future.done():
+                work.future.set_result(result)
+        n = len(done.batch)
+        self.stats.batches += 1
+        self.stats.batch_items += n
+        self.stats.batch_tokens += done.tokens
+        self.stats.batch_padded_tokens += done.padded_tokens
+        self.observer.batch(n, done.tokens, done.padded_tokens, done.forward_s, post_s)
+        if to_cache and self.cache is not None:
+            # stored even when the caller left: the compute is spent, the next asker benefits.
+            # In the background, so a slow Redis never delays the next batch's answers.
+            task = asyncio.create_task(self.cache.set_many(to_cache))
+            self._cache_writes.add(task)
+            task.add_done_callback(self._cache_writes.discard)
+
+
+def _internal_error(exc: BaseException) -> ItemError:
+    return ItemError("internal_error", f"engine failure: {type(exc).__name__}: {exc}")
 
 
 def _complete(results: list[Result | None]) -> list[Result]:
