@@ -49,7 +49,8 @@ def _read_pairs(path: str, limit: int | None) -> tuple[list[Any], int]:
         from geoalign.errors import InputError
 
         raise InputError(f"{path}: needs at least two columns (address a, address b)")
-    pairs, broken = [], 0
+    pairs: list[Any] = []
+    broken = 0
     for row in table.rows:
         if limit is not None and len(pairs) >= limit:
             break

@@ -83,8 +83,8 @@ def pad_batch(
     Returns ``(ids, mask)`` of shape ``(len(sequences), longest)``; mask is 1 on real tokens.
     """
     longest = max((len(s) for s in sequences), default=0)
-    ids = np.full((len(sequences), longest), pad_id, dtype=dtype)
-    mask = np.zeros((len(sequences), longest), dtype=dtype)
+    ids: np.ndarray = np.full((len(sequences), longest), pad_id, dtype=dtype)
+    mask: np.ndarray = np.zeros((len(sequences), longest), dtype=dtype)
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = seq
         mask[row, : len(seq)] = 1
