@@ -111,6 +111,27 @@ def _shape(tok: Token) -> str:
     return tok.norm
 
 
+#: piece -> level of the division it names ("?" when several levels), "" when it names none. A plain
+#: dict in front of the gazetteer: the candidate loop asks ~100 pieces per address, and one dict probe
+#: is several times cheaper than a call. Cleared when it grows past _DIVISION_LEVEL_MAX entries.
+_DIVISION_LEVEL: dict[str, str] = {}
+_DIVISION_LEVEL_MAX = 500_000
+
+
+def _division_level(piece: str) -> str:
+    from geoalign.address import gazetteer
+
+    if gazetteer.is_division_name(piece):
+        levels = {d.level for d in gazetteer.lookup(piece)}
+        level = levels.pop() if len(levels) == 1 else "?"
+    else:
+        level = ""
+    if len(_DIVISION_LEVEL) >= _DIVISION_LEVEL_MAX:
+        _DIVISION_LEVEL.clear()
+    _DIVISION_LEVEL[piece] = level
+    return level
+
+
 def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
     """Gazetteer features per token.
 
@@ -151,10 +172,11 @@ def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
             found = 0
             for length in range(min(8, len(run) - pos), 1, -1):
                 piece = run[pos : pos + length]
-                if gazetteer.is_division_name(piece):
+                level = _DIVISION_LEVEL.get(piece)
+                if level is None:
+                    level = _division_level(piece)
+                if level:
                     found = length
-                    levels = {d.level for d in gazetteer.lookup(piece)}
-                    level = levels.pop() if len(levels) == 1 else "?"
                     break
             if not found:
                 pos += 1
