@@ -122,3 +122,58 @@ def test_verify_passes_only_within_tolerance() -> None:
     assert all(c.ok for c in verify(_Golden()))
     assert all(c.ok for c in verify(_Golden(offset=5e-5)))
     assert not any(c.ok for c in verify(_Golden(offset=2e-4)))
+
+
+class _StagedStub:
+    """A cheap staged scorer (not torch) that reports its own prepare sub-stages."""
+
+    name = "stub"
+    model_id = "stub-1"
+
+    def __init__(self) -> None:
+        self.warmed = False
+
+    def warmup(self) -> None:
+        self.warmed = True
+
+    def prepare(self, pairs):  # type: ignore[no-untyped-def]
+        from geoalign.types import Prepared, PreparedItem
+
+        items: list = []
+        for p in pairs:
+            if p.a is None:
+                items.append(ItemError("missing", "address a is missing"))
+            else:
+                items.append(PreparedItem(1, (p.a, p.b), None, {"normalize": 0.5, "parse": 1.5}))
+        return Prepared(items)
+
+    def run(self, prepared):  # type: ignore[no-untyped-def]
+        from geoalign.types import Raw
+
+        return Raw(prepared, [None if isinstance(i, ItemError) else 0 for i in prepared.items])
+
+    def finish(self, raw):  # type: ignore[no-untyped-def]
+        return [
+            i
+            if isinstance(i, ItemError)
+            else Match.from_probabilities([1, 0, 0], scorer="stub", model="stub-1")
+            for i in raw.prepared.items
+        ]
+
+    def score(self, pairs):  # type: ignore[no-untyped-def]
+        return self.finish(self.run(self.prepare(pairs)))
+
+
+def test_profile_works_for_any_staged_scorer() -> None:
+    from geoalign.engine.profile import compare_results, profile_scorer
+
+    stub = _StagedStub()
+    pairs = [AddressPair("a", "b"), AddressPair(None, "b"), AddressPair("c", "d")] * 5
+    report, results = profile_scorer(stub, pairs, chunk_size=4)  # type: ignore[arg-type]
+    assert stub.warmed and len(results) == 15 and report.n_errors == 5
+    names = [row["stage"] for row in report.rows()]
+    assert names[-3:] == ["forward", "post-process", "total"]
+    assert {"normalize", "parse"} <= set(names)  # the scorer's own sub-stages, whatever they are called
+    assert sum(report.stages.values()) == pytest.approx(report.total_ms)
+    assert compare_results(results, results)["label_agreement"] == 1.0
+    assert compare_results(results, results)["skipped"] == 5
