@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify-mgeo": ("geoalign.cli.verify_mgeo", "check a real MGeo checkpoint against reference outputs"),
     "serve": ("geoalign.cli.serve", "run the HTTP service (async engine, dynamic batching, cache)"),
     "export": ("geoalign.cli.export", "export a model to ONNX (fp32/fused/int8)"),
+    "link": ("geoalign.cli.link", "link two address tables (blocking, cascade, best match per record)"),
+    "dedupe": ("geoalign.cli.dedupe", "cluster the records of a table that denote the same place"),
 }
 
 
