@@ -1,0 +1,374 @@
+"""Blocking: which record pairs are worth scoring at all.
+
+Comparing every row with every row is quadratic (10^6 x 10^6 = 10^12 pairs); blocking makes the work
+grow with the data instead. Each record gets a few *keys* from its parse (the same parse the embedded
+matcher scores with, so nothing is parsed twice), and only records that share a key are compared:
+
+* ``area_road_no``   — (district code, or city code where no district is known; road; road number)
+* ``road_no``        — (road; road number) for records written without any admin prefix (POI records)
+* ``area_poi``       — (area code; each character 3-gram of the POI name): 保利国际 vs 保利国际广场
+* ``town_road``      — (town code; road)
+* ``area_road``      — (area code; road) for records that carry no road number
+* ``poi``            — each 3-gram of the POI name, anywhere (POI-only records; big blocks, capped)
+
+A key's *block* is the set of indexed records carrying it. A block larger than ``max_block_size`` is
+skipped (like Splink's blocking analysis, never silently: it is counted and listed in the report),
+because one 大厦 or 中山路 block would otherwise dominate the run. Each query record then keeps at most
+``max_candidates`` candidates, ranked by how many keys they share, rare keys weighing more.
+
+Everything here is pure and in memory over O(records x keys); no N x M structure is ever built.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from geoalign.errors import InputError
+from geoalign.scorers.features import AddressView
+
+#: A rule turns one parsed record (its view + resolved admin codes) into zero or more keys.
+KeyFunction = Callable[[AddressView, "AdminCodes"], Iterable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCodes:
+    """Gazetteer codes of a record: ``area`` is the district code (city code where the record names no
+    district), ``town`` the township code; None where the record does not say or the name is ambiguous."""
+
+    area: str | None = None
+    town: str | None = None
+
+
+def _grams(text: str, n: int = 3) -> list[str]:
+    """Character n-grams of a POI name (the whole name when shorter): Chinese names have no spaces, and
+    3-grams are rare enough to make small blocks while surviving a missing or extra character."""
+    if len(text) <= n:
+        return [text] if text else []
+    return sorted({text[i : i + n] for i in range(len(text) - n + 1)})
+
+
+def _area_road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    road, no = view.comps.get("road"), view.comps.get("roadno")
+    if codes.area and road and no:
+        yield f"{codes.area}|{road}|{no}"
+
+
+def _road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    road, no = view.comps.get("road"), view.comps.get("roadno")
+    if road and no:
+        yield f"{road}|{no}"
+
+
+def _area_poi(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    poi = view.comps.get("poi")
+    if codes.area and poi:
+        for gram in _grams(poi):
+            yield f"{codes.area}|{gram}"
+
+
+def _town_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    road = view.comps.get("road")
+    if codes.town and road:
+        yield f"{codes.town}|{road}"
+
+
+def _area_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    road = view.comps.get("road")
+    if codes.area and road and not view.comps.get("roadno"):
+        yield f"{codes.area}|{road}"
+
+
+def _poi(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    poi = view.comps.get("poi")
+    if poi:
+        yield from _grams(poi)
+
+
+#: The rules, by name, in the order they are documented above.
+RULES: Final[dict[str, KeyFunction]] = {
+    "area_road_no": _area_road_no,
+    "road_no": _road_no,
+    "area_poi": _area_poi,
+    "town_road": _town_road,
+    "area_road": _area_road,
+    "poi": _poi,
+}
+DEFAULT_RULES: Final[tuple[str, ...]] = tuple(RULES)
+DEFAULT_MAX_BLOCK_SIZE: Final[int] = 500
+DEFAULT_MAX_CANDIDATES: Final[int] = 20
+
+
+def parse_rules(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Rule names from ``"area_road_no,road_no"`` (or a list); None means all rules."""
+    if spec is None:
+        return DEFAULT_RULES
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    unknown = [n for n in names if n not in RULES]
+    if unknown or not names:
+        raise InputError(f"unknown blocking rule(s) {unknown or names!r}; choose from {', '.join(RULES)}")
+    return tuple(dict.fromkeys(names))
+
+
+@lru_cache(maxsize=1 << 16)
+def admin_codes(admin: tuple[str | None, str | None, str | None, str | None]) -> AdminCodes:
+    """Codes for the gazetteer-completed admin names (prov, city, district, town) of a view.
+
+    Names resolve to a code only when exactly one division of that level fits the names above it:
+    a bare 朝阳区 (Beijing or Changchun) gets no area code rather than a wrong one.
+    """
+    from geoalign.address import gazetteer
+
+    prov, city, district, town = admin
+
+    def pick(name: str | None, level: str, parents: tuple[str | None, ...]) -> str | None:
+        if not name:
+            return None
+        found = []
+        for division in gazetteer.lookup(name):
+            if division.level != level or division.name != name:
+                continue
+            names = {d.name for d in gazetteer.path(division.code)}
+            if all(p is None or p in names for p in parents):
+                found.append(division.code)
+        return found[0] if len(found) == 1 else None
+
+    district_code = pick(district, "district", (prov, city))
+    area = district_code or (pick(city, "city", (prov,)) if not district else None)
+    town_code = pick(town, "town", (prov, city, district)) if town else None
+    return AdminCodes(area, town_code)
+
+
+def record_keys(view: AddressView, rules: Sequence[str]) -> list[tuple[str, str]]:
+    """The ``(rule, key)`` pairs of one record, deduplicated, in rule order."""
+    codes = admin_codes(view.admin)
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for rule in rules:
+        for key in RULES[rule](view, codes):
+            full = f"{rule}:{key}"
+            if full not in seen:
+                seen.add(full)
+                out.append((rule, full))
+    return out
+
+
+@dataclass(slots=True)
+class BlockIndex:
+    """Inverted index key -> indexed record numbers (the right table for link, the table for dedupe)."""
+
+    max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
+    blocks: dict[str, list[int]] = field(default_factory=dict)
+    rule_of: dict[str, str] = field(default_factory=dict)
+
+    def add(self, record: int, keys: Iterable[tuple[str, str]]) -> None:
+        for rule, key in keys:
+            block = self.blocks.get(key)
+            if block is None:
+                self.blocks[key] = [record]
+                self.rule_of[key] = rule
+            else:
+                block.append(record)
+
+    def oversized(self, key: str) -> bool:
+        return len(self.blocks.get(key, ())) > self.max_block_size
+
+    def candidates(
+        self,
+        keys: Iterable[tuple[str, str]],
+        *,
+        max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        accept: Callable[[int], bool] | None = None,
+    ) -> tuple[list[int], int]:
+        """The best ``max_candidates`` records sharing a key with a query record, and how many
+        distinct records shared a key before that cut.
+
+        Ranking: each shared key adds ``1 / (1 + ln(block size))``, so sharing a rare key (its road and
+        number) beats sharing a common one (a 3-gram of 大厦). Ties go to the lower record number, so
+        the result is deterministic. ``accept`` filters records (dedupe: only later records).
+        """
+        weights: dict[int, float] = {}
+        for _rule, key in keys:
+            block = self.blocks.get(key)
+            if not block or len(block) > self.max_block_size:
+                continue
+            w = 1.0 / (1.0 + math.log(len(block)))
+            for record in block:
+                if accept is not None and not accept(record):
+                    continue
+                weights[record] = weights.get(record, 0.0) + w
+        total = len(weights)
+        if total <= max_candidates:
+            best = sorted(weights, key=lambda r: (-weights[r], r))
+        else:
+            best = heapq.nsmallest(max_candidates, weights, key=lambda r: (-weights[r], r))
+        return best, total
+
+
+@dataclass(slots=True)
+class BlockingDiagnostics:
+    """What blocking will cost and miss, accumulated while query records stream past (before scoring).
+
+    ``query_counts`` counts query-side records per key, so a block's pair count is
+    ``queries with the key x indexed records with the key`` (for dedupe, ``n * (n - 1) / 2``).
+    """
+
+    index: BlockIndex
+    dedupe: bool = False
+    query_counts: Counter[str] = field(default_factory=Counter)
+    n_queries: int = 0
+    n_queries_without_keys: int = 0
+    pairs_before_cut: int = 0
+    pairs_after_cut: int = 0
+    n_queries_cut: int = 0
+    found_pairs: set[tuple[Any, Any]] = field(default_factory=set)
+
+    def observe(self, keys: Sequence[tuple[str, str]], before_cut: int, after_cut: int) -> None:
+        self.n_queries += 1
+        if not keys:
+            self.n_queries_without_keys += 1
+        for _rule, key in keys:
+            self.query_counts[key] += 1
+        self.pairs_before_cut += before_cut
+        self.pairs_after_cut += after_cut
+        self.n_queries_cut += int(before_cut > after_cut)
+
+    def block_pairs(self, key: str) -> int:
+        n_index = len(self.index.blocks.get(key, ()))
+        if self.dedupe:
+            return n_index * (n_index - 1) // 2
+        return self.query_counts.get(key, 0) * n_index
+
+    def report(
+        self,
+        *,
+        top: int = 10,
+        true_pairs: Sequence[tuple[Any, Any]] | None = None,
+        n_index: int | None = None,
+    ) -> dict[str, Any]:
+        """The blocking analysis as a JSON-able dict (see ``format_report`` for the text form)."""
+        keys = self.index.blocks.keys() if self.dedupe else self.query_counts.keys()
+        per_rule: dict[str, dict[str, int]] = {}
+        sized: list[tuple[int, str]] = []
+        skipped: list[tuple[int, str]] = []
+        for key in keys:
+            pairs = self.block_pairs(key)
+            rule = self.index.rule_of.get(key) or key.split(":", 1)[0]
+            stats = per_rule.setdefault(
+                rule, {"blocks": 0, "pairs": 0, "skipped_blocks": 0, "skipped_pairs": 0}
+            )
+            if pairs == 0:
+                continue
+            if self.index.oversized(key):
+                stats["skipped_blocks"] += 1
+                stats["skipped_pairs"] += pairs
+                skipped.append((pairs, key))
+            else:
+                stats["blocks"] += 1
+                stats["pairs"] += pairs
+                sized.append((pairs, key))
+        index_n = n_index if n_index is not None else 0
+
+        def describe(pairs: int, key: str) -> dict[str, Any]:
+            return {
+                "key": key,
+                "pairs": pairs,
+                "indexed_records": len(self.index.blocks.get(key, ())),
+                "query_records": None if self.dedupe else self.query_counts.get(key, 0),
+            }
+
+        out: dict[str, Any] = {
+            "queries": self.n_queries,
+            "indexed": index_n,
+            "full_comparison_pairs": (
+                index_n * (index_n - 1) // 2 if self.dedupe else self.n_queries * index_n
+            ),
+            "queries_without_keys": self.n_queries_without_keys,
+            "candidate_pairs_before_cut": self.pairs_before_cut,
+            "candidate_pairs": self.pairs_after_cut,
+            "queries_cut_to_max_candidates": self.n_queries_cut,
+            "max_block_size": self.index.max_block_size,
+            "rules": per_rule,
+            "largest_blocks": [describe(p, k) for p, k in heapq.nlargest(top, sized)],
+            "skipped_blocks": len(skipped),
+            "largest_skipped_blocks": [describe(p, k) for p, k in heapq.nlargest(top, skipped)],
+        }
+        if true_pairs is not None:
+            found = sum(1 for pair in true_pairs if _norm_pair(pair, self.dedupe) in self.found_pairs)
+            out["labelled_pairs"] = len(true_pairs)
+            out["labelled_pairs_found"] = found
+            out["blocking_recall"] = found / len(true_pairs) if true_pairs else None
+        return out
+
+
+def _norm_pair(pair: tuple[Any, Any], dedupe: bool) -> tuple[Any, Any]:
+    a, b = str(pair[0]), str(pair[1])
+    return (min(a, b), max(a, b)) if dedupe else (a, b)
+
+
+def remember_pairs(diag: BlockingDiagnostics, query_id: Any, candidate_ids: Iterable[Any]) -> None:
+    """Keep candidate pairs for the recall computation (only when labels were given)."""
+    for cid in candidate_ids:
+        diag.found_pairs.add(_norm_pair((query_id, cid), diag.dedupe))
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The blocking analysis as text for a terminal."""
+    lines = [
+        f"blocking analysis: {report['queries']:,} query records x {report['indexed']:,} indexed records",
+        f"  full comparison would be        {report['full_comparison_pairs']:,} pairs",
+        f"  candidate pairs (after cut)     {report['candidate_pairs']:,}"
+        f"  (before the {report.get('max_candidates', '?')}-per-record cut: "
+        f"{report['candidate_pairs_before_cut']:,}; "
+        f"records cut: {report['queries_cut_to_max_candidates']:,})",
+        f"  query records without any key   {report['queries_without_keys']:,}",
+        f"  blocks over max_block_size={report['max_block_size']} skipped: {report['skipped_blocks']:,}",
+        "  per rule (block pairs, before union and cut):",
+    ]
+    for rule, stats in report["rules"].items():
+        lines.append(
+            f"    {rule:<14} {stats['blocks']:>9,} blocks {stats['pairs']:>14,} pairs"
+            f"   skipped {stats['skipped_blocks']:,} blocks / {stats['skipped_pairs']:,} pairs"
+        )
+    for title, name in (
+        ("largest blocks", "largest_blocks"),
+        ("largest skipped blocks", "largest_skipped_blocks"),
+    ):
+        if report[name]:
+            lines.append(f"  {title}:")
+            for block in report[name]:
+                queries = "-" if block["query_records"] is None else block["query_records"]
+                lines.append(
+                    f"    {block['pairs']:>12,} pairs  indexed={block['indexed_records']:<6} "
+                    f"queries={queries:<6} {block['key']}"
+                )
+    if "blocking_recall" in report:
+        recall = report["blocking_recall"]
+        lines.append(
+            f"  labelled pairs found by blocking: {report['labelled_pairs_found']:,} / "
+            f"{report['labelled_pairs']:,} (recall {recall:.4f})"
+            if recall is not None
+            else "  labelled pairs: none given"
+        )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT_MAX_BLOCK_SIZE",
+    "DEFAULT_MAX_CANDIDATES",
+    "DEFAULT_RULES",
+    "RULES",
+    "AdminCodes",
+    "BlockIndex",
+    "BlockingDiagnostics",
+    "admin_codes",
+    "format_report",
+    "parse_rules",
+    "record_keys",
+    "remember_pairs",
+]

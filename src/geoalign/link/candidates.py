@@ -1,0 +1,209 @@
+"""Records, their blocking keys, candidate generation and the same-place decision for candidate pairs.
+
+The pieces between a table row and a scored candidate pair, independent of files:
+
+* ``Record`` — one table row: id, address, carried columns, and (after ``RecordAnalyzer``) its parsed
+  view and blocking keys. The parse is the embedded matcher's own (its ``PairFeaturizer``, whose LRU the
+  scorer then hits), so each distinct address is normalized and parsed once for blocking *and* scoring.
+* ``SamePlaceJudge`` — scores candidate pairs in both directions and applies the contracts' "same place":
+  exact_match a→b (probability >= threshold), then b→a for those only, and no conflict of hard numbers
+  (road number, building, unit, room) in either explanation. CCKS-style exact_match alone is
+  one-directional (a shop vs its road can be exact) and would chain a whole street into one cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.link.blocking import record_keys
+from geoalign.scorers.features import AddressView
+from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
+
+#: Components whose disagreement means two different places, whatever the probabilities say.
+HARD_NUMBERS: Final[frozenset[str]] = frozenset({"roadno", "houseno", "cellno", "roomno"})
+DEFAULT_THRESHOLD: Final[float] = 0.5
+
+
+@dataclass(slots=True)
+class Record:
+    """One table row. ``error`` is set for a row that cannot take part (malformed, no address)."""
+
+    id: str
+    address: Any
+    carry: list[Any] = field(default_factory=list)
+    line: int = 0
+    view: AddressView | None = None
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    error: ItemError | None = None
+
+
+class RecordAnalyzer:
+    """Clean + normalize + parse a record's address once and derive its blocking keys."""
+
+    def __init__(self, featurizer: Any, rules: Sequence[str], *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        self.featurizer = featurizer
+        self.rules = tuple(rules)
+        self.max_chars = max_chars
+
+    def analyze(self, record: Record) -> Record:
+        if record.error is not None:
+            return record
+        cleaned = clean(record.address, max_chars=self.max_chars)
+        if isinstance(cleaned, ItemError):
+            record.error = cleaned
+            return record
+        assert isinstance(cleaned, Cleaned)
+        view = self.featurizer.view(cleaned.text)
+        if isinstance(view, ItemError):
+            record.error = view
+            return record
+        record.view = view
+        record.keys = record_keys(view, self.rules)
+        return record
+
+
+def featurizer_of(scorer: Scorer) -> Any:
+    """The embedded matcher's featurizer inside ``scorer`` (structured or cascade), so blocking reuses
+    its parse cache; a fresh one for a scorer without it (blocking still needs a parse)."""
+    for candidate in (scorer, getattr(scorer, "structured", None)):
+        featurizer = getattr(candidate, "featurizer", None)
+        if featurizer is not None:
+            return featurizer
+    from geoalign.scorers.structured import PairFeaturizer
+
+    return PairFeaturizer()
+
+
+def hard_conflicts(match: Match) -> list[str]:
+    """The hard-number components the explanation marks as conflicting (empty: none, or no explanation)."""
+    comps = (match.explanation or {}).get("components") or ()
+    return [c["name"] for c in comps if c.get("status") == "conflict" and c.get("name") in HARD_NUMBERS]
+
+
+@dataclass(slots=True)
+class Judged:
+    """A scored candidate pair (query record q, candidate record c)."""
+
+    q: int
+    c: int
+    forward: Result
+    reverse: Result | None = None
+    same_place: bool = False
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def p_forward(self) -> float:
+        return self.forward.probabilities["exact_match"] if isinstance(self.forward, Match) else -1.0
+
+    @property
+    def p_reverse(self) -> float | None:
+        if isinstance(self.reverse, Match):
+            return self.reverse.probabilities["exact_match"]
+        return None
+
+    @property
+    def score(self) -> float:
+        """Both-direction exact probability where the reverse was scored, else the forward one."""
+        reverse = self.p_reverse
+        return self.p_forward if reverse is None else min(self.p_forward, reverse)
+
+    @property
+    def rank(self) -> tuple[bool, float]:
+        return (self.same_place, self.score)
+
+
+@dataclass(slots=True)
+class JudgeStats:
+    forward_pairs: int = 0
+    reverse_pairs: int = 0
+    same_place: int = 0
+    refused_by_hard_numbers: int = 0
+    errors: int = 0
+    forward_s: float = 0.0
+    reverse_s: float = 0.0
+
+
+class SamePlaceJudge:
+    """Scores candidate pairs both ways in batches and applies the same-place rule (module docstring)."""
+
+    def __init__(
+        self, scorer: Scorer, *, threshold: float = DEFAULT_THRESHOLD, batch_size: int = 4096
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            from geoalign.errors import InputError
+
+            raise InputError(f"threshold must be in (0, 1], got {threshold}")
+        self.scorer = scorer
+        self.threshold = threshold
+        self.batch_size = max(1, batch_size)
+        self.stats = JudgeStats()
+
+    def _score(self, pairs: list[AddressPair]) -> list[Result]:
+        out: list[Result] = []
+        for start in range(0, len(pairs), self.batch_size):
+            out.extend(self.scorer.score(pairs[start : start + self.batch_size]))
+        return out
+
+    def judge(
+        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+    ) -> list[Judged]:
+        """Judge ``pairs`` of (index into queries, index into candidates)."""
+        start = time.perf_counter()
+        forward = self._score([AddressPair(queries[q].address, candidates[c].address) for q, c in pairs])
+        self.stats.forward_s += time.perf_counter() - start
+        self.stats.forward_pairs += len(pairs)
+        judged = [Judged(q, c, result) for (q, c), result in zip(pairs, forward, strict=True)]
+        again: list[Judged] = []
+        for item in judged:
+            if isinstance(item.forward, ItemError):
+                self.stats.errors += 1
+                continue
+            if item.p_forward < self.threshold:
+                continue
+            item.conflicts = hard_conflicts(item.forward)
+            if item.conflicts:
+                self.stats.refused_by_hard_numbers += 1
+                continue
+            again.append(item)
+        start = time.perf_counter()
+        reverse = self._score([AddressPair(candidates[j.c].address, queries[j.q].address) for j in again])
+        self.stats.reverse_s += time.perf_counter() - start
+        self.stats.reverse_pairs += len(again)
+        for item, result in zip(again, reverse, strict=True):
+            item.reverse = result
+            if isinstance(result, ItemError):
+                self.stats.errors += 1
+                continue
+            conflicts = hard_conflicts(result)
+            if conflicts:
+                item.conflicts = conflicts
+                self.stats.refused_by_hard_numbers += 1
+                continue
+            if result.probabilities["exact_match"] >= self.threshold:
+                item.same_place = True
+                self.stats.same_place += 1
+        return judged
+
+
+def probabilities_of(result: Result | None) -> list[float | None]:
+    if isinstance(result, Match):
+        return [round(result.probabilities[name], 6) for name in LABELS]
+    return [None] * len(LABELS)
+
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "HARD_NUMBERS",
+    "JudgeStats",
+    "Judged",
+    "Record",
+    "RecordAnalyzer",
+    "SamePlaceJudge",
+    "featurizer_of",
+    "hard_conflicts",
+    "probabilities_of",
+]
