@@ -37,7 +37,7 @@ from geoalign.types import CCKS_ID_TO_LABEL, ItemError
 #: The model's own id order: the CCKS order (MGeo's differs; the loader maps through names either way).
 ID2LABEL = dict(CCKS_ID_TO_LABEL)
 LABEL2ID = {v: k for k, v in ID2LABEL.items()}
-MAX_LENGTH = 128
+MAX_LENGTH = 96
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int]]:
@@ -126,15 +126,25 @@ def evaluate(model, ids, types, labels) -> dict[str, float]:  # type: ignore[no-
     }
 
 
+def set_lr(optimizer: torch.optim.Optimizer, peak: float, progress: float) -> None:
+    """Warm-up then linear decay over ``progress`` in [0, 1], where progress is the larger of the step
+    share and the *time* share of the budget: on a busy shared CPU the time budget, not the epoch count,
+    usually ends training, and the rate must still anneal to zero by then."""
+    warm = 0.05
+    factor = min(1.0, (progress + 1e-3) / warm) * max(0.0, 1.0 - progress)
+    for group in optimizer.param_groups:
+        group["lr"] = peak * factor
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", required=True, type=Path, help="TSV: query, candidate, label")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output directory (HF layout)")
     parser.add_argument("--max-minutes", type=float, default=8.0, help="training time budget (default 8)")
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=96)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -169,16 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     model = transformers.BertForSequenceClassification(config)
     model.train()
-    # class weights: not_match dominates (~60%), exact is rare (~6%); unweighted training ignores exact
+    # balanced class weights: not_match dominates (~60%), exact is rare (~6%); without full balancing a
+    # few minutes of training never predicts exact_match at all (measured: exact F1 0.0 with sqrt weights)
     counts = np.bincount(tr_y, minlength=3).astype(np.float64)
-    weights = torch.tensor((counts.sum() / (3 * counts)) ** 0.5, dtype=torch.float32)
+    weights = torch.tensor(counts.sum() / (3 * np.maximum(counts, 1)), dtype=torch.float32)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps_per_epoch = sum(1 for _ in plan_batches([len(x) for x in tr_ids], max_tokens=4096, max_batch=64))
     total_steps = steps_per_epoch * args.epochs
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.1
-    )
+    budget_s = args.max_minutes * 60
+    set_lr(optimizer, args.lr, 0.0)
     start = time.perf_counter()
     history = []
     step = 0
@@ -193,10 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            scheduler.step()
             step += 1
+            set_lr(optimizer, args.lr, max(step / total_steps, (time.perf_counter() - start) / budget_s))
             running += float(loss.detach())
-            if time.perf_counter() - start > args.max_minutes * 60:
+            if time.perf_counter() - start > budget_s:
                 out_of_time = True
                 break
         metrics = evaluate(model, dv_ids, dv_types, dv_y)

@@ -96,6 +96,17 @@ def test_verify_mgeo_reports_expected_vs_got_and_fails_on_random_weights(workdir
     assert "0.9217355" in proc.stdout  # the published v1.2.0 probability is shown
 
 
+def test_match_with_a_checkpoint_dir_uses_the_torch_scorer(workdir: Path) -> None:
+    """``--model DIR`` holding a ModelScope checkpoint picks the torch scorer through the registry."""
+    proc = _cli(
+        "match", "--model", str(workdir / "mgeo"), "--device", "cpu", "--json", "文一路3号", "杭州市文一路3号"
+    )
+    assert proc.returncode == 0, proc.stderr
+    match = json.loads(proc.stdout)
+    assert match["scorer"] == "torch" and match["model"].startswith("sha256:")
+    assert sum(match["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
 class _Golden:
     """A stand-in scorer returning the published probabilities (plus an offset) for the golden pairs."""
 
