@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from geoalign.errors import DataFormatError
 from geoalign.server.auth import check_api_key
@@ -169,7 +169,9 @@ class LabelIn(BaseModel):
 
     a: str = Field(min_length=1, description="query address, as it stands in the reviewed file")
     b: str = Field(min_length=1, description="candidate address")
-    label: str = Field(description="exact_match, partial_match or not_match (or 2, 1, 0 in the CCKS order)")
+    label: StrictStr | StrictInt = Field(
+        description="exact_match, partial_match or not_match (or 2, 1, 0 in the CCKS order)"
+    )
 
 
 class LabelsRequest(BaseModel):
