@@ -145,3 +145,19 @@ def test_empty_component_list_still_gives_full_vector():
     assert f["n_comps_a"] == 0.0
     assert f["t_hao_state"] == 4.0  # 369号 vs 371号 read from the text
     assert f["nums_common"] == 0.0
+
+
+def test_longest_common_substring_matches_a_reference():
+    from geoalign.scorers.features import longest_common_substring
+
+    def reference(a: str, b: str) -> int:
+        best = 0
+        for i in range(len(a)):
+            for j in range(i + 1, len(a) + 1):
+                if a[i:j] in b:
+                    best = max(best, j - i)
+        return best
+
+    cases = [("艺苑村8号楼", "艺苑村6幢"), ("", "x"), ("abc", "abc"), ("中山北路30号", "北路30"), ("ab", "cd")]
+    for a, b in cases:
+        assert longest_common_substring(a, b) == reference(a, b) == longest_common_substring(b, a)

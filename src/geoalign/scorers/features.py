@@ -70,6 +70,18 @@ _TYPED: Final[dict[str, re.Pattern[str]]] = {
 }
 
 
+#: Characters that structure an address rather than name a place (suffixes, directions, unit words).
+#: Overlap on the *other* characters says whether two addresses name the same thing; 路/号/市 are
+#: shared by almost every pair and would drown that signal.
+_FUNCTION_CHARS: Final[frozenset[str]] = frozenset(
+    "省市区县旗镇乡街道路巷弄里号栋幢座楼单元层室村组社居委会小大厦广场中心花园苑府城东西南北内外旁对面附近侧口"
+    "-() "
+)
+_SKELETON: Final[frozenset[str]] = frozenset(
+    {"prov", "city", "district", "devzone", "town", "community", "road", "roadno", "subroad", "subroadno"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AddressView:
     """What the pair features need about one address; built once per distinct address."""
@@ -81,6 +93,10 @@ class AddressView:
     bigrams: frozenset[str]
     typed: dict[str, str]
     paren: str
+    #: text after the address skeleton (admin, road, road number): the POI / building part
+    tail: str = ""
+    #: the text without address-function characters and digits: what names the place
+    content: str = ""
     #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
     admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
 
@@ -124,6 +140,9 @@ def view_from_components(
     text = parsed.normalized if text is None else text
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))
+    skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
+    tail = parsed.normalized[skeleton_end:]  # offsets index the parsed text (same length as normalized)
+    content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
     return AddressView(
         text=text,
         comps=comps,
@@ -133,6 +152,8 @@ def view_from_components(
         typed=_typed_numbers(text),
         paren=paren,
         admin=admin,
+        tail=tail,
+        content=content,
     )
 
 
@@ -174,6 +195,21 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "text_conflict",
     "b_rest_len",
     "b_rest_in_a",
+    "content_len_b",
+    "content_b_in_a",
+    "content_a_in_b",
+    "content_ratio",
+    "content_partial",
+    "lcsubstr",
+    "lcsubstr_over_b",
+    "content_lcsubstr",
+    "content_lcsubstr_over_b",
+    "tail_len_a",
+    "tail_len_b",
+    "tail_ratio",
+    "tail_partial",
+    "tail_b_in_a",
+    "tail_a_in_b",
     *(f"{name}_state" for name in _TYPED),
     *(f"gaz_{level}_state" for level in ("prov", "city", "district", "town")),
     "gaz_conflict",
@@ -183,6 +219,27 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
 
 # state codes: 0 = in neither, 1 = only a, 2 = only b, 3 = equal, 4 = both and different
 _NEITHER, _ONLY_A, _ONLY_B, _EQUAL, _DIFFERENT = 0.0, 1.0, 2.0, 3.0, 4.0
+
+
+def longest_common_substring(a: str, b: str) -> int:
+    """Length of the longest contiguous run shared by ``a`` and ``b``.
+
+    Binary search on the length (a common run of length k implies one of every shorter length), each
+    step a set intersection of b's and a's k-grams: O(n log n) k-gram work instead of the O(n*m)
+    dynamic program, which is fast enough in Python for address-length strings.
+    """
+    if not a or not b:
+        return 0
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    lo, hi = 0, len(short)
+    while lo < hi:
+        k = (lo + hi + 1) // 2
+        grams = {short[i : i + k] for i in range(len(short) - k + 1)}
+        if any(long_[i : i + k] in grams for i in range(len(long_) - k + 1)):
+            lo = k
+        else:
+            hi = k - 1
+    return lo
 
 
 def _state(va: str | None, vb: str | None) -> float:
@@ -275,6 +332,33 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         float(text_conflict),
         float(len(rest)),
         (fuzz.partial_ratio(rest, ta) / 100.0) if rest else NAN,
+    )
+    ca, cb = a.content, b.content
+    set_a, set_b = set(ca), set(cb)
+    common = len(set_a & set_b)
+    feats += (
+        float(len(cb)),
+        common / len(set_b) if set_b else NAN,
+        common / len(set_a) if set_a else NAN,
+        fuzz.ratio(ca, cb) / 100.0 if ca and cb else NAN,
+        fuzz.partial_ratio(ca, cb) / 100.0 if ca and cb else NAN,
+    )
+    run = longest_common_substring(ta, tb)
+    content_run = longest_common_substring(ca, cb)
+    feats += (
+        float(run),
+        run / lb if lb else NAN,
+        float(content_run),
+        content_run / len(cb) if cb else NAN,
+    )
+    xa, xb = a.tail, b.tail
+    feats += (
+        float(len(xa)),
+        float(len(xb)),
+        fuzz.ratio(xa, xb) / 100.0 if xa and xb else NAN,
+        fuzz.partial_ratio(xa, xb) / 100.0 if xa and xb else NAN,
+        fuzz.partial_ratio(xb, ta) / 100.0 if xb else NAN,
+        fuzz.partial_ratio(xa, tb) / 100.0 if xa else NAN,
     )
     feats += (_state(a.typed.get(name), b.typed.get(name)) for name in _TYPED)
     gaz = [_state(x, y) for x, y in zip(a.admin, b.admin, strict=True)]
