@@ -137,7 +137,15 @@ def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | 
             if engine is not None:
                 log.info("draining: %d items in flight", engine.in_flight)
                 await engine.drain()
-                log.info("drained")
+                stats = engine.stats
+                log.info(
+                    "drained: %d requests, %d pairs, %d batches (mean %.1f pairs), cache hit rate %.1f%%",
+                    stats.requests,
+                    stats.items,
+                    stats.batches,
+                    stats.mean_batch_items,
+                    100 * stats.cache_hit_rate,
+                )
 
     app = fastapi.FastAPI(
         title="geoalign",

@@ -100,8 +100,8 @@ async def match(body: MatchRequest, request: Request) -> Response:
             await asyncio.gather(work, return_exceptions=True)
             status = 499
             return Response(status_code=499)
-        for i, result in zip(todo, work.result(), strict=True):
-            results[i] = result
+        for i, answer in zip(todo, work.result(), strict=True):
+            results[i] = answer
         out = []
         for result in results:
             assert result is not None
