@@ -211,6 +211,7 @@ class OnnxScorer:
         trt_cache_dir: str | Path | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         verify_files: bool = True,
+        spin: bool = True,
     ) -> None:
         ort = require("onnxruntime", "onnx", _FEATURE)
         self.directory = Path(directory)
@@ -233,6 +234,7 @@ class OnnxScorer:
         self.max_batch = max_batch
         self.max_chars = max_chars
         self.threads = threads
+        self.spin = spin
         self._model_id = info.model_id
         self._labels = list(self.manifest.labels)
         # column j of the canonical probabilities comes from model output id _order[j]
@@ -254,6 +256,10 @@ class OnnxScorer:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.inter_op_num_threads = 1  # one graph, run node after node: extra pools only contend
+        if not self.spin:
+            # Idle pool threads spin-wait by default: lowest latency on a dedicated machine, but on shared
+            # or oversubscribed cores the spinning steals the CPU the working thread needs.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.threads is not None:
             if self.threads < 0:
                 raise InputError("threads must be >= 0 (0 = onnxruntime's default, one per core)")
@@ -300,6 +306,7 @@ class OnnxScorer:
             "provider_requested": self.requested_provider,
             "session_providers": self.session.get_providers(),
             "threads": self.threads,
+            "spin": self.spin,
             "max_tokens": self.max_tokens,
             "max_batch": self.max_batch,
             "parity": self.manifest.variants[self.variant].parity,
