@@ -1,0 +1,189 @@
+"""Benchmark table alignment (``geoalign link``) on generated tables and on real CCKS labels.
+
+Generated tables (see ``gen_tables.py``)::
+
+    python benchmarks/gen_tables.py --places 10000 --out /tmp/al10k
+    python benchmarks/bench_link.py generated /tmp/al10k
+
+reports time, pairs scored, blocking recall, precision/recall of the true links and peak memory.
+
+Real labels (the CCKS 2021 slice; its queries as the left table, its distinct candidates as the right)::
+
+    python benchmarks/bench_link.py ccks /work/shared/data/ccks2021-address-relevance/round1_slice.tsv
+
+reports how often a query's best match is one of its own candidates labelled exact_match, among the
+queries that have one. The data is never copied into the repository; the tables go to a temp dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _options(args: argparse.Namespace):
+    from geoalign.link.pipeline import Options
+
+    return Options(
+        max_candidates=args.max_candidates,
+        max_block_size=args.max_block_size,
+        threshold=args.threshold,
+        resume=False,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+def _read_output(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _environment() -> dict[str, str]:
+    import lightgbm
+    import numpy
+
+    from geoalign import __version__
+
+    return {
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.platform()}",
+        "python": platform.python_version(),
+        "geoalign": __version__,
+        "numpy": numpy.__version__,
+        "lightgbm": lightgbm.__version__,
+    }
+
+
+def bench_generated(args: argparse.Namespace) -> dict[str, object]:
+    from geoalign.link.pipeline import TableSpec, default_scorer, link, read_true_pairs
+
+    root = Path(args.data)
+    truth = read_true_pairs(root / "truth.csv")
+    out = Path(args.output or tempfile.mkdtemp(prefix="bench_link_")) / "links.csv"
+    scorer = default_scorer(args.model)
+    start = time.perf_counter()
+    summary = link(
+        TableSpec(root / "left.csv", "address", "id"),
+        TableSpec(root / "right.csv", "address", "id"),
+        out,
+        scorer=scorer,
+        options=_options(args),
+        true_pairs=truth,
+    )
+    seconds = time.perf_counter() - start
+    rows = _read_output(out)
+    true = dict(truth)
+    predicted = {r["left_id"]: r["right_id"] for r in rows if r["status"] == "match"}
+    correct = sum(1 for lid, rid in predicted.items() if true.get(lid) == rid)
+    best_correct = sum(1 for r in rows if r["right_id"] and true.get(r["left_id"]) == r["right_id"])
+    return {
+        "data": str(root),
+        "left_rows": len(rows),
+        "right_rows": summary.counts["right_records"],
+        "true_links": len(truth),
+        "seconds": round(seconds, 1),
+        "seconds_by_phase": summary.to_dict()["seconds"],
+        "candidate_pairs": summary.blocking["candidate_pairs"],
+        "pairs_scored_forward": summary.judge["forward_pairs"],
+        "pairs_scored_reverse": summary.judge["reverse_pairs"],
+        "blocking_recall": round(summary.blocking["blocking_recall"], 4),
+        "skipped_blocks": summary.blocking["skipped_blocks"],
+        "predicted_links": len(predicted),
+        "precision": round(correct / len(predicted), 4) if predicted else None,
+        "recall": round(correct / len(truth), 4) if truth else None,
+        "best_candidate_is_true_link": round(best_correct / len(truth), 4) if truth else None,
+        "status": summary.counts["status"],
+        "cascade": summary.cascade,
+        "peak_rss_mb": round(_peak_rss_mb(), 0),
+        "threshold": args.threshold,
+        "max_candidates": args.max_candidates,
+    }
+
+
+def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
+    from geoalign.link.pipeline import TableSpec, default_scorer, link
+
+    queries: dict[str, str] = {}
+    candidates: dict[str, str] = {}
+    exact: dict[str, set[str]] = {}
+    with open(args.data, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                continue
+            q, c, label = parts
+            qid = queries.setdefault(q, f"q{len(queries) + 1}")
+            cid = candidates.setdefault(c, f"c{len(candidates) + 1}")
+            if label.strip() == "2":
+                exact.setdefault(qid, set()).add(cid)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_ccks_"))
+    for name, table in (("left.csv", queries), ("right.csv", candidates)):
+        with open(tmp / name, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "address"])
+            writer.writerows((rid, text) for text, rid in table.items())
+    true_pairs = [(q, c) for q, cs in exact.items() for c in sorted(cs)]
+    start = time.perf_counter()
+    summary = link(
+        TableSpec(tmp / "left.csv", "address", "id"),
+        TableSpec(tmp / "right.csv", "address", "id"),
+        tmp / "links.csv",
+        scorer=default_scorer(args.model),
+        options=_options(args),
+        true_pairs=true_pairs,
+    )
+    seconds = time.perf_counter() - start
+    rows = _read_output(tmp / "links.csv")
+    with_exact = [r for r in rows if r["left_id"] in exact]
+    best_hit = sum(1 for r in with_exact if r["right_id"] in exact[r["left_id"]])
+    match_rows = [r for r in rows if r["status"] == "match"]
+    match_hit = sum(1 for r in match_rows if r["right_id"] in exact.get(r["left_id"], set()))
+    return {
+        "data": args.data,
+        "queries": len(queries),
+        "candidates": len(candidates),
+        "queries_with_an_exact_candidate": len(with_exact),
+        "best_match_is_an_exact_candidate": round(best_hit / len(with_exact), 4) if with_exact else None,
+        "best_match_hits": best_hit,
+        "blocking_recall_of_exact_pairs": round(summary.blocking["blocking_recall"], 4),
+        "same_place_matches": len(match_rows),
+        "same_place_match_is_an_exact_candidate": round(match_hit / len(match_rows), 4)
+        if match_rows
+        else None,
+        "candidate_pairs": summary.blocking["candidate_pairs"],
+        "seconds": round(seconds, 1),
+        "status": summary.counts["status"],
+        "peak_rss_mb": round(_peak_rss_mb(), 0),
+        "threshold": args.threshold,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("generated", "ccks"))
+    parser.add_argument("data", help="generated: directory from gen_tables.py; ccks: the slice TSV")
+    parser.add_argument("--output", help="generated: directory for links.csv (default: a temp dir)")
+    parser.add_argument("--model", help="neural model for the cascade (default: embedded matcher only)")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--max-candidates", type=int, default=20)
+    parser.add_argument("--max-block-size", type=int, default=500)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    result = bench_generated(args) if args.mode == "generated" else bench_ccks(args)
+    result["environment"] = _environment()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

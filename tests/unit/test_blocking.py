@@ -1,0 +1,149 @@
+"""Blocking: keys from parsed views, the inverted index against brute force, caps, diagnostics, recall."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geoalign.errors import InputError
+from geoalign.link.blocking import (
+    BlockIndex,
+    BlockingDiagnostics,
+    admin_codes,
+    format_report,
+    parse_rules,
+    record_keys,
+    remember_pairs,
+)
+from geoalign.scorers.features import AddressView
+
+HANGZHOU_XIHU = ("浙江省", "杭州市", "西湖区", None)
+
+
+def view(comps: dict[str, str], admin: tuple = (None, None, None, None)) -> AddressView:
+    text = "".join(comps.values())
+    return AddressView(text, comps, frozenset(), frozenset(), frozenset(), {}, "", admin)
+
+
+def test_admin_codes_resolve_real_divisions() -> None:
+    codes = admin_codes(HANGZHOU_XIHU)
+    assert codes.area == "330106"  # 西湖区, Hangzhou
+    assert codes.town is None
+    # a city without a district name: the city code is the area
+    assert admin_codes(("浙江省", "杭州市", None, None)).area == "330100"
+
+
+def test_ambiguous_district_gets_no_area_code() -> None:
+    # 朝阳区 exists in Beijing and in Changchun: no code rather than a wrong one
+    assert admin_codes((None, None, "朝阳区", None)).area is None
+    assert admin_codes(("北京市", None, "朝阳区", None)).area == "110105"
+
+
+def test_record_keys_per_rule() -> None:
+    v = view({"road": "文三路", "roadno": "369", "poi": "华星大厦"}, HANGZHOU_XIHU)
+    keys = dict(
+        (k, r) for r, k in record_keys(v, ("area_road_no", "road_no", "area_poi", "poi", "area_road"))
+    )
+    assert "area_road_no:330106|文三路|369" in keys
+    assert "road_no:文三路|369" in keys
+    assert {"area_poi:330106|华星大", "area_poi:330106|星大厦"} <= set(keys)
+    assert {"poi:华星大", "poi:星大厦"} <= set(keys)
+    # area_road is only for records without a road number
+    assert not any(k.startswith("area_road:") for k in keys)
+    no_number = view({"road": "文三路"}, HANGZHOU_XIHU)
+    assert [k for _, k in record_keys(no_number, ("area_road",))] == ["area_road:330106|文三路"]
+
+
+def test_record_without_admin_still_blocks_on_road_and_poi() -> None:
+    v = view({"road": "桐和街", "roadno": "6", "poi": "依家小店"})
+    keys = [k for _, k in record_keys(v, parse_rules(None))]
+    assert "road_no:桐和街|6" in keys
+    assert not any(k.startswith(("area_", "town_")) for k in keys)
+
+
+def test_parse_rules() -> None:
+    assert parse_rules("road_no, poi") == ("road_no", "poi")
+    assert parse_rules(None)[0] == "area_road_no"
+    with pytest.raises(InputError, match="unknown blocking rule"):
+        parse_rules("road_no,zip")
+    with pytest.raises(InputError):
+        parse_rules("")
+
+
+def _brute_force(query: set[str], indexed: list[set[str]], max_block: int) -> set[int]:
+    sizes: dict[str, int] = {}
+    for keys in indexed:
+        for k in keys:
+            sizes[k] = sizes.get(k, 0) + 1
+    return {i for i, keys in enumerate(indexed) if any(sizes[k] <= max_block for k in keys & query)}
+
+
+KEYS = st.sets(st.sampled_from([f"r:{c}" for c in "abcdefgh"]), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(indexed=st.lists(KEYS, max_size=30), query=KEYS, max_block=st.integers(1, 8))
+def test_candidates_equal_brute_force(indexed: list[set[str]], query: set[str], max_block: int) -> None:
+    index = BlockIndex(max_block_size=max_block)
+    for i, keys in enumerate(indexed):
+        index.add(i, [("r", k) for k in sorted(keys)])
+    found, total = index.candidates([("r", k) for k in sorted(query)], max_candidates=10_000)
+    expected = _brute_force(query, indexed, max_block)
+    assert set(found) == expected
+    assert total == len(expected)
+    assert len(found) == len(set(found))
+
+
+def test_candidates_are_ranked_by_rare_shared_keys_and_cut() -> None:
+    index = BlockIndex(max_block_size=100)
+    # record 0 shares the rare road+number key; records 1..9 share only a common POI gram
+    index.add(0, [("road_no", "road_no:文三路|369"), ("poi", "poi:大厦")])
+    for i in range(1, 10):
+        index.add(i, [("poi", "poi:大厦")])
+    query = [("road_no", "road_no:文三路|369"), ("poi", "poi:大厦")]
+    best, total = index.candidates(query, max_candidates=3)
+    assert best[0] == 0
+    assert best == [0, 1, 2]  # ties in record order: deterministic
+    assert total == 10
+    later, _ = index.candidates(query, max_candidates=100, accept=lambda r: r > 5)
+    assert later == [6, 7, 8, 9]
+
+
+def test_oversized_blocks_are_skipped_and_reported() -> None:
+    index = BlockIndex(max_block_size=3)
+    for i in range(5):
+        index.add(i, [("poi", "poi:大厦"), ("road_no", f"road_no:路|{i}")])
+    diag = BlockingDiagnostics(index)
+    for i in range(2):
+        keys = [("poi", "poi:大厦"), ("road_no", f"road_no:路|{i}")]
+        best, total = index.candidates(keys, max_candidates=10)
+        assert best == [i]  # the big 大厦 block contributes nothing
+        diag.observe(keys, total, len(best))
+        remember_pairs(diag, f"L{i}", [f"R{c}" for c in best])
+    report = diag.report(true_pairs=[("L0", "R0"), ("L1", "R4")], n_index=5)
+    assert report["skipped_blocks"] == 1
+    assert report["largest_skipped_blocks"][0]["key"] == "poi:大厦"
+    assert report["largest_skipped_blocks"][0]["pairs"] == 2 * 5
+    assert report["rules"]["poi"]["skipped_pairs"] == 10
+    assert report["rules"]["road_no"]["pairs"] == 2
+    assert report["candidate_pairs"] == 2
+    assert report["full_comparison_pairs"] == 2 * 5
+    assert report["blocking_recall"] == 0.5
+    text = format_report({**report, "max_candidates": 10})
+    assert "poi:大厦" in text and "recall 0.5000" in text
+
+
+def test_dedupe_diagnostics_count_pairs_within_blocks() -> None:
+    index = BlockIndex(max_block_size=10)
+    members = {"k:a": [0, 1, 2], "k:b": [2, 3]}
+    for key, records in members.items():
+        for r in records:
+            index.add(r, [("k", key)])
+    diag = BlockingDiagnostics(index, dedupe=True)
+    report = diag.report(n_index=4)
+    expected = sum(len(list(itertools.combinations(r, 2))) for r in members.values())
+    assert report["rules"]["k"]["pairs"] == expected == 4
+    assert report["full_comparison_pairs"] == 6
