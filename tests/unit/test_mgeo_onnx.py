@@ -277,3 +277,13 @@ def test_runs_where_torch_and_transformers_cannot_be_imported(export_dir: Path) 
     here = OnnxScorer(export_dir).score([AddressPair("杭州市西湖区文一西路969号", "文一西路969号")])[0]
     assert isinstance(here, Match)
     assert first["probabilities"] == pytest.approx(here.to_dict()["probabilities"], abs=1e-9)
+
+
+def test_token_cache_is_bounded_and_transparent(export_dir: Path) -> None:
+    encoder = PairEncoder.from_file(
+        export_dir / "tokenizer.json", cls_id=2, sep_id=3, max_length=64, token_types=True
+    )
+    encoder._cache_size = 2
+    first = encoder.tokenize(["杭州", "上海", "北京", "杭州"])
+    assert len(encoder._cache) == 2
+    assert encoder.tokenize(["北京", "杭州", "上海"]) == {k: first[k] for k in ("北京", "杭州", "上海")}

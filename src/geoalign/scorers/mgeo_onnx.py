@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,16 @@ class PairEncoder:
     (the truncation rule is the tokenizer's own "longest first", see ``truncate_pair_lengths``).
     """
 
-    def __init__(self, tokenizer: Any, *, cls_id: int, sep_id: int, max_length: int, token_types: bool):
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        cls_id: int,
+        sep_id: int,
+        max_length: int,
+        token_types: bool,
+        cache_size: int = 100_000,
+    ):
         # the saved tokenizer may carry the training-time truncation/padding: pair assembly does both
         tokenizer.no_truncation()
         tokenizer.no_padding()
@@ -157,6 +167,9 @@ class PairEncoder:
         self.cls_id, self.sep_id = cls_id, sep_id
         self.max_length = max_length
         self.token_types = token_types
+        # across calls too, as the torch scorer: a join scores one address against many candidates
+        self._cache: OrderedDict[str, list[int]] = OrderedDict()
+        self._cache_size = cache_size
 
     @classmethod
     def from_file(
@@ -171,9 +184,23 @@ class PairEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, list[int]]:
         """Token ids (no special tokens) of each distinct text."""
-        unique = list(dict.fromkeys(texts))
-        encodings = self.tokenizer.encode_batch(unique, add_special_tokens=False)
-        return {text: enc.ids for text, enc in zip(unique, encodings, strict=True)}
+        out: dict[str, list[int]] = {}
+        todo: list[str] = []
+        for text in dict.fromkeys(texts):
+            hit = self._cache.get(text)
+            if hit is None:
+                todo.append(text)
+            else:
+                self._cache.move_to_end(text)
+                out[text] = hit
+        if todo:
+            for text, enc in zip(
+                todo, self.tokenizer.encode_batch(todo, add_special_tokens=False), strict=True
+            ):
+                out[text] = self._cache[text] = enc.ids
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
 
     def assemble(self, a: Sequence[int], b: Sequence[int]) -> PairTokens:
         keep_a, keep_b = truncate_pair_lengths(len(a), len(b), self.max_length - 3)
