@@ -1,0 +1,315 @@
+"""``geoalign link`` / ``geoalign dedupe`` end to end with the embedded matcher: output shape, blocking
+analysis, resume after an interruption, incremental dedupe, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from geoalign.cli.main import main
+from geoalign.link.pipeline import Options, TableSpec, dedupe, link
+
+LEFT = [
+    ("L1", "浙江省杭州市西湖区文三路369号", "a"),
+    ("L2", "杭州市西湖区文三路371号华星大厦", "b"),
+    ("L3", "北京市朝阳区阜通东大街6号方恒国际中心A座", "c"),
+    ("L4", "广东省深圳市南山区科技园", "d"),
+    ("L5", "浙江省杭州市西湖区文三路369号3栋2单元501室", "e"),
+]
+RIGHT = [
+    ("R1", "浙江省杭州市西湖区文三路３６９号"),
+    ("R2", "杭州市西湖区 文三路371号 华星大厦"),
+    ("R3", "北京市朝阳区阜通东大街6号方恒国际中心Ａ座"),
+    ("R4", "浙江省杭州市西湖区文三路368号"),
+    ("R5", "浙江省杭州市西湖区文三路369号5栋2单元501室"),
+]
+
+
+def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture()
+def tables(tmp_path: Path) -> tuple[Path, Path]:
+    left = write_csv(tmp_path / "left.csv", ["id", "addr", "note"], LEFT)
+    right = write_csv(tmp_path / "right.csv", ["rid", "address"], RIGHT)
+    return left, right
+
+
+def run_link(left: Path, right: Path, out: Path, *extra: str) -> int:
+    return main(
+        [
+            "link",
+            str(left),
+            str(right),
+            "--left-col",
+            "addr",
+            "--right-col",
+            "address",
+            "--left-id",
+            "id",
+            "--right-id",
+            "rid",
+            "-o",
+            str(out),
+            "--no-progress",
+            *extra,
+        ]
+    )
+
+
+def test_link_writes_one_row_per_left_record(tables: tuple[Path, Path], tmp_path: Path) -> None:
+    left, right = tables
+    out = tmp_path / "links.csv"
+    assert run_link(left, right, out, "--carry-left", "note") == 0
+    rows = read_csv(out)
+    assert [r["left_id"] for r in rows] == ["L1", "L2", "L3", "L4", "L5"]
+    assert list(rows[0])[:6] == [
+        "left_id",
+        "left_address",
+        "left_note",
+        "status",
+        "right_id",
+        "right_address",
+    ]
+    by_id = {r["left_id"]: r for r in rows}
+    assert by_id["L1"]["left_note"] == "a"
+    for lid, rid in (("L1", "R1"), ("L2", "R2"), ("L3", "R3")):
+        assert by_id[lid]["right_id"] == rid
+        assert by_id[lid]["status"] == "match"
+        assert by_id[lid]["same_place"] == "True"
+        assert float(by_id[lid]["p_exact_reverse"]) > 0
+    assert by_id["L4"]["status"] == "no_candidates"
+    assert by_id["L4"]["right_id"] == ""
+    # another building of the same compound is never the same place (hard numbers)
+    assert by_id["L5"]["status"] != "match" or by_id["L5"]["right_id"] != "R5"
+    explanation = json.loads(by_id["L1"]["explanation"])
+    assert any(c["name"] == "roadno" and c["status"] == "agree" for c in explanation["components"])
+
+
+def test_explain_blocking_scores_nothing_and_reports_recall(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    labels = write_csv(tmp_path / "truth.csv", ["left_id", "right_id"], [("L1", "R1"), ("L4", "R4")])
+    code = main(
+        [
+            "link",
+            str(left),
+            str(right),
+            "--left-col",
+            "addr",
+            "--right-col",
+            "address",
+            "--left-id",
+            "id",
+            "--right-id",
+            "rid",
+            "--explain-blocking",
+            "--labels",
+            str(labels),
+            "--json",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    blocking = report["blocking"]
+    assert blocking["queries"] == 5 and blocking["indexed"] == 5
+    assert blocking["full_comparison_pairs"] == 25
+    assert 0 < blocking["candidate_pairs"] < 25
+    assert blocking["blocking_recall"] == 0.5  # L4 shares no key with R4
+    assert report["judge"] == {}  # nothing was scored
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path: Path) -> None:
+    left, right = tables
+    full = tmp_path / "full.csv"
+    assert run_link(left, right, full, "--chunk-size", "2") == 0
+
+    from geoalign.link.pipeline import default_scorer
+
+    class Interrupting:
+        """Delegates to the real scorer and interrupts the run on its third batch."""
+
+        def __init__(self) -> None:
+            self.inner = default_scorer()
+            self.name = self.inner.name
+            self.calls = 0
+
+        @property
+        def model_id(self) -> str:
+            return self.inner.model_id
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def score(self, pairs):
+            self.calls += 1
+            if self.calls == 3:
+                raise KeyboardInterrupt
+            return self.inner.score(pairs)
+
+    out = tmp_path / "resumed.csv"
+    specs = (TableSpec(left, "addr", "id"), TableSpec(right, "address", "rid"))
+    with pytest.raises(KeyboardInterrupt):
+        link(*specs, out, scorer=Interrupting(), options=Options(chunk_size=2))  # type: ignore[arg-type]
+    partial = tmp_path / "resumed.csv.partial"
+    assert partial.exists() and not out.exists()
+    messages: list[str] = []
+    summary = link(*specs, out, options=Options(chunk_size=2), log=messages.append)
+    assert summary.counts["left_resumed"] == 2
+    assert any("resuming after 2" in m for m in messages)
+    assert not partial.exists()
+    assert read_csv(out) == read_csv(full)
+
+
+def test_dedupe_clusters_and_incremental_update_keeps_ids(tmp_path: Path) -> None:
+    records = [
+        ("1", "浙江省杭州市西湖区文三路369号"),
+        ("2", "北京市朝阳区阜通东大街6号方恒国际中心A座"),
+        ("3", "浙江省杭州市西湖区文三路３６９号"),
+        ("4", "浙江省杭州市西湖区文三路368号"),
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
+    out = tmp_path / "clusters.csv"
+    edges = tmp_path / "edges.csv"
+    args = ["dedupe", str(table), "--col", "addr", "--id", "id", "--no-progress"]
+    assert main([*args, "-o", str(out), "--edges", str(edges)]) == 0
+    first = {r["id"]: r for r in read_csv(out)}
+    assert first["1"]["cluster_id"] == first["3"]["cluster_id"] == "1"
+    assert first["4"]["cluster_id"] == "4"  # another road number: another place
+    assert first["1"]["cluster_size"] == "2"
+    assert {(e["a_id"], e["b_id"]) for e in read_csv(edges)} == {("1", "3")}
+
+    new = write_csv(
+        tmp_path / "new.csv",
+        ["id", "addr"],
+        [("0", "北京市朝阳区阜通东大街6号方恒国际中心Ａ座"), ("9", "浙江省杭州市西湖区 文三路369号")],
+    )
+    out2 = tmp_path / "clusters2.csv"
+    code = main(
+        [
+            "dedupe",
+            str(new),
+            "--col",
+            "addr",
+            "--id",
+            "id",
+            "--existing",
+            str(out),
+            "--no-progress",
+            "-o",
+            str(out2),
+        ]
+    )
+    assert code == 0
+    second = {r["id"]: r for r in read_csv(out2)}
+    # record 0 has the smallest id, but the existing cluster is older: its ID "2" survives
+    assert second["0"]["cluster_id"] == "2" and second["0"]["status"] == "new"
+    assert second["9"]["cluster_id"] == "1"
+    for rid in ("1", "2", "3", "4"):
+        assert second[rid]["cluster_id"] == first[rid]["cluster_id"]
+        assert second[rid]["status"] == "existing"
+
+
+def test_dedupe_python_api_guard_reports_refused_edges(tmp_path: Path) -> None:
+    same = [
+        "浙江省杭州市西湖区文三路369号",
+        "浙江省杭州市西湖区文三路３６９号",
+        "浙江省杭州市西湖区 文三路369号",
+    ]
+    table = write_csv(tmp_path / "t.csv", ["addr"], [(a,) for a in same])
+    messages: list[str] = []
+    summary = dedupe(
+        TableSpec(table, "addr"), tmp_path / "c.csv", options=Options(max_cluster_size=2), log=messages.append
+    )
+    assert summary.clusters is not None
+    assert summary.clusters["largest_cluster"] <= 2
+    # three writings of one place: at least two same-place edges, one of which the guard must refuse
+    assert summary.clusters["edges"] >= 2
+    assert summary.clusters["refused_edges"] >= 1
+    assert any("giant-cluster guard" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing_column", "address column"),
+        ("empty_file", "empty"),
+        ("duplicate_ids", "duplicate id 'R1'"),
+        ("no_output", "-o/--output is required"),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    setup: str, message: str, tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    extra: list[str] = []
+    right_col = "address"
+    if setup == "missing_column":
+        right_col = "adress"
+    elif setup == "empty_file":
+        right = tmp_path / "empty.csv"
+        right.write_text("", encoding="utf-8")
+    elif setup == "duplicate_ids":
+        right = write_csv(
+            tmp_path / "dup.csv", ["rid", "address"], [*RIGHT, ("R1", "上海市浦东新区世纪大道100号")]
+        )
+    args = ["link", str(left), str(right), "--left-col", "addr", "--right-col", right_col]
+    args += ["--left-id", "id", "--right-id", "rid", "--no-progress", *extra]
+    if setup != "no_output":
+        args += ["-o", str(tmp_path / "out.csv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_dedupe_duplicate_ids_against_existing_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = write_csv(tmp_path / "old.csv", ["id", "address", "cluster_id"], [("1", "文三路369号", "1")])
+    new = write_csv(tmp_path / "new.csv", ["id", "addr"], [("1", "文三路369号")])
+    code = main(
+        [
+            "dedupe",
+            str(new),
+            "--col",
+            "addr",
+            "--id",
+            "id",
+            "--existing",
+            str(existing),
+            "-o",
+            str(tmp_path / "o.csv"),
+        ]
+    )
+    assert code == 2
+    assert "duplicate id '1'" in capsys.readouterr().err
+
+
+def test_unusable_rows_are_kept_and_marked(tmp_path: Path) -> None:
+    left = write_csv(
+        tmp_path / "l.csv", ["id", "addr"], [("A", "浙江省杭州市西湖区文三路369号"), ("B", "   ")]
+    )
+    right = write_csv(tmp_path / "r.csv", ["rid", "address"], RIGHT)
+    out = tmp_path / "o.jsonl"
+    assert run_link(left, right, out) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["status"] for r in rows] == ["match", "error"]
+    assert json.loads(rows[1]["error"])["code"]
