@@ -178,9 +178,13 @@ class _Data:
                     self.old.setdefault(key, []).append(new_code)
             if old_short != old_full:
                 self.old_is_short.add(old_short)
-        names = [*self.full, *self.short, *self.old]
-        self.max_len = max(len(n) for n in names)
-        self.first_two = frozenset(n[:2] for n in names)
+        # first two characters → the name lengths that exist, longest first: resolve tries only those.
+        lengths: dict[str, set[int]] = {}
+        for n in (*self.full, *self.short, *self.old):
+            lengths.setdefault(n[:2], set()).add(len(n))
+        self.lengths: dict[str, tuple[int, ...]] = {
+            k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()
+        }
 
     def path(self, code: str) -> tuple[Division, ...]:
         out = []
@@ -289,10 +293,10 @@ def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Mat
     Matching only at the current position (never inside a word) is what keeps 青海西宁 from being read
     as 海西州: after 青海 the next name must start at 西.
     """
-    if text[pos : pos + 2] not in data.first_two:
-        return None
-    longest = min(data.max_len, len(text) - pos)
-    for length in range(longest, 1, -1):
+    room = len(text) - pos
+    for length in data.lengths.get(text[pos : pos + 2], ()):
+        if length > room:
+            continue
         piece = text[pos : pos + length]
         after = text[pos + length : pos + length + 4]
         codes: list[str] = list(data.full.get(piece, ()))

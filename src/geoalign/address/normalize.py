@@ -101,9 +101,14 @@ def width(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
+_ASCII_LOWER: Final[re.Pattern[str]] = re.compile(r"[a-z]")
+
+
 def upper(text: str) -> str:
     """Upper-case ASCII letters only (str.upper would turn ß into SS and change lengths)."""
-    return text.translate(_ASCII_UPPER)
+    if text.isascii():
+        return text.upper()
+    return text.translate(_ASCII_UPPER) if _ASCII_LOWER.search(text) else text
 
 
 _BRACKET: Final[re.Pattern[str]] = re.compile(
@@ -134,10 +139,10 @@ _LONE_DASH: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z])-|-(?![0-9A-Za
 
 def punctuation(text: str) -> str:
     """Punctuation and symbols to spaces; keep ``-`` inside 3-2-101; ``3#`` is 3号."""
-    text = _HASH_NUMBER.sub(r"\1号", text)
-    text = _DASHES.sub("-", text)
-    text = _PUNCT.sub(" ", text)
-    return _LONE_DASH.sub(" ", text)
+    if "#" in text:
+        text = _HASH_NUMBER.sub(r"\1号", text)
+    text = _PUNCT.sub(" ", _DASHES.sub("-", text))
+    return _LONE_DASH.sub(" ", text) if "-" in text else text
 
 
 _SPACE_RUN: Final[re.Pattern[str]] = re.compile(r"\s+")
@@ -146,6 +151,8 @@ _SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(r"(?<![A-Za-z]) | 
 
 def spaces(text: str) -> str:
     """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO)."""
+    if " " not in text:  # cleaned text has no other whitespace (clean() turns all of it into spaces)
+        return text
     return _SPACE_NOT_BETWEEN_LATIN.sub("", _SPACE_RUN.sub(" ", text)).strip()
 
 
@@ -156,6 +163,7 @@ def spaces(text: str) -> str:
 _D = r"[\s-]?\d"
 _PHONE_CORE = rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
 _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|电话|手机|座机|TEL|PHONE)\s*[:：]?\s*"
+_PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
 _PHONE: Final[re.Pattern[str]] = re.compile(
     rf"(?:{_PHONE_LABEL})?(?<!\d)(?<!\d[\s-]){_PHONE_CORE}(?![\s-]?\d)", re.IGNORECASE
 )
@@ -181,7 +189,7 @@ _LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
 
 def noise(text: str) -> str:
     """Remove phone numbers, recipient names and their labels: they are not part of the place."""
-    if any(ch.isdigit() for ch in text):
+    if _PHONE_ANYWHERE.search(text):
         # Mark each phone number with \x00 (a control character, never left in cleaned text) so names
         # right next to a phone number can be found, then drop names and marks together.
         marked = _PHONE.sub("\x00", text)
@@ -211,27 +219,37 @@ _MAX_DIGIT_RUN: Final[int] = 6
 
 
 @cache
-def _protected_runs() -> dict[str, tuple[tuple[str, int], ...]]:
-    """numeral run → (division name, offset of the run in the name) for names such as 二七区, 三号乡."""
-    index: dict[str, list[tuple[str, int]]] = {}
+def _protected_runs() -> dict[str, tuple[tuple[int, int, frozenset[str]], ...]]:
+    """numeral run → (offset of the run in the name, name length, names) for 二七区, 三号乡, 七百弄乡…
+
+    Grouped by (offset, length) so a check is one slice and one set lookup per group, not one
+    comparison per name (一 alone occurs in hundreds of division names).
+    """
+    groups: dict[str, dict[tuple[int, int], set[str]]] = {}
     run = re.compile(f"[{NUMERAL_CHARS}]+")
     for name in gazetteer.numeral_names():
         for m in run.finditer(name):
-            index.setdefault(m.group(0), []).append((name, m.start()))
-    return {k: tuple(v) for k, v in index.items()}
+            groups.setdefault(m.group(0), {}).setdefault((m.start(), len(name)), set()).add(name)
+    return {
+        r: tuple((offset, length, frozenset(names)) for (offset, length), names in by_shape.items())
+        for r, by_shape in groups.items()
+    }
 
 
 def _inside_division_name(text: str, start: int, run: str) -> bool:
-    for name, offset in _protected_runs().get(run, ()):
+    for offset, length, names in _protected_runs().get(run, ()):
         begin = start - offset
-        if begin >= 0 and text.startswith(name, begin):
+        if begin >= 0 and text[begin : begin + length] in names:
             return True
     return False
 
 
+_NUMERAL_SET: Final[frozenset[str]] = frozenset(NUMERAL_CHARS)
+
+
 def numerals(text: str) -> str:
     """Chinese numerals before unit words to Arabic, except inside names (see module docstring)."""
-    return _chinese_numerals(text) if any(ch in NUMERAL_CHARS for ch in text) else text
+    return text if _NUMERAL_SET.isdisjoint(text) else _chinese_numerals(text)
 
 
 def ordinals(text: str) -> str:
@@ -335,6 +353,15 @@ class Normalized:
 def _cleaned(value: Any, max_chars: int) -> Cleaned:
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
         raise InputError(f"max_chars must be a positive integer, got {max_chars!r}")
+    if isinstance(value, str) and value.isprintable():
+        # Fast path, same result as clean(): a printable string has no control, format, surrogate,
+        # private-use or unassigned character (and no whitespace but U+0020), so cleaning is only
+        # collapsing spaces and truncating. clean() walks the text character by character otherwise.
+        text = " ".join(value.split())
+        if text:
+            if len(text) <= max_chars:
+                return Cleaned(text, False, 0)
+            return Cleaned(text[:max_chars].rstrip(), True, 0)
     result = clean(value, max_chars=max_chars)
     if not isinstance(result, Cleaned):
         raise InputError(f"{result.code}: {result.message}")
@@ -353,10 +380,19 @@ def _run(steps: tuple[tuple[str, Callable[[str], str]], ...], text: str, changed
 def _pipeline(text: str, changed: list[str] | None) -> str:
     text = _run(_HEAD, text, changed)
     for _ in range(_MAX_ROUNDS):
-        new = _run(_TAIL, text, changed)
+        round_changed: list[str] = []
+        new = _run(_TAIL, text, round_changed)
+        if changed is not None:
+            changed.extend(round_changed)
         if new == text:
             break
         text = new
+        # Shortcut for the common case: when only numerals/units changed, the only step that can have
+        # new work is ``numerals`` (units may have put a unit word after a numeral run, T1三号楼); the
+        # later steps of this round already saw the units' output. Skip the full second round if
+        # numerals has nothing to do.
+        if set(round_changed) <= {"numerals", "units"} and numerals(text) == text:
+            break
     return text
 
 

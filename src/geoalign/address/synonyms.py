@@ -31,10 +31,12 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     # or after a non-letter (望京T1座); in SOHOT1 it is part of a name.
     (re.compile(r"(?: |(?<![A-Z]))T(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
 )
-_OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋"),
-    (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室"),
-    (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层"),
+#: (pattern, replacement, characters of which one must be present for the pattern to match): the
+#: character test is a cheap guard that skips most regex calls on most addresses.
+_OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
+    (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋", "楼幢座"),
+    (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室", "房"),
+    (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
 )
 
 
@@ -47,8 +49,10 @@ def canonical_units(text: str) -> str:
     """Rewrite building/tower/room/floor words to their canonical forms (see the module table)."""
     if "塔" in text:
         text = _TOWER_CHINESE.sub(_tower_chinese, text)
-    for pattern, repl in _TOWER_RULES:
-        text = pattern.sub(repl, text)
-    for pattern, repl in _OTHER_RULES:
-        text = pattern.sub(repl, text)
+    if "塔" in text or "T" in text:
+        for pattern, repl in _TOWER_RULES:
+            text = pattern.sub(repl, text)
+    for pattern, repl, needs in _OTHER_RULES:
+        if any(ch in text for ch in needs):
+            text = pattern.sub(repl, text)
     return text
