@@ -103,11 +103,11 @@
     box.replaceChildren();
     for (const name of LABELS) {
       const p = Number(probabilities[name] ?? 0);
-      const top = name === label ? " top" : "";
+      const best = name === label ? " best" : "";
       box.append(
-        el("span", { class: `name${top}` }, LABEL_TEXT[name]),
+        el("span", { class: `name${best}` }, LABEL_TEXT[name]),
         el("div", { class: "bar", "aria-hidden": "true" }, el("div", { class: `fill ${name}`, style: `width:${(100 * p).toFixed(1)}%` })),
-        el("span", { class: `pct${top}` }, pct(p)),
+        el("span", { class: `pct${best}` }, pct(p)),
       );
     }
   }
@@ -449,7 +449,7 @@
       if (info.p && Math.max(...Object.values(info.p)) < progress.threshold) uncertain++;
     }
     const parts = [`${table.name}: ${table.rows.length} pairs`, `${scored} with probabilities`, `${uncertain} uncertain (highest probability below ${progress.threshold})`];
-    if (errors) parts.push(`${errors} rows with errors (not shown as uncertain)`);
+    if (errors) parts.push(`${errors} ${errors === 1 ? "row" : "rows"} with an error (never counted as uncertain)`);
     if (!tableStored) parts.push("too large to keep in this browser: after a reload, load the file again (labels are kept)");
     $("file-summary").textContent = `${parts.join(" · ")}.`;
   }

@@ -1,0 +1,406 @@
+"""The web page in a real browser (headless system Chromium driven by Playwright) against the real
+server (`geoalign serve` on a spare loopback port, the embedded matcher, a temporary labels directory).
+
+Screenshots at desktop and phone widths go to ``test-output/web/`` for a human to look at. Without
+chromium (Debian package ``chromium``) or the ``playwright`` package these tests skip with the reason;
+under ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.servers import free_port, require_binary
+
+from geoalign.io.labels import read_labelled_pairs
+
+if os.environ.get("CI", "").lower() == "true":
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+else:
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright not installed: pip install 'geoalign[dev]'"
+    )
+    Browser, Page = playwright_api.Browser, playwright_api.Page
+    expect, sync_playwright = playwright_api.expect, playwright_api.sync_playwright
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "web"
+LABEL_TEXT = {"exact_match": "exact match", "partial_match": "partial match", "not_match": "not a match"}
+
+A1, B1 = "浙江省杭州市西湖区文三路369号3幢2单元501室", "杭州市文三路369号3栋2单元502室"
+
+
+@dataclass
+class Server:
+    url: str
+    labels_dir: Path
+    api_key: str | None
+
+
+#: (query, same place written differently, same road other building/room, another place)
+PLACES = [
+    (
+        "浙江省杭州市西湖区文三路369号",
+        "杭州市文三路369号",
+        "杭州市西湖区文三路371号",
+        "杭州市上城区解放路12号",
+    ),
+    (
+        "上海市浦东新区张江路88号3号楼",
+        "上海浦东张江路88号3幢",
+        "上海市浦东新区张江路88号5号楼",
+        "上海市徐汇区漕溪北路1号",
+    ),
+    (
+        "北京市海淀区中关村大街27号",
+        "北京海淀中关村大街27号",
+        "北京市海淀区中关村大街59号",
+        "北京市朝阳区建国路93号",
+    ),
+    (
+        "广东省广州市天河区体育西路189号",
+        "广州天河体育西路189号",
+        "广州市天河区体育西路191号",
+        "广州市越秀区北京路8号",
+    ),
+    (
+        "江苏省南京市鼓楼区中山路18号2单元301室",
+        "南京市中山路18号2单元301",
+        "南京市鼓楼区中山路18号2单元402室",
+        "南京市玄武区珠江路1号",
+    ),
+    (
+        "四川省成都市武侯区人民南路四段1号",
+        "成都武侯人民南路4段1号",
+        "成都市武侯区人民南路四段9号",
+        "成都市锦江区春熙路6号",
+    ),
+    (
+        "湖北省武汉市洪山区珞喻路1037号",
+        "武汉市珞喻路1037号",
+        "武汉市洪山区珞喻路129号",
+        "武汉市江汉区解放大道690号",
+    ),
+    (
+        "陕西省西安市雁塔区长安南路563号",
+        "西安雁塔长安南路563号",
+        "西安市雁塔区长安南路199号",
+        "西安市新城区东五路3号",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A structured model trained with `geoalign train` on this file's own pairs: the page is tested
+    against a real model whatever state the shipped one is in, and the test needs no data set."""
+    tmp = tmp_path_factory.mktemp("web-model")
+    rows = []
+    for query, exact, partial, other in PLACES:
+        for _ in range(3):  # enough rows for the booster's leaves
+            rows += [f"{query}\t{exact}\texact_match", f"{query}\t{partial}\tpartial_match"]
+            rows += [f"{query}\t{other}\tnot_match"]
+    (tmp / "pairs.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "geoalign", "train", "--pairs", str(tmp / "pairs.tsv")]
+    cmd += ["-o", str(tmp / "model"), "--folds", "0", "--rounds", "20"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return tmp / "model"
+
+
+def _start_server(tmp: Path, model: Path, api_key: str | None) -> Iterator[Server]:
+    port = free_port()
+    labels = tmp / "labels"
+    cmd = [sys.executable, "-m", "geoalign", "serve", "--port", str(port), "--labels-dir", str(labels)]
+    cmd += ["--scorer", "structured", "--model", str(model), "--max-chars", "64", "--log-level", "warning"]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    env = {**os.environ, "GEOALIGN_API_KEY": ""}
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"geoalign serve exited: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("geoalign serve not ready after 120 s")
+            time.sleep(0.1)
+        yield Server(url, labels, api_key)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
+    yield from _start_server(tmp_path_factory.mktemp("web-server"), model_dir, None)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
+    yield from _start_server(tmp_path_factory.mktemp("web-server-key"), model_dir, "page-key-123")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    binary = require_binary("chromium", "chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Any]:
+    """Opens the page in a fresh browser context (empty localStorage) at the given viewport; fails the
+    test on any uncaught script error."""
+    contexts = []
+    errors: list[str] = []
+
+    def _open(url: str, viewport: dict[str, int] = DESKTOP) -> Page:
+        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"page is {width}px wide at {page.viewport_size}"
+
+
+# ------------------------------------------------------------------------------------------------ try
+
+
+def test_try_a_pair_shows_label_probabilities_components_and_timings(server: Server, open_page: Any) -> None:
+    page = open_page(server.url)
+    page.get_by_label("Address A (query)").fill(A1)
+    page.get_by_label("Address B (candidate)").fill(B1)
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#try-result")).to_be_visible()
+
+    # the page shows what the server answers for this pair
+    answer = httpx.post(server.url + "/v1/match", json={"pairs": [{"a": A1, "b": B1}]}).json()["results"][0]
+    expect(page.locator("#verdict")).to_contain_text(LABEL_TEXT[answer["label"]])
+    for p in answer["probabilities"].values():
+        expect(page.locator("#probs")).to_contain_text(f"{100 * p:.1f}%")
+    expect(page.locator("#answered")).to_contain_text("structured")
+    expect(page.locator("#answered")).to_contain_text(answer["model"])
+    for stage in ("normalize", "forward"):
+        expect(page.locator("#timings")).to_contain_text(stage)
+
+    # components side by side: the room numbers differ, the road number agrees
+    room = page.locator('#components tr[data-name="roomno"]')
+    expect(room).to_have_attribute("data-status", "conflict")
+    expect(room).to_contain_text("501")
+    expect(room).to_contain_text("502")
+    expect(room).to_contain_text("✗ conflict")  # status in words, not colour alone
+    expect(page.locator('#components tr[data-name="roadno"]')).to_have_attribute("data-status", "agree")
+    # ... and marked in place in both raw addresses
+    conflict_marks = page.locator("#highlight mark.st-conflict")
+    expect(conflict_marks).to_have_count(2)
+    expect(conflict_marks.first).to_have_text("501室")
+    # the live region announces the result and the conflict
+    expect(page.locator("#try-status")).to_contain_text("Result:")
+    expect(page.locator("#try-status")).to_contain_text("room 501 vs 502")
+    _shot(page, "try-desktop")
+
+
+def test_try_by_keyboard_at_phone_width(server: Server, open_page: Any) -> None:
+    page = open_page(server.url, PHONE)
+    page.get_by_role("button", name="Fill an example").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Address A (query)")).to_be_focused()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#try-result")).to_be_visible()
+    expect(page.locator('#components tr[data-name="roomno"]')).to_have_attribute("data-status", "conflict")
+    _no_horizontal_scroll(page)
+    _shot(page, "try-phone")
+
+
+def test_server_refusal_is_shown_with_its_code_and_message(server: Server, open_page: Any) -> None:
+    page = open_page(server.url)
+    page.get_by_label("Address A (query)").fill(
+        "浙江省杭州市西湖区文三路" * 6
+    )  # 72 characters; the limit is 64
+    page.get_by_label("Address B (candidate)").fill(B1)
+    page.get_by_role("button", name="Compare").click()
+    alert = page.locator("#try-error")
+    expect(alert).to_be_visible()
+    expect(alert).to_have_attribute("role", "alert")
+    expect(alert).to_contain_text("too_long")
+    expect(alert).to_contain_text("the limit is 64")
+    expect(page.locator("#try-result")).to_be_hidden()
+    _shot(page, "error-desktop")
+
+
+def test_missing_api_key_is_explained_then_the_key_works(keyed_server: Server, open_page: Any) -> None:
+    page = open_page(keyed_server.url)
+    page.get_by_label("Address A (query)").fill(A1)
+    page.get_by_label("Address B (candidate)").fill(B1)
+    page.get_by_role("button", name="Compare").click()
+    alert = page.locator("#try-error")
+    expect(alert).to_contain_text("unauthorized")
+    expect(alert).to_contain_text("Server key")
+    page.get_by_label("API key").fill(keyed_server.api_key or "")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#try-result")).to_be_visible()
+    expect(alert).to_be_hidden()
+
+
+# --------------------------------------------------------------------------------------------- review
+
+SCORE_OUTPUT = (
+    "a,b,label,p_exact_match,p_partial_match,p_not_match,error\n"
+    f"{A1},{B1},partial_match,0.45,0.50,0.05,\n"
+    "上海市浦东新区张江路88号,上海浦东张江路88号,exact_match,0.97,0.02,0.01,\n"
+    "北京市海淀区中关村大街27号,北京海淀中关村大街27号中关村大厦,exact_match,0.40,0.35,0.25,\n"
+    ',x,,,,,"{""code"": ""empty"", ""message"": ""address is empty""}"\n'
+    "广州市天河区体育西路189号,广州天河体育西路191号,not_match,0.30,0.10,0.60,\n"
+    '"深圳市南山区科技园,腾讯大厦",深圳南山科技园腾讯滨海大厦,exact_match,0.55,0.40,0.05,\n'
+)
+
+
+def test_review_a_score_output_label_three_pairs_by_keyboard(
+    server: Server, open_page: Any, tmp_path: Path
+) -> None:
+    job = tmp_path / "job-review.csv"
+    job.write_text(SCORE_OUTPUT, encoding="utf-8")
+    page = open_page(server.url + "/#review")
+    page.get_by_label("Results or pairs file").set_input_files(str(job))
+    summary = page.locator("#file-summary")
+    expect(summary).to_contain_text("6 pairs")
+    expect(summary).to_contain_text("4 uncertain")
+    expect(summary).to_contain_text("1 row with an error")
+    expect(page.get_by_label("save labels as")).to_have_value("job-review-labels")
+
+    card = page.locator("#card")
+    expect(card).to_be_focused()
+    expect(page.locator("#card-title")).to_contain_text("Pair 1 of 4")
+    expect(page.locator("#card-a")).to_have_text(A1)
+    page.keyboard.press("1")  # exact
+    expect(page.locator("#card-a")).to_have_text("北京市海淀区中关村大街27号")
+    page.keyboard.press("Space")  # skip
+    expect(page.locator("#card-a")).to_have_text("广州市天河区体育西路189号")
+    page.keyboard.press("ArrowLeft")  # back to the skipped one
+    expect(page.locator("#card-label")).to_have_text("Not labelled yet")
+    page.keyboard.press("2")  # partial
+    page.keyboard.press("3")  # not
+    # a quoted CSV cell with a comma arrives whole
+    expect(page.locator("#card-a")).to_have_text("深圳市南山区科技园,腾讯大厦")
+    progress = page.locator("#progress-text")
+    expect(progress).to_contain_text("3 of 4 shown pairs labelled")
+    expect(progress).not_to_contain_text("waiting")
+    expect(page.locator("#review-status")).to_contain_text("Saved. 3 pairs labelled")
+    _shot(page, "review-desktop")
+
+    saved = server.labels_dir / "job-review-labels.tsv"
+    pairs = {(p.a, p.b): p.label for p in read_labelled_pairs(saved)}
+    assert pairs == {
+        (A1, B1): "exact_match",
+        ("北京市海淀区中关村大街27号", "北京海淀中关村大街27号中关村大厦"): "partial_match",
+        ("广州市天河区体育西路189号", "广州天河体育西路191号"): "not_match",
+    }
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download labels (TSV)").click()
+    assert download.value.suggested_filename == "job-review-labels.tsv"
+    assert Path(download.value.path()).read_bytes() == saved.read_bytes()
+
+    # progress survives a reload (localStorage)
+    page.reload()
+    expect(page.locator("#card-title")).to_contain_text("Pair 4 of 4")
+    expect(progress).to_contain_text("3 of 4 shown pairs labelled")
+    page.locator("#card").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#card-label")).to_have_text("Your label: not a match")
+    expect(page.locator(".label-buttons button[data-label='not_match']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    page.set_viewport_size(PHONE)
+    _no_horizontal_scroll(page)
+    _shot(page, "review-phone")
+
+
+def test_review_a_file_of_bare_pairs_scores_them_first(
+    server: Server, open_page: Any, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(
+        f"{A1}\t{B1}\n上海市浦东新区张江路88号\t上海浦东张江路88号\n北京市海淀区中关村大街27号\t广州市天河区体育西路189号\n",
+        encoding="utf-8",
+    )
+    page = open_page(server.url + "/#review")
+    page.get_by_label("Results or pairs file").set_input_files(str(pairs))
+    expect(page.locator("#file-summary")).to_contain_text("3 with probabilities")
+    page.get_by_label("Show", exact=True).select_option("all")
+    expect(page.locator("#card-title")).to_contain_text("Pair 1 of 3")
+    expect(page.locator("#card-pred")).to_contain_text("Predicted:")
+    page.locator("#card-why summary").click()
+    expect(page.locator('#card-components tr[data-name="roomno"]')).to_have_attribute(
+        "data-status", "conflict"
+    )
+    page.locator(".label-buttons button[data-label='partial_match']").click()
+    expect(page.locator("#progress-text")).to_contain_text("1 of 3 shown pairs labelled")
+    expect(page.locator("#review-status")).to_contain_text("Saved.")
+    saved = read_labelled_pairs(server.labels_dir / "pairs-labels.tsv")
+    assert [(p.a, p.b, p.label) for p in saved] == [(A1, B1, "partial_match")]
+
+
+def test_unreadable_file_is_reported(server: Server, open_page: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text("this is not json\nneither is this\n", encoding="utf-8")
+    page = open_page(server.url + "/#review")
+    page.get_by_label("Results or pairs file").set_input_files(str(bad))
+    alert = page.locator("#review-error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("unreadable_file")
+    expect(alert).to_contain_text("broken.jsonl")
+    expect(page.locator("#review-work")).to_be_hidden()
