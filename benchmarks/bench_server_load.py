@@ -241,10 +241,12 @@ def bench_scorer(spec: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rate = offline(scorer, feed.take(args.offline_pairs))
     rows.append({"scorer": spec, "mode": "offline score(), chunks of 256", "pairs_per_s": rate})
+    print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
     rate, errors = thread_pool(scorer, feed.take(max(64, args.offline_pairs // 4)))
     rows.append(
         {"scorer": spec, "mode": "thread pool (8) x score([pair])", "pairs_per_s": rate, "failures": errors}
     )
+    print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
     del scorer
 
     port = free_port()
