@@ -9,7 +9,8 @@ padding, inference_mode), eager and, with --compile, torch.compile (inductor, fr
 (d) geoalign batched bf16 (weights in bf16; where the CPU has AVX512-BF16/AMX).
 
 Every configuration scores the same realistic pairs generated here (no CCKS data needed); slow
-configurations score a prefix of them (n per row is reported). Without --model the weights are random
+configurations score a prefix of them: each configuration runs until its pairs or its time budget
+(--budget-s) run out, and n per row is reported. Without --model the weights are random
 with MGeo's exact shape (speed does not depend on weight values). GFLOP/s count only real tokens and are
 compared with this machine's measured matmul peak (2048^3 torch.mm) in the same precision.
 """
@@ -150,34 +151,45 @@ def naive_score(model: Any, tokenizer: Any, pair: AddressPair) -> list[float]:
     return [p.item() for p in torch.softmax(logits, dim=-1)[0]]
 
 
-def run_naive(model: Any, tokenizer: Any, pairs: list[AddressPair]) -> tuple[float, list[float]]:
+def run_naive(
+    model: Any, tokenizer: Any, pairs: list[AddressPair], budget_s: float
+) -> tuple[float, list[float]]:
+    """Per-pair calls until the pairs or the time budget run out (n = len(latencies))."""
     latencies = []
     t0 = time.perf_counter()
     for pair in pairs:
         t = time.perf_counter()
         naive_score(model, tokenizer, pair)
         latencies.append(time.perf_counter() - t)
+        if t - t0 > budget_s:
+            break
     return time.perf_counter() - t0, latencies
 
 
 def run_threadpool(
-    model: Any, tokenizer: Any, pairs: list[AddressPair], workers: int = 4
+    model: Any, tokenizer: Any, pairs: list[AddressPair], budget_s: float, workers: int = 4
 ) -> tuple[float, list[float]]:
+    """(a) submitted to a ThreadPoolExecutor in waves of 2 x workers until the time budget runs out."""
+
     def timed(pair: AddressPair) -> float:
         t = time.perf_counter()
         naive_score(model, tokenizer, pair)
         return time.perf_counter() - t
 
+    latencies: list[float] = []
     t0 = time.perf_counter()
     with cf.ThreadPoolExecutor(workers) as pool:
-        latencies = list(pool.map(timed, pairs))
+        for i in range(0, len(pairs), 2 * workers):
+            latencies.extend(pool.map(timed, pairs[i : i + 2 * workers]))
+            if time.perf_counter() - t0 > budget_s:
+                break
     return time.perf_counter() - t0, latencies
 
 
 def run_scorer(
-    scorer: TorchScorer, pairs: list[AddressPair], chunk: int = 256
+    scorer: TorchScorer, pairs: list[AddressPair], budget_s: float, chunk: int = 64
 ) -> tuple[float, list[Any], list[float]]:
-    """Score in chunks of ``chunk`` pairs (a batch job streams); return wall, results, chunk latencies."""
+    """Score chunks of ``chunk`` pairs (a batch job streams) until the pairs or the budget run out."""
     scorer.warmup()
     results: list[Any] = []
     latencies = []
@@ -186,6 +198,8 @@ def run_scorer(
         t = time.perf_counter()
         results.extend(scorer.score(pairs[i : i + chunk]))
         latencies.append(time.perf_counter() - t)
+        if time.perf_counter() - t0 > budget_s:
+            break
     return time.perf_counter() - t0, results, latencies
 
 
@@ -199,8 +213,12 @@ def _copy_checkpoint(ckpt: Checkpoint) -> Checkpoint:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="pairs for the fast configurations")
-    parser.add_argument("--n-slow", type=int, default=120, help="pairs for the per-pair configurations")
-    parser.add_argument("--n-fp32", type=int, default=600, help="pairs for batched fp32")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=60.0,
+        help="time per configuration; slow ones score a prefix (n per row)",
+    )
     parser.add_argument("--model", help="checkpoint directory (default: random-init:mgeo-base)")
     parser.add_argument("--compile", action="store_true", help="also run torch.compile fp32 (c2)")
     parser.add_argument(
@@ -252,28 +270,18 @@ def main() -> int:
 
     # (a) and (b): the naive model, default settings (grad on)
     naive_model = _copy_checkpoint(ckpt).model
-    slow = pairs[: args.n_slow]
     naive_score(naive_model, tokenizer, pairs[-1])  # first-call allocations
-    wall, lat = run_naive(naive_model, tokenizer, slow)
-    record(
-        "(a) naive: one pair per call, sync, grad on", "fp32", len(slow), wall, lat, "1 (per-call latency)"
-    )
-    wall, lat = run_threadpool(naive_model, tokenizer, slow)
-    record("(b) ThreadPoolExecutor(4) over (a)", "fp32", len(slow), wall, lat, "1 (per-call latency)")
+    wall, lat = run_naive(naive_model, tokenizer, pairs, args.budget_s)
+    record("(a) naive: one pair per call, sync, grad on", "fp32", len(lat), wall, lat, "1 (per call)")
+    wall, lat = run_threadpool(naive_model, tokenizer, pairs, args.budget_s)
+    record("(b) ThreadPoolExecutor(4) over (a)", "fp32", len(lat), wall, lat, "1 (per call)")
     del naive_model
 
+    chunked = "token budget 2048 (latency per 64-pair call)"
     # (c) geoalign batched fp32, eager
-    fp32_pairs = pairs[: args.n_fp32]
     fp32 = TorchScorer(_copy_checkpoint(ckpt), dtype="fp32", threads=threads)
-    wall, fp32_results, lat = run_scorer(fp32, fp32_pairs)
-    record(
-        "(c) geoalign batched fp32 (eager)",
-        "fp32",
-        len(fp32_pairs),
-        wall,
-        lat,
-        "token budget 2048 (per-256 chunk)",
-    )
+    wall, fp32_results, lat = run_scorer(fp32, pairs, args.budget_s)
+    record("(c) geoalign batched fp32 (eager)", "fp32", len(fp32_results), wall, lat, chunked)
     del fp32
 
     if args.compile:
@@ -281,11 +289,12 @@ def main() -> int:
         compiled = TorchScorer(_copy_checkpoint(ckpt), dtype="fp32", threads=threads, compile=True)
         compiled.warmup()
         compile_s = time.perf_counter() - t0
-        wall, comp_results, lat = run_scorer(compiled, fp32_pairs)
-        agree = compare_results(fp32_results, comp_results)
+        wall, comp_results, lat = run_scorer(compiled, pairs, args.budget_s)
+        n_common = min(len(comp_results), len(fp32_results))
+        agree = compare_results(fp32_results[:n_common], comp_results[:n_common])
         record(
             "(c2) geoalign batched fp32 + torch.compile(inductor, freezing)",
-            "fp32", len(fp32_pairs), wall, lat, "token budget 2048 (per-256 chunk)",
+            "fp32", len(comp_results), wall, lat, chunked,
             compile_s=compile_s, max_abs_prob_diff=agree["max_abs_prob_diff"],
         )  # fmt: skip
         del compiled
@@ -293,11 +302,12 @@ def main() -> int:
     agreement_bf16: dict[str, Any] | None = None
     if cpu_supports_bf16():
         bf16 = TorchScorer(ckpt, dtype="bf16", threads=threads)
-        wall, bf16_results, lat = run_scorer(bf16, pairs)
-        agreement_bf16 = compare_results(fp32_results, bf16_results[: len(fp32_results)])
+        wall, bf16_results, lat = run_scorer(bf16, pairs, args.budget_s)
+        n_common = min(len(bf16_results), len(fp32_results))
+        agreement_bf16 = compare_results(fp32_results[:n_common], bf16_results[:n_common])
         record(
             "(d) geoalign batched bf16",
-            "bf16", len(pairs), wall, lat, "token budget 2048 (per-256 chunk)",
+            "bf16", len(bf16_results), wall, lat, chunked,
             max_abs_prob_diff=agreement_bf16["max_abs_prob_diff"],
         )  # fmt: skip
         del bf16
