@@ -326,6 +326,9 @@ def test_review_a_score_output_label_three_pairs_by_keyboard(
     expect(page.locator("#card-a")).to_have_text(A1)
     page.keyboard.press("1")  # exact
     expect(page.locator("#card-a")).to_have_text("北京市海淀区中关村大街27号")
+    # a screen reader hears what was done and the next pair
+    status = page.locator("#review-status")
+    expect(status).to_contain_text("Pair 1: exact match. Pair 2 of 4. A: 北京市海淀区中关村大街27号")
     page.keyboard.press("Space")  # skip
     expect(page.locator("#card-a")).to_have_text("广州市天河区体育西路189号")
     page.keyboard.press("ArrowLeft")  # back to the skipped one
@@ -337,10 +340,10 @@ def test_review_a_score_output_label_three_pairs_by_keyboard(
     progress = page.locator("#progress-text")
     expect(progress).to_contain_text("3 of 4 shown pairs labelled")
     expect(progress).not_to_contain_text("waiting")
-    expect(page.locator("#review-status")).to_contain_text("Saved. 3 pairs labelled")
+    saved = server.labels_dir / "job-review-labels.tsv"
+    expect(page.locator("#save-state")).to_contain_text(f"Saved: 3 labelled pairs in {saved.resolve()}")
     _shot(page, "review-desktop")
 
-    saved = server.labels_dir / "job-review-labels.tsv"
     pairs = {(p.a, p.b): p.label for p in read_labelled_pairs(saved)}
     assert pairs == {
         (A1, B1): "exact_match",
@@ -389,7 +392,7 @@ def test_review_a_file_of_bare_pairs_scores_them_first(
     )
     page.locator(".label-buttons button[data-label='partial_match']").click()
     expect(page.locator("#progress-text")).to_contain_text("1 of 3 shown pairs labelled")
-    expect(page.locator("#review-status")).to_contain_text("Saved.")
+    expect(page.locator("#save-state")).to_contain_text("Saved: 1 labelled pair in")
     saved = read_labelled_pairs(server.labels_dir / "pairs-labels.tsv")
     assert [(p.a, p.b, p.label) for p in saved] == [(A1, B1, "partial_match")]
 

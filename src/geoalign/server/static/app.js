@@ -524,11 +524,34 @@
     else renderComponents(box, result.explanation, null);
   }
 
+  /** What a screen reader hears after moving: the new pair, so nobody has to hunt for it. */
+  function describeCurrent() {
+    if (!view.length) return "No pairs to show.";
+    const info = rowInfo(view[progress.pos]);
+    const current = progress.labels[pairKey(info.a, info.b)];
+    return `Pair ${progress.pos + 1} of ${view.length}. A: ${info.a}. B: ${info.b}.${current ? ` Labelled ${LABEL_TEXT[current]}.` : ""}`;
+  }
+
   function move(delta) {
     if (!view.length) return;
+    const before = progress.pos;
     progress.pos = Math.max(0, Math.min(view.length - 1, progress.pos + delta));
     saveProgress();
     renderCard();
+    announce($("review-status"), progress.pos === before ? `${delta > 0 ? "Last" : "First"} pair.` : describeCurrent());
+  }
+
+  /** Exponential-free retry for a busy server: 429 (queue full) and 503 (warming up) say when to retry. */
+  async function patiently(call) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!(err.status === 429 || err.status === 503) || attempt >= 5) throw err;
+        const wait = Number((/retry after (\d+)/.exec(err.message) || [])[1] || 1);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
+      }
+    }
   }
 
   /** Sends every label not yet confirmed by the server, oldest first; they stay queued on failure. */
@@ -537,16 +560,21 @@
     if (flushing) return flushing;
     flushing = (async () => {
       while (progress.pending.length) {
-        const batch = progress.pending.slice(0, 500);
+        // a label belongs to the set that was chosen when it was given, even if the set changed since
+        const set = progress.pending[0].set;
+        let n = 0;
+        while (n < progress.pending.length && n < 500 && progress.pending[n].set === set) n++;
+        const batch = progress.pending.slice(0, n).map(({ a, b, label }) => ({ a, b, label }));
         try {
-          const saved = await api("/v1/labels", { method: "POST", body: { set: progress.set, labels: batch } });
-          progress.pending.splice(0, batch.length);
+          const saved = await api("/v1/labels", { method: "POST", body: { set, labels: batch } });
+          progress.pending.splice(0, n);
           saveProgress();
           hideError($("review-error"));
-          announce($("review-status"), `Saved. ${saved.total} pairs labelled in ${saved.path}.`);
+          $("save-state").textContent = `Saved: ${saved.total} labelled ${saved.total === 1 ? "pair" : "pairs"} in ${saved.path} (for geoalign train --pairs).`;
         } catch (err) {
           showError($("review-error"), err);
-          announce($("review-status"), `Not saved: ${err.message}. The label is kept in this browser and sent again with the next one.`);
+          $("save-state").textContent = "Not saved yet: the labels are kept in this browser and sent again with the next one.";
+          announce($("review-status"), `Not saved: ${err.message}.`);
           break;
         }
       }
@@ -559,11 +587,13 @@
     if (name === "skip") { move(1); return; }
     const info = rowInfo(view[progress.pos]);
     progress.labels[pairKey(info.a, info.b)] = name;
-    progress.pending.push({ a: info.a, b: info.b, label: name });
-    announce($("review-status"), `Pair ${progress.pos + 1}: ${LABEL_TEXT[name]}.`);
-    if (progress.pos < view.length - 1) progress.pos++;
+    progress.pending.push({ set: progress.set, a: info.a, b: info.b, label: name });
+    const done = `Pair ${progress.pos + 1}: ${LABEL_TEXT[name]}.`;
+    const last = progress.pos >= view.length - 1;
+    if (!last) progress.pos++;
     saveProgress();
     renderCard();
+    announce($("review-status"), last ? `${done} That was the last pair shown.` : `${done} ${describeCurrent()}`);
     flushPending();
   }
 
@@ -573,7 +603,7 @@
     try {
       const resp = await api(`/v1/labels?set=${encodeURIComponent(progress.set)}`, { raw: true });
       const rows = parseTsv(await resp.text()).slice(1);
-      const waiting = new Set(progress.pending.map((p) => pairKey(p.a, p.b)));
+      const waiting = new Set(progress.pending.filter((p) => p.set === progress.set).map((p) => pairKey(p.a, p.b)));
       for (const [a, b, l] of rows) if (LABELS.includes(l) && !waiting.has(pairKey(a, b))) progress.labels[pairKey(a, b)] = l;
       saveProgress();
     } catch (err) {
@@ -594,7 +624,8 @@
       const chunk = todo.slice(k, k + size);
       announce($("review-status"), `Scoring pairs ${k + 1}–${k + chunk.length} of ${todo.length}…`);
       $("file-summary").textContent = `Scoring ${todo.length} pairs with the server: ${k} done…`;
-      const answer = await api("/v1/match", { method: "POST", body: { pairs: chunk.map((i) => { const r = rowInfo(i); return { a: r.a, b: r.b }; }) } });
+      const pairs = chunk.map((i) => { const r = rowInfo(i); return { a: r.a, b: r.b }; });
+      const answer = await patiently(() => api("/v1/match", { method: "POST", body: { pairs } }));
       answer.results.forEach((res, j) => {
         table.scores[chunk[j]] = res.error ? { p: null, label: null, error: `${res.error.code}: ${res.error.message}` } : { p: res.probabilities, label: res.label, error: null };
       });
@@ -641,7 +672,7 @@
     table = { name: file.name, columns: parsed.columns, rows: parsed.rows, scores: {} };
     const colA = guessColumn(parsed.columns, A_NAMES, 0, -1);
     const colB = guessColumn(parsed.columns, B_NAMES, 1, colA);
-    progress = { ...progress, set: defaultSetName(file.name), pos: 0, colA, colB, filter: hasProbabilities() ? "uncertain" : progress.filter };
+    progress = { ...progress, set: defaultSetName(file.name), labels: {}, pos: 0, colA, colB, filter: hasProbabilities() ? "uncertain" : progress.filter };
     whyCache.clear();
     saveTable();
     saveProgress();
