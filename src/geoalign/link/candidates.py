@@ -112,8 +112,10 @@ class Judged:
         return self.p_forward if reverse is None else min(self.p_forward, reverse)
 
     @property
-    def rank(self) -> tuple[bool, float]:
-        return (self.same_place, self.score)
+    def rank(self) -> tuple[bool, bool, float]:
+        """Same place first, then candidates without a hard-number conflict, then by score: another
+        flat of the same compound must not outrank the flat itself just because it scored higher."""
+        return (self.same_place, not self.conflicts, self.score)
 
 
 @dataclass(slots=True)
@@ -162,9 +164,9 @@ class SamePlaceJudge:
             if isinstance(item.forward, ItemError):
                 self.stats.errors += 1
                 continue
+            item.conflicts = hard_conflicts(item.forward)
             if item.p_forward < self.threshold:
                 continue
-            item.conflicts = hard_conflicts(item.forward)
             if item.conflicts:
                 self.stats.refused_by_hard_numbers += 1
                 continue

@@ -306,9 +306,9 @@ def _link_row(
     usable = [j for j in judged if isinstance(j.forward, Match)]
     if not usable:
         errors = [j.forward for j in judged if isinstance(j.forward, ItemError)]
-        error = json.dumps(errors[0].to_dict()["error"], ensure_ascii=False) if errors else None
+        first_error = json.dumps(errors[0].to_dict()["error"], ensure_ascii=False) if errors else None
         status = "error" if errors else "no_candidates"
-        return [*base, status, *empty_right, *([None] * 8), n_candidates, None, error]
+        return [*base, status, *empty_right, *([None] * 8), n_candidates, None, first_error]
     usable.sort(key=lambda j: j.rank, reverse=True)
     best = usable[0]
     second = usable[1] if len(usable) > 1 else None
