@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def batched_rows(scorers: dict[str, OnnxScorer], pairs: list[AddressPair]) -> di
     return {k: {"lat": v, "results": results[k]} for k, v in lat.items()}
 
 
-def naive_as_matches(probs: list[list[float]], id2label: dict[int, str]) -> list[Match]:
+def naive_as_matches(probs: list[list[float]], id2label: Mapping[int, str]) -> list[Match]:
     """The naive loop's raw softmax rows (model id order) as Matches, to compare with the scorers."""
     out = []
     for row in probs:

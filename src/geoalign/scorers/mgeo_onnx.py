@@ -395,7 +395,9 @@ class OnnxScorer:
         ids, mask = pad_batch([t.input_ids for t in batch], self.pad_id)
         types, _ = pad_batch([t.token_type_ids for t in batch], 0)
         arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        feed = {name: arrays[name].astype(dtype, copy=False) for name, dtype in self._inputs.items()}
+        feed: dict[str, np.ndarray] = {
+            name: arrays[name].astype(dtype, copy=False) for name, dtype in self._inputs.items()
+        }
         try:
             (logits,) = self.session.run([self._output], feed)
         except Exception as exc:  # onnxruntime's errors do not share a Python base class
