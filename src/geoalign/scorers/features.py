@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from rapidfuzz import fuzz
@@ -97,6 +97,9 @@ class AddressView:
     tail: str = ""
     #: the text without address-function characters and digits: what names the place
     content: str = ""
+    content_chars: frozenset[str] = frozenset()
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    content_positions: dict[str, list[int]] = field(default_factory=dict)
     #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
     admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
 
@@ -154,6 +157,9 @@ def view_from_components(
         admin=admin,
         tail=tail,
         content=content,
+        content_chars=frozenset(content),
+        positions=char_positions(text),
+        content_positions=char_positions(content),
     )
 
 
@@ -221,25 +227,33 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
 _NEITHER, _ONLY_A, _ONLY_B, _EQUAL, _DIFFERENT = 0.0, 1.0, 2.0, 3.0, 4.0
 
 
-def longest_common_substring(a: str, b: str) -> int:
+def char_positions(text: str) -> dict[str, list[int]]:
+    """Where each character occurs (computed once per address for ``longest_common_substring``)."""
+    positions: dict[str, list[int]] = {}
+    for j, ch in enumerate(text):
+        positions.setdefault(ch, []).append(j)
+    return positions
+
+
+def longest_common_substring(a: str, b: str, b_positions: dict[str, list[int]] | None = None) -> int:
     """Length of the longest contiguous run shared by ``a`` and ``b``.
 
-    Binary search on the length (a common run of length k implies one of every shorter length), each
-    step a set intersection of b's and a's k-grams: O(n log n) k-gram work instead of the O(n*m)
-    dynamic program, which is fast enough in Python for address-length strings.
+    The classic dynamic program, restricted to matching cells: row by row over ``a``, only the
+    positions in ``b`` that hold the same character are visited. Address characters rarely repeat, so
+    this costs about len(a) + (number of matching pairs) steps, not len(a) * len(b).
     """
-    if not a or not b:
-        return 0
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    lo, hi = 0, len(short)
-    while lo < hi:
-        k = (lo + hi + 1) // 2
-        grams = {short[i : i + k] for i in range(len(short) - k + 1)}
-        if any(long_[i : i + k] in grams for i in range(len(long_) - k + 1)):
-            lo = k
-        else:
-            hi = k - 1
-    return lo
+    positions = char_positions(b) if b_positions is None else b_positions
+    best = 0
+    prev: dict[int, int] = {}
+    for ch in a:
+        cur: dict[int, int] = {}
+        for j in positions.get(ch, ()):
+            run = prev.get(j - 1, 0) + 1
+            cur[j] = run
+            if run > best:
+                best = run
+        prev = cur
+    return best
 
 
 def _state(va: str | None, vb: str | None) -> float:
@@ -334,7 +348,7 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         (fuzz.partial_ratio(rest, ta) / 100.0) if rest else NAN,
     )
     ca, cb = a.content, b.content
-    set_a, set_b = set(ca), set(cb)
+    set_a, set_b = a.content_chars, b.content_chars
     common = len(set_a & set_b)
     feats += (
         float(len(cb)),
@@ -343,8 +357,8 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         fuzz.ratio(ca, cb) / 100.0 if ca and cb else NAN,
         fuzz.partial_ratio(ca, cb) / 100.0 if ca and cb else NAN,
     )
-    run = longest_common_substring(ta, tb)
-    content_run = longest_common_substring(ca, cb)
+    run = longest_common_substring(ta, tb, b.positions)
+    content_run = longest_common_substring(ca, cb, b.content_positions)
     feats += (
         float(run),
         run / lb if lb else NAN,
