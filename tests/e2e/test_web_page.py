@@ -175,8 +175,9 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> I
     yield from _start_server(tmp_path_factory.mktemp("web-server-key"), model_dir, "page-key-123")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def browser() -> Iterator[Browser]:
+    """Autouse, so a missing chromium skips before any server is started or model trained."""
     binary = require_binary("chromium", "chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS, headless=True)
