@@ -43,9 +43,11 @@ def test_match_bad_input_is_a_clear_error(capsys):
     assert "empty" in capsys.readouterr().err
 
 
-def test_match_unavailable_scorer(capsys):
-    assert main(["match", A, B, "--scorer", "cascade"]) == 1
-    assert "not available" in capsys.readouterr().err
+def test_match_bad_model_dir_is_a_clear_error(capsys, tmp_path):
+    assert main(["match", A, B, "--model", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["match", A, B, "--scorer", "structured", "--model", str(tmp_path)]) == 1
+    assert "model.txt is missing" in capsys.readouterr().err
 
 
 def test_score_examples_headered_tsv(tmp_path, model_dir):
