@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.random_init is None and args.model is None:
             raise InputError("give --model DIR, --random-init PRESET or --scorer NAME")
+        if args.random_init is not None and args.model is not None:
+            raise InputError("give either --model DIR or --random-init PRESET, not both")
         scorer, agreement = _build_torch(args, pairs)
 
     if getattr(scorer, "checkpoint", None) is not None and scorer.checkpoint.is_random:  # type: ignore[attr-defined]

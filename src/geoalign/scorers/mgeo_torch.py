@@ -11,6 +11,7 @@ finish: softmax probabilities are mapped from the model's id order to the canoni
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -122,6 +123,7 @@ class TorchScorer:
         if self._cls is None or self._sep is None:
             raise ModelLoadError("the tokenizer has no [CLS]/[SEP] tokens: not a BERT-style pair classifier")
         self._token_cache: OrderedDict[str, list[int]] = OrderedDict()
+        self._token_lock = threading.Lock()  # the async engine may prepare batches from several threads
         self._token_cache_size = token_cache_size
         # model output index of each canonical label, so finish() can reorder without a dict per item
         by_name = {name: idx for idx, name in checkpoint.id2label.items()}
@@ -250,25 +252,27 @@ class TorchScorer:
         out: dict[str, list[int]] = {}
         todo: list[str] = []
         cache = self._token_cache
-        for text in texts:
-            if text in out:
-                continue
-            hit = cache.get(text)
-            if hit is not None:
-                cache.move_to_end(text)
-                out[text] = hit
-            else:
-                out[text] = []  # placeholder keeps `todo` distinct
-                todo.append(text)
-        if todo:
+        with self._token_lock:
+            for text in texts:
+                if text in out:
+                    continue
+                hit = cache.get(text)
+                if hit is not None:
+                    cache.move_to_end(text)
+                    out[text] = hit
+                else:
+                    out[text] = []  # placeholder keeps `todo` distinct
+                    todo.append(text)
+        if todo:  # tokenize outside the lock: this is the slow part
             encoded = self._tokenizer(
                 todo, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False
             )["input_ids"]
-            for text, ids in zip(todo, encoded, strict=True):
-                out[text] = list(ids)
-                cache[text] = out[text]
-            while len(cache) > self._token_cache_size:
-                cache.popitem(last=False)
+            with self._token_lock:
+                for text, ids in zip(todo, encoded, strict=True):
+                    out[text] = list(ids)
+                    cache[text] = out[text]
+                while len(cache) > self._token_cache_size:
+                    cache.popitem(last=False)
         return out
 
     def _assemble(self, a: list[int], b: list[int]) -> tuple[list[int], int]:
