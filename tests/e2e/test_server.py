@@ -412,3 +412,34 @@ def test_geoalign_serve_rejects_bad_options_clearly() -> None:
     )
     assert missing.returncode != 0 and "nonexistent" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+# ---------------------------------------------------------------- a neural scorer (tiny random torch model)
+
+
+@pytest.mark.torch
+def test_torch_scorer_served_with_token_budget_batches() -> None:
+    pytest.importorskip("torch")
+    import warnings
+
+    from geoalign.scorers.mgeo_torch import build_torch_scorer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights warn; the outputs are not checked for meaning
+        scorer = build_torch_scorer("random-init:tiny", threads=1)
+    budget = 256
+    with running(scorer, engine=EngineConfig(token_budget=budget)) as (client, _):
+        body = {"pairs": [{"a": f"{A}{i}", "b": f"{B}{i}"} for i in range(12)] + [{"a": "", "b": B}]}
+        answer = client.post("/v1/match", json=body)
+        text = client.get("/metrics").text
+    results = answer.json()["results"]
+    assert answer.status_code == 200 and len(results) == 13
+    assert all(r["scorer"] == "torch" and r["model"] == "random-init:tiny" for r in results[:12])
+    assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-4 for r in results[:12])
+    assert {"tokenize", "forward", "queue"} <= set(results[0]["timings_ms"])
+    assert results[12]["error"]["code"] == "empty"
+    # 12 pairs of ~35 tokens cannot share one 256-token (padded) batch: the budget split them
+    batches = metric(text, "geoalign_batch_items_count")
+    assert batches >= 2 and metric(text, "geoalign_batch_items_sum") == 12
+    padded = metric(text, "geoalign_batch_padded_tokens_sum")
+    assert padded <= budget * batches
