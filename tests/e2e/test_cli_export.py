@@ -48,6 +48,19 @@ def test_export_then_match_with_the_exported_directory(model_dir: Path, tmp_path
     assert result["scorer"] == "onnx" and result["model"] == manifest.variants["int8"].model_id
     assert set(result["probabilities"]) == {"exact_match", "partial_match", "not_match"}
 
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("杭州市西湖区文一西路969号\t文一西路969号\n上海市浦东新区\t\n", encoding="utf-8")
+    scored = _cli(
+        "score", str(pairs), "-o", str(tmp_path / "out.jsonl"), "--model", str(out), "--no-progress"
+    )
+    assert scored.returncode == 0, scored.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["label"] in {"exact_match", "partial_match", "not_match"} and rows[1]["error"]
+
+    profiled = _cli("profile", "--scorer", "onnx", "--model", str(out), "--pairs", str(pairs))
+    assert profiled.returncode == 0, profiled.stderr
+    assert "scorer: onnx" in profiled.stdout and "forward" in profiled.stdout
+
 
 def test_json_manifest_and_fp16_warning(
     model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture

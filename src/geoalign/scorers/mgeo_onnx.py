@@ -329,6 +329,8 @@ class OnnxScorer:
             "model": self.model_id,
             "directory": str(self.directory),
             "variant": self.variant,
+            "device": "cuda" if self.provider in _GPU_PROVIDERS else "cpu",
+            "dtype": self.manifest.variants[self.variant].precision,
             "provider": self.provider,
             "provider_requested": self.requested_provider,
             "session_providers": self.session.get_providers(),
