@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 
 from tests.fixtures_mgeo import write_modelscope_dir
 
-from geoalign.cli.verify_mgeo import GOLDEN_V120, verify
+from geoalign.cli.verify_mgeo import GOLDEN_V120, find_label_permutation, verify
 from geoalign.types import LABELS, AddressPair, ItemError, Match
 
 pytestmark = pytest.mark.torch
@@ -113,8 +113,9 @@ class _Golden:
     name = "golden"
     model_id = "golden"
 
-    def __init__(self, offset: float = 0.0) -> None:
+    def __init__(self, offset: float = 0.0, rename: dict[str, str] | None = None) -> None:
         self.offset = offset
+        self.rename = rename or {k: k for k in LABELS}
 
     def score(self, pairs: list[AddressPair]) -> list[Match | ItemError]:
         out: list[Match | ItemError] = []
@@ -125,7 +126,9 @@ class _Golden:
             left = 1.0 - sum(expected.values())
             probs = {**expected, **{k: left / len(rest) for k in rest}} if rest else dict(expected)
             probs[top] += self.offset
-            out.append(Match(top, probs, self.name, self.model_id))  # type: ignore[arg-type]
+            probs = {self.rename[k]: p for k, p in probs.items()}
+            label = max(probs, key=probs.__getitem__)
+            out.append(Match(label, probs, self.name, self.model_id))  # type: ignore[arg-type]
         return out
 
 
@@ -188,3 +191,11 @@ def test_profile_works_for_any_staged_scorer() -> None:
     assert sum(report.stages.values()) == pytest.approx(report.total_ms)
     assert compare_results(results, results)["label_agreement"] == 1.0
     assert compare_results(results, results)["skipped"] == 5
+
+
+def test_verify_recognises_a_wrong_label_order() -> None:
+    swap = {"exact_match": "not_match", "not_match": "exact_match", "partial_match": "partial_match"}
+    checks = verify(_Golden(rename=swap))
+    assert not any(c.ok for c in checks if c.expected_label != "partial_match")
+    assert find_label_permutation(checks) == swap  # swapping back makes every check pass
+    assert find_label_permutation(verify(_Golden(offset=2e-4))) is None
