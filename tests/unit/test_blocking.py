@@ -18,6 +18,7 @@ from geoalign.link.blocking import (
     record_keys,
     remember_pairs,
 )
+from geoalign.link.candidates import Record, SamePlaceJudge
 from geoalign.scorers.features import AddressView
 
 HANGZHOU_XIHU = ("浙江省", "杭州市", "西湖区", None)
@@ -147,3 +148,53 @@ def test_dedupe_diagnostics_count_pairs_within_blocks() -> None:
     expected = sum(len(list(itertools.combinations(r, 2))) for r in members.values())
     assert report["rules"]["k"]["pairs"] == expected == 4
     assert report["full_comparison_pairs"] == 6
+
+
+class _TableScorer:
+    """Fake scorer: p(exact) from a table keyed by (a, b); records every pair it is asked."""
+
+    name = "structured"
+    model_id = "table"
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self.table = table
+        self.asked: list[tuple[str, str]] = []
+
+    def score(self, pairs):
+        from geoalign.types import Match
+
+        out = []
+        for p in pairs:
+            self.asked.append((p.a, p.b))
+            e = self.table.get((p.a, p.b), 0.05)
+            out.append(Match.from_probabilities((e, (1 - e) / 2, (1 - e) / 2), scorer="t", model="t"))
+        return out
+
+
+def _record(rid: str, comps: dict[str, str]) -> Record:
+    return Record(rid, rid, view=view(comps))
+
+
+def test_same_place_needs_both_directions_and_no_hard_conflict() -> None:
+    q = [_record("q1", {"road": "文三路", "roadno": "369"}), _record("q2", {"road": "文三路", "roadno": "5"})]
+    c = [
+        _record("c1", {"road": "文三路", "roadno": "369"}),  # exact both ways
+        _record("c2", {"road": "文三路", "roadno": "369", "poi": "店"}),  # exact one way only
+        _record("c3", {"road": "文三路", "roadno": "368"}),  # conflicting number: never scored
+        _record("c4", {"road": "文三路", "roadno": "7"}),
+    ]
+    table = {("q1", "c1"): 0.9, ("c1", "q1"): 0.8, ("q1", "c2"): 0.9, ("c2", "q1"): 0.2, ("q1", "c3"): 0.99}
+    scorer = _TableScorer(table)
+    judge = SamePlaceJudge(scorer, threshold=0.5)  # type: ignore[arg-type]
+    judged = judge.judge(q, c, [(0, 0), (0, 1), (0, 2), (1, 2), (1, 3)])
+    same = {(j.q, j.c) for j in judged if j.same_place}
+    assert same == {(0, 0)}
+    assert ("q1", "c3") not in scorer.asked  # q1 has conflict-free candidates
+    # q2's candidates all conflict: the first one is still scored, to show the nearest record
+    assert ("q2", "c3") in scorer.asked and ("q2", "c4") not in scorer.asked
+    assert set(scorer.asked) >= {("c1", "q1"), ("c2", "q1")}  # reverse only for forward exact
+    assert ("c3", "q2") not in scorer.asked
+    assert judge.stats.skipped_hard_numbers == 2
+    assert judge.stats.forward_pairs == 3 and judge.stats.reverse_pairs == 2
+    nearest = next(j for j in judged if j.q == 1)
+    assert nearest.conflicts == ["roadno"] and not nearest.same_place

@@ -135,7 +135,8 @@ def report_summary(command: str, summary: Any, args: argparse.Namespace, output:
     )
     judge = summary.judge
     lines.append(
-        f"  scored: {judge['forward_pairs']:,} pairs forward, {judge['reverse_pairs']:,} reverse; "
+        f"  scored: {judge['forward_pairs']:,} pairs forward ({judge['skipped_hard_numbers']:,} candidates "
+        f"not scored: conflicting house numbers), {judge['reverse_pairs']:,} reverse; "
         f"{judge['same_place']:,} same-place; {judge['refused_by_hard_numbers']:,} refused by hard numbers"
     )
     cascade = summary.cascade

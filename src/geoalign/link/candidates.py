@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.link.blocking import record_keys
-from geoalign.scorers.features import AddressView
+from geoalign.scorers.features import AddressView, compare_components
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 
 #: Components whose disagreement means two different places, whatever the probabilities say.
@@ -123,6 +123,7 @@ class JudgeStats:
     forward_pairs: int = 0
     reverse_pairs: int = 0
     same_place: int = 0
+    skipped_hard_numbers: int = 0
     refused_by_hard_numbers: int = 0
     errors: int = 0
     forward_s: float = 0.0
@@ -144,6 +145,25 @@ class SamePlaceJudge:
         self.batch_size = max(1, batch_size)
         self.stats = JudgeStats()
 
+    def _prefilter(
+        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        kept: list[tuple[int, int]] = []
+        first_conflicting: dict[int, tuple[int, int]] = {}
+        has_clean: set[int] = set()
+        for q, c in pairs:
+            if view_conflicts(queries[q], candidates[c]):
+                first_conflicting.setdefault(q, (q, c))
+                self.stats.skipped_hard_numbers += 1
+            else:
+                has_clean.add(q)
+                kept.append((q, c))
+        for q, pair in first_conflicting.items():
+            if q not in has_clean:
+                kept.append(pair)
+                self.stats.skipped_hard_numbers -= 1
+        return kept
+
     def _score(self, pairs: list[AddressPair]) -> list[Result]:
         out: list[Result] = []
         for start in range(0, len(pairs), self.batch_size):
@@ -153,7 +173,14 @@ class SamePlaceJudge:
     def judge(
         self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
     ) -> list[Judged]:
-        """Judge ``pairs`` of (index into queries, index into candidates)."""
+        """Judge ``pairs`` of (index into queries, index into candidates).
+
+        Pairs whose parsed views already conflict on a hard number can never be the same place, so
+        they are not scored (the cheap stage first): they are counted in ``skipped_hard_numbers``.
+        A query whose candidates all conflict still gets its first (best-blocked) candidate scored,
+        so the output can show the nearest record and why it is not a match.
+        """
+        pairs = self._prefilter(queries, candidates, pairs)
         start = time.perf_counter()
         forward = self._score([AddressPair(queries[q].address, candidates[c].address) for q, c in pairs])
         self.stats.forward_s += time.perf_counter() - start
@@ -164,7 +191,8 @@ class SamePlaceJudge:
             if isinstance(item.forward, ItemError):
                 self.stats.errors += 1
                 continue
-            item.conflicts = hard_conflicts(item.forward)
+            # the views decide too: a neural scorer's answer carries no explanation
+            item.conflicts = hard_conflicts(item.forward) or view_conflicts(queries[item.q], candidates[item.c])
             if item.p_forward < self.threshold:
                 continue
             if item.conflicts:
@@ -189,6 +217,18 @@ class SamePlaceJudge:
                 item.same_place = True
                 self.stats.same_place += 1
         return judged
+
+
+def view_conflicts(a: Record, b: Record) -> list[str]:
+    """Hard-number conflicts between two parsed records, from the same comparison the structured
+    explanation uses (numbers are compared for equality; symmetric)."""
+    if a.view is None or b.view is None:
+        return []
+    return [
+        c.name
+        for c in compare_components(a.view, b.view)
+        if c.status == "conflict" and c.name in HARD_NUMBERS
+    ]
 
 
 def probabilities_of(result: Result | None) -> list[float | None]:
