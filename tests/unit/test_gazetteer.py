@@ -140,6 +140,15 @@ def test_road_named_after_a_place_is_not_a_division() -> None:
     assert g.resolve("北京东路").spans == ()
     assert g.resolve("朝阳路").spans == ()
     assert g.resolve("北京南站").spans == ()
+    assert g.resolve("金凤凰大道a153号").spans == ()  # 金凤 (金凤区) + 凰大道: a road
+    assert g.resolve("珠海斗门珠峰大道").prefix() == "广东省珠海市斗门区"  # a longer road name is fine
+
+
+def test_county_short_name_needs_an_ancestor_before_it() -> None:
+    for poi in ("建安楼", "安定门", "桃源居", "凤凰庄1栋", "斗门珠峰大道"):
+        assert g.resolve(poi).spans == (), poi
+    assert g.resolve("杭州余杭五常街道").prefix() == "浙江省杭州市余杭区五常街道"
+    assert g.resolve("北京朝阳").prefix() == "北京市朝阳区"
 
 
 def test_wuchang_subdistrict_is_not_wuchang_city() -> None:

@@ -21,7 +21,8 @@ API (pure, data loaded once, lazily, at first use):
 Short names are derived by stripping the level suffix (省, 市, 自治区 + the peoples' names, 自治州, 地区,
 盟, 区, 县, 旗…) only when at least two characters remain: 城区 and 郊区 have no short name. Town-level short
 names (望京 for 望京街道) are answered by ``lookup`` but never used by ``resolve``, because they are far
-too often also the names of roads, neighbourhoods and buildings.
+too often also the names of roads, neighbourhoods and buildings; county-level short names (朝阳 for
+朝阳区) are used only after a province or city has been matched (北京朝阳 yes, 建安楼 no).
 """
 
 from __future__ import annotations
@@ -63,14 +64,21 @@ _SUFFIXES: Final[dict[Level, tuple[str, ...]]] = {
 #: Common spoken alias of an autonomous area: 海西蒙古族藏族自治州 → 海西州, 大厂回族自治县 → 大厂县.
 _AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
 
-#: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路), a
-#: station or building (北京南站, 北京大学), a village (朝阳村), or a different division written in full
-#: (五常街道 is a 街道 of 杭州, not 五常市; 北京朝阳市 is not 北京朝阳区).
+#: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路, and
+#: with one more character 金凤凰大道), a station or building (北京南站, 北京大学), a village (朝阳村),
+#: or a different division written in full (五常街道 is a 街道 of 杭州, not 五常市; 北京朝阳市 is not
+#: 北京朝阳区).
 _NOT_A_DIVISION_AFTER_SHORT: Final[re.Pattern[str]] = re.compile(
     r"[东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同|村|桥|站|广场|大厦|公园|小区|花园|中学|小学|大学|学院"
     r"|医院|酒店|宾馆|饭店|机场|银行|商场|公司|厂|码头|港)"
+    r"|[\u4e00-\u9fff][东西南北中]?(?:路|街|大街|大道|巷|弄|胡同)"
     r"|(?:省|市|区|县|州|旗|盟|镇|乡|街道|苏木)"
 )
+
+#: Which levels' short names ``resolve`` uses, at the start of an address and after an ancestor.
+#: Township short names (望京 for 望京街道) never: they are far too often roads, areas and buildings.
+_SHORT_LEVELS_AT_START: Final[frozenset[str]] = frozenset({"prov", "city"})
+_SHORT_LEVELS_IN_CONTEXT: Final[frozenset[str]] = frozenset({"prov", "city", "district"})
 
 #: Separators a writer may put between admin names (北京市 朝阳区, 广东省,深圳市, 浙江-杭州).
 _SEPARATORS: Final[frozenset[str]] = frozenset(" \u3000,，、-—/|·")
@@ -316,7 +324,11 @@ def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Mat
         codes: list[str] = list(data.full.get(piece, ()))
         short_codes = data.short.get(piece, ())
         if short_codes and not _NOT_A_DIVISION_AFTER_SHORT.match(after):
-            codes += [c for c in short_codes if data.by_code[c].level != "town"]
+            # Province and city short names are distinctive (山东, 广州); a county-level short name at
+            # the very start is as often a POI (建安楼, 安定门, 桃源居, 凤凰庄), so it counts only after
+            # an ancestor has been matched (广州白云, 昆明官渡区).
+            allowed = _SHORT_LEVELS_IN_CONTEXT if context else _SHORT_LEVELS_AT_START
+            codes += [c for c in short_codes if data.by_code[c].level in allowed]
         codes = _continuing(data, codes, context)
         if codes:
             return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
