@@ -192,7 +192,9 @@ class SamePlaceJudge:
                 self.stats.errors += 1
                 continue
             # the views decide too: a neural scorer's answer carries no explanation
-            item.conflicts = hard_conflicts(item.forward) or view_conflicts(queries[item.q], candidates[item.c])
+            item.conflicts = hard_conflicts(item.forward) or view_conflicts(
+                queries[item.q], candidates[item.c]
+            )
             if item.p_forward < self.threshold:
                 continue
             if item.conflicts:
