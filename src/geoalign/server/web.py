@@ -237,7 +237,7 @@ class LabelStore:
             for a, b, label in labels:
                 rows[(a, b)] = label
             write_table(path, ["a", "b", "label"], ([a, b, label] for (a, b), label in rows.items()), "tsv")
-        counts = {label: 0 for label in LABELS}
+        counts: dict[str, int] = {label: 0 for label in LABELS}
         for label in rows.values():
             counts[label] += 1
         return {
