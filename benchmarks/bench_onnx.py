@@ -15,7 +15,9 @@ Why interleaved: this machine's cores are shared, so configurations are run roun
 the per-pair rows, chunk by chunk for the batched rows); load changes hit every row alike and the ratios
 stay meaningful even when absolute numbers move. Ceilings are measured in the same run: one 2048^3 fp32
 MatMul in ORT (MLAS) and the same MatMul after ``quantize_dynamic`` (DynamicQuantizeLinear + MatMulInteger,
-activation quantization included), converted to pairs/s at the measured mean tokens per pair.
+activation quantization included), converted to pairs/s at the measured mean tokens per pair. Each row
+also reports pairs per CPU-second of this process and its share of the ceiling per CPU-second: under load
+from other processes these move much less than wall-clock rates (spin-waiting threads count as busy).
 
 With ``--agreement-model`` (a trained classifier, e.g. from scripts/train_tiny_pair_classifier.py) it is
 exported too, and int8 is compared with fp32 on ``--agreement-pairs`` (real address pairs; labels in the
@@ -75,7 +77,8 @@ def _matmul_graph(path: Path, size: int) -> None:
 
 
 def ort_ceilings(threads: int, size: int = 2048, reps: int = 5) -> dict[str, float]:
-    """Best-of GFLOP/s of one size^3 MatMul in ORT: fp32 (MLAS) and dynamic int8 (as the model's layers)."""
+    """Best-of GFLOP/s of one size^3 MatMul in ORT: fp32 (MLAS) and dynamic int8 (as the model's layers),
+    per wall second and per CPU second of this process (``*_cpu``: robust to other processes' load)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out: dict[str, float] = {}
@@ -89,15 +92,16 @@ def ort_ceilings(threads: int, size: int = 2048, reps: int = 5) -> dict[str, flo
             options.intra_op_num_threads = threads
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             session.run(None, {"x": x})
-            best = min(_timed(lambda s=session: s.run(None, {"x": x})) for _ in range(reps))
-            out[name] = 2 * size**3 / best / 1e9
+            times = [_timed(lambda s=session: s.run(None, {"x": x})) for _ in range(reps)]
+            out[name] = 2 * size**3 / min(t for t, _ in times) / 1e9
+            out[f"{name}_cpu"] = 2 * size**3 / min(c for _, c in times) / 1e9
     return out
 
 
-def _timed(fn: Any) -> float:
-    t = time.perf_counter()
+def _timed(fn: Any) -> tuple[float, float]:
+    c, t = time.process_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -126,30 +130,35 @@ def per_pair_rows(
 ) -> dict[str, dict[str, Any]]:
     """One request at a time (tokenize -> score), configurations interleaved pair by pair."""
     lat: dict[str, list[float]] = {"naive": [], **{v: [] for v in scorers}}
+    cpu: dict[str, float] = dict.fromkeys(lat, 0.0)
     results: dict[str, list[Any]] = {k: [] for k in lat}
     for pair in pairs:
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         probs = naive_score(naive_model, tokenizer, pair)
         lat["naive"].append(time.perf_counter() - t)
+        cpu["naive"] += time.process_time() - c
         results["naive"].append(probs)
         for name, scorer in scorers.items():
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             results[name].append(scorer.score([pair])[0])
             lat[name].append(time.perf_counter() - t)
-    return {k: {"lat": v, "results": results[k]} for k, v in lat.items()}
+            cpu[name] += time.process_time() - c
+    return {k: {"lat": v, "cpu_s": cpu[k], "results": results[k]} for k, v in lat.items()}
 
 
 def batched_rows(scorers: dict[str, OnnxScorer], pairs: list[AddressPair]) -> dict[str, dict[str, Any]]:
     """A batch job: 256-pair chunks through the staged scorer, configurations interleaved chunk by chunk."""
     lat: dict[str, list[float]] = {v: [] for v in scorers}
+    cpu: dict[str, float] = dict.fromkeys(scorers, 0.0)
     results: dict[str, list[Any]] = {v: [] for v in scorers}
     for start in range(0, len(pairs), CHUNK):
         chunk = pairs[start : start + CHUNK]
         for name, scorer in scorers.items():
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             results[name].extend(scorer.score(chunk))
             lat[name].append(time.perf_counter() - t)
-    return {k: {"lat": v, "results": results[k]} for k, v in lat.items()}
+            cpu[name] += time.process_time() - c
+    return {k: {"lat": v, "cpu_s": cpu[k], "results": results[k]} for k, v in lat.items()}
 
 
 def naive_as_matches(probs: list[list[float]], id2label: Mapping[int, str]) -> list[Match]:
@@ -266,6 +275,7 @@ def main() -> int:
             wall = sum(data["lat"])
             useful = sum(gflop[:n]) / wall
             ceiling = ceiling_of[name]
+            engine_dtype = "int8" if name == "int8" else "fp32"
             results = naive_matches if name == "naive" else data["results"]
             if mode == "per-pair":
                 vs_torch = compare_results(naive_matches, results)["max_abs_prob_diff"]
@@ -277,11 +287,15 @@ def main() -> int:
                 "config": title, "engine": engine, "dtype": dtype, "mode": mode, "n": n,
                 "batch": "1 (per request)" if mode == "per-pair" else f"≤2048 tokens, {CHUNK}-pair chunks",
                 "pairs_per_s": n / wall,
+                "pairs_per_cpu_s": n / data["cpu_s"] if data["cpu_s"] else None,
                 "p50_ms": statistics.median(data["lat"]) * 1000,
                 "p99_ms": float(np.percentile(data["lat"], 99)) * 1000,
                 "useful_gflops": useful,
                 "ceiling_pairs_per_s": ceiling / float(np.mean(gflop[:n])) if ceiling else None,
                 "share_of_ceiling": useful / ceiling if ceiling else None,
+                "share_of_ceiling_cpu": sum(gflop[:n]) / data["cpu_s"] / ceilings[f"{engine_dtype}_cpu"]
+                if ceiling and data["cpu_s"]
+                else None,
                 "max_prob_diff_vs_torch": vs_torch,
                 "agreement_vs_onnx_fp32": vs_fp32["label_agreement"] if vs_fp32 else None,
                 "max_prob_diff_vs_onnx_fp32": vs_fp32["max_abs_prob_diff"] if vs_fp32 else None,
@@ -329,9 +343,10 @@ def _f(value: Any, fmt: str) -> str:
 
 def markdown(rows: list[dict[str, Any]], env: dict[str, Any], agreement: dict[str, Any] | None) -> str:
     lines = [
-        "| configuration | engine | dtype | batch | n | pairs/s | × naive | p50 ms | p99 ms | useful GFLOP/s "
-        "| ceiling pairs/s | % ceil | max\\|Δp\\| vs torch | agree vs onnx fp32 |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| configuration | engine | dtype | batch | n | pairs/s | × naive | p50 ms | p99 ms "
+        "| useful GFLOP/s | ceiling pairs/s | % ceil | pairs/CPU-s | % ceil (CPU) "
+        "| max\\|Δp\\| vs torch | agree vs onnx fp32 |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
@@ -339,6 +354,8 @@ def markdown(rows: list[dict[str, Any]], env: dict[str, Any], agreement: dict[st
             f"| {r['pairs_per_s']:.1f} | {r['x_naive']:.2f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} "
             f"| {r['useful_gflops']:.0f} | {_f(r['ceiling_pairs_per_s'], '.0f')} "
             f"| {_f(r['share_of_ceiling'] and 100 * r['share_of_ceiling'], '.0f')} "
+            f"| {_f(r['pairs_per_cpu_s'], '.1f')} "
+            f"| {_f(r['share_of_ceiling_cpu'] and 100 * r['share_of_ceiling_cpu'], '.0f')} "
             f"| {_f(r['max_prob_diff_vs_torch'], '.1e')} | {_f(r['agreement_vs_onnx_fp32'], '.3f')} |"
         )
     lines.append("")
