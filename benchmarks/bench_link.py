@@ -37,6 +37,7 @@ def _options(args: argparse.Namespace):
     from geoalign.link.pipeline import Options
 
     return Options(
+        rules=args.rules,
         max_candidates=args.max_candidates,
         max_block_size=args.max_block_size,
         threshold=args.threshold,
@@ -87,8 +88,25 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
     predicted = {r["left_id"]: r["right_id"] for r in rows if r["status"] == "match"}
     correct = sum(1 for lid, rid in predicted.items() if true.get(lid) == rid)
     best_correct = sum(1 for r in rows if r["right_id"] and true.get(r["left_id"]) == r["right_id"])
+    # Precision/recall at higher thresholds, from this one run: a best candidate that is the same place
+    # at threshold t is exactly one whose smaller-of-both-directions probability is >= t (see README).
+    sweep = {}
+    for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
+        if t < args.threshold:
+            continue
+        pred = {
+            r["left_id"]: r["right_id"]
+            for r in rows
+            if r["status"] == "match" and min(float(r["p_exact_match"]), float(r["p_exact_reverse"])) >= t
+        }
+        hit = sum(1 for lid, rid in pred.items() if true.get(lid) == rid)
+        sweep[str(t)] = {
+            "precision": round(hit / len(pred), 4) if pred else None,
+            "recall": round(hit / len(truth), 4) if truth else None,
+        }
     return {
         "data": str(root),
+        "threshold_sweep": sweep,
         "left_rows": len(rows),
         "right_rows": summary.counts["right_records"],
         "true_links": len(truth),
@@ -107,6 +125,7 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
         "cascade": summary.cascade,
         "peak_rss_mb": round(_peak_rss_mb(), 0),
         "threshold": args.threshold,
+        "rules": args.rules or "default",
         "max_candidates": args.max_candidates,
     }
 
@@ -149,8 +168,19 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
     best_hit = sum(1 for r in with_exact if r["right_id"] in exact[r["left_id"]])
     match_rows = [r for r in rows if r["status"] == "match"]
     match_hit = sum(1 for r in match_rows if r["right_id"] in exact.get(r["left_id"], set()))
+    sweep = {}
+    for t in (0.05, 0.1, 0.2, 0.3, 0.5):
+        if t < args.threshold:
+            continue
+        chosen = [r for r in match_rows if min(float(r["p_exact_match"]), float(r["p_exact_reverse"])) >= t]
+        good = sum(1 for r in chosen if r["right_id"] in exact.get(r["left_id"], set()))
+        sweep[str(t)] = {
+            "same_place_matches": len(chosen),
+            "of_which_labelled_exact": round(good / len(chosen), 4) if chosen else None,
+        }
     return {
         "data": args.data,
+        "threshold_sweep": sweep,
         "queries": len(queries),
         "candidates": len(candidates),
         "queries_with_an_exact_candidate": len(with_exact),
@@ -166,6 +196,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
         "status": summary.counts["status"],
         "peak_rss_mb": round(_peak_rss_mb(), 0),
         "threshold": args.threshold,
+        "rules": args.rules or "default",
     }
 
 
@@ -175,11 +206,16 @@ def main() -> None:
     parser.add_argument("data", help="generated: directory from gen_tables.py; ccks: the slice TSV")
     parser.add_argument("--output", help="generated: directory for links.csv (default: a temp dir)")
     parser.add_argument("--model", help="neural model for the cascade (default: embedded matcher only)")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=None, help="default: the link default")
+    parser.add_argument("--rules", default=None, help="blocking rules (default: the link default)")
     parser.add_argument("--max-candidates", type=int, default=20)
     parser.add_argument("--max-block-size", type=int, default=500)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
+    if args.threshold is None:
+        from geoalign.link.candidates import DEFAULT_THRESHOLD
+
+        args.threshold = DEFAULT_THRESHOLD
     result = bench_generated(args) if args.mode == "generated" else bench_ccks(args)
     result["environment"] = _environment()
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -9,7 +9,14 @@ matcher scores with, so nothing is parsed twice), and only records that share a 
 * ``area_poi``       — (area code; each character 3-gram of the POI name): 保利国际 vs 保利国际广场
 * ``town_road``      — (town code; road)
 * ``area_road``      — (area code; road) for records that carry no road number
-* ``poi``            — each 3-gram of the POI name, anywhere (POI-only records; big blocks, capped)
+* ``poi``            — each 3-gram of the POI / sub-POI name, anywhere (POI-only records; capped)
+* ``road``           — the road name alone, anywhere (a shop record "桐和街依家小店" vs a full address
+  on 桐和街; big blocks, capped, and ranked below every rarer shared key)
+* ``community``      — the community / village name (小冯村), anywhere
+* ``text_gram``      — opt-in, not a default: each 3-gram of the normalized text after the admin
+  prefix (a canopy for free-form records; costly on big tables)
+
+A secondary road (subroad + subroadno: 柳州南路浦园路18号) gives the road keys too.
 
 A key's *block* is the set of indexed records carrying it. A block larger than ``max_block_size`` is
 skipped (like Splink's blocking analysis, never silently: it is counted and listed in the report),
@@ -53,29 +60,44 @@ def _grams(text: str, n: int = 3) -> list[str]:
     return sorted({text[i : i + n] for i in range(len(text) - n + 1)})
 
 
+def _roads(view: AddressView) -> list[tuple[str, str | None]]:
+    """(road, number) of the main road and of a secondary road, where present."""
+    out = []
+    for road_level, no_level in (("road", "roadno"), ("subroad", "subroadno")):
+        road = view.comps.get(road_level)
+        if road:
+            out.append((road, view.comps.get(no_level)))
+    return out
+
+
 def _area_road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    road, no = view.comps.get("road"), view.comps.get("roadno")
-    if codes.area and road and no:
-        yield f"{codes.area}|{road}|{no}"
+    if codes.area:
+        for road, no in _roads(view):
+            if no:
+                yield f"{codes.area}|{road}|{no}"
 
 
 def _road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    road, no = view.comps.get("road"), view.comps.get("roadno")
-    if road and no:
-        yield f"{road}|{no}"
+    for road, no in _roads(view):
+        if no:
+            yield f"{road}|{no}"
+
+
+def _poi_names(view: AddressView) -> list[str]:
+    return [name for name in (view.comps.get("poi"), view.comps.get("subpoi")) if name]
 
 
 def _area_poi(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    poi = view.comps.get("poi")
-    if codes.area and poi:
-        for gram in _grams(poi):
-            yield f"{codes.area}|{gram}"
+    if codes.area:
+        for name in _poi_names(view):
+            for gram in _grams(name):
+                yield f"{codes.area}|{gram}"
 
 
 def _town_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    road = view.comps.get("road")
-    if codes.town and road:
-        yield f"{codes.town}|{road}"
+    if codes.town:
+        for road, _no in _roads(view):
+            yield f"{codes.town}|{road}"
 
 
 def _area_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
@@ -85,9 +107,27 @@ def _area_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 
 
 def _poi(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    poi = view.comps.get("poi")
-    if poi:
-        yield from _grams(poi)
+    for name in _poi_names(view):
+        yield from _grams(name)
+
+
+def _road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    for road, _no in _roads(view):
+        yield road
+
+
+def _community(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    name = view.comps.get("community")
+    if name and len(name) >= 2:
+        yield name
+
+
+def _text_gram(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    rest = view.text
+    for name in view.admin:
+        if name and rest.startswith(name):
+            rest = rest[len(name) :]
+    yield from _grams(rest)
 
 
 #: The rules, by name, in the order they are documented above.
@@ -98,8 +138,11 @@ RULES: Final[dict[str, KeyFunction]] = {
     "town_road": _town_road,
     "area_road": _area_road,
     "poi": _poi,
+    "road": _road,
+    "community": _community,
+    "text_gram": _text_gram,
 }
-DEFAULT_RULES: Final[tuple[str, ...]] = tuple(RULES)
+DEFAULT_RULES: Final[tuple[str, ...]] = tuple(r for r in RULES if r != "text_gram")
 DEFAULT_MAX_BLOCK_SIZE: Final[int] = 500
 DEFAULT_MAX_CANDIDATES: Final[int] = 20
 
