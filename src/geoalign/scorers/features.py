@@ -144,7 +144,8 @@ def view_from_components(
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))
     skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
-    tail = parsed.normalized[skeleton_end:]  # offsets index the parsed text (same length as normalized)
+    # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text.
+    tail = parsed.raw[skeleton_end:]
     content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
     return AddressView(
         text=text,
