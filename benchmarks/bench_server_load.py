@@ -78,14 +78,16 @@ class PairFeed:
 
 
 def build_scorer(spec: str, torch_threads: int | None = None) -> Any:
-    """``structured`` (embedded matcher) or ``torch:<checkpoint spec>`` (e.g. torch:random-init:tiny)."""
-    if spec.startswith("torch:"):
+    """``NAME`` or ``NAME:MODEL`` as ``--scorer NAME --model MODEL``: ``structured`` (embedded matcher),
+    ``torch:random-init:tiny``, ``onnx:/path/to/export`` ..."""
+    name, _, model = spec.partition(":")
+    if name == "torch":
         from geoalign.scorers.mgeo_torch import build_torch_scorer
 
-        return build_torch_scorer(spec.split(":", 1)[1], threads=torch_threads)
+        return build_torch_scorer(model, threads=torch_threads)
     from geoalign.scorers.registry import build_scorer as build
 
-    return build(spec)
+    return build(name, model or None)
 
 
 def engine_config_for(scorer: Any) -> Any:
