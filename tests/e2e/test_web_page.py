@@ -8,6 +8,7 @@ under ``CI=true`` they fail instead.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -253,6 +254,29 @@ def test_try_a_pair_shows_label_probabilities_components_and_timings(server: Ser
     _shot(page, "try-desktop")
 
 
+def test_every_control_has_a_label_and_tabs_work_by_keyboard(server: Server, open_page: Any) -> None:
+    page = open_page(server.url)
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, progress')]
+            .filter(e => !e.labels?.length && !e.getAttribute('aria-label')
+                         && !e.getAttribute('aria-labelledby'))
+            .map(e => e.id || e.outerHTML)"""
+    )
+    assert unlabelled == []
+    nameless = page.evaluate(
+        "() => [...document.querySelectorAll('button')].filter(b => !b.textContent.trim()).map(b => b.id)"
+    )
+    assert nameless == []
+    page.get_by_role("tab", name="Try a pair").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Review a job")).to_be_focused()
+    expect(page.get_by_role("tab", name="Review a job")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-review")).to_be_visible()
+    expect(page.locator("#panel-try")).to_be_hidden()
+    page.keyboard.press("Home")
+    expect(page.locator("#panel-try")).to_be_visible()
+
+
 def test_try_by_keyboard_at_phone_width(server: Server, open_page: Any) -> None:
     page = open_page(server.url, PHONE)
     page.get_by_role("button", name="Fill an example").focus()
@@ -396,6 +420,26 @@ def test_review_a_file_of_bare_pairs_scores_them_first(
     expect(page.locator("#save-state")).to_contain_text("Saved: 1 labelled pair in")
     saved = read_labelled_pairs(server.labels_dir / "pairs-labels.tsv")
     assert [(p.a, p.b, p.label) for p in saved] == [(A1, B1, "partial_match")]
+
+
+def _probs(exact: float, partial: float, not_: float) -> dict[str, float]:
+    return {"exact_match": exact, "partial_match": partial, "not_match": not_}
+
+
+def test_review_a_jsonl_of_matches(server: Server, open_page: Any, tmp_path: Path) -> None:
+    """JSONL with Match JSON's nested probabilities and an ItemError object in its slot."""
+    job = tmp_path / "matches.jsonl"
+    records = [
+        {"a": A1, "b": B1, "label": "partial_match", "probabilities": _probs(0.3, 0.6, 0.1)},
+        {"a": "北京市朝阳区建国路93号", "b": "北京朝阳建国路93号", "probabilities": _probs(0.99, 0.01, 0)},
+        {"a": "", "b": "x", "error": {"code": "empty", "message": "address is empty"}},
+    ]
+    job.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    page = open_page(server.url + "/#review")
+    page.get_by_label("Results or pairs file").set_input_files(str(job))
+    expect(page.locator("#file-summary")).to_contain_text("3 pairs · 2 with probabilities · 1 uncertain")
+    expect(page.locator("#card-title")).to_contain_text("Pair 1 of 1")
+    expect(page.locator("#card-pred")).to_contain_text("partial match (60.0%)")
 
 
 def test_unreadable_file_is_reported(server: Server, open_page: Any, tmp_path: Path) -> None:
