@@ -84,7 +84,7 @@
   function showError(box, err) {
     const code = err.code || "error";
     box.replaceChildren(
-      el("strong", { text: "The server refused: " }),
+      el("strong", { text: err.local ? "Cannot use this: " : code === "network_error" ? "No answer: " : "The server refused: " }),
       el("span", { class: "code", text: code }),
       document.createTextNode(` — ${err.message}`),
     );
@@ -388,7 +388,7 @@
 
   function saveProgress() {
     try { localStorage.setItem(PROGRESS_STORAGE, JSON.stringify(progress)); } catch (err) {
-      showError($("review-error"), { code: "browser_storage_full", message: "could not keep your progress in this browser; labels already saved on the server are safe" });
+      showError($("review-error"), { local: true, code: "browser_storage_full", message: "could not keep your progress in this browser; labels already saved on the server are safe" });
     }
   }
   function saveTable() {
@@ -666,7 +666,7 @@
     try {
       parsed = parseFile(file.name, await file.text());
     } catch (err) {
-      showError($("review-error"), { code: "unreadable_file", message: `${file.name}: ${err.message}` });
+      showError($("review-error"), { local: true, code: "unreadable_file", message: `${file.name}: ${err.message}` });
       return;
     }
     table = { name: file.name, columns: parsed.columns, rows: parsed.rows, scores: {} };
@@ -676,7 +676,7 @@
     whyCache.clear();
     saveTable();
     saveProgress();
-    if (parsed.bad.length) showError($("review-error"), { code: "malformed_rows", message: `lines ${parsed.bad.slice(0, 5).join(", ")}${parsed.bad.length > 5 ? "…" : ""} are not JSON and were left out` });
+    if (parsed.bad.length) showError($("review-error"), { local: true, code: "malformed_rows", message: `lines ${parsed.bad.slice(0, 5).join(", ")}${parsed.bad.length > 5 ? "…" : ""} are not JSON and were left out` });
     await startReview({ restored: false });
     $("card").focus();
   });
@@ -693,7 +693,7 @@
   $("threshold").addEventListener("change", () => {
     const t = Number($("threshold").value);
     if (!(t > 0 && t <= 1)) {
-      showError($("review-error"), { code: "invalid_threshold", message: "the threshold is a probability between 0 and 1" });
+      showError($("review-error"), { local: true, code: "invalid_threshold", message: "the threshold is a probability between 0 and 1" });
       return;
     }
     hideError($("review-error"));
@@ -704,7 +704,7 @@
   $("set-name").addEventListener("change", async () => {
     const name = $("set-name").value.trim();
     if (!SET_NAME.test(name)) {
-      showError($("review-error"), { code: "invalid_set", message: "a label set name is 1-64 letters, digits, _ - or ., starting with a letter or digit" });
+      showError($("review-error"), { local: true, code: "invalid_set", message: "a label set name is 1-64 letters, digits, _ - or ., starting with a letter or digit" });
       return;
     }
     hideError($("review-error"));
@@ -759,7 +759,7 @@
       info = await api("/v1/web/info");
       if (info.auth_required && !keyInput.value) $("settings").open = true;
       if (!info.labels_enabled) {
-        showError($("review-error"), { code: "labels_disabled", message: "this server saves no labels: start it with geoalign serve --labels-dir DIR" });
+        showError($("review-error"), { local: true, code: "labels_disabled", message: "this server saves no labels: start it with geoalign serve --labels-dir DIR" });
       }
     } catch (err) {
       showError($("global-error"), err);
