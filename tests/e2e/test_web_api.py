@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,46 @@ def test_geoalign_serve_passes_labels_dir(tmp_path: Path) -> None:
     assert serve.build_settings(parser.parse_args([])).labels_dir == "geoalign-labels"
     args = parser.parse_args(["--labels-dir", str(tmp_path)])
     assert serve.build_settings(args).labels_dir == str(tmp_path)
+
+
+def test_geoalign_train_trains_on_a_saved_label_set(client: TestClient, tmp_path: Path) -> None:
+    """The loop the page exists for: labels from a review feed `geoalign train` as they are."""
+    places = [
+        ("杭州市西湖区文三路369号", "杭州文三路369号", "杭州市西湖区文三路371号", "杭州市上城区解放路12号"),
+        (
+            "上海市浦东新区张江路88号",
+            "上海浦东张江路88号",
+            "上海市浦东新区张江路90号",
+            "上海市徐汇区漕溪北路1号",
+        ),
+        (
+            "北京市海淀区中关村大街27号",
+            "北京海淀中关村大街27号",
+            "北京市海淀区中关村大街59号",
+            "北京市朝阳区建国路93号",
+        ),
+        (
+            "广州市天河区体育西路189号",
+            "广州天河体育西路189号",
+            "广州市天河区体育西路191号",
+            "广州市越秀区北京路8号",
+        ),
+    ]
+    rows = []
+    for query, exact, partial, other in places:
+        for k in range(4):
+            suffix = f"{k + 1}号门" if k else ""
+            rows += [(query + suffix, exact, "exact_match"), (query + suffix, partial, "partial_match")]
+            rows += [(query + suffix, other, "not_match")]
+    saved = client.post("/v1/labels", json=_labels(*rows, set_name="review")).json()
+    assert saved["total"] == len(rows) == 48
+    cmd = [sys.executable, "-m", "geoalign", "train", "--pairs", saved["path"], "-o", str(tmp_path / "m")]
+    cmd += ["--folds", "0", "--rounds", "10"]
+    done = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "48 labelled pairs" in done.stdout + done.stderr
