@@ -78,3 +78,17 @@ def test_redis_killed_mid_run_keeps_answering(caplog: pytest.LogCaptureFixture) 
     assert metric(text, "geoalign_cache_backend_skipped") >= 1
     assert metric(text, "geoalign_cache_hits_total") == 2
     assert any("redis cache" in record.getMessage() for record in caplog.records)
+
+
+def test_missing_server_binary_skips_visibly_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.servers import require_binary
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y redis-server"):
+        require_binary("redis-server", "redis-server")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        require_binary("redis-server", "redis-server")

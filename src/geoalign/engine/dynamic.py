@@ -79,7 +79,8 @@ class EngineConfig:
     window_batches: int = 8
     #: budget batches as padded tensors (max cost x items) — right for padded backends, safe for all
     padded: bool = True
-    #: threads running ``prepare`` concurrently (tokenizers release the GIL)
+    #: threads running ``prepare`` concurrently (tokenizers release the GIL). Above 1 only for scorers
+    #: whose ``prepare`` is thread-safe (the structured matcher's per-address LRU is not).
     prepare_threads: int = 1
 
     def __post_init__(self) -> None:
