@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -286,3 +288,43 @@ def test_very_long_input_is_truncated(piece: str) -> None:
     once = _normalize_or_none(text)
     if once is not None:
         assert len(once) <= 256
+
+
+@st.composite
+def _realistic_address(draw: st.DrawFn) -> str:
+    """An admin path from the gazetteer (levels dropped or shortened at random) plus street, building,
+    unit, floor and room in mixed numeral styles, with occasional noise."""
+    from geoalign.address import gazetteer
+
+    codes = _sample_codes()
+    path = gazetteer.path(draw(st.sampled_from(codes)))
+    parts = []
+    for d in path:
+        form = draw(st.sampled_from(["full", "short", "drop"]))
+        if form != "drop":
+            parts.append(d.name if form == "full" else d.short_name)
+    parts.append(draw(st.sampled_from(["文三路", "建国路", "中山东路", "十里河路", "太原路", ""])))
+    parts.append(draw(st.sampled_from(["", "88号", "八十八号", "一百零五号", "3-2-101"])))
+    parts.append(draw(st.sampled_from(["", "三号楼", "3幢", "A座", "塔一", " T2", "1号塔楼"])))
+    parts.append(draw(st.sampled_from(["", "二单元", "第3单元"])))
+    parts.append(draw(st.sampled_from(["", "十二层", "12F", "第五层"])))
+    parts.append(draw(st.sampled_from(["", "二零三室", "1203房", "幺零一房间"])))
+    parts.append(draw(st.sampled_from(["", "（近地铁站）", " 13812345678 王先生", "，电话:010-88886666"])))
+    return "".join(parts)
+
+
+@cache
+def _sample_codes() -> list[str]:
+    from geoalign.address import gazetteer
+
+    data = gazetteer._data()
+    return sorted(data.by_code)[::37]  # ~1,100 divisions across all levels and provinces
+
+
+@settings(max_examples=300, deadline=None)
+@given(_realistic_address(), st.booleans())
+def test_idempotent_on_generated_realistic_addresses(text: str, complete_admin: bool) -> None:
+    once = _normalize_or_none(text, complete_admin=complete_admin)
+    if once is not None:
+        assert normalize(once, complete_admin=complete_admin) == once
+        assert "13812345678" not in once and "王先生" not in once
