@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from geoalign.scorers.features import FEATURE_NAMES, compare_components, pair_features, view_from_components
 from geoalign.types import Component, Components
 
@@ -147,17 +150,30 @@ def test_empty_component_list_still_gives_full_vector():
     assert f["nums_common"] == 0.0
 
 
-def test_longest_common_substring_matches_a_reference():
+def _reference_lcsubstr(a: str, b: str) -> int:
+    """The obvious O(n^3) definition, to hold the fast version to."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + 1, len(a) + 1):
+            if a[i:j] in b:
+                best = max(best, j - i)
+    return best
+
+
+def test_longest_common_substring_examples():
     from geoalign.scorers.features import longest_common_substring
 
-    def reference(a: str, b: str) -> int:
-        best = 0
-        for i in range(len(a)):
-            for j in range(i + 1, len(a) + 1):
-                if a[i:j] in b:
-                    best = max(best, j - i)
-        return best
+    assert longest_common_substring("艺苑村8号楼", "艺苑村6幢") == 3
+    assert longest_common_substring("中山北路30号", "北路30") == 4
+    assert longest_common_substring("", "x") == 0 and longest_common_substring("ab", "cd") == 0
 
-    cases = [("艺苑村8号楼", "艺苑村6幢"), ("", "x"), ("abc", "abc"), ("中山北路30号", "北路30"), ("ab", "cd")]
-    for a, b in cases:
-        assert longest_common_substring(a, b) == reference(a, b) == longest_common_substring(b, a)
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="路号3村a0艺苑", max_size=14), st.text(alphabet="路号3村a0艺苑", max_size=14))
+def test_longest_common_substring_matches_reference(a: str, b: str):
+    from geoalign.scorers.features import char_positions, longest_common_substring
+
+    expected = _reference_lcsubstr(a, b)
+    assert longest_common_substring(a, b) == expected
+    assert longest_common_substring(b, a) == expected
+    assert longest_common_substring(a, b, char_positions(b)) == expected

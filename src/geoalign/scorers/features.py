@@ -217,6 +217,10 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "tail_partial",
     "tail_b_in_a",
     "tail_a_in_b",
+    "finest_a",
+    "finest_b",
+    "finest_b_in_a",
+    "finest_a_in_b",
     *(f"{name}_state" for name in _TYPED),
     *(f"gaz_{level}_state" for level in ("prov", "city", "district", "town")),
     "gaz_conflict",
@@ -273,6 +277,26 @@ def _rest_of_b(a: AddressView, b: AddressView) -> str:
         if level in ADMIN_LEVELS or level in ("road", "roadno", "subroad", "subroadno"):
             rest = rest.replace(value, "", 1)
     return rest
+
+
+def _finest(view: AddressView) -> int:
+    """Index in LEVELS of the finest component present (-1: none). The granularity of a record decides
+    between exact and partial: a town-only candidate for a full address is at best partial."""
+    for i in range(len(LEVELS) - 1, -1, -1):
+        if LEVELS[i] in view.comps:
+            return i
+    return -1
+
+
+def _finest_in(view: AddressView, index: int, other: AddressView) -> float:
+    """How well the finest component of ``view`` is found in the other address's text."""
+    if index < 0:
+        return NAN
+    level = LEVELS[index]
+    value = view.comps[level]
+    if level in NUMBER_LEVELS:
+        return float(value in other.numbers)
+    return fuzz.partial_ratio(value, other.text) / 100.0
 
 
 def pair_features(a: AddressView, b: AddressView) -> list[float]:
@@ -365,6 +389,13 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         run / lb if lb else NAN,
         float(content_run),
         content_run / len(cb) if cb else NAN,
+    )
+    fa, fb = _finest(a), _finest(b)
+    feats += (
+        float(fa) if fa >= 0 else NAN,
+        float(fb) if fb >= 0 else NAN,
+        _finest_in(b, fb, a),
+        _finest_in(a, fa, b),
     )
     xa, xb = a.tail, b.tail
     feats += (
