@@ -125,40 +125,51 @@ def _err(line: str) -> None:
 # ------------------------------------------------------------------------------------- measuring
 
 
-def per_pair_rows(
-    naive_model: Any, tokenizer: Any, scorers: dict[str, OnnxScorer], pairs: list[AddressPair]
-) -> dict[str, dict[str, Any]]:
-    """One request at a time (tokenize -> score), configurations interleaved pair by pair."""
-    lat: dict[str, list[float]] = {"naive": [], **{v: [] for v in scorers}}
-    cpu: dict[str, float] = dict.fromkeys(lat, 0.0)
-    results: dict[str, list[Any]] = {k: [] for k in lat}
-    for pair in pairs:
+class _Row:
+    """Latencies, CPU seconds and results of one configuration."""
+
+    def __init__(self) -> None:
+        self.lat: list[float] = []
+        self.cpu_s = 0.0
+        self.results: list[Any] = []
+
+    def timed(self, fn: Any, *, many: bool = True) -> None:
+        """Run ``fn`` once; keep its results (a list of them when ``many``, else one result)."""
         c, t = time.process_time(), time.perf_counter()
-        probs = naive_score(naive_model, tokenizer, pair)
-        lat["naive"].append(time.perf_counter() - t)
-        cpu["naive"] += time.process_time() - c
-        results["naive"].append(probs)
-        for name, scorer in scorers.items():
-            c, t = time.process_time(), time.perf_counter()
-            results[name].append(scorer.score([pair])[0])
-            lat[name].append(time.perf_counter() - t)
-            cpu[name] += time.process_time() - c
-    return {k: {"lat": v, "cpu_s": cpu[k], "results": results[k]} for k, v in lat.items()}
+        out = fn()
+        self.lat.append(time.perf_counter() - t)
+        self.cpu_s += time.process_time() - c
+        if many:
+            self.results.extend(out)
+        else:
+            self.results.append(out)
 
 
-def batched_rows(scorers: dict[str, OnnxScorer], pairs: list[AddressPair]) -> dict[str, dict[str, Any]]:
-    """A batch job: 256-pair chunks through the staged scorer, configurations interleaved chunk by chunk."""
-    lat: dict[str, list[float]] = {v: [] for v in scorers}
-    cpu: dict[str, float] = dict.fromkeys(scorers, 0.0)
-    results: dict[str, list[Any]] = {v: [] for v in scorers}
-    for start in range(0, len(pairs), CHUNK):
-        chunk = pairs[start : start + CHUNK]
+def interleaved_rows(
+    naive_model: Any,
+    tokenizer: Any,
+    scorers: dict[str, OnnxScorer],
+    pairs: list[AddressPair],
+    slow: list[AddressPair],
+) -> tuple[dict[str, _Row], dict[str, _Row]]:
+    """Every configuration in every round: the per-pair rows take a slice of ``slow`` one request at a
+    time (tokenize -> score; the naive loop included), the batched rows take the round's 256-pair chunk
+    (a batch job streaming its input). All rows span the same wall-clock period, so a change of load on
+    the shared machine hits them alike and the x-naive ratios compare like with like."""
+    single = {"naive": _Row(), **{v: _Row() for v in scorers}}
+    batched = {v: _Row() for v in scorers}
+    rounds = max(1, -(-len(pairs) // CHUNK))
+    per_round = -(-len(slow) // rounds)
+    for r in range(rounds):
+        for pair in slow[r * per_round : (r + 1) * per_round]:
+            single["naive"].timed(lambda p=pair: naive_score(naive_model, tokenizer, p), many=False)
+            for name, scorer in scorers.items():
+                single[name].timed(lambda s=scorer, p=pair: s.score([p]))
+        chunk = pairs[r * CHUNK : (r + 1) * CHUNK]
         for name, scorer in scorers.items():
-            c, t = time.process_time(), time.perf_counter()
-            results[name].extend(scorer.score(chunk))
-            lat[name].append(time.perf_counter() - t)
-            cpu[name] += time.process_time() - c
-    return {k: {"lat": v, "cpu_s": cpu[k], "results": results[k]} for k, v in lat.items()}
+            batched[name].timed(lambda s=scorer, c=chunk: s.score(c))
+        _err(f"round {r + 1}/{rounds} done")
+    return single, batched
 
 
 def naive_as_matches(probs: list[list[float]], id2label: Mapping[int, str]) -> list[Match]:
@@ -251,12 +262,10 @@ def main() -> int:
     _err(f"threads {threads}; ORT matmul ceilings GFLOP/s {ceilings}; mean tokens {np.mean(tokens):.1f}")
 
     slow = pairs[: args.n_slow]
-    single = per_pair_rows(naive_model, tokenizer, scorers, slow)
-    _err(f"per-pair rows done ({time.perf_counter() - started:.0f}s)")
-    batched = batched_rows(scorers, pairs)
-    _err(f"batched rows done ({time.perf_counter() - started:.0f}s)")
+    single, batched = interleaved_rows(naive_model, tokenizer, scorers, pairs, slow)
+    _err(f"rows done ({time.perf_counter() - started:.0f}s)")
 
-    naive_matches = naive_as_matches(single["naive"]["results"], ckpt.id2label)
+    naive_matches = naive_as_matches(single["naive"].results, ckpt.id2label)
     ceiling_of = {
         "naive": None,
         "fp32": ceilings["fp32"],
@@ -272,29 +281,29 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     for mode, table, n in (("per-pair", single, len(slow)), ("batched", batched, len(pairs))):
         for name, data in table.items():
-            wall = sum(data["lat"])
+            wall = sum(data.lat)
             useful = sum(gflop[:n]) / wall
             ceiling = ceiling_of[name]
             engine_dtype = "int8" if name == "int8" else "fp32"
-            results = naive_matches if name == "naive" else data["results"]
+            results = naive_matches if name == "naive" else data.results
             if mode == "per-pair":
                 vs_torch = compare_results(naive_matches, results)["max_abs_prob_diff"]
             else:
                 vs_torch = None
-            vs_fp32 = compare_results(batched["fp32"]["results"], results) if mode == "batched" else None
+            vs_fp32 = compare_results(batched["fp32"].results, results) if mode == "batched" else None
             title, engine, dtype = label_of[name]
             rows.append({
                 "config": title, "engine": engine, "dtype": dtype, "mode": mode, "n": n,
                 "batch": "1 (per request)" if mode == "per-pair" else f"≤2048 tokens, {CHUNK}-pair chunks",
                 "pairs_per_s": n / wall,
-                "pairs_per_cpu_s": n / data["cpu_s"] if data["cpu_s"] else None,
-                "p50_ms": statistics.median(data["lat"]) * 1000,
-                "p99_ms": float(np.percentile(data["lat"], 99)) * 1000,
+                "pairs_per_cpu_s": n / data.cpu_s if data.cpu_s else None,
+                "p50_ms": statistics.median(data.lat) * 1000,
+                "p99_ms": float(np.percentile(data.lat, 99)) * 1000,
                 "useful_gflops": useful,
                 "ceiling_pairs_per_s": ceiling / float(np.mean(gflop[:n])) if ceiling else None,
                 "share_of_ceiling": useful / ceiling if ceiling else None,
-                "share_of_ceiling_cpu": sum(gflop[:n]) / data["cpu_s"] / ceilings[f"{engine_dtype}_cpu"]
-                if ceiling and data["cpu_s"]
+                "share_of_ceiling_cpu": sum(gflop[:n]) / data.cpu_s / ceilings[f"{engine_dtype}_cpu"]
+                if ceiling and data.cpu_s
                 else None,
                 "max_prob_diff_vs_torch": vs_torch,
                 "agreement_vs_onnx_fp32": vs_fp32["label_agreement"] if vs_fp32 else None,
