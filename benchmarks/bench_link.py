@@ -46,6 +46,13 @@ def _options(args: argparse.Namespace):
     )
 
 
+def _both(row: dict[str, str]) -> float:
+    """The same-place score of an output row: identical normalized texts (no reverse scored) count 1."""
+    if not row["p_exact_reverse"]:
+        return 1.0
+    return min(float(row["p_exact_match"]), float(row["p_exact_reverse"]))
+
+
 def _read_output(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -94,11 +101,7 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
     for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
         if t < args.threshold:
             continue
-        pred = {
-            r["left_id"]: r["right_id"]
-            for r in rows
-            if r["status"] == "match" and min(float(r["p_exact_match"]), float(r["p_exact_reverse"])) >= t
-        }
+        pred = {r["left_id"]: r["right_id"] for r in rows if r["status"] == "match" and _both(r) >= t}
         hit = sum(1 for lid, rid in pred.items() if true.get(lid) == rid)
         sweep[str(t)] = {
             "precision": round(hit / len(pred), 4) if pred else None,
@@ -172,7 +175,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
     for t in (0.05, 0.1, 0.2, 0.3, 0.5):
         if t < args.threshold:
             continue
-        chosen = [r for r in match_rows if min(float(r["p_exact_match"]), float(r["p_exact_reverse"])) >= t]
+        chosen = [r for r in match_rows if _both(r) >= t]
         good = sum(1 for r in chosen if r["right_id"] in exact.get(r["left_id"], set()))
         sweep[str(t)] = {
             "same_place_matches": len(chosen),

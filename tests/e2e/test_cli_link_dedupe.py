@@ -18,6 +18,7 @@ LEFT = [
     ("L3", "北京市朝阳区阜通东大街6号方恒国际中心A座", "c"),
     ("L4", "广东省深圳市南山区科技园", "d"),
     ("L5", "浙江省杭州市西湖区文三路369号3栋2单元501室", "e"),
+    ("L6", "浙江省杭州市西湖区学院路77号", "f"),
 ]
 RIGHT = [
     ("R1", "浙江省杭州市西湖区文三路３６９号"),
@@ -25,6 +26,7 @@ RIGHT = [
     ("R3", "北京市朝阳区阜通东大街6号方恒国际中心Ａ座"),
     ("R4", "浙江省杭州市西湖区文三路368号"),
     ("R5", "浙江省杭州市西湖区文三路369号5栋2单元501室"),
+    ("R6", "杭州市西湖区学院路77号"),  # the province left out: the model decides, both ways
 ]
 
 
@@ -73,9 +75,9 @@ def run_link(left: Path, right: Path, out: Path, *extra: str) -> int:
 def test_link_writes_one_row_per_left_record(tables: tuple[Path, Path], tmp_path: Path) -> None:
     left, right = tables
     out = tmp_path / "links.csv"
-    assert run_link(left, right, out, "--carry-left", "note") == 0
+    assert run_link(left, right, out, "--carry-left", "note", "--threshold", "0.1") == 0
     rows = read_csv(out)
-    assert [r["left_id"] for r in rows] == ["L1", "L2", "L3", "L4", "L5"]
+    assert [r["left_id"] for r in rows] == ["L1", "L2", "L3", "L4", "L5", "L6"]
     assert list(rows[0])[:6] == [
         "left_id",
         "left_address",
@@ -90,7 +92,11 @@ def test_link_writes_one_row_per_left_record(tables: tuple[Path, Path], tmp_path
         assert by_id[lid]["right_id"] == rid
         assert by_id[lid]["status"] == "match"
         assert by_id[lid]["same_place"] == "True"
-        assert float(by_id[lid]["p_exact_reverse"]) > 0
+        # one normalized spelling: decided by the exact stage, no reverse scoring needed
+        assert json.loads(by_id[lid]["explanation"])["decided_by"] == "identical_normalized_text"
+    assert by_id["L6"]["status"] == "match" and by_id["L6"]["right_id"] == "R6"
+    assert float(by_id["L6"]["p_exact_reverse"]) >= 0.1
+    assert float(by_id["L6"]["p_exact_match"]) >= 0.1
     assert by_id["L4"]["status"] == "no_candidates"
     assert by_id["L4"]["right_id"] == ""
     # another building of the same compound is never the same place (hard numbers)
@@ -127,9 +133,9 @@ def test_explain_blocking_scores_nothing_and_reports_recall(
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     blocking = report["blocking"]
-    assert blocking["queries"] == 5 and blocking["indexed"] == 5
-    assert blocking["full_comparison_pairs"] == 25
-    assert 0 < blocking["candidate_pairs"] < 25
+    assert blocking["queries"] == 6 and blocking["indexed"] == 6
+    assert blocking["full_comparison_pairs"] == 36
+    assert 0 < blocking["candidate_pairs"] < 36
     assert blocking["blocking_recall"] == 0.5  # L4 shares no key with R4
     assert report["judge"] == {}  # nothing was scored
     assert not list(tmp_path.glob("*.partial"))
@@ -143,12 +149,11 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
     from geoalign.link.pipeline import default_scorer
 
     class Interrupting:
-        """Delegates to the real scorer and interrupts the run on its third batch."""
+        """Delegates to the real scorer; the run is interrupted when the third chunk (L5, L6) is scored."""
 
         def __init__(self) -> None:
             self.inner = default_scorer()
             self.name = self.inner.name
-            self.calls = 0
 
         @property
         def model_id(self) -> str:
@@ -158,8 +163,7 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
             return getattr(self.inner, name)
 
         def score(self, pairs):
-            self.calls += 1
-            if self.calls == 3:
+            if any(p.a == LEFT[4][1] for p in pairs):
                 raise KeyboardInterrupt
             return self.inner.score(pairs)
 
@@ -171,8 +175,8 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
     assert partial.exists() and not out.exists()
     messages: list[str] = []
     summary = link(*specs, out, options=Options(chunk_size=2), log=messages.append)
-    assert summary.counts["left_resumed"] == 2
-    assert any("resuming after 2" in m for m in messages)
+    assert summary.counts["left_resumed"] == 4
+    assert any("resuming after 4" in m for m in messages)
     assert not partial.exists()
     assert read_csv(out) == read_csv(full)
 

@@ -19,14 +19,19 @@ from geoalign.link.blocking import (
     remember_pairs,
 )
 from geoalign.link.candidates import Record, SamePlaceJudge
-from geoalign.scorers.features import AddressView
+from geoalign.scorers.features import AddressView, view_from_components
+from geoalign.types import Component, Components
 
 HANGZHOU_XIHU = ("浙江省", "杭州市", "西湖区", None)
 
 
-def view(comps: dict[str, str], admin: tuple = (None, None, None, None)) -> AddressView:
-    text = "".join(comps.values())
-    return AddressView(text, comps, frozenset(), frozenset(), frozenset(), {}, "", admin)
+def view(
+    comps: dict[str, str], admin: tuple = (None, None, None, None), text: str | None = None
+) -> AddressView:
+    """A parsed view built through the public constructor, from hand-written components."""
+    text = "".join(comps.values()) if text is None else text
+    items = tuple(Component(name, value, 0, len(value), value) for name, value in comps.items())
+    return view_from_components(Components(text, text, items), text, admin)
 
 
 def test_admin_codes_resolve_real_divisions() -> None:
@@ -171,14 +176,14 @@ class _TableScorer:
         return out
 
 
-def _record(rid: str, comps: dict[str, str]) -> Record:
-    return Record(rid, rid, view=view(comps))
+def _record(rid: str, comps: dict[str, str], text: str | None = None) -> Record:
+    return Record(rid, rid, view=view(comps, text=text))
 
 
 def test_same_place_needs_both_directions_and_no_hard_conflict() -> None:
     q = [_record("q1", {"road": "文三路", "roadno": "369"}), _record("q2", {"road": "文三路", "roadno": "5"})]
     c = [
-        _record("c1", {"road": "文三路", "roadno": "369"}),  # exact both ways
+        _record("c1", {"road": "文三路", "roadno": "369"}, "文三路369号"),  # exact both ways
         _record("c2", {"road": "文三路", "roadno": "369", "poi": "店"}),  # exact one way only
         _record("c3", {"road": "文三路", "roadno": "368"}),  # conflicting number: never scored
         _record("c4", {"road": "文三路", "roadno": "7"}),
@@ -198,3 +203,14 @@ def test_same_place_needs_both_directions_and_no_hard_conflict() -> None:
     assert judge.stats.forward_pairs == 3 and judge.stats.reverse_pairs == 2
     nearest = next(j for j in judged if j.q == 1)
     assert nearest.conflicts == ["roadno"] and not nearest.same_place
+
+
+def test_identical_normalized_text_is_the_same_place_without_the_model_deciding() -> None:
+    q = [_record("q", {"road": "文三路", "roadno": "369"}, "文三路369号")]
+    c = [_record("c", {"road": "文三路", "roadno": "369"}, "文三路369号")]
+    scorer = _TableScorer({})  # p(exact) 0.05 both ways: the model alone would say no
+    judge = SamePlaceJudge(scorer, threshold=0.5)  # type: ignore[arg-type]
+    (item,) = judge.judge(q, c, [(0, 0)])
+    assert item.same_place and item.identical and item.score == 1.0
+    assert scorer.asked == [("q", "c")]  # still scored once, for the reported probabilities
+    assert judge.stats.identical == 1

@@ -7,8 +7,10 @@ The pieces between a table row and a scored candidate pair, independent of files
   scorer then hits), so each distinct address is normalized and parsed once for blocking *and* scoring.
 * ``SamePlaceJudge`` — scores candidate pairs in both directions and applies the contracts' "same place":
   exact_match a→b (probability >= threshold), then b→a for those only, and no conflict of hard numbers
-  (road number, building, unit, room) in either explanation. CCKS-style exact_match alone is
-  one-directional (a shop vs its road can be exact) and would chain a whole street into one cluster.
+  (road number, building, unit, room) in either explanation. Two records with the same normalized
+  text are the same place without asking the model (the cascade's exact stage). CCKS-style
+  exact_match alone is one-directional (a shop vs its road can be exact) and would chain a whole
+  street into one cluster.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Judged:
     reverse: Result | None = None
     same_place: bool = False
     conflicts: list[str] = field(default_factory=list)
+    identical: bool = False
 
     @property
     def p_forward(self) -> float:
@@ -107,7 +110,10 @@ class Judged:
 
     @property
     def score(self) -> float:
-        """Both-direction exact probability where the reverse was scored, else the forward one."""
+        """Both-direction exact probability where the reverse was scored, else the forward one; 1.0
+        for identical normalized texts (decided by the exact stage)."""
+        if self.identical:
+            return 1.0
         reverse = self.p_reverse
         return self.p_forward if reverse is None else min(self.p_forward, reverse)
 
@@ -123,6 +129,7 @@ class JudgeStats:
     forward_pairs: int = 0
     reverse_pairs: int = 0
     same_place: int = 0
+    identical: int = 0
     skipped_hard_numbers: int = 0
     refused_by_hard_numbers: int = 0
     errors: int = 0
@@ -191,6 +198,13 @@ class SamePlaceJudge:
             if isinstance(item.forward, ItemError):
                 self.stats.errors += 1
                 continue
+            if identical(queries[item.q], candidates[item.c]):
+                # the exact stage: one normalized spelling is one place, whatever a model calibrated
+                # for query relevance says about it (its probabilities are still reported)
+                item.same_place = item.identical = True
+                self.stats.same_place += 1
+                self.stats.identical += 1
+                continue
             # the views decide too: a neural scorer's answer carries no explanation
             item.conflicts = hard_conflicts(item.forward) or view_conflicts(
                 queries[item.q], candidates[item.c]
@@ -219,6 +233,11 @@ class SamePlaceJudge:
                 item.same_place = True
                 self.stats.same_place += 1
         return judged
+
+
+def identical(a: Record, b: Record) -> bool:
+    """Both records normalize to the same text (full-width digits, spaces, 幢/栋... already folded)."""
+    return a.view is not None and b.view is not None and a.view.text == b.view.text
 
 
 def view_conflicts(a: Record, b: Record) -> list[str]:

@@ -323,6 +323,8 @@ def _link_row(
             explanation["hard_number_conflicts"] = best.conflicts
         if isinstance(best.reverse, Match):
             explanation["reverse_label"] = best.reverse.label
+        if best.identical:
+            explanation["decided_by"] = "identical_normalized_text"
     reverse = best.p_reverse
     return [
         *base,
