@@ -184,6 +184,7 @@ def test_page_and_assets_are_served_and_nothing_else_from_disk(client: TestClien
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<script src="/static/app.js"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
     js = client.get("/static/app.js")
     assert js.headers["content-type"].startswith("text/javascript")
     assert client.get("/static/app.css").headers["content-type"].startswith("text/css")

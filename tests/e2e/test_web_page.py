@@ -189,7 +189,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Any]:
     """Opens the page in a fresh browser context (empty localStorage) at the given viewport; fails the
-    test on any uncaught script error."""
+    test on any uncaught script error or anything the page's Content-Security-Policy blocked."""
     contexts = []
     errors: list[str] = []
 
@@ -198,6 +198,10 @@ def open_page(browser: Browser) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
         page.goto(url)
         return page
 

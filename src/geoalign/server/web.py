@@ -70,12 +70,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # ---------------------------------------------------------------------------------------------- page
 
 
-_NO_STORE = {"Cache-Control": "no-cache"}
+#: revalidate on every load, so a browser never runs an old app.js against an upgraded server
+_REVALIDATE = {"Cache-Control": "no-cache"}
+
+#: The page loads nothing from anywhere but this server (it must work offline), and the browser is
+#: told so: addresses from an uploaded file can never bring a script or a remote resource with them.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 @router.get("/", include_in_schema=False)
 async def page() -> Response:
-    return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"), headers=_NO_STORE)
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers={**_REVALIDATE, "Content-Security-Policy": _CSP})
 
 
 @router.get("/static/{name}", include_in_schema=False)
@@ -83,7 +92,7 @@ async def asset(name: str) -> Response:
     media_type = _ASSETS.get(name)
     if media_type is None:
         raise ApiError(404, "not_found", f"no static file {name!r}")
-    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=_NO_STORE)
+    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=_REVALIDATE)
 
 
 class WebInfo(BaseModel):

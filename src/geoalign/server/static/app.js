@@ -104,9 +104,11 @@
     for (const name of LABELS) {
       const p = Number(probabilities[name] ?? 0);
       const best = name === label ? " best" : "";
+      const fill = el("div", { class: `fill ${name}` });
+      fill.style.width = `${(100 * p).toFixed(1)}%`; // CSSOM, not a style attribute: allowed by the page's CSP
       box.append(
         el("span", { class: `name${best}` }, LABEL_TEXT[name]),
-        el("div", { class: "bar", "aria-hidden": "true" }, el("div", { class: `fill ${name}`, style: `width:${(100 * p).toFixed(1)}%` })),
+        el("div", { class: "bar", "aria-hidden": "true" }, fill),
         el("span", { class: `pct${best}` }, pct(p)),
       );
     }
