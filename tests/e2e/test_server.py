@@ -173,7 +173,7 @@ def test_load_failure_is_reported_not_hidden() -> None:
 def test_full_queue_answers_429_with_retry_after() -> None:
     scorer = RecordingScorer()
     scorer.hold.set()
-    with running(scorer, engine=EngineConfig(max_queue=2)) as (client, _):
+    with running(scorer, engine=EngineConfig(max_queue=2), max_pairs=2) as (client, _):
         engine = client.app.state.engine  # type: ignore[attr-defined]
         first, out = in_thread(lambda: client.post("/v1/match", json={"pairs": [{"a": A, "b": B}] * 2}))
         wait_until(lambda: engine.in_flight == 2, "two items in flight")
@@ -410,6 +410,13 @@ def test_geoalign_serve_rejects_bad_options_clearly() -> None:
         text=True,
         timeout=120,
     )
+    too_big = subprocess.run(
+        [sys.executable, "-m", "geoalign", "serve", "--max-queue", "10", "--max-pairs", "11"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert too_big.returncode == 2 and "cannot exceed the queue size" in too_big.stderr
     assert missing.returncode != 0 and "nonexistent" in missing.stderr
     assert "Traceback" not in missing.stderr
 

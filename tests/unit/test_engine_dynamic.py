@@ -187,16 +187,40 @@ def test_overload_rejects_immediately_and_recovers() -> None:
             one_more = asyncio.create_task(engine.match(ADDRESSES[2], ADDRESSES[3]))
             await until(lambda: engine.in_flight == 4)
             with pytest.raises(EngineOverloaded) as info:
-                await engine.match(ADDRESSES[3], ADDRESSES[4])
+                await engine.match(ADDRESSES[3], ADDRESSES[4], wait=False)
             assert info.value.retry_after_s >= 1 and info.value.code == "overloaded"
             with pytest.raises(EngineOverloaded):
-                await engine.match_many([(ADDRESSES[0], ADDRESSES[0])] * 5)
+                await engine.match_many([(ADDRESSES[0], ADDRESSES[0])] * 5, wait=False)
+            # the library default waits for room instead (backpressure)
+            waiting = asyncio.create_task(engine.match(ADDRESSES[4], ADDRESSES[4]))
+            late = await engine.match(ADDRESSES[4], ADDRESSES[5], timeout=0.02)
+            assert isinstance(late, ItemError) and late.code == "deadline_exceeded"
             scorer.hold.clear()
             scorer.release.set()
             assert all(isinstance(r, Match) for r in await busy)
             assert isinstance(await one_more, Match)
-            assert isinstance(await engine.match(ADDRESSES[3], ADDRESSES[4]), Match)
+            assert isinstance(await waiting, Match)
+            assert isinstance(await engine.match(ADDRESSES[3], ADDRESSES[4], wait=False), Match)
         assert engine.stats.rejected == 2
+        assert (ADDRESSES[4], ADDRESSES[5]) not in scorer.seen_items
+
+    run(main())
+
+
+def test_calls_larger_than_the_queue_are_fed_through_it_in_order() -> None:
+    async def main() -> None:
+        scorer = RecordingScorer()
+        config = EngineConfig(max_queue=4, max_batch_items=3)
+        async with AsyncEngine(scorer, config) as engine:
+            pairs = [(a, b) for a in ADDRESSES for b in ADDRESSES[:2]]  # 12 pairs, queue of 4
+            results, other = await asyncio.gather(
+                engine.match_many(pairs), engine.match_many(list(reversed(pairs)))
+            )
+            with pytest.raises(EngineOverloaded):
+                await engine.match_many(pairs, wait=False)
+        assert [r.label for r in results if isinstance(r, Match)] == [expected_label(a, b) for a, b in pairs]
+        assert len(other) == len(pairs) and all(isinstance(r, Match) for r in other)
+        assert max(len(batch) for batch in scorer.batches) <= 3
 
     run(main())
 

@@ -232,6 +232,9 @@ class AsyncEngine:
         self.model_id = str(scorer.model_id)
         self._queue: deque[_Work] = deque()
         self._admitted = 0
+        #: calls inside match_many (admitted or waiting for room): drain waits for all of them
+        self._callers = 0
+        self._room: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._post_queue: asyncio.Queue[_Done] | None = None
@@ -268,6 +271,7 @@ class AsyncEngine:
         self._loop = asyncio.get_running_loop()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._room = asyncio.Event()
         self._wakeup = asyncio.Event()
         # bounded: if finish falls behind, the forward loop waits instead of piling up raw outputs
         self._post_queue = asyncio.Queue(maxsize=2)
@@ -291,7 +295,7 @@ class AsyncEngine:
         self.state = "ready"
 
     async def drain(self) -> None:
-        """Refuse new work, answer everything already admitted, then stop. Safe to call twice."""
+        """Refuse new work, answer every call already accepted, then stop. Safe to call twice."""
         if self.state in ("closed", "new"):
             self.state = "closed"
             return
@@ -323,19 +327,27 @@ class AsyncEngine:
 
     # ------------------------------------------------------------------ public API
 
-    async def match(self, a: Any, b: Any, *, timeout: float | None = None) -> Result:
+    async def match(self, a: Any, b: Any, *, timeout: float | None = None, wait: bool = True) -> Result:
         """Score one pair: a Match, or an ItemError saying why it could not be scored."""
-        return (await self.match_many([AddressPair(a, b)], timeout=timeout))[0]
+        return (await self.match_many([AddressPair(a, b)], timeout=timeout, wait=wait))[0]
 
     async def match_many(
-        self, pairs: Sequence[AddressPair | tuple[Any, Any]], *, timeout: float | None = None
+        self,
+        pairs: Sequence[AddressPair | tuple[Any, Any]],
+        *,
+        timeout: float | None = None,
+        wait: bool = True,
     ) -> list[Result]:
         """Score pairs; results in input order, one Match or ItemError per pair.
 
-        ``timeout`` (seconds) is this request's deadline: items not computed by then are answered with
-        ItemError ``deadline_exceeded`` and, if still queued, never reach the model. Raises
-        :class:`EngineOverloaded` when the queue is full and :class:`EngineUnavailable` when the engine
-        is not ready (starting, draining, closed) — both before any work is accepted.
+        ``timeout`` (seconds) is this call's deadline: items not computed by then are answered with
+        ItemError ``deadline_exceeded`` and, if still queued, never reach the model.
+
+        ``wait`` chooses what a full queue means. True (the library default): backpressure — the call
+        waits for room, and a call larger than the queue is fed through it in queue-sized chunks, so
+        ``match_many`` of a million pairs just works. False (the HTTP service): fail fast with
+        :class:`EngineOverloaded` before accepting anything. :class:`EngineUnavailable` is raised when
+        the engine is not ready (starting, draining, closed).
         """
         if self.state != "ready":
             self.stats.rejected += 1
@@ -345,25 +357,63 @@ class AsyncEngine:
         n = len(items)
         if n == 0:
             return []
-        if self._admitted + n > self.config.max_queue:
+        cap = self.config.max_queue
+        if not wait and self._admitted + n > cap:
             self.stats.rejected += 1
             self.observer.rejected("overloaded")
             raise EngineOverloaded(
-                f"queue full ({self._admitted} items in flight, limit {self.config.max_queue}); retry later",
+                f"queue full ({self._admitted} items in flight, limit {cap}; this request has {n}); "
+                "retry later",
                 self._retry_after_s(),
             )
         assert self._loop is not None and self._idle is not None
         deadline = None if timeout is None else self._loop.time() + max(0.0, timeout)
-        self._admitted += n
+        # accepted from here on: drain waits for this call, including while it waits for room
+        self._callers += 1
         self._idle.clear()
         self.stats.requests += 1
         self.stats.items += n
         try:
+            if n <= cap:
+                return await self._admit_and_serve(items, deadline)
+            chunks = [items[i : i + cap] for i in range(0, n, cap)]
+            parts = await asyncio.gather(*(self._admit_and_serve(c, deadline) for c in chunks))
+            return [r for part in parts for r in part]
+        finally:
+            self._callers -= 1
+            if self._callers == 0:
+                self._idle.set()
+
+    async def _admit_and_serve(self, items: list[AddressPair], deadline: float | None) -> list[Result]:
+        n = len(items)
+        if not await self._wait_for_room(n, deadline):
+            results: list[Result | None] = [None] * n
+            self._expire(results, range(n))
+            return _complete(results)
+        self._admitted += n
+        try:
             return await self._serve(items, deadline)
         finally:
             self._admitted -= n
-            if self._admitted == 0:
-                self._idle.set()
+            assert self._room is not None
+            self._room.set()
+
+    async def _wait_for_room(self, n: int, deadline: float | None) -> bool:
+        """Wait until ``n`` more items fit the queue; False if the deadline passes first."""
+        assert self._room is not None and self._loop is not None
+        while self._admitted + n > self.config.max_queue:
+            self._room.clear()
+            if deadline is None:
+                await self._room.wait()
+                continue
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._room.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
 
     def _retry_after_s(self) -> int:
         """Whole seconds until the current backlog is likely gone (at least 1, at most 60)."""

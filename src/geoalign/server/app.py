@@ -19,6 +19,7 @@ from geoalign import __version__
 from geoalign._extras import require
 from geoalign.engine.cache import build_cache
 from geoalign.engine.dynamic import AsyncEngine, EngineConfig
+from geoalign.errors import InputError
 from geoalign.types import Scorer
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,14 @@ class ServerSettings:
     redis_url: str | None = None
     #: where the web page's review labels are saved (None: the page cannot save labels)
     labels_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_pairs > self.engine.max_queue:
+            # such a request could never be admitted: it would get 429 forever
+            raise InputError(
+                f"max pairs per request ({self.max_pairs}) cannot exceed "
+                f"the queue size ({self.engine.max_queue})"
+            )
 
     @property
     def max_body_bytes(self) -> int:

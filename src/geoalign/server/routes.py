@@ -87,6 +87,7 @@ async def match(body: MatchRequest, request: Request) -> Response:
             engine.match_many(
                 [AddressPair(body.pairs[i].a, body.pairs[i].b) for i in todo],
                 timeout=None if timeout_ms is None else timeout_ms / 1000,
+                wait=False,  # a full queue answers 429 at once; clients retry after Retry-After
             )
         )
         watch = asyncio.ensure_future(_until_disconnected(request))
