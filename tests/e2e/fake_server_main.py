@@ -41,7 +41,10 @@ def main() -> None:
     parser.add_argument("--max-queue", type=int, default=4096)
     args = parser.parse_args()
     scorer: Any = FileHeldScorer(args.hold_file)
-    app = create_app(lambda: scorer, ServerSettings(engine=EngineConfig(max_queue=args.max_queue)))
+    settings = ServerSettings(
+        max_pairs=min(1000, args.max_queue), engine=EngineConfig(max_queue=args.max_queue)
+    )
+    app = create_app(lambda: scorer, settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=None
     )
