@@ -317,3 +317,31 @@ def test_unusable_rows_are_kept_and_marked(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["status"] for r in rows] == ["match", "error"]
     assert json.loads(rows[1]["error"])["code"]
+
+
+@pytest.mark.torch
+def test_link_with_a_neural_model_runs_the_cascade(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tests.fixtures_mgeo import small_config, write_modelscope_dir
+
+    model = write_modelscope_dir(tmp_path / "mgeo", config=small_config())
+    left, right = tables
+    out = tmp_path / "links.csv"
+    # threshold 1.0: no structured answer is sure enough, so the neural stage decides every pair
+    assert run_link(left, right, out, "--model", str(model), "--cascade-threshold", "1.0", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    cascade, judge = summary["cascade"], summary["judge"]
+    scored = judge["forward_pairs"] + judge["reverse_pairs"]
+    assert scored > 0
+    assert cascade["neural_decided"] + cascade["neural_errors"] == scored
+    assert cascade["structured_decided"] == cascade["neural_errors"]
+    assert cascade["neural_ms"] > 0
+    rows = read_csv(out)
+    scored_rows = [r for r in rows if r["label"]]
+    assert scored_rows
+    for row in scored_rows:
+        stage = json.loads(row["explanation"])["cascade"]
+        assert stage["stage"] == "neural" or "neural_error" in stage
