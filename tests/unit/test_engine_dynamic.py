@@ -284,6 +284,7 @@ def test_drain_answers_everything_accepted_and_refuses_new_work() -> None:
         accepted = [asyncio.create_task(engine.match(a, ADDRESSES[0])) for a in ADDRESSES * 5]
         await until(lambda: engine.queue_depth == len(accepted))
         drain = asyncio.create_task(engine.drain())
+        second_drain = asyncio.create_task(engine.drain())
         await until(lambda: engine.state == "draining")
         with pytest.raises(EngineUnavailable) as info:
             await engine.match(ADDRESSES[2], ADDRESSES[3])
@@ -293,6 +294,7 @@ def test_drain_answers_everything_accepted_and_refuses_new_work() -> None:
         scorer.release.set()
         results = await asyncio.gather(first, *accepted)
         await drain
+        await second_drain
         assert engine.state == "closed"
         assert len(results) == 1 + len(accepted)
         assert all(isinstance(r, Match) for r in results)

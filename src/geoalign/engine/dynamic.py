@@ -235,6 +235,7 @@ class AsyncEngine:
         #: calls inside match_many (admitted or waiting for room): drain waits for all of them
         self._callers = 0
         self._room: asyncio.Event | None = None
+        self._closed = asyncio.Event()
         self._idle: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._post_queue: asyncio.Queue[_Done] | None = None
@@ -299,6 +300,9 @@ class AsyncEngine:
         if self.state in ("closed", "new"):
             self.state = "closed"
             return
+        if self.state == "draining":  # a second drain (two signals, two owners) waits for the first
+            await self._closed.wait()
+            return
         self.state = "draining"
         assert self._idle is not None
         await self._idle.wait()
@@ -312,6 +316,7 @@ class AsyncEngine:
         if self.cache is not None:
             await self.cache.close()
         self.state = "closed"
+        self._closed.set()
 
     def _shutdown_pools(self) -> None:
         for pool in (self._prepare_pool, self._forward_pool, self._post_pool):
