@@ -204,11 +204,14 @@ def trained_agreement(model_dir: str, pairs_file: str | None, n: int, threads: i
         pairs = realistic_pairs(n, seed=2)
         gold = [None] * len(pairs)
     with tempfile.TemporaryDirectory(prefix="geoalign-bench-clf-") as tmp:
-        report = export_checkpoint(model_dir, tmp, ExportOptions(optimize=True, int8=True), echo=_err)
+        # forced: measure int8 even where the export's own gate (48 built-in pairs) would refuse it
+        options = ExportOptions(optimize=True, int8=True, force=True)
+        report = export_checkpoint(model_dir, tmp, options, echo=_err)
         res = {v: OnnxScorer(tmp, variant=v, provider="cpu", threads=threads).score(pairs) for v in VARIANTS}
     ref = TorchScorer(load_checkpoint(model_dir), threads=threads).score(pairs)
     out: dict[str, Any] = {
         "model": report.manifest.source.get("checksum"),
+        "export_gate": {v: p.parity.get("status") for v, p in report.manifest.variants.items()},
         "pairs": len(pairs),
         "pairs_source": pairs_file or "generated (bench_torch.realistic_pairs, seed 2)",
         "int8_vs_fp32": compare_results(res["fp32"], res["int8"]),
