@@ -120,7 +120,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("web-model")
     rows = []
     for query, exact, partial, other in PLACES:
-        for _ in range(3):  # enough rows for the booster's leaves
+        for _ in range(10):  # enough rows for the booster to split (min_data_in_leaf)
             rows += [f"{query}\t{exact}\texact_match", f"{query}\t{partial}\tpartial_match"]
             rows += [f"{query}\t{other}\tnot_match"]
     (tmp / "pairs.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
