@@ -287,3 +287,12 @@ def test_token_cache_is_bounded_and_transparent(export_dir: Path) -> None:
     first = encoder.tokenize(["杭州", "上海", "北京", "杭州"])
     assert len(encoder._cache) == 2
     assert encoder.tokenize(["北京", "杭州", "上海"]) == {k: first[k] for k in ("北京", "杭州", "上海")}
+
+
+def test_non_finite_logits_become_an_item_error(export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    scorer = OnnxScorer(export_dir, variant="fp32")
+    monkeypatch.setattr(scorer, "forward", lambda batch: np.full((len(batch), 3), np.nan, dtype=np.float32))
+    (result,) = scorer.score([AddressPair("杭州", "上海")])
+    assert isinstance(result, ItemError) and result.code == "non_finite_output"

@@ -416,6 +416,9 @@ class OnnxScorer:
                 continue
             t0 = time.perf_counter()
             probs = softmax(np.asarray(logits)[None, :])[0][self._order]
+            if not np.isfinite(probs).all():  # e.g. an fp16 overflow: never a confident-looking label
+                results.append(ItemError("non_finite_output", f"the {self.variant} graph produced {logits}"))
+                continue
             _, notes = item.data
             explanation = {"input": notes} if notes["truncated_chars"] or notes["truncated_tokens"] else None
             timings = {**item.timings_ms, "forward": forward_each}
