@@ -331,6 +331,7 @@ def main() -> int:
         "transformers": transformers.__version__,
         "model": f"{SPEC} (random weights, MGeo/BERT-base shape)",
         "export_s": export_s,
+        "export_timings_s": manifest.export_options.get("timings_s"),
         "graph_mb": sizes,
         "int8_ops": manifest.variants["int8"].parity.get("ops"),
         "fused_ops": manifest.variants["fused"].parity.get("fused_ops"),

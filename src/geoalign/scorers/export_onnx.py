@@ -504,6 +504,7 @@ def export_model(
             "pass --force to keep it anyway (the manifest then records the failure)."
         )
     manifest.source = {**manifest.source, "forced": bool(refused)}
+    manifest.export_options["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
     write_manifest(out, manifest)
     return ExportReport(manifest, out, timings, refused)
 
