@@ -177,3 +177,51 @@ def test_longest_common_substring_matches_reference(a: str, b: str):
     assert longest_common_substring(a, b) == expected
     assert longest_common_substring(b, a) == expected
     assert longest_common_substring(a, b, char_positions(b)) == expected
+
+
+def test_char_weights_favour_rare_characters():
+    from geoalign.scorers.features import CharWeights
+
+    texts = ["文三路1号", "文三路2号", "中山路3号", "翠苑路4号", "翠苑一区"]
+    w = CharWeights.fit(texts)
+    assert w.weights["路"] < w.weights["翠"]  # in 4 of 5 vs 2 of 5 addresses
+    assert "中" not in w.weights and w.default >= max(w.weights.values())  # seen once: not stored
+    a = view("翠苑路5号")
+    rare, common = view("翠苑东门"), view("路号东门")  # each shares two characters with a
+    assert feats_w(a, rare, w)["idf_b_in_a"] > feats_w(a, common, w)["idf_b_in_a"]
+    assert feats(a, rare)["idf_b_in_a"] == feats(a, common)["idf_b_in_a"] == 0.5  # uniform weights
+
+
+def feats_w(a, b, weights) -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, pair_features(a, b, weights), strict=True))
+
+
+def test_every_block_lands_under_its_own_name():
+    """Values computed block by block must line up with FEATURE_NAMES (a shifted block would still
+    train, but every name in importances and explanations would be wrong)."""
+    a = view(
+        "中山北路30号翠苑3栋501室",
+        ("road", "中山北路", "中山北路"),
+        ("roadno", "30号", "30"),
+        ("poi", "翠苑", "翠苑"),
+        ("houseno", "3栋", "3"),
+        ("roomno", "501室", "501"),
+        admin=("江苏省", "南京市", None, None),
+    )
+    b = view(
+        "中山北路30号翠苑",
+        ("road", "中山北路", "中山北路"),
+        ("roadno", "30号", "30"),
+        ("poi", "翠苑", "翠苑"),
+        admin=("江苏省", "苏州市", None, None),
+    )
+    f = feats(a, b)
+    assert f["len_a"] == len(a.text) and f["len_b"] == len(b.text)
+    assert f["content_len_b"] == len(b.content)
+    assert f["lcsubstr"] == len(b.text)
+    assert f["tail_len_a"] == len("翠苑3栋501室") and f["tail_len_b"] == len("翠苑")
+    assert f["idf_b_in_a"] == 1.0 and f["idf_a_not_b"] == len(a.chars - b.chars)
+    assert f["finest_a"] == 15.0 and f["finest_b"] == 10.0  # roomno, poi
+    assert f["t_room_state"] == 1.0 and f["t_hao_state"] == 3.0
+    assert f["gaz_prov_state"] == 3.0 and f["gaz_city_state"] == 4.0 and f["gaz_conflict"] == 1.0
+    assert f["roomno_state"] == 1.0 and f["road_state"] == 3.0 and f["houseno_state"] == 1.0

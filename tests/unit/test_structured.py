@@ -17,8 +17,16 @@ from geoalign.api import Matcher
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.io.labels import read_labelled_pairs
 from geoalign.scorers import structured_train as tr
+from geoalign.scorers.features import CharWeights
 from geoalign.scorers.registry import build_scorer, detect_backend
-from geoalign.scorers.structured import META_FILE, MODEL_FILE, StructuredModel, StructuredScorer, save_model
+from geoalign.scorers.structured import (
+    META_FILE,
+    MODEL_FILE,
+    PairFeaturizer,
+    StructuredModel,
+    StructuredScorer,
+    save_model,
+)
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Scorer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pairs.tsv"
@@ -28,10 +36,13 @@ TINY_PARAMS = {"min_data_in_leaf": 2, "min_data_in_bin": 1, "num_leaves": 4}
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     pairs = read_labelled_pairs(EXAMPLES)
-    data = tr.featurize(pairs)
+    featurizer = PairFeaturizer()
+    featurizer.char_weights = tr.fit_char_weights(pairs, featurizer)
+    data = tr.featurize(pairs, featurizer)
     booster = tr.fit_booster(data, rounds=15, params=TINY_PARAMS)
     root = tmp_path_factory.mktemp("tiny-structured")
-    save_model(root, booster, {"class_weights": [1.0, 1.0, 1.0], "training": {"data": "examples/pairs.tsv"}})
+    meta = {"class_weights": [1.0, 1.0, 1.0], "training": {"data": "examples/pairs.tsv"}}
+    save_model(root, booster, meta, featurizer.char_weights)
     return root, booster, data, pairs
 
 
@@ -48,9 +59,14 @@ def test_round_trip_same_predictions(tiny):
 def test_model_id_is_stable_and_ignores_provenance(tiny, tmp_path):
     root, booster, _, _ = tiny
     other = tmp_path / "m"
-    save_model(other, booster, {"class_weights": [1.0, 1.0, 1.0], "training": {"date": "another day"}})
+    weights = StructuredModel.load(root).char_weights
+    save_model(
+        other, booster, {"class_weights": [1.0, 1.0, 1.0], "training": {"date": "another day"}}, weights
+    )
     assert StructuredModel.load(other).model_id == StructuredModel.load(root).model_id
-    save_model(other, booster, {"class_weights": [2.0, 1.0, 1.0]})
+    save_model(other, booster, {"class_weights": [2.0, 1.0, 1.0]}, weights)
+    assert StructuredModel.load(other).model_id != StructuredModel.load(root).model_id
+    save_model(other, booster, {"class_weights": [1.0, 1.0, 1.0]}, CharWeights({"路": 1.5}, 9.0))
     assert StructuredModel.load(other).model_id != StructuredModel.load(root).model_id
 
 

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         + (f", frozen test fold {len(test)}" if test else "")
     )
     featurizer = PairFeaturizer()
+    featurizer.char_weights = tr.fit_char_weights(train, featurizer)
     data = tr.featurize(train, featurizer)
     weights = [1.0] * len(LABELS)
     meta_metrics: dict[str, Any] = {}
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "metrics": meta_metrics,
     }
-    save_model(args.output, booster, meta)
+    save_model(args.output, booster, meta, featurizer.char_weights)
     card = Path(args.output) / "MODEL_CARD.md"
     if not card.exists():
         from geoalign.io.atomic import atomic_write_text

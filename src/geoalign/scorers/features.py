@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -98,6 +99,7 @@ class AddressView:
     #: the text without address-function characters and digits: what names the place
     content: str = ""
     content_chars: frozenset[str] = frozenset()
+    chars: frozenset[str] = frozenset()
     positions: dict[str, list[int]] = field(default_factory=dict)
     content_positions: dict[str, list[int]] = field(default_factory=dict)
     #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
@@ -159,9 +161,46 @@ def view_from_components(
         tail=tail,
         content=content,
         content_chars=frozenset(content),
+        chars=frozenset(text),
         positions=char_positions(text),
         content_positions=char_positions(content),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CharWeights:
+    """Inverse document frequency of characters over the training addresses, stored with the model.
+
+    Shared characters count by how rare they are: sharing 路 and 号 says little, sharing 翠 and 苑 says
+    the two addresses name the same thing. A character unseen in training weighs ``default`` (the
+    weight of the rarest characters).
+    """
+
+    weights: dict[str, float]
+    default: float
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], min_df: int = 2) -> CharWeights:
+        """IDF = ln((N + 1) / (df + 1)) + 1 over distinct texts; characters rarer than ``min_df`` are
+        left out of the table (they weigh ``default``), which keeps the model file small."""
+        df: dict[str, int] = {}
+        n = 0
+        for text in set(texts):
+            n += 1
+            for ch in set(text):
+                df[ch] = df.get(ch, 0) + 1
+        default = math.log((n + 1) / (min_df - 1 + 1)) + 1.0 if n else 1.0
+        table = {ch: round(math.log((n + 1) / (k + 1)) + 1.0, 4) for ch, k in df.items() if k >= min_df}
+        return cls(table, round(default, 4))
+
+    @classmethod
+    def uniform(cls) -> CharWeights:
+        """Every character weighs 1 (for tests of the other features and for tiny training sets)."""
+        return cls({}, 1.0)
+
+    def total(self, chars: Iterable[str]) -> float:
+        get, default = self.weights.get, self.default
+        return sum(get(ch, default) for ch in chars)
 
 
 def _level_names(level: str) -> list[str]:
@@ -217,6 +256,10 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "tail_partial",
     "tail_b_in_a",
     "tail_a_in_b",
+    "idf_b_in_a",
+    "idf_a_in_b",
+    "idf_b_not_a",
+    "idf_a_not_b",
     "finest_a",
     "finest_b",
     "finest_b_in_a",
@@ -279,6 +322,9 @@ def _rest_of_b(a: AddressView, b: AddressView) -> str:
     return rest
 
 
+_UNIFORM: Final[CharWeights] = CharWeights.uniform()
+
+
 def _finest(view: AddressView) -> int:
     """Index in LEVELS of the finest component present (-1: none). The granularity of a record decides
     between exact and partial: a town-only candidate for a full address is at best partial."""
@@ -299,8 +345,9 @@ def _finest_in(view: AddressView, index: int, other: AddressView) -> float:
     return fuzz.partial_ratio(value, other.text) / 100.0
 
 
-def pair_features(a: AddressView, b: AddressView) -> list[float]:
-    """The feature vector of one pair, in ``FEATURE_NAMES`` order."""
+def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = None) -> list[float]:
+    """The feature vector of one pair, in ``FEATURE_NAMES`` order. ``weights`` are the model's character
+    weights (None: uniform, as in tests that pin the other features)."""
     ta, tb = a.text, b.text
     la, lb = len(ta), len(tb)
     lcs = LCSseq.similarity(ta, tb)
@@ -390,13 +437,6 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         float(content_run),
         content_run / len(cb) if cb else NAN,
     )
-    fa, fb = _finest(a), _finest(b)
-    feats += (
-        float(fa) if fa >= 0 else NAN,
-        float(fb) if fb >= 0 else NAN,
-        _finest_in(b, fb, a),
-        _finest_in(a, fa, b),
-    )
     xa, xb = a.tail, b.tail
     feats += (
         float(len(xa)),
@@ -405,6 +445,22 @@ def pair_features(a: AddressView, b: AddressView) -> list[float]:
         fuzz.partial_ratio(xa, xb) / 100.0 if xa and xb else NAN,
         fuzz.partial_ratio(xb, ta) / 100.0 if xb else NAN,
         fuzz.partial_ratio(xa, tb) / 100.0 if xa else NAN,
+    )
+    cw = weights or _UNIFORM
+    w_a, w_b = cw.total(a.chars), cw.total(b.chars)
+    w_common = cw.total(a.chars & b.chars)
+    feats += (
+        w_common / w_b if w_b else NAN,
+        w_common / w_a if w_a else NAN,
+        w_b - w_common,
+        w_a - w_common,
+    )
+    fa, fb = _finest(a), _finest(b)
+    feats += (
+        float(fa) if fa >= 0 else NAN,
+        float(fb) if fb >= 0 else NAN,
+        _finest_in(b, fb, a),
+        _finest_in(a, fa, b),
     )
     feats += (_state(a.typed.get(name), b.typed.get(name)) for name in _TYPED)
     gaz = [_state(x, y) for x, y in zip(a.admin, b.admin, strict=True)]

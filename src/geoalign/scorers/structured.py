@@ -30,6 +30,7 @@ from geoalign.errors import ModelLoadError
 from geoalign.scorers.features import (
     FEATURE_NAMES,
     AddressView,
+    CharWeights,
     compare_components,
     pair_features,
     view_from_components,
@@ -90,6 +91,7 @@ class StructuredModel:
     meta: dict[str, Any]
     model_id: str
     class_weights: np.ndarray = field(default_factory=lambda: np.ones(len(LABELS)))
+    char_weights: CharWeights = field(default_factory=CharWeights.uniform)
 
     @classmethod
     def load(cls, directory: str | Path) -> StructuredModel:
@@ -132,13 +134,21 @@ class StructuredModel:
         weights = np.asarray(meta.get("class_weights", [1.0] * len(LABELS)), dtype=np.float64)
         if weights.shape != (len(LABELS),) or not np.all(weights > 0):
             raise ModelLoadError(f"{meta_path}: class_weights must be {len(LABELS)} positive numbers")
+        idf = meta.get("char_idf")
+        if not isinstance(idf, dict) or not isinstance(idf.get("weights"), dict) or "default" not in idf:
+            raise ModelLoadError(f"{meta_path}: char_idf (character weights) is missing or malformed")
+        char_weights = CharWeights(
+            {str(k): float(v) for k, v in idf["weights"].items()}, float(idf["default"])
+        )
         # The id covers what decides the outputs (booster, features, labels, decision weights), not
         # provenance such as the training date: retraining on the same data reproduces the same id.
         decisive = json.dumps(
-            [meta["feature_names"], meta["labels"], weights.tolist()], separators=(",", ":")
+            [meta["feature_names"], meta["labels"], weights.tolist(), idf],
+            separators=(",", ":"),
+            sort_keys=True,
         ).encode()
         digest = hashlib.sha256(model_bytes + b"\0" + decisive).hexdigest()[:12]
-        return cls(booster, meta, f"structured-{digest}", weights)
+        return cls(booster, meta, f"structured-{digest}", weights, char_weights)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Probabilities in ``LABELS`` order, with the class-weight decision correction applied."""
@@ -147,7 +157,7 @@ class StructuredModel:
         return weighted / weighted.sum(axis=1, keepdims=True)
 
 
-def save_model(directory: str | Path, booster: Any, meta: dict[str, Any]) -> None:
+def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_weights: CharWeights) -> None:
     """Write ``model.txt`` and ``model.json`` (atomically each); the caller writes the model card."""
     from geoalign.io.atomic import atomic_write_text
 
@@ -159,6 +169,7 @@ def save_model(directory: str | Path, booster: Any, meta: dict[str, Any]) -> Non
         "labels": list(LABELS),
         "feature_names": list(FEATURE_NAMES),
         **meta,
+        "char_idf": {"default": char_weights.default, "weights": dict(sorted(char_weights.weights.items()))},
     }
     atomic_write_text(root / MODEL_FILE, booster.model_to_string())
     atomic_write_text(root / META_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
@@ -169,8 +180,15 @@ class PairFeaturizer:
     rows. Shared by the scorer and by training, so a model is trained on exactly the features it sees
     when scoring. Not thread-safe (the cache is unlocked)."""
 
-    def __init__(self, *, max_chars: int = DEFAULT_MAX_CHARS, cache_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        *,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        cache_size: int = 200_000,
+        char_weights: CharWeights | None = None,
+    ) -> None:
         self.max_chars = max_chars
+        self.char_weights = char_weights
         self._cache = _LRU(cache_size)
 
     def view(self, text: str) -> AddressView | ItemError:
@@ -218,7 +236,7 @@ class PairFeaturizer:
             if isinstance(item, ItemError):
                 errors.append(item)
                 continue
-            matrix[i] = pair_features(*item.data)
+            matrix[i] = pair_features(*item.data, self.char_weights)
             errors.append(None)
         return matrix, errors
 
@@ -239,7 +257,9 @@ class StructuredScorer:
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         self.model = StructuredModel.load(self.model_dir)
         self.explain = explain
-        self.featurizer = PairFeaturizer(max_chars=max_chars, cache_size=cache_size)
+        self.featurizer = PairFeaturizer(
+            max_chars=max_chars, cache_size=cache_size, char_weights=self.model.char_weights
+        )
 
     @property
     def model_id(self) -> str:
@@ -259,7 +279,8 @@ class StructuredScorer:
         ok = [i for i, item in enumerate(prepared.items) if isinstance(item, PreparedItem)]
         outputs: list[Any] = [None] * len(prepared.items)
         if ok:
-            rows = [pair_features(*prepared.items[i].data) for i in ok]  # type: ignore[union-attr]
+            weights = self.model.char_weights
+            rows = [pair_features(*prepared.items[i].data, weights) for i in ok]  # type: ignore[union-attr]
             probs = self.model.predict(np.asarray(rows, dtype=np.float64))
             for i, row in zip(ok, probs, strict=True):
                 outputs[i] = row

@@ -25,9 +25,9 @@ import numpy as np
 from geoalign.errors import InputError
 from geoalign.evaluate.metrics import Report, classification_report
 from geoalign.io.labels import LabelledPair
-from geoalign.scorers.features import FEATURE_NAMES
+from geoalign.scorers.features import FEATURE_NAMES, CharWeights
 from geoalign.scorers.structured import PairFeaturizer
-from geoalign.types import LABELS, AddressPair
+from geoalign.types import LABELS, AddressPair, PreparedItem
 
 TEST_PERCENT: Final[int] = 20
 DEFAULT_SEED: Final[int] = 20211
@@ -82,6 +82,16 @@ class Dataset:
     features: np.ndarray
     labels: np.ndarray  # indices into LABELS
     queries: list[str]
+
+
+def fit_char_weights(pairs: Sequence[LabelledPair], featurizer: PairFeaturizer) -> CharWeights:
+    """Character IDF over the distinct (normalized) addresses of the training pairs. Unsupervised (no
+    labels), so computing it once over all training folds leaks nothing about CV labels."""
+    texts = []
+    for item in featurizer.prepare([AddressPair(p.a, p.b) for p in pairs]):
+        if isinstance(item, PreparedItem):
+            texts += (item.data[0].text, item.data[1].text)
+    return CharWeights.fit(texts)
 
 
 def featurize(pairs: Sequence[LabelledPair], featurizer: PairFeaturizer | None = None) -> Dataset:
