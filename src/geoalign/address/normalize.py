@@ -18,7 +18,8 @@ The pipeline, in order (each step a small pure function on a string):
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); every other punctuation mark or symbol becomes a space.
 7. ``noise``: phone numbers (mobile, landline, with their 电话/手机 labels), recipient names next to a
-   phone number or after 收件人/收货人/联系人, and 先生/女士 forms.
+   phone number or after 收件人/收货人/联系人, 先生/女士 forms, form labels (收货地址：, 地址：) and
+   postcodes (邮编310000).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO).
 9. ``numerals``: Chinese numerals before a unit word become Arabic (三号楼 → 3号楼, 十二层 → 12层,
    二零三室 → 203室, 第一单元 → 1单元). Never inside names: a numeral not followed by a unit stays (文三路,
@@ -186,6 +187,12 @@ _LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
     rf"(?:(?:[\u4e00-\u9fff]{{1,4}}|[A-Za-z ]{{1,20}})(?={_SEP}|$))?"
 )
 
+#: Form-field labels in front of the address itself (收货地址：…), at the start or after a separator.
+_FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
+    rf"(?:^|(?<={_SEP}))(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?"
+)
+_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
+
 
 def noise(text: str) -> str:
     """Remove phone numbers, recipient names and their labels: they are not part of the place."""
@@ -199,6 +206,10 @@ def noise(text: str) -> str:
             text = marked.replace("\x00", " ")
     if "收" in text or "联系人" in text or "姓名" in text:
         text = _LABELLED_NAME.sub(" ", text)
+    if "地址" in text or "地区" in text:
+        text = _FIELD_LABEL.sub(" ", text)
+    if "邮" in text:
+        text = _POSTCODE.sub(" ", text)
     return text
 
 
