@@ -60,13 +60,32 @@ def _grams(text: str, n: int = 3) -> list[str]:
     return sorted({text[i : i + n] for i in range(len(text) - n + 1)})
 
 
+@lru_cache(maxsize=1 << 18)
+def canon(value: str) -> str:
+    """One spelling for a component value used in a key: the parser tags the raw text, so its text
+    values can still be traditional or full-width (新華大道, 翠柏東路) while another record says 新华大道."""
+    from geoalign.address.normalize import to_simplified, width
+
+    return to_simplified(width(value)).strip()
+
+
+def _comp(view: AddressView, level: str) -> str | None:
+    value = view.comps.get(level)
+    return canon(value) if value else None
+
+
 def _roads(view: AddressView) -> list[tuple[str, str | None]]:
-    """(road, number) of the main road and of a secondary road, where present."""
+    """(road, number) of the main road and of a secondary road, where present. The main road's
+    number falls back to the 号 number read off the normalized text (``typed``), which survives a
+    parser that tagged a Chinese-numeral number (三百六十号) as part of the next element."""
     out = []
     for road_level, no_level in (("road", "roadno"), ("subroad", "subroadno")):
-        road = view.comps.get(road_level)
+        road = _comp(view, road_level)
         if road:
-            out.append((road, view.comps.get(no_level)))
+            number = view.comps.get(no_level)
+            if not number and road_level == "road":
+                number = view.typed.get("t_hao")
+            out.append((road, number))
     return out
 
 
@@ -84,7 +103,7 @@ def _road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 
 
 def _poi_names(view: AddressView) -> list[str]:
-    return [name for name in (view.comps.get("poi"), view.comps.get("subpoi")) if name]
+    return [name for name in (_comp(view, "poi"), _comp(view, "subpoi")) if name]
 
 
 def _area_poi(view: AddressView, codes: AdminCodes) -> Iterable[str]:
@@ -101,7 +120,7 @@ def _town_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 
 
 def _area_road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    road = view.comps.get("road")
+    road = _comp(view, "road")
     if codes.area and road and not view.comps.get("roadno"):
         yield f"{codes.area}|{road}"
 
@@ -117,7 +136,7 @@ def _road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 
 
 def _community(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    name = view.comps.get("community")
+    name = _comp(view, "community")
     if name and len(name) >= 2:
         yield name
 

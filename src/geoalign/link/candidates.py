@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.link.blocking import record_keys
-from geoalign.scorers.features import AddressView, compare_components
+from geoalign.scorers.features import AddressView
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 
 #: Components whose disagreement means two different places, whatever the probabilities say.
@@ -152,6 +152,14 @@ class SamePlaceJudge:
         self.batch_size = max(1, batch_size)
         self.stats = JudgeStats()
 
+    @staticmethod
+    def _conflicts(a: Record, b: Record, match: Match) -> list[str]:
+        """From the parsed views where there are views (see ``view_conflicts``), else from the
+        scorer's explanation."""
+        if a.view is not None and b.view is not None:
+            return view_conflicts(a, b)
+        return hard_conflicts(match)
+
     def _prefilter(
         self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
     ) -> list[tuple[int, int]]:
@@ -205,10 +213,7 @@ class SamePlaceJudge:
                 self.stats.same_place += 1
                 self.stats.identical += 1
                 continue
-            # the views decide too: a neural scorer's answer carries no explanation
-            item.conflicts = hard_conflicts(item.forward) or view_conflicts(
-                queries[item.q], candidates[item.c]
-            )
+            item.conflicts = self._conflicts(queries[item.q], candidates[item.c], item.forward)
             if item.p_forward < self.threshold:
                 continue
             if item.conflicts:
@@ -224,7 +229,7 @@ class SamePlaceJudge:
             if isinstance(result, ItemError):
                 self.stats.errors += 1
                 continue
-            conflicts = hard_conflicts(result)
+            conflicts = self._conflicts(candidates[item.c], queries[item.q], result)
             if conflicts:
                 item.conflicts = conflicts
                 self.stats.refused_by_hard_numbers += 1
@@ -240,16 +245,37 @@ def identical(a: Record, b: Record) -> bool:
     return a.view is not None and b.view is not None and a.view.text == b.view.text
 
 
+#: The number read off the normalized text by the structured features for each hard-number level.
+_TYPED_OF: Final[dict[str, str]] = {
+    "roadno": "t_hao",
+    "houseno": "t_building",
+    "cellno": "t_unit",
+    "roomno": "t_room",
+}
+
+
 def view_conflicts(a: Record, b: Record) -> list[str]:
-    """Hard-number conflicts between two parsed records, from the same comparison the structured
-    explanation uses (numbers are compared for equality; symmetric)."""
+    """Hard-number conflicts between two parsed records (symmetric; numbers compared for equality).
+
+    Where both texts state a level's number in its typed form (369号, 3栋, 2单元, 501室, read off the
+    *normalized* text) that decides; otherwise the parsed components do, as in the structured
+    explanation. The typed form goes first because the tagger sees the raw text and can misplace a
+    Chinese-numeral number (三百六十号), which would invent a conflict between two writings of one place.
+    """
     if a.view is None or b.view is None:
         return []
-    return [
-        c.name
-        for c in compare_components(a.view, b.view)
-        if c.status == "conflict" and c.name in HARD_NUMBERS
-    ]
+    out = []
+    for level in sorted(HARD_NUMBERS):
+        key = _TYPED_OF[level]
+        ta, tb = a.view.typed.get(key), b.view.typed.get(key)
+        if ta and tb:
+            if ta.lstrip("0") != tb.lstrip("0"):
+                out.append(level)
+            continue
+        ca, cb = a.view.comps.get(level), b.view.comps.get(level)
+        if ca and cb and ca != cb:
+            out.append(level)
+    return out
 
 
 def probabilities_of(result: Result | None) -> list[float | None]:
