@@ -333,3 +333,17 @@ def test_idempotent_on_generated_realistic_addresses(text: str, complete_admin: 
     if once is not None:
         assert normalize(once, complete_admin=complete_admin) == once
         assert "13812345678" not in once and "王先生" not in once
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=40), st.integers(min_value=1, max_value=30))
+def test_cleaning_fast_path_agrees_with_clean(text: str, limit: int) -> None:
+    from geoalign.address.clean import Cleaned, clean
+    from geoalign.address.normalize import _cleaned
+
+    reference = clean(text, max_chars=limit)
+    if isinstance(reference, Cleaned):
+        assert _cleaned(text, limit) == reference
+    else:
+        with pytest.raises(InputError):
+            _cleaned(text, limit)
