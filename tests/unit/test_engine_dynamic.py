@@ -255,7 +255,8 @@ def test_cancelled_caller_costs_no_compute() -> None:
         async with AsyncEngine(scorer) as engine:
             busy = asyncio.create_task(engine.match(ADDRESSES[0], ADDRESSES[1]))
             await wait_thread_event(scorer.entered)
-            gone = asyncio.create_task(engine.match_many([(ADDRESSES[2], ADDRESSES[4])] * 3))
+            left = [(ADDRESSES[2], ADDRESSES[4]), (ADDRESSES[2], ADDRESSES[5]), (ADDRESSES[3], ADDRESSES[4])]
+            gone = asyncio.create_task(engine.match_many(left))
             await until(lambda: engine.queue_depth == 3)
             gone.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -265,7 +266,7 @@ def test_cancelled_caller_costs_no_compute() -> None:
             scorer.release.set()
             await busy
             assert isinstance(await engine.match(ADDRESSES[5], ADDRESSES[5]), Match)
-        assert (ADDRESSES[2], ADDRESSES[4]) not in scorer.seen_items
+        assert not set(left) & set(scorer.seen_items)
         assert engine.stats.dropped_cancelled == 3
 
     run(main())
@@ -392,6 +393,26 @@ def test_cache_hits_cost_no_compute_and_keys_are_ordered() -> None:
         assert again.timings_ms is not None and set(again.timings_ms) == {"cache"}
         assert engine.stats.cache_hits == 1 and engine.stats.cache_misses == 2
         assert engine.stats.cache_hit_rate == pytest.approx(1 / 3)
+
+    run(main())
+
+
+def test_duplicates_within_a_call_are_computed_once() -> None:
+    async def main() -> None:
+        scorer = RecordingScorer()
+        async with AsyncEngine(scorer) as engine:
+            pairs = [(ADDRESSES[0], ADDRESSES[1]), (ADDRESSES[2], ADDRESSES[3])] * 3
+            pairs.append((" " + ADDRESSES[0], ADDRESSES[1]))  # the same text after cleaning
+            results = await engine.match_many(pairs)
+        assert sorted(scorer.seen_items) == sorted(
+            {(ADDRESSES[0], ADDRESSES[1]), (ADDRESSES[2], ADDRESSES[3])}
+        )
+        assert all(isinstance(r, Match) for r in results)
+        assert [r.label for r in results if isinstance(r, Match)] == [
+            expected_label(ADDRESSES[0], ADDRESSES[1]),
+            expected_label(ADDRESSES[2], ADDRESSES[3]),
+        ] * 3 + [expected_label(ADDRESSES[0], ADDRESSES[1])]
+        assert results[0] is not results[2]  # independent objects per slot
 
     run(main())
 

@@ -28,6 +28,7 @@ raises for a batch, its items are retried one by one so only the culprit gets an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -484,10 +485,17 @@ class AsyncEngine:
             return _complete(results)
 
         futures: dict[int, asyncio.Future[Result]] = {}
+        #: the same text twice in one call (frequent in address tables) is computed once
+        first_of: dict[tuple[str, str], int] = {}
+        copies: list[tuple[int, int]] = []
         now = loop.time()
         for i in todo:
             item = prepared.items[i]
             assert isinstance(item, PreparedItem)
+            first = first_of.setdefault(item.seen, i)
+            if first != i:
+                copies.append((i, first))
+                continue
             future: asyncio.Future[Result] = loop.create_future()
             futures[i] = future
             self._queue.append(_Work(item, future, deadline, keys.get(i), now))
@@ -506,6 +514,9 @@ class AsyncEngine:
                 if not future.cancelled():
                     results[i] = future.result()
             self._expire(results, late)
+        for i, first in copies:
+            result = results[first]
+            results[i] = dataclasses.replace(result) if isinstance(result, Match) else result
         return _complete(results)
 
     def _decode_hit(self, value: str, lookup_ms: float) -> Match | None:
