@@ -380,7 +380,8 @@ def resolve(text: str) -> Resolution:
 def _finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:
     final = matches[-1].codes
     # 吉林 alone reads as 吉林省 or 吉林市; the city lies under the province, so the province is the answer.
-    final = [c for c in final if not any(data.is_under(c, other) for other in final if other != c)]
+    if len(final) > 1:
+        final = [c for c in final if not any(data.is_under(c, other) for other in final if other != c)]
     paths = [data.path(c) for c in final]
     on_paths = {d.code for p in paths for d in p}
     spans = []
@@ -401,10 +402,13 @@ def _finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:
         )
         if m.old:
             renames.extend((piece, data.by_code[c]) for c in kept)
-    by_level: dict[Level, str | None] = {}
-    for level in LEVELS:
-        names = {next((d.name for d in p if d.level == level), None) for p in paths}
-        by_level[level] = names.pop() if len(names) == 1 else None
+    by_level: dict[Level, str | None] = {level: None for level in LEVELS}
+    if len(paths) == 1:
+        by_level.update((d.level, d.name) for d in paths[0])
+    else:  # a level is filled only where every remaining reading agrees on its name
+        for level in LEVELS:
+            names = {next((d.name for d in p if d.level == level), None) for p in paths}
+            by_level[level] = names.pop() if len(names) == 1 else None
     return Resolution(
         spans=tuple(spans),
         prov=by_level["prov"],
