@@ -92,3 +92,24 @@ def test_missing_server_binary_skips_visibly_but_fails_under_ci(monkeypatch: pyt
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         require_binary("redis-server", "redis-server")
+
+
+def test_frozen_redis_does_not_hang_requests() -> None:
+    """A Redis that accepts connections but never answers (SIGSTOP) costs a short timeout a few times,
+    then the circuit breaker skips it: requests are answered, not stuck."""
+    import signal
+
+    scorer = RecordingScorer()
+    with redis_server() as redis, running(scorer, redis_url=redis.url, cache_items=0) as (client, _):
+        assert client.post("/v1/match", json=PAIRS).status_code == 200
+        assert redis.proc is not None
+        redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            answers = [client.post("/v1/match", json={"pairs": [{"a": A, "b": f"{C}{i}"}]}) for i in range(6)]
+            text = client.get("/metrics").text
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all("label" in a.json()["results"][0] for a in answers)
+    assert metric(text, "geoalign_cache_backend_errors") >= 1
+    assert metric(text, "geoalign_cache_backend_skipped") >= 1
