@@ -458,7 +458,9 @@ def test_config_validation() -> None:
 
 def test_sync_engine_from_threads_and_inside_a_running_loop() -> None:
     scorer = RecordingScorer()
-    with SyncEngine(scorer) as engine:
+    with SyncEngine(scorer, EngineConfig(max_queue=4)) as engine:
+        many = engine.match_many([(a, b) for a in ADDRESSES for b in ADDRESSES])  # 36 > queue of 4
+        assert len(many) == 36 and all(isinstance(r, Match) for r in many)
         assert engine.match(ADDRESSES[0], ADDRESSES[0]).label == "exact_match"  # type: ignore[union-attr]
 
         async def notebook_cell() -> list[Result]:
@@ -477,7 +479,7 @@ def test_sync_engine_from_threads_and_inside_a_running_loop() -> None:
         for t in threads:
             t.join()
         assert len(out) == len(ADDRESSES) and all(isinstance(r, Match) for r in out)
-        assert engine.stats.items == 1 + 2 + len(ADDRESSES)
+        assert engine.stats.items == 36 + 1 + 2 + len(ADDRESSES)
     with pytest.raises(RuntimeError, match="closed"):
         engine.match("a", "b")
     engine.close()

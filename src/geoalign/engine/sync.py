@@ -49,15 +49,21 @@ class SyncEngine:
             raise RuntimeError("SyncEngine is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def match(self, a: Any, b: Any, *, timeout: float | None = None) -> Result:
+    def match(self, a: Any, b: Any, *, timeout: float | None = None, wait: bool = True) -> Result:
         """Score one pair: a Match, or an ItemError saying why it could not be scored."""
-        return self._call(self.engine.match(a, b, timeout=timeout))  # type: ignore[no-any-return]
+        return self._call(self.engine.match(a, b, timeout=timeout, wait=wait))  # type: ignore[no-any-return]
 
     def match_many(
-        self, pairs: Sequence[AddressPair | tuple[Any, Any]], *, timeout: float | None = None
+        self,
+        pairs: Sequence[AddressPair | tuple[Any, Any]],
+        *,
+        timeout: float | None = None,
+        wait: bool = True,
     ) -> list[Result]:
-        """Score pairs; results in input order, one Match or ItemError per pair."""
-        return self._call(self.engine.match_many(pairs, timeout=timeout))  # type: ignore[no-any-return]
+        """Score pairs; results in input order, one Match or ItemError per pair. Any number of pairs:
+        they are fed through the bounded queue (``wait=False``: raise EngineOverloaded when full)."""
+        coro = self.engine.match_many(pairs, timeout=timeout, wait=wait)
+        return self._call(coro)  # type: ignore[no-any-return]
 
     @property
     def stats(self) -> EngineStats:
