@@ -225,6 +225,7 @@ def main() -> int:
         "--agreement-model", help="a trained classifier (HF dir) to measure bf16 label agreement"
     )
     parser.add_argument("--agreement-pairs", help="TSV pairs for --agreement-model (default: generated)")
+    parser.add_argument("--agreement-limit", type=int, default=2000, help="pairs for --agreement-model")
     parser.add_argument("--json", help="write all numbers as JSON here")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -318,6 +319,7 @@ def main() -> int:
         if args.agreement_pairs:
             lines = Path(args.agreement_pairs).read_text(encoding="utf-8").splitlines()
             agree_pairs = [AddressPair(*line.split("\t")[:2]) for line in lines if line.count("\t") >= 1]
+        agree_pairs = agree_pairs[: args.agreement_limit]
         ref = TorchScorer(load_checkpoint(args.agreement_model), dtype="fp32", threads=threads)
         ref_results = ref.score(agree_pairs)
         low = TorchScorer(load_checkpoint(args.agreement_model), dtype="bf16", threads=threads)
