@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best of {args.repeat} passes, one core:")
     print(f"  {'stage':32s} {'addr/s wall':>12s} {'addr/s cpu':>11s} {'us/addr cpu':>12s}")
     n = len(texts)
-    for name, (wall, cpu) in rows:
-        print(f"  {name:32s} {n / wall:12,.0f} {n / cpu:11,.0f} {cpu / n * 1e6:12.1f}")
+    for name, (wall_s, cpu_s) in rows:
+        print(f"  {name:32s} {n / wall_s:12,.0f} {n / cpu_s:11,.0f} {cpu_s / n * 1e6:12.1f}")
     print("examples:")
     for text in texts[:3]:
         print(f"  {text} -> {normalize(text, complete_admin=True)}")
