@@ -206,11 +206,17 @@ def test_same_place_needs_both_directions_and_no_hard_conflict() -> None:
 
 
 def test_identical_normalized_text_is_the_same_place_without_the_model_deciding() -> None:
-    q = [_record("q", {"road": "文三路", "roadno": "369"}, "文三路369号")]
-    c = [_record("c", {"road": "文三路", "roadno": "369"}, "文三路369号")]
+    comps = {"road": "文三路", "roadno": "369"}
+    q = [Record("q", "文三路369号", view=view(comps, text="文三路369号"))]
+    c = [
+        Record("c", "文三路 ３６９号", view=view(comps, text="文三路369号")),
+        # the normalizer drops parentheses: same normalized text, but a shop is not its building
+        Record("d", "文三路369号(小卖部)", view=view(comps, text="文三路369号")),
+    ]
     scorer = _TableScorer({})  # p(exact) 0.05 both ways: the model alone would say no
     judge = SamePlaceJudge(scorer, threshold=0.5)  # type: ignore[arg-type]
-    (item,) = judge.judge(q, c, [(0, 0)])
-    assert item.same_place and item.identical and item.score == 1.0
-    assert scorer.asked == [("q", "c")]  # still scored once, for the reported probabilities
+    same, shop = judge.judge(q, c, [(0, 0), (0, 1)])
+    assert same.same_place and same.identical and same.score == 1.0
+    assert not shop.same_place and not shop.identical
+    assert ("文三路369号", "文三路 ３６９号") in scorer.asked  # still scored, for the reported probabilities
     assert judge.stats.identical == 1
