@@ -91,6 +91,11 @@ def test_match_answers_in_request_order_with_item_errors() -> None:
     assert ("号" * 41) not in {b for _, b in scorer.seen_items}
 
 
+def _chunks(parts: list[bytes]) -> Iterator[bytes]:
+    """A body streamed without Content-Length (chunked): the size limit must hold without it."""
+    yield from parts
+
+
 def test_bad_requests_get_the_error_shape_and_right_status() -> None:
     with running(max_pairs=3, max_chars=50) as (client, _):
         cases = [
@@ -107,6 +112,12 @@ def test_bad_requests_get_the_error_shape_and_right_status() -> None:
             (client.post("/v1/match", json=[1, 2]), 422),
             (client.post("/v1/match", json={"pairs": [{"a": "x", "b": "y"}] * 4}), 413),
             (client.post("/v1/match", content=b"{" + b" " * 10_000_000 + b"}"), 413),
+            (
+                client.post(
+                    "/v1/match", content=_chunks([b'{"pairs": ['] + [b'{"a": "x", "b": "y"},'] * 99_999)
+                ),
+                413,
+            ),
             (client.get("/v1/nothing"), 404),
             (client.get("/v1/match"), 405),
         ]
@@ -117,6 +128,7 @@ def test_bad_requests_get_the_error_shape_and_right_status() -> None:
         assert cases[0][0].json()["error"]["code"] == "malformed_json"
         assert cases[6][0].json()["error"]["code"] == "too_many_pairs"
         assert cases[7][0].json()["error"]["code"] == "payload_too_large"
+        assert cases[8][0].json()["error"]["code"] == "payload_too_large"
         assert client.post("/v1/match", json={"pairs": []}).json() == {"results": []}
 
 

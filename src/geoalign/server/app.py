@@ -76,32 +76,32 @@ class BodyLimit:
                 await _send_413(send, limit)
                 return
         seen = 0
-        started = False
+        refused = False  # our 413 went out: the app's own answer is dropped
+        started = False  # the app already answers (it did not wait for the body): too late for 413
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    # Answer 413 now and tell the app the client left, so it stops reading. (Raising
+                    # here would not work: FastAPI turns any body-read error into its own 400.)
+                    if not started:
+                        refused = True
+                        await _send_413(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Any) -> None:
+        async def guarded_send(message: Any) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
+            if not refused:
                 started = True
-            await send(message)
+                await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_413(send, limit)
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, limited_receive, guarded_send)
 
 
 async def _send_413(send: Any, limit: int) -> None:
