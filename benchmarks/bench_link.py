@@ -29,6 +29,12 @@ import time
 from pathlib import Path
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (the shared machine's wall clock overstates a free core's time)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -114,6 +120,9 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
         "right_rows": summary.counts["right_records"],
         "true_links": len(truth),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(_cpu_seconds(), 1),
+        "load_average_1m": round(os.getloadavg()[0], 1),
+        "model": scorer.model_id,
         "seconds_by_phase": summary.to_dict()["seconds"],
         "candidate_pairs": summary.blocking["candidate_pairs"],
         "pairs_scored_forward": summary.judge["forward_pairs"],
@@ -196,6 +205,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
         else None,
         "candidate_pairs": summary.blocking["candidate_pairs"],
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(_cpu_seconds(), 1),
         "status": summary.counts["status"],
         "peak_rss_mb": round(_peak_rss_mb(), 0),
         "threshold": args.threshold,
