@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from geoalign.cli.main import main
+from geoalign.errors import InputError
 from geoalign.link.pipeline import Options, TableSpec, dedupe, link
 
 LEFT = [
@@ -345,3 +346,21 @@ def test_link_with_a_neural_model_runs_the_cascade(
     for row in scored_rows:
         stage = json.loads(row["explanation"])["cascade"]
         assert stage["stage"] == "neural" or "neural_error" in stage
+
+
+def test_python_api_in_memory() -> None:
+    from geoalign.link import dedupe_records, link_records
+
+    rows, summary = link_records(
+        [("a1", "浙江省杭州市西湖区文三路369号"), {"id": "a2", "address": "广东省深圳市南山区科技园"}],
+        [("b1", "浙江省杭州市西湖区 文三路３６９号"), ("b2", "浙江省杭州市西湖区文三路368号")],
+    )
+    assert [(r["left_id"], r["status"], r["right_id"]) for r in rows] == [
+        ("a1", "match", "b1"),
+        ("a2", "no_candidates", None),
+    ]
+    assert summary.counts["right_records"] == 2
+    clustered, _ = dedupe_records([("1", "文三路369号"), ("2", "文三路 ３６９号"), ("3", "文三路368号")])
+    assert [r["cluster_id"] for r in clustered] == ["1", "1", "3"]
+    with pytest.raises(InputError, match="no records"):
+        link_records([], [("b1", "文三路369号")])

@@ -5,6 +5,7 @@ The Python API mirrors the CLI (``geoalign link`` / ``geoalign dedupe``)::
     from geoalign.link import TableSpec, Options, link, dedupe
     summary = link(TableSpec("shops.csv", "addr", "shop_id"), TableSpec("poi.parquet", "address", "id"),
                    "links.csv", options=Options(max_candidates=20))
+    rows, summary = link_records([("a1", "杭州市西湖区文三路369号")], [("b1", "文三路３６９号")])
 
 Submodules: ``blocking`` (keys, index, diagnostics), ``candidates`` (records, same-place judge),
 ``cluster`` (stable-id union-find), ``pipeline`` (end to end, chunked and resumable). Imports are lazy so
@@ -20,6 +21,8 @@ _EXPORTS = {
     "RunSummary": "geoalign.link.pipeline",
     "TableSpec": "geoalign.link.pipeline",
     "dedupe": "geoalign.link.pipeline",
+    "dedupe_records": "geoalign.link.pipeline",
+    "link_records": "geoalign.link.pipeline",
     "link": "geoalign.link.pipeline",
     "default_scorer": "geoalign.link.pipeline",
     "read_true_pairs": "geoalign.link.pipeline",

@@ -698,13 +698,90 @@ def dedupe(
     return summary
 
 
+# ------------------------------------------------------------------------------------ in-memory API
+
+
+def _records_table(directory: Path, name: str, records: Iterable[Any]) -> Path:
+    """Write (id, address) pairs or mappings with "id" and "address" to a JSONL file."""
+    from geoalign.io.writers import write_table
+
+    rows = []
+    for item in records:
+        if isinstance(item, dict):
+            if "address" not in item:
+                raise InputError(f"{name}: a record mapping needs an 'address' key, got {sorted(item)}")
+            rows.append([item.get("id", len(rows) + 1), item["address"]])
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            rows.append([item[0], item[1]])
+        else:
+            raise InputError(
+                f"{name}: a record is (id, address) or {{'id':..., 'address':...}}, got {item!r}"
+            )
+    if not rows:
+        raise InputError(f"{name}: no records")
+    path = directory / f"{name}.jsonl"
+    write_table(path, ["id", "address"], rows)
+    return path
+
+
+def link_records(
+    left: Iterable[Any],
+    right: Iterable[Any],
+    *,
+    scorer: Scorer | None = None,
+    options: Options | None = None,
+) -> tuple[list[dict[str, Any]], RunSummary]:
+    """``link`` for records in memory: (id, address) pairs or ``{"id", "address"}`` mappings in, one
+    output row (a dict with the columns of the module docstring) per left record out.
+
+    It goes through the same file pipeline (JSONL in a temporary directory), so the in-memory and the
+    file results can never drift apart; for large tables use ``link`` on files, which streams.
+    """
+    import tempfile
+
+    options = options or Options()
+    options.resume = False
+    with tempfile.TemporaryDirectory(prefix="geoalign-link-") as tmp:
+        root = Path(tmp)
+        lp, rp = _records_table(root, "left", left), _records_table(root, "right", right)
+        out = root / "out.jsonl"
+        summary = link(
+            TableSpec(lp, "address", "id"),
+            TableSpec(rp, "address", "id"),
+            out,
+            scorer=scorer,
+            options=options,
+        )
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return rows, summary
+
+
+def dedupe_records(
+    records: Iterable[Any], *, scorer: Scorer | None = None, options: Options | None = None
+) -> tuple[list[dict[str, Any]], RunSummary]:
+    """``dedupe`` for records in memory (see ``link_records``): one row per record with its cluster."""
+    import tempfile
+
+    options = options or Options()
+    options.resume = False
+    with tempfile.TemporaryDirectory(prefix="geoalign-dedupe-") as tmp:
+        root = Path(tmp)
+        path = _records_table(root, "records", records)
+        out = root / "out.jsonl"
+        summary = dedupe(TableSpec(path, "address", "id"), out, scorer=scorer, options=options)
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return rows, summary
+
+
 __all__ = [
     "LINK_RESULT_COLUMNS",
     "Options",
     "RunSummary",
     "TableSpec",
     "dedupe",
+    "dedupe_records",
     "default_scorer",
     "link",
+    "link_records",
     "read_true_pairs",
 ]
