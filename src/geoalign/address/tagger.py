@@ -23,7 +23,9 @@ Span = tuple[str, int, int]
 
 #: Bumped whenever ``token_features`` / ``stack_features`` change: a model records the version it was
 #: trained with (parser.json) and is refused by code computing other features.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+
+_POS = tuple(str(i) for i in range(13))
 
 #: Tag spellings found in the NAACL-2019 files that differ from labels.txt, folded to one name each.
 TAG_ALIASES: dict[str, str] = {"devZone": "devzone", "subRoad": "subroad", "subRoadno": "subroadno"}
@@ -192,8 +194,9 @@ def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
 
 
 def token_features(tokens: Sequence[Token], text: str | None = None) -> list[list[str]]:
-    """CRF features for each token: identity, class, a ±2 window with bigrams, suffix lexicon, repeats,
-    and gazetteer marks when ``text`` (the string the token offsets point into) is given.
+    """CRF features for each token: identity, class, a ±3 window with bigrams and trigrams, position,
+    suffix lexicon, repeats, and gazetteer marks when ``text`` (the string the token offsets point into)
+    is given.
 
     The repeat feature ("this character bigram already occurred earlier") is there for the
     ``redundant`` element, which in this data is mostly a repeated admin name (杭州市余杭区杭州市余杭区).
@@ -238,6 +241,13 @@ def token_features(tokens: Sequence[Token], text: str | None = None) -> list[lis
             "w+1w+2=" + wp1 + wp2,
             "w-1ww+1=" + wm1 + w0 + wp1,
             "k=" + kinds,
+            "w-3=" + (w[p - 3] if p >= 3 else "<S3>"),
+            "w+3=" + (w[p + 3] if p + 3 < n + 4 else "<E3>"),
+            "ww+1w+2=" + w0 + wp1 + wp2,
+            "w-2w-1w=" + wm2 + wm1 + w0,
+            # Position from either end: admin names come first, rooms and floors last.
+            "pos=" + _POS[min(i, 12)],
+            "rpos=" + _POS[min(n - 1 - i, 12)],
         ]
         if w0 in _SUFFIX_CHARS:
             f.append("sfx")
