@@ -364,3 +364,46 @@ def test_python_api_in_memory() -> None:
     assert [r["cluster_id"] for r in clustered] == ["1", "1", "3"]
     with pytest.raises(InputError, match="no records"):
         link_records([], [("b1", "文三路369号")])
+
+
+def test_dedupe_resumes_after_an_interruption(tmp_path: Path) -> None:
+    from geoalign.link.pipeline import default_scorer
+
+    # pairs of writings of one place (ids 1+2, 3+4, 5+6), then two single places
+    numbers = [300, 300, 301, 301, 302, 302, 303, 304]
+    records = [
+        (str(i), f"浙江省杭州市西湖区文三路{n}号" if i % 2 else f"浙江省杭州市西湖区 文三路{n}号")
+        for i, n in enumerate(numbers, start=1)
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
+    spec = TableSpec(table, "addr", "id")
+    full = tmp_path / "full.csv"
+    dedupe(spec, full, options=Options(chunk_size=2))
+    assert [r["cluster_id"] for r in read_csv(full)] == ["1", "1", "3", "3", "5", "5", "7", "8"]
+
+    class Interrupting:
+        def __init__(self) -> None:
+            self.inner = default_scorer()
+            self.name = self.inner.name
+
+        @property
+        def model_id(self) -> str:
+            return self.inner.model_id
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def score(self, pairs):
+            if any(p.a == records[4][1] for p in pairs):  # the third chunk (records 5 and 6)
+                raise KeyboardInterrupt
+            return self.inner.score(pairs)
+
+    out = tmp_path / "resumed.csv"
+    with pytest.raises(KeyboardInterrupt):
+        dedupe(spec, out, scorer=Interrupting(), options=Options(chunk_size=2))  # type: ignore[arg-type]
+    assert (tmp_path / "resumed.csv.edges.partial").exists() and not out.exists()
+    messages: list[str] = []
+    dedupe(spec, out, options=Options(chunk_size=2), log=messages.append)
+    assert any("resuming after 4" in m for m in messages)
+    assert read_csv(out) == read_csv(full)
+    assert not (tmp_path / "resumed.csv.edges.partial").exists()
