@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpu: {_cpu_name()}, model: {parser.model_dir.name}/ stages={len(_stages(parser))}")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     print(f"{'stage':<22} {'addr/s cpu':>11} {'us/addr cpu':>12} {'addr/s wall':>12}")
-    for name, (wall, cpu) in results.items():
-        print(f"{name:<22} {n / cpu:>11,.0f} {cpu / n * 1e6:>12.1f} {n / wall:>12,.0f}")
+    for name, (wall_s, cpu_s) in results.items():
+        print(f"{name:<22} {n / cpu_s:>11,.0f} {cpu_s / n * 1e6:>12.1f} {n / wall_s:>12,.0f}")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -246,7 +247,7 @@ def test_a_two_stage_model_trains_loads_and_tags(tmp_path) -> None:
     ] * 3
     feats = [token_features(tokens, text) for text, tokens, _ in examples]
     tags = [t for _, _, t in examples]
-    params = {"c1": 0.0, "c2": 0.01, "max_iterations": 50, "min_freq": 1}
+    params: dict[str, Any] = {"c1": 0.0, "c2": 0.01, "max_iterations": 50, "min_freq": 1}
     train(zip(feats, tags, strict=True), tmp_path / "s1.model", **params)
     # The second stage sees gold tags here (a test shortcut; the script uses out-of-fold tags).
     stacked = [stack_features(f, t) for f, t in zip(feats, tags, strict=True)]

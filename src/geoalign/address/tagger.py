@@ -123,11 +123,10 @@ _DIVISION_LEVEL_MAX = 500_000
 def _division_level(piece: str) -> str:
     from geoalign.address import gazetteer
 
+    level = ""
     if gazetteer.is_division_name(piece):
-        levels = {d.level for d in gazetteer.lookup(piece)}
+        levels: set[str] = {d.level for d in gazetteer.lookup(piece)}
         level = levels.pop() if len(levels) == 1 else "?"
-    else:
-        level = ""
     if len(_DIVISION_LEVEL) >= _DIVISION_LEVEL_MAX:
         _DIVISION_LEVEL.clear()
     _DIVISION_LEVEL[piece] = level
@@ -149,14 +148,14 @@ def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
         return marks
     index = {t.start: i for i, t in enumerate(tokens)}
     for span in gazetteer.resolve(text).spans:
-        level = span.level or "?"
+        span_level: str = span.level or "?"
         first = index.get(span.start)
         if first is None:
             continue
         for j in range(first, len(tokens)):
             if tokens[j].start >= span.end:
                 break
-            marks[j].append(("gz=B-" if j == first else "gz=I-") + level)
+            marks[j].append(("gz=B-" if j == first else "gz=I-") + span_level)
     # Division names are all Han, so only a run of Han tokens (one character each) can hold one: slice
     # the run's string instead of joining tokens for every candidate length.
     n = len(tokens)
@@ -174,9 +173,8 @@ def _gazetteer_marks(text: str, tokens: Sequence[Token]) -> list[list[str]]:
             found = 0
             for length in range(min(8, len(run) - pos), 1, -1):
                 piece = run[pos : pos + length]
-                level = _DIVISION_LEVEL.get(piece)
-                if level is None:
-                    level = _division_level(piece)
+                known = _DIVISION_LEVEL.get(piece)
+                level = _division_level(piece) if known is None else known
                 if level:
                     found = length
                     break
