@@ -50,6 +50,18 @@ def test_parse_file_mode_answers_every_line_in_order(tmp_path: Path) -> None:
     assert lines[3]["raw"] == "宁波市中山东路1号"
 
 
+def test_parse_file_mode_answers_a_badly_encoded_line_in_place(tmp_path: Path) -> None:
+    src = tmp_path / "mixed.txt"
+    src.write_bytes(
+        "\ufeff杭州市文一西路969号\n".encode() + b"\xff\xfe bad\n" + "宁波市中山东路1号\n".encode()
+    )
+    proc = _cli("parse", "--file", str(src))
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line.get("raw") for line in lines] == ["杭州市文一西路969号", None, "宁波市中山东路1号"]
+    assert lines[1]["error"]["code"] == "bad_encoding" and lines[1]["line"] == 2
+
+
 def test_parse_reads_stdin_with_dash() -> None:
     proc = _cli("parse", "--file", "-", stdin="杭州市文一西路969号\r\n温州市解放街128号\n")
     assert proc.returncode == 0, proc.stderr
