@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,18 @@ def test_score_missing_input_and_unknown_column(tmp_path, capsys, model_dir):
     assert main(["score", str(EXAMPLES), "-o", str(out), "--a", "nope", "--model", str(model_dir)]) == 2
     assert "no column" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _score_subprocess(out: Path, seed: str, *extra: str) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    cmd = [sys.executable, "-m", "geoalign", "score", str(EXAMPLES), "-o", str(out), "--no-progress", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return out.read_text(encoding="utf-8")
+
+
+def test_score_is_deterministic_across_processes_and_workers(tmp_path):
+    """Same input, same bytes out: whatever the hash seed (set order) and the number of workers."""
+    one = _score_subprocess(tmp_path / "1.tsv", "1")
+    assert _score_subprocess(tmp_path / "2.tsv", "2") == one
+    assert _score_subprocess(tmp_path / "3.tsv", "3", "--workers", "2", "--batch-size", "5") == one

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4096, help="pairs per batch and per checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="scoring processes (each loads the model; use the number of cores for big files)",
+    )
     parser.add_argument("--restart", action="store_true", help="ignore an existing partial output")
     add_scorer_arguments(parser)
 
@@ -60,6 +66,81 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+#: One scored pair as it crosses a process boundary: (label, p_exact, p_partial, p_not), or
+#: (None, error code, message). Match objects with explanations would cost more to pickle than to compute.
+Compact = tuple[Any, ...]
+
+
+def _compact(results: list[Any]) -> list[Compact]:
+    from geoalign.types import ItemError
+
+    out: list[Compact] = []
+    for result in results:
+        if isinstance(result, ItemError):
+            out.append((None, result.code, result.message))
+        else:
+            out.append((result.label, *(round(result.probabilities[name], 6) for name in LABELS)))
+    return out
+
+
+_worker_scorer: Any = None
+
+
+def _worker_init(args: argparse.Namespace) -> None:
+    global _worker_scorer
+    from geoalign.scorers.registry import scorer_from_args
+
+    _worker_scorer = scorer_from_args(args)
+    if hasattr(_worker_scorer, "explain"):
+        _worker_scorer.explain = False
+
+
+def _worker_score(pairs: list[tuple[Any, Any]]) -> list[Compact]:
+    from geoalign.types import AddressPair
+
+    return _compact(_worker_scorer.score([AddressPair(a, b) for a, b in pairs]))
+
+
+def _scored(
+    chunks: Iterator[list[Any]], scorer: Any, args: argparse.Namespace, ia: int, ib: int
+) -> Iterator[tuple[list[Any], list[Compact]]]:
+    """(chunk, compact results of its valid rows), in input order, in-process or over worker processes.
+
+    Workers are spawned, not forked (a fork after LightGBM/OpenMP started threads can deadlock), each
+    loads its own scorer, and at most two chunks per worker are in flight, so a huge input is never
+    read into memory ahead of the writer.
+    """
+    from geoalign.types import AddressPair
+
+    if args.workers <= 1:
+        for chunk in chunks:
+            pairs = [AddressPair(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
+            yield chunk, _compact(scorer.score(pairs)) if pairs else []
+        return
+    import collections
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    window: collections.deque[tuple[list[Any], Future[list[Compact]]]] = collections.deque()
+    with ProcessPoolExecutor(
+        args.workers, mp_context=context, initializer=_worker_init, initargs=(args,)
+    ) as pool:
+        try:
+            for chunk in chunks:
+                pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
+                window.append((chunk, pool.submit(_worker_score, pairs)))
+                if len(window) >= 2 * args.workers:
+                    head, future = window.popleft()
+                    yield head, future.result()
+            while window:
+                head, future = window.popleft()
+                yield head, future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def _error_text(code: str, message: str) -> str:
     return json.dumps({"code": code, "message": message}, ensure_ascii=False)
 
@@ -70,10 +151,9 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.io.resume import PartialOutput, input_fingerprint
     from geoalign.io.tables import read_table, resolve_column
     from geoalign.scorers.registry import scorer_from_args
-    from geoalign.types import AddressPair, ItemError
 
-    if args.batch_size < 1:
-        raise InputError("--batch-size must be >= 1")
+    if args.batch_size < 1 or args.workers < 1:
+        raise InputError("--batch-size and --workers must be >= 1")
     out_fmt = detect_format(args.output, args.output_format)
     progress = not args.no_progress and sys.stderr.isatty()
     table = read_table(args.input, args.format, header=args.header, count=progress)
@@ -117,19 +197,18 @@ def run(args: argparse.Namespace) -> int:
         if next(rows, None) is None:
             break
     try:
-        for chunk in _chunks(rows, args.batch_size):
-            pairs = [AddressPair(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
-            results = iter(scorer.score(pairs)) if pairs else iter(())
+        chunks = _chunks(rows, args.batch_size)
+        for chunk, results in _scored(chunks, scorer, args, ia, ib):
             out_rows = []
+            it = iter(results)
             for r in chunk:
-                result: Any = r.error if r.error is not None else next(results)
-                if isinstance(result, ItemError):
+                result: Compact = (None, r.error.code, r.error.message) if r.error is not None else next(it)
+                if result[0] is None:
                     n_errors += 1
-                    message = result.message if r.error is not None else f"line {r.line}: {result.message}"
-                    out_rows.append([*r.values, None, None, None, None, _error_text(result.code, message)])
+                    message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
+                    out_rows.append([*r.values, None, None, None, None, _error_text(str(result[1]), message)])
                 else:
-                    probs = [round(result.probabilities[name], 6) for name in LABELS]
-                    out_rows.append([*r.values, result.label, *probs, None])
+                    out_rows.append([*r.values, *result])
             partial.append(out_rows)
             n_rows += len(chunk)
             if bar is not None:

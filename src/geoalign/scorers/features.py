@@ -199,8 +199,11 @@ class CharWeights:
         return cls({}, 1.0)
 
     def total(self, chars: Iterable[str]) -> float:
+        """Sum of the weights. ``math.fsum`` is exactly rounded, hence independent of the iteration order
+        of a set (which changes with PYTHONHASHSEED): with ``sum`` a "nothing missing" difference came
+        out as +-1e-16 instead of 0, and LightGBM's zero bin made scores differ between processes."""
         get, default = self.weights.get, self.default
-        return sum(get(ch, default) for ch in chars)
+        return math.fsum(get(ch, default) for ch in chars)
 
 
 def _level_names(level: str) -> list[str]:
@@ -452,8 +455,8 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
     feats += (
         w_common / w_b if w_b else NAN,
         w_common / w_a if w_a else NAN,
-        w_b - w_common,
-        w_a - w_common,
+        cw.total(b.chars - a.chars),
+        cw.total(a.chars - b.chars),
     )
     fa, fb = _finest(a), _finest(b)
     feats += (
