@@ -47,13 +47,23 @@ def test_redis_down_from_the_start_degrades_to_no_cache(caplog: pytest.LogCaptur
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with running(scorer, redis_url=dead, cache_items=0) as (client, _):
         answers = [client.post("/v1/match", json=PAIRS) for _ in range(6)]
+
+        def backend_calls() -> float:
+            text = client.get("/metrics").text
+            return metric(text, "geoalign_cache_backend_errors") + metric(
+                text, "geoalign_cache_backend_skipped"
+            )
+
+        # 6 lookups + 6 stores (stores run in the background, after the answers)
+        wait_until(lambda: backend_calls() == 12, "every cache call accounted for")
         text = client.get("/metrics").text
     assert [a.status_code for a in answers] == [200] * 6
     assert all("label" in r for a in answers for r in a.json()["results"])
     assert len(scorer.seen_items) == 12  # nothing cached, everything computed
     errors = metric(text, "geoalign_cache_backend_errors")
-    assert 1 <= errors <= 3, "the circuit breaker stops retrying a dead Redis"
-    assert metric(text, "geoalign_cache_backend_skipped") >= 1
+    skipped = metric(text, "geoalign_cache_backend_skipped")
+    # after 3 failures the breaker skips Redis (one probe per 5 s cooldown)
+    assert errors >= 3 and skipped >= 1, "the circuit breaker stops retrying a dead Redis"
     assert any("redis cache" in record.getMessage() for record in caplog.records)
 
 

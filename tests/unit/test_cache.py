@@ -80,7 +80,8 @@ def _closed_port() -> int:
 
 def test_unreachable_redis_degrades_to_misses_and_stops_retrying() -> None:
     async def main() -> None:
-        cache = RedisCache(f"redis://127.0.0.1:{_closed_port()}/0", timeout_s=0.2)
+        breaker = CircuitBreaker(threshold=3, cooldown_s=3600)  # no half-open probe during the test
+        cache = RedisCache(f"redis://127.0.0.1:{_closed_port()}/0", timeout_s=0.2, breaker=breaker)
         for _ in range(10):
             assert await cache.get_many(["k1", "k2"]) == [None, None]
             await cache.set_many([("k1", "v")])

@@ -225,6 +225,37 @@ def test_calls_larger_than_the_queue_are_fed_through_it_in_order() -> None:
     run(main())
 
 
+def test_waiting_calls_are_admitted_in_arrival_order() -> None:
+    """A small call does not overtake a larger one already waiting for room (no starvation)."""
+
+    async def main() -> None:
+        scorer = RecordingScorer()
+        scorer.hold.set()
+        async with AsyncEngine(scorer, EngineConfig(max_queue=3)) as engine:
+            busy = asyncio.create_task(engine.match_many([(ADDRESSES[0], ADDRESSES[1])] * 2))
+            await wait_thread_event(scorer.entered)
+            assert engine.in_flight == 2
+            large = asyncio.create_task(
+                engine.match_many([(ADDRESSES[2], ADDRESSES[3]), (ADDRESSES[3], "x")])
+            )
+            await until(lambda: len(engine._waiters) == 1)
+            small = asyncio.create_task(engine.match(ADDRESSES[4], ADDRESSES[5]))  # would fit: 2 + 1 <= 3
+            await until(lambda: len(engine._waiters) == 2)
+            assert engine.in_flight == 2
+            gone = asyncio.create_task(engine.match(ADDRESSES[5], "y"))
+            await until(lambda: len(engine._waiters) == 3)
+            gone.cancel()  # a waiter that leaves frees its place in line
+            await until(lambda: len(engine._waiters) == 2)
+            scorer.hold.clear()
+            scorer.release.set()
+            results = await asyncio.gather(busy, large, small)
+        assert all(isinstance(r, Match) for part in results[:2] for r in part)
+        assert isinstance(results[2], Match)
+        assert (ADDRESSES[5], "y") not in scorer.seen_items
+
+    run(main())
+
+
 def test_deadline_expired_work_never_reaches_the_model() -> None:
     async def main() -> None:
         scorer = RecordingScorer()

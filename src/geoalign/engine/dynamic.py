@@ -235,7 +235,8 @@ class AsyncEngine:
         self._admitted = 0
         #: calls inside match_many (admitted or waiting for room): drain waits for all of them
         self._callers = 0
-        self._room: asyncio.Event | None = None
+        #: calls waiting for room, in arrival order: (items, grant)
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._closed = asyncio.Event()
         self._idle: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
@@ -273,7 +274,6 @@ class AsyncEngine:
         self._loop = asyncio.get_running_loop()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._room = asyncio.Event()
         self._wakeup = asyncio.Event()
         # bounded: if finish falls behind, the forward loop waits instead of piling up raw outputs
         self._post_queue = asyncio.Queue(maxsize=2)
@@ -381,45 +381,65 @@ class AsyncEngine:
         self.stats.items += n
         try:
             if n <= cap:
-                return await self._admit_and_serve(items, deadline)
+                return await self._admit_and_serve(items, deadline, wait)
             chunks = [items[i : i + cap] for i in range(0, n, cap)]
-            parts = await asyncio.gather(*(self._admit_and_serve(c, deadline) for c in chunks))
+            parts = await asyncio.gather(*(self._admit_and_serve(c, deadline, wait) for c in chunks))
             return [r for part in parts for r in part]
         finally:
             self._callers -= 1
             if self._callers == 0:
                 self._idle.set()
 
-    async def _admit_and_serve(self, items: list[AddressPair], deadline: float | None) -> list[Result]:
+    async def _admit_and_serve(
+        self, items: list[AddressPair], deadline: float | None, wait: bool
+    ) -> list[Result]:
         n = len(items)
-        if not await self._wait_for_room(n, deadline):
+        if not wait:
+            self._admitted += n  # match_many checked the room synchronously, just before
+        elif not await self._reserve(n, deadline):
             results: list[Result | None] = [None] * n
             self._expire(results, range(n))
             return _complete(results)
-        self._admitted += n
         try:
             return await self._serve(items, deadline)
         finally:
-            self._admitted -= n
-            assert self._room is not None
-            self._room.set()
+            self._release(n)
 
-    async def _wait_for_room(self, n: int, deadline: float | None) -> bool:
-        """Wait until ``n`` more items fit the queue; False if the deadline passes first."""
-        assert self._room is not None and self._loop is not None
-        while self._admitted + n > self.config.max_queue:
-            self._room.clear()
-            if deadline is None:
-                await self._room.wait()
-                continue
-            remaining = deadline - self._loop.time()
-            if remaining <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._room.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
+    async def _reserve(self, n: int, deadline: float | None) -> bool:
+        """Admit ``n`` items, waiting for room in arrival order (a large call is not starved by a stream
+        of small ones); False if the deadline passes first."""
+        if not self._waiters and self._admitted + n <= self.config.max_queue:
+            self._admitted += n
+            return True
+        assert self._loop is not None
+        grant: asyncio.Future[None] = self._loop.create_future()
+        entry = (n, grant)
+        self._waiters.append(entry)
+        timeout = None if deadline is None else max(0.0, deadline - self._loop.time())
+        try:
+            await asyncio.wait({grant}, timeout=timeout)  # never cancels ``grant`` itself
+        except BaseException:  # the caller was cancelled while waiting
+            if grant.done():
+                self._release(n)
+            else:
+                self._waiters.remove(entry)
+                self._grant_waiters()
+            raise
+        if grant.done():
+            return True
+        self._waiters.remove(entry)
+        self._grant_waiters()  # it may have been the head blocking smaller calls behind it
+        return False
+
+    def _release(self, n: int) -> None:
+        self._admitted -= n
+        self._grant_waiters()
+
+    def _grant_waiters(self) -> None:
+        while self._waiters and self._admitted + self._waiters[0][0] <= self.config.max_queue:
+            n, grant = self._waiters.popleft()
+            self._admitted += n
+            grant.set_result(None)
 
     def _retry_after_s(self) -> int:
         """Whole seconds until the current backlog is likely gone (at least 1, at most 60)."""
