@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("-o/--output is required (or use --explain-blocking)")
     if args.max_cluster_size < 2:
         raise InputError("--max-cluster-size must be >= 2")
+    if getattr(args, "engine", "local") == "ray":
+        from geoalign.link.ray_engine import run_cli
+
+        return run_cli("dedupe", args)
     table = TableSpec(args.input, args.col, args.id_col, split_list(args.carry), args.format, args.header)
     existing = None
     if args.existing:

@@ -77,6 +77,15 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
     run_.add_argument("--restart", action="store_true", help="ignore an existing partial output")
     run_.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    run_.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: a Ray cluster, writing a Parquet dataset (extra 'ray', docs/ray.md)",
+    )
+    run_.add_argument("--ray-address", help="--engine ray: cluster address (default: start a local Ray)")
+    run_.add_argument("--ray-actors", type=int, default=2, help="--engine ray: scoring actors (at most)")
+    run_.add_argument("--ray-gpus-per-actor", type=float, default=0.0, help="--engine ray: GPUs per actor")
 
 
 def split_list(text: str | None) -> list[str]:
@@ -186,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.errors import InputError
     from geoalign.link.pipeline import TableSpec, link, read_true_pairs
 
+    if getattr(args, "engine", "local") == "ray":
+        from geoalign.link.ray_engine import run_cli
+
+        return run_cli("link", args)
     if not args.explain_blocking and not args.output:
         raise InputError("-o/--output is required (or use --explain-blocking)")
     left = TableSpec(
