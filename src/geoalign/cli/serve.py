@@ -44,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most pairs in flight; beyond it requests get 429 + Retry-After",
     )
     parser.add_argument(
-        "--token-budget", type=int, default=engine.token_budget, help="most padded tokens per model batch"
+        "--token-budget",
+        type=int,
+        default=None,
+        help=f"most padded tokens per model batch (default: the scorer's own, else {engine.token_budget})",
     )
     parser.add_argument(
         "--max-batch-items", type=int, default=engine.max_batch_items, help="most pairs per batch"
@@ -70,7 +73,7 @@ def build_settings(args: argparse.Namespace) -> Any:
     from geoalign.server.app import ServerSettings
 
     for name in ("max_queue", "token_budget", "max_batch_items", "max_pairs", "max_chars"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be in 0..65535, got {args.port}")
@@ -83,7 +86,9 @@ def build_settings(args: argparse.Namespace) -> Any:
         max_chars=args.max_chars,
         default_timeout_ms=args.timeout_ms,
         engine=EngineConfig(
-            token_budget=args.token_budget, max_batch_items=args.max_batch_items, max_queue=args.max_queue
+            token_budget=args.token_budget or EngineConfig().token_budget,
+            max_batch_items=args.max_batch_items,
+            max_queue=args.max_queue,
         ),
         cache_items=args.cache_size,
         redis_url=args.redis_url,
@@ -113,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     # Build (load) the scorer before binding, so a wrong --model fails with one clear line and exit 1;
     # warm-up still happens in the background while /readyz says 503.
     scorer = build_scorer(args)
+    own_budget = getattr(scorer, "max_tokens", None)
+    if args.token_budget is None and isinstance(own_budget, int) and own_budget > 0:
+        # a neural scorer splits batches by its own token budget: engine batches of the same size
+        # keep the length-sorted window's padding savings instead of being re-cut inside ``run``
+        settings.engine.token_budget = own_budget
     app = create_app(lambda: scorer, settings)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         logging.getLogger("geoalign.serve").warning("binding %s without an API key", args.host)
