@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
                     message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
                     out_rows.append([*r.values, None, None, None, None, _error_text(str(result[1]), message)])
                 else:
-                    out_rows.append([*r.values, *result])
+                    out_rows.append([*r.values, *result, None])
             partial.append(out_rows)
             n_rows += len(chunk)
             if bar is not None:
