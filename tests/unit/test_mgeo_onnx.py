@@ -296,3 +296,15 @@ def test_non_finite_logits_become_an_item_error(export_dir: Path, monkeypatch: p
     monkeypatch.setattr(scorer, "forward", lambda batch: np.full((len(batch), 3), np.nan, dtype=np.float32))
     (result,) = scorer.score([AddressPair("杭州", "上海")])
     assert isinstance(result, ItemError) and result.code == "non_finite_output"
+
+
+def test_the_scorer_verifies_the_graph_it_runs(export_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(export_dir, copy)
+    with open(copy / "model_fp32.onnx", "ab") as handle:
+        handle.write(b"\0")  # a truncated/extended download
+    assert OnnxScorer(copy, variant="int8").variant == "int8"  # other graphs are not read
+    with pytest.raises(ModelLoadError, match="does not match the checksum"):
+        OnnxScorer(copy, variant="fp32")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -214,16 +215,24 @@ def read_manifest(directory: str | Path, *, verify_files: bool = True) -> Manife
         raise ModelLoadError(f"cannot read {path}: {exc}") from exc
     manifest = Manifest.from_dict(data)
     if verify_files:
-        checks = [(v.file, v.sha256) for v in manifest.variants.values()]
-        if manifest.tokenizer.get("sha256"):
-            checks.append((manifest.tokenizer.get("file", TOKENIZER_FILE), manifest.tokenizer["sha256"]))
-        for name, digest in checks:
-            file = directory / name
-            if not file.is_file():
-                raise ModelLoadError(f"export directory {directory} lacks {name}")
-            if sha256_file(file) != digest:
-                raise ModelLoadError(f"{file} does not match the checksum in {MANIFEST_NAME}")
+        verify(directory, manifest)
     return manifest
+
+
+def verify(directory: str | Path, manifest: Manifest, variants: Sequence[str] | None = None) -> None:
+    """Check that the tokenizer and the graphs of ``variants`` (default: all) exist and match their
+    checksums. A scorer checks only the graph it runs: hashing every variant would read ~1 GB per load."""
+    directory = Path(directory)
+    names = list(manifest.variants) if variants is None else list(variants)
+    checks = [(manifest.variants[n].file, manifest.variants[n].sha256) for n in names]
+    if manifest.tokenizer.get("sha256"):
+        checks.append((manifest.tokenizer.get("file", TOKENIZER_FILE), manifest.tokenizer["sha256"]))
+    for name, digest in checks:
+        file = directory / name
+        if not file.is_file():
+            raise ModelLoadError(f"export directory {directory} lacks {name}")
+        if sha256_file(file) != digest:
+            raise ModelLoadError(f"{file} does not match the checksum in {MANIFEST_NAME}")
 
 
 def write_manifest(directory: str | Path, manifest: Manifest) -> Path:

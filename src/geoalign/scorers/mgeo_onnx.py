@@ -34,7 +34,7 @@ from geoalign.engine.batching import (
     truncate_pair_lengths,
 )
 from geoalign.errors import GeoalignError, InputError, ModelLoadError
-from geoalign.scorers.manifest import TOKENIZER_FILE, Manifest, read_manifest
+from geoalign.scorers.manifest import TOKENIZER_FILE, Manifest, read_manifest, verify
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class OnnxScorer:
     ) -> None:
         ort = require("onnxruntime", "onnx", _FEATURE)
         self.directory = Path(directory)
-        self.manifest: Manifest = read_manifest(self.directory, verify_files=verify_files)
+        self.manifest: Manifest = read_manifest(self.directory, verify_files=False)
         self.requested_provider = provider
         self.provider = select_provider(provider, ort.get_available_providers())
         gpu = self.provider in _GPU_PROVIDERS
@@ -252,6 +252,8 @@ class OnnxScorer:
                 f"variant {self.variant!r} is not in {self.directory} "
                 f"(exported: {', '.join(self.manifest.variants)})"
             )
+        if verify_files:  # the model id is the graph's checksum: a swapped file must not run under it
+            verify(self.directory, self.manifest, [self.variant])
         info = self.manifest.variants[self.variant]
         if info.parity.get("status") == "failed":
             log.warning(
