@@ -34,6 +34,7 @@ Not supported here (clear errors, use the local engine): resuming a partial run 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -75,7 +76,7 @@ class RayOptions:
     num_gpus: float = 0.0
     cpus_per_actor: float = 1.0
     batch_records: int = 256  # query records per scoring batch (x up to max_candidates pairs)
-    partitions: int = 4  # hash partitions of the groupbys and joins
+    partitions: int | None = None  # hash partitions of the groupbys and joins (None: 2 x cluster CPUs)
     max_restarts: int = 3
     max_task_retries: int = 3
 
@@ -189,7 +190,9 @@ def _make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
                     pos += 1
                 yield pa.Table.from_pylist(out, schema=out_schema)
 
-        tasks = [(lambda f=f, g=g, s=s: read_piece(f, g, s), n, f) for f, g, s, n in pieces]
+        tasks: list[tuple[Callable[[], Iterator[Any]], int | None, str]] = [
+            (functools.partial(read_piece, f, g, s), n, f) for f, g, s, n in pieces
+        ]
     else:
         from geoalign.io.tables import read_table
 
@@ -226,7 +229,9 @@ def _make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         def estimate_inmemory_data_size(self) -> int | None:
             return None
 
-        def get_read_tasks(self, parallelism: int, **_: Any) -> list[Any]:
+        def get_read_tasks(
+            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+        ) -> list[Any]:
             return [
                 ReadTask(fn, BlockMetadata(num_rows=n, size_bytes=None, exec_stats=None, input_files=(f,)))
                 for fn, n, f in tasks
@@ -543,6 +548,16 @@ class _Judge:
 # ------------------------------------------------------------------------------------------ driving
 
 
+def _resolve_partitions(ropts: RayOptions) -> RayOptions:
+    """Enough shuffle partitions to keep every CPU busy and each partition small; fixed ones are kept."""
+    if ropts.partitions is None:
+        import dataclasses
+
+        cpus = int(_ray().cluster_resources().get("CPU", 2))
+        return dataclasses.replace(ropts, partitions=max(4, 2 * cpus))
+    return ropts
+
+
 def init_ray(address: str | None) -> Any:
     """Join the cluster at ``address`` (``auto``: the one this machine belongs to), or start a local
     Ray; a Ray already initialized in this process (tests, notebooks) is reused as is."""
@@ -621,7 +636,7 @@ def _duplicates(group: Any) -> Any:
     )
 
 
-def _check_unique(ds: Any, path: Any, partitions: int) -> None:
+def _check_unique(ds: Any, path: Any, partitions: int | None) -> None:
     """Ids name one record each (the local engine's rule), checked by a distributed group-by."""
     dups = (
         ds.select_columns(["id", "line"])
@@ -724,7 +739,7 @@ def _judged(
     )
 
 
-def _status_counts(output: str | Path, partitions: int) -> dict[str, int]:
+def _status_counts(output: str | Path, partitions: int | None) -> dict[str, int]:
     """Rows per status, counted by reading back that one column of the written dataset."""
     ray = _ray()
     ds = ray.data.read_parquet(str(output)).select_columns(["status"])
@@ -753,6 +768,7 @@ def link_ray(
     summary = RunSummary()
     t0 = time.perf_counter()
     init_ray(ropts.address)
+    ropts = _resolve_partitions(ropts)
     left_ds, left_carry, left_types = _read_analyzed(left, rules)
     right_ds, right_carry, right_types = _read_analyzed(right, rules)
     _check_unique(left_ds, left.path, ropts.partitions)
@@ -819,6 +835,7 @@ def dedupe_ray(
     rules = parse_rules(options.rules)
     _check_output(output, output_format)
     ray = init_ray(ropts.address)
+    ropts = _resolve_partitions(ropts)
     pa = _pa()
     summary = RunSummary()
     t0 = time.perf_counter()
