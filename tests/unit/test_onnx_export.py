@@ -188,8 +188,8 @@ def test_plain_hugging_face_directory(tmp_path: Path) -> None:
     assert manifest.labels == ["not_match", "partial_match", "exact_match"]
     assert manifest.max_length == 40 and manifest.source["kind"] == "huggingface"
     want = TorchScorer(load_checkpoint(hf)).score(PAIRS)
-    got = OnnxScorer(out, provider="cpu").score(PAIRS)  # default on CPU: fused (no int8 exported)
-    assert OnnxScorer(out, provider="cpu").variant == "fused"
+    got = OnnxScorer(out, provider="cpu", variant="fused").score(PAIRS)
+    assert OnnxScorer(out, provider="cpu").variant == "fp32"  # CPU default without int8: plain fp32
     for w, g in zip(want, got, strict=True):
         if isinstance(w, Match):
             assert isinstance(g, Match) and g.label == w.label
