@@ -365,11 +365,10 @@ def export_model(
         (out / name).unlink(missing_ok=True)
     timings: dict[str, float] = {}
     model = source.model.eval()
-    special = {
-        "cls": int(source.tokenizer.cls_token_id),
-        "sep": int(source.tokenizer.sep_token_id),
-        "pad": int(source.tokenizer.pad_token_id),
-    }
+    ids: dict[str, Any] = {n: getattr(source.tokenizer, f"{n}_token_id", None) for n in ("cls", "sep", "pad")}
+    if any(v is None for v in ids.values()):
+        raise ModelLoadError(f"the tokenizer lacks BERT's special tokens ({ids}): not a BERT pair classifier")
+    special = {name: int(v) for name, v in ids.items()}
 
     t = time.perf_counter()
     backend.save(str(out / TOKENIZER_FILE))
