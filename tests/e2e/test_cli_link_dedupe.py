@@ -407,3 +407,31 @@ def test_dedupe_resumes_after_an_interruption(tmp_path: Path) -> None:
     assert any("resuming after 4" in m for m in messages)
     assert read_csv(out) == read_csv(full)
     assert not (tmp_path / "resumed.csv.edges.partial").exists()
+
+
+def test_link_reads_and_writes_other_formats(tables: tuple[Path, Path], tmp_path: Path) -> None:
+    from geoalign.io.tables import read_table
+    from geoalign.io.writers import write_table
+
+    left, right = tables
+    left_pq, right_xlsx = tmp_path / "left.parquet", tmp_path / "right.xlsx"
+    write_table(left_pq, ["id", "addr", "note"], [list(r) for r in LEFT])
+    write_table(right_xlsx, ["rid", "address"], [list(r) for r in RIGHT])
+    out_csv, out_xlsx = tmp_path / "a.csv", tmp_path / "b.xlsx"
+    assert run_link(left, right, out_csv) == 0
+    assert run_link(left_pq, right_xlsx, out_xlsx) == 0
+    table = read_table(out_xlsx)
+    i_status, i_right = table.columns.index("status"), table.columns.index("right_id")
+    got = [(row.values[0], row.values[i_status], row.values[i_right]) for row in table.rows]
+    expected = [(r["left_id"], r["status"], r["right_id"] or None) for r in read_csv(out_csv)]
+    assert got == expected
+
+
+def test_dedupe_explain_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [(str(i), a) for i, (_, a) in enumerate(RIGHT, start=1)]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], rows)
+    assert main(["dedupe", str(table), "--col", "addr", "--id", "id", "--explain-blocking"]) == 0
+    out = capsys.readouterr().out
+    assert "blocking analysis: 6 query records x 6 indexed records" in out
+    assert "full comparison would be        15 pairs" in out
+    assert not list(tmp_path.glob("*.partial"))
