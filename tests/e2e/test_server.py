@@ -169,7 +169,14 @@ def test_not_ready_until_warmed_then_ready() -> None:
         wait_until(lambda: client.get("/readyz").status_code == 200, "ready after warm-up")
         assert client.post("/v1/match", json={"pairs": [{"a": A, "b": B}]}).status_code == 200
         models = client.get("/v1/models").json()["models"]
-        assert models == [{"scorer": "fake", "model": "fake-v1", "ready": True, "details": None}]
+        assert len(models) == 1
+        assert {k: models[0][k] for k in ("scorer", "model", "ready", "details")} == {
+            "scorer": "fake",
+            "model": "fake-v1",
+            "ready": True,
+            "details": None,
+        }
+        assert models[0]["engine"]["max_queue"] == EngineConfig().max_queue
 
 
 def test_load_failure_is_reported_not_hidden() -> None:
@@ -399,6 +406,30 @@ def test_geoalign_serve_starts_on_the_embedded_default_with_one_command(tmp_path
         assert httpx.post(base + "/v1/match", json=body).status_code == 401  # key from the environment
         answer = httpx.post(base + "/v1/match", json=body, headers={"Authorization": "Bearer k3y"})
         assert answer.status_code == 200 and answer.json()["results"][0]["scorer"] == "structured"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.torch
+def test_geoalign_serve_torch_model_uses_the_scorers_token_budget(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    port = free_port()
+    cmd = [sys.executable, "-m", "geoalign", "serve", "--scorer", "torch", "--model", "random-init:tiny"]
+    cmd += ["--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, timeout_s=180, proc=proc)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(base + "/readyz").status_code == 200, "ready", timeout_s=180)
+        model = httpx.get(base + "/v1/models").json()["models"][0]
+        assert model["scorer"] == "torch" and model["details"]["random_weights"] is True
+        assert model["engine"]["token_budget"] == model["details"]["max_tokens"]
+        answer = httpx.post(base + "/v1/match", json={"pairs": [{"a": A, "b": B}]}, timeout=60)
+        assert answer.status_code == 200 and answer.json()["results"][0]["scorer"] == "torch"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
     finally:

@@ -133,6 +133,7 @@ async def models(request: Request) -> dict[str, Any]:
         raise EngineUnavailable("model not loaded yet", "loading")
     describe = getattr(engine.scorer, "describe", None)
     details = describe() if callable(describe) else None
+    config = engine.config
     return {
         "models": [
             {
@@ -140,6 +141,12 @@ async def models(request: Request) -> dict[str, Any]:
                 "model": engine.model_id,
                 "ready": engine.ready,
                 "details": details,
+                "engine": {
+                    "token_budget": config.token_budget,
+                    "max_batch_items": config.max_batch_items,
+                    "max_queue": config.max_queue,
+                    "padded": config.padded,
+                },
             }
         ]
     }

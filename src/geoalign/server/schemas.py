@@ -72,6 +72,8 @@ class ModelInfo(BaseModel):
     model: str
     ready: bool
     details: dict[str, Any] | None = None
+    #: the batching knobs this server runs with (token budget, batch and queue limits)
+    engine: dict[str, Any] | None = None
 
 
 class ModelsResponse(BaseModel):
