@@ -705,7 +705,7 @@ def _records_table(directory: Path, name: str, records: Iterable[Any]) -> Path:
     """Write (id, address) pairs or mappings with "id" and "address" to a JSONL file."""
     from geoalign.io.writers import write_table
 
-    rows = []
+    rows: list[list[Any]] = []
     for item in records:
         if isinstance(item, dict):
             if "address" not in item:
