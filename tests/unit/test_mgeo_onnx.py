@@ -310,3 +310,15 @@ def test_the_scorer_verifies_the_graph_it_runs(export_dir: Path, tmp_path: Path)
     assert OnnxScorer(copy, variant="int8").variant == "int8"  # other graphs are not read
     with pytest.raises(ModelLoadError, match="does not match the checksum"):
         OnnxScorer(copy, variant="fp32")
+
+
+def test_an_export_interrupted_during_parity_does_not_load(export_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(export_dir, copy)
+    manifest = mf.read_manifest(copy)
+    manifest.source["parity_pending"] = True  # what the export writes before its parity check
+    mf.write_manifest(copy, manifest)
+    with pytest.raises(ModelLoadError, match="did not finish its parity check"):
+        OnnxScorer(copy)

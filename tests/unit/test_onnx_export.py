@@ -71,6 +71,7 @@ def test_export_writes_all_variants_and_measured_parity(exported: Path, ms_dir: 
     assert manifest.max_length == 64  # min(ModelScope's 512, the tiny model's 64 positions)
     assert manifest.source["checksum"] == load_checkpoint(ms_dir).model_id
     assert manifest.source["kind"] == "modelscope" and manifest.source["forced"] is False
+    assert "parity_pending" not in manifest.source
     for name in ("fp32", "fused"):
         parity = manifest.variants[name].parity
         assert parity["status"] == "passed"

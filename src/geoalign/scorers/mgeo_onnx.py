@@ -239,10 +239,15 @@ class OnnxScorer:
         max_chars: int = DEFAULT_MAX_CHARS,
         verify_files: bool = True,
         spin: bool = True,
+        _pending_ok: bool = False,
     ) -> None:
         ort = require("onnxruntime", "onnx", _FEATURE)
         self.directory = Path(directory)
         self.manifest: Manifest = read_manifest(self.directory, verify_files=False)
+        if self.manifest.source.get("parity_pending") and not _pending_ok:  # only the export's own check
+            raise ModelLoadError(
+                f"{self.directory}: the export did not finish its parity check (interrupted?); export again"
+            )
         self.requested_provider = provider
         self.provider = select_provider(provider, ort.get_available_providers())
         gpu = self.provider in _GPU_PROVIDERS
