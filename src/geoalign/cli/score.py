@@ -128,8 +128,8 @@ def _scored(
     ) as pool:
         try:
             for chunk in chunks:
-                pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
-                window.append((chunk, pool.submit(_worker_score, pairs)))
+                raw_pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
+                window.append((chunk, pool.submit(_worker_score, raw_pairs)))
                 if len(window) >= 2 * args.workers:
                     head, future = window.popleft()
                     yield head, future.result()

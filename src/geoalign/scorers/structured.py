@@ -236,7 +236,8 @@ class PairFeaturizer:
             if isinstance(item, ItemError):
                 errors.append(item)
                 continue
-            matrix[i] = pair_features(*item.data, self.char_weights)
+            view_a, view_b = item.data
+            matrix[i] = pair_features(view_a, view_b, self.char_weights)
             errors.append(None)
         return matrix, errors
 
@@ -280,7 +281,12 @@ class StructuredScorer:
         outputs: list[Any] = [None] * len(prepared.items)
         if ok:
             weights = self.model.char_weights
-            rows = [pair_features(*prepared.items[i].data, weights) for i in ok]  # type: ignore[union-attr]
+            rows = []
+            for i in ok:
+                item = prepared.items[i]
+                assert isinstance(item, PreparedItem)
+                view_a, view_b = item.data
+                rows.append(pair_features(view_a, view_b, weights))
             probs = self.model.predict(np.asarray(rows, dtype=np.float64))
             for i, row in zip(ok, probs, strict=True):
                 outputs[i] = row

@@ -87,7 +87,7 @@ class Dataset:
 def fit_char_weights(pairs: Sequence[LabelledPair], featurizer: PairFeaturizer) -> CharWeights:
     """Character IDF over the distinct (normalized) addresses of the training pairs. Unsupervised (no
     labels), so computing it once over all training folds leaks nothing about CV labels."""
-    texts = []
+    texts: list[str] = []
     for item in featurizer.prepare([AddressPair(p.a, p.b) for p in pairs]):
         if isinstance(item, PreparedItem):
             texts += (item.data[0].text, item.data[1].text)
