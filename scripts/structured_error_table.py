@@ -70,7 +70,7 @@ def main() -> int:
         chosen = dev
         data = tr.featurize(chosen, featurizer)
         cv = tr.cross_validate(data)
-        probs = tr.predict_weighted(cv.oof, cv.class_weights)
+        probs = tr.predict_decided(cv.oof, data.features, cv.class_weights)
         source = "out-of-fold predictions, 5-fold query-grouped CV on the development part"
     pred = np.argmax(probs, axis=1)
     counts: collections.Counter[int] = collections.Counter()

@@ -17,7 +17,7 @@ from geoalign.api import Matcher
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.io.labels import read_labelled_pairs
 from geoalign.scorers import structured_train as tr
-from geoalign.scorers.features import CharWeights
+from geoalign.scorers.features import FEATURE_NAMES, CharWeights
 from geoalign.scorers.registry import build_scorer, detect_backend
 from geoalign.scorers.structured import (
     META_FILE,
@@ -50,7 +50,9 @@ def test_round_trip_same_predictions(tiny):
     root, booster, data, pairs = tiny
     scorer = StructuredScorer(root)
     results = scorer.score([AddressPair(p.a, p.b) for p in pairs])
-    expected = booster.predict(data.features)
+    from geoalign.scorers.structured import decide
+
+    expected = decide(booster.predict(data.features), data.features, [1.0, 1.0, 1.0])
     got = np.array([[r.probabilities[name] for name in LABELS] for r in results])
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
     assert all(r.model == scorer.model_id and r.model.startswith("structured-") for r in results)
@@ -194,5 +196,40 @@ def test_class_weight_tuning_helps_a_rare_class():
     probs = np.tile([0.2, 0.3, 0.5], (300, 1))
     probs[:20] = [0.3, 0.3, 0.4]  # the rare class is under-called without a weight
     probs += rng.uniform(0, 0.01, probs.shape)
-    weights, score = tr.tune_class_weights(probs, labels)
+    no_conflicts = np.zeros((len(labels), len(FEATURE_NAMES)))
+    weights, score = tr.tune_class_weights(probs, labels, no_conflicts)
     assert weights[0] > 1.0 and score > 0.5
+
+
+def test_number_conflict_rule_moves_exact_to_partial():
+    from geoalign.scorers.structured import decide
+
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    features = np.zeros((4, len(FEATURE_NAMES)))
+    features[1, index["roomno_state"]] = 4.0  # 501室 vs 502室
+    features[2, index["road_state"]], features[2, index["roadno_state"]] = 3.0, 4.0  # same road, other number
+    features[3, index["roadno_state"]] = 4.0  # other road: its number says nothing about this one
+    raw = np.tile([0.7, 0.2, 0.1], (4, 1))
+    probs = decide(raw, features, [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(probs[[0, 3]], raw[[0, 3]])
+    np.testing.assert_allclose(probs[[1, 2]], [[0.0, 0.9, 0.1]] * 2)
+
+
+def test_other_room_is_never_exact(tiny):
+    scorer = StructuredScorer(tiny[0])
+    a = "江苏省南京市鼓楼区中山北路30号3号楼2单元501室"
+    [same, other] = scorer.score(
+        [AddressPair(a, "中山北路30号3号楼2单元501室"), AddressPair(a, "中山北路30号3号楼2单元502室")]
+    )
+    assert isinstance(other, Match) and other.probabilities["exact_match"] == 0.0
+    assert isinstance(same, Match)
+
+
+def test_model_with_another_decision_rule_is_refused(tiny, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny[0], bad)
+    meta = json.loads((bad / META_FILE).read_text(encoding="utf-8"))
+    meta["decision_rule"] = "something/v0"
+    (bad / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="decision rule"):
+        StructuredModel.load(bad)

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     booster = tr.fit_booster(data, seed=args.seed, rounds=args.rounds)
     if test:
         test_data = tr.featurize(test, featurizer)
-        probs = tr.predict_weighted(booster.predict(test_data.features).reshape(-1, len(LABELS)), weights)
+        raw = booster.predict(test_data.features).reshape(-1, len(LABELS))
+        probs = tr.predict_decided(raw, test_data.features, weights)
         report = classification_report(
             [LABELS[i] for i in test_data.labels], [LABELS[i] for i in np.argmax(probs, axis=1)]
         )

@@ -63,6 +63,40 @@ def analyze(text: str) -> AddressView:
     return view_from_components(parsed, parsed.normalized, admin)
 
 
+#: The decision rule applied after the class weights, named in model.json so a model is always scored
+#: with the rule it was tuned with.
+DECISION_RULE: Final[str] = "exact_needs_no_number_conflict/v1"
+_SAME_COMPOUND_NUMBERS: Final[tuple[str, ...]] = ("houseno", "cellno", "floorno", "roomno")
+_DIFFERENT: Final[float] = 4.0  # the "both present, different" state code of features.py
+
+
+def number_conflict_mask(features: np.ndarray) -> np.ndarray:
+    """Pairs with a hard-number conflict: a different building, unit, floor or room number, or a
+    different road number on the same road. Such a pair is never the same place (3栋 is not 5栋); in the
+    CCKS data 2-5% of them are labelled exact_match (label noise), so the booster alone still gives
+    some of them a high exact probability."""
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    mask = np.zeros(features.shape[0], dtype=bool)
+    for level in _SAME_COMPOUND_NUMBERS:
+        mask |= features[:, index[f"{level}_state"]] == _DIFFERENT
+    same_road = features[:, index["road_state"]] == 3.0
+    mask |= same_road & (features[:, index["roadno_state"]] == _DIFFERENT)
+    return mask
+
+
+def decide(raw: np.ndarray, features: np.ndarray, class_weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """From booster probabilities to reported probabilities: the class-weight prior correction, then
+    ``DECISION_RULE``: on a hard-number conflict the exact_match mass moves to partial_match."""
+    weighted = raw * np.asarray(class_weights, dtype=np.float64)
+    probs = weighted / weighted.sum(axis=1, keepdims=True)
+    mask = number_conflict_mask(features)
+    if mask.any():
+        exact, partial = LABELS.index("exact_match"), LABELS.index("partial_match")
+        probs[mask, partial] += probs[mask, exact]
+        probs[mask, exact] = 0.0
+    return probs
+
+
 class _LRU:
     """A small LRU of address views keyed by cleaned text (parse is the expensive step; addresses
     repeat across pairs and batches)."""
@@ -134,6 +168,11 @@ class StructuredModel:
         weights = np.asarray(meta.get("class_weights", [1.0] * len(LABELS)), dtype=np.float64)
         if weights.shape != (len(LABELS),) or not np.all(weights > 0):
             raise ModelLoadError(f"{meta_path}: class_weights must be {len(LABELS)} positive numbers")
+        if meta.get("decision_rule") != DECISION_RULE:
+            raise ModelLoadError(
+                f"{meta_path}: decision rule {meta.get('decision_rule')!r}, this geoalign applies "
+                f"{DECISION_RULE!r}; retrain the model with 'geoalign train'"
+            )
         idf = meta.get("char_idf")
         if not isinstance(idf, dict) or not isinstance(idf.get("weights"), dict) or "default" not in idf:
             raise ModelLoadError(f"{meta_path}: char_idf (character weights) is missing or malformed")
@@ -143,7 +182,7 @@ class StructuredModel:
         # The id covers what decides the outputs (booster, features, labels, decision weights), not
         # provenance such as the training date: retraining on the same data reproduces the same id.
         decisive = json.dumps(
-            [meta["feature_names"], meta["labels"], weights.tolist(), idf],
+            [meta["feature_names"], meta["labels"], weights.tolist(), idf, DECISION_RULE],
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
@@ -151,10 +190,9 @@ class StructuredModel:
         return cls(booster, meta, f"structured-{digest}", weights, char_weights)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities in ``LABELS`` order, with the class-weight decision correction applied."""
+        """Probabilities in ``LABELS`` order, after the decision step (``decide``)."""
         raw = np.asarray(self.booster.predict(features), dtype=np.float64).reshape(-1, len(LABELS))
-        weighted = raw * self.class_weights
-        return weighted / weighted.sum(axis=1, keepdims=True)
+        return decide(raw, features, self.class_weights)
 
 
 def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_weights: CharWeights) -> None:
@@ -168,6 +206,7 @@ def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_w
         "format_version": MODEL_FORMAT_VERSION,
         "labels": list(LABELS),
         "feature_names": list(FEATURE_NAMES),
+        "decision_rule": DECISION_RULE,
         **meta,
         "char_idf": {"default": char_weights.default, "weights": dict(sorted(char_weights.weights.items()))},
     }

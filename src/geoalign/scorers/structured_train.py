@@ -26,7 +26,7 @@ from geoalign.errors import InputError
 from geoalign.evaluate.metrics import Report, classification_report
 from geoalign.io.labels import LabelledPair
 from geoalign.scorers.features import FEATURE_NAMES, CharWeights
-from geoalign.scorers.structured import PairFeaturizer
+from geoalign.scorers.structured import PairFeaturizer, decide
 from geoalign.types import LABELS, AddressPair, PreparedItem
 
 TEST_PERCENT: Final[int] = 20
@@ -123,23 +123,26 @@ def fit_booster(
     return lgb.train(full, train_set, num_boost_round=rounds)
 
 
-def predict_weighted(probs: np.ndarray, weights: Sequence[float]) -> np.ndarray:
-    weighted = probs * np.asarray(weights, dtype=np.float64)
-    return weighted / weighted.sum(axis=1, keepdims=True)
+def predict_decided(probs: np.ndarray, features: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """Booster probabilities -> reported probabilities, exactly as the scorer does (``decide``)."""
+    return decide(probs, features, weights)
 
 
 def _labels_of(indices: np.ndarray) -> list[str]:
     return [LABELS[i] for i in indices]
 
 
-def tune_class_weights(probs: np.ndarray, labels: np.ndarray) -> tuple[list[float], float]:
-    """Weights (not_match fixed at 1) maximizing macro-F1 of argmax(p * w) on out-of-fold predictions."""
+def tune_class_weights(
+    probs: np.ndarray, labels: np.ndarray, features: np.ndarray
+) -> tuple[list[float], float]:
+    """Weights (not_match fixed at 1) maximizing the macro-F1 of the decided labels (class weights and
+    the number-conflict rule, as the scorer applies them) on out-of-fold predictions."""
     truth = _labels_of(labels)
     grid = [0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5, 3.0, 4.0]
     best: tuple[float, list[float]] = (-1.0, [1.0, 1.0, 1.0])
     for w_exact, w_partial in itertools.product(grid, grid):
         weights = [w_exact, w_partial, 1.0]
-        pred = _labels_of(np.argmax(probs * np.asarray(weights), axis=1))
+        pred = _labels_of(np.argmax(decide(probs, features, weights), axis=1))
         score = classification_report(truth, pred).macro_f1
         if score > best[0] + 1e-12:
             best = (score, weights)
@@ -184,7 +187,8 @@ def cross_validate(
         if log:
             log(f"fold {k + 1}/{folds}: {len(test_idx)} pairs, macro-F1 (unweighted) {score:.4f}")
     truth = _labels_of(data.labels)
-    weights, _ = tune_class_weights(oof, data.labels)
-    report = classification_report(truth, _labels_of(np.argmax(predict_weighted(oof, weights), axis=1)))
+    weights, _ = tune_class_weights(oof, data.labels, data.features)
+    decided = decide(oof, data.features, weights)
+    report = classification_report(truth, _labels_of(np.argmax(decided, axis=1)))
     raw = classification_report(truth, _labels_of(np.argmax(oof, axis=1)))
     return CVResult(oof, report, raw, fold_scores, weights)
