@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -104,17 +105,21 @@ class _LRU:
     def __init__(self, size: int) -> None:
         self.size = size
         self.data: OrderedDict[str, AddressView | ItemError] = OrderedDict()
+        # the engine may call prepare from several threads; OrderedDict reordering is not atomic
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> AddressView | ItemError | None:
-        value = self.data.get(key)
-        if value is not None:
-            self.data.move_to_end(key)
-        return value
+        with self._lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
 
     def put(self, key: str, value: AddressView | ItemError) -> None:
-        self.data[key] = value
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
+        with self._lock:
+            self.data[key] = value
+            if len(self.data) > self.size:
+                self.data.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -217,7 +222,7 @@ def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_w
 class PairFeaturizer:
     """Clean -> normalize -> parse each distinct address once (LRU across batches) and build feature
     rows. Shared by the scorer and by training, so a model is trained on exactly the features it sees
-    when scoring. Not thread-safe (the cache is unlocked)."""
+    when scoring."""
 
     def __init__(
         self,
@@ -282,7 +287,8 @@ class PairFeaturizer:
 
 
 class StructuredScorer:
-    """The embedded matcher (see the module docstring)."""
+    """The embedded matcher (see the module docstring). ``prepare``/``run``/``finish`` may be called
+    from different threads (the address cache is locked); ``explain`` is read per call."""
 
     name = "structured"
 
