@@ -714,6 +714,15 @@ def _with_records(query: Any, ranked: Any, index: Any, ropts: RayOptions, n_carr
     )
 
 
+def actor_cpus(ropts: RayOptions, cluster_cpus: float) -> float:
+    """CPUs reserved per scoring actor. Upstream stages (reads, parse, shuffles) run while the actors
+    score; if the pool reserved every CPU they could never be scheduled and the run would hang (seen
+    on 2 cores with 2 actors). So the pool leaves one CPU free, sharing the rest among its actors
+    (the cores are then shared in time, not reserved: the throughput is what it is)."""
+    spare = max(cluster_cpus - 1.0, 0.1)
+    return min(ropts.cpus_per_actor, spare / max(ropts.actors[1], 1))
+
+
 def _judged(
     packed: Any,
     factory: ScorerFactory,
@@ -733,7 +742,7 @@ def _judged(
         batch_format="pyarrow",
         batch_size=ropts.batch_records,
         compute=ray.data.ActorPoolStrategy(min_size=ropts.actors[0], max_size=ropts.actors[1]),
-        num_cpus=ropts.cpus_per_actor,
+        num_cpus=actor_cpus(ropts, ray.cluster_resources().get("CPU", 1.0)),
         num_gpus=ropts.num_gpus or None,
         **remote,
     )
