@@ -24,11 +24,12 @@ demo: $(DEMO_VENV)/.installed
 	@bash examples/demo.sh $(DEMO_VENV)/bin/geoalign
 
 test: $(DEV_VENV)/.installed
-	$(DEV_VENV)/bin/ruff check src tests benchmarks
+	$(DEV_VENV)/bin/ruff check src tests benchmarks scripts
+	$(DEV_VENV)/bin/mypy src
 	$(DEV_VENV)/bin/python -m pytest tests
 
 lint: $(DEV_VENV)/.installed
-	$(DEV_VENV)/bin/ruff check src tests benchmarks
+	$(DEV_VENV)/bin/ruff check src tests benchmarks scripts
 	$(DEV_VENV)/bin/mypy src
 
 clean:

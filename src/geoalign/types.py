@@ -76,7 +76,13 @@ class Component:
     value: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "text": self.text, "start": self.start, "end": self.end, "value": self.value}
+        return {
+            "name": self.name,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +164,7 @@ class Match:
         timings_ms: dict[str, float] | None = None,
     ) -> Match:
         """Build a Match from probabilities given in ``LABELS`` order; the label is the argmax."""
-        probs = {name: float(p) for name, p in zip(LABELS, probabilities, strict=True)}
+        probs: dict[str, float] = {name: float(p) for name, p in zip(LABELS, probabilities, strict=True)}
         label = max(LABELS, key=lambda name: probs[name])
         return cls(label, probs, scorer, model, explanation, timings_ms)
 

@@ -124,12 +124,12 @@ def find_label_permutation(
     if any(c.got is None for c in checks):
         return None
     for perm in itertools.permutations(LABELS):
-        mapping = dict(zip(LABELS, perm, strict=True))
+        mapping: dict[str, str] = dict(zip(LABELS, perm, strict=True))
         if all(mapping[k] == k for k in LABELS):
             continue
         ok = True
         for c in checks:
-            got = {mapping[k]: p for k, p in (c.got or {}).items()}
+            got: dict[str, float] = {mapping[k]: p for k, p in (c.got or {}).items()}
             top = max(got, key=got.__getitem__)
             if top != c.expected_label or any(abs(got[k] - p) > tolerance for k, p in c.expected.items()):
                 ok = False
