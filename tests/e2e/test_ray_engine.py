@@ -23,7 +23,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 from geoalign.cli.main import main  # noqa: E402
 from geoalign.errors import InputError  # noqa: E402
 from geoalign.link.pipeline import Options, TableSpec, default_scorer, link  # noqa: E402
-from geoalign.link.ray_engine import RayOptions, link_ray  # noqa: E402
+from geoalign.link.ray_engine import RayOptions, actor_cpus, link_ray  # noqa: E402
 from geoalign.types import AddressPair, Result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,3 +187,10 @@ def test_ray_engine_refuses_what_it_cannot_do(
         link_ray(left, left, tmp_path / "taken.parquet", scorer_factory=default_scorer)
     assert main(link_args(tables, tmp_path / "x.parquet", "--engine", "ray", "--explain-blocking")) != 0
     assert "does not support --explain-blocking" in capsys.readouterr().err
+
+
+def test_scoring_pool_always_leaves_a_cpu_to_the_upstream_stages() -> None:
+    # 2 actors x 1 CPU on a 2-CPU Ray reserved everything and the run hung
+    assert actor_cpus(RayOptions(actors=(1, 2)), 2.0) == 0.5
+    assert actor_cpus(RayOptions(actors=(1, 1)), 2.0) == 1.0
+    assert actor_cpus(RayOptions(actors=(4, 8)), 64.0) == 1.0

@@ -206,6 +206,9 @@ def _make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         carry_names = [columns[i] for i in i_carry]
         out_schema = _record_schema([pa.string()] * len(i_carry))
         header = table.header  # decided once here, so the read task sees the file the same way
+        close = getattr(table.rows, "close", None)
+        if close is not None:  # only the header was needed here: release the file now
+            close()
 
         def read_text() -> Iterator[Any]:
             stream = read_table(path, fmt, header=header)
