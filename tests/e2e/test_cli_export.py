@@ -60,6 +60,10 @@ def test_export_then_match_with_the_exported_directory(model_dir: Path, tmp_path
     profiled = _cli("profile", "--scorer", "onnx", "--model", str(out), "--pairs", str(pairs))
     assert profiled.returncode == 0, profiled.stderr
     assert "scorer: onnx" in profiled.stdout and "forward" in profiled.stdout
+    # --model alone picks the onnx backend from the export manifest, as match/score/eval do.
+    detected = _cli("profile", "--model", str(out), "--pairs", str(pairs))
+    assert detected.returncode == 0, detected.stderr
+    assert "scorer: onnx" in detected.stdout
 
 
 def test_json_manifest_and_fp16_warning(

@@ -83,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {broken} unreadable rows of {args.pairs}", file=sys.stderr)
 
     agreement = None
-    if args.scorer is not None and args.scorer != "torch":
-        from geoalign.scorers.registry import build_scorer
+    from geoalign.scorers.registry import build_scorer, detect_backend
 
-        scorer = build_scorer(args.scorer, args.model)
+    # --model alone picks the backend from the directory (a geoalign export -> onnx), as everywhere else.
+    backend = args.scorer or (detect_backend(args.model) if args.model is not None else None)
+    if backend is not None and backend != "torch":
+        scorer = build_scorer(backend, args.model)
     else:
         if args.random_init is None and args.model is None:
             raise InputError("give --model DIR, --random-init PRESET or --scorer NAME")
