@@ -143,11 +143,13 @@ def report_summary(command: str, summary: Any, args: argparse.Namespace, output:
         f"{blocking['skipped_blocks']:,} oversized blocks skipped"
     )
     judge = summary.judge
-    lines.append(
-        f"  scored: {judge['forward_pairs']:,} pairs forward ({judge['skipped_hard_numbers']:,} candidates "
-        f"not scored: conflicting house numbers), {judge['reverse_pairs']:,} reverse; "
-        f"{judge['same_place']:,} same-place; {judge['refused_by_hard_numbers']:,} refused by hard numbers"
-    )
+    if judge:  # the Ray engine's summary has no judge counters (they live in its actors)
+        lines.append(
+            f"  scored: {judge['forward_pairs']:,} pairs forward "
+            f"({judge['skipped_hard_numbers']:,} candidates not scored: conflicting house numbers), "
+            f"{judge['reverse_pairs']:,} reverse; {judge['same_place']:,} same-place; "
+            f"{judge['refused_by_hard_numbers']:,} refused by hard numbers"
+        )
     cascade = summary.cascade
     if cascade:
         neural = (

@@ -1010,25 +1010,7 @@ def run_cli(command: str, args: Any) -> int:
             edges_output=args.edges,
             log=log,
         )
-    if args.json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
-    blocking = summary.blocking
-    lines = [
-        f"geoalign {command} (ray): -> {args.output} (Parquet dataset)",
-        f"  blocking: {blocking['candidate_pairs']:,} candidate pairs "
-        f"(full comparison {blocking['full_comparison_pairs']:,}); "
-        f"{blocking['skipped_blocks']:,} oversized blocks skipped",
-    ]
-    if summary.counts.get("status"):
-        lines.append(
-            "  left records: " + ", ".join(f"{k} {v:,}" for k, v in summary.counts["status"].items())
-        )
-    if summary.clusters:
-        c = summary.clusters
-        lines.append(
-            f"  clusters: {c['clusters']:,} over {c['records']:,} records (largest {c['largest_cluster']}); "
-            f"{c['refused_edges']:,} edges refused by the giant-cluster guard"
-        )
-    lines.append(f"  time: {summary.seconds.get('total', 0.0):.1f}s")
-    print("\n".join(lines), file=sys.stderr)
+    from geoalign.cli.link import report_summary
+
+    report_summary(f"{command} (ray)", summary, args, f"{args.output} (Parquet dataset)")
     return 0

@@ -26,28 +26,16 @@ from typing import Final
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
-from geoalign.types import ComponentComparison, Components, ComponentStatus
+from geoalign.types import COMPONENT_NAMES, ComponentComparison, Components, ComponentStatus
 
 NAN: Final[float] = math.nan
 
-#: Component types compared level by level (NAACL-2019 scheme, coarse to fine).
-LEVELS: Final[tuple[str, ...]] = (
-    "prov",
-    "city",
-    "district",
-    "devzone",
-    "town",
-    "community",
-    "road",
-    "roadno",
-    "subroad",
-    "subroadno",
-    "poi",
-    "subpoi",
-    "houseno",
-    "cellno",
-    "floorno",
-    "roomno",
+#: Component types compared level by level (NAACL-2019 scheme, coarse to fine): every address element
+#: except the ones that say nothing about the place (country is implied; person/assist/redundant/otherinfo).
+LEVELS: Final[tuple[str, ...]] = tuple(
+    name
+    for name in COMPONENT_NAMES
+    if name not in {"country", "person", "assist", "redundant", "otherinfo"}
 )
 #: Levels whose values are numbers: compared for equality (hard evidence), never fuzzily.
 NUMBER_LEVELS: Final[frozenset[str]] = frozenset(
