@@ -10,8 +10,8 @@ matcher scores with, so nothing is parsed twice), and only records that share a 
 * ``town_road``      — (town code; road)
 * ``area_road``      — (area code; road) for records that carry no road number
 * ``poi``            — each 3-gram of the POI / sub-POI name, anywhere (POI-only records; capped)
-* ``road``           — the road name alone, anywhere (a shop record "桐和街依家小店" vs a full address
-  on 桐和街; big blocks, capped, and ranked below every rarer shared key)
+* ``road``           — the road name alone, anywhere (a shop record "文三路好利来蛋糕店" vs a full address
+  on 文三路; big blocks, capped, and ranked below every rarer shared key)
 * ``community``      — the community / village name (小冯村), anywhere
 * ``text_gram``      — opt-in, not a default: each 3-gram of the normalized text after the admin
   prefix (a canopy for free-form records; costly on big tables)
