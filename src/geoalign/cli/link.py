@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the pipeline is imported lazily so `geoalign link --help` stays instant
+    from geoalign.link.pipeline import TableSpec
 
 
 def add_table_options(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +112,23 @@ def options_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def tables_from_args(args: argparse.Namespace) -> tuple[TableSpec, TableSpec]:
+    """The LEFT and RIGHT TableSpecs of ``geoalign link`` (local and Ray engines alike)."""
+    from geoalign.link.pipeline import TableSpec
+
+    def spec(side: str) -> TableSpec:
+        return TableSpec(
+            getattr(args, side),
+            getattr(args, f"{side}_col"),
+            getattr(args, f"{side}_id"),
+            split_list(getattr(args, f"carry_{side}")),
+            getattr(args, f"{side}_format"),
+            args.header,
+        )
+
+    return spec("left"), spec("right")
+
+
 def scorer_from_args(args: argparse.Namespace) -> Any:
     from geoalign.link.pipeline import default_scorer
 
@@ -195,7 +215,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geoalign.errors import InputError
-    from geoalign.link.pipeline import TableSpec, link, read_true_pairs
+    from geoalign.link.pipeline import link, read_true_pairs
 
     if getattr(args, "engine", "local") == "ray":
         from geoalign.link.ray_engine import run_cli
@@ -203,17 +223,7 @@ def run(args: argparse.Namespace) -> int:
         return run_cli("link", args)
     if not args.explain_blocking and not args.output:
         raise InputError("-o/--output is required (or use --explain-blocking)")
-    left = TableSpec(
-        args.left, args.left_col, args.left_id, split_list(args.carry_left), args.left_format, args.header
-    )
-    right = TableSpec(
-        args.right,
-        args.right_col,
-        args.right_id,
-        split_list(args.carry_right),
-        args.right_format,
-        args.header,
-    )
+    left, right = tables_from_args(args)
     true_pairs = read_true_pairs(args.labels) if args.labels else None
     summary = link(
         left,

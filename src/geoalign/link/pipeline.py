@@ -50,7 +50,7 @@ from geoalign.link.candidates import (
     featurizer_of,
     probabilities_of,
 )
-from geoalign.link.cluster import Edge, build_clusters
+from geoalign.link.cluster import Clusters, Edge, build_clusters
 from geoalign.types import ItemError, Match, Scorer
 
 LINK_RESULT_COLUMNS = (
@@ -637,22 +637,7 @@ def dedupe(
     clusters = build_clusters(
         usable_new, all_edges, max_cluster_size=options.max_cluster_size, existing=old_clusters
     )
-    stats = clusters.stats()
-    summary.clusters = {
-        "records": stats.records,
-        "clusters": stats.clusters,
-        "largest_cluster": stats.largest_cluster,
-        "edges": len(all_edges),
-        "merged_edges": stats.merged_edges,
-        "redundant_edges": stats.redundant_edges,
-        "refused_edges": stats.refused_edges,
-        "refused": [
-            {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
-            for r in clusters.refused[:20]
-        ],
-        "retired_ids": stats.retired_ids[:20],
-        "retired_ids_total": len(stats.retired_ids),
-    }
+    summary.clusters = cluster_report(clusters, len(all_edges))
     if clusters.refused:
         say(
             f"giant-cluster guard: {len(clusters.refused)} same-place edges refused "
@@ -699,6 +684,30 @@ def dedupe(
 
 
 # ------------------------------------------------------------------------------------ in-memory API
+
+
+def cluster_report(clusters: Clusters, n_edges: int, *, singletons: int = 0) -> dict[str, Any]:
+    """The ``summary.clusters`` report of a clustering (local and Ray engines alike).
+
+    ``singletons`` counts usable records that are not in ``clusters`` at all (the Ray engine clusters
+    only the records its edges touch); each is a cluster of its own.
+    """
+    stats = clusters.stats()
+    return {
+        "records": stats.records + singletons,
+        "clusters": stats.clusters + singletons,
+        "largest_cluster": max(stats.largest_cluster, 1 if singletons else 0),
+        "edges": n_edges,
+        "merged_edges": stats.merged_edges,
+        "redundant_edges": stats.redundant_edges,
+        "refused_edges": stats.refused_edges,
+        "refused": [
+            {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
+            for r in clusters.refused[:20]
+        ],
+        "retired_ids": stats.retired_ids[:20],
+        "retired_ids_total": len(stats.retired_ids),
+    }
 
 
 def _records_table(directory: Path, name: str, records: Iterable[Any]) -> Path:

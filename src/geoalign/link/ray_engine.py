@@ -49,7 +49,14 @@ from geoalign import _extras
 from geoalign.errors import InputError
 from geoalign.link.blocking import BlockIndex, parse_rules
 from geoalign.link.candidates import Judged, Record, RecordAnalyzer, SamePlaceJudge, featurizer_of
-from geoalign.link.pipeline import LINK_RESULT_COLUMNS, Options, RunSummary, TableSpec, _link_row
+from geoalign.link.pipeline import (
+    LINK_RESULT_COLUMNS,
+    Options,
+    RunSummary,
+    TableSpec,
+    _link_row,
+    cluster_report,
+)
 from geoalign.types import ItemError, Scorer
 
 #: Builds the scorer inside each actor (must be picklable: a module-level function or a partial).
@@ -869,23 +876,7 @@ def dedupe_ray(
     t3 = time.perf_counter()
     touched = {e.a for e in edges} | {e.b for e in edges}
     clusters = build_clusters(touched, edges, max_cluster_size=options.max_cluster_size)
-    stats = clusters.stats()
-    singletons = n_usable - len(touched)
-    summary.clusters = {
-        "records": n_usable,
-        "clusters": stats.clusters + singletons,
-        "largest_cluster": max(stats.largest_cluster, 1 if n_usable else 0),
-        "edges": len(edges),
-        "merged_edges": stats.merged_edges,
-        "redundant_edges": stats.redundant_edges,
-        "refused_edges": stats.refused_edges,
-        "refused": [
-            {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
-            for r in clusters.refused[:20]
-        ],
-        "retired_ids": stats.retired_ids[:20],
-        "retired_ids_total": len(stats.retired_ids),
-    }
+    summary.clusters = cluster_report(clusters, len(edges), singletons=n_usable - len(touched))
     assigned = {record: (cid, clusters.size(record)) for record, cid in clusters.records()}
     summary.seconds["cluster"] = time.perf_counter() - t3
     t4 = time.perf_counter()
@@ -957,7 +948,7 @@ def run_cli(command: str, args: Any) -> int:
     """``geoalign link|dedupe ... --engine ray``: the same options, run on Ray (see the module docstring)."""
     import sys
 
-    from geoalign.cli.link import options_from_args, split_list
+    from geoalign.cli.link import options_from_args, split_list, tables_from_args
 
     _unsupported(args, command)
     if not args.output:
@@ -976,22 +967,7 @@ def run_cli(command: str, args: Any) -> int:
 
     if command == "link":
         summary = link_ray(
-            TableSpec(
-                args.left,
-                args.left_col,
-                args.left_id,
-                split_list(args.carry_left),
-                args.left_format,
-                args.header,
-            ),
-            TableSpec(
-                args.right,
-                args.right_col,
-                args.right_id,
-                split_list(args.carry_right),
-                args.right_format,
-                args.header,
-            ),
+            *tables_from_args(args),
             args.output,
             scorer_factory=factory,
             options=options,
