@@ -8,6 +8,7 @@ broken CI image and the test fails instead.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -39,6 +40,21 @@ def require_binary(name: str, package: str) -> str:
             pytest.fail(f"CI=true: {message}")
         pytest.skip(message)
     return path
+
+
+def require_module(name: str, extra: str) -> Any:
+    """Import ``name``; skip the test (fail under CI=true) when the optional extra is not installed.
+
+    The twin of :func:`require_binary` for Python packages: ``pytest.importorskip`` alone would let a
+    broken CI install pass silently by skipping every test that needs the extra.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"{name} not importable ({exc}): pip install 'geoalign[{extra}]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
 
 
 def wait_for_port(port: int, *, timeout_s: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
