@@ -60,7 +60,8 @@ class Stack:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n"
+        Path(path).write_text(text, encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> Stack:
@@ -72,7 +73,8 @@ class Stack:
             raise ModelLoadError(f"{path}: not a {FORMAT} file with labels {list(LABELS)}")
         coef = np.asarray(data["coef"], dtype=np.float64)
         intercept = np.asarray(data["intercept"], dtype=np.float64)
-        if coef.shape != (3, 6) or intercept.shape != (3,) or not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        finite = bool(np.isfinite(coef).all() and np.isfinite(intercept).all())
+        if coef.shape != (3, 6) or intercept.shape != (3,) or not finite:
             raise ModelLoadError(f"{path}: stack coefficients must be finite, shapes (3, 6) and (3,)")
         return cls(coef, intercept, dict(data.get("meta") or {}))
 
