@@ -247,7 +247,7 @@ def test_matcher_model_dir_with_a_torch_checkpoint(checkpoint_dir: Path) -> None
 
 @pytest.mark.torch
 def test_matcher_model_dir_with_an_onnx_export(checkpoint_dir: Path, tmp_path: Path) -> None:
-    require_module("onnx", "onnx")
+    require_module("onnx", "export")
     require_module("onnxruntime", "onnx")
     from geoalign.scorers.export_onnx import ExportOptions, export_checkpoint
     from geoalign.scorers.manifest import read_manifest
