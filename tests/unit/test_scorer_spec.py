@@ -259,3 +259,14 @@ def test_matcher_model_dir_with_an_onnx_export(checkpoint_dir: Path, tmp_path: P
     assert matcher.model_id == read_manifest(out).variants["fp32"].model_id
     assert matcher.match(A, B).scorer == "onnx"
     assert registry.detect_backend(out) == "onnx" and registry.detect_backend(checkpoint_dir) == "torch"
+
+
+def test_serve_with_a_missing_model_dir_fails_before_binding(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    require_module("fastapi", "server")
+    require_module("uvicorn", "server")
+    from geoalign.cli.main import main
+
+    missing = tmp_path / "nope"
+    assert main(["serve", "--model", str(missing), "--device", "cpu", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"geoalign serve: error: model directory {str(missing)!r} does not exist" in err
