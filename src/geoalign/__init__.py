@@ -1,18 +1,60 @@
 """geoalign: decide whether two Chinese address strings denote the same place, and align tables, fast.
 
-Heavy parts (scorers, engine, server) are imported lazily so ``import geoalign`` stays cheap.
+The public vocabulary, all importable from here::
+
+    import geoalign
+    geoalign.match(a, b)                       # one pair with the embedded matcher -> Match
+    m = geoalign.Matcher(model="DIR")          # batches; the scorer is picked from DIR (see help(Matcher))
+    m.score([(a, b), ...])                     # one Match or ItemError per pair, in order
+    geoalign.normalize(text), geoalign.parse(text)
+    geoalign.LABELS                            # ("exact_match", "partial_match", "not_match")
+
+Errors: every error geoalign raises on purpose is a ``GeoalignError``; bad input is an ``InputError``.
+Heavy parts (scorers, the parser's model, the engine, the server) are imported on first use, so
+``import geoalign`` stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
+
+from geoalign.errors import DataFormatError, GeoalignError, InputError, MissingExtraError, ModelLoadError
+from geoalign.types import LABELS, AddressPair, ItemError, Match
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from geoalign.types import Match
+    from geoalign.address.normalize import normalize
+    from geoalign.address.parse import parse
+    from geoalign.api import Matcher
+    from geoalign.scorers.spec import ScorerSpec
 
-__all__ = ["__version__", "match"]
+#: name -> module of the names loaded on first use (their modules import numpy, models, ...).
+_LAZY: dict[str, str] = {
+    "Matcher": "geoalign.api",
+    "ScorerSpec": "geoalign.scorers.spec",
+    "normalize": "geoalign.address.normalize",
+    "parse": "geoalign.address.parse",
+}
+
+__all__ = [
+    "LABELS",
+    "AddressPair",
+    "DataFormatError",
+    "GeoalignError",
+    "InputError",
+    "ItemError",
+    "Match",
+    "Matcher",
+    "MissingExtraError",
+    "ModelLoadError",
+    "ScorerSpec",
+    "__version__",
+    "match",
+    "normalize",
+    "parse",
+]
 
 
 def match(a: str, b: str) -> Match:
@@ -23,8 +65,13 @@ def match(a: str, b: str) -> Match:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Matcher":
-        from geoalign.api import Matcher
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geoalign' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
 
-        return Matcher
-    raise AttributeError(f"module 'geoalign' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,16 +7,20 @@ with an optional progress bar. The embedded structured matcher is the default; i
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
+
+if TYPE_CHECKING:
+    from geoalign.scorers.spec import ScorerSpec
 
 PairLike = AddressPair | tuple[Any, Any] | list[Any] | dict[str, Any]
 
@@ -35,25 +39,70 @@ def as_pair(item: PairLike) -> AddressPair:
 
 
 class Matcher:
-    """Scores address pairs in batches with one scorer (default: the embedded ``structured`` one)."""
+    """Scores address pairs in batches with one scorer; the Python face of ``geoalign match/score``.
+
+    Which scorer (the same rules as the CLI's ``--scorer`` / ``--model``, through one
+    :class:`~geoalign.scorers.spec.ScorerSpec`):
+
+    * ``Matcher()``: the embedded ``structured`` matcher (normalize, parse, compare components; shipped,
+      no download, no torch).
+    * ``Matcher(model=DIR)``: the scorer is picked from what ``DIR`` holds: a structured model
+      (``model.json``) -> ``structured``; a ``geoalign export`` directory (export manifest) -> ``onnx``
+      (onnxruntime, no torch); otherwise a ModelScope / Hugging Face checkpoint -> ``torch``. A missing
+      directory is an ``InputError`` that says so.
+    * ``Matcher("onnx", DIR)`` / ``Matcher(scorer="torch", model=DIR)``: a named scorer; the registered
+      names are ``structured``, ``torch``, ``onnx`` and ``cascade`` (structured first, the neural
+      ``model`` for the pairs it is unsure of).
+    * ``Matcher(spec)`` with a ``ScorerSpec``, or ``Matcher(scorer_object)`` with any object that
+      follows the ``Scorer`` protocol.
+
+    Options (keyword arguments, the CLI's flags without dashes): ``device`` (``cpu`` / ``cuda[:N]``),
+    ``provider`` (onnx: ``auto``, ``cpu``, ``cuda``, ...), ``variant`` (torch dtype ``fp32`` / ``bf16`` /
+    ``fp16`` / ``auto``; onnx graph ``fp32`` / ``fused`` / ``int8`` / ``fp16``), ``threads``,
+    ``max_tokens``, ``max_batch``, ``compile`` (torch), ``max_chars`` (longest address kept),
+    ``explain`` (per-component explanations, default on), ``rules`` (the address rule layer, default
+    on), ``structured_model`` and ``cascade_threshold`` (cascade). An option that does not apply to the
+    chosen scorer is an error. ``batch_size`` is how many pairs :meth:`score` hands the scorer at once.
+    """
 
     def __init__(
         self,
-        scorer: str | Scorer = "structured",
+        scorer: str | ScorerSpec | Scorer | None = None,
         model: str | Path | None = None,
         *,
         batch_size: int = 2048,
         **options: Any,
     ) -> None:
+        from geoalign.scorers.spec import ScorerSpec
+
         if batch_size < 1:
             raise InputError("batch_size must be >= 1")
-        if isinstance(scorer, str):
-            from geoalign.scorers.registry import build_scorer
-
-            self.scorer: Scorer = build_scorer(scorer, model, **options)
+        self.spec: ScorerSpec | None
+        if scorer is None or isinstance(scorer, str):
+            names = {f.name for f in dataclasses.fields(ScorerSpec)} - {"scorer", "model"}
+            unknown = sorted(set(options) - names)
+            if unknown:
+                raise InputError(f"unknown Matcher option(s) {unknown}; known: {', '.join(sorted(names))}")
+            self.spec = ScorerSpec(scorer=scorer, model=None if model is None else str(model), **options)
+            self.scorer: Scorer = self.spec.build()
+        elif isinstance(scorer, ScorerSpec):
+            if model is not None or options:
+                raise InputError("give options inside the ScorerSpec, not beside it")
+            self.spec = scorer
+            self.scorer = scorer.build()
         else:
+            if model is not None or options:
+                raise InputError("a ready scorer object takes no model or options")
+            self.spec = None
             self.scorer = scorer
         self.batch_size = batch_size
+
+    def __repr__(self) -> str:
+        model = self.spec.model if self.spec is not None and self.spec.model is not None else "shipped"
+        return (
+            f"Matcher(scorer={self.scorer.name!r}, model={str(model)!r}, model_id={self.model_id!r}, "
+            f"batch_size={self.batch_size})"
+        )
 
     @property
     def model_id(self) -> str:

@@ -8,18 +8,22 @@ import sys
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-
 from tests.fixtures_mgeo import small_config, write_modelscope_dir
+from tests.servers import require_module
 
 from geoalign.cli.main import main
 from geoalign.scorers.manifest import MANIFEST_NAME, read_manifest
 
 pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _extras() -> None:
+    """Every test here exports: torch + transformers load the checkpoint, onnx + onnxruntime run it."""
+    for name in ("torch", "transformers"):
+        require_module(name, "torch")
+    require_module("onnx", "export")
+    require_module("onnxruntime", "onnx")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -46,7 +46,7 @@ def test_match_bad_input_is_a_clear_error(capsys):
 
 def test_match_bad_model_dir_is_a_clear_error(capsys, tmp_path):
     assert main(["match", A, B, "--model", str(tmp_path / "nope")]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert f"model directory {str(tmp_path / 'nope')!r} does not exist" in capsys.readouterr().err
     assert main(["match", A, B, "--scorer", "structured", "--model", str(tmp_path)]) == 1
     assert "model.txt is missing" in capsys.readouterr().err
 

@@ -8,11 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 from tests.fixtures_mgeo import write_modelscope_dir
+from tests.servers import require_module
 
 from geoalign.cli.verify_mgeo import GOLDEN_V120, find_label_permutation, verify
 from geoalign.types import LABELS, AddressPair, ItemError, Match
@@ -35,6 +32,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_module("torch", "torch")  # the checkpoint and every CLI run below load torch
+    require_module("transformers", "torch")
     root = tmp_path_factory.mktemp("profile")
     write_modelscope_dir(root / "mgeo")
     (root / "pairs.tsv").write_text(PAIRS_TSV, encoding="utf-8")

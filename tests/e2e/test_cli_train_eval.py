@@ -58,14 +58,29 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
     model = tmp_path / "m"
     assert _train(model, "--folds", "0") == 0
     capsys.readouterr()
-    assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "macro-F1: 0." in out or "macro-F1: 1." in out
-    assert "confusion (rows = true" in out and "exact_match" in out
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n"] == 32 and report["unscored"] == 0
-    assert sum(map(sum, report["confusion"]["matrix"])) == 32
+    matrix = report["confusion"]["matrix"]
+    assert report["confusion"]["labels"] == ["exact_match", "partial_match", "not_match"]
+    assert sum(map(sum, matrix)) == 32
+    # the metrics agree with the confusion matrix, computed here from its definition
+    f1s = []
+    for k in range(3):
+        tp, predicted, true = matrix[k][k], sum(row[k] for row in matrix), sum(matrix[k])
+        f1s.append(2 * tp / (predicted + true) if predicted + true else 0.0)
+        assert report["per_class"][report["confusion"]["labels"][k]]["support"] == true
+    assert report["macro_f1"] == pytest.approx(sum(f1s) / 3)
+    assert report["accuracy"] == pytest.approx(sum(matrix[k][k] for k in range(3)) / 32)
+    assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == [
+        f"scorer: structured ({report['model']}), subset: all",
+        "pairs: 32",
+        f"accuracy: {report['accuracy']:.4f}",
+        f"macro-F1: {report['macro_f1']:.4f}",
+    ]
+    assert "confusion (rows = true, columns = predicted):" in out
     pytest.importorskip("matplotlib")
     plot = tmp_path / "eval.png"
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--plot", str(plot)]) == 0
@@ -73,5 +88,13 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
 
 
 def test_eval_default_scorer_and_subsets(capsys):
+    sizes = {}
+    for subset in ("dev", "test", "all"):
+        assert main(["eval", "--pairs", str(EXAMPLES), "--subset", subset, "--json"]) == 0
+        sizes[subset] = json.loads(capsys.readouterr().out)["n"]
+    # the two folds split the file: each non-empty, together every pair once
+    assert sizes["dev"] >= 1 and sizes["test"] >= 1 and sizes["dev"] + sizes["test"] == sizes["all"] == 32
     assert main(["eval", "--pairs", str(EXAMPLES), "--scorer", "structured", "--subset", "dev"]) == 0
-    assert "subset: dev" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("scorer: structured (structured-") and out[0].endswith("), subset: dev")
+    assert out[1] == f"pairs: {sizes['dev']}"

@@ -42,3 +42,8 @@ def test_version_shows_package_and_data(capsys) -> None:  # type: ignore[no-unty
 
 def test_unknown_command_exits_non_zero(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["no-such-command"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "usage: geoalign [-h] [--version] [COMMAND]",
+        "geoalign: error: unknown command 'no-such-command' (see 'geoalign --help')",
+    ]

@@ -12,7 +12,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geoalign.scorers.registry import add_scorer_arguments
+    from geoalign.scorers.spec import ScorerSpec
 
     parser.add_argument("--pairs", required=True, help="labelled pairs (TSV a<TAB>b<TAB>label, or JSONL)")
     parser.add_argument(
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix and calibration curve")
     parser.add_argument("--no-progress", action="store_true")
-    add_scorer_arguments(parser)
+    ScorerSpec.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.errors import InputError
     from geoalign.evaluate.metrics import classification_report, format_report
     from geoalign.io.labels import read_labelled_pairs
-    from geoalign.scorers.registry import scorer_from_args
+    from geoalign.scorers.spec import ScorerSpec
     from geoalign.scorers.structured_train import is_test_query
     from geoalign.types import AddressPair, Match
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         pairs = [p for p in pairs if is_test_query(p.a) == want_test]
         if not pairs:
             raise InputError(f"{args.pairs}: no pairs in the {args.subset} subset")
-    matcher = Matcher(scorer_from_args(args), batch_size=args.batch_size)
+    matcher = Matcher(ScorerSpec.from_args(args), batch_size=args.batch_size)
     progress = not args.no_progress and sys.stderr.isatty()
     results = matcher.score([AddressPair(p.a, p.b) for p in pairs], show_progress=progress)
     truth, pred, confidences, correct = [], [], [], []

@@ -22,7 +22,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
     from geoalign.link.candidates import DEFAULT_THRESHOLD
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD as CASCADE_THRESHOLD
+    from geoalign.scorers.spec import TABLE_FIELDS, ScorerSpec
 
     parser.add_argument("-o", "--output", help="output file (format from its suffix)")
     parser.add_argument("--output-format", choices=sorted(FORMATS), help="output format (default: suffix)")
@@ -63,16 +63,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_THRESHOLD,
         help="exact_match probability needed in each direction for a same-place match",
     )
-    score.add_argument("--model", metavar="DIR", help="neural model for the cascade's uncertain band")
-    score.add_argument(
-        "--cascade-threshold",
-        type=float,
-        default=CASCADE_THRESHOLD,
-        help="pairs whose top structured probability is below this go to --model",
-    )
-    score.add_argument("--structured-model", metavar="DIR", help="another embedded (structured) model")
-    score.add_argument("--device", default=None, help="torch --model: cpu (default) or cuda[:N]")
-    score.add_argument("--provider", default=None, help="onnx --model: auto (default), cpu, cuda, ...")
+    ScorerSpec.add_arguments(score, TABLE_FIELDS)
     run_ = parser.add_argument_group("execution")
     run_.add_argument("--batch-size", type=int, default=4096, help="pairs per scoring batch")
     run_.add_argument("--chunk-size", type=int, default=2000, help="records per chunk and per checkpoint")
@@ -130,19 +121,9 @@ def tables_from_args(args: argparse.Namespace) -> tuple[TableSpec, TableSpec]:
 
 
 def scorer_from_args(args: argparse.Namespace) -> Any:
-    from geoalign.link.pipeline import default_scorer
+    from geoalign.scorers.spec import ScorerSpec
 
-    neural: dict[str, Any] = {}
-    if args.device:
-        neural["device"] = args.device
-    if args.provider:
-        neural["provider"] = args.provider
-    return default_scorer(
-        args.model,
-        cascade_threshold=args.cascade_threshold,
-        structured_model=args.structured_model,
-        **neural,
-    )
+    return ScorerSpec.for_tables(args).build()
 
 
 def report_summary(command: str, summary: Any, args: argparse.Namespace, output: str | None) -> None:

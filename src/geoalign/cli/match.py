@@ -10,12 +10,12 @@ from geoalign.types import LABELS, Match
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geoalign.scorers.registry import add_scorer_arguments
+    from geoalign.scorers.spec import ScorerSpec
 
     parser.add_argument("a", help="first address (the query side)")
     parser.add_argument("b", help="second address (the candidate/record side)")
     parser.add_argument("--json", action="store_true", help="print the Match JSON")
-    add_scorer_arguments(parser)
+    ScorerSpec.add_arguments(parser)
 
 
 def format_match(match: Match) -> str:
@@ -36,9 +36,9 @@ def format_match(match: Match) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from geoalign.api import Matcher
-    from geoalign.scorers.registry import scorer_from_args
+    from geoalign.scorers.spec import ScorerSpec
 
-    matcher = Matcher(scorer_from_args(args))
+    matcher = Matcher(ScorerSpec.from_args(args))
     result = matcher.match(args.a, args.b)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

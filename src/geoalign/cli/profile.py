@@ -16,19 +16,15 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--random-init", metavar="PRESET", help="random weights of a known shape (mgeo-base)")
-    parser.add_argument("--model", metavar="DIR", help="ModelScope / Hugging Face checkpoint directory")
-    source.add_argument("--scorer", help="any registered scorer by name (structured, torch, onnx, cascade)")
+    from geoalign.scorers.spec import ScorerSpec
+
+    ScorerSpec.add_arguments(parser)
+    parser.add_argument(
+        "--random-init", metavar="PRESET", help="torch with random weights of a known shape (mgeo-base)"
+    )
     parser.add_argument("--pairs", required=True, help="address pairs: a, b in the first two columns")
     parser.add_argument("--limit", type=int, default=None, help="profile only the first N pairs")
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N] (torch scorer)")
-    parser.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16", "auto"))
-    parser.add_argument("--compile", action="store_true", help="torch.compile (inductor, frozen weights)")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable CPUs)")
-    parser.add_argument("--max-tokens", type=int, default=None, help="padded tokens per batch")
-    parser.add_argument("--max-batch", type=int, default=64, help="pairs per batch at most")
     parser.add_argument("--chunk-size", type=int, default=1024, help="pairs per prepare/run/finish call")
     parser.add_argument(
         "--agreement",
@@ -61,17 +57,6 @@ def _read_pairs(path: str, limit: int | None) -> tuple[list[Any], int]:
     return pairs, broken
 
 
-def _torch_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "device": args.device,
-        "dtype": args.dtype,
-        "compile": args.compile,
-        "threads": args.threads,
-        "max_tokens": args.max_tokens,
-        "max_batch": args.max_batch,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     from geoalign.engine.profile import profile_scorer
     from geoalign.errors import InputError
@@ -83,25 +68,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {broken} unreadable rows of {args.pairs}", file=sys.stderr)
 
     agreement = None
-    from geoalign.scorers.registry import build_scorer, detect_backend
-
+    spec = _spec(args)
     # --model alone picks the backend from the directory (a geoalign export -> onnx), as everywhere else.
-    backend = args.scorer or (detect_backend(args.model) if args.model is not None else None)
-    if backend is not None and backend != "torch":
-        scorer = build_scorer(backend, args.model)
+    if spec.backend == "torch":
+        scorer, agreement = _build_torch(spec, args.agreement, pairs)
+        if scorer.checkpoint.is_random:
+            print(
+                "WARNING: random-init weights: outputs are NOT predictions; timings only "
+                f"(model id {scorer.model_id})",
+                file=sys.stderr,
+            )
+        scorer = spec.wrap(scorer)
     else:
-        if args.random_init is None and args.model is None:
-            raise InputError("give --model DIR, --random-init PRESET or --scorer NAME")
-        if args.random_init is not None and args.model is not None:
-            raise InputError("give either --model DIR or --random-init PRESET, not both")
-        scorer, agreement = _build_torch(args, pairs)
-
-    if getattr(scorer, "checkpoint", None) is not None and scorer.checkpoint.is_random:  # type: ignore[attr-defined]
-        print(
-            "WARNING: random-init weights: outputs are NOT predictions; timings only "
-            f"(model id {scorer.model_id})",
-            file=sys.stderr,
-        )
+        scorer = spec.build()
     report, _ = profile_scorer(scorer, pairs, chunk_size=args.chunk_size, warmup=not args.no_warmup)
     report.agreement = agreement
     meta = report.meta
@@ -127,7 +106,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_torch(args: argparse.Namespace, pairs: list[Any]) -> tuple[Any, dict[str, Any] | None]:
+def _spec(args: argparse.Namespace) -> Any:
+    """The scorer spec: ``--random-init PRESET`` is the torch scorer on ``random-init:PRESET``."""
+    from geoalign.errors import InputError
+    from geoalign.scorers.spec import ScorerSpec
+
+    if args.random_init is not None:
+        if args.model is not None:
+            raise InputError("give either --model DIR or --random-init PRESET, not both")
+        if args.scorer not in (None, "torch"):
+            raise InputError("--random-init builds the torch scorer; it cannot be combined with --scorer")
+        return ScorerSpec.from_args(args, scorer="torch", model=f"random-init:{args.random_init}")
+    if args.model is None and args.scorer is None:
+        raise InputError("give --model DIR, --random-init PRESET or --scorer NAME")
+    return ScorerSpec.from_args(args)
+
+
+def _build_torch(spec: Any, n_agreement: int, pairs: list[Any]) -> tuple[Any, dict[str, Any] | None]:
     """The torch scorer, plus its agreement with fp32 on a sample when it runs in lower precision."""
     import copy
     import dataclasses
@@ -137,14 +132,13 @@ def _build_torch(args: argparse.Namespace, pairs: list[Any]) -> tuple[Any, dict[
     from geoalign.scorers.checkpoints import load_checkpoint
     from geoalign.scorers.mgeo_torch import TorchScorer, resolve_dtype
 
-    spec = f"random-init:{args.random_init}" if args.random_init else args.model
     with warnings.catch_warnings():  # the CLI prints its own one-line warning for random weights
         warnings.simplefilter("ignore")
-        checkpoint = load_checkpoint(spec)
-        options = _torch_options(args)
+        checkpoint = load_checkpoint(spec.model)
+        options = spec.options_for("torch")
         agreement = None
-        sample = pairs[: args.agreement]
-        if resolve_dtype(args.dtype, args.device) != "fp32" and sample:
+        sample = pairs[:n_agreement]
+        if resolve_dtype(options.get("dtype", "fp32"), options.get("device", "cpu")) != "fp32" and sample:
             # the reference gets its own copy: moving a module to bf16 is in place
             reference = TorchScorer(
                 dataclasses.replace(checkpoint, model=copy.deepcopy(checkpoint.model)),

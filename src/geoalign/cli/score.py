@@ -14,16 +14,19 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geoalign.types import LABELS
+
+if TYPE_CHECKING:
+    from geoalign.scorers.spec import ScorerSpec
 
 RESULT_COLUMNS = ("label", "p_exact_match", "p_partial_match", "p_not_match", "error")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
-    from geoalign.scorers.registry import add_scorer_arguments
+    from geoalign.scorers.spec import ScorerSpec
 
     parser.add_argument("input", help="CSV / TSV / JSONL / Parquet / XLSX file of pairs")
     parser.add_argument("-o", "--output", required=True, help="output file (format from its suffix)")
@@ -52,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scoring processes (each loads the model; use the number of cores for big files)",
     )
     parser.add_argument("--restart", action="store_true", help="ignore an existing partial output")
-    add_scorer_arguments(parser)
+    ScorerSpec.add_arguments(parser)
 
 
 def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -86,13 +89,9 @@ def _compact(results: list[Any]) -> list[Compact]:
 _worker_scorer: Any = None
 
 
-def _worker_init(args: argparse.Namespace) -> None:
+def _worker_init(spec: ScorerSpec) -> None:
     global _worker_scorer
-    from geoalign.scorers.registry import scorer_from_args
-
-    _worker_scorer = scorer_from_args(args)
-    if hasattr(_worker_scorer, "explain"):
-        _worker_scorer.explain = False
+    _worker_scorer = spec.build()
 
 
 def _worker_score(pairs: list[tuple[Any, Any]]) -> list[Compact]:
@@ -102,7 +101,7 @@ def _worker_score(pairs: list[tuple[Any, Any]]) -> list[Compact]:
 
 
 def _scored(
-    chunks: Iterator[list[Any]], scorer: Any, args: argparse.Namespace, ia: int, ib: int
+    chunks: Iterator[list[Any]], scorer: Any, spec: ScorerSpec, args: argparse.Namespace, ia: int, ib: int
 ) -> Iterator[tuple[list[Any], list[Compact]]]:
     """(chunk, compact results of its valid rows), in input order, in-process or over worker processes.
 
@@ -124,7 +123,7 @@ def _scored(
     context = multiprocessing.get_context("spawn")
     window: collections.deque[tuple[list[Any], Future[list[Compact]]]] = collections.deque()
     with ProcessPoolExecutor(
-        args.workers, mp_context=context, initializer=_worker_init, initargs=(args,)
+        args.workers, mp_context=context, initializer=_worker_init, initargs=(spec,)
     ) as pool:
         try:
             for chunk in chunks:
@@ -150,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.io.formats import detect_format
     from geoalign.io.resume import PartialOutput, input_fingerprint
     from geoalign.io.tables import read_table, resolve_column
-    from geoalign.scorers.registry import scorer_from_args
+    from geoalign.scorers.spec import ScorerSpec
 
     if args.batch_size < 1 or args.workers < 1:
         raise InputError("--batch-size and --workers must be >= 1")
@@ -165,10 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if renamed:
         print(f"geoalign score: input columns {renamed} renamed with prefix 'input_'", file=sys.stderr)
     columns = [*in_columns, *RESULT_COLUMNS]
-    scorer = scorer_from_args(args)
-    if hasattr(scorer, "explain"):
-        # the output file has no explanation column: skip building one per pair (a third of finish)
-        scorer.explain = False
+    # the output file has no explanation column: skip building one per pair (a third of finish)
+    spec = ScorerSpec.from_args(args, explain=False)
+    scorer = spec.build()
     fingerprint = input_fingerprint(
         args.input,
         a=ia,
@@ -198,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             break
     try:
         chunks = _chunks(rows, args.batch_size)
-        for chunk, results in _scored(chunks, scorer, args, ia, ib):
+        for chunk, results in _scored(chunks, scorer, spec, args, ia, ib):
             out_rows = []
             it = iter(results)
             for r in chunk:

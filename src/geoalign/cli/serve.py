@@ -18,12 +18,12 @@ from geoalign.errors import InputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.engine.dynamic import EngineConfig
+    from geoalign.scorers.spec import ScorerSpec
     from geoalign.server.app import ServerSettings
 
     defaults = ServerSettings()
     engine = EngineConfig()
-    parser.add_argument("--scorer", default=None, help="scorer name (default: the embedded 'structured')")
-    parser.add_argument("--model", default=None, metavar="DIR", help="model directory (picks torch or onnx)")
+    ScorerSpec.add_arguments(parser.add_argument_group("scorer"))
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument(
@@ -97,9 +97,9 @@ def build_settings(args: argparse.Namespace) -> Any:
 
 
 def build_scorer(args: argparse.Namespace) -> Any:
-    from geoalign.scorers.registry import build_scorer as build
+    from geoalign.scorers.spec import ScorerSpec
 
-    return build(args.scorer, args.model)
+    return ScorerSpec.from_args(args).build()
 
 
 def run(args: argparse.Namespace) -> int:

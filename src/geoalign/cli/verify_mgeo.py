@@ -158,21 +158,21 @@ def format_checks(checks: Sequence[Check]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "model", metavar="DIR", help="MGeo checkpoint directory (ModelScope layout) or HF export"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]; always fp32")
+    from geoalign.scorers.spec import ScorerSpec
+
+    # the torch scorer in fp32 without the rule layer, always: the reference outputs are the model's own
+    ScorerSpec.add_arguments(parser, ("model", "device"), model_positional=True)
     parser.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max probability difference"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.scorers.checkpoints import load_checkpoint
-    from geoalign.scorers.mgeo_torch import TorchScorer
+    from geoalign.scorers.spec import ScorerSpec
 
-    checkpoint = load_checkpoint(args.model)
-    scorer = TorchScorer(checkpoint, device=args.device, dtype="fp32")
+    spec = ScorerSpec.from_args(args, scorer="torch", variant="fp32", rules=False)
+    scorer: Any = spec.build()
+    checkpoint = scorer.checkpoint
     print(
         f"model: {checkpoint.model_id}  source: {checkpoint.source}  "
         f"layers: {checkpoint.model.config.num_hidden_layers}"

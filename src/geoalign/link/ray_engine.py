@@ -926,22 +926,9 @@ def _unsupported(args: Any, command: str) -> None:
 
 def scorer_factory_from_args(args: Any) -> ScorerFactory:
     """A picklable recipe for the CLI's scorer: each actor builds (and loads) its own."""
-    import functools
+    from geoalign.scorers.spec import ScorerSpec
 
-    from geoalign.link.pipeline import default_scorer
-
-    neural: dict[str, Any] = {}
-    if args.device:
-        neural["device"] = args.device
-    if args.provider:
-        neural["provider"] = args.provider
-    return functools.partial(
-        default_scorer,
-        args.model,
-        cascade_threshold=args.cascade_threshold,
-        structured_model=args.structured_model,
-        **neural,
-    )
+    return ScorerSpec.for_tables(args).build
 
 
 def run_cli(command: str, args: Any) -> int:

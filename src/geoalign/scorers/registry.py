@@ -1,9 +1,12 @@
-"""Build a scorer from ``--scorer NAME`` and/or ``--model DIR`` (the CLI, the API and the server share it).
+"""The registered scorers: name -> builder, and which scorer a model directory is for.
 
 Each backend is a builder function registered by name; a backend module is imported only when chosen, so
-choosing ``structured`` never imports torch or onnxruntime. ``--model DIR`` without ``--scorer`` picks the
-backend from what the directory holds: a geoalign structured model (``model.json``), a geoalign ONNX
-export (``geoalign_export.json``), else a ModelScope / Hugging Face checkpoint (torch).
+choosing ``structured`` never imports torch or onnxruntime. ``BUILDERS`` is the one list of scorer names
+(``--scorer``'s choices come from it). Options are declared and checked by
+:class:`geoalign.scorers.spec.ScorerSpec`, which every command, the Python API and the workers use; the
+builders here are the only code that knows a backend's constructor. A model directory without a named
+scorer is detected by ``detect_backend``: a geoalign structured model, a geoalign ONNX export (asked of
+``scorers.manifest``), else a ModelScope / Hugging Face checkpoint (torch).
 """
 
 from __future__ import annotations
@@ -13,13 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from geoalign.errors import GeoalignError, InputError
+from geoalign.errors import InputError
 from geoalign.types import Scorer
 
 Builder = Callable[..., Scorer]
-
-#: Names accepted by ``--scorer`` (the CLI shows them as choices).
-SCORER_NAMES: tuple[str, ...] = ("structured", "torch", "onnx", "cascade")
 
 
 def _structured(model: str | Path | None = None, **options: Any) -> Scorer:
@@ -33,7 +33,11 @@ def _torch(model: str | Path | None = None, **options: Any) -> Scorer:
 
     if model is None:
         raise InputError("--scorer torch needs --model DIR (a ModelScope or Hugging Face checkpoint)")
-    return build_torch_scorer(str(model), **options)
+    max_chars = options.pop("max_chars", None)
+    scorer = build_torch_scorer(str(model), **options)
+    if max_chars is not None:  # build_torch_scorer takes no max_chars; the scorer reads it per call
+        scorer.max_chars = max_chars
+    return scorer
 
 
 def _onnx(model: str | Path | None = None, **options: Any) -> Scorer:
@@ -50,15 +54,6 @@ def _cascade(model: str | Path | None = None, **options: Any) -> Scorer:
     return build_cascade(model, **options)
 
 
-def _not_available(name: str) -> Builder:
-    def build(model: str | Path | None = None, **options: Any) -> Scorer:
-        raise GeoalignError(
-            f"the {name!r} scorer is not available yet in this geoalign build; use --scorer structured"
-        )
-
-    return build
-
-
 BUILDERS: dict[str, Builder] = {
     "structured": _structured,
     "torch": _torch,
@@ -67,16 +62,17 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def register(name: str, builder: Builder) -> None:
-    """Register (or replace) the builder of a backend: ``builder(model=None, **options) -> Scorer``."""
-    BUILDERS[name] = builder
+#: Names accepted by ``--scorer`` (the CLI shows them as choices), in the registry's order.
+SCORER_NAMES: tuple[str, ...] = tuple(BUILDERS)
 
 
 def detect_backend(model: str | Path) -> str:
     """Which backend a model directory is for (see the module docstring)."""
-    root = Path(model)
+    root = Path(model).expanduser()
+    if not root.exists():
+        raise InputError(f"model directory {str(model)!r} does not exist")
     if not root.is_dir():
-        raise InputError(f"--model {str(model)!r} is not a directory")
+        raise InputError(f"model {str(model)!r} is a file; a model is a directory")
     meta = root / "model.json"
     if meta.is_file():
         try:
@@ -84,7 +80,9 @@ def detect_backend(model: str | Path) -> str:
                 return "structured"
         except (ValueError, AttributeError):
             pass  # not ours: fall through to the other layouts
-    if (root / "geoalign_export.json").is_file():
+    from geoalign.scorers.manifest import is_export_dir
+
+    if is_export_dir(root):
         return "onnx"
     return "torch"
 
@@ -97,31 +95,3 @@ def build_scorer(name: str | None = None, model: str | Path | None = None, **opt
     if builder is None:
         raise InputError(f"unknown scorer {name!r}; choose one of {', '.join(BUILDERS)}")
     return builder(model, **options)
-
-
-def add_scorer_arguments(parser: Any) -> None:
-    """``--scorer`` / ``--model`` for the commands that score (match, score, eval)."""
-    parser.add_argument(
-        "--scorer",
-        choices=SCORER_NAMES,
-        default=None,
-        help="backend (default: from --model, else the embedded 'structured' matcher)",
-    )
-    parser.add_argument("--model", metavar="DIR", default=None, help="model directory for the scorer")
-    parser.add_argument(
-        "--device", default=None, help="torch scorer: cpu (default) or cuda[:N]; ignored by structured"
-    )
-    parser.add_argument(
-        "--provider",
-        default=None,
-        help="onnx scorer: auto (default; the chosen one is reported), cpu, cuda, tensorrt, openvino",
-    )
-
-
-def scorer_from_args(args: Any, **options: Any) -> Scorer:
-    name = args.scorer or (detect_backend(args.model) if args.model is not None else "structured")
-    if name == "torch" and getattr(args, "device", None):
-        options.setdefault("device", args.device)
-    if name == "onnx" and getattr(args, "provider", None):
-        options.setdefault("provider", args.provider)
-    return build_scorer(name, args.model, **options)
