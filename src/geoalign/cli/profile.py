@@ -96,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give either --model DIR or --random-init PRESET, not both")
         scorer, agreement = _build_torch(args, pairs)
 
-    if getattr(scorer, "checkpoint", None) is not None and scorer.checkpoint.is_random:  # type: ignore[attr-defined]
+    from geoalign.types import FromCheckpoint
+
+    if isinstance(scorer, FromCheckpoint) and scorer.checkpoint.is_random:
         print(
             "WARNING: random-init weights: outputs are NOT predictions; timings only "
             f"(model id {scorer.model_id})",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from geoalign.types import LABELS
+from geoalign.types import LABELS, Explains
 
 RESULT_COLUMNS = ("label", "p_exact_match", "p_partial_match", "p_not_match", "error")
 
@@ -91,7 +91,7 @@ def _worker_init(args: argparse.Namespace) -> None:
     from geoalign.scorers.registry import scorer_from_args
 
     _worker_scorer = scorer_from_args(args)
-    if hasattr(_worker_scorer, "explain"):
+    if isinstance(_worker_scorer, Explains):
         _worker_scorer.explain = False
 
 
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"geoalign score: input columns {renamed} renamed with prefix 'input_'", file=sys.stderr)
     columns = [*in_columns, *RESULT_COLUMNS]
     scorer = scorer_from_args(args)
-    if hasattr(scorer, "explain"):
+    if isinstance(scorer, Explains):
         # the output file has no explanation column: skip building one per pair (a third of finish)
         scorer.explain = False
     fingerprint = input_fingerprint(
