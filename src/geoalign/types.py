@@ -200,13 +200,18 @@ class PreparedItem:
 
     ``cost`` is what the engine budgets batches by (tokens for neural scorers, 1 for cheap ones);
     ``seen`` is exactly the text the scorer will look at (part of the cache key); ``data`` is the
-    scorer's own payload (token ids, parsed components, ...), opaque to everyone else.
+    scorer's own payload (token ids, parsed components, ...), opaque to everyone else; ``explain`` is the
+    per-call choice of an explanation (the option travels with the item because the engine regroups
+    items of several calls into one batch).
     """
 
     cost: int
     seen: tuple[str, str]
     data: Any
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: build an explanation for this item? None = the scorer's default (its ``explain`` attribute, see
+    #: :class:`Explains`). Set per call by ``score(..., explain=)`` or the engine; part of the cache key.
+    explain: bool | None = None
 
 
 @dataclass(slots=True)
@@ -256,3 +261,77 @@ class Scorer(Protocol):
     def score(self, pairs: Sequence[AddressPair]) -> list[Result]: ...
 
     def warmup(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------ optional scorer features
+# Small Protocols for what only some scorers have, so callers ask ``isinstance(scorer, Describes)`` instead
+# of probing with getattr. They are runtime-checkable: isinstance checks the names exist (not signatures).
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """A scorer that can say what runs (device, dtype, threads, ...): shown by ``profile`` and logs."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Explains(Protocol):
+    """A scorer whose explanations can be switched off (cheaper; a different answer, so the choice is part
+    of the cache key). ``explain`` is the default for items whose ``PreparedItem.explain`` is None; a call
+    chooses per item with ``PreparedItem.explain`` (the engine's and ``score``'s ``explain=`` option)."""
+
+    explain: bool
+
+
+class StatsReport(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ReportsStats(Protocol):
+    """A scorer that keeps run counters (the cascade: which stage decided how many pairs)."""
+
+    @property
+    def stats(self) -> StatsReport: ...
+
+
+@runtime_checkable
+class TokenBudgeted(Protocol):
+    """A scorer that cuts its own batches by a budget of padded tokens (neural scorers): an engine in
+    front of it should use the same budget, so its length-sorted batches are not re-cut inside ``run``."""
+
+    max_tokens: int
+
+
+class CheckpointInfo(Protocol):
+    """What callers read of a loaded checkpoint (``scorers.checkpoints.Checkpoint`` has it)."""
+
+    model_id: str
+    source: str
+    is_random: bool
+
+
+@runtime_checkable
+class FromCheckpoint(Protocol):
+    """A scorer built from a torch checkpoint (random-init weights must be announced by its callers)."""
+
+    @property
+    def checkpoint(self) -> CheckpointInfo: ...
+
+
+@runtime_checkable
+class HasVariant(Protocol):
+    """A scorer whose numbers depend on a precision/graph variant beyond its model checksum (torch
+    fp32/bf16/fp16, ONNX fp32/int8/...): part of the cache key."""
+
+    @property
+    def variant(self) -> str: ...
+
+
+@runtime_checkable
+class RuleVersioned(Protocol):
+    """A scorer wrapped in a rule layer whose rules change answers: their version is part of the cache key."""
+
+    @property
+    def rules_version(self) -> str: ...

@@ -20,13 +20,61 @@ from geoalign.types import Match
 
 def test_cache_key_covers_scorer_model_and_ordered_text() -> None:
     base = cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
-    assert base.startswith("geoalign:v1:")
+    assert base.startswith("geoalign:v2:")
     assert base == cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
     assert base != cache_key("torch", "sha-1", ("建国路88号", "北京市朝阳区建国路88号"))
     assert base != cache_key("onnx", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
     assert base != cache_key("torch", "sha-2", ("北京市朝阳区建国路88号", "建国路88号"))
     # no ambiguity from joining: ("ab", "c") and ("a", "bc") differ
     assert cache_key("s", "m", ("ab", "c")) != cache_key("s", "m", ("a", "bc"))
+
+
+def test_cache_key_covers_variant_rules_and_the_explanation_switch() -> None:
+    seen = ("北京市朝阳区建国路88号", "建国路88号")
+    keys = {
+        cache_key("torch", "sha-1", seen),
+        cache_key("torch", "sha-1", seen, variant="fp32"),
+        cache_key("torch", "sha-1", seen, variant="bf16"),
+        cache_key("torch", "sha-1", seen, rules_version="r1"),
+        cache_key("torch", "sha-1", seen, rules_version="r2"),
+        cache_key("torch", "sha-1", seen, explain=True),
+        cache_key("torch", "sha-1", seen, explain=False),
+    }
+    assert len(keys) == 7
+
+
+class _Keyed:
+    """A scorer stub with every identity feature the key reads."""
+
+    name = "torch"
+    model_id = "sha256:0123"
+
+    def __init__(self, variant: str, rules_version: str = "r1", explain: bool = True) -> None:
+        self.variant = variant
+        self.rules_version = rules_version
+        self.explain = explain
+
+    def prepare(self, pairs):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    run = finish = score = prepare
+
+    def warmup(self) -> None:
+        pass
+
+
+def test_scorer_keys_read_variant_rules_and_the_live_explain_default() -> None:
+    from geoalign.engine.cache import ScorerKeys
+
+    seen = ("杭州市文三路90号", "文三路90号")
+    fp32, bf16 = ScorerKeys(_Keyed("fp32")), ScorerKeys(_Keyed("bf16"))  # type: ignore[arg-type]
+    assert fp32.key(seen) != bf16.key(seen)
+    assert fp32.key(seen) != ScorerKeys(_Keyed("fp32", rules_version="r2")).key(seen)  # type: ignore[arg-type]
+    # explanations on/off: the item's own choice, else the scorer's default read at key time
+    assert fp32.key(seen, True) != fp32.key(seen, False)
+    assert fp32.key(seen) == fp32.key(seen, True)
+    fp32.scorer.explain = False  # type: ignore[attr-defined]
+    assert fp32.key(seen) == fp32.key(seen, False)
 
 
 def test_match_round_trip_drops_timings() -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.servers import require_module
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+torch = require_module("torch", "torch")
+require_module("transformers", "torch")
 
 from tests.fixtures_mgeo import (  # noqa: E402
     MGEO_ID2LABEL,
@@ -131,25 +132,57 @@ def test_label_mapping_json_disagreeing_with_configuration(tmp_path: Path) -> No
         load_checkpoint(path)
 
 
+_NOT_EXACTLY = r"are not exactly \['exact_match', 'partial_match', 'not_match'\]$"
+_NO_LABELS = (
+    r"no label mapping found \(looked in configuration\.json, label_mapping\.json, config\.json\); "
+    r"the id order cannot be guessed$"
+)
+
+
 @pytest.mark.parametrize(
-    "configuration",
+    ("configuration", "message"),
     [
-        {"model": {"type": "mgeo"}},  # no labels anywhere
-        {"model": {"id2label": {"0": "same", "1": "different", "2": "maybe"}}},  # not our names
-        {"model": {"id2label": {"0": "exact_match", "1": "not_match"}}},  # two labels
-        {"model": {"id2label": {"0": "exact_match", "1": "not_match", "3": "partial_match"}}},  # hole
+        ({"model": {"type": "mgeo"}}, _NO_LABELS),  # no labels anywhere
+        (  # not our names
+            {"model": {"id2label": {"0": "same", "1": "different", "2": "maybe"}}},
+            r"labels \{0: 'same', 1: 'different', 2: 'maybe'\} in configuration\.json model\.id2label "
+            + _NOT_EXACTLY,
+        ),
+        (  # two labels
+            {"model": {"id2label": {"0": "exact_match", "1": "not_match"}}},
+            r"labels \{0: 'exact_match', 1: 'not_match'\} in configuration\.json model\.id2label "
+            + _NOT_EXACTLY,
+        ),
+        (  # a hole in the ids
+            {"model": {"id2label": {"0": "exact_match", "1": "not_match", "3": "partial_match"}}},
+            r"label ids in configuration\.json model\.id2label are not 0\.\.2: \[0, 1, 3\]$",
+        ),
     ],
 )
-def test_bad_labels_are_an_error(tmp_path: Path, configuration: dict) -> None:
+def test_bad_labels_are_an_error(tmp_path: Path, configuration: dict, message: str) -> None:
     path = write_modelscope_dir(tmp_path / "m", configuration=configuration)
-    with pytest.raises(ModelLoadError):
+    with pytest.raises(ModelLoadError, match=message):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("missing", ["config.json", "pytorch_model.bin", "vocab.txt", "configuration.json"])
-def test_missing_file_is_a_clear_error(tmp_path: Path, missing: str) -> None:
+_NEEDS = (
+    r" \(a ModelScope MGeo directory needs config\.json, configuration\.json, pytorch_model\.bin "
+    r"and vocab\.txt\)$"
+)
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("config.json", r"/m has no config\.json: not a ModelScope or Hugging Face model directory$"),
+        ("pytorch_model.bin", r"/m: missing pytorch_model\.bin" + _NEEDS),
+        ("vocab.txt", r"/m: missing vocab\.txt" + _NEEDS),
+        ("configuration.json", _NO_LABELS),  # the labels lived there
+    ],
+)
+def test_missing_file_is_a_clear_error(tmp_path: Path, missing: str, message: str) -> None:
     path = write_modelscope_dir(tmp_path / "m", skip=(missing,))
-    with pytest.raises(ModelLoadError, match=r"config\.json|pytorch_model\.bin|vocab\.txt|label"):
+    with pytest.raises(ModelLoadError, match=message):
         load_checkpoint(path)
 
 
@@ -258,7 +291,6 @@ def test_not_a_model_directory(tmp_path: Path) -> None:
 
 
 def test_model_id_without_modelscope_package_says_what_to_do() -> None:
-    pytest.importorskip("torch")
     try:
         import modelscope  # noqa: F401
     except ModuleNotFoundError:

@@ -11,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.servers import require_module
 
-ort = pytest.importorskip("onnxruntime")
-pytest.importorskip("tokenizers")
+ort = require_module("onnxruntime", "onnx")
+require_module("tokenizers", "onnx")
 
 from geoalign.errors import ModelLoadError  # noqa: E402
 from geoalign.scorers import manifest as mf  # noqa: E402
@@ -161,8 +162,8 @@ def test_tensorrt_chain_has_an_engine_cache(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
     from tests.fixtures_mgeo import small_config, write_modelscope_dir
 
     from geoalign.scorers.export_onnx import ExportOptions, export_checkpoint
@@ -209,9 +210,7 @@ def test_pair_assembly_equals_the_tokenizers_pair_encoding(export_dir: Path) -> 
     from tokenizers import Tokenizer
 
     reference = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
-    encoder = PairEncoder.from_file(
-        export_dir / "tokenizer.json", cls_id=2, sep_id=3, max_length=12, token_types=True
-    )
+    encoder = PairEncoder.from_file(export_dir / "tokenizer.json", max_length=12, token_types=True)
     untruncated = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
     untruncated.no_truncation()
     reference.enable_truncation(12, strategy="longest_first")
@@ -224,8 +223,7 @@ def test_pair_assembly_equals_the_tokenizers_pair_encoding(export_dir: Path) -> 
             assert got.token_type_ids == want.type_ids, (la, lb)
             full = len(untruncated.encode(a, b).ids)
             assert got.truncated == (len(want.ids) < full), (la, lb)
-    zeros = PairEncoder.from_file(export_dir / "tokenizer.json", cls_id=2, sep_id=3, max_length=12,
-                                  token_types=False)  # fmt: skip
+    zeros = PairEncoder.from_file(export_dir / "tokenizer.json", max_length=12, token_types=False)
     assert set(zeros.encode_pairs([("杭州", "上海")])[0].token_type_ids) == {0}
 
 
@@ -282,9 +280,7 @@ def test_runs_where_torch_and_transformers_cannot_be_imported(export_dir: Path) 
 
 
 def test_token_cache_is_bounded_and_transparent(export_dir: Path) -> None:
-    encoder = PairEncoder.from_file(
-        export_dir / "tokenizer.json", cls_id=2, sep_id=3, max_length=64, token_types=True
-    )
+    encoder = PairEncoder.from_file(export_dir / "tokenizer.json", max_length=64, token_types=True)
     encoder._cache_size = 2
     first = encoder.tokenize(["杭州", "上海", "北京", "杭州"])
     assert len(encoder._cache) == 2

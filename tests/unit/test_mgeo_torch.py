@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.servers import require_module
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+torch = require_module("torch", "torch")
+require_module("transformers", "torch")
 
 from tests.fixtures_mgeo import (  # noqa: E402
     numpy_bert_logits,
@@ -122,18 +123,18 @@ def test_the_model_sees_raw_text_after_safe_cleaning_only(mgeo_dir: Path) -> Non
 def test_each_distinct_address_is_tokenized_once(mgeo_dir: Path) -> None:
     scorer = _scorer(mgeo_dir)
     seen: list[str] = []
-    original = scorer._tokenizer
+    original = scorer.encoder.tokenizer
 
     class Counting:
         def __getattr__(self, name: str) -> object:
             return getattr(original, name)
 
-        def __call__(self, texts, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def encode_batch(self, texts, *args, **kwargs):  # type: ignore[no-untyped-def]
             seen.extend(texts)
-            return original(texts, *args, **kwargs)
+            return original.encode_batch(texts, *args, **kwargs)
 
-    scorer._tokenizer = Counting()
-    scorer._token_cache.clear()
+    scorer.encoder.tokenizer = Counting()
+    scorer.encoder._cache.clear()
     query = "杭州市西湖区文一路3号"
     scorer.score([AddressPair(query, f"文一路{i}号") for i in range(5)] + [AddressPair("文一路1号", query)])
     assert sorted(seen) == sorted({query, *(f"文一路{i}号" for i in range(5))})
@@ -149,13 +150,12 @@ def test_each_distinct_address_is_tokenized_once(mgeo_dir: Path) -> None:
 )
 def test_pair_assembly_equals_the_tokenizers_pair_encoding(a: str, b: str, max_length: int) -> None:
     ckpt = _SHARED["ckpt"]
-    ckpt.max_length = max_length
     scorer = _SHARED["scorer"]
-    want = ckpt.tokenizer(a, b, truncation=True, max_length=max_length)
-    ids = scorer._encode([a, b])
-    got, n_first = scorer._assemble(ids[a], ids[b])
-    assert got == list(want["input_ids"])
-    assert [0] * n_first + [1] * (len(got) - n_first) == list(want["token_type_ids"])
+    scorer.encoder.max_length = max_length  # type: ignore[attr-defined]
+    want = ckpt.tokenizer(a, b, truncation=True, max_length=max_length)  # type: ignore[attr-defined]
+    got = scorer.encoder.encode_pairs([(a, b)])[0]  # type: ignore[attr-defined]
+    assert got.input_ids == list(want["input_ids"])
+    assert got.token_type_ids == list(want["token_type_ids"])
 
 
 _SHARED: dict[str, object] = {}

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.servers import require_module
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+torch = require_module("torch", "torch")
+transformers = require_module("transformers", "torch")
+onnx = require_module("onnx", "export")
+require_module("onnxruntime", "onnx")
 
 from tests.fixtures_mgeo import (  # noqa: E402
     MGEO_ID2LABEL,
@@ -93,7 +94,7 @@ def test_onnx_logits_match_an_independent_numpy_bert(exported: Path, ms_dir: Pat
     scorer = OnnxScorer(exported, variant="fp32", provider="cpu")
     prepared = scorer.prepare(PAIRS)
     items = [it for it in prepared.items if not isinstance(it, ItemError)]
-    tokens = [it.data[0] for it in items]
+    tokens = [it.data.tokens for it in items]
     logits = scorer.forward(tokens)
     from geoalign.engine.batching import pad_batch
 

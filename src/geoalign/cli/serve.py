@@ -118,11 +118,12 @@ def run(args: argparse.Namespace) -> int:
     # Build (load) the scorer before binding, so a wrong --model fails with one clear line and exit 1;
     # warm-up still happens in the background while /readyz says 503.
     scorer = build_scorer(args)
-    own_budget = getattr(scorer, "max_tokens", None)
-    if args.token_budget is None and isinstance(own_budget, int) and own_budget > 0:
+    from geoalign.types import TokenBudgeted
+
+    if args.token_budget is None and isinstance(scorer, TokenBudgeted) and scorer.max_tokens > 0:
         # a neural scorer splits batches by its own token budget: engine batches of the same size
         # keep the length-sorted window's padding savings instead of being re-cut inside ``run``
-        settings.engine.token_budget = own_budget
+        settings.engine.token_budget = scorer.max_tokens
     app = create_app(lambda: scorer, settings)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         logging.getLogger("geoalign.serve").warning("binding %s without an API key", args.host)

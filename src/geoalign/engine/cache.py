@@ -1,6 +1,8 @@
 """Result caches for the engine: an in-memory LRU (default) and Redis (extra ``redis``).
 
-Keys follow the contract: (scorer name, model id/checksum, exactly the text the scorer saw). The pair
+Keys follow the contract: everything that changes the answer and nothing else — scorer name, model
+checksum, variant/dtype (fp32 and bf16 replicas of one checkpoint differ), the rules version of a rule
+layer, options that change the output (explanations on/off), and exactly the text the scorer saw. The pair
 order is part of the key: CCKS exact_match is one-directional, so no scorer is assumed symmetric.
 
 A cache is an optimisation and never a source of errors: a Redis that is down, slow or killed mid-run
@@ -21,19 +23,61 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from geoalign._extras import require
-from geoalign.types import Match
+from geoalign.types import Explains, HasVariant, Match, RuleVersioned, Scorer
 
 log = logging.getLogger(__name__)
 
-#: Bumped when the stored value format changes, so old entries are never misread.
-KEY_VERSION = "v1"
+#: Bumped when the stored value or the key recipe changes, so old entries are never misread.
+KEY_VERSION = "v2"
 
 
-def cache_key(scorer: str, model_id: str, seen: tuple[str, str]) -> str:
-    """The cache key of one item. Hashed so arbitrary text makes a short, safe Redis key."""
-    payload = json.dumps([scorer, model_id, seen[0], seen[1]], ensure_ascii=False, separators=(",", ":"))
+def cache_key(
+    scorer: str,
+    model_id: str,
+    seen: tuple[str, str],
+    *,
+    variant: str = "",
+    rules_version: str = "",
+    explain: bool | None = None,
+) -> str:
+    """The cache key of one item. Hashed so arbitrary text makes a short, safe Redis key.
+
+    ``explain`` None means the scorer has no explanation switch (its output cannot differ by it).
+    """
+    payload = json.dumps(
+        [scorer, model_id, variant, rules_version, explain, seen[0], seen[1]],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
     return f"geoalign:{KEY_VERSION}:{digest}"
+
+
+class ScorerKeys:
+    """Cache keys for one scorer: its fixed identity read once, its explanation default read live (a
+    caller may switch ``explain`` off after the engine was built)."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self.name = scorer.name
+        self.model_id = str(scorer.model_id)
+        self.variant = str(scorer.variant) if isinstance(scorer, HasVariant) else ""
+        self.rules_version = str(scorer.rules_version) if isinstance(scorer, RuleVersioned) else ""
+        self._explainer: Explains | None = scorer if isinstance(scorer, Explains) else None
+
+    def key(self, seen: tuple[str, str], explain: bool | None = None) -> str:
+        """``explain``: the item's own choice (``PreparedItem.explain``); None = the scorer's default."""
+        chosen: bool | None = None
+        if self._explainer is not None:
+            chosen = bool(self._explainer.explain) if explain is None else explain
+        return cache_key(
+            self.name,
+            self.model_id,
+            seen,
+            variant=self.variant,
+            rules_version=self.rules_version,
+            explain=chosen,
+        )
 
 
 def encode_match(match: Match) -> str:

@@ -18,8 +18,9 @@ Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, s
   client that left), are dropped when the batch is formed: they cost no model compute.
 * **Graceful drain.** :meth:`AsyncEngine.drain` refuses new work and returns once every admitted request
   has its answer.
-* **Cache.** Results are cached under (scorer name, model id, the exact text the scorer saw); hits are
-  answered without touching the model.
+* **Cache.** Results are cached under (scorer name, model checksum, variant, rules version, the
+  explanation switch, the exact text the scorer saw: ``engine.cache.ScorerKeys``); hits are answered
+  without touching the model.
 
 Per-item failures never fail neighbours: ``prepare``/``finish`` report ItemErrors in slots, and if ``run``
 raises for a batch, its items are retried one by one so only the culprit gets an ItemError.
@@ -37,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from geoalign.engine.cache import ResultCache, cache_key, decode_match, encode_match
+from geoalign.engine.cache import ResultCache, ScorerKeys, decode_match, encode_match
 from geoalign.errors import GeoalignError
 from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
@@ -231,6 +232,7 @@ class AsyncEngine:
         self.stats = EngineStats()
         self.state: State = "new"
         self.model_id = str(scorer.model_id)
+        self.keys = ScorerKeys(scorer)
         self._queue: deque[_Work] = deque()
         self._admitted = 0
         #: calls inside match_many (admitted or waiting for room): drain waits for all of them
@@ -333,9 +335,18 @@ class AsyncEngine:
 
     # ------------------------------------------------------------------ public API
 
-    async def match(self, a: Any, b: Any, *, timeout: float | None = None, wait: bool = True) -> Result:
+    async def match(
+        self,
+        a: Any,
+        b: Any,
+        *,
+        timeout: float | None = None,
+        wait: bool = True,
+        explain: bool | None = None,
+    ) -> Result:
         """Score one pair: a Match, or an ItemError saying why it could not be scored."""
-        return (await self.match_many([AddressPair(a, b)], timeout=timeout, wait=wait))[0]
+        results = await self.match_many([AddressPair(a, b)], timeout=timeout, wait=wait, explain=explain)
+        return results[0]
 
     async def match_many(
         self,
@@ -343,8 +354,12 @@ class AsyncEngine:
         *,
         timeout: float | None = None,
         wait: bool = True,
+        explain: bool | None = None,
     ) -> list[Result]:
         """Score pairs; results in input order, one Match or ItemError per pair.
+
+        ``explain``: build explanations for this call (True/False) or leave it to the scorer (None);
+        it travels with each item (``PreparedItem.explain``) and is part of the cache key.
 
         ``timeout`` (seconds) is this call's deadline: items not computed by then are answered with
         ItemError ``deadline_exceeded`` and, if still queued, never reach the model.
@@ -381,9 +396,9 @@ class AsyncEngine:
         self.stats.items += n
         try:
             if n <= cap:
-                return await self._admit_and_serve(items, deadline, wait)
+                return await self._admit_and_serve(items, deadline, wait, explain)
             chunks = [items[i : i + cap] for i in range(0, n, cap)]
-            parts = await asyncio.gather(*(self._admit_and_serve(c, deadline, wait) for c in chunks))
+            parts = await asyncio.gather(*(self._admit_and_serve(c, deadline, wait, explain) for c in chunks))
             return [r for part in parts for r in part]
         finally:
             self._callers -= 1
@@ -391,7 +406,7 @@ class AsyncEngine:
                 self._idle.set()
 
     async def _admit_and_serve(
-        self, items: list[AddressPair], deadline: float | None, wait: bool
+        self, items: list[AddressPair], deadline: float | None, wait: bool, explain: bool | None = None
     ) -> list[Result]:
         n = len(items)
         if not wait:
@@ -401,7 +416,7 @@ class AsyncEngine:
             self._expire(results, range(n))
             return _complete(results)
         try:
-            return await self._serve(items, deadline)
+            return await self._serve(items, deadline, explain)
         finally:
             self._release(n)
 
@@ -463,7 +478,9 @@ class AsyncEngine:
             return Prepared([error] * len(pairs))
         return prepared
 
-    async def _serve(self, pairs: list[AddressPair], deadline: float | None) -> list[Result]:
+    async def _serve(
+        self, pairs: list[AddressPair], deadline: float | None, explain: bool | None = None
+    ) -> list[Result]:
         loop = self._loop
         assert loop is not None and self._prepare_pool is not None and self._wakeup is not None
         t0 = time.perf_counter()
@@ -476,6 +493,8 @@ class AsyncEngine:
             if isinstance(item, ItemError):
                 results[i] = item
             else:
+                if explain is not None:
+                    item.explain = explain
                 todo.append(i)
 
         keys: dict[int, str] = {}
@@ -483,7 +502,7 @@ class AsyncEngine:
             for i in todo:
                 item = prepared.items[i]
                 assert isinstance(item, PreparedItem)
-                keys[i] = cache_key(self.scorer.name, self.model_id, item.seen)
+                keys[i] = self.keys.key(item.seen, item.explain)
             t1 = time.perf_counter()
             values = await self.cache.get_many([keys[i] for i in todo])
             lookup_ms = (time.perf_counter() - t1) * 1000

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from geoalign.types import LABELS, AddressPair, ItemError, Match, PreparedItem, Result, Scorer
+from geoalign.types import LABELS, AddressPair, Describes, ItemError, Match, PreparedItem, Result, Scorer
 
 #: Display names of the protocol stages.
 FORWARD = "forward"
@@ -110,8 +110,7 @@ def profile_scorer(
     stages[FORWARD] = run_ms
     stages[POST] = finish_ms
     n_errors = sum(1 for r in results if isinstance(r, ItemError))
-    describe = getattr(scorer, "describe", None)
-    meta = describe() if callable(describe) else {}
+    meta = scorer.describe() if isinstance(scorer, Describes) else {}
     report = ProfileReport(scorer.name, scorer.model_id, len(pairs), n_errors, stages, meta)
     return report, results
 

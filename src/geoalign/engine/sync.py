@@ -49,9 +49,18 @@ class SyncEngine:
             raise RuntimeError("SyncEngine is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def match(self, a: Any, b: Any, *, timeout: float | None = None, wait: bool = True) -> Result:
+    def match(
+        self,
+        a: Any,
+        b: Any,
+        *,
+        timeout: float | None = None,
+        wait: bool = True,
+        explain: bool | None = None,
+    ) -> Result:
         """Score one pair: a Match, or an ItemError saying why it could not be scored."""
-        return self._call(self.engine.match(a, b, timeout=timeout, wait=wait))  # type: ignore[no-any-return]
+        coro = self.engine.match(a, b, timeout=timeout, wait=wait, explain=explain)
+        return self._call(coro)  # type: ignore[no-any-return]
 
     def match_many(
         self,
@@ -59,10 +68,11 @@ class SyncEngine:
         *,
         timeout: float | None = None,
         wait: bool = True,
+        explain: bool | None = None,
     ) -> list[Result]:
         """Score pairs; results in input order, one Match or ItemError per pair. Any number of pairs:
         they are fed through the bounded queue (``wait=False``: raise EngineOverloaded when full)."""
-        coro = self.engine.match_many(pairs, timeout=timeout, wait=wait)
+        coro = self.engine.match_many(pairs, timeout=timeout, wait=wait, explain=explain)
         return self._call(coro)  # type: ignore[no-any-return]
 
     @property

@@ -421,7 +421,10 @@ def load_hf_dir(path: Path) -> Checkpoint:
         raise ModelLoadError(f"{path}: cannot load the tokenizer ({exc})") from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{path}: the tokenizer is not a fast (tokenizers-backed) tokenizer")
-    max_length = min(512, int(getattr(model.config, "max_position_embeddings", 512)))
+    max_length = min(512, usable_positions(model.config, default=512))
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 4 <= limit < 1_000_000:  # transformers' "no limit" is a huge number
+        max_length = min(max_length, limit)
     return Checkpoint(
         model=model,
         tokenizer=tokenizer,
@@ -435,6 +438,21 @@ def load_hf_dir(path: Path) -> Checkpoint:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+#: Model types whose position ids start after ``padding_idx`` (RoBERTa's scheme): ``pad_token_id + 1``
+#: of their ``max_position_embeddings`` can never be used (XLM-R base: 514 embeddings, 512 tokens).
+_OFFSET_POSITION_MODELS: Final = frozenset(
+    {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "roberta-prelayernorm", "data2vec-text"}
+    | {"mpnet"}
+)
+
+
+def usable_positions(config: Any, *, default: int) -> int:
+    """How many tokens the model can take: ``max_position_embeddings``, less RoBERTa's padding offset."""
+    positions = int(getattr(config, "max_position_embeddings", default) or default)
+    if getattr(config, "model_type", None) in _OFFSET_POSITION_MODELS:
+        positions -= int(getattr(config, "pad_token_id", 1) or 0) + 1
+    return positions
 
 
 def weights_checksum(files: Iterable[Path]) -> str:

@@ -160,19 +160,23 @@ class _LogitsOnly:
     """Factory for a wrapper module returning plain logits: exporters cannot return ModelOutput."""
 
     @staticmethod
-    def wrap(torch: Any, model: Any) -> Any:
+    def wrap(torch: Any, model: Any, inputs: Sequence[str]) -> Any:
+        names = tuple(inputs)
+
         class Wrapper(torch.nn.Module):
             def __init__(self, inner: Any) -> None:
                 super().__init__()
                 self.inner = inner
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-                out = self.inner(
-                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                )
-                return out.logits
+            def forward(self, *args: Any) -> Any:
+                return self.inner(**dict(zip(names, args, strict=True))).logits
 
         return Wrapper(model).eval()
+
+
+def graph_inputs(uses_token_type_ids: bool) -> tuple[str, ...]:
+    """The graph's inputs: a model that takes no token types (RoBERTa/XLM-R) gets no such input."""
+    return INPUT_NAMES if uses_token_type_ids else tuple(n for n in INPUT_NAMES if n != "token_type_ids")
 
 
 def _eager_copy(model: Any) -> Any:
@@ -187,9 +191,10 @@ def _eager_copy(model: Any) -> Any:
 
 
 def _export_fp32(torch: Any, model: Any, example: dict[str, np.ndarray], path: Path, opset: int) -> None:
-    wrapper = _LogitsOnly.wrap(torch, _eager_copy(model))
-    args = tuple(torch.from_numpy(example[name]) for name in INPUT_NAMES)
-    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}
+    inputs = tuple(example)
+    wrapper = _LogitsOnly.wrap(torch, _eager_copy(model), inputs)
+    args = tuple(torch.from_numpy(example[name]) for name in inputs)
+    axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
     axes[OUTPUT_NAME] = {0: "batch"}
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript tracer warnings about Python control flow are expected
@@ -197,7 +202,7 @@ def _export_fp32(torch: Any, model: Any, example: dict[str, np.ndarray], path: P
             wrapper,
             args,
             str(path),
-            input_names=list(INPUT_NAMES),
+            input_names=list(inputs),
             output_names=[OUTPUT_NAME],
             dynamic_axes=axes,
             opset_version=opset,
@@ -311,19 +316,38 @@ def _chunks(tokens: Sequence[Any], size: int = 16) -> list[Sequence[Any]]:
     return [tokens[start : start + size] for start in range(0, len(tokens), size)]
 
 
-def _batches(chunks: Sequence[Sequence[Any]], pad_id: int) -> list[dict[str, np.ndarray]]:
+def _batches(
+    chunks: Sequence[Sequence[Any]], pad_id: int, inputs: Sequence[str]
+) -> list[dict[str, np.ndarray]]:
     from geoalign.engine.batching import pad_batch
 
     out = []
     for chunk in chunks:
         ids, mask = pad_batch([t.input_ids for t in chunk], pad_id)
         types, _ = pad_batch([t.token_type_ids for t in chunk], 0)
-        out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+        arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        out.append({name: arrays[name] for name in inputs})
     return out
 
 
 def _cuda_available(ort: Any) -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _special_ids(source: ExportSource, encoder: Any) -> dict[str, int]:
+    """cls/sep (informational: the scorer reads the pair template from tokenizer.json) and pad ids."""
+    tok, template = source.tokenizer, encoder.template
+    pad = tok.pad_token_id
+    if pad is None:
+        pad = getattr(source.model.config, "pad_token_id", None)
+    ids: dict[str, Any] = {
+        "cls": template.prefix[0] if template.prefix else tok.cls_token_id,
+        "sep": template.suffix[-1] if template.suffix else tok.sep_token_id,
+        "pad": pad,
+    }
+    if any(v is None for v in ids.values()):
+        raise ModelLoadError(f"the tokenizer lacks special tokens for a pair classifier ({ids})")
+    return {name: int(v) for name, v in ids.items()}
 
 
 def export_model(
@@ -340,7 +364,9 @@ def export_model(
     ``before_parity`` is a test hook called with the fp32 graph's path right after export (and before any
     derived graph is built), so a test can damage the graph and prove the parity check refuses it.
     """
-    from geoalign.scorers.mgeo_onnx import OnnxScorer, PairEncoder
+    from geoalign.scorers.checkpoints import usable_positions
+    from geoalign.scorers.mgeo_onnx import OnnxScorer
+    from geoalign.scorers.pair_classifier import PairEncoder
 
     options = options or ExportOptions()
     torch, onnx, ort = _onnx_modules()
@@ -350,7 +376,7 @@ def export_model(
     if backend is None:
         raise ModelLoadError("export needs a fast (tokenizers-backed) tokenizer to write tokenizer.json")
     max_length = int(options.max_length or source.max_length)
-    positions = int(getattr(source.model.config, "max_position_embeddings", max_length))
+    positions = usable_positions(source.model.config, default=max_length)
     if not 4 <= max_length <= positions:
         raise InputError(f"max length {max_length} must be within 4..{positions} (the model's positions)")
     pairs = list(parity_pairs or default_parity_pairs())
@@ -365,27 +391,20 @@ def export_model(
         (out / name).unlink(missing_ok=True)
     timings: dict[str, float] = {}
     model = source.model.eval()
-    ids: dict[str, Any] = {n: getattr(source.tokenizer, f"{n}_token_id", None) for n in ("cls", "sep", "pad")}
-    if any(v is None for v in ids.values()):
-        raise ModelLoadError(f"the tokenizer lacks BERT's special tokens ({ids}): not a BERT pair classifier")
-    special = {name: int(v) for name, v in ids.items()}
-
     t = time.perf_counter()
     backend.save(str(out / TOKENIZER_FILE))
     encoder = PairEncoder.from_file(
-        out / TOKENIZER_FILE,
-        cls_id=special["cls"],
-        sep_id=special["sep"],
-        max_length=max_length,
-        token_types=source.uses_token_type_ids,
+        out / TOKENIZER_FILE, max_length=max_length, token_types=source.uses_token_type_ids
     )
+    special = _special_ids(source, encoder)
     tokens = encoder.encode_pairs(pairs)
     # the graph takes exactly the raw text's tokens the torch scorer feeds: prove the assembled ids equal
     # the Hugging Face tokenizer's own pair encoding on the sample
     hf_ids = _hf_pair_ids(source.tokenizer, pairs, max_length)
     token_mismatches = sum(pair.input_ids != ref for pair, ref in zip(tokens, hf_ids, strict=True))
     chunks = _chunks(tokens)
-    batches = _batches(chunks, special["pad"])
+    inputs = graph_inputs(source.uses_token_type_ids)
+    batches = _batches(chunks, special["pad"], inputs)
     example = batches[0]  # >= 2 pairs (checked above) and >= 4 tokens: no 0/1 shape specialisation
 
     _export_fp32(torch, model, example, out / GRAPH_FILES["fp32"], options.opset)

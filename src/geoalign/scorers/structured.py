@@ -348,7 +348,7 @@ class StructuredScorer:
                 results.append(item)
                 continue
             explanation = None
-            if self.explain:
+            if self.explain if item.explain is None else item.explain:
                 view_a, view_b = item.data
                 explanation = {"components": [c.to_dict() for c in compare_components(view_a, view_b)]}
             timings = {
