@@ -139,16 +139,16 @@ def test_match_json_shape_and_explanation(tiny):
 
 
 def test_each_distinct_address_is_analyzed_once(tiny, monkeypatch):
-    import geoalign.scorers.structured as structured
+    import geoalign.address.analyze as analysis
 
     calls: list[str] = []
-    real = structured.analyze
+    real = analysis.analyze
 
     def counting(text):
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr(structured, "analyze", counting)
+    monkeypatch.setattr(analysis, "analyze", counting)
     scorer = StructuredScorer(tiny[0])
     query = "浙江省杭州市西湖区文三路369号"
     scorer.score([AddressPair(query, b) for b in ("文三路369号", "文三路371号", "文三路369号")])
