@@ -5,7 +5,9 @@ share.
 * **Hard numbers** (``HARD_NUMBERS``): road number, building, unit, floor, room. Numbers are compared for
   equality (leading zeros aside: 0501室 is 501室), never fuzzily: 3栋 is not 5栋. Where both texts state a
   level's number in its typed form (369号, 3栋, 2单元, 12层, 501室, read off the *normalized* text) that
-  decides; otherwise the parsed components do. The typed form goes first because the tagger sees the raw
+  decides; where only one side types it, nothing is concluded (the parser reads 八巷2402 as road number
+  2402 where the other record says 八巷24号: a room glued to the number); where neither does, the parsed
+  components decide. The typed form goes first because the tagger sees the raw
   text and can misplace a Chinese-numeral number (三百六十号), which would invent a conflict between two
   writings of one place.
 * **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
@@ -32,6 +34,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from rapidfuzz.distance import Levenshtein
+
 from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
@@ -54,6 +58,9 @@ RULE_OF: Final[dict[str, str]] = {
     "floorno": "another_floor",
     "roomno": "another_room",
 }
+
+#: Road names at most this many character edits apart are "near misses" (one name apart).
+NEAR_EDITS: Final[int] = 2
 
 _ROAD_NAME: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
 _SECTION: Final[re.Pattern[str]] = re.compile(r"\d+段")
@@ -84,6 +91,10 @@ def number_conflicts(
         if ta and tb:
             if _number(ta) != _number(tb):
                 out.append(Conflict(level, ta, tb, RULE_OF[level]))
+            continue
+        if ta or tb:
+            # one side types it (24号), the other's parse found a bare number there (2402): the parser
+            # tends to read a room glued to the number as the number itself; no evidence either way
             continue
         ca, cb = a.comps.get(level), b.comps.get(level)
         if ca and cb and _number(ca) != _number(cb):
@@ -119,9 +130,14 @@ def road_key(view: AddressView) -> str | None:
 
 
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another road: ``another_road`` where the names are near misses (at most ``NEAR_EDITS`` character
+    edits: 延安东路 / 延安西路, 长江路 / 长江中路, sections), ``another_road_far`` where they are simply
+    different roads (文三路 / 学院路: the model sees that difference itself; a record of a corner shop
+    may name the cross street)."""
     ra, rb = road_key(a), road_key(b)
     if ra and rb and ra != rb and not ra.endswith(rb) and not rb.endswith(ra):
-        return Conflict("road", ra, rb, RULE_OF["road"])
+        rule = RULE_OF["road"] if Levenshtein.distance(ra, rb) <= NEAR_EDITS else "another_road_far"
+        return Conflict("road", ra, rb, rule)
     return None
 
 
