@@ -17,6 +17,11 @@ What makes it realistic, and hard in the right ways:
   township, Chinese numerals (三百六十九号, 三幢), 栋/幢/号楼, full-width digits, traditional characters,
   spaces and punctuation, 号 dropped before a room, a one-character POI typo or abbreviation.
 
+``--hard`` writes every left record as a *reformatted copy* of its place instead (issue 13's harder
+variants, written before the rule layer): the province dropped, full-width digits, the traditional 號,
+号楼/幢 for 栋 and 室 dropped after a room number, each independently — the writings a person calls the
+same address without a second look, and that a model calibrated on query relevance still judged partial.
+
 A generator written by the matcher's authors flatters the matcher; the benchmark also reports on real
 labels (the CCKS slice), see ``bench_link.py``.
 """
@@ -323,6 +328,32 @@ def variant(place: Place, rng: random.Random, to_traditional: object | None) -> 
     return text
 
 
+def reformatted(place: Place, rng: random.Random) -> str:
+    """A reformatted copy of the canonical record (``--hard``): at least one of the five rewrites."""
+    while True:
+        drop_prov, full, trad_hao, bldg, drop_room = (rng.random() < 0.5 for _ in range(5))
+        if (
+            drop_prov
+            or full
+            or trad_hao
+            or (bldg and place.building is not None)
+            or (drop_room and place.room is not None)
+        ):
+            break
+    levels = place.admin[1:] if drop_prov and len(place.admin) > 2 else place.admin
+    text = "".join(name for _level, name in levels)
+    text += f"{place.road}{place.number}{'號' if trad_hao else '号'}"
+    if place.poi:
+        text += place.poi
+    if place.building is not None:
+        text += f"{place.building}{rng.choice(['号楼', '幢']) if bldg else '栋'}"
+    if place.unit is not None:
+        text += f"{place.unit}单元"
+    if place.room is not None:
+        text += f"{place.room}{'' if drop_room else '室'}"
+    return text.translate(FULL_WIDTH) if full else text
+
+
 def generate(n_places: int, seed: int) -> tuple[list[Place], random.Random]:
     rng = random.Random(seed)
     rows, towns = load_divisions()
@@ -385,6 +416,11 @@ def main() -> None:
     parser.add_argument("--unmatched", type=float, default=0.1, help="extra left records with no true link")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="left records are reformatted copies (no province, full-width, 號, 号楼/幢, 室 dropped)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -400,9 +436,11 @@ def main() -> None:
     left_rows: list[tuple[str, str, str | None]] = []
     for i, place in enumerate(right, start=1):
         if rng.random() < args.linked:
-            left_rows.append((f"Q{i}", variant(place, rng, to_traditional), f"P{i}"))
+            text = reformatted(place, rng) if args.hard else variant(place, rng, to_traditional)
+            left_rows.append((f"Q{i}", text, f"P{i}"))
     for j, place in enumerate(ghosts, start=1):
-        left_rows.append((f"G{j}", variant(place, rng, to_traditional), None))
+        text = reformatted(place, rng) if args.hard else variant(place, rng, to_traditional)
+        left_rows.append((f"G{j}", text, None))
     rng.shuffle(left_rows)
     with open(out / "right.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)

@@ -47,13 +47,28 @@ def tiny(tmp_path_factory):
 
 
 def test_round_trip_same_predictions(tiny):
+    """The scorer's probabilities are the booster's own (class weights 1: a plain renormalization),
+    except on a hard-number conflict, where exactly the exact_match mass moved to partial_match. The
+    expected values come from the booster and the feature states, not from the code under test."""
     root, booster, data, pairs = tiny
     scorer = StructuredScorer(root)
     results = scorer.score([AddressPair(p.a, p.b) for p in pairs])
-    from geoalign.scorers.structured import decide
-
-    expected = decide(booster.predict(data.features), data.features, [1.0, 1.0, 1.0])
+    raw = np.asarray(booster.predict(data.features)).reshape(-1, len(LABELS))
+    raw = raw / raw.sum(axis=1, keepdims=True)
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    state = {
+        name: data.features[:, index[f"{name}_state"]]
+        for name in ("road", "roadno", "houseno", "cellno", "floorno", "roomno")
+    }
+    conflict = (
+        (state["houseno"] == 4) | (state["cellno"] == 4) | (state["floorno"] == 4) | (state["roomno"] == 4)
+    )
+    conflict |= (state["road"] == 3) & (state["roadno"] == 4)
+    expected = raw.copy()
+    expected[conflict, 1] += expected[conflict, 0]
+    expected[conflict, 0] = 0.0
     got = np.array([[r.probabilities[name] for name in LABELS] for r in results])
+    assert conflict.any() and (~conflict).any()  # both branches are exercised
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
     assert all(r.model == scorer.model_id and r.model.startswith("structured-") for r in results)
 
@@ -139,16 +154,16 @@ def test_match_json_shape_and_explanation(tiny):
 
 
 def test_each_distinct_address_is_analyzed_once(tiny, monkeypatch):
-    import geoalign.scorers.structured as structured
+    import geoalign.address.analyze as analysis
 
     calls: list[str] = []
-    real = structured.analyze
+    real = analysis.analyze
 
     def counting(text):
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr(structured, "analyze", counting)
+    monkeypatch.setattr(analysis, "analyze", counting)
     scorer = StructuredScorer(tiny[0])
     query = "浙江省杭州市西湖区文三路369号"
     scorer.score([AddressPair(query, b) for b in ("文三路369号", "文三路371号", "文三路369号")])
@@ -164,7 +179,10 @@ def test_matcher_api(tiny):
     assert [type(r) for r in results] == [Match, Match, ItemError]
     probs = matcher.predict(pairs)
     assert probs.shape == (3, 3) and np.isnan(probs[2]).all()
-    assert matcher.match("文三路369号", "文三路369号").label in LABELS
+    single = matcher.match("文三路369号", "文三路369号")
+    assert isinstance(results[0], Match)
+    assert single.to_dict() == {**results[0].to_dict(), "timings_ms": single.timings_ms}
+    assert Matcher(StructuredScorer()).match("文三路369号", "文三路369号").label == "exact_match"
     with pytest.raises(InputError, match="empty"):
         matcher.match("  ", "文三路369号")
     with pytest.raises(InputError):
@@ -222,7 +240,13 @@ def test_other_room_is_never_exact(tiny):
         [AddressPair(a, "中山北路30号3号楼2单元501室"), AddressPair(a, "中山北路30号3号楼2单元502室")]
     )
     assert isinstance(other, Match) and other.probabilities["exact_match"] == 0.0
-    assert isinstance(same, Match)
+    assert other.label == "partial_match"
+    assert isinstance(same, Match) and same.probabilities["exact_match"] > 0.0
+    # the shipped model: the same flat written with 号楼 vs 栋 is exact, another room is partial
+    shipped = StructuredScorer().score(
+        [AddressPair(a, "中山北路30号3栋2单元501室"), AddressPair(a, "中山北路30号3号楼2单元502室")]
+    )
+    assert [r.label for r in shipped if isinstance(r, Match)] == ["exact_match", "partial_match"]
 
 
 def test_model_with_another_decision_rule_is_refused(tiny, tmp_path):
@@ -233,3 +257,56 @@ def test_model_with_another_decision_rule_is_refused(tiny, tmp_path):
     (bad / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="decision rule"):
         StructuredModel.load(bad)
+
+
+def _edit_meta(src: Path, dst: Path, **changes: object) -> Path:
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / META_FILE).read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    (dst / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"labels": ["not_match", "partial_match", "exact_match"]}, "label order"),
+        ({"format": "something-else"}, "format"),
+        ({"format_version": 99}, "format"),
+        ({"class_weights": [1.0, 1.0]}, "class_weights must be 3 positive numbers"),
+        ({"class_weights": [1.0, 0.0, 1.0]}, "class_weights must be 3 positive numbers"),
+        ({"char_idf": None}, "char_idf"),
+        ({"char_idf": {"default": 1.0, "weights": [1, 2]}}, "char_idf"),
+        ({"char_idf": {"weights": {}}}, "char_idf"),
+    ],
+)
+def test_structured_model_refusals(tiny, tmp_path, changes, message):
+    bad = _edit_meta(tiny[0], tmp_path / "bad", **changes)
+    with pytest.raises(ModelLoadError, match=message):
+        StructuredModel.load(bad)
+
+
+def test_booster_with_other_class_count_or_features_is_refused(tiny, tmp_path):
+    """A booster that does not match model.json: another number of classes, other feature names."""
+    import lightgbm as lgb
+
+    _, _, data, _ = tiny
+    binary = lgb.train(
+        {"objective": "binary", "verbosity": -1, **TINY_PARAMS},
+        lgb.Dataset(data.features, label=(data.labels == 0).astype(int), feature_name=list(FEATURE_NAMES)),
+        num_boost_round=2,
+    )
+    root = tmp_path / "binary"
+    save_model(root, binary, {"class_weights": [1.0, 1.0, 1.0]}, CharWeights.uniform())
+    with pytest.raises(ModelLoadError, match="booster has 1 classes, expected 3"):
+        StructuredModel.load(root)
+    renamed = tmp_path / "renamed"
+    shutil.copytree(tiny[0], renamed)
+    text = (renamed / MODEL_FILE).read_text(encoding="utf-8").replace("len_a", "length_a")
+    (renamed / MODEL_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="booster features differ"):
+        StructuredModel.load(renamed)

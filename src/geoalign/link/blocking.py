@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
+from geoalign.address.analyze import TYPED_OF, AddressView
 from geoalign.errors import InputError
-from geoalign.scorers.features import AddressView
 
 #: A rule turns one parsed record (its view + resolved admin codes) into zero or more keys.
 KeyFunction = Callable[[AddressView, "AdminCodes"], Iterable[str]]
@@ -84,7 +84,7 @@ def _roads(view: AddressView) -> list[tuple[str, str | None]]:
         if road:
             number = view.comps.get(no_level)
             if not number and road_level == "road":
-                number = view.typed.get("t_hao")
+                number = view.typed.get(TYPED_OF["roadno"])
             out.append((road, number))
     return out
 

@@ -3,12 +3,14 @@
 The pieces between a table row and a scored candidate pair, independent of files:
 
 * ``Record`` — one table row: id, address, carried columns, and (after ``RecordAnalyzer``) its parsed
-  view and blocking keys. The parse is the embedded matcher's own (its ``PairFeaturizer``, whose LRU the
-  scorer then hits), so each distinct address is normalized and parsed once for blocking *and* scoring.
+  view and blocking keys. The parse is ``address.analyze`` through the embedded matcher's view cache
+  where the scorer has one (whose LRU the scorer then hits), so each distinct address is normalized and
+  parsed once for blocking *and* scoring.
 * ``SamePlaceJudge`` — scores candidate pairs in both directions and applies the contracts' "same place":
-  exact_match a→b (probability >= threshold), then b→a for those only, and no conflict of hard numbers
-  (road number, building, unit, room) in either explanation. Two records with the same normalized
-  text are the same place without asking the model (the cascade's exact stage). CCKS-style
+  exact_match a→b (probability >= threshold), then b→a for those only, and no conflict between the two
+  records as ``geoalign.address.conflicts`` defines it (the rule layer's list: admin divisions, road
+  name, and the hard numbers road number, building, unit, floor, room). Two records with the same
+  normalized text are the same place without asking the model (the cascade's exact stage). CCKS-style
   exact_match alone is one-directional (a shop vs its road can be exact) and would chain a whole
   street into one cluster.
 """
@@ -21,13 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from geoalign.address.analyze import AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.conflicts import HARD_NUMBERS, conflicts
 from geoalign.link.blocking import record_keys
-from geoalign.scorers.features import AddressView
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 
-#: Components whose disagreement means two different places, whatever the probabilities say.
-HARD_NUMBERS: Final[frozenset[str]] = frozenset({"roadno", "houseno", "cellno", "roomno"})
 #: exact_match probability needed in *each* direction. Low on purpose: the embedded matcher is trained
 #: on CCKS query -> POI relevance, where exact_match is rare and cautious (two writings of one address
 #: often get 0.2-0.4); the hard-number check and the reverse direction carry the precision. Chosen on
@@ -74,15 +75,15 @@ class RecordAnalyzer:
 
 
 def featurizer_of(scorer: Scorer) -> Any:
-    """The embedded matcher's featurizer inside ``scorer`` (structured or cascade), so blocking reuses
-    its parse cache; a fresh one for a scorer without it (blocking still needs a parse)."""
-    for candidate in (scorer, getattr(scorer, "structured", None)):
+    """Something with ``view(cleaned_text)``: the embedded matcher's featurizer inside ``scorer``
+    (structured, cascade, either under the rule layer), so blocking reuses its parse cache; else a fresh
+    ``address.analyze.ViewCache`` (blocking still needs a parse, not a scorer)."""
+    inner = getattr(scorer, "inner", scorer)
+    for candidate in (inner, getattr(inner, "structured", None)):
         featurizer = getattr(candidate, "featurizer", None)
         if featurizer is not None:
             return featurizer
-    from geoalign.scorers.structured import PairFeaturizer
-
-    return PairFeaturizer()
+    return ViewCache()
 
 
 def hard_conflicts(match: Match) -> list[str]:
@@ -269,36 +270,13 @@ def identical(a: Record, b: Record) -> bool:
 
 
 #: The number read off the normalized text by the structured features for each hard-number level.
-_TYPED_OF: Final[dict[str, str]] = {
-    "roadno": "t_hao",
-    "houseno": "t_building",
-    "cellno": "t_unit",
-    "roomno": "t_room",
-}
-
-
 def view_conflicts(a: Record, b: Record) -> list[str]:
-    """Hard-number conflicts between two parsed records (symmetric; numbers compared for equality).
-
-    Where both texts state a level's number in its typed form (369号, 3栋, 2单元, 501室, read off the
-    *normalized* text) that decides; otherwise the parsed components do, as in the structured
-    explanation. The typed form goes first because the tagger sees the raw text and can misplace a
-    Chinese-numeral number (三百六十号), which would invent a conflict between two writings of one place.
-    """
+    """The conflicting components of two parsed records (symmetric): ``address.conflicts.conflicts``,
+    the rule layer's definition (admin divisions, road name, hard numbers with typed numbers first, so
+    三百六十号 and 360号 or 0501室 and 501室 agree)."""
     if a.view is None or b.view is None:
         return []
-    out = []
-    for level in sorted(HARD_NUMBERS):
-        key = _TYPED_OF[level]
-        ta, tb = a.view.typed.get(key), b.view.typed.get(key)
-        if ta and tb:
-            if ta.lstrip("0") != tb.lstrip("0"):
-                out.append(level)
-            continue
-        ca, cb = a.view.comps.get(level), b.view.comps.get(level)
-        if ca and cb and ca != cb:
-            out.append(level)
-    return out
+    return [c.component for c in conflicts(a.view, b.view)]
 
 
 def probabilities_of(result: Result | None) -> list[float | None]:

@@ -11,6 +11,10 @@ below ``threshold`` — is worth the neural model (uk_address_matcher's cheap-st
 * The structured explanation (per-component agree/conflict) is kept on every answer — the neural models
   give none, and the same-place check of link/dedupe needs the hard-number comparison — together with
   ``explanation["cascade"]``: which stage decided, and the structured probabilities when it was not.
+* The neural stage's answer passes the rule layer's caps (``scorers.rules.cap_decision`` on the
+  structured stage's views): a conflict the structured stage saw (3栋 vs 5栋, another city) caps the
+  neural label too, named in ``explanation["rules"]``. The structured stage applies its own decision
+  rule; without this the cascade would answer exact_match where its first stage refused it.
 * A neural failure on one item never fails its batch; the structured answer is kept, and the failure is
   recorded in the explanation and counted in ``stats`` (visible, not silent).
 * ``stats`` counts how many pairs each stage decided and how long each stage took, for the run report.
@@ -146,7 +150,10 @@ class CascadeScorer:
             if isinstance(first, ItemError):
                 results.append(first)
                 continue
-            results.append(self._combine(first, second))
+            combined = self._combine(first, second)
+            if isinstance(second, Match):
+                combined = _capped_by_rules(combined, item.data.inner.data, self.name)
+            results.append(combined)
         return results
 
     def _combine(self, first: Match, second: Result | None) -> Match:
@@ -188,6 +195,16 @@ class CascadeScorer:
         self.structured.warmup()
         if self.neural is not None:
             self.neural.warmup()
+
+
+def _capped_by_rules(match: Match, views: Any, name: str) -> Match:
+    """The neural answer under the rule layer's caps, where the structured stage left address views."""
+    from geoalign.address.analyze import AddressView
+    from geoalign.scorers.rules import apply_decision, cap_decision
+
+    if not (isinstance(views, tuple) and len(views) == 2 and all(isinstance(v, AddressView) for v in views)):
+        return match
+    return apply_decision(match, cap_decision(views[0], views[1]), name)
 
 
 def build_cascade(

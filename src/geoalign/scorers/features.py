@@ -3,7 +3,8 @@
 Two stages, so that batch scoring does the expensive part once per *distinct* address:
 
 * ``AddressView`` — everything about one address the features need (normalized text, component values,
-  number sets, character bigrams). Built once per distinct address from ``Components``.
+  number sets, character bigrams). Built once per distinct address by ``geoalign.address.analyze``
+  (re-exported here), which blocking, the link judge and the rule layer read too.
 * ``pair_features(a, b)`` — one fixed-length float vector per pair (``FEATURE_NAMES`` order), and
   ``compare_components(a, b)`` — the per-component explanation.
 
@@ -18,141 +19,28 @@ learns a direction for "absent"), never 0, which would read as "present and diff
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
-from geoalign.types import COMPONENT_NAMES, ComponentComparison, Components, ComponentStatus
+from geoalign.address.analyze import (
+    ADMIN_LEVELS,
+    LEVELS,
+    NUMBER_LEVELS,
+    TYPED_PATTERNS,
+    AddressView,
+    char_positions,
+    view_from_components,
+)
+from geoalign.types import ComponentComparison, ComponentStatus
 
 NAN: Final[float] = math.nan
 
-#: Component types compared level by level (NAACL-2019 scheme, coarse to fine): every address element
-#: except the ones that say nothing about the place (country is implied; person/assist/redundant/otherinfo).
-LEVELS: Final[tuple[str, ...]] = tuple(
-    name
-    for name in COMPONENT_NAMES
-    if name not in {"country", "person", "assist", "redundant", "otherinfo"}
-)
-#: Levels whose values are numbers: compared for equality (hard evidence), never fuzzily.
-NUMBER_LEVELS: Final[frozenset[str]] = frozenset(
-    {"roadno", "subroadno", "houseno", "cellno", "floorno", "roomno"}
-)
-ADMIN_LEVELS: Final[tuple[str, ...]] = ("prov", "city", "district", "devzone", "town", "community")
 #: Text levels at or above which two different values mean two different places.
 _TEXT_SIMILAR: Final[float] = 0.6
-
-_DIGITS = re.compile(r"\d+")
-_LATIN = re.compile(r"[A-Za-z]+\d*|\d+[A-Za-z]+")
-_PAREN = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
-#: Typed numbers read straight off the normalized text, independent of the parser: they keep the hard
-#: evidence when the parser mislabels a span (e.g. a building number tagged as poi).
-_TYPED: Final[dict[str, re.Pattern[str]]] = {
-    "t_hao": re.compile(r"(\d+)(?:-\d+)?号(?!楼|院)"),
-    "t_building": re.compile(r"(?:(\d+)|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
-    "t_unit": re.compile(r"(\d+)单元"),
-    "t_floor": re.compile(r"(\d+)(?:层|楼(?!\d))"),
-    "t_room": re.compile(r"(\d+)(?:室|房|号房)"),
-}
-
-
-#: Characters that structure an address rather than name a place (suffixes, directions, unit words).
-#: Overlap on the *other* characters says whether two addresses name the same thing; 路/号/市 are
-#: shared by almost every pair and would drown that signal.
-_FUNCTION_CHARS: Final[frozenset[str]] = frozenset(
-    "省市区县旗镇乡街道路巷弄里号栋幢座楼单元层室村组社居委会小大厦广场中心花园苑府城东西南北内外旁对面附近侧口"
-    "-() "
-)
-_SKELETON: Final[frozenset[str]] = frozenset(
-    {"prov", "city", "district", "devzone", "town", "community", "road", "roadno", "subroad", "subroadno"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AddressView:
-    """What the pair features need about one address; built once per distinct address."""
-
-    text: str
-    comps: dict[str, str]
-    numbers: frozenset[str]
-    latin: frozenset[str]
-    bigrams: frozenset[str]
-    typed: dict[str, str]
-    paren: str
-    #: text after the address skeleton (admin, road, road number): the POI / building part
-    tail: str = ""
-    #: the text without address-function characters and digits: what names the place
-    content: str = ""
-    content_chars: frozenset[str] = frozenset()
-    chars: frozenset[str] = frozenset()
-    positions: dict[str, list[int]] = field(default_factory=dict)
-    content_positions: dict[str, list[int]] = field(default_factory=dict)
-    #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
-    admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
-
-
-def _bigrams(text: str) -> frozenset[str]:
-    if len(text) < 2:
-        return frozenset((text,)) if text else frozenset()
-    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
-
-
-def _typed_numbers(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, pattern in _TYPED.items():
-        m = pattern.search(text)
-        if m:
-            found[name] = next(g for g in m.groups() if g)
-    return found
-
-
-def view_from_components(
-    parsed: Components,
-    text: str | None = None,
-    admin: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
-) -> AddressView:
-    """Summarize one parsed address. ``text`` is the normalized text the text features use (default:
-    ``parsed.normalized``); ``admin`` the gazetteer-completed admin names. Several components of one
-    type are joined (a POI split in two parts is still one name); for numbers the first one counts
-    (the coarsest, e.g. the road number)."""
-    comps: dict[str, str] = {}
-    for item in parsed.items:
-        if item.name not in LEVELS:
-            continue
-        value = (item.value or item.text).strip()
-        if not value:
-            continue
-        if item.name in comps:
-            if item.name not in NUMBER_LEVELS:
-                comps[item.name] += value
-            continue
-        comps[item.name] = value
-    text = parsed.normalized if text is None else text
-    # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
-    paren = "".join(_PAREN.findall(text))
-    skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
-    # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text.
-    tail = parsed.raw[skeleton_end:]
-    content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
-    return AddressView(
-        text=text,
-        comps=comps,
-        numbers=frozenset(_DIGITS.findall(text)),
-        latin=frozenset(m.upper() for m in _LATIN.findall(text)),
-        bigrams=_bigrams(text),
-        typed=_typed_numbers(text),
-        paren=paren,
-        admin=admin,
-        tail=tail,
-        content=content,
-        content_chars=frozenset(content),
-        chars=frozenset(text),
-        positions=char_positions(text),
-        content_positions=char_positions(content),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,23 +143,23 @@ FEATURE_NAMES: Final[tuple[str, ...]] = (
     "finest_b",
     "finest_b_in_a",
     "finest_a_in_b",
-    *(f"{name}_state" for name in _TYPED),
+    *(f"{name}_state" for name in TYPED_PATTERNS),
     *(f"gaz_{level}_state" for level in ("prov", "city", "district", "town")),
     "gaz_conflict",
     "gaz_agree",
     *(name for level in LEVELS for name in _level_names(level)),
 )
 
-# state codes: 0 = in neither, 1 = only a, 2 = only b, 3 = equal, 4 = both and different
-_NEITHER, _ONLY_A, _ONLY_B, _EQUAL, _DIFFERENT = 0.0, 1.0, 2.0, 3.0, 4.0
-
-
-def char_positions(text: str) -> dict[str, list[int]]:
-    """Where each character occurs (computed once per address for ``longest_common_substring``)."""
-    positions: dict[str, list[int]] = {}
-    for j, ch in enumerate(text):
-        positions.setdefault(ch, []).append(j)
-    return positions
+#: State codes of the ``*_state`` features: 0 = in neither, 1 = only a, 2 = only b, 3 = equal,
+#: 4 = both and different. Public: the structured scorer's decision rule reads them off the matrix.
+STATE_NEITHER, STATE_ONLY_A, STATE_ONLY_B, STATE_EQUAL, STATE_DIFFERENT = 0.0, 1.0, 2.0, 3.0, 4.0
+_NEITHER, _ONLY_A, _ONLY_B, _EQUAL, _DIFFERENT = (
+    STATE_NEITHER,
+    STATE_ONLY_A,
+    STATE_ONLY_B,
+    STATE_EQUAL,
+    STATE_DIFFERENT,
+)
 
 
 def longest_common_substring(a: str, b: str, b_positions: dict[str, list[int]] | None = None) -> int:
@@ -453,7 +341,7 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
         _finest_in(b, fb, a),
         _finest_in(a, fa, b),
     )
-    feats += (_state(a.typed.get(name), b.typed.get(name)) for name in _TYPED)
+    feats += (_state(a.typed.get(name), b.typed.get(name)) for name in TYPED_PATTERNS)
     gaz = [_state(x, y) for x, y in zip(a.admin, b.admin, strict=True)]
     feats += gaz
     feats += (float(gaz.count(_DIFFERENT)), float(gaz.count(_EQUAL)))
@@ -487,3 +375,20 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
             status = "conflict"
         out.append(ComponentComparison(level, va, vb, status))
     return out
+
+
+__all__ = [
+    "ADMIN_LEVELS",
+    "FEATURE_NAMES",
+    "LEVELS",
+    "NUMBER_LEVELS",
+    "STATE_DIFFERENT",
+    "STATE_EQUAL",
+    "AddressView",
+    "CharWeights",
+    "char_positions",
+    "compare_components",
+    "longest_common_substring",
+    "pair_features",
+    "view_from_components",
+]

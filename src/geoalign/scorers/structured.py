@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +24,17 @@ from typing import Any, Final
 
 import numpy as np
 
+from geoalign.address.analyze import AddressView, ViewCache, analyze
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.conflicts import HARD_NUMBERS, SAME_ROAD_ONLY
 from geoalign.errors import ModelLoadError
 from geoalign.scorers.features import (
     FEATURE_NAMES,
-    AddressView,
+    STATE_DIFFERENT,
+    STATE_EQUAL,
     CharWeights,
     compare_components,
     pair_features,
-    view_from_components,
 )
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
 
@@ -46,29 +46,9 @@ MODEL_FORMAT: Final[str] = "geoalign-structured"
 MODEL_FORMAT_VERSION: Final[int] = 1
 
 
-def analyze(text: str) -> AddressView:
-    """Parse (which also normalizes) and resolve (gazetteer) one cleaned address into the view the
-    features use.
-
-    The tagger sees the cleaned raw text, as in its training data; component values come back
-    normalized (三幢 -> 3), and the text features use ``Components.normalized`` (the shared normalizer),
-    so both sides of a pair are compared in one canonical spelling. Normalizing only once (inside
-    parse) matters: it is a third of the per-address cost.
-    """
-    from geoalign.address import gazetteer
-    from geoalign.address.parse import parse
-
-    parsed = parse(text)
-    resolution = gazetteer.resolve(parsed.normalized)
-    admin = (resolution.prov, resolution.city, resolution.district, resolution.town)
-    return view_from_components(parsed, parsed.normalized, admin)
-
-
 #: The decision rule applied after the class weights, named in model.json so a model is always scored
 #: with the rule it was tuned with.
 DECISION_RULE: Final[str] = "exact_needs_no_number_conflict/v1"
-_SAME_COMPOUND_NUMBERS: Final[tuple[str, ...]] = ("houseno", "cellno", "floorno", "roomno")
-_DIFFERENT: Final[float] = 4.0  # the "both present, different" state code of features.py
 
 
 def number_conflict_mask(features: np.ndarray) -> np.ndarray:
@@ -78,10 +58,10 @@ def number_conflict_mask(features: np.ndarray) -> np.ndarray:
     some of them a high exact probability."""
     index = {name: i for i, name in enumerate(FEATURE_NAMES)}
     mask = np.zeros(features.shape[0], dtype=bool)
-    for level in _SAME_COMPOUND_NUMBERS:
-        mask |= features[:, index[f"{level}_state"]] == _DIFFERENT
-    same_road = features[:, index["road_state"]] == 3.0
-    mask |= same_road & (features[:, index["roadno_state"]] == _DIFFERENT)
+    same_road = features[:, index["road_state"]] == STATE_EQUAL
+    for level in HARD_NUMBERS:  # the one list of address.conflicts
+        differ = features[:, index[f"{level}_state"]] == STATE_DIFFERENT
+        mask |= (same_road & differ) if level in SAME_ROAD_ONLY else differ
     return mask
 
 
@@ -96,30 +76,6 @@ def decide(raw: np.ndarray, features: np.ndarray, class_weights: Sequence[float]
         probs[mask, partial] += probs[mask, exact]
         probs[mask, exact] = 0.0
     return probs
-
-
-class _LRU:
-    """A small LRU of address views keyed by cleaned text (parse is the expensive step; addresses
-    repeat across pairs and batches)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[str, AddressView | ItemError] = OrderedDict()
-        # the engine may call prepare from several threads; OrderedDict reordering is not atomic
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> AddressView | ItemError | None:
-        with self._lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: AddressView | ItemError) -> None:
-        with self._lock:
-            self.data[key] = value
-            if len(self.data) > self.size:
-                self.data.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -233,19 +189,11 @@ class PairFeaturizer:
     ) -> None:
         self.max_chars = max_chars
         self.char_weights = char_weights
-        self._cache = _LRU(cache_size)
+        self._cache = ViewCache(cache_size)
 
     def view(self, text: str) -> AddressView | ItemError:
-        cached = self._cache.get(text)
-        if cached is not None:
-            return cached
-        result: AddressView | ItemError
-        try:
-            result = analyze(text)
-        except Exception as exc:  # one unparseable address must not fail its batch; it is reported
-            result = ItemError("parse_failed", f"could not parse address: {type(exc).__name__}: {exc}")
-        self._cache.put(text, result)
-        return result
+        """The analyzed view of one cleaned address (``address.analyze``, cached across batches)."""
+        return self._cache.view(text)
 
     def side(self, value: Any, which: str) -> tuple[str, AddressView] | ItemError:
         cleaned = clean(value, max_chars=self.max_chars)
@@ -376,3 +324,16 @@ class StructuredScorer:
 
     def warmup(self) -> None:
         self.score([AddressPair("浙江省杭州市西湖区文三路369号", "文三路369号")])
+
+
+__all__ = [
+    "DECISION_RULE",
+    "DEFAULT_MODEL_DIR",
+    "PairFeaturizer",
+    "StructuredModel",
+    "StructuredScorer",
+    "analyze",
+    "decide",
+    "number_conflict_mask",
+    "save_model",
+]

@@ -1,0 +1,256 @@
+"""One address, analyzed once: the view that the matcher's features, the rule layer, blocking and the
+link judge all read (parse + gazetteer resolution + typed numbers).
+
+``analyze(text)`` parses a cleaned address (which also normalizes it), resolves its admin prefix with the
+gazetteer (old names mapped to current ones) and summarizes it as an ``AddressView``: component values,
+number sets, character bigrams, the typed numbers read straight off the normalized text (369号, 3栋,
+2单元, 12层, 501室), and for the rule layer the place text after the admin prefix. ``ViewCache`` keeps the
+views of recent addresses (parse is the expensive step; addresses repeat across pairs and batches).
+
+It lives in ``address/`` (pure text, no model of its own besides the parser) so that blocking and the
+judge need no scorer module; the structured scorer's features are computed from it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Final
+
+from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
+from geoalign.address.variants import fold_variants
+from geoalign.types import COMPONENT_NAMES, Components, ItemError
+
+#: Component types compared level by level (NAACL-2019 scheme, coarse to fine): every address element
+#: except the ones that say nothing about the place (country is implied; person/assist/redundant/otherinfo).
+LEVELS: Final[tuple[str, ...]] = tuple(
+    name for name in COMPONENT_NAMES if name not in {"country", "person", "assist", "redundant", "otherinfo"}
+)
+#: Levels whose values are numbers: compared for equality (hard evidence), never fuzzily.
+NUMBER_LEVELS: Final[frozenset[str]] = frozenset(
+    {"roadno", "subroadno", "houseno", "cellno", "floorno", "roomno"}
+)
+ADMIN_LEVELS: Final[tuple[str, ...]] = ("prov", "city", "district", "devzone", "town", "community")
+
+_DIGITS = re.compile(r"\d+")
+_LATIN = re.compile(r"[A-Za-z]+\d*|\d+[A-Za-z]+")
+_PAREN = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
+#: Typed numbers read straight off the normalized text, independent of the parser: they keep the hard
+#: evidence when the parser mislabels a span (e.g. a building number tagged as poi). Keys are the
+#: names the structured model's features carry (``t_hao_state`` ...); ``TYPED_OF`` maps components to them.
+TYPED_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
+    "t_hao": re.compile(r"(\d+)(?:-\d+)?号(?!楼|院)"),
+    "t_building": re.compile(r"(?:(\d+)|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
+    "t_unit": re.compile(r"(\d+)单元"),
+    "t_floor": re.compile(r"(\d+)(?:层|楼(?!\d))"),
+    "t_room": re.compile(r"(\d+)(?:室|房|号房)"),
+}
+#: The typed number of each hard-number component (road number, building, unit, floor, room).
+TYPED_OF: Final[dict[str, str]] = {
+    "roadno": "t_hao",
+    "houseno": "t_building",
+    "cellno": "t_unit",
+    "floorno": "t_floor",
+    "roomno": "t_room",
+}
+
+#: Characters that structure an address rather than name a place (suffixes, directions, unit words).
+#: Overlap on the *other* characters says whether two addresses name the same thing; 路/号/市 are
+#: shared by almost every pair and would drown that signal.
+_FUNCTION_CHARS: Final[frozenset[str]] = frozenset(
+    "省市区县旗镇乡街道路巷弄里号栋幢座楼单元层室村组社居委会小大厦广场中心花园苑府城东西南北内外旁对面附近侧口"
+    "-() "
+)
+_SKELETON: Final[frozenset[str]] = frozenset(
+    {"prov", "city", "district", "devzone", "town", "community", "road", "roadno", "subroad", "subroadno"}
+)
+
+Admin = tuple[str | None, str | None, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AddressView:
+    """What the pair features and the rules need about one address; built once per distinct address."""
+
+    text: str
+    comps: dict[str, str]
+    numbers: frozenset[str]
+    latin: frozenset[str]
+    bigrams: frozenset[str]
+    typed: dict[str, str]
+    paren: str
+    #: text after the address skeleton (admin, road, road number): the POI / building part
+    tail: str = ""
+    #: the text without address-function characters and digits: what names the place
+    content: str = ""
+    content_chars: frozenset[str] = frozenset()
+    chars: frozenset[str] = frozenset()
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    content_positions: dict[str, list[int]] = field(default_factory=dict)
+    #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
+    admin: Admin = (None, None, None, None)
+    #: for the rule layer: the admin names the text states (full current names, old names mapped; None
+    #: for a level the text does not write) and the place text after the admin prefix, both resolved
+    #: on the variant-folded normalized text (鼓搂 -> 鼓楼)
+    canon_admin: Admin = (None, None, None, None)
+    canon_rest: str = ""
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    if len(text) < 2:
+        return frozenset((text,)) if text else frozenset()
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+def typed_numbers(text: str) -> dict[str, str]:
+    """The first number of each typed form in ``text`` (key -> digits or building letter)."""
+    found: dict[str, str] = {}
+    for name, pattern in TYPED_PATTERNS.items():
+        m = pattern.search(text)
+        if m:
+            found[name] = next(g for g in m.groups() if g)
+    return found
+
+
+def char_positions(text: str) -> dict[str, list[int]]:
+    """Where each character occurs (computed once per address for ``longest_common_substring``)."""
+    positions: dict[str, list[int]] = {}
+    for j, ch in enumerate(text):
+        positions.setdefault(ch, []).append(j)
+    return positions
+
+
+def view_from_components(
+    parsed: Components,
+    text: str | None = None,
+    admin: Admin = (None, None, None, None),
+    canon_admin: Admin | None = None,
+    canon_rest: str | None = None,
+) -> AddressView:
+    """Summarize one parsed address. ``text`` is the normalized text the text features use (default:
+    ``parsed.normalized``); ``admin`` the gazetteer-completed admin names. Several components of one
+    type are joined (a POI split in two parts is still one name); for numbers the first one counts
+    (the coarsest, e.g. the road number). ``canon_admin``/``canon_rest`` default to ``admin`` and the
+    text (what ``analyze`` computes on the variant-folded text)."""
+    comps: dict[str, str] = {}
+    for item in parsed.items:
+        if item.name not in LEVELS:
+            continue
+        value = (item.value or item.text).strip()
+        if not value:
+            continue
+        if item.name in comps:
+            if item.name not in NUMBER_LEVELS:
+                comps[item.name] += value
+            continue
+        comps[item.name] = value
+    text = parsed.normalized if text is None else text
+    # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
+    paren = "".join(_PAREN.findall(text))
+    skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
+    # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text.
+    tail = parsed.raw[skeleton_end:]
+    content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
+    return AddressView(
+        text=text,
+        comps=comps,
+        numbers=frozenset(_DIGITS.findall(text)),
+        latin=frozenset(m.upper() for m in _LATIN.findall(text)),
+        bigrams=_bigrams(text),
+        typed=typed_numbers(text),
+        paren=paren,
+        admin=admin,
+        tail=tail,
+        content=content,
+        content_chars=frozenset(content),
+        chars=frozenset(text),
+        positions=char_positions(text),
+        content_positions=char_positions(content),
+        canon_admin=admin if canon_admin is None else canon_admin,
+        canon_rest=text if canon_rest is None else canon_rest,
+    )
+
+
+def analyze(text: str) -> AddressView:
+    """Parse (which also normalizes) and resolve (gazetteer) one cleaned address into its view.
+
+    The tagger sees the cleaned raw text, as in its training data; component values come back
+    normalized (三幢 -> 3), and the text features use ``Components.normalized`` (the shared normalizer),
+    so both sides of a pair are compared in one canonical spelling. Normalizing only once (inside
+    parse) matters: it is a third of the per-address cost. The rule layer's fields are resolved again on
+    the variant-folded text only where folding changed something.
+    """
+    from geoalign.address import gazetteer
+    from geoalign.address.parse import parse
+
+    parsed = parse(text)
+    resolution = gazetteer.resolve(parsed.normalized)
+    admin = (resolution.prov, resolution.city, resolution.district, resolution.town)
+    folded = fold_variants(parsed.normalized)
+    if folded != parsed.normalized:
+        resolution = gazetteer.resolve(folded)
+    # only the levels the text states: a bare 江北区 completes to one of two cities, and a completed
+    # name must not invent a conflict with the other address
+    stated = {span.level for span in resolution.spans}
+    canon_admin = (
+        resolution.prov if "prov" in stated else None,
+        resolution.city if "city" in stated else None,
+        resolution.district if "district" in stated else None,
+        resolution.town if "town" in stated else None,
+    )
+    return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[resolution.end :])
+
+
+@lru_cache(maxsize=1 << 16)
+def canonical_name(value: str) -> str:
+    """One spelling of a road or area name for comparison: width, simplified script, numerals as digits
+    (人民南路四段 -> 人民南路4段), variant spellings folded (``address.variants``)."""
+    from geoalign.address.normalize import to_simplified, width
+
+    text = to_simplified(width(value)).strip()
+    text = NUMERAL_RUN.sub(lambda m: _numeral(m.group(0)), text)
+    return fold_variants(text)
+
+
+def _numeral(run: str) -> str:
+    value = chinese_to_int(run)
+    return run if value is None else str(value)
+
+
+class ViewCache:
+    """Views of recent addresses keyed by cleaned text, with a lock (the engine calls ``prepare`` from
+    several threads; OrderedDict reordering is not atomic). A failed parse is cached as its ItemError."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self.data: OrderedDict[str, AddressView | ItemError] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> AddressView | ItemError | None:
+        with self._lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: AddressView | ItemError) -> None:
+        with self._lock:
+            self.data[key] = value
+            if len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+    def view(self, text: str) -> AddressView | ItemError:
+        """The view of one cleaned address (analyzed on a miss); an ItemError where parsing fails."""
+        cached = self.get(text)
+        if cached is not None:
+            return cached
+        result: AddressView | ItemError
+        try:
+            result = analyze(text)
+        except Exception as exc:  # one unparseable address must not fail its batch; it is reported
+            result = ItemError("parse_failed", f"could not parse address: {type(exc).__name__}: {exc}")
+        self.put(text, result)
+        return result

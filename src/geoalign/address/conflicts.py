@@ -1,0 +1,167 @@
+"""Which components of two analyzed addresses conflict, and by which rule: the one definition of "two
+different places" that the rule layer, the link judge, the structured model's decision rule and the docs
+share.
+
+* **Hard numbers** (``HARD_NUMBERS``): road number, building, unit, floor, room. Numbers are compared for
+  equality (leading zeros aside: 0501室 is 501室), never fuzzily: 3栋 is not 5栋. Where both texts state a
+  level's number in its typed form (369号, 3栋, 2单元, 12层, 501室, read off the *normalized* text) that
+  decides; where only one side types it, nothing is concluded (the parser reads 八巷2402 as road number
+  2402 where the other record says 八巷24号: a room glued to the number); where neither does, the parsed
+  components decide. The typed form goes first because the tagger sees the raw
+  text and can misplace a Chinese-numeral number (三百六十号), which would invent a conflict between two
+  writings of one place.
+* **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
+  current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
+  writes is no conflict (omitted, not different).
+* **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
+  including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
+  学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
+  (the parser tags it as road, sub-road or POI).
+  Both values must look like road names (end in a road word), so a parser slip that tags a shop name as
+  a road invents no conflict; nor does one name ending with the other (区金融大街 / 金融大街: a parser
+  slip that took a character of the district into the road).
+
+Two addresses with the same normalized text never conflict: one spelling is one place, whatever the
+parser made of each raw input (it sees traditional or full-width characters as written).
+
+``conflicts(a, b)`` is symmetric. Each ``Conflict`` names its component, both values and its rule name
+(the name the rule layer writes into ``explanation.rules`` when the conflict capped a label).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from rapidfuzz.distance import Levenshtein
+
+from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
+
+#: The hard numbers, coarse to fine: a difference in any of them means another place.
+HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
+#: Hard numbers compared only on the same road by the structured model's decision rule (another road's
+#: number says nothing about this one; a road conflict is then reported on its own).
+SAME_ROAD_ONLY: Final[frozenset[str]] = frozenset({"roadno"})
+#: Admin levels compared after gazetteer resolution (index into ``AddressView.canon_admin``).
+ADMIN_COMPARED: Final[tuple[tuple[str, int], ...]] = (("prov", 0), ("city", 1), ("district", 2))
+
+#: The rule name of a conflict on each component.
+RULE_OF: Final[dict[str, str]] = {
+    "prov": "another_province",
+    "city": "another_city",
+    "district": "another_district",
+    "road": "another_road",
+    "roadno": "another_road_number",
+    "houseno": "another_building",
+    "cellno": "another_unit",
+    "floorno": "another_floor",
+    "roomno": "another_room",
+}
+
+#: Road names at most this many character edits apart are "near misses" (one name apart).
+NEAR_EDITS: Final[int] = 2
+
+_ROAD_NAME: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
+_SECTION: Final[re.Pattern[str]] = re.compile(r"\d+段")
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One conflicting component: its name, the two values compared and the rule name."""
+
+    component: str
+    a: str
+    b: str
+    rule: str
+
+
+def _number(value: str) -> str:
+    return value.lstrip("0") or "0"
+
+
+def number_conflicts(
+    a: AddressView, b: AddressView, levels: tuple[str, ...] = HARD_NUMBERS
+) -> list[Conflict]:
+    """Hard-number conflicts (module docstring): typed numbers first, else parsed components."""
+    out: list[Conflict] = []
+    for level in levels:
+        key = TYPED_OF[level]
+        ta, tb = a.typed.get(key), b.typed.get(key)
+        if ta and tb:
+            if _number(ta) != _number(tb):
+                out.append(Conflict(level, ta, tb, RULE_OF[level]))
+            continue
+        if ta or tb:
+            # one side types it (24号), the other's parse found a bare number there (2402): the parser
+            # tends to read a room glued to the number as the number itself; no evidence either way
+            continue
+        ca, cb = a.comps.get(level), b.comps.get(level)
+        if ca and cb and _number(ca) != _number(cb):
+            out.append(Conflict(level, ca, cb, RULE_OF[level]))
+    return out
+
+
+def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
+    """Province / city / district resolved on both sides and different."""
+    out: list[Conflict] = []
+    for level, i in ADMIN_COMPARED:
+        va, vb = a.canon_admin[i], b.canon_admin[i]
+        if va and vb and va != vb:
+            out.append(Conflict(level, va, vb, RULE_OF[level]))
+    return out
+
+
+def road_key(view: AddressView) -> str | None:
+    """The road name in one spelling (``canonical_name``), or None where the parse has no road or the
+    value does not look like a road name."""
+    value = view.comps.get("road")
+    if not value:
+        return None
+    key = canonical_name(value)
+    # the section right after the road in the text, however the parser tagged it (road, sub-road, poi)
+    text = canonical_name(view.text)
+    at = text.find(key)
+    if at >= 0:
+        section = _SECTION.match(text, at + len(key))
+        if section:
+            key += section.group(0)
+    return key if _ROAD_NAME.search(key) else None
+
+
+def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another road: ``another_road`` where the names are near misses (at most ``NEAR_EDITS`` character
+    edits: 延安东路 / 延安西路, 长江路 / 长江中路, sections), ``another_road_far`` where they are simply
+    different roads (文三路 / 学院路: the model sees that difference itself; a record of a corner shop
+    may name the cross street)."""
+    ra, rb = road_key(a), road_key(b)
+    if ra and rb and ra != rb and not ra.endswith(rb) and not rb.endswith(ra):
+        rule = RULE_OF["road"] if Levenshtein.distance(ra, rb) <= NEAR_EDITS else "another_road_far"
+        return Conflict("road", ra, rb, rule)
+    return None
+
+
+def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
+    """Every conflict between two analyzed addresses, coarse to fine (admin, road, hard numbers)."""
+    if a.text == b.text:
+        return []
+    out = admin_conflicts(a, b)
+    road = road_conflict(a, b)
+    if road is not None:
+        out.append(road)
+    out += number_conflicts(a, b)
+    return out
+
+
+__all__ = [
+    "ADMIN_COMPARED",
+    "HARD_NUMBERS",
+    "RULE_OF",
+    "SAME_ROAD_ONLY",
+    "Conflict",
+    "admin_conflicts",
+    "conflicts",
+    "number_conflicts",
+    "road_conflict",
+    "road_key",
+]

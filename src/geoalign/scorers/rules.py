@@ -1,0 +1,370 @@
+"""The rule layer: decisions a person makes from the parsed components, applied over any scorer.
+
+``with_rules(scorer)`` wraps a scorer (structured, neural, cascade) and keeps its staged protocol
+(``prepare`` / ``run`` / ``finish`` / ``score`` / ``warmup``). After the wrapped scorer's ``finish`` each
+answer is checked against the two analyzed addresses (``geoalign.address.analyze``):
+
+* **Hard conflicts cap the label** (``geoalign.address.conflicts``): another province or city →
+  not_match (two cities' 建国路88号 are two places); another district, another road name (one character
+  is enough: 延安东路 / 延安西路; a section is part of the road), another road number, building, unit,
+  floor or room → never exact_match (the exact_match mass moves to partial_match).
+* **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
+  probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
+  towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
+  one side only omits admin levels that resolve the same (``admin_omitted``), or the same up to a
+  trailing 室/号 after the last number (``suffix_only``) → exact_match with at least the probability in
+  ``LIFT_PROBABILITY``.
+
+Every rule that changed an answer is named in ``explanation["rules"]`` and the answer's ``scorer``
+becomes ``<inner>+rules`` (e.g. ``structured+rules``); an answer no rule touched is the wrapped
+scorer's own. ``RULES_VERSION`` is part of ``model_id`` and so of every cache key. Which rules are
+switched on was decided on real labels (``docs/rules.md``): ``DEFAULT_RULES``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from geoalign.address.analyze import AddressView, ViewCache
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.conflicts import Conflict, conflicts
+from geoalign.errors import InputError
+from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
+
+#: Bumped whenever a rule changes what it answers: part of ``model_id`` and so of every cache key.
+RULES_VERSION: Final[str] = "rules/v1"
+
+#: Cap rules: the conflict's rule name -> the best label it allows.
+CAPS: Final[dict[str, str]] = {
+    "another_province": "not_match",
+    "another_city": "not_match",
+    "another_district": "partial_match",
+    "another_road": "partial_match",
+    "another_road_far": "partial_match",
+    "another_road_number": "partial_match",
+    "another_building": "partial_match",
+    "another_unit": "partial_match",
+    "another_floor": "partial_match",
+    "another_room": "partial_match",
+}
+#: Lift rules: name -> the exact_match probability an answer gets at least.
+LIFT_PROBABILITY: Final[dict[str, float]] = {
+    "identical": 1.0,
+    "same_normalized": 0.99,
+    "admin_omitted": 0.95,
+    "suffix_only": 0.95,
+}
+ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
+#: The rules on by default (the evidence for each is in docs/rules.md): every rule but the cap on two
+#: simply different road names, which the CCKS labels contradict (a corner shop's record names the
+#: cross street; the model already sees that difference).
+DEFAULT_RULES: Final[tuple[str, ...]] = tuple(r for r in ALL_RULES if r != "another_road_far")
+
+_LABEL_RANK: Final[dict[str, int]] = {"not_match": 0, "partial_match": 1, "exact_match": 2}
+#: A trailing room/house word after the last number (A座1201室 vs A座1201; 文三路369号 vs 文三路369).
+_TRAILING_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(\d)(?:室|号)$")
+
+
+#: An area written in front of the road (a development zone, park, street office, town), which the parser
+#: does not always tag as such: 科技园科苑路15号 is 科苑路15号.
+_AREA_NAME: Final[re.Pattern[str]] = re.compile(
+    r"[\u4e00-\u9fff]{0,8}(?:科技园|工业园|产业园|园区|开发区|高新区|新区|街道|镇|乡)"
+)
+
+
+_DIGIT: Final[re.Pattern[str]] = re.compile(r"\d")
+_NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】〔〕]*)[)）\]】〕]")
+#: A bracketed note that is about delivery or nearby landmarks, not the place itself (（近地铁站）,
+#: 【周末不收件】, (送货上门)). Any other note two addresses differ by (（东门）, (北区), (二期)) can
+#: name a part of the place, and the CCKS labels treat it so (docs/rules.md): no lift then.
+_NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
+    r"^(?:近|靠近|邻近|附近|位于)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收"
+)
+
+
+def _notes_are_noise(text_a: str, text_b: str) -> bool:
+    """Whether every bracketed note one text has and the other lacks is noise (``_NOISE_NOTE``)."""
+    if not any(ch in "(（[【〔" for ch in text_a + text_b):
+        return True
+    notes_a, notes_b = set(_NOTE.findall(text_a)), set(_NOTE.findall(text_b))
+    return all(_NOISE_NOTE.search(note) for note in notes_a ^ notes_b)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the rules say about one pair: the label cap (None: no cap), the lift (None: none) and the
+    conflicts that caused the cap."""
+
+    cap: str | None
+    cap_rules: tuple[str, ...]
+    lift: str | None
+    conflicts: tuple[Conflict, ...]
+
+
+def _strip_suffix(text: str) -> str:
+    return _TRAILING_SUFFIX.sub(r"\1", text)
+
+
+def _admin_compatible(a: AddressView, b: AddressView) -> bool:
+    """Every admin level both sides resolve is the same (a level one side omits is compatible)."""
+    return all(x is None or y is None or x == y for x, y in zip(a.canon_admin, b.canon_admin, strict=True))
+
+
+def _same_rest(a: AddressView, b: AddressView) -> bool:
+    """The place text after the admin prefix is the same, or one side only adds its development zone,
+    town or community in front of it (科技园科苑路15号 vs 科苑路15号)."""
+    ra, rb = a.canon_rest, b.canon_rest
+    if ra == rb:
+        return True
+    long, short = (a, b) if len(ra) > len(rb) else (b, a)
+    if not short.canon_rest or not long.canon_rest.endswith(short.canon_rest):
+        return False
+    extra = long.canon_rest[: len(long.canon_rest) - len(short.canon_rest)]
+    areas = {long.comps.get(level) for level in ("devzone", "town", "community")}
+    return extra in areas or bool(_AREA_NAME.fullmatch(extra))
+
+
+def cap_decision(a: AddressView, b: AddressView, enabled: frozenset[str] | None = None) -> Decision:
+    """The cap rules alone (the conflicts of ``address.conflicts``): what the cascade applies after its
+    neural stage, and the first half of ``decide_pair``."""
+    on = frozenset(DEFAULT_RULES) if enabled is None else enabled
+    found = [c for c in conflicts(a, b) if c.rule in on]
+    if not found:
+        return Decision(None, (), None, ())
+    cap = min((CAPS[c.rule] for c in found), key=_LABEL_RANK.__getitem__)
+    rules = tuple(dict.fromkeys(c.rule for c in found if CAPS[c.rule] == cap))
+    return Decision(cap, rules, None, tuple(found))
+
+
+def decide_pair(
+    text_a: str, text_b: str, a: AddressView, b: AddressView, enabled: frozenset[str] | None = None
+) -> Decision:
+    """The rules' verdict on one pair of cleaned texts and their views (see the module docstring)."""
+    on = frozenset(DEFAULT_RULES) if enabled is None else enabled
+    capped = cap_decision(a, b, on)
+    if capped.cap is not None:
+        return capped
+    lift: str | None = None
+    if text_a == text_b:
+        lift = "identical"
+    elif not _notes_are_noise(text_a, text_b):
+        lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
+    elif a.text == b.text:
+        lift = "same_normalized"
+    elif not _DIGIT.search(a.canon_rest):
+        lift = None  # no number: a road or an area, not one addressable place
+    elif _same_rest(a, b) and _admin_compatible(a, b):
+        lift = "admin_omitted"
+    elif (
+        a.canon_rest
+        and _strip_suffix(a.canon_rest) == _strip_suffix(b.canon_rest)
+        and _admin_compatible(a, b)
+    ):
+        lift = "suffix_only"
+    if lift is not None and lift not in on:
+        lift = None
+    return Decision(None, (), lift, ())
+
+
+def _capped(probabilities: dict[str, float], cap: str) -> dict[str, float]:
+    probs: dict[str, float] = {name: float(probabilities[name]) for name in LABELS}
+    if cap == "partial_match":
+        probs["partial_match"] += probs["exact_match"]
+        probs["exact_match"] = 0.0
+    elif cap == "not_match":
+        probs["not_match"] += probs["exact_match"] + probs["partial_match"]
+        probs["exact_match"] = probs["partial_match"] = 0.0
+    return probs
+
+
+def _lifted(probabilities: dict[str, float], floor: float) -> dict[str, float]:
+    probs: dict[str, float] = {name: float(probabilities[name]) for name in LABELS}
+    if probs["exact_match"] >= floor:
+        return probs
+    rest = probs["partial_match"] + probs["not_match"]
+    scale = (1.0 - floor) / rest if rest > 0 else 0.0
+    return {
+        "exact_match": floor,
+        "partial_match": probs["partial_match"] * scale,
+        "not_match": probs["not_match"] * scale,
+    }
+
+
+def _argmax(probs: dict[str, float]) -> str:
+    return max(LABELS, key=lambda name: probs[name])
+
+
+def apply_decision(match: Match, decision: Decision, scorer_name: str) -> Match:
+    """``match`` after the rules: a new Match where a rule changed the probabilities (named in
+    ``explanation.rules``, scorer ``scorer_name``), else ``match`` itself."""
+    probs = dict(match.probabilities)
+    fired: list[str] = []
+    if decision.cap is not None:
+        new = _capped(probs, decision.cap)
+        if new != {k: float(probs[k]) for k in LABELS}:
+            probs, fired = new, list(decision.cap_rules)
+    elif decision.lift is not None:
+        new = _lifted(probs, LIFT_PROBABILITY[decision.lift])
+        if new != {k: float(probs[k]) for k in LABELS}:
+            probs, fired = new, [decision.lift]
+    if not fired:
+        return match
+    explanation = dict(match.explanation or {})
+    explanation["rules"] = fired
+    if decision.conflicts:
+        explanation["conflicts"] = [
+            {"name": c.component, "a": c.a, "b": c.b, "rule": c.rule} for c in decision.conflicts
+        ]
+    label: Any = _argmax(probs)
+    return Match(label, probs, scorer_name, match.model, explanation, match.timings_ms)
+
+
+@dataclass(slots=True)
+class _Item:
+    """A rule-layer item: the wrapped scorer's prepared item and what the rules read (None where the
+    rules cannot read the pair: the wrapped scorer's answer then stands)."""
+
+    inner: PreparedItem
+    texts: tuple[str, str] | None
+    views: tuple[AddressView, AddressView] | None
+
+
+class RuleScorer:
+    """A scorer under the rule layer (module docstring). Attribute reads it does not define go to the
+    wrapped scorer (``stats``, ``describe``, ``featurizer``, ...), so callers that look for a scorer's
+    optional features find them."""
+
+    def __init__(
+        self,
+        inner: Scorer,
+        *,
+        rules: Iterable[str] | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        cache_size: int = 200_000,
+    ) -> None:
+        if isinstance(inner, RuleScorer):
+            raise InputError("this scorer is already under the rule layer")
+        chosen = tuple(DEFAULT_RULES if rules is None else rules)
+        unknown = [r for r in chosen if r not in ALL_RULES]
+        if unknown:
+            raise InputError(f"unknown rule(s) {unknown}; choose from {', '.join(ALL_RULES)}")
+        self.inner = inner
+        self.name = inner.name
+        self.enabled = frozenset(chosen)
+        self.rules_version = RULES_VERSION
+        self.max_chars = max_chars
+        # the embedded matcher's own view cache where the wrapped scorer has one (views are then parsed
+        # once for scoring and rules), else our own
+        self._views: Any = _featurizer(inner) or ViewCache(cache_size)
+        self.rules_ms = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for attributes not found on the wrapper itself
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    @property
+    def explain(self) -> bool:
+        return bool(getattr(self.inner, "explain", True))
+
+    @explain.setter
+    def explain(self, value: bool) -> None:
+        if hasattr(self.inner, "explain"):
+            self.inner.explain = value  # type: ignore[attr-defined]
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.inner.model_id}+{RULES_VERSION}"
+
+    @property
+    def scorer_name(self) -> str:
+        """The name an answer carries when a rule changed it."""
+        return f"{self.inner.name}+rules"
+
+    def _side(self, value: Any) -> tuple[str, AddressView] | None:
+        cleaned = clean(value, max_chars=self.max_chars)
+        if not isinstance(cleaned, Cleaned):
+            return None
+        view = self._views.view(cleaned.text)
+        return None if isinstance(view, ItemError) else (cleaned.text, view)
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:
+        inner = self.inner.prepare(pairs)
+        start = time.perf_counter()
+        items: list[PreparedItem | ItemError] = []
+        for item, pair in zip(inner.items, pairs, strict=True):
+            if isinstance(item, ItemError):
+                items.append(item)
+                continue
+            side_a, side_b = self._side(pair.a), self._side(pair.b)
+            if side_a is None or side_b is None:
+                data = _Item(item, None, None)
+            else:
+                data = _Item(item, (side_a[0], side_b[0]), (side_a[1], side_b[1]))
+            items.append(PreparedItem(item.cost, item.seen, data, item.timings_ms))
+        self.rules_ms += (time.perf_counter() - start) * 1000.0
+        return Prepared(items)
+
+    def run(self, prepared: Prepared) -> Raw:
+        inner = Prepared([_unwrap(item) for item in prepared.items])
+        raw = self.inner.run(inner)
+        return Raw(prepared, raw.outputs, raw.timings_ms)
+
+    def finish(self, raw: Raw) -> list[Result]:
+        inner_items = [_unwrap(item) for item in raw.prepared.items]
+        results = self.inner.finish(Raw(Prepared(inner_items), raw.outputs, raw.timings_ms))
+        start = time.perf_counter()
+        out: list[Result] = []
+        for item, result in zip(raw.prepared.items, results, strict=True):
+            if isinstance(result, Match) and isinstance(item, PreparedItem):
+                data: _Item = item.data
+                if data.views is not None and data.texts is not None:
+                    decision = decide_pair(*data.texts, *data.views, self.enabled)
+                    result = apply_decision(result, decision, self.scorer_name)
+            out.append(result)
+        self.rules_ms += (time.perf_counter() - start) * 1000.0
+        return out
+
+    def score(self, pairs: Sequence[AddressPair]) -> list[Result]:
+        return self.finish(self.run(self.prepare(pairs)))
+
+    def warmup(self) -> None:
+        self.inner.warmup()
+
+
+def _unwrap(item: PreparedItem | ItemError) -> PreparedItem | ItemError:
+    return item.data.inner if isinstance(item, PreparedItem) else item
+
+
+def _featurizer(scorer: Scorer) -> Any:
+    """The structured featurizer (``view(text)`` over a shared cache) of a structured or cascade scorer."""
+    for candidate in (scorer, getattr(scorer, "structured", None)):
+        featurizer = getattr(candidate, "featurizer", None)
+        if featurizer is not None:
+            return featurizer
+    return None
+
+
+def with_rules(scorer: Scorer) -> Scorer:
+    """``scorer`` under the rule layer (the default judge is ``with_rules(StructuredScorer())``)."""
+    return RuleScorer(scorer)
+
+
+__all__ = [
+    "ALL_RULES",
+    "CAPS",
+    "DEFAULT_RULES",
+    "LIFT_PROBABILITY",
+    "RULES_VERSION",
+    "Decision",
+    "RuleScorer",
+    "apply_decision",
+    "cap_decision",
+    "decide_pair",
+    "with_rules",
+]

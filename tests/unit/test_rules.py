@@ -1,0 +1,290 @@
+"""The rule layer and the one conflict definition (address.conflicts) it shares with link and the
+structured model: caps, lifts, naming, the staged protocol, the cascade and the link judge's branches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from geoalign.address.analyze import analyze
+from geoalign.address.conflicts import HARD_NUMBERS, conflicts
+from geoalign.errors import InputError
+from geoalign.link.candidates import Record, SamePlaceJudge, view_conflicts
+from geoalign.scorers.rules import RULES_VERSION, RuleScorer, decide_pair, with_rules
+from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
+
+
+class FixedScorer:
+    """A model that answers the same probabilities for every pair (exact 0.7 by default) and, when asked,
+    an explanation marking the road number as conflicting for pairs whose a is in ``conflict_when_a``."""
+
+    name = "fixed"
+    model_id = "fixed-v1"
+
+    def __init__(
+        self, probs: tuple[float, float, float] = (0.7, 0.2, 0.1), conflict_when_a: str = ""
+    ) -> None:
+        self.probs = probs
+        self.conflict_when_a = conflict_when_a
+        self.explain = True
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:
+        items: list[PreparedItem | ItemError] = []
+        for p in pairs:
+            if not isinstance(p.a, str) or not isinstance(p.b, str):
+                items.append(ItemError("bad_input", "not a string"))
+            else:
+                items.append(PreparedItem(1, (p.a, p.b), (p.a, p.b)))
+        return Prepared(items)
+
+    def run(self, prepared: Prepared) -> Raw:
+        return Raw(prepared, [None if isinstance(i, ItemError) else self.probs for i in prepared.items])
+
+    def finish(self, raw: Raw) -> list[Result]:
+        out: list[Result] = []
+        for item, probs in zip(raw.prepared.items, raw.outputs, strict=True):
+            if isinstance(item, ItemError):
+                out.append(item)
+                continue
+            status = "conflict" if item.data[0] == self.conflict_when_a else "agree"
+            explanation = {"components": [{"name": "roadno", "a": "1", "b": "2", "status": status}]}
+            out.append(
+                Match.from_probabilities(
+                    probs, scorer=self.name, model=self.model_id, explanation=explanation
+                )
+            )
+        return out
+
+    def score(self, pairs: Sequence[AddressPair]) -> list[Result]:
+        return self.finish(self.run(self.prepare(pairs)))
+
+    def warmup(self) -> None:
+        pass
+
+
+def rules_of(conflict_list: list) -> list[str]:
+    return [c.rule for c in conflict_list]
+
+
+# ------------------------------------------------------------------------------------------ conflicts
+
+
+def test_hard_numbers_are_one_list_in_order() -> None:
+    assert HARD_NUMBERS == ("roadno", "houseno", "cellno", "floorno", "roomno")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("江苏省南京市鼓楼区汉中路8号3栋", "江苏省南京市鼓楼区汉中路8号5栋", ["another_building"]),
+        ("上海市静安区延平路121号2单元", "上海市静安区延平路121号3单元", ["another_unit"]),
+        ("深圳市福田区深南中路1002号12层", "深圳市福田区深南中路1002号13层", ["another_floor"]),
+        ("上海市浦东新区张杨路500号1508室", "上海市浦东新区张杨路500号1509室", ["another_room"]),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路371号", ["another_road_number"]),
+        ("上海市黄浦区延安东路100号", "上海市黄浦区延安西路100号", ["another_road"]),
+        ("南京市玄武区长江路200号", "南京市玄武区长江中路200号", ["another_road"]),
+        ("成都市锦江区红星路三段99号", "成都市锦江区红星路一段99号", ["another_road"]),
+        ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
+        ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district"]),
+        # typed numbers first: two writings of one number agree
+        ("杭州市西湖区人民路三百六十号", "杭州市西湖区人民路360号", []),
+        ("上海市浦东新区张杨路500号0501室", "上海市浦东新区张杨路500号501室", []),
+        # old names resolve to current ones; listed variant spellings fold
+        ("湖北省襄樊市樊城区人民路88号", "湖北省襄阳市樊城区人民路88号", []),
+        ("江苏省南京市鼓楼区中山路321号", "江苏省南京市鼓搂区中山路321号", []),
+        ("成都市武侯区人民南路四段27号", "成都市武侯区人民南路4段27号", []),
+        # a bare district completes to one city; a completed name never invents a province conflict
+        ("重庆市江北区观音桥步行街8号", "江北区观音桥步行街8号", []),
+    ],
+)
+def test_conflicts(a: str, b: str, expected: list[str]) -> None:
+    assert rules_of(conflicts(analyze(a), analyze(b))) == expected
+    assert rules_of(conflicts(analyze(b), analyze(a))) == expected  # symmetric
+
+
+def test_structured_decision_rule_reads_the_same_list() -> None:
+    """number_conflict_mask marks a floor conflict (the list of address.conflicts), road number only on
+    the same road: the decision rule the shipped model was tuned with, unchanged."""
+    from geoalign.scorers.features import FEATURE_NAMES, pair_features
+    from geoalign.scorers.structured import number_conflict_mask
+
+    pairs = [
+        ("深圳市福田区深南中路1002号12层", "深圳市福田区深南中路1002号13层", True),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路371号", True),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文二路371号", False),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号", False),
+    ]
+    matrix = np.array([pair_features(analyze(a), analyze(b)) for a, b, _ in pairs])
+    assert matrix.shape[1] == len(FEATURE_NAMES)
+    assert number_conflict_mask(matrix).tolist() == [want for *_, want in pairs]
+
+
+# ------------------------------------------------------------------------------------------ the layer
+
+
+def judge(probs: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> RuleScorer:
+    scorer = with_rules(FixedScorer(probs))
+    assert isinstance(scorer, RuleScorer)
+    return scorer
+
+
+def test_cap_another_building_moves_exact_to_partial() -> None:
+    [m] = judge().score([AddressPair("南京市鼓楼区汉中路8号3栋", "南京市鼓楼区汉中路8号5栋")])
+    assert isinstance(m, Match)
+    assert m.label == "partial_match"
+    assert m.probabilities == pytest.approx({"exact_match": 0.0, "partial_match": 0.9, "not_match": 0.1})
+    assert m.scorer == "fixed+rules" and m.model == "fixed-v1"
+    assert m.explanation is not None and m.explanation["rules"] == ["another_building"]
+    assert m.explanation["conflicts"] == [{"name": "houseno", "a": "3", "b": "5", "rule": "another_building"}]
+    assert m.explanation["components"]  # the wrapped scorer's explanation is kept
+
+
+def test_cap_another_city_is_not_match() -> None:
+    [m] = judge().score([AddressPair("北京市朝阳区建国路88号", "上海市浦东新区建国路88号")])
+    assert isinstance(m, Match)
+    assert m.label == "not_match" and m.probabilities["not_match"] == pytest.approx(1.0)
+    assert m.explanation is not None and m.explanation["rules"] == ["another_province"]
+
+
+def test_lifts_name_their_rule_and_probability() -> None:
+    scorer = judge((0.2, 0.5, 0.3))
+    pairs = [
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号", "identical", 1.0),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路三百六十九号", "same_normalized", 0.99),
+        ("浙江省杭州市西湖区文三路369号", "文三路369号", "admin_omitted", 0.95),
+        ("北京市朝阳区阜通东大街6号A座1201室", "北京市朝阳区阜通东大街6号A座1201", "suffix_only", 0.95),
+    ]
+    results = scorer.score([AddressPair(a, b) for a, b, *_ in pairs])
+    for (_a, _b, rule, p), m in zip(pairs, results, strict=True):
+        assert isinstance(m, Match)
+        assert m.label == "exact_match", rule
+        assert m.probabilities["exact_match"] == pytest.approx(p)
+        assert sum(m.probabilities.values()) == pytest.approx(1.0)
+        assert m.explanation is not None and m.explanation["rules"] == [rule]
+        assert m.scorer == "fixed+rules"
+
+
+def test_untouched_answer_keeps_the_scorer_name() -> None:
+    """A rule that would not change the answer does not fire: a confident exact pair stays the model's."""
+    [m] = judge((0.995, 0.004, 0.001)).score(
+        [AddressPair("杭州市西湖区文三路369号", "杭州市西湖区文三路三百六十九号")]
+    )
+    assert isinstance(m, Match)
+    assert m.scorer == "fixed" and "rules" not in (m.explanation or {})
+    [m] = judge((0.0, 0.6, 0.4)).score([AddressPair("杭州市西湖区文三路369号", "杭州市西湖区学院路20号")])
+    assert isinstance(m, Match) and m.scorer == "fixed"  # another road: already not exact
+
+
+def test_staged_protocol_and_errors_in_their_slots() -> None:
+    scorer = judge()
+    pairs = [
+        AddressPair("南京市鼓楼区汉中路8号3栋", "南京市鼓楼区汉中路8号5栋"),
+        AddressPair(None, "文三路369号"),
+        AddressPair("文三路369号", "文三路369号"),
+    ]
+    staged = scorer.finish(scorer.run(scorer.prepare(pairs)))
+    direct = scorer.score(pairs)
+    assert [r.to_dict() for r in staged] == [r.to_dict() for r in direct]
+    assert isinstance(direct[1], ItemError) and direct[1].code == "bad_input"
+    assert scorer.model_id == f"fixed-v1+{RULES_VERSION}"
+    assert scorer.rules_version == RULES_VERSION
+    assert scorer.name == "fixed"
+
+
+def test_explain_is_forwarded_and_wrapping_twice_is_refused() -> None:
+    inner = FixedScorer()
+    scorer = with_rules(inner)
+    scorer.explain = False  # type: ignore[attr-defined]
+    assert inner.explain is False
+    with pytest.raises(InputError, match="already"):
+        with_rules(scorer)
+    with pytest.raises(InputError, match="unknown rule"):
+        RuleScorer(inner, rules=["no_such_rule"])
+
+
+def test_decide_pair_with_a_rule_switched_off() -> None:
+    a, b = analyze("杭州市西湖区文三路369号"), analyze("杭州市上城区文三路369号")
+    assert decide_pair(a.text, b.text, a, b).cap == "partial_match"
+    off = frozenset({"another_building"})
+    decision = decide_pair(a.text, b.text, a, b, off)
+    assert decision.cap is None and decision.lift is None
+
+
+def test_structured_under_rules_never_exact_on_another_building() -> None:
+    from geoalign.scorers.structured import StructuredScorer
+
+    scorer = with_rules(StructuredScorer())
+    results = scorer.score(
+        [
+            AddressPair("上海市闵行区建设大道901号29栋2单元809室", "闵行区建设大道901号31栋2单元809室"),
+            AddressPair("浙江省杭州市西湖区文三路369号", "杭州市西湖区文三路369号"),
+        ]
+    )
+    assert [r.label for r in results if isinstance(r, Match)] == ["partial_match", "exact_match"]
+
+
+# ------------------------------------------------------------------------------------------ cascade
+
+
+def test_cascade_final_answer_passes_the_caps() -> None:
+    """The neural stage says exact for 3栋 vs 5栋; the cascade's answer must not be exact."""
+    from geoalign.scorers.cascade import CascadeScorer
+    from geoalign.scorers.structured import StructuredScorer
+
+    cascade = CascadeScorer(StructuredScorer(), FixedScorer((0.9, 0.05, 0.05)), threshold=1.0)
+    pairs = [
+        AddressPair("江苏省南京市鼓楼区汉中路8号3栋", "江苏省南京市鼓楼区汉中路8号5栋"),
+        AddressPair("北京市朝阳区建国路88号", "上海市浦东新区建国路88号"),
+        AddressPair("浙江省杭州市西湖区文三路369号", "杭州市西湖区文三路369号"),
+    ]
+    results = cascade.score(pairs)
+    labels = [r.label for r in results if isinstance(r, Match)]
+    assert labels == ["partial_match", "not_match", "exact_match"]
+    first = results[0]
+    assert isinstance(first, Match) and first.explanation is not None
+    assert first.explanation["rules"] == ["another_building"]
+    assert first.explanation["cascade"]["stage"] == "neural"
+
+
+# ------------------------------------------------------------------------------------------ link judge
+
+
+def record(rid: str, address: str, *, with_view: bool = True) -> Record:
+    return Record(rid, address, view=analyze(address) if with_view else None)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("杭州市西湖区人民路三百六十号", "杭州市西湖区人民路360号"),
+        ("上海市浦东新区张杨路500号0501室", "上海市浦东新区张杨路500号501室"),
+    ],
+)
+def test_link_typed_numbers_agree(a: str, b: str) -> None:
+    assert view_conflicts(record("q", a), record("c", b)) == []
+    judged = SamePlaceJudge(FixedScorer((0.9, 0.05, 0.05))).judge(
+        [record("q", a)], [record("c", b)], [(0, 0)]
+    )
+    assert judged[0].same_place and judged[0].conflicts == []
+
+
+def test_link_typed_numbers_conflict() -> None:
+    q, c = record("q", "上海市浦东新区张杨路500号0501室"), record("c", "上海市浦东新区张杨路500号502室")
+    assert view_conflicts(q, c) == ["roomno"]
+    judge_ = SamePlaceJudge(FixedScorer((0.9, 0.05, 0.05)))
+    judged = judge_.judge([q], [c], [(0, 0)])
+    assert not judged[0].same_place and judged[0].conflicts == ["roomno"]
+
+
+def test_link_conflict_seen_only_in_reverse_direction() -> None:
+    """Without parsed views the judge reads the explanations: the forward one agrees, the reverse one
+    marks a road-number conflict -> not the same place, and the conflict is reported."""
+    q, c = record("q", "甲地址", with_view=False), record("c", "乙地址", with_view=False)
+    judge_ = SamePlaceJudge(FixedScorer((0.9, 0.05, 0.05), conflict_when_a="乙地址"))
+    [item] = judge_.judge([q], [c], [(0, 0)])
+    assert item.reverse is not None
+    assert not item.same_place
+    assert item.conflicts == ["roadno"]
+    assert judge_.stats.refused_by_hard_numbers == 1
