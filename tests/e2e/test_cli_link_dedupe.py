@@ -491,3 +491,30 @@ def test_dedupe_explain_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "blocking analysis: 6 query records x 6 indexed records" in out
     assert "full comparison would be        15 pairs" in out
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_in_memory_api_gives_the_file_rows(tmp_path: Path) -> None:
+    """The in-memory API and the file driver share one core: the same rows for the same records."""
+    from geoalign.io.writers import write_table
+    from geoalign.link import dedupe_records, link_records
+
+    left = [(lid, address) for lid, address, _ in LEFT] + [("L7", "   ")]
+    write_table(tmp_path / "l.jsonl", ["id", "address"], [list(r) for r in left])
+    write_table(tmp_path / "r.jsonl", ["id", "address"], [list(r) for r in RIGHT])
+    out = tmp_path / "o.jsonl"
+    link(
+        TableSpec(tmp_path / "l.jsonl", "address", "id"),
+        TableSpec(tmp_path / "r.jsonl", "address", "id"),
+        out,
+    )
+    from_file = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    rows, summary = link_records(left, RIGHT)
+    assert rows == from_file
+    assert summary.counts.status == {"match": 4, "no_match": 1, "no_candidates": 1, "error": 1}
+
+    everything = left + RIGHT
+    write_table(tmp_path / "all.jsonl", ["id", "address"], [list(r) for r in everything])
+    dedupe(TableSpec(tmp_path / "all.jsonl", "address", "id"), tmp_path / "c.jsonl")
+    clustered = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert dedupe_records(everything)[0] == clustered
+    assert {r["status"] for r in clustered} == {"record", "error"}
