@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.servers import require_module
 
 from geoalign.cli.main import main
 from geoalign.errors import InputError
@@ -380,8 +381,8 @@ def test_help_shows_defaults(command: str, shown: list[str], capsys: pytest.Capt
 def test_link_with_a_neural_model_runs_the_cascade(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
     from tests.fixtures_mgeo import small_config, write_modelscope_dir
 
     model = write_modelscope_dir(tmp_path / "mgeo", config=small_config())
