@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _cpu_seconds() -> float:
@@ -39,17 +40,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _options(args: argparse.Namespace):
-    from geoalign.link.pipeline import Options
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``settings`` and ``flags`` keyword arguments of ``link``."""
+    from geoalign.link.pipeline import LinkSettings, RunFlags
 
-    return Options(
+    settings = LinkSettings(
         rules=args.rules,
         max_candidates=args.max_candidates,
         max_block_size=args.max_block_size,
         threshold=args.threshold,
-        resume=False,
-        progress=not args.no_progress and sys.stderr.isatty(),
     )
+    flags = RunFlags(resume=False, progress=not args.no_progress and sys.stderr.isatty())
+    return {"settings": settings, "flags": flags}
 
 
 def _both(row: dict[str, str]) -> float:
@@ -92,7 +94,7 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
         TableSpec(root / "right.csv", "address", "id"),
         out,
         scorer=scorer,
-        options=_options(args),
+        **_options(args),
         true_pairs=truth,
     )
     seconds = time.perf_counter() - start
@@ -117,7 +119,7 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
         "data": str(root),
         "threshold_sweep": sweep,
         "left_rows": len(rows),
-        "right_rows": summary.counts["right_records"],
+        "right_rows": summary.counts.right_records,
         "true_links": len(truth),
         "seconds": round(seconds, 1),
         "cpu_seconds": round(_cpu_seconds(), 1),
@@ -125,16 +127,16 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
         "model": scorer.model_id,
         "seconds_by_phase": summary.to_dict()["seconds"],
         "candidate_pairs": summary.blocking["candidate_pairs"],
-        "pairs_scored_forward": summary.judge["forward_pairs"],
-        "pairs_scored_reverse": summary.judge["reverse_pairs"],
+        "pairs_scored_forward": summary.judge.forward_pairs,
+        "pairs_scored_reverse": summary.judge.reverse_pairs,
         "blocking_recall": round(summary.blocking["blocking_recall"], 4),
         "skipped_blocks": summary.blocking["skipped_blocks"],
         "predicted_links": len(predicted),
         "precision": round(correct / len(predicted), 4) if predicted else None,
         "recall": round(correct / len(truth), 4) if truth else None,
         "best_candidate_is_true_link": round(best_correct / len(truth), 4) if truth else None,
-        "status": summary.counts["status"],
-        "cascade": summary.cascade,
+        "status": summary.counts.status,
+        "cascade": summary.to_dict()["cascade"],
         "peak_rss_mb": round(_peak_rss_mb(), 0),
         "threshold": args.threshold,
         "rules": args.rules or "default",
@@ -171,7 +173,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
         TableSpec(tmp / "right.csv", "address", "id"),
         tmp / "links.csv",
         scorer=default_scorer(args.model),
-        options=_options(args),
+        **_options(args),
         true_pairs=true_pairs,
     )
     seconds = time.perf_counter() - start
@@ -206,7 +208,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
         "candidate_pairs": summary.blocking["candidate_pairs"],
         "seconds": round(seconds, 1),
         "cpu_seconds": round(_cpu_seconds(), 1),
-        "status": summary.counts["status"],
+        "status": summary.counts.status,
         "peak_rss_mb": round(_peak_rss_mb(), 0),
         "threshold": args.threshold,
         "rules": args.rules or "default",

@@ -43,11 +43,11 @@ def peak_mb() -> float:
 
 def child(mode: str, data: Path, out: Path, actors: int) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
-    from geoalign.link.pipeline import Options, TableSpec, default_scorer, link
+    from geoalign.link.pipeline import RunFlags, TableSpec, default_scorer, link
 
     left = TableSpec(data / "left.parquet", "address", "id")
     right = TableSpec(data / "right.parquet", "address", "id")
-    options = Options(progress=False)
+    flags = RunFlags(progress=False)
     if mode == "ray":
         import ray
 
@@ -63,16 +63,16 @@ def child(mode: str, data: Path, out: Path, actors: int) -> None:
             right,
             out,
             scorer_factory=default_scorer,
-            options=options,
+            flags=flags,
             ray_options=RayOptions(actors=(actors, actors)),
         )
-        rows = sum(summary.counts["status"].values())
+        rows = sum(summary.counts.status.values())
     else:
         default_scorer().warmup()
         base = rss_mb()
         start = time.perf_counter()
-        summary = link(left, right, out, options=options)
-        rows = summary.counts["left_records"]
+        summary = link(left, right, out, flags=flags)
+        rows = summary.counts.left_records
     seconds = time.perf_counter() - start
     print(
         json.dumps(

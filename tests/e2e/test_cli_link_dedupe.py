@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.servers import require_module
 
 from geoalign.cli.main import main
 from geoalign.errors import InputError
-from geoalign.link.pipeline import Options, TableSpec, dedupe, link
+from geoalign.link.pipeline import LinkSettings, RunFlags, TableSpec, dedupe, link
 
 LEFT = [
     ("L1", "浙江省杭州市西湖区文三路369号", "a"),
@@ -171,12 +172,12 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
     out = tmp_path / "resumed.csv"
     specs = (TableSpec(left, "addr", "id"), TableSpec(right, "address", "rid"))
     with pytest.raises(KeyboardInterrupt):
-        link(*specs, out, scorer=Interrupting(), options=Options(chunk_size=2))  # type: ignore[arg-type]
+        link(*specs, out, scorer=Interrupting(), flags=RunFlags(chunk_size=2))  # type: ignore[arg-type]
     partial = tmp_path / "resumed.csv.partial"
     assert partial.exists() and not out.exists()
     messages: list[str] = []
-    summary = link(*specs, out, options=Options(chunk_size=2), log=messages.append)
-    assert summary.counts["left_resumed"] == 4
+    summary = link(*specs, out, flags=RunFlags(chunk_size=2), log=messages.append)
+    assert summary.counts.left_resumed == 4
     assert any("resuming after 4" in m for m in messages)
     assert not partial.exists()
     assert read_csv(out) == read_csv(full)
@@ -240,13 +241,16 @@ def test_dedupe_python_api_guard_reports_refused_edges(tmp_path: Path) -> None:
     table = write_csv(tmp_path / "t.csv", ["addr"], [(a,) for a in same])
     messages: list[str] = []
     summary = dedupe(
-        TableSpec(table, "addr"), tmp_path / "c.csv", options=Options(max_cluster_size=2), log=messages.append
+        TableSpec(table, "addr"),
+        tmp_path / "c.csv",
+        settings=LinkSettings(max_cluster_size=2),
+        log=messages.append,
     )
     assert summary.clusters is not None
-    assert summary.clusters["largest_cluster"] <= 2
+    assert summary.clusters.largest_cluster <= 2
     # three writings of one place: at least two same-place edges, one of which the guard must refuse
-    assert summary.clusters["edges"] >= 2
-    assert summary.clusters["refused_edges"] >= 1
+    assert summary.clusters.edges >= 2
+    assert summary.clusters.refused_edges >= 1
     assert any("giant-cluster guard" in m for m in messages)
 
 
@@ -308,24 +312,77 @@ def test_dedupe_duplicate_ids_against_existing_table(
     assert "duplicate id '1'" in capsys.readouterr().err
 
 
-def test_unusable_rows_are_kept_and_marked(tmp_path: Path) -> None:
+EMPTY = {"code": "empty", "message": "address is empty after removing whitespace and control characters"}
+
+
+def test_unusable_rows_are_kept_and_marked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     left = write_csv(
-        tmp_path / "l.csv", ["id", "addr"], [("A", "浙江省杭州市西湖区文三路369号"), ("B", "   ")]
+        tmp_path / "l.csv",
+        ["id", "addr"],
+        [("A", "浙江省杭州市西湖区文三路369号"), ("B", "   "), ("C", ""), ("", "文三路369号")],
     )
     right = write_csv(tmp_path / "r.csv", ["rid", "address"], RIGHT)
     out = tmp_path / "o.jsonl"
     assert run_link(left, right, out) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [r["status"] for r in rows] == ["match", "error"]
-    assert json.loads(rows[1]["error"])["code"]
+    assert [r["status"] for r in rows] == ["match", "error", "error", "error"]
+    assert json.loads(rows[1]["error"]) == EMPTY
+    assert json.loads(rows[2]["error"]) == EMPTY
+    assert json.loads(rows[3]["error"]) == {"code": "missing_id", "message": "line 5: the id column is empty"}
+    assert [r["right_id"] for r in rows[1:]] == [None, None, None]
+    assert "left records: match 1, error 3" in capsys.readouterr().err
+
+
+def test_dedupe_marks_unusable_records_as_errors(tmp_path: Path) -> None:
+    table = write_csv(
+        tmp_path / "t.csv", ["id", "addr"], [("1", "文三路369号"), ("2", ""), ("3", "文三路 ３６９号")]
+    )
+    out = tmp_path / "c.csv"
+    assert main(["dedupe", str(table), "--col", "addr", "--id", "id", "-o", str(out), "--no-progress"]) == 0
+    rows = read_csv(out)
+    assert [(r["id"], r["cluster_id"], r["status"]) for r in rows] == [
+        ("1", "1", "record"),
+        ("2", "", "error"),
+        ("3", "1", "record"),
+    ]
+    assert json.loads(rows[1]["error"]) == EMPTY
+
+
+def test_summary_speaks_of_the_options_given(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    assert run_link(left, right, tmp_path / "o.csv") == 0
+    err = capsys.readouterr().err
+    # no --model: no cascade, no "uncertain band", no internal scorer names
+    assert "model: the embedded matcher scored" in err
+    for word in ("uncertain", "cascade", "structured", "--model"):
+        assert word not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("link", ["--threshold THRESHOLD", "(default: 0.2)", "(default: 2000)", "(default: local)"]),
+        ("dedupe", ["(default: 1000)", "(default: cluster_id)", "(default: 0.2)"]),
+    ],
+)
+def test_help_shows_defaults(command: str, shown: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for piece in shown:
+        assert piece in text
+    assert "(default: None)" not in text and "(default: False)" not in text
 
 
 @pytest.mark.torch
 def test_link_with_a_neural_model_runs_the_cascade(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
     from tests.fixtures_mgeo import small_config, write_modelscope_dir
 
     model = write_modelscope_dir(tmp_path / "mgeo", config=small_config())
@@ -359,7 +416,7 @@ def test_python_api_in_memory() -> None:
         ("a1", "match", "b1"),
         ("a2", "no_candidates", None),
     ]
-    assert summary.counts["right_records"] == 2
+    assert summary.counts.right_records == 2
     clustered, _ = dedupe_records([("1", "文三路369号"), ("2", "文三路 ３６９号"), ("3", "文三路368号")])
     assert [r["cluster_id"] for r in clustered] == ["1", "1", "3"]
     with pytest.raises(InputError, match="no records"):
@@ -378,7 +435,7 @@ def test_dedupe_resumes_after_an_interruption(tmp_path: Path) -> None:
     table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
     spec = TableSpec(table, "addr", "id")
     full = tmp_path / "full.csv"
-    dedupe(spec, full, options=Options(chunk_size=2))
+    dedupe(spec, full, flags=RunFlags(chunk_size=2))
     assert [r["cluster_id"] for r in read_csv(full)] == ["1", "1", "3", "3", "5", "5", "7", "8"]
 
     class Interrupting:
@@ -400,10 +457,10 @@ def test_dedupe_resumes_after_an_interruption(tmp_path: Path) -> None:
 
     out = tmp_path / "resumed.csv"
     with pytest.raises(KeyboardInterrupt):
-        dedupe(spec, out, scorer=Interrupting(), options=Options(chunk_size=2))  # type: ignore[arg-type]
+        dedupe(spec, out, scorer=Interrupting(), flags=RunFlags(chunk_size=2))  # type: ignore[arg-type]
     assert (tmp_path / "resumed.csv.edges.partial").exists() and not out.exists()
     messages: list[str] = []
-    dedupe(spec, out, options=Options(chunk_size=2), log=messages.append)
+    dedupe(spec, out, flags=RunFlags(chunk_size=2), log=messages.append)
     assert any("resuming after 4" in m for m in messages)
     assert read_csv(out) == read_csv(full)
     assert not (tmp_path / "resumed.csv.edges.partial").exists()
@@ -435,3 +492,30 @@ def test_dedupe_explain_blocking(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "blocking analysis: 6 query records x 6 indexed records" in out
     assert "full comparison would be        15 pairs" in out
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_in_memory_api_gives_the_file_rows(tmp_path: Path) -> None:
+    """The in-memory API and the file driver share one core: the same rows for the same records."""
+    from geoalign.io.writers import write_table
+    from geoalign.link import dedupe_records, link_records
+
+    left = [(lid, address) for lid, address, _ in LEFT] + [("L7", "   ")]
+    write_table(tmp_path / "l.jsonl", ["id", "address"], [list(r) for r in left])
+    write_table(tmp_path / "r.jsonl", ["id", "address"], [list(r) for r in RIGHT])
+    out = tmp_path / "o.jsonl"
+    link(
+        TableSpec(tmp_path / "l.jsonl", "address", "id"),
+        TableSpec(tmp_path / "r.jsonl", "address", "id"),
+        out,
+    )
+    from_file = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    rows, summary = link_records(left, RIGHT)
+    assert rows == from_file
+    assert summary.counts.status == {"match": 4, "no_match": 1, "no_candidates": 1, "error": 1}
+
+    everything = left + RIGHT
+    write_table(tmp_path / "all.jsonl", ["id", "address"], [list(r) for r in everything])
+    dedupe(TableSpec(tmp_path / "all.jsonl", "address", "id"), tmp_path / "c.jsonl")
+    clustered = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert dedupe_records(everything)[0] == clustered
+    assert {r["status"] for r in clustered} == {"record", "error"}

@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.servers import require_module
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'geoalign[ray]')")
-pq = pytest.importorskip("pyarrow.parquet")
-
-from geoalign.cli.main import main  # noqa: E402
-from geoalign.errors import InputError  # noqa: E402
-from geoalign.link.pipeline import Options, TableSpec, default_scorer, link  # noqa: E402
-from geoalign.link.ray_engine import RayOptions, actor_cpus, link_ray  # noqa: E402
-from geoalign.types import AddressPair, Result  # noqa: E402
+from geoalign.cli.main import main
+from geoalign.errors import InputError
+from geoalign.link.pipeline import LinkSettings, TableSpec, default_scorer, link
+from geoalign.link.ray_engine import RayOptions, actor_cpus, link_ray
+from geoalign.types import AddressPair, Result
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +36,7 @@ EXTRA_LEFT = [
 
 @pytest.fixture(scope="session")
 def local_ray() -> Iterator[Any]:
+    ray = require_module("ray", "ray")
     os.environ["RAY_DISABLE_USAGE_STATS"] = "1"
     # the killing scorer below lives in this test module: ship it by value (workers cannot import tests)
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -78,6 +77,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def sorted_rows(path: Path, key: str) -> list[dict[str, Any]]:
+    pq = require_module("pyarrow.parquet", "tables")
     return sorted(pq.read_table(path).to_pylist(), key=lambda r: r[key])
 
 
@@ -152,18 +152,18 @@ def test_killed_scoring_worker_is_retried_without_lost_or_duplicate_rows(
 ) -> None:
     left = TableSpec(tables / "left.csv", "address", "id")
     right = TableSpec(tables / "right.csv", "address", "id")
-    options = Options(max_candidates=5)
+    settings = LinkSettings(max_candidates=5)
     with open(tables / "left.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     marked = rows[len(rows) // 2]["address"]
     marker = tmp_path / "killed"
-    link(left, right, tmp_path / "local.parquet", options=options)
+    link(left, right, tmp_path / "local.parquet", settings=settings)
     link_ray(
         left,
         right,
         tmp_path / "ray.parquet",
         scorer_factory=functools.partial(killing_scorer, str(marker), marked),
-        options=options,
+        settings=settings,
         ray_options=RayOptions(actors=(1, 1), batch_records=32, max_restarts=2, max_task_retries=2),
     )
     assert marker.exists(), "the marked batch never reached a scoring actor: nothing was killed"

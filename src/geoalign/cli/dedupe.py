@@ -20,10 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", dest="id_col", help="id column (default: row number)")
     parser.add_argument("--carry", help="columns to copy into the output (comma-separated)")
     parser.add_argument("--format", choices=sorted(FORMATS), help="input format (default: suffix)")
+    from geoalign.link.settings import DEFAULT_MAX_CLUSTER_SIZE
+
     parser.add_argument(
         "--max-cluster-size",
         type=int,
-        default=1000,
+        default=DEFAULT_MAX_CLUSTER_SIZE,
         help="a merge that would make a cluster larger than this is refused and reported",
     )
     parser.add_argument(
@@ -34,16 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--existing-cluster-col", default="cluster_id", help="cluster id column of --existing"
     )
-    parser.add_argument(
-        "--existing-col", default="address", help="address column of --existing (default: address)"
-    )
-    parser.add_argument("--existing-id", default="id", help="id column of --existing (default: id)")
+    parser.add_argument("--existing-col", default="address", help="address column of --existing")
+    parser.add_argument("--existing-id", default="id", help="id column of --existing")
     parser.add_argument("--edges", metavar="FILE", help="also write the same-place edges (a_id, b_id, score)")
     add_table_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.cli.link import options_from_args, report_summary, scorer_from_args, split_list
+    from geoalign.cli.link import (
+        flags_from_args,
+        report_summary,
+        scorer_from_args,
+        settings_from_args,
+        split_list,
+    )
     from geoalign.errors import InputError
     from geoalign.link.pipeline import TableSpec, dedupe, read_true_pairs
 
@@ -51,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("-o/--output is required (or use --explain-blocking)")
     if args.max_cluster_size < 2:
         raise InputError("--max-cluster-size must be >= 2")
-    if getattr(args, "engine", "local") == "ray":
-        from geoalign.link.ray_engine import run_cli
+    if args.engine == "ray":
+        from geoalign.cli.link_ray import run_cli
 
         return run_cli("dedupe", args)
     table = TableSpec(args.input, args.col, args.id_col, split_list(args.carry), args.format, args.header)
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         table,
         args.output or "-",
         scorer=scorer_from_args(args),
-        options=options_from_args(args),
+        settings=settings_from_args(args),
+        flags=flags_from_args(args),
         output_format=args.output_format,
         existing=existing,
         existing_cluster_col=args.existing_cluster_col,

@@ -1,9 +1,10 @@
 """``geoalign link LEFT RIGHT --left-col C --right-col C -o OUT``: the best right record per left record.
 
 Blocking finds candidates (``--explain-blocking`` shows what it costs and misses before any scoring),
-the embedded matcher scores them (``--model DIR`` adds a neural stage for the uncertain band), and a
-candidate is a match only when it is the same place both ways with no conflicting house numbers. The
-output has one row per left record, unmatched ones included (see ``geoalign.link.pipeline``).
+the embedded matcher scores them (``--model DIR`` adds a neural stage for the pairs it is unsure of),
+and a candidate is a match only when it is the same place both ways with no conflicting house numbers.
+The output has one row per left record, unmatched and unusable ones included (see
+``geoalign.link.pipeline``). ``--engine ray`` runs the same on a Ray cluster (``geoalign.cli.link_ray``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the pipeline is imported lazily so `geoalign link --help` stays instant
-    from geoalign.link.pipeline import TableSpec
+    from geoalign.link.pipeline import LinkSettings, RunFlags, RunSummary, TableSpec
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows each option's default where it has one worth showing (not None, not off), and
+    where its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def add_table_options(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +35,10 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
     from geoalign.link.candidates import DEFAULT_THRESHOLD
+    from geoalign.link.settings import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
     from geoalign.scorers.spec import TABLE_FIELDS, ScorerSpec
 
+    parser.formatter_class = DefaultsHelpFormatter
     parser.add_argument("-o", "--output", help="output file (format from its suffix)")
     parser.add_argument("--output-format", choices=sorted(FORMATS), help="output format (default: suffix)")
     parser.add_argument(
@@ -65,8 +80,10 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     )
     ScorerSpec.add_arguments(score, TABLE_FIELDS)
     run_ = parser.add_argument_group("execution")
-    run_.add_argument("--batch-size", type=int, default=4096, help="pairs per scoring batch")
-    run_.add_argument("--chunk-size", type=int, default=2000, help="records per chunk and per checkpoint")
+    run_.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="pairs per scoring batch")
+    run_.add_argument(
+        "--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="records per chunk and per checkpoint"
+    )
     run_.add_argument("--no-explanation", action="store_true", help="leave the explanation column empty")
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
     run_.add_argument("--restart", action="store_true", help="ignore an existing partial output")
@@ -74,8 +91,8 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     run_.add_argument(
         "--engine",
         choices=("local", "ray"),
-        default="local",
         help="local: this process; ray: a Ray cluster, writing a Parquet dataset (extra 'ray', docs/ray.md)",
+        default="local",
     )
     run_.add_argument("--ray-address", help="--engine ray: cluster address (default: start a local Ray)")
     run_.add_argument("--ray-actors", type=int, default=2, help="--engine ray: scoring actors (at most)")
@@ -86,17 +103,26 @@ def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def options_from_args(args: argparse.Namespace) -> Any:
-    from geoalign.link.pipeline import Options
+def settings_from_args(args: argparse.Namespace) -> LinkSettings:
+    """What decides the answer (``geoalign.link.settings``)."""
+    from geoalign.link.settings import DEFAULT_MAX_CLUSTER_SIZE, LinkSettings
 
-    return Options(
+    return LinkSettings(
         rules=args.rules,
         max_block_size=args.max_block_size,
         max_candidates=args.max_candidates,
         threshold=args.threshold,
         batch_size=args.batch_size,
+        max_cluster_size=getattr(args, "max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE),
+    )
+
+
+def flags_from_args(args: argparse.Namespace) -> RunFlags:
+    """How the run behaves (chunks, resume, progress bar, explanation column)."""
+    from geoalign.link.settings import RunFlags
+
+    return RunFlags(
         chunk_size=args.chunk_size,
-        max_cluster_size=getattr(args, "max_cluster_size", 1000),
         resume=not args.restart,
         progress=not args.no_progress and sys.stderr.isatty(),
         with_explanation=not args.no_explanation,
@@ -120,15 +146,48 @@ def tables_from_args(args: argparse.Namespace) -> tuple[TableSpec, TableSpec]:
     return spec("left"), spec("right")
 
 
-def scorer_from_args(args: argparse.Namespace) -> Any:
+def scorer_recipe(args: argparse.Namespace) -> Any:
+    """The scorer the options ask for, as a picklable recipe (call it to build the scorer): the local
+    engine builds it once, each Ray actor builds its own. The one place link/dedupe build a scorer."""
     from geoalign.scorers.spec import ScorerSpec
 
-    return ScorerSpec.for_tables(args).build()
+    return ScorerSpec.for_tables(args).build
 
 
-def report_summary(command: str, summary: Any, args: argparse.Namespace, output: str | None) -> None:
+def scorer_from_args(args: argparse.Namespace) -> Any:
+    return scorer_recipe(args)()
+
+
+def _scoring_lines(summary: RunSummary, neural: bool) -> list[str]:
+    """What was compared and by whom, in the words of the options the user gave."""
+    lines = []
+    judge = summary.judge
+    if judge is not None:  # the Ray engine's summary has no judge counters (they live in its actors)
+        lines.append(
+            f"  compared: {judge.forward_pairs:,} candidate pairs "
+            f"(and {judge.skipped_hard_numbers:,} not compared: different house numbers), "
+            f"{judge.reverse_pairs:,} checked the other way round; {judge.same_place:,} same place, "
+            f"{judge.refused_by_hard_numbers:,} rejected for different house numbers"
+        )
+    cascade = summary.cascade
+    if cascade is not None and neural:
+        lines.append(
+            f"  models: the embedded matcher decided {cascade.structured_decided:,} pairs in "
+            f"{cascade.structured_ms / 1000:.1f}s, --model decided {cascade.neural_decided:,} in "
+            f"{cascade.neural_ms / 1000:.1f}s; {cascade.errors:,} errors"
+        )
+    elif cascade is not None:
+        lines.append(
+            f"  model: the embedded matcher scored {cascade.pairs:,} pairs in "
+            f"{cascade.structured_ms / 1000:.1f}s; {cascade.errors:,} errors"
+        )
+    return lines
+
+
+def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, output: str | None) -> None:
     """The run summary: human text on stderr, JSON on stdout with --json."""
     from geoalign.link.blocking import format_report
+    from geoalign.link.summary import DedupeSummary, LinkSummary
 
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
@@ -143,35 +202,18 @@ def report_summary(command: str, summary: Any, args: argparse.Namespace, output:
         f"(full comparison {blocking['full_comparison_pairs']:,}); "
         f"{blocking['skipped_blocks']:,} oversized blocks skipped"
     )
-    judge = summary.judge
-    if judge:  # the Ray engine's summary has no judge counters (they live in its actors)
-        lines.append(
-            f"  scored: {judge['forward_pairs']:,} pairs forward "
-            f"({judge['skipped_hard_numbers']:,} candidates not scored: conflicting house numbers), "
-            f"{judge['reverse_pairs']:,} reverse; {judge['same_place']:,} same-place; "
-            f"{judge['refused_by_hard_numbers']:,} refused by hard numbers"
-        )
-    cascade = summary.cascade
-    if cascade:
-        neural = (
-            f"neural decided {cascade['neural_decided']:,} in {cascade['neural_ms'] / 1000:.1f}s"
-            if args.model
-            else f"uncertain band left to structured (no --model): {cascade['uncertain_kept']:,}"
-        )
-        lines.append(
-            f"  cascade: structured decided {cascade['structured_decided']:,} in "
-            f"{cascade['structured_ms'] / 1000:.1f}s; {neural}; errors {cascade['errors']:,}"
-        )
-    if summary.counts.get("status"):
-        lines.append(
-            "  left records: " + ", ".join(f"{k} {v:,}" for k, v in summary.counts["status"].items())
-        )
-    if summary.clusters:
+    lines += _scoring_lines(summary, neural=bool(args.model))
+    if isinstance(summary, LinkSummary) and summary.counts.status:
+        statuses = ", ".join(f"{k} {v:,}" for k, v in summary.counts.status.items())
+        lines.append(f"  left records: {statuses}")
+    if isinstance(summary, DedupeSummary) and summary.clusters is not None:
         c = summary.clusters
         lines.append(
-            f"  clusters: {c['clusters']:,} over {c['records']:,} records (largest {c['largest_cluster']}); "
-            f"{c['refused_edges']:,} edges refused by the giant-cluster guard"
+            f"  clusters: {c.clusters:,} over {c.records:,} records (largest {c.largest_cluster}); "
+            f"{c.refused_edges:,} merges refused by --max-cluster-size"
         )
+        if summary.counts.unusable:
+            lines.append(f"  records that cannot take part (status error): {summary.counts.unusable:,}")
     lines.append(f"  time: {summary.seconds.get('total', 0.0):.1f}s")
     for message in summary.messages:
         lines.append(f"  {message}")
@@ -198,23 +240,23 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.errors import InputError
     from geoalign.link.pipeline import link, read_true_pairs
 
-    if getattr(args, "engine", "local") == "ray":
-        from geoalign.link.ray_engine import run_cli
+    if args.engine == "ray":
+        from geoalign.cli.link_ray import run_cli
 
         return run_cli("link", args)
     if not args.explain_blocking and not args.output:
         raise InputError("-o/--output is required (or use --explain-blocking)")
     left, right = tables_from_args(args)
-    true_pairs = read_true_pairs(args.labels) if args.labels else None
     summary = link(
         left,
         right,
         args.output or "-",
         scorer=scorer_from_args(args),
-        options=options_from_args(args),
+        settings=settings_from_args(args),
+        flags=flags_from_args(args),
         output_format=args.output_format,
         explain_only=args.explain_blocking,
-        true_pairs=true_pairs,
+        true_pairs=read_true_pairs(args.labels) if args.labels else None,
         log=lambda message: print(f"geoalign link: {message}", file=sys.stderr),
     )
     report_summary("link", summary, args, args.output)

@@ -2,13 +2,14 @@
 
 The Python API mirrors the CLI (``geoalign link`` / ``geoalign dedupe``)::
 
-    from geoalign.link import TableSpec, Options, link, dedupe
+    from geoalign.link import TableSpec, LinkSettings, link, dedupe
     summary = link(TableSpec("shops.csv", "addr", "shop_id"), TableSpec("poi.parquet", "address", "id"),
-                   "links.csv", options=Options(max_candidates=20))
+                   "links.csv", settings=LinkSettings(max_candidates=20))
     rows, summary = link_records([("a1", "杭州市西湖区文三路369号")], [("b1", "文三路３６９号")])
 
 Submodules: ``blocking`` (keys, index, diagnostics), ``candidates`` (records, same-place judge),
-``cluster`` (stable-id union-find), ``pipeline`` (end to end, chunked and resumable). Imports are lazy so
+``cluster`` (stable-id union-find), ``core`` (the per-chunk core every engine calls), ``pipeline`` (the
+end-to-end entry points, see its docstring for the output columns). Imports are lazy so
 ``import geoalign.link`` stays cheap.
 """
 
@@ -17,7 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "Options": "geoalign.link.pipeline",
+    "LinkSettings": "geoalign.link.pipeline",
+    "RunFlags": "geoalign.link.pipeline",
+    "LinkStatus": "geoalign.link.pipeline",
+    "DedupeStatus": "geoalign.link.pipeline",
+    "LinkSummary": "geoalign.link.pipeline",
+    "DedupeSummary": "geoalign.link.pipeline",
     "RunSummary": "geoalign.link.pipeline",
     "TableSpec": "geoalign.link.pipeline",
     "dedupe": "geoalign.link.pipeline",

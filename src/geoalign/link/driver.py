@@ -1,0 +1,390 @@
+"""The file driver of link and dedupe: read, index, stream query chunks through the core, write.
+
+Memory stays bounded by the tables themselves, never by their product: the indexed table (right for
+link, the whole table for dedupe) is held as records + an inverted key index; query records stream
+past in chunks of ``RunFlags.chunk_size``; each query keeps at most ``max_candidates`` candidates.
+Output goes through ``geoalign.io.resume.PartialOutput``: finished chunks are appended durably to
+``OUT.partial``, a rerun of the same command continues after the last finished chunk, and the real
+output appears atomically at the end. The decisions themselves are ``geoalign.link.core``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from geoalign.errors import InputError
+from geoalign.link.blocking import BlockingDiagnostics, parse_rules
+from geoalign.link.candidates import Record, RecordAnalyzer, SamePlaceJudge, featurizer_of
+from geoalign.link.cluster import Edge, build_clusters
+from geoalign.link.core import (
+    IndexedTable,
+    blocking_report,
+    dedupe_rows,
+    find_candidates,
+    index_records,
+    judge_dedupe,
+    judge_link,
+    pair_once,
+    refused_message,
+)
+from geoalign.link.rows import dedupe_columns, link_columns, link_values
+from geoalign.link.settings import LinkSettings, RunFlags, default_scorer
+from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report, snapshot_stats
+from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
+from geoalign.types import Scorer
+
+Log = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    del message
+
+
+class _Bar:
+    """A tqdm progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, total: int | None, initial: int, desc: str) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, initial=initial, unit="rec", desc=desc, file=sys.stderr, smoothing=0.1
+            )
+
+    def update(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _index_table(records: list[Record], path: Any, run: _Run, label: str) -> IndexedTable:
+    """Analyze and index ``records`` (ids checked unique first unless ``path`` is None: already done)."""
+    if path is not None:
+        check_unique(records, path)
+    bar = _Bar(run.flags.progress, len(records), 0, label)
+    try:
+        return index_records(records, run.analyzer, run.settings.max_block_size, tick=bar.update)
+    finally:
+        bar.close()
+
+
+def _fingerprint(path: Any, run: _Run, **fields: Any) -> dict[str, Any]:
+    """What makes a partial output reusable by a rerun: the inputs, the columns and the settings."""
+    from geoalign.io.resume import input_fingerprint
+
+    return input_fingerprint(
+        path,
+        **fields,
+        rules=list(run.rules),
+        max_block_size=run.settings.max_block_size,
+        max_candidates=run.settings.max_candidates,
+        threshold=run.settings.threshold,
+        model=run.scorer.model_id,
+    )
+
+
+def _start(partial: Any, run: _Run, what: str) -> int:
+    """Open the partial output; the number of query records a previous run already finished."""
+    done = int(partial.start(resume=run.flags.resume))
+    if partial.stale_reason:
+        run.say(partial.stale_reason)
+    if done:
+        run.say(f"resuming after {done} {what} already in {partial.path}")
+    return done
+
+
+@dataclass(slots=True)
+class _Run:
+    """What every file run sets up first: its settings, scorer, analyzer, log and clock."""
+
+    settings: LinkSettings
+    flags: RunFlags
+    rules: tuple[str, ...]
+    scorer: Scorer
+    analyzer: RecordAnalyzer
+    say: Log
+    t0: float
+
+    @classmethod
+    def start(
+        cls, scorer: Scorer | None, settings: LinkSettings | None, flags: RunFlags | None, log: Log | None
+    ) -> _Run:
+        t0 = time.perf_counter()
+        settings = settings or LinkSettings()
+        rules = parse_rules(settings.rules)
+        scorer = scorer or default_scorer()
+        analyzer = RecordAnalyzer(featurizer_of(scorer), rules)
+        return cls(settings, flags or RunFlags(), rules, scorer, analyzer, log or _quiet, t0)
+
+    def judge(self) -> SamePlaceJudge:
+        return SamePlaceJudge(
+            self.scorer, threshold=self.settings.threshold, batch_size=self.settings.batch_size
+        )
+
+    def finish(self, summary: RunSummary, judge: SamePlaceJudge | None) -> None:
+        if judge is not None:
+            summary.judge = judge.stats
+            summary.cascade = snapshot_stats(self.scorer)
+        summary.seconds["total"] = time.perf_counter() - self.t0
+
+
+def link(
+    left: TableSpec,
+    right: TableSpec,
+    output: str | Path,
+    *,
+    scorer: Scorer | None = None,
+    settings: LinkSettings | None = None,
+    flags: RunFlags | None = None,
+    output_format: str | None = None,
+    explain_only: bool = False,
+    true_pairs: Sequence[tuple[str, str]] | None = None,
+    log: Log | None = None,
+) -> LinkSummary:
+    """Link ``left`` to ``right``: the best right record per left record (see ``geoalign.link.pipeline``).
+
+    With ``explain_only`` nothing is scored or written: the blocking analysis is returned in
+    ``summary.blocking`` (candidate pair count, largest and skipped blocks, and the recall of the
+    blocking when ``true_pairs`` (left id, right id) are given).
+    """
+    from geoalign.io.formats import detect_format
+
+    run = _Run.start(scorer, settings, flags, log)
+    summary = LinkSummary()
+    out_fmt = None if explain_only else detect_format(output, output_format)
+    # open the left table first: a missing column there should fail before the right table is indexed
+    left_carry, left_rows, left_total = iter_records(left, count=run.flags.progress)
+    right_carry, right_rows, _total = iter_records(right)
+    indexed = _index_table(list(right_rows), right.path, run, "index right")
+    summary.seconds["index_right"] = time.perf_counter() - run.t0
+    summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
+    diag = BlockingDiagnostics(indexed.index)
+    partial = (
+        None
+        if explain_only
+        else _link_output(left, right, output, run, link_columns(left_carry, right_carry))
+    )
+    judge = None if partial is None else run.judge()
+    done = 0 if partial is None else _start(partial, run, "left records")
+    bar = _Bar(run.flags.progress, left_total, done, "explain" if explain_only else "link")
+    seen_left: dict[str, int] = {}
+    status = summary.counts.status
+    t1 = time.perf_counter()
+    n_left = 0
+    try:
+        for chunk in chunks(left_rows, run.flags.chunk_size):
+            check_unique(chunk, left.path, seen_left)
+            first_new = max(0, done - n_left)  # a resumed run skips the rows already written
+            n_left += len(chunk)
+            chunk = chunk[first_new:]
+            for record in chunk:
+                run.analyzer.analyze(record)
+            found = find_candidates(
+                chunk, indexed, run.settings.max_candidates, diag=diag, remember=true_pairs is not None
+            )
+            if partial is not None and judge is not None:
+                results = judge_link(chunk, found, judge)
+                for result in results:
+                    status[result.status.value] = status.get(result.status.value, 0) + 1
+                partial.append(
+                    [link_values(r, len(right_carry), run.flags.with_explanation) for r in results]
+                )
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    summary.seconds["blocking" if explain_only else "link"] = time.perf_counter() - t1
+    summary.blocking = blocking_report(diag, run.settings, run.rules, indexed.usable, true_pairs)
+    summary.counts.left_records, summary.counts.left_resumed = n_left, done
+    if partial is not None:
+        t2 = time.perf_counter()
+        partial.finish(out_fmt)
+        summary.seconds["write"] = time.perf_counter() - t2
+    run.finish(summary, judge)
+    return summary
+
+
+def _link_output(left: TableSpec, right: TableSpec, output: str | Path, run: _Run, columns: list[str]) -> Any:
+    """The resumable output of a link run."""
+    from geoalign.io.resume import PartialOutput, input_fingerprint
+
+    fingerprint = _fingerprint(
+        left.path,
+        run,
+        right=input_fingerprint(right.path),
+        left_col=left.col,
+        right_col=right.col,
+        left_id=left.id_col,
+        right_id=right.id_col,
+        carry=[list(left.carry), list(right.carry)],
+    )
+    return PartialOutput(output, fingerprint, columns)
+
+
+@dataclass(slots=True)
+class _DedupeInput:
+    """The records of a dedupe run: those of ``--existing`` (with their clusters) first, then the new."""
+
+    records: list[Record]
+    n_old: int
+    old_clusters: list[tuple[str, str]]
+    carry_names: list[str]
+
+    @property
+    def new(self) -> list[Record]:
+        return self.records[self.n_old :]
+
+
+def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record], list[tuple[str, str]]]:
+    """The records of an aligned table and their (id, cluster id) pairs."""
+    spec = replace(existing, carry=[*existing.carry, cluster_col])
+    old: list[Record] = []
+    clusters: list[tuple[str, str]] = []
+    _names, stream, _total = iter_records(spec)
+    for record in stream:
+        cid = record.carry.pop()
+        if record.error is None and (cid is None or str(cid).strip() == ""):
+            raise InputError(f"{existing.path}: line {record.line}: empty {cluster_col!r}")
+        old.append(record)
+        if record.error is None:
+            clusters.append((record.id, str(cid).strip()))
+    return old, clusters
+
+
+def _dedupe_input(table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
+    old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
+    carry_names, stream, _total = iter_records(table, count=False)
+    new = list(stream)
+    seen = check_unique(old, existing.path if existing is not None else table.path)
+    check_unique(new, table.path, dict(seen) if existing is not None else None)
+    return _DedupeInput(old + new, len(old), old_clusters, carry_names)
+
+
+def dedupe(
+    table: TableSpec,
+    output: str | Path,
+    *,
+    scorer: Scorer | None = None,
+    settings: LinkSettings | None = None,
+    flags: RunFlags | None = None,
+    output_format: str | None = None,
+    existing: TableSpec | None = None,
+    existing_cluster_col: str = "cluster_id",
+    edges_output: str | Path | None = None,
+    explain_only: bool = False,
+    true_pairs: Sequence[tuple[str, str]] | None = None,
+    log: Log | None = None,
+) -> DedupeSummary:
+    """Cluster the records of ``table`` that denote the same place (see ``geoalign.link.pipeline``).
+
+    Incremental mode (``existing``: an aligned table with ids, addresses and ``existing_cluster_col``):
+    new records are matched against the existing ones and each other, existing records are not
+    re-compared among themselves, and existing cluster IDs are kept (on a merge the older ID survives).
+    The output then holds the existing records followed by the new ones.
+    """
+    from geoalign.io.formats import detect_format
+
+    run = _Run.start(scorer, settings, flags, log)
+    summary = DedupeSummary()
+    out_fmt = None if explain_only else detect_format(output, output_format)
+    if edges_output is not None and not explain_only:
+        detect_format(edges_output)
+    data = _dedupe_input(table, existing, existing_cluster_col)
+    indexed = _index_table(data.records, None, run, "indexing")
+    summary.seconds["index"] = time.perf_counter() - run.t0
+    counts = summary.counts
+    counts.records, counts.existing_records, counts.new_records = len(data.records), data.n_old, len(data.new)
+    counts.unusable = indexed.unusable
+    diag = BlockingDiagnostics(indexed.index, dedupe=True)
+    partial = None if explain_only else _dedupe_output(table, existing, output, run)
+    judge = None if partial is None else run.judge()
+    done = 0 if partial is None else _start(partial, run, "records")
+    bar = _Bar(run.flags.progress, len(data.new), done, "explain" if explain_only else "dedupe")
+    t1 = time.perf_counter()
+    try:
+        for positions in chunks(range(data.n_old + done, len(data.records)), run.flags.chunk_size):
+            queries = [data.records[q] for q in positions]
+            found = find_candidates(
+                queries,
+                indexed,
+                run.settings.max_candidates,
+                diag=diag,
+                remember=true_pairs is not None,
+                accept=pair_once(positions, data.n_old),
+            )
+            if partial is not None and judge is not None:
+                edges = judge_dedupe(queries, found, judge)
+                partial.append([[json.dumps([[e.b, e.score] for e in q], ensure_ascii=False)] for q in edges])
+            bar.update(len(positions))
+    finally:
+        bar.close()
+    summary.seconds["blocking" if explain_only else "score"] = time.perf_counter() - t1
+    summary.blocking = blocking_report(diag, run.settings, run.rules, indexed.usable, true_pairs)
+    if partial is not None:
+        _cluster_and_write(data, partial, run, summary, output, out_fmt, edges_output, existing is not None)
+    run.finish(summary, judge)
+    return summary
+
+
+def _dedupe_output(table: TableSpec, existing: TableSpec | None, output: str | Path, run: _Run) -> Any:
+    """The resumable sidecar of a dedupe run: one row per new record, its same-place edges (JSON);
+    the clusters are built from all of them at the end."""
+    from geoalign.io.resume import PartialOutput, input_fingerprint
+
+    fingerprint = _fingerprint(
+        table.path,
+        run,
+        existing=input_fingerprint(existing.path) if existing is not None else None,
+        col=table.col,
+        id=table.id_col,
+    )
+    return PartialOutput(f"{output}.edges", fingerprint, ["edges"])
+
+
+def _cluster_and_write(
+    data: _DedupeInput,
+    partial: Any,
+    run: _Run,
+    summary: DedupeSummary,
+    output: str | Path,
+    out_fmt: str | None,
+    edges_output: str | Path | None,
+    incremental: bool,
+) -> None:
+    """Clusters from every edge in the sidecar, then the output (and the edges file) atomically."""
+    from geoalign.io.writers import write_table
+
+    t0 = time.perf_counter()
+    records, n_old = data.records, data.n_old
+    edges = [
+        Edge(records[n_old + n].id, str(target), float(score))
+        for n, row in enumerate(partial.rows())
+        for target, score in json.loads(row[0])
+    ]
+    usable_new = [r.id for r in data.new if r.error is None]
+    max_size = run.settings.max_cluster_size
+    clusters = build_clusters(usable_new, edges, max_cluster_size=max_size, existing=data.old_clusters)
+    summary.clusters = cluster_report(clusters, len(edges))
+    if clusters.refused:
+        run.say(refused_message(len(clusters.refused), max_size))
+    summary.seconds["cluster"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    n_carry = len(data.carry_names)
+    rows = (row.values(n_carry) for row in dedupe_rows(records, n_old, incremental, clusters))
+    write_table(output, dedupe_columns(data.carry_names), rows, out_fmt)
+    if edges_output is not None:
+        write_table(edges_output, ["a_id", "b_id", "score"], ([e.a, e.b, e.score] for e in edges))
+    partial.path.unlink()
+    summary.seconds["write"] = time.perf_counter() - t1
+
+
+__all__ = ["dedupe", "link"]

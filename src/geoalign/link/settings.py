@@ -1,0 +1,96 @@
+"""What a link/dedupe run decides with, apart from how it runs: the judge's settings and its scorer.
+
+Two frozen classes instead of one mutable bag, because they play different roles:
+
+* ``LinkSettings`` — what decides the answer (blocking rules and limits, the same-place threshold, the
+  giant-cluster guard) plus the judge's batch size. Everything but ``batch_size`` changes the output,
+  so these go into the resume fingerprint and travel to Ray actors.
+* ``RunFlags`` — how a run behaves and what it writes around the answer (chunking and checkpoints,
+  resume, the progress bar, the explanation column). They never change a decision.
+
+Neither is mutated by the pipeline: a driver that needs another value makes its own copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geoalign.errors import InputError
+from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES
+from geoalign.link.candidates import DEFAULT_THRESHOLD
+from geoalign.types import Scorer
+
+#: A merge that would make a cluster larger than this is refused and reported (the giant-cluster guard).
+DEFAULT_MAX_CLUSTER_SIZE = 1000
+#: Candidate pairs per scoring call of the judge.
+DEFAULT_BATCH_SIZE = 4096
+#: Query records per chunk (and per checkpoint of a resumable run).
+DEFAULT_CHUNK_SIZE = 2000
+
+
+def _at_least(value: int, minimum: int, name: str) -> None:
+    if value < minimum:
+        raise InputError(f"{name} must be >= {minimum}")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """Blocking, the same-place judge and clustering: what decides the answer (see the module docstring)."""
+
+    rules: Sequence[str] | str | None = None
+    max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
+    max_candidates: int = DEFAULT_MAX_CANDIDATES
+    threshold: float = DEFAULT_THRESHOLD
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
+
+    def __post_init__(self) -> None:
+        _at_least(self.max_block_size, 1, "max-block-size")
+        _at_least(self.max_candidates, 1, "max-candidates")
+        _at_least(self.batch_size, 1, "batch-size")
+        _at_least(self.max_cluster_size, 2, "max-cluster-size")
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlags:
+    """How a run behaves and what it writes around the answer; never changes a decision."""
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    resume: bool = True
+    progress: bool = False
+    with_explanation: bool = True
+
+    def __post_init__(self) -> None:
+        _at_least(self.chunk_size, 1, "chunk-size")
+
+
+def default_scorer(
+    model: str | Path | None = None,
+    *,
+    cascade_threshold: float | None = None,
+    structured_model: str | Path | None = None,
+    **neural_options: Any,
+) -> Scorer:
+    """The scorer for table alignment: always a cascade (so per-stage counts are reported), with a
+    neural second stage only when ``model`` is given."""
+    from geoalign.scorers.cascade import DEFAULT_THRESHOLD as CASCADE_THRESHOLD
+    from geoalign.scorers.cascade import CascadeScorer, build_cascade
+    from geoalign.scorers.structured import StructuredScorer
+
+    threshold = CASCADE_THRESHOLD if cascade_threshold is None else cascade_threshold
+    if model is not None:
+        return build_cascade(model, threshold=threshold, structured_model=structured_model, **neural_options)
+    return CascadeScorer(StructuredScorer(structured_model), None, threshold=threshold)
+
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_CLUSTER_SIZE",
+    "LinkSettings",
+    "RunFlags",
+    "default_scorer",
+]

@@ -1,0 +1,147 @@
+"""Where records come from: table files (streamed) or Python objects, turned into ``Record``s.
+
+Both sources give the same records for the same data (ids are text, an empty id is a ``missing_id``
+error in its row, ids must be unique), so the file driver and the in-memory API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from geoalign.errors import InputError
+from geoalign.link.candidates import Record
+from geoalign.types import ItemError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """Where a table's records are: file, address column, id column (None: the 1-based row number),
+    carried columns, format and header options."""
+
+    path: str | Path
+    col: str
+    id_col: str | None = None
+    carry: Sequence[str] = ()
+    fmt: str | None = None
+    header: bool | None = None
+
+
+def make_record(
+    rid: Any, address: Any, line: int, carry: list[Any], error: ItemError | None = None
+) -> Record:
+    """A record with its id as text; an empty id makes the row unusable (``missing_id``)."""
+    record = Record(
+        id="" if rid is None else str(rid).strip(), address=address, carry=carry, line=line, error=error
+    )
+    if record.error is None and not record.id:
+        record.error = ItemError("missing_id", f"line {line}: the id column is empty")
+    return record
+
+
+def _column(columns: Sequence[str], spec: str, what: str, path: Any) -> int:
+    from geoalign.io.tables import resolve_column
+
+    try:
+        return resolve_column(columns, spec)
+    except InputError as exc:
+        raise InputError(f"{path}: {what}: {exc}") from exc
+
+
+def iter_records(spec: TableSpec, *, count: bool = False) -> tuple[list[str], Iterator[Record], int | None]:
+    """Open a table and stream its rows as Records (not yet analyzed). Errors for a missing column or
+    an empty file are raised here, before any work; duplicate ids are caught by ``check_unique``."""
+    from geoalign.io.tables import read_table
+
+    table = read_table(spec.path, spec.fmt, header=spec.header, count=count)
+    if not table.columns:
+        raise InputError(f"{spec.path}: the file is empty (no header, no rows)")
+    i_addr = _column(table.columns, spec.col, "address column", spec.path)
+    i_id = _column(table.columns, spec.id_col, "id column", spec.path) if spec.id_col else None
+    i_carry = [_column(table.columns, c, "carried column", spec.path) for c in spec.carry]
+    carry_names = [table.columns[i] for i in i_carry]
+
+    def rows() -> Iterator[Record]:
+        for n, row in enumerate(table.rows, start=1):
+            rid = row.values[i_id] if i_id is not None else n
+            carry = [row.values[i] for i in i_carry]
+            yield make_record(rid, row.values[i_addr], row.line, carry, row.error)
+
+    return carry_names, rows(), table.total
+
+
+def records_from_items(items: Iterable[Any], name: str) -> list[Record]:
+    """Records from ``(id, address)`` pairs or ``{"id", "address"}`` mappings (the in-memory API); a
+    mapping without an id gets its 1-based position, as a file without an id column does."""
+    records: list[Record] = []
+    for item in items:
+        n = len(records) + 1
+        if isinstance(item, dict):
+            if "address" not in item:
+                raise InputError(f"{name}: a record mapping needs an 'address' key, got {sorted(item)}")
+            records.append(make_record(item.get("id", n), item["address"], n, []))
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            records.append(make_record(item[0], item[1], n, []))
+        else:
+            raise InputError(
+                f"{name}: a record is (id, address) or {{'id':..., 'address':...}}, got {item!r}"
+            )
+    if not records:
+        raise InputError(f"{name}: no records")
+    return records
+
+
+def check_unique(records: Iterable[Record], path: Any, seen: dict[str, int] | None = None) -> dict[str, int]:
+    """Map id -> line, raising InputError on the first duplicate (ids must name one record each)."""
+    seen = {} if seen is None else seen
+    for record in records:
+        if not record.id:
+            continue
+        if record.id in seen:
+            raise InputError(
+                f"{path}: duplicate id {record.id!r} (lines {seen[record.id]} and {record.line}); "
+                "ids must be unique"
+            )
+        seen[record.id] = record.line
+    return seen
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def read_true_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """Labelled true pairs for the blocking recall: the first two columns are (left id, right id)."""
+    from geoalign.io.tables import read_table
+
+    table = read_table(path)
+    if len(table.columns) < 2:
+        raise InputError(f"{path}: a labelled-pairs file needs two columns (left id, right id)")
+    out = []
+    for row in table.rows:
+        if row.error is None and row.values[0] is not None and row.values[1] is not None:
+            out.append((str(row.values[0]).strip(), str(row.values[1]).strip()))
+    return out
+
+
+__all__ = [
+    "TableSpec",
+    "check_unique",
+    "chunks",
+    "iter_records",
+    "make_record",
+    "read_true_pairs",
+    "records_from_items",
+]
