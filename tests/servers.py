@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,49 @@ import pytest
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
+    """A TCP port nobody listens on right now (the OS picks it). Racy by nature: the port is free
+    again until the server binds it. In-process servers get a bound socket instead (``bound_socket``);
+    subprocess servers are started through ``spawn_listening``, which retries on another port when
+    the process dies before listening (another test took the port)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def bound_socket() -> socket.socket:
+    """A listening-ready loopback socket on a port the OS picked, kept bound: no window for a race."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def spawn_listening(
+    command_for_port: Callable[[int], list[str]],
+    *,
+    tries: int = 3,
+    timeout_s: float = 20.0,
+    **popen: Any,
+) -> tuple[subprocess.Popen[Any], int]:
+    """Start a server process on a free port and wait until it listens; if it exits first (the port
+    was taken between ``free_port`` and its bind), try again on another port. Other start-up failures
+    raise with the process's stderr (when captured)."""
+    last = ""
+    for _ in range(tries):
+        port = free_port()
+        proc: subprocess.Popen[Any] = subprocess.Popen(command_for_port(port), **popen)
+        try:
+            wait_for_port(port, timeout_s=timeout_s, proc=proc)
+            return proc, port
+        except RuntimeError as exc:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+            err = proc.stderr.read() if proc.stderr is not None else b""
+            last = f"{exc}: {err.decode() if isinstance(err, bytes) else err}"
+            if "address already in use" not in last.lower():
+                raise RuntimeError(last) from exc
+    raise RuntimeError(f"no free port after {tries} tries: {last}")
 
 
 def require_binary(name: str, package: str) -> str:
@@ -54,7 +93,7 @@ def require_module(name: str, extra: str) -> Any:
         message = f"{name} not importable ({exc}): pip install 'geoalign[{extra}]'"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true: {message}")
-        pytest.skip(message)
+        pytest.skip(message, allow_module_level=True)  # also at a test module's top
 
 
 def wait_for_port(port: int, *, timeout_s: float = 20.0, proc: subprocess.Popen[Any] | None = None) -> None:
@@ -128,10 +167,11 @@ def uvicorn_thread(app: Any) -> Iterator[str]:
     Exits by setting ``should_exit`` — what SIGTERM does — so the app drains on the way out."""
     import uvicorn
 
-    port = free_port()
+    sock = bound_socket()  # bound before the server starts: no other test can take the port meanwhile
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True)
     thread.start()
     wait_for_port(port)
     try:
@@ -139,6 +179,7 @@ def uvicorn_thread(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        sock.close()
 
 
 def app_dir() -> Path:

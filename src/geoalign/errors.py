@@ -11,8 +11,9 @@ class GeoalignError(Exception):
     exit_code = 1
 
 
-class InputError(GeoalignError):
-    """The caller gave something unusable (empty address, wrong type, malformed file...)."""
+class InputError(GeoalignError, ValueError):
+    """The caller gave something unusable (empty address, wrong type, malformed file...). Also a
+    ``ValueError``, so callers' ``except ValueError`` habits catch it."""
 
     code = "invalid_input"
     exit_code = 2

@@ -33,22 +33,27 @@ class FileHeldScorer(RecordingScorer):
 
 
 def main() -> None:
-    import uvicorn
+    from geoalign.server.run import build_server
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--hold-file", type=Path, required=True)
     parser.add_argument("--max-queue", type=int, default=4096)
+    parser.add_argument("--drain-grace", type=float, default=0.0)
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--body-timeout", type=float, default=30.0)
     args = parser.parse_args()
     scorer: Any = FileHeldScorer(args.hold_file)
     settings = ServerSettings(
-        max_pairs=min(1000, args.max_queue), engine=EngineConfig(max_queue=args.max_queue)
+        max_pairs=min(1000, args.max_queue),
+        engine=EngineConfig(max_queue=args.max_queue),
+        drain_grace_s=args.drain_grace,
+        drain_timeout_s=None,  # the tests hold the model as long as they like
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
     )
     app = create_app(lambda: scorer, settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=None
-    )
-    uvicorn.Server(config).run()
+    build_server(app, settings, host="127.0.0.1", port=args.port, log_level="warning").run()
 
 
 if __name__ == "__main__":

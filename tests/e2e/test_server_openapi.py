@@ -4,13 +4,15 @@ generated request (valid and invalid) must get a documented status, the JSON err
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from tests.servers import require_module
 
-schemathesis = pytest.importorskip("schemathesis")
+schemathesis = require_module("schemathesis", "dev")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from tests.fake_scorers import RecordingScorer  # noqa: E402
 from tests.servers import uvicorn_thread  # noqa: E402
@@ -22,9 +24,11 @@ from geoalign.server.app import ServerSettings, create_app  # noqa: E402
 def api_schema() -> Iterator[Any]:
     app = create_app(RecordingScorer, ServerSettings(max_pairs=20, max_chars=64))
     with uvicorn_thread(app) as base_url:
-        for _ in range(2000):
-            if httpx.get(base_url + "/readyz").status_code == 200:
-                break
+        deadline = time.monotonic() + 30
+        while httpx.get(base_url + "/readyz").status_code != 200:
+            if time.monotonic() > deadline:
+                pytest.fail(f"not ready after 30 s: {httpx.get(base_url + '/readyz').text}")
+            time.sleep(0.01)
         yield schemathesis.openapi.from_url(base_url + "/openapi.json")
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.servers import require_module
 
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient
-from tests.fake_scorers import RecordingScorer
+require_module("fastapi", "server")
+from fastapi.testclient import TestClient  # noqa: E402
+from tests.fake_scorers import RecordingScorer  # noqa: E402
 
-from geoalign.io.labels import read_labelled_pairs
-from geoalign.server.app import ServerSettings, create_app
-from geoalign.server.web import STATIC_DIR
+from geoalign.io.labels import read_labelled_pairs  # noqa: E402
+from geoalign.server.app import ServerSettings, create_app  # noqa: E402
+from geoalign.server.routes_page import STATIC_DIR  # noqa: E402
 
 A1, B1 = "浙江省杭州市西湖区文三路369号3幢2单元501室", "杭州市文三路369号3栋2单元502室"
 A2, B2 = "上海市浦东新区张江路88号", "上海浦东张江路88号华虹大厦"
@@ -47,7 +48,8 @@ def test_saved_labels_are_a_file_geoalign_train_reads(client: TestClient, tmp_pa
     assert r.status_code == 200, r.text
     body = r.json()
     path = tmp_path / "labels" / "job-1.tsv"
-    assert body["path"] == str(path.resolve())
+    assert body["file"] == "job-1.tsv"  # never an absolute server path
+    assert str(tmp_path) not in r.text
     assert (body["saved"], body["total"]) == (3, 3)
     assert body["counts"] == {"exact_match": 1, "partial_match": 1, "not_match": 1}
     # label names in the file, never the CCKS integers the request used
@@ -197,7 +199,8 @@ def test_page_and_assets_are_served_and_nothing_else_from_disk(client: TestClien
 def test_page_works_offline_and_names_the_cjk_fonts() -> None:
     """No CDN, no web fonts, no remote script: nothing in the page reaches outside this server."""
     for path in STATIC_DIR.iterdir():
-        text = path.read_text(encoding="utf-8")
+        # an SVG's namespace is a name, not a fetch
+        text = path.read_text(encoding="utf-8").replace('xmlns="http://www.w3.org/2000/svg"', "")
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE), path.name
         assert "@import" not in text and "url(" not in text, path.name
     css = (STATIC_DIR / "app.css").read_text(encoding="utf-8")
@@ -210,7 +213,10 @@ def test_geoalign_serve_passes_labels_dir(tmp_path: Path) -> None:
 
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
-    assert serve.build_settings(parser.parse_args([])).labels_dir == "geoalign-labels"
+    # an open server writes nothing to disk unless told to; with a key, the default directory is used
+    assert serve.build_settings(parser.parse_args([])).labels_dir is None
+    keyed = parser.parse_args(["--api-key", "k3y"])
+    assert serve.build_settings(keyed).labels_dir == "geoalign-labels"
     args = parser.parse_args(["--labels-dir", str(tmp_path)])
     assert serve.build_settings(args).labels_dir == str(tmp_path)
 
@@ -246,7 +252,8 @@ def test_geoalign_train_trains_on_a_saved_label_set(client: TestClient, tmp_path
             rows += [(query + suffix, other, "not_match")]
     saved = client.post("/v1/labels", json=_labels(*rows, set_name="review")).json()
     assert saved["total"] == len(rows) == 48
-    cmd = [sys.executable, "-m", "geoalign", "train", "--pairs", saved["path"], "-o", str(tmp_path / "m")]
+    path = str(tmp_path / "labels" / saved["file"])
+    cmd = [sys.executable, "-m", "geoalign", "train", "--pairs", path, "-o", str(tmp_path / "m")]
     cmd += ["--folds", "0", "--rounds", "10"]
     done = subprocess.run(
         cmd,

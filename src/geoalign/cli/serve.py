@@ -59,13 +59,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--labels-dir",
-        default="geoalign-labels",
+        default=None,
         metavar="DIR",
-        help="where labels from the web page's review are saved as SET.tsv (default: ./geoalign-labels)",
+        help="save labels from the web page's review as DIR/SET.tsv (default: off, or "
+        "./geoalign-labels when an API key is set: an open server writes nothing to disk)",
     )
+    add_http_arguments(parser)
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+
+
+def add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """Connection handling: shutdown drain and the Host allow-list (``geoalign.server.run``)."""
+    parser.add_argument(
+        "--drain-grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="after SIGTERM keep answering this long (Connection: close, /readyz 503) before closing "
+        "the listener (default: 5)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="then wait at most this long for accepted requests (default: 60)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        default=None,
+        metavar="H1,H2",
+        help="Host headers served (DNS-rebinding guard; '*' = any). Default: the loopback names when "
+        "binding loopback, else the --host address plus any name",
+    )
+
+
+def allowed_hosts(host: str, given: str | None) -> tuple[str, ...]:
+    if given is not None:
+        hosts = tuple(h.strip() for h in given.split(",") if h.strip())
+        if not hosts:
+            raise InputError("--allowed-hosts is empty: name at least one host, or '*'")
+        return hosts
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return ("127.0.0.1", "localhost", "[::1]", "::1")
+    return ("*",)
 
 
 def build_settings(args: argparse.Namespace) -> Any:
@@ -79,7 +118,11 @@ def build_settings(args: argparse.Namespace) -> Any:
         raise InputError(f"--port must be in 0..65535, got {args.port}")
     if args.cache_size < 0:
         raise InputError("--cache-size must be >= 0")
-    api_key = args.api_key if args.api_key is not None else os.environ.get("GEOALIGN_API_KEY") or None
+    # an empty key (--api-key "" or GEOALIGN_API_KEY=) is refused by ServerSettings, never read as "open"
+    api_key = args.api_key if args.api_key is not None else os.environ.get("GEOALIGN_API_KEY")
+    labels_dir = args.labels_dir
+    if labels_dir is None and api_key:
+        labels_dir = "geoalign-labels"
     return ServerSettings(
         api_key=api_key,
         max_pairs=args.max_pairs,
@@ -92,7 +135,10 @@ def build_settings(args: argparse.Namespace) -> Any:
         ),
         cache_items=args.cache_size,
         redis_url=args.redis_url,
-        labels_dir=args.labels_dir,
+        labels_dir=labels_dir,
+        allowed_hosts=allowed_hosts(args.host, args.allowed_hosts),
+        drain_grace_s=args.drain_grace,
+        drain_timeout_s=args.drain_timeout if args.drain_timeout > 0 else None,
     )
 
 
@@ -106,8 +152,9 @@ def run(args: argparse.Namespace) -> int:
     from geoalign._extras import require
 
     require("fastapi", "server", "geoalign serve")
-    uvicorn = require("uvicorn", "server", "geoalign serve")
+    require("uvicorn", "server", "geoalign serve")
     from geoalign.server.app import create_app
+    from geoalign.server.run import build_server
 
     settings = build_settings(args)
     logging.basicConfig(
@@ -127,14 +174,6 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(lambda: scorer, settings)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         logging.getLogger("geoalign.serve").warning("binding %s without an API key", args.host)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=None,  # drain: wait for every accepted request
-    )
-    server = uvicorn.Server(config)
+    server = build_server(app, settings, host=args.host, port=args.port, log_level=args.log_level)
     server.run()
     return 0 if server.started else 1

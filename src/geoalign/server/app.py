@@ -17,6 +17,7 @@ from typing import Any
 
 from geoalign import __version__
 from geoalign._extras import require
+from geoalign.address.clean import DEFAULT_MAX_CHARS
 from geoalign.engine.cache import build_cache
 from geoalign.engine.dynamic import AsyncEngine, EngineConfig
 from geoalign.errors import InputError
@@ -29,21 +30,48 @@ log = logging.getLogger(__name__)
 class ServerSettings:
     """What ``geoalign serve`` configures; defaults are safe for a public-facing deployment."""
 
+    #: ``Authorization: Bearer`` key on /v1/*; None = open. An empty key is refused (it would read as
+    #: "auth on" to the operator and as "auth off" to the code).
     api_key: str | None = None
     #: most pairs in one POST /v1/match (413 above)
     max_pairs: int = 1000
-    #: longest address accepted; longer ones answer ItemError ``too_long`` in their slot
-    max_chars: int = 512
+    #: longest address accepted; longer ones answer ItemError ``too_long`` in their slot. Defaults to
+    #: the scorers' own cleaning limit, so HTTP refuses exactly what a scorer would cut.
+    max_chars: int = DEFAULT_MAX_CHARS
     #: applied when a request gives no timeout_ms (None = no deadline)
     default_timeout_ms: int | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     #: in-memory LRU entries (0 disables it)
     cache_items: int = 100_000
     redis_url: str | None = None
-    #: where the web page's review labels are saved (None: the page cannot save labels)
+    #: where the web page's review labels are saved (None: the page cannot save labels). Writing to
+    #: the server's disk is the operator's choice: ``geoalign serve`` sets it only when asked to.
     labels_dir: str | None = None
+    #: Host headers served (DNS-rebinding guard); ``("*",)`` = any. ``geoalign serve`` narrows it to
+    #: the loopback names when it binds loopback.
+    allowed_hosts: tuple[str, ...] = ("*",)
+    #: a request body that stops arriving for this long answers 408 and closes (slowloris guard)
+    body_timeout_s: float | None = 30.0
+    #: a connection that has not sent a complete request head this long after opening (or after its
+    #: last answer) is closed; applied by ``geoalign.server.run``
+    header_timeout_s: float = 10.0
+    #: after SIGTERM, keep answering (with ``Connection: close``, /readyz 503) this long before closing
+    #: the listener, so load balancers move clients away without a lost request
+    drain_grace_s: float = 0.0
+    #: after the grace, wait at most this long for accepted requests (None: forever)
+    drain_timeout_s: float | None = 60.0
 
     def __post_init__(self) -> None:
+        if self.api_key is not None and not self.api_key.strip():
+            raise InputError(
+                "the API key is empty: give a real key (--api-key / GEOALIGN_API_KEY), "
+                "or none at all for an open server"
+            )
+        for name in ("max_pairs", "max_chars"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.drain_grace_s < 0:
+            raise InputError(f"the drain grace cannot be negative, got {self.drain_grace_s}")
         if self.max_pairs > self.engine.max_queue:
             # such a request could never be admitted: it would get 429 forever
             raise InputError(
@@ -58,75 +86,11 @@ class ServerSettings:
         return 1024 + self.max_pairs * (2 * self.max_chars * 6 + 64)
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for request bodies over ``limit`` bytes, declared or streamed, before any
-    of it is parsed (a huge body must not cost memory or a JSON parse)."""
-
-    def __init__(self, app: Any, limit_of: Callable[[], int]) -> None:
-        self.app = app
-        self.limit_of = limit_of
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_of()
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_413(send, limit)
-                return
-        seen = 0
-        refused = False  # our 413 went out: the app's own answer is dropped
-        started = False  # the app already answers (it did not wait for the body): too late for 413
-
-        async def limited_receive() -> Any:
-            nonlocal seen, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    # Answer 413 now and tell the app the client left, so it stops reading. (Raising
-                    # here would not work: FastAPI turns any body-read error into its own 400.)
-                    if not started:
-                        refused = True
-                        await _send_413(send, limit)
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Any) -> None:
-            nonlocal started
-            if not refused:
-                started = True
-                await send(message)
-
-        await self.app(scope, limited_receive, guarded_send)
-
-
-async def _send_413(send: Any, limit: int) -> None:
-    import json
-
-    body = json.dumps(
-        {"error": {"code": "payload_too_large", "message": f"request body over {limit} bytes"}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | None = None) -> Any:
     """Build the app. ``scorer_factory`` runs in a worker thread during startup (it may load a model)."""
-    fastapi = require("fastapi", "server", "the HTTP service")
+    require("fastapi", "server", "the HTTP service")
     from geoalign.server.errors import install_error_handlers
     from geoalign.server.metrics import Metrics
-    from geoalign.server.routes import router
-    from geoalign.server.web import router as web_router
 
     settings = settings or ServerSettings()
     metrics = Metrics()
@@ -156,37 +120,82 @@ def create_app(scorer_factory: Callable[[], Scorer], settings: ServerSettings | 
                     100 * stats.cache_hit_rate,
                 )
 
-    app = fastapi.FastAPI(
-        title="geoalign",
-        version=__version__,
-        description=(
-            "Decide whether two Chinese addresses denote the same place. Errors always have the shape "
-            '{"error": {"code", "message"}}; per-pair failures stand in their pair\'s slot.'
-        ),
-        lifespan=lifespan,
-    )
+    app = _new_app(lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.engine = None
     app.state.load_error = None
+    app.state.draining = False
+    app.state.labels = _label_store(settings)
     install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(web_router)
-    _document_limits(app, settings)
-    app.add_middleware(BodyLimit, limit_of=lambda: settings.max_body_bytes)
+    _include_routes(app)
+    _document(app, settings)
+    _install_middleware(app, settings)
     return app
 
 
-def _document_limits(app: Any, settings: ServerSettings) -> None:
+def _new_app(lifespan: Any) -> Any:
+    """The FastAPI app, with ``/docs`` and ``/redoc`` served from assets vendored by ``fastapi-offline``
+    (extra ``server``): the interactive docs work on a machine without internet, as the page does."""
+    from fastapi_offline import FastAPIOffline
+
+    return FastAPIOffline(
+        title="geoalign",
+        version=__version__,
+        description=(
+            "Decide whether two Chinese addresses denote the same place. Errors always have the shape "
+            '{"error": {"code", "type", "message"}}; per-pair failures stand in their pair\'s slot as '
+            '{"error": {"code", "message"}}. Every answer carries an X-Request-Id header.'
+        ),
+        lifespan=lifespan,
+    )
+
+
+def _include_routes(app: Any) -> None:
+    from geoalign.server import routes_health, routes_labels, routes_match, routes_page, routes_parse
+
+    for module in (routes_match, routes_health, routes_parse, routes_labels, routes_page):
+        app.include_router(module.router)
+
+
+def _label_store(settings: ServerSettings) -> Any:
+    from geoalign.io.label_store import LabelStore
+
+    return LabelStore(settings.labels_dir) if settings.labels_dir is not None else None
+
+
+def _install_middleware(app: Any, settings: ServerSettings) -> None:
+    """Added innermost first (Starlette wraps each new one around the previous): see
+    ``server/middleware.py`` for why this order."""
+    from geoalign.server import middleware as mw
+
+    app.add_middleware(
+        mw.BodyGuard, limit_of=lambda: settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    app.add_middleware(mw.JsonOnly)
+    app.add_middleware(mw.ApiKeyGate, key_of=lambda: settings.api_key)
+    app.add_middleware(mw.HostCheck, allowed=settings.allowed_hosts)
+    app.add_middleware(mw.InternalErrors)
+    app.add_middleware(mw.RequestContext, state=app.state)
+
+
+def _document(app: Any, settings: ServerSettings) -> None:
     """Put this server's configured limits into its OpenAPI spec (they are settings, not constants, so
-    the static pydantic models cannot carry them): clients and fuzzers see ``maxItems`` on ``pairs``."""
+    the static pydantic models cannot carry them): clients and fuzzers see ``maxItems`` on ``pairs``.
+    ``/v1/match`` reads its body by hand (one bad pair is an ItemError, not a 422), so the request
+    model is added to the spec's components here."""
+    from geoalign.server.schemas import MatchRequest
+
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = build()
-            pairs = spec["components"]["schemas"]["MatchRequest"]["properties"]["pairs"]
-            pairs["maxItems"] = settings.max_pairs
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            request = MatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(request.pop("$defs", {}))
+            request["properties"]["pairs"]["maxItems"] = settings.max_pairs
+            schemas["MatchRequest"] = request
             app.openapi_schema = spec
         return app.openapi_schema  # type: ignore[no-any-return]
 

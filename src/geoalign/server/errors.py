@@ -1,9 +1,16 @@
-"""Every error the service returns has one JSON shape, ``{"error": {"code", "message"}}``, and the right
-status — including the ones FastAPI/Starlette would otherwise answer in their own formats (malformed JSON,
-validation failures, unknown routes)."""
+"""Every error the service returns has one JSON shape, ``{"error": {"code", "type", "message"}}``, and the
+right status — including the ones FastAPI/Starlette or our ASGI middleware would otherwise answer in their
+own formats (malformed JSON, validation failures, unknown routes, oversized bodies, wrong content types).
+
+``code`` is the precise machine-readable reason (``malformed_json``, ``too_many_pairs``...); ``type`` is the
+coarse class a client branches on (TEI / OpenAI habit): retry later (``overloaded``, ``unavailable``), fix
+the request (``invalid_request``), fix the credentials (``authentication``), or report a bug (``internal``).
+Per-pair errors inside ``results`` stay ``{"error": {"code", "message"}}`` (the ItemError contract).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +24,39 @@ from geoalign.engine.dynamic import EngineOverloaded, EngineUnavailable
 from geoalign.errors import GeoalignError, InputError
 
 log = logging.getLogger(__name__)
+
+#: status -> error.type
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request",
+    401: "authentication",
+    404: "not_found",
+    405: "not_found",
+    408: "timeout",
+    409: "conflict",
+    413: "invalid_request",
+    415: "invalid_request",
+    422: "invalid_request",
+    429: "overloaded",
+    500: "internal",
+    503: "unavailable",
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "internal" if status >= 500 else "invalid_request")
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "type": error_type(status), "message": message}}
 
 
 class ApiError(Exception):
@@ -35,17 +75,22 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
 
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-}
+async def send_error(
+    send: Any,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Answer from ASGI middleware (before any route runs) in the same JSON shape."""
+    body = json.dumps(error_body(status, code, message), ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _describe_validation(errors: list[Any]) -> str:
@@ -58,6 +103,10 @@ def _describe_validation(errors: list[Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Handlers for errors raised inside routes. Errors no handler knows are answered by the
+    ``InternalErrors`` middleware (a clean 500 that closes the connection), not here: Starlette re-raises
+    after its catch-all handler, which would leave a keep-alive connection half-closed."""
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
@@ -91,10 +140,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(GeoalignError)
     async def _geoalign(request: Request, exc: GeoalignError) -> JSONResponse:
-        log.error("request failed: %s", exc)
+        log.error("request %s failed: %s", request_id_of(request), exc)
         return error_response(500, exc.code, str(exc))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+
+def request_id_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))

@@ -35,14 +35,30 @@ class MatchRequest(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(examples=["overloaded"])
+    code: str = Field(examples=["overloaded"], description="the precise reason, machine-readable")
+    type: str = Field(
+        examples=["overloaded"],
+        description="the class of error: invalid_request, authentication, not_found, timeout, conflict, "
+        "overloaded, unavailable, internal",
+    )
     message: str
 
 
 class ErrorResponse(BaseModel):
-    """Every non-2xx answer, and every per-item failure, has this shape."""
+    """Every non-2xx answer has this shape."""
 
     error: ErrorBody
+
+
+class ItemErrorBody(BaseModel):
+    code: str = Field(examples=["not_a_string"])
+    message: str
+
+
+class ItemErrorResponse(BaseModel):
+    """A pair that could not be scored, in its own slot of ``results`` (the ItemError contract)."""
+
+    error: ItemErrorBody
 
 
 class ComponentOut(BaseModel):
@@ -62,7 +78,7 @@ class MatchOut(BaseModel):
 
 
 class MatchResponse(BaseModel):
-    results: list[MatchOut | ErrorResponse] = Field(
+    results: list[MatchOut | ItemErrorResponse] = Field(
         description="one entry per input pair, in request order: a Match or an ItemError"
     )
 
@@ -82,3 +98,22 @@ class ModelsResponse(BaseModel):
 
 class StatusResponse(BaseModel):
     status: str
+
+
+class InfoLimits(BaseModel):
+    max_pairs: int
+    max_chars: int
+    max_body_bytes: int
+    max_queue: int
+    token_budget: int
+    default_timeout_ms: int | None
+    body_timeout_s: float | None
+
+
+class InfoResponse(BaseModel):
+    version: str
+    scorer: str | None = Field(description="null until the model is loaded")
+    model: str | None = Field(description="model id / checksum; null until the model is loaded")
+    ready: bool
+    auth_required: bool
+    limits: InfoLimits
