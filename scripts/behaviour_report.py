@@ -27,9 +27,8 @@ from geoalign.types import AddressPair, Match  # noqa: E402
 
 
 def scorers(models: list[str]) -> list[tuple[str, Any]]:
-    from geoalign.scorers.rules import with_rules
-
     from geoalign.scorers.registry import build_scorer
+    from geoalign.scorers.rules import with_rules
     from geoalign.scorers.structured import StructuredScorer
 
     out: list[tuple[str, Any]] = [

@@ -37,7 +37,6 @@ def test_suite_is_well_formed() -> None:
 @pytest.fixture(scope="module")
 def answers() -> dict[str, Any]:
     from geoalign.scorers.rules import with_rules
-
     from geoalign.scorers.structured import StructuredScorer
 
     judge = with_rules(StructuredScorer())
