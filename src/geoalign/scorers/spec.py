@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -83,7 +81,6 @@ TABLE_FIELDS: Final = (
     "rules",
 )
 
-_RULES_MODULE: Final = "geoalign.scorers.rules"
 #: Namespace names that differ from the field: link's blocking ``--rules`` already owns ``args.rules``.
 _DESTS: Final = {"rules": "rule_layer"}
 
@@ -211,12 +208,9 @@ class ScorerSpec:
         caller that constructs a scorer itself, as ``profile`` does, calls it too)."""
         if not self.rules:
             return scorer
-        if importlib.util.find_spec(_RULES_MODULE) is None:
-            # rule layer lands with issue 13
-            return scorer
-        rules: Any = importlib.import_module(_RULES_MODULE)
-        wrapped: Scorer = rules.with_rules(scorer)
-        return wrapped
+        from geoalign.scorers.rules import with_rules
+
+        return with_rules(scorer)
 
     def describe(self) -> str:
         """A short text for logs and reprs: the scorer and the model (``-`` for the shipped one)."""
