@@ -30,10 +30,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+import numpy as np
 
 from geoalign.errors import InputError
-from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
+from geoalign.scorers.stack import Stack
+from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
 DEFAULT_THRESHOLD = 0.9
 
@@ -70,7 +73,12 @@ class CascadeScorer:
     name = "cascade"
 
     def __init__(
-        self, structured: Scorer, neural: Scorer | None = None, *, threshold: float = DEFAULT_THRESHOLD
+        self,
+        structured: Scorer,
+        neural: Scorer | None = None,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        stack: Stack | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise InputError(f"cascade threshold must be in (0, 1], got {threshold}")
@@ -79,13 +87,15 @@ class CascadeScorer:
         self.structured = structured
         self.neural = neural
         self.threshold = threshold
+        self.stack = stack
         self.stats = CascadeStats()
         self._lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
         second = self.neural.model_id if self.neural is not None else "none"
-        return f"cascade({self.structured.model_id}+{second}@{self.threshold:g})"
+        stacked = "+stack" if self.stack is not None else ""
+        return f"cascade({self.structured.model_id}+{second}{stacked}@{self.threshold:g})"
 
     def reset(self) -> None:
         with self._lock:
@@ -175,18 +185,27 @@ class CascadeScorer:
             return Match(
                 first.label, first.probabilities, self.name, self.model_id, explanation, first.timings_ms
             )
-        explanation["cascade"] = {
-            "stage": "neural",
+        stage = {
+            "stage": "neural" if self.stack is None else "stacked",
             "neural_scorer": second.scorer,
             "structured_label": first.label,
             "structured_probabilities": dict(first.probabilities),
         }
+        label, probabilities = second.label, second.probabilities
+        if self.stack is not None:
+            # one answer from both models' probabilities (scorers/stack.py), not the neural one alone
+            stage["neural_probabilities"] = dict(second.probabilities)
+            blended = self.stack.predict(
+                np.array([[first.probabilities[n] for n in LABELS]]),
+                np.array([[second.probabilities[n] for n in LABELS]]),
+            )[0]
+            probabilities = {n: float(p) for n, p in zip(LABELS, blended, strict=True)}
+            label = LABELS[int(np.argmax(blended))]
+        explanation["cascade"] = stage
         timings = dict(second.timings_ms or {})
         if first.timings_ms:
             timings["normalize"] = first.timings_ms.get("normalize", 0.0) + timings.get("normalize", 0.0)
-        return Match(
-            second.label, second.probabilities, self.name, self.model_id, explanation, timings or None
-        )
+        return Match(label, probabilities, self.name, self.model_id, explanation, timings or None)
 
     def score(self, pairs: Sequence[AddressPair]) -> list[Result]:
         return self.finish(self.run(self.prepare(pairs)))
@@ -207,28 +226,41 @@ def _capped_by_rules(match: Match, views: Any, name: str) -> Match:
     return apply_decision(match, cap_decision(views[0], views[1]), name)
 
 
+#: geoalign's own neural matcher, shipped in the package (int8 ONNX + tokenizer + stack.json).
+SHIPPED_NEURAL: Final = Path(__file__).resolve().parent.parent / "models" / "neural"
+STACK_FILE: Final = "stack.json"
+
+
 def build_cascade(
     model: str | Path | None = None,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     structured_model: str | Path | None = None,
     **options: Any,
 ) -> CascadeScorer:
     """The registry's builder: structured (shipped or ``structured_model``) + the neural scorer of
-    ``model`` (a ModelScope/HF checkpoint -> torch, a geoalign export -> onnx); ``options`` go to it."""
+    ``model`` (default: geoalign's shipped neural matcher; a ModelScope/HF checkpoint -> torch, a geoalign
+    export -> onnx); ``options`` go to it. A ``stack.json`` beside the model blends both answers in the
+    uncertain band and brings the threshold it was fitted for (an explicit ``threshold`` wins)."""
     from geoalign.scorers.registry import build_scorer, detect_backend
     from geoalign.scorers.structured import StructuredScorer
 
     if model is None:
-        raise InputError(
-            "--scorer cascade needs --model DIR for its neural stage (a checkpoint or a 'geoalign export' "
-            "directory); without one use --scorer structured"
-        )
+        if not (SHIPPED_NEURAL / STACK_FILE).is_file():
+            raise InputError(
+                f"this geoalign build ships no neural matcher ({SHIPPED_NEURAL} is missing); give --model "
+                "DIR for the cascade's neural stage, or use --scorer structured"
+            )
+        model = SHIPPED_NEURAL
     backend = detect_backend(model)
     if backend == "structured":
         raise InputError(f"--model {str(model)!r} is a structured model; the cascade needs a neural one")
+    stack = Stack.load(Path(model) / STACK_FILE) if (Path(model) / STACK_FILE).is_file() else None
+    if threshold is None:
+        fitted = stack.meta.get("threshold") if stack is not None else None
+        threshold = float(fitted) if fitted is not None else DEFAULT_THRESHOLD
     neural = build_scorer(backend, model, **options)
-    return CascadeScorer(StructuredScorer(structured_model), neural, threshold=threshold)
+    return CascadeScorer(StructuredScorer(structured_model), neural, threshold=threshold, stack=stack)
 
 
 __all__ = ["DEFAULT_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]

@@ -140,7 +140,7 @@ class Manifest:
         for name in GPU_PREFERENCE if gpu else CPU_PREFERENCE:
             if name in self.variants:
                 return name
-        return "fp32"
+        return "fp32" if "fp32" in self.variants else next(iter(self.variants))
 
 
 _REQUIRED: Final[dict[str, type | tuple[type, ...]]] = {
@@ -184,8 +184,9 @@ def validate_dict(data: Any) -> None:
     for name in ("cls", "sep", "pad"):
         if not isinstance(data["special_tokens"].get(name), int):
             raise ModelLoadError(f"manifest special_tokens lacks an integer {name!r} id")
-    if "fp32" not in data["variants"]:
-        raise ModelLoadError("export manifest has no fp32 variant")
+    if not data["variants"]:
+        # a shipped model may hold only its int8 graph (the fp32 one is 4x larger than a package allows)
+        raise ModelLoadError("export manifest lists no variant")
     for name, variant in data["variants"].items():
         if name not in VARIANTS:
             raise ModelLoadError(

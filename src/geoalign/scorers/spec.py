@@ -82,6 +82,9 @@ TABLE_FIELDS: Final = (
 )
 
 #: Namespace names that differ from the field: link's blocking ``--rules`` already owns ``args.rules``.
+#: The default judge: structured matcher first, the shipped neural matcher + stack for its uncertain band,
+#: the rule layer on top. ``--scorer structured`` keeps the fast embedded path.
+DEFAULT_SCORER: Final = "cascade"
 _DESTS: Final = {"rules": "rule_layer"}
 
 
@@ -133,7 +136,8 @@ class ScorerSpec:
     @property
     def backend(self) -> str:
         """The registered scorer this spec builds: ``scorer``, else detected from ``model``, else
-        ``structured``. Raises InputError for an unknown name or a model directory that is missing."""
+        the default judge (``DEFAULT_SCORER``: the cascade over geoalign's shipped neural matcher).
+        Raises InputError for an unknown name or a model directory that is missing."""
         from geoalign.scorers.registry import BUILDERS, detect_backend
 
         if self.scorer is not None:
@@ -142,7 +146,7 @@ class ScorerSpec:
             return self.scorer
         if self.model is not None:
             return detect_backend(self.model)
-        return "structured"
+        return DEFAULT_SCORER
 
     def options_for(self, backend: str) -> dict[str, Any]:
         """The keyword options the registry's ``backend`` builder gets (unset fields left out), after
@@ -158,7 +162,11 @@ class ScorerSpec:
             flags = ", ".join(_flag(name) for name in stray)
             raise InputError(f"{flags} does not apply to the {backend!r} scorer")
         options: dict[str, Any] = {}
-        onnx = backend == "onnx" or (backend == "cascade" and self.model is not None and _is_onnx(self.model))
+        # the cascade's neural stage: --model DIR, else the shipped matcher (an ONNX export)
+        shipped = self.model is None and not self.cascade_without_model
+        onnx = backend == "onnx" or (
+            backend == "cascade" and (shipped or (self.model is not None and _is_onnx(self.model)))
+        )
         if onnx:
             provider, device_id = _onnx_provider(self.device, self.provider)
             if provider is not None:
@@ -318,7 +326,9 @@ def _scorer_option() -> tuple[tuple[str, ...], dict[str, Any]]:
     return ("--scorer",), {
         "choices": SCORER_NAMES,
         "default": None,
-        "help": "scorer (default: picked from --model DIR, else the embedded 'structured' matcher)",
+        "help": "scorer (default: picked from --model DIR, else the default judge 'cascade': the embedded "
+        "matcher, geoalign's shipped neural matcher for the pairs it is unsure of, and the rule layer; "
+        "'structured' is the fast embedded path alone)",
     }
 
 
