@@ -53,7 +53,8 @@ def export_int8(best: Path, out: Path, extra: list[str]) -> None:
             old.unlink()
         shutil.copy2(Path(tmp) / int8["file"], out / int8["file"])
         shutil.copy2(Path(tmp) / manifest["tokenizer"]["file"], out / manifest["tokenizer"]["file"])
-        (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+        (out / MANIFEST_NAME).write_text(text, encoding="utf-8")
 
 
 def neural_probs(model_dir: Path, pairs: list[AddressPair]) -> np.ndarray:
@@ -127,7 +128,7 @@ def main() -> int:
     (we, wp), inner_score = max(scores.items(), key=lambda kv: kv[1])
     weights = (we, wp, 1.0)
     metrics = {
-        "validation_pairs": int(len(y)),
+        "validation_pairs": len(y),
         "structured_oof_macro_f1": macro_f1(y, p_s.argmax(axis=1))[0],
         "neural_int8_macro_f1": macro_f1(y, p_n.argmax(axis=1))[0],
         "neural_int8_macro_f1_tuned_weights": tune_weights(p_n, y)[1],
