@@ -154,13 +154,18 @@ def test_torch_options_map_variant_to_dtype() -> None:
     assert spec.options_for("torch") == {"dtype": "bf16", "device": "cpu", "max_batch": 4, "compile": True}
 
 
-def test_table_cascade_without_a_model_is_structured_plus_accounting() -> None:
+def test_table_cascade_without_a_model_is_structured_plus_accounting(tmp_path: Path) -> None:
     scorer = ScorerSpec(scorer="cascade", cascade_without_model=True, cascade_threshold=0.7).build()
     assert scorer.name == "cascade" and scorer.neural is None and scorer.threshold == 0.7  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="--device configures the neural stage: give --model DIR too"):
         ScorerSpec(scorer="cascade", cascade_without_model=True, device="cpu").build()
     with pytest.raises(InputError, match="needs --model"):  # asked for by name, it needs its neural stage
         ScorerSpec(scorer="cascade").build()
+    with pytest.raises(InputError, match="--max-chars does not apply to the cascade"):
+        ScorerSpec(scorer="cascade", cascade_without_model=True, max_chars=10).build()
+    shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "s")
+    with pytest.raises(InputError, match="is a structured model; the cascade needs a neural one"):
+        ScorerSpec(scorer="cascade", model=str(tmp_path / "s")).build()
 
 
 def test_explain_off_reaches_the_structured_scorer() -> None:
@@ -240,9 +245,12 @@ def test_matcher_model_dir_with_a_torch_checkpoint(checkpoint_dir: Path) -> None
     assert result.scorer == "torch" and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(InputError, match="--provider does not apply to the 'torch' scorer"):
         Matcher(model=checkpoint_dir, provider="cpu")
-    stray = "--provider applies to ONNX models; the 'cascade' scorer runs torch"
+    stray = "--provider does not apply to the cascade's torch stage"
     with pytest.raises(InputError, match=stray):
         ScorerSpec(scorer="cascade", model=str(checkpoint_dir), provider="cpu").build()
+    cascade = ScorerSpec(scorer="cascade", model=str(checkpoint_dir), variant="fp32", cascade_threshold=0.5)
+    assert cascade.options_for("cascade") == {"dtype": "fp32", "threshold": 0.5}
+    assert cascade.build().neural.name == "torch"  # type: ignore[attr-defined]
 
 
 @pytest.mark.torch
@@ -259,6 +267,10 @@ def test_matcher_model_dir_with_an_onnx_export(checkpoint_dir: Path, tmp_path: P
     assert matcher.model_id == read_manifest(out).variants["fp32"].model_id
     assert matcher.match(A, B).scorer == "onnx"
     assert registry.detect_backend(out) == "onnx" and registry.detect_backend(checkpoint_dir) == "torch"
+    cascade = ScorerSpec(scorer="cascade", model=str(out), device="cpu", variant="fp32")
+    assert cascade.options_for("cascade") == {"provider": "cpu", "variant": "fp32"}
+    with pytest.raises(InputError, match="--compile does not apply to the cascade's onnx stage"):
+        ScorerSpec(scorer="cascade", model=str(out), compile=True).build()
 
 
 def test_serve_with_a_missing_model_dir_fails_before_binding(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -161,7 +161,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.scorers.spec import ScorerSpec
 
     # the torch scorer in fp32 without the rule layer, always: the reference outputs are the model's own
-    ScorerSpec.add_arguments(parser, ("model", "device"), model_positional=True)
+    ScorerSpec.add_arguments(
+        parser,
+        ("model", "device"),
+        model_positional=True,
+        model_help="MGeo checkpoint directory (ModelScope layout) or HF export",
+    )
     parser.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max probability difference"
     )

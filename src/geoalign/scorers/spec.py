@@ -32,26 +32,15 @@ from geoalign.types import Scorer
 #: (see ``scorers.manifest.VARIANTS``); ``variant`` holds either, depending on the scorer.
 TORCH_DTYPES: Final = ("fp32", "bf16", "fp16", "auto")
 
-#: Which spec fields each scorer takes (the rest must stay unset). ``explain`` and ``rules`` apply to all.
+#: Which spec fields each scorer takes (the rest must stay unset); ``explain`` and ``rules`` apply to all.
+#: A cascade takes its own options plus those of its neural stage's backend.
 _APPLIES: Final[dict[str, frozenset[str]]] = {
     "structured": frozenset({"max_chars"}),
     "torch": frozenset({"device", "variant", "threads", "max_tokens", "max_batch", "compile", "max_chars"}),
     "onnx": frozenset({"device", "provider", "variant", "threads", "max_tokens", "max_batch", "max_chars"}),
-    "cascade": frozenset(
-        {
-            "device",
-            "provider",
-            "variant",
-            "threads",
-            "max_tokens",
-            "max_batch",
-            "compile",
-            "max_chars",
-            "structured_model",
-            "cascade_threshold",
-        }
-    ),
 }
+_CASCADE_OWN: Final = frozenset({"structured_model", "cascade_threshold"})
+_OPTIONAL: Final = frozenset().union(_CASCADE_OWN, *_APPLIES.values())
 
 #: The options of the commands that score (match, score, eval, serve, profile).
 SCORING_FIELDS: Final = (
@@ -151,23 +140,29 @@ class ScorerSpec:
     def options_for(self, backend: str) -> dict[str, Any]:
         """The keyword options the registry's ``backend`` builder gets (unset fields left out), after
         checking that every set option applies to that scorer."""
+        neural: str | None = backend
         applies = _APPLIES.get(backend, frozenset())
-        given = {
-            f.name: getattr(self, f.name)
+        if backend == "cascade":
+            neural = self._neural_backend()
+            # max_chars would reach only one of the two stages: not offered until both take it
+            applies = _CASCADE_OWN | (_APPLIES.get(neural or "", frozenset()) - {"max_chars"})
+        given = [
+            f.name
             for f in dataclasses.fields(self)
-            if f.name in _APPLIES["cascade"] and getattr(self, f.name) not in (None, False)
-        }
-        stray = sorted(name for name in given if name not in applies)
+            if f.name in _OPTIONAL and getattr(self, f.name) not in (None, False)
+        ]
+        stray = [name for name in given if name not in applies]
         if stray:
             flags = ", ".join(_flag(name) for name in stray)
-            raise InputError(f"{flags} does not apply to the {backend!r} scorer")
+            if backend == "cascade" and neural is None and "max_chars" not in stray:
+                raise InputError(f"{flags} configures the neural stage: give --model DIR too")
+            where = f"the {backend!r} scorer"
+            if backend == "cascade":
+                whole = neural is None or "max_chars" in stray
+                where = "the cascade" if whole else f"the cascade's {neural} stage"
+            raise InputError(f"{flags} does not apply to {where}")
         options: dict[str, Any] = {}
-        # the cascade's neural stage: --model DIR, else the shipped matcher (an ONNX export)
-        shipped = self.model is None and not self.cascade_without_model
-        onnx = backend == "onnx" or (
-            backend == "cascade" and (shipped or (self.model is not None and _is_onnx(self.model)))
-        )
-        if onnx:
+        if neural == "onnx":
             provider, device_id = _onnx_provider(self.device, self.provider)
             if provider is not None:
                 options["provider"] = provider
@@ -176,8 +171,6 @@ class ScorerSpec:
             if self.variant is not None:
                 options["variant"] = self.variant
         else:
-            if self.provider is not None:
-                raise InputError(f"--provider applies to ONNX models; the {backend!r} scorer runs torch")
             if self.variant is not None:
                 if self.variant not in TORCH_DTYPES:
                     raise InputError(f"--variant for torch is a dtype: one of {', '.join(TORCH_DTYPES)}")
@@ -195,6 +188,18 @@ class ScorerSpec:
             if self.cascade_threshold is not None:
                 options["threshold"] = self.cascade_threshold
         return options
+
+    def _neural_backend(self) -> str | None:
+        """A cascade's second stage: the backend of ``model``; without one, geoalign's shipped neural
+        matcher (an ONNX export), or None for link/dedupe's accounting-only cascade."""
+        from geoalign.scorers.registry import detect_backend
+
+        if self.model is None:
+            return None if self.cascade_without_model else "onnx"
+        found = detect_backend(self.model)
+        if found in ("structured", "cascade"):
+            raise InputError(f"--model {self.model!r} is a structured model; the cascade needs a neural one")
+        return found
 
     # ------------------------------------------------------------------------------------ building
 
@@ -220,34 +225,36 @@ class ScorerSpec:
 
         return with_rules(scorer)
 
-    def describe(self) -> str:
-        """A short text for logs and reprs: the scorer and the model (``-`` for the shipped one)."""
-        name = self.scorer or ("auto" if self.model is not None else "structured")
-        return f"{name}:{self.model or '-'}"
-
     # ------------------------------------------------------------------------------------ the CLI
 
     @staticmethod
     def add_arguments(
-        parser: Any, fields: tuple[str, ...] = SCORING_FIELDS, *, model_positional: bool = False
+        parser: Any,
+        fields: tuple[str, ...] = SCORING_FIELDS,
+        *,
+        model_positional: bool = False,
+        model_help: str | None = None,
     ) -> None:
         """Declare the scorer options ``fields`` on ``parser`` (an ArgumentParser or a group).
 
         Every option is declared here once; a command picks the subset that means something for it
         (``SCORING_FIELDS``, ``TABLE_FIELDS``, or a few, as verify-mgeo's ``("model", "device")``).
-        ``model_positional`` declares the model as the positional ``DIR`` argument instead of ``--model``.
+        ``model_positional`` declares the model as the positional ``DIR`` argument instead of ``--model``;
+        ``model_help`` says what a command's model must be when that is narrower than "any".
         """
         unknown = [name for name in fields if name not in _DECLARATIONS]
         if unknown:
             raise ValueError(f"no scorer option named {unknown}")
-        tables = "scorer" not in fields
+        tables = "cascade_threshold" in fields
         for name in fields:
             flags, kwargs = _DECLARATIONS[name]()
             if name == "model":
                 if model_positional:
                     flags = ("model",)
                     kwargs = {"metavar": "DIR", "help": kwargs["help"]}
-                if tables:
+                if model_help is not None:
+                    kwargs["help"] = model_help
+                elif tables:
                     kwargs["help"] = (
                         "neural model for the cascade's uncertain band: a ModelScope / Hugging Face "
                         "checkpoint (torch) or a 'geoalign export' directory (onnx)"
@@ -278,12 +285,6 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _is_onnx(model: str) -> bool:
-    from geoalign.scorers.manifest import is_export_dir
-
-    return is_export_dir(model)
-
-
 def _onnx_provider(device: str | None, provider: str | None) -> tuple[str | None, int]:
     """(provider, GPU index) of an ONNX model from ``--device`` and ``--provider``: ``--device`` alone
     picks the provider (cpu or cuda); both must agree."""
@@ -308,15 +309,11 @@ def _set_explain(scorer: Any, explain: bool) -> None:
 
 
 def _structured_only_cascade(options: dict[str, Any], explain: bool) -> Scorer:
+    """The cascade of link/dedupe without ``--model`` (``options_for`` refused any neural option)."""
     from geoalign.scorers.cascade import DEFAULT_THRESHOLD, CascadeScorer
     from geoalign.scorers.structured import StructuredScorer
 
-    neural_only = sorted(set(options) - {"structured_model", "threshold", "max_chars"})
-    if neural_only:
-        flags = ", ".join(_flag(name if name != "dtype" else "variant") for name in neural_only)
-        raise InputError(f"{flags} configures the neural stage: give --model DIR too")
-    extra = {"max_chars": options["max_chars"]} if "max_chars" in options else {}
-    structured = StructuredScorer(options.get("structured_model"), explain=explain, **extra)
+    structured = StructuredScorer(options.get("structured_model"), explain=explain)
     return CascadeScorer(structured, None, threshold=options.get("threshold", DEFAULT_THRESHOLD))
 
 
