@@ -21,8 +21,8 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     """Blocking, scoring and execution options shared by ``link`` and ``dedupe``."""
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
-    from geoalign.link.candidates import DEFAULT_THRESHOLD
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD as CASCADE_THRESHOLD
+    from geoalign.link.candidates import SAME_PLACE_THRESHOLD
+    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD
 
     parser.add_argument("-o", "--output", help="output file (format from its suffix)")
     parser.add_argument("--output-format", choices=sorted(FORMATS), help="output format (default: suffix)")
@@ -60,14 +60,14 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     score.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
+        default=SAME_PLACE_THRESHOLD,
         help="exact_match probability needed in each direction for a same-place match",
     )
     score.add_argument("--model", metavar="DIR", help="neural model for the cascade's uncertain band")
     score.add_argument(
         "--cascade-threshold",
         type=float,
-        default=CASCADE_THRESHOLD,
+        default=CASCADE_CONFIDENCE_THRESHOLD,
         help="pairs whose top structured probability is below this go to --model",
     )
     score.add_argument("--structured-model", metavar="DIR", help="another embedded (structured) model")

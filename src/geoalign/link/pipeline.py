@@ -42,7 +42,7 @@ from geoalign.link.blocking import (
     remember_pairs,
 )
 from geoalign.link.candidates import (
-    DEFAULT_THRESHOLD,
+    SAME_PLACE_THRESHOLD,
     Judged,
     Record,
     RecordAnalyzer,
@@ -89,7 +89,7 @@ class Options:
     rules: Sequence[str] | str | None = None
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     max_candidates: int = DEFAULT_MAX_CANDIDATES
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float = SAME_PLACE_THRESHOLD
     batch_size: int = 4096
     chunk_size: int = 2000
     max_cluster_size: int = 1000
@@ -136,11 +136,10 @@ def default_scorer(
 ) -> Scorer:
     """The scorer for table alignment: always a cascade (so per-stage counts are reported), with a
     neural second stage only when ``model`` is given."""
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD as CASCADE_THRESHOLD
-    from geoalign.scorers.cascade import CascadeScorer, build_cascade
+    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD, CascadeScorer, build_cascade
     from geoalign.scorers.structured import StructuredScorer
 
-    threshold = CASCADE_THRESHOLD if cascade_threshold is None else cascade_threshold
+    threshold = CASCADE_CONFIDENCE_THRESHOLD if cascade_threshold is None else cascade_threshold
     if model is not None:
         return build_cascade(model, threshold=threshold, structured_model=structured_model, **neural_options)
     return CascadeScorer(StructuredScorer(structured_model), None, threshold=threshold)

@@ -31,7 +31,10 @@ from typing import Any
 from geoalign.errors import InputError
 from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
-DEFAULT_THRESHOLD = 0.9
+#: The structured stage decides a pair when its top probability reaches this; below it (the uncertain
+#: band) the neural scorer answers. Not the link judge's ``SAME_PLACE_THRESHOLD`` (an exact_match
+#: probability needed in each direction).
+CASCADE_CONFIDENCE_THRESHOLD = 0.9
 
 
 @dataclass(slots=True)
@@ -66,7 +69,11 @@ class CascadeScorer:
     name = "cascade"
 
     def __init__(
-        self, structured: Scorer, neural: Scorer | None = None, *, threshold: float = DEFAULT_THRESHOLD
+        self,
+        structured: Scorer,
+        neural: Scorer | None = None,
+        *,
+        threshold: float = CASCADE_CONFIDENCE_THRESHOLD,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise InputError(f"cascade threshold must be in (0, 1], got {threshold}")
@@ -193,7 +200,7 @@ class CascadeScorer:
 def build_cascade(
     model: str | Path | None = None,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = CASCADE_CONFIDENCE_THRESHOLD,
     structured_model: str | Path | None = None,
     **options: Any,
 ) -> CascadeScorer:
@@ -214,4 +221,4 @@ def build_cascade(
     return CascadeScorer(StructuredScorer(structured_model), neural, threshold=threshold)
 
 
-__all__ = ["DEFAULT_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]
+__all__ = ["CASCADE_CONFIDENCE_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]
