@@ -19,7 +19,7 @@ from geoalign.server.schemas import (
     ModelsResponse,
     StatusResponse,
 )
-from geoalign.types import AddressPair, ItemError, Match, Result
+from geoalign.types import AddressPair, Describes, ItemError, Match, Result
 
 router = APIRouter()
 
@@ -131,8 +131,7 @@ async def models(request: Request) -> dict[str, Any]:
     engine: AsyncEngine | None = request.app.state.engine
     if engine is None:
         raise EngineUnavailable("model not loaded yet", "loading")
-    describe = getattr(engine.scorer, "describe", None)
-    details = describe() if callable(describe) else None
+    details = engine.scorer.describe() if isinstance(engine.scorer, Describes) else None
     config = engine.config
     return {
         "models": [
