@@ -24,6 +24,9 @@ Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, s
 
 Per-item failures never fail neighbours: ``prepare``/``finish`` report ItemErrors in slots, and if ``run``
 raises for a batch, its items are retried one by one so only the culprit gets an ItemError.
+
+Over 500 lines on purpose: admission, the batching loop, delivery and drain share one piece of private
+state (queue, admitted count, waiters, idle event) whose invariants are easiest to keep in one class.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ Steps, each recorded in the manifest:
    A miss refuses the export (``ExportParityError``, the manifest is not written) unless ``force``.
 
 Needs torch + transformers + onnx (extra ``export``); the directory it writes needs none of them.
+Over 500 lines because the export and its parity check are one transaction (the manifest is written
+provisionally, checked, then rewritten or removed); about 40 of them are the invented parity sample.
 """
 
 from __future__ import annotations
