@@ -228,9 +228,9 @@ def main() -> None:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if args.threshold is None:
-        from geoalign.link.candidates import DEFAULT_THRESHOLD
+        from geoalign.link.candidates import SAME_PLACE_THRESHOLD
 
-        args.threshold = DEFAULT_THRESHOLD
+        args.threshold = SAME_PLACE_THRESHOLD
     result = bench_generated(args) if args.mode == "generated" else bench_ccks(args)
     result["environment"] = _environment()
     print(json.dumps(result, ensure_ascii=False, indent=2))

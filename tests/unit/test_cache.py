@@ -159,3 +159,13 @@ def test_tiered_cache_promotes_far_hits_and_build_cache() -> None:
     assert isinstance(build_cache(memory_items=5, redis_url=None), MemoryLRU)
     assert isinstance(build_cache(memory_items=0, redis_url="redis://127.0.0.1:1/0"), RedisCache)
     assert isinstance(build_cache(memory_items=5, redis_url="redis://127.0.0.1:1/0"), TieredCache)
+
+
+def test_engine_config_takes_the_scorers_token_budget() -> None:
+    from geoalign.engine.dynamic import EngineConfig
+
+    budgeted = _Keyed("fp32")
+    budgeted.max_tokens = 1536  # type: ignore[attr-defined]
+    assert EngineConfig.for_scorer(budgeted).token_budget == 1536  # type: ignore[arg-type]
+    assert EngineConfig.for_scorer(budgeted, token_budget=99).token_budget == 99  # type: ignore[arg-type]
+    assert EngineConfig.for_scorer(_Keyed("fp32")).token_budget == EngineConfig().token_budget  # type: ignore[arg-type]

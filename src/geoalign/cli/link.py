@@ -34,7 +34,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     """Blocking, scoring and execution options shared by ``link`` and ``dedupe``."""
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
-    from geoalign.link.candidates import DEFAULT_THRESHOLD
+    from geoalign.link.candidates import SAME_PLACE_THRESHOLD
     from geoalign.link.settings import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
     from geoalign.scorers.spec import TABLE_FIELDS, ScorerSpec
 
@@ -75,7 +75,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     score.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
+        default=SAME_PLACE_THRESHOLD,
         help="exact_match probability needed in each direction for a same-place match",
     )
     ScorerSpec.add_arguments(score, TABLE_FIELDS)

@@ -24,6 +24,9 @@ Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, s
 
 Per-item failures never fail neighbours: ``prepare``/``finish`` report ItemErrors in slots, and if ``run``
 raises for a batch, its items are retried one by one so only the culprit gets an ItemError.
+
+Over 500 lines on purpose: admission, the batching loop, delivery and drain share one piece of private
+state (queue, admitted count, waiters, idle event) whose invariants are easiest to keep in one class.
 """
 
 from __future__ import annotations
@@ -40,7 +43,17 @@ from typing import Any, Literal
 
 from geoalign.engine.cache import ResultCache, ScorerKeys, decode_match, encode_match
 from geoalign.errors import GeoalignError
-from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
+from geoalign.types import (
+    AddressPair,
+    ItemError,
+    Match,
+    Prepared,
+    PreparedItem,
+    Raw,
+    Result,
+    Scorer,
+    TokenBudgeted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +102,15 @@ class EngineConfig:
         for name in ("token_budget", "max_batch_items", "max_queue", "window_batches", "prepare_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"EngineConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def for_scorer(cls, scorer: Scorer, **overrides: Any) -> EngineConfig:
+        """Defaults fitted to ``scorer``: a scorer that cuts its own batches by a token budget
+        (:class:`~geoalign.types.TokenBudgeted`) gets engine batches of the same budget, so the engine's
+        length-sorted batches are not re-cut inside ``run``; ``overrides`` win."""
+        if isinstance(scorer, TokenBudgeted) and "token_budget" not in overrides:
+            overrides["token_budget"] = scorer.max_tokens
+        return cls(**overrides)
 
 
 class EngineObserver:

@@ -33,7 +33,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 #: on CCKS query -> POI relevance, where exact_match is rare and cautious (two writings of one address
 #: often get 0.2-0.4); the hard-number check and the reverse direction carry the precision. Chosen on
 #: the generated benchmark (docs/benchmarks.md, "Table alignment": precision 0.9999, recall 0.96 at 0.2).
-DEFAULT_THRESHOLD: Final[float] = 0.2
+SAME_PLACE_THRESHOLD: Final[float] = 0.2
 
 
 @dataclass(slots=True)
@@ -147,7 +147,7 @@ class SamePlaceJudge:
     """Scores candidate pairs both ways in batches and applies the same-place rule (module docstring)."""
 
     def __init__(
-        self, scorer: Scorer, *, threshold: float = DEFAULT_THRESHOLD, batch_size: int = 4096
+        self, scorer: Scorer, *, threshold: float = SAME_PLACE_THRESHOLD, batch_size: int = 4096
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             from geoalign.errors import InputError
@@ -286,8 +286,8 @@ def probabilities_of(result: Result | None) -> list[float | None]:
 
 
 __all__ = [
-    "DEFAULT_THRESHOLD",
     "HARD_NUMBERS",
+    "SAME_PLACE_THRESHOLD",
     "JudgeStats",
     "Judged",
     "Record",

@@ -20,7 +20,7 @@ from typing import Any
 
 from geoalign.errors import InputError
 from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES
-from geoalign.link.candidates import DEFAULT_THRESHOLD
+from geoalign.link.candidates import SAME_PLACE_THRESHOLD
 from geoalign.types import Scorer
 
 #: A merge that would make a cluster larger than this is refused and reported (the giant-cluster guard).
@@ -43,7 +43,7 @@ class LinkSettings:
     rules: Sequence[str] | str | None = None
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE
     max_candidates: int = DEFAULT_MAX_CANDIDATES
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float = SAME_PLACE_THRESHOLD
     batch_size: int = DEFAULT_BATCH_SIZE
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
 
@@ -76,7 +76,7 @@ def default_scorer(
 ) -> Scorer:
     """The scorer for table alignment: always a cascade (so per-stage counts are reported), with a
     neural second stage only when ``model`` is given."""
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD as CASCADE_THRESHOLD
+    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD as CASCADE_THRESHOLD
     from geoalign.scorers.cascade import CascadeScorer, build_cascade
     from geoalign.scorers.structured import StructuredScorer
 

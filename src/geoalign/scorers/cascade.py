@@ -38,7 +38,7 @@ from geoalign.errors import InputError
 from geoalign.scorers.stack import Stack
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
-DEFAULT_THRESHOLD = 0.9
+CASCADE_CONFIDENCE_THRESHOLD = 0.9
 
 
 @dataclass(slots=True)
@@ -77,7 +77,7 @@ class CascadeScorer:
         structured: Scorer,
         neural: Scorer | None = None,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float = CASCADE_CONFIDENCE_THRESHOLD,
         stack: Stack | None = None,
     ) -> None:
         if not 0.0 < threshold <= 1.0:
@@ -258,9 +258,9 @@ def build_cascade(
     stack = Stack.load(Path(model) / STACK_FILE) if (Path(model) / STACK_FILE).is_file() else None
     if threshold is None:
         fitted = stack.meta.get("threshold") if stack is not None else None
-        threshold = float(fitted) if fitted is not None else DEFAULT_THRESHOLD
+        threshold = float(fitted) if fitted is not None else CASCADE_CONFIDENCE_THRESHOLD
     neural = build_scorer(backend, model, **options)
     return CascadeScorer(StructuredScorer(structured_model), neural, threshold=threshold, stack=stack)
 
 
-__all__ = ["DEFAULT_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]
+__all__ = ["CASCADE_CONFIDENCE_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]

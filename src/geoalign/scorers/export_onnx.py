@@ -18,6 +18,8 @@ Steps, each recorded in the manifest:
    A miss refuses the export (``ExportParityError``, the manifest is not written) unless ``force``.
 
 Needs torch + transformers + onnx (extra ``export``); the directory it writes needs none of them.
+Over 500 lines because the export and its parity check are one transaction (the manifest is written
+provisionally, checked, then rewritten or removed); about 40 of them are the invented parity sample.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class ExportOptions:
     int8: bool = False
     fp16: bool = False
     per_channel: bool = False
+    #: also quantize MatMuls whose both inputs are activations (attention scores Q.K^T and probs.V) where
+    #: the graph still has them (an unfused graph); in the fused graph they live inside QAttention. Off by
+    #: default: at address lengths (~60 tokens) they are ~1-3% of the FLOPs, and quantizing attention
+    #: scores per tensor costs accuracy (see docs/benchmarks.md, "ONNX int8 profile (pairscorer)").
+    int8_attention_matmuls: bool = False
     opset: int = 17
     max_length: int | None = None
     force: bool = False
@@ -230,12 +237,15 @@ def _fuse(src: Path, dst: Path, config: Any, *, use_gpu: bool, fp16: bool) -> di
     return {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
 
 
-def _quantize(onnx: Any, src: Path, dst: Path, *, per_channel: bool) -> None:
+def _quantize(
+    onnx: Any, src: Path, dst: Path, *, per_channel: bool, attention_matmuls: bool = False
+) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Contrib ops of the fused graph (Attention, SkipLayerNormalization) defeat ONNX shape inference, so
-    # the quantizer must be told that untyped tensors are float.
-    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
+    # the quantizer must be told that untyped tensors are float. MatMulConstBOnly=False (dynamic mode's
+    # default is True) also quantizes activation x activation MatMuls (unfused attention).
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": not attention_matmuls}
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # it logs a "consider pre-processing" warning on the root logger
@@ -425,7 +435,13 @@ def export_model(
                 built.append("fused")
         if options.int8:
             t = time.perf_counter()
-            _quantize(onnx, fused_path, out / GRAPH_FILES["int8"], per_channel=options.per_channel)
+            _quantize(
+                onnx,
+                fused_path,
+                out / GRAPH_FILES["int8"],
+                per_channel=options.per_channel,
+                attention_matmuls=options.int8_attention_matmuls,
+            )
             timings["quantize"] = time.perf_counter() - t
             built.append("int8")
     if options.fp16:

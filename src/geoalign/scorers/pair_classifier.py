@@ -71,9 +71,10 @@ class PairBackend(Protocol):
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64 (fp16/bf16 logits would otherwise round the probabilities)."""
     z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows become ItemErrors in finish()
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------- encoding

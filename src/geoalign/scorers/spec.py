@@ -310,11 +310,11 @@ def _set_explain(scorer: Any, explain: bool) -> None:
 
 def _structured_only_cascade(options: dict[str, Any], explain: bool) -> Scorer:
     """The cascade of link/dedupe without ``--model`` (``options_for`` refused any neural option)."""
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD, CascadeScorer
+    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD, CascadeScorer
     from geoalign.scorers.structured import StructuredScorer
 
     structured = StructuredScorer(options.get("structured_model"), explain=explain)
-    return CascadeScorer(structured, None, threshold=options.get("threshold", DEFAULT_THRESHOLD))
+    return CascadeScorer(structured, None, threshold=options.get("threshold", CASCADE_CONFIDENCE_THRESHOLD))
 
 
 def _scorer_option() -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -330,11 +330,11 @@ def _scorer_option() -> tuple[tuple[str, ...], dict[str, Any]]:
 
 
 def _cascade_threshold_option() -> tuple[tuple[str, ...], dict[str, Any]]:
-    from geoalign.scorers.cascade import DEFAULT_THRESHOLD
+    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD
 
     return ("--cascade-threshold",), {
         "type": float,
-        "default": DEFAULT_THRESHOLD,
+        "default": CASCADE_CONFIDENCE_THRESHOLD,
         "help": "pairs whose top structured probability is below this go to --model",
     }
 
