@@ -301,6 +301,12 @@ class RuleScorer:
             if isinstance(item, ItemError):
                 items.append(item)
                 continue
+            views = _views_of(item)
+            if views is not None:  # the structured stage's own views and cleaned texts: no second look-up
+                items.append(
+                    PreparedItem(item.cost, item.seen, _Item(item, item.seen, views), item.timings_ms)
+                )
+                continue
             side_a, side_b = self._side(pair.a), self._side(pair.b)
             if side_a is None or side_b is None:
                 data = _Item(item, None, None)
@@ -335,6 +341,17 @@ class RuleScorer:
 
     def warmup(self) -> None:
         self.inner.warmup()
+
+
+def _views_of(item: PreparedItem) -> tuple[AddressView, AddressView] | None:
+    """The address views a structured (or cascade) prepared item already carries, else None."""
+    data = item.data
+    inner = getattr(data, "inner", None)  # the cascade wraps the structured item
+    if isinstance(inner, PreparedItem):
+        data = inner.data
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(v, AddressView) for v in data):
+        return data[0], data[1]
+    return None
 
 
 def _unwrap(item: PreparedItem | ItemError) -> PreparedItem | ItemError:
