@@ -140,14 +140,22 @@ def road_key(view: AddressView) -> str | None:
 
 
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another road: ``another_road`` where the names are near misses (at most ``NEAR_EDITS`` character
-    edits: 延安东路 / 延安西路, 长江路 / 长江中路, sections), ``another_road_far`` where they are simply
-    different roads (文三路 / 学院路: the model sees that difference itself; a record of a corner shop
-    may name the cross street)."""
+    """Another road. ``another_road`` where the difference is the one a similarity model cannot see:
+    names that are near misses (at most ``NEAR_EDITS`` character edits: 延安东路 / 延安西路, 长江路 /
+    长江中路, sections) on two street addresses (both give a road number) that share no POI.
+    ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
+    shop's record may name the cross street), or addresses located by a compound that fronts several
+    roads (四季花城 on 五和南路 and on 五和大道), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
     if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
-        rule = RULE_OF["road"] if Levenshtein.distance(ra, rb) <= NEAR_EDITS else "another_road_far"
-        return Conflict("road", ra, rb, rule)
+        poi_a, poi_b = a.comps.get("poi"), b.comps.get("poi")
+        strong = (
+            Levenshtein.distance(ra, rb) <= NEAR_EDITS
+            and a.typed.get(TYPED_OF["roadno"]) is not None
+            and b.typed.get(TYPED_OF["roadno"]) is not None
+            and not (poi_a and poi_a == poi_b)
+        )
+        return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
     return None
 
 
