@@ -82,6 +82,7 @@ _NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】
 #: A bracketed note that is about delivery or nearby landmarks, not the place itself (（近地铁站）,
 #: 【周末不收件】, (送货上门)). Any other note two addresses differ by (（东门）, (北区), (二期)) can
 #: name a part of the place, and the CCKS labels treat it so (docs/rules.md): no lift then.
+_BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(?:分店|门店|店)$")
 _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"^(?:近|靠近|邻近|附近|位于)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收"
 )
@@ -92,7 +93,16 @@ def _notes_are_noise(text_a: str, text_b: str) -> bool:
     if not _OPENING.search(text_a) and not _OPENING.search(text_b):
         return True
     notes_a, notes_b = set(_NOTE.findall(text_a)), set(_NOTE.findall(text_b))
-    return all(_NOISE_NOTE.search(note) for note in notes_a ^ notes_b)
+    return all(
+        _NOISE_NOTE.search(note) or _restates(note, text_b if note in notes_a else text_a)
+        for note in notes_a ^ notes_b
+    )
+
+
+def _restates(note: str, other: str) -> bool:
+    """A branch note that only repeats what the other address says (星巴克(百隆店) vs 百隆广场星巴克)."""
+    core = _BRANCH_SUFFIX.sub("", note.strip())
+    return len(core) >= 2 and core in other
 
 
 @dataclass(frozen=True, slots=True)
