@@ -25,7 +25,7 @@ def test_train_writes_a_loadable_reproducible_model(tmp_path, capsys):
     assert "cross-validation (2 folds" in err and "macro-F1:" in err
     assert {p.name for p in first.iterdir()} == {MODEL_FILE, META_FILE, "MODEL_CARD.md"}
     meta = json.loads((first / META_FILE).read_text(encoding="utf-8"))
-    assert meta["training"]["pairs"] == 32 and meta["training"]["seed"] > 0
+    assert meta["training"]["pairs"] == 34 and meta["training"]["seed"] > 0
     assert "cv" in meta["metrics"]
     assert _train(second, "--folds", "2") == 0
     assert (first / MODEL_FILE).read_bytes() == (second / MODEL_FILE).read_bytes()
@@ -64,8 +64,8 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
     assert "confusion (rows = true" in out and "exact_match" in out
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 32 and report["unscored"] == 0
-    assert sum(map(sum, report["confusion"]["matrix"])) == 32
+    assert report["n"] == 34 and report["unscored"] == 0
+    assert sum(map(sum, report["confusion"]["matrix"])) == 34
     pytest.importorskip("matplotlib")
     plot = tmp_path / "eval.png"
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--plot", str(plot)]) == 0
