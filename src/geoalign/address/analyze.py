@@ -209,7 +209,7 @@ _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟
 
 def _states_level(text: str, level: str | None, old: bool) -> bool:
     """Whether a resolved span really states its level: a district (or a former name) only when written
-    in full with its suffix (红星工业区 must not read as the former 红星区); a province or city also by
+    in full with its suffix (红星工业园 must not read as the former 红星区); a province or city also by
     its short name (浙江杭州)."""
     if level is None:
         return False

@@ -5,8 +5,8 @@ share.
 * **Hard numbers** (``HARD_NUMBERS``): road number, building, unit, floor, room. Numbers are compared for
   equality (leading zeros aside: 0501室 is 501室), never fuzzily: 3栋 is not 5栋. Where both texts state a
   level's number in its typed form (369号, 3栋, 2单元, 12层, 501室, read off the *normalized* text) that
-  decides; where only one side types it, nothing is concluded (the parser reads 八巷2402 as road number
-  2402 where the other record says 八巷24号: a room glued to the number); where neither does, the parsed
+  decides; where only one side types it, nothing is concluded (the parser reads 幸福里三巷1502 as road number
+  1502 where the other record says 幸福里三巷15号: a room glued to the number); where neither does, the parsed
   components decide. The typed form goes first because the tagger sees the raw
   text and can misplace a Chinese-numeral number (三百六十号), which would invent a conflict between two
   writings of one place.
@@ -19,7 +19,7 @@ share.
   (the parser tags it as road, sub-road or POI).
   Both values must look like road names (end in a road word), so a parser slip that tags a shop name as
   a road invents no conflict; nor does one name starting or ending with the other (区金融大街 / 金融大街:
-  a parser slip that took a character of the district into the road; 大钟岗路一巷 / 大钟岗路: a lane
+  a parser slip that took a character of the district into the road; 松涛路二巷 / 松涛路: a lane
   of the road the other record names by the road alone).
 
 Two addresses with the same normalized text never conflict: one spelling is one place, whatever the
@@ -107,7 +107,7 @@ def number_conflicts(
 
 def _same_road(a: AddressView, b: AddressView) -> bool:
     """Both name a road and it is the same one (the first 号 number of a record without a road is as
-    often a building of a compound: 马鞍山小区27号 vs 兴业路2022号马鞍山小区27号)."""
+    often a building of a compound: 翠柏小区12号 vs 和平路300号翠柏小区12号)."""
     ra = road_key(a)
     return ra is not None and ra == road_key(b)
 
@@ -145,7 +145,7 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     长江中路, sections) on two street addresses (both give a road number) that share no POI.
     ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
     shop's record may name the cross street), or addresses located by a compound that fronts several
-    roads (四季花城 on 五和南路 and on 五和大道), or without road numbers."""
+    roads (阳光花园 on 文三路 and on 学院路), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
     if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
         poi_a, poi_b = a.comps.get("poi"), b.comps.get("poi")
