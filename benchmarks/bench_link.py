@@ -88,6 +88,10 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
     truth = read_true_pairs(root / "truth.csv")
     out = Path(args.output or tempfile.mkdtemp(prefix="bench_link_")) / "links.csv"
     scorer = default_scorer(args.model)
+    if not getattr(args, "no_judge_rules", False):
+        from geoalign.scorers.rules import with_rules
+
+        scorer = with_rules(scorer)
     start = time.perf_counter()
     summary = link(
         TableSpec(root / "left.csv", "address", "id"),
@@ -226,6 +230,9 @@ def main() -> None:
     parser.add_argument("--max-candidates", type=int, default=20)
     parser.add_argument("--max-block-size", type=int, default=500)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--no-judge-rules", action="store_true", help="score without the rule layer (scorers/rules.py)"
+    )
     args = parser.parse_args()
     if args.threshold is None:
         from geoalign.link.candidates import SAME_PLACE_THRESHOLD

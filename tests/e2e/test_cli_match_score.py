@@ -57,7 +57,7 @@ def test_score_examples_headered_tsv(tmp_path, model_dir):
     table = read_table(out, header=True)
     assert table.columns == ["a", "b", "expected", *RESULT_COLUMNS]
     rows = [r.values for r in table.rows]
-    assert len(rows) == 32
+    assert len(rows) == 34
     assert all(r[3] in ("exact_match", "partial_match", "not_match") and r[7] == "" for r in rows)
     assert all(abs(sum(float(x) for x in r[4:7]) - 1) < 1e-4 for r in rows)
     assert not (tmp_path / "out.tsv.partial").exists()
@@ -139,7 +139,7 @@ def test_score_parquet_and_xlsx(tmp_path, model_dir):
     assert main(["score", str(out), "-o", str(xlsx), "--a", "a", "--b", "b", *base]) == 0
     table = read_table(xlsx)
     assert table.columns[:3] == ["a", "b", "expected"] and table.columns[3] == "input_label"
-    assert len(list(table.rows)) == 32
+    assert len(list(table.rows)) == 34
 
 
 def test_score_resumes_from_partial_output(tmp_path, model_dir):

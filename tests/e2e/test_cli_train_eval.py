@@ -25,7 +25,7 @@ def test_train_writes_a_loadable_reproducible_model(tmp_path, capsys):
     assert "cross-validation (2 folds" in err and "macro-F1:" in err
     assert {p.name for p in first.iterdir()} == {MODEL_FILE, META_FILE, "MODEL_CARD.md"}
     meta = json.loads((first / META_FILE).read_text(encoding="utf-8"))
-    assert meta["training"]["pairs"] == 32 and meta["training"]["seed"] > 0
+    assert meta["training"]["pairs"] == 34 and meta["training"]["seed"] > 0
     assert "cv" in meta["metrics"]
     assert _train(second, "--folds", "2") == 0
     assert (first / MODEL_FILE).read_bytes() == (second / MODEL_FILE).read_bytes()
@@ -60,10 +60,10 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n"] == 32 and report["unscored"] == 0
+    assert report["n"] == 34 and report["unscored"] == 0
     matrix = report["confusion"]["matrix"]
     assert report["confusion"]["labels"] == ["exact_match", "partial_match", "not_match"]
-    assert sum(map(sum, matrix)) == 32
+    assert sum(map(sum, matrix)) == 34
     # the metrics agree with the confusion matrix, computed here from its definition
     f1s = []
     for k in range(3):
@@ -71,12 +71,12 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
         f1s.append(2 * tp / (predicted + true) if predicted + true else 0.0)
         assert report["per_class"][report["confusion"]["labels"][k]]["support"] == true
     assert report["macro_f1"] == pytest.approx(sum(f1s) / 3)
-    assert report["accuracy"] == pytest.approx(sum(matrix[k][k] for k in range(3)) / 32)
+    assert report["accuracy"] == pytest.approx(sum(matrix[k][k] for k in range(3)) / 34)
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--no-progress"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[:4] == [
         f"scorer: structured ({report['model']}), subset: all",
-        "pairs: 32",
+        "pairs: 34",
         f"accuracy: {report['accuracy']:.4f}",
         f"macro-F1: {report['macro_f1']:.4f}",
     ]

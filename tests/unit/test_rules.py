@@ -288,3 +288,17 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
     assert not item.same_place
     assert item.conflicts == ["roadno"]
     assert judge_.stats.refused_by_hard_numbers == 1
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "lift"),
+    [
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(近地铁站)", "same_normalized"),
+        ("西安市雁塔区小寨东路126号百隆广场星巴克", "小寨东路126号百隆广场星巴克(百隆店)", "admin_omitted"),
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(东门)", None),  # a gate is part of the place
+        ("杭州市西湖区文三路", "文三路", None),  # no number: a road, not one addressable place
+    ],
+)
+def test_lift_conditions(a: str, b: str, lift: str | None) -> None:
+    va, vb = analyze(a), analyze(b)
+    assert decide_pair(a, b, va, vb).lift == lift

@@ -194,7 +194,7 @@ def analyze(text: str) -> AddressView:
         resolution = gazetteer.resolve(folded)
     # only the levels the text states: a bare 江北区 completes to one of two cities, and a completed
     # name must not invent a conflict with the other address
-    stated = {span.level for span in resolution.spans}
+    stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
     canon_admin = (
         resolution.prov if "prov" in stated else None,
         resolution.city if "city" in stated else None,
@@ -202,6 +202,20 @@ def analyze(text: str) -> AddressView:
         resolution.town if "town" in stated else None,
     )
     return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[resolution.end :])
+
+
+_ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")
+
+
+def _states_level(text: str, level: str | None, old: bool) -> bool:
+    """Whether a resolved span really states its level: a district (or a former name) only when written
+    in full with its suffix (红星工业园 must not read as the former 红星区); a province or city also by
+    its short name (浙江杭州)."""
+    if level is None:
+        return False
+    if text.endswith(_ADMIN_SUFFIX):
+        return True
+    return level in ("prov", "city") and not old
 
 
 @lru_cache(maxsize=1 << 16)

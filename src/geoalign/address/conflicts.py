@@ -5,8 +5,8 @@ share.
 * **Hard numbers** (``HARD_NUMBERS``): road number, building, unit, floor, room. Numbers are compared for
   equality (leading zeros aside: 0501室 is 501室), never fuzzily: 3栋 is not 5栋. Where both texts state a
   level's number in its typed form (369号, 3栋, 2单元, 12层, 501室, read off the *normalized* text) that
-  decides; where only one side types it, nothing is concluded (the parser reads 八巷2402 as road number
-  2402 where the other record says 八巷24号: a room glued to the number); where neither does, the parsed
+  decides; where only one side types it, nothing is concluded (the parser reads 幸福里三巷1502 as road number
+  1502 where the other record says 幸福里三巷15号: a room glued to the number); where neither does, the parsed
   components decide. The typed form goes first because the tagger sees the raw
   text and can misplace a Chinese-numeral number (三百六十号), which would invent a conflict between two
   writings of one place.
@@ -18,8 +18,9 @@ share.
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
   (the parser tags it as road, sub-road or POI).
   Both values must look like road names (end in a road word), so a parser slip that tags a shop name as
-  a road invents no conflict; nor does one name ending with the other (区金融大街 / 金融大街: a parser
-  slip that took a character of the district into the road).
+  a road invents no conflict; nor does one name starting or ending with the other (区金融大街 / 金融大街:
+  a parser slip that took a character of the district into the road; 松涛路二巷 / 松涛路: a lane
+  of the road the other record names by the road alone).
 
 Two addresses with the same normalized text never conflict: one spelling is one place, whatever the
 parser made of each raw input (it sees traditional or full-width characters as written).
@@ -40,8 +41,8 @@ from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
 HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
-#: Hard numbers compared only on the same road by the structured model's decision rule (another road's
-#: number says nothing about this one; a road conflict is then reported on its own).
+#: Hard numbers compared only when both addresses name the same road, as the structured model's decision
+#: rule does (another road's number says nothing about this one; a road conflict is reported on its own).
 SAME_ROAD_ONLY: Final[frozenset[str]] = frozenset({"roadno"})
 #: Admin levels compared after gazetteer resolution (index into ``AddressView.canon_admin``).
 ADMIN_COMPARED: Final[tuple[tuple[str, int], ...]] = (("prov", 0), ("city", 1), ("district", 2))
@@ -86,6 +87,8 @@ def number_conflicts(
     """Hard-number conflicts (module docstring): typed numbers first, else parsed components."""
     out: list[Conflict] = []
     for level in levels:
+        if level in SAME_ROAD_ONLY and not _same_road(a, b):
+            continue
         key = TYPED_OF[level]
         ta, tb = a.typed.get(key), b.typed.get(key)
         if ta and tb:
@@ -100,6 +103,13 @@ def number_conflicts(
         if ca and cb and _number(ca) != _number(cb):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
+
+
+def _same_road(a: AddressView, b: AddressView) -> bool:
+    """Both name a road and it is the same one (the first 号 number of a record without a road is as
+    often a building of a compound: 翠柏小区12号 vs 和平路300号翠柏小区12号)."""
+    ra = road_key(a)
+    return ra is not None and ra == road_key(b)
 
 
 def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
@@ -130,14 +140,22 @@ def road_key(view: AddressView) -> str | None:
 
 
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another road: ``another_road`` where the names are near misses (at most ``NEAR_EDITS`` character
-    edits: 延安东路 / 延安西路, 长江路 / 长江中路, sections), ``another_road_far`` where they are simply
-    different roads (文三路 / 学院路: the model sees that difference itself; a record of a corner shop
-    may name the cross street)."""
+    """Another road. ``another_road`` where the difference is the one a similarity model cannot see:
+    names that are near misses (at most ``NEAR_EDITS`` character edits: 延安东路 / 延安西路, 长江路 /
+    长江中路, sections) on two street addresses (both give a road number) that share no POI.
+    ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
+    shop's record may name the cross street), or addresses located by a compound that fronts several
+    roads (阳光花园 on 文三路 and on 学院路), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
-    if ra and rb and ra != rb and not ra.endswith(rb) and not rb.endswith(ra):
-        rule = RULE_OF["road"] if Levenshtein.distance(ra, rb) <= NEAR_EDITS else "another_road_far"
-        return Conflict("road", ra, rb, rule)
+    if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
+        poi_a, poi_b = a.comps.get("poi"), b.comps.get("poi")
+        strong = (
+            Levenshtein.distance(ra, rb) <= NEAR_EDITS
+            and a.typed.get(TYPED_OF["roadno"]) is not None
+            and b.typed.get(TYPED_OF["roadno"]) is not None
+            and not (poi_a and poi_a == poi_b)
+        )
+        return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
     return None
 
 
