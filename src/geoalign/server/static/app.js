@@ -665,7 +665,11 @@
           progress.pending.splice(0, n);
           saveProgress();
           hideError($("review-error"));
-          $("save-state").textContent = saved.total === 1 ? t("saved.one", { file: saved.file }) : t("saved", { n: saved.total, file: saved.file });
+          const [before, after] = t("saved.for").split("{cmd}");
+          $("save-state").replaceChildren(
+            saved.total === 1 ? t("saved.one", { file: saved.file }) : t("saved", { n: saved.total, file: saved.file }),
+            before, el("code", { text: "geoalign train --pairs" }), after,
+          );
         } catch (err) {
           showError($("review-error"), err);
           $("save-state").textContent = t("not_saved");
