@@ -21,18 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers import free_port, require_binary
+from tests.servers import free_port, require_binary, require_module
 
 from geoalign.io.labels import read_labelled_pairs
 
-if os.environ.get("CI", "").lower() == "true":
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-else:
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright not installed: pip install 'geoalign[dev]'"
-    )
-    Browser, Page = playwright_api.Browser, playwright_api.Page
-    expect, sync_playwright = playwright_api.expect, playwright_api.sync_playwright
+playwright_api = require_module("playwright.sync_api", "dev")  # skips locally, fails under CI=true
+Browser, Page = playwright_api.Browser, playwright_api.Page
+expect, sync_playwright = playwright_api.expect, playwright_api.sync_playwright
 
 pytestmark = pytest.mark.slow
 
