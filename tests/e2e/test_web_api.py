@@ -263,3 +263,29 @@ def test_geoalign_train_trains_on_a_saved_label_set(client: TestClient, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert "48 labelled pairs" in done.stdout + done.stderr
+
+
+def test_record_ids_are_kept_beside_the_labels(client: TestClient, tmp_path: Path) -> None:
+    body = {"set": "ids", "labels": [{"a": A1, "b": B1, "label": 2, "a_id": "L-7", "b_id": 42}]}
+    assert client.post("/v1/labels", json=body).status_code == 200
+    # relabelled without ids: the ids stay; a pair without ids gets empty cells
+    client.post("/v1/labels", json=_labels((A1, B1, "not_match"), (A2, B2, 1), set_name="ids"))
+    text = (tmp_path / "labels" / "ids.tsv").read_text(encoding="utf-8")
+    assert text == f"a\tb\tlabel\ta_id\tb_id\n{A1}\t{B1}\tnot_match\tL-7\t42\n{A2}\t{B2}\tpartial_match\t\t\n"
+    assert [(p.a, p.label) for p in read_labelled_pairs(tmp_path / "labels" / "ids.tsv")] == [
+        (A1, "not_match"),
+        (A2, "partial_match"),
+    ]
+
+
+def test_a_set_with_no_labels_yet_can_be_asked_for_as_an_empty_file(client: TestClient) -> None:
+    r = client.get("/v1/labels", params={"set": "fresh", "if_missing": "empty"})
+    assert (r.status_code, r.text) == (200, "a\tb\tlabel\n")
+    assert client.get("/v1/labels", params={"set": "fresh"}).status_code == 404
+
+
+def test_the_page_scripts_and_favicon_are_served(client: TestClient) -> None:
+    page = client.get("/").text
+    assert '<script src="/static/i18n.js"' in page and 'rel="icon" href="/favicon.ico"' in page
+    assert client.get("/static/i18n.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"

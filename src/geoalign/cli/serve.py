@@ -1,8 +1,9 @@
 """``geoalign serve``: the HTTP service (FastAPI + uvicorn, extra ``server``).
 
 Starts on the embedded default matcher with no arguments. Binds 127.0.0.1 unless ``--host`` says
-otherwise. SIGTERM / Ctrl-C drain gracefully: uvicorn stops accepting connections, every accepted
-request is answered, then the process exits.
+otherwise. SIGTERM drains gracefully (``geoalign.server.run``): ``--drain-grace`` seconds of answers with
+``Connection: close`` and /readyz 503, then uvicorn stops accepting connections, every accepted request is
+answered, and the process exits. Ctrl-C skips the grace.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Review labels on disk: one ``<set>.tsv`` per label set in one directory, in the format
-``geoalign train --pairs`` reads (TSV with header ``a<TAB>b<TAB>label``, label names).
+``geoalign train --pairs`` reads (TSV with header ``a<TAB>b<TAB>label``, label names). When the reviewed
+rows carried record ids (``geoalign link`` writes ``left_id`` / ``right_id``), the file gains ``a_id`` and
+``b_id`` columns, so every label can be traced back to the records it judged (train reads the columns
+it needs by name and ignores the rest).
 
 The HTTP service's ``/v1/labels`` is the only writer today; the store lives in ``io/`` because it is a
 file format and an atomic-write policy, not HTTP. It knows nothing of requests: bad names and unreadable
@@ -44,6 +47,24 @@ def check_set_name(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Labelled:
+    """One label to save: the pair, the label name, and the records' ids where the review had them."""
+
+    a: str
+    b: str
+    label: str
+    a_id: str = ""
+    b_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    a_id: str = ""
+    b_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SaveSummary:
     set: str
     #: the file name inside the labels directory (never an absolute server path: a client has no use
@@ -70,8 +91,9 @@ class LabelStore:
     def path(self, name: str) -> Path:
         return self.directory / f"{check_set_name(name)}.tsv"
 
-    def _read(self, path: Path) -> dict[tuple[str, str], str]:
+    def _read(self, path: Path) -> dict[tuple[str, str], Row]:
         from geoalign.io.labels import read_labelled_pairs
+        from geoalign.io.tables import read_table
 
         if not path.exists():
             return {}
@@ -79,19 +101,44 @@ class LabelStore:
             pairs = read_labelled_pairs(path, fmt="tsv")
         except DataFormatError as exc:
             raise LabelsFileUnreadable(f"cannot update {path.name}: {exc}") from exc
-        return {(p.a, p.b): p.label for p in pairs}
+        ids: dict[int, tuple[str, str]] = {}
+        table = read_table(path, "tsv")
+        if table.header and ("a_id" in table.columns or "b_id" in table.columns):
+            at = [table.columns.index(c) if c in table.columns else None for c in ("a_id", "b_id")]
+            for row in table.rows:
+                got = tuple(
+                    "" if i is None or row.values[i] in (None, "") else str(row.values[i]) for i in at
+                )
+                ids[row.line] = (got[0], got[1])
+        return {(p.a, p.b): Row(p.label, *ids.get(p.line, ("", ""))) for p in pairs}
 
-    def save(self, name: str, labels: list[tuple[str, str, str]]) -> SaveSummary:
-        """Add or replace ``(a, b, label)`` rows (label names) in set ``name``."""
+    def save(self, name: str, labels: list[tuple[str, str, str]] | list[Labelled]) -> SaveSummary:
+        """Add or replace rows in set ``name``: ``(a, b, label)`` (label names), or ``Labelled`` rows
+        with record ids. A pair labelled again keeps the ids it had unless new ones are given."""
         from geoalign.io.writers import write_table
 
         path = self.path(name)
         with self._lock:
             rows = self._read(path)
-            for a, b, label in labels:
-                rows[(a, b)] = label
-            write_table(path, ["a", "b", "label"], ([a, b, label] for (a, b), label in rows.items()), "tsv")
+            for item in labels:
+                given = item if isinstance(item, Labelled) else Labelled(*item)
+                old = rows.get((given.a, given.b))
+                rows[(given.a, given.b)] = Row(
+                    given.label,
+                    given.a_id or (old.a_id if old else ""),
+                    given.b_id or (old.b_id if old else ""),
+                )
+            columns = ["a", "b", "label"]
+            with_ids = any(row.a_id or row.b_id for row in rows.values())
+            if with_ids:
+                columns += ["a_id", "b_id"]
+            write_table(
+                path,
+                columns,
+                ([a, b, r.label, *((r.a_id, r.b_id) if with_ids else ())] for (a, b), r in rows.items()),
+                "tsv",
+            )
         counts: dict[str, int] = {label: 0 for label in LABELS}
-        for label in rows.values():
-            counts[label] += 1
+        for row in rows.values():
+            counts[row.label] += 1
         return SaveSummary(set=name, file=path.name, saved=len(labels), total=len(rows), counts=counts)

@@ -9,13 +9,13 @@ Answers name the file inside the labels directory, never an absolute server path
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from geoalign.io.label_store import DEFAULT_SET, LabelsFileUnreadable, LabelStore
+from geoalign.io.label_store import DEFAULT_SET, Labelled, LabelsFileUnreadable, LabelStore
 from geoalign.server.errors import ApiError
 from geoalign.server.routes_parse import lone_surrogate_at
 from geoalign.server.schemas import ErrorResponse
@@ -24,6 +24,7 @@ router = APIRouter()
 
 #: Most labels in one POST /v1/labels (the page sends one per key press; a re-sync sends its backlog).
 MAX_LABELS_PER_REQUEST: Final[int] = 5000
+MAX_ID_CHARS: Final[int] = 200
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
@@ -45,6 +46,12 @@ class LabelIn(BaseModel):
     b: str = Field(min_length=1, description="candidate address")
     label: StrictStr | StrictInt = Field(
         description="exact_match, partial_match or not_match (or 2, 1, 0 in the CCKS order)"
+    )
+    a_id: StrictStr | StrictInt | None = Field(
+        default=None, description="id of the query's record (saved in column a_id)"
+    )
+    b_id: StrictStr | StrictInt | None = Field(
+        default=None, description="id of the candidate's record (saved in column b_id)"
     )
 
 
@@ -105,7 +112,7 @@ def save_labels(body: LabelsRequest, request: Request) -> dict[str, Any]:
         raise ApiError(
             413, "too_many_labels", f"{len(body.labels)} labels; the limit is {MAX_LABELS_PER_REQUEST}"
         )
-    clean: list[tuple[str, str, str]] = []
+    clean: list[Labelled] = []
     for i, item in enumerate(body.labels):
         try:
             label = parse_label(item.label)
@@ -116,7 +123,10 @@ def save_labels(body: LabelsRequest, request: Request) -> dict[str, Any]:
             raise ApiError(422, "invalid_label", f"labels[{i}]: an address is empty")
         if lone_surrogate_at(a) is not None or lone_surrogate_at(b) is not None:
             raise ApiError(422, "invalid_label", f"labels[{i}]: an address holds a lone UTF-16 surrogate")
-        clean.append((a, b, label))
+        a_id, b_id = ("" if v is None else _one_line(str(v)) for v in (item.a_id, item.b_id))
+        if max(len(a_id), len(b_id)) > MAX_ID_CHARS:
+            raise ApiError(422, "invalid_label", f"labels[{i}]: a record id over {MAX_ID_CHARS} characters")
+        clean.append(Labelled(a, b, label, a_id, b_id))
     try:
         summary = store.save(body.set, clean)
     except LabelsFileUnreadable as exc:
@@ -137,10 +147,24 @@ def save_labels(body: LabelsRequest, request: Request) -> dict[str, Any]:
     summary="download a label set as TSV",
     response_class=Response,
 )
-def download_labels(request: Request, name: str = Query(DEFAULT_SET, alias="set")) -> Response:
+def download_labels(
+    request: Request,
+    name: str = Query(DEFAULT_SET, alias="set"),
+    if_missing: Literal["404", "empty"] = Query(
+        "404", description="a set with no labels yet: 404 no_labels, or 'empty': a file with the header only"
+    ),
+) -> Response:
     store = _store(request)
     path = store.path(name)
     if not path.exists():
+        if if_missing == "empty":
+            # the page asks this way: a review that has not saved anything yet is no error (a 404 would
+            # be a red line in the browser's console on every load)
+            return Response(
+                "a\tb\tlabel\n",
+                media_type="text/tab-separated-values; charset=utf-8",
+                headers={"Cache-Control": "no-store"},
+            )
         raise ApiError(404, "no_labels", f"no labels saved in set {name!r} yet")
     return FileResponse(
         path,

@@ -25,6 +25,7 @@ STATIC_DIR: Final[Path] = Path(__file__).resolve().parent / "static"
 #: The only files served from ``static/`` (a fixed list: no path from the URL ever reaches the disk).
 _ASSETS: Final[dict[str, str]] = {
     "app.js": "text/javascript; charset=utf-8",
+    "i18n.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

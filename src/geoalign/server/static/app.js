@@ -7,27 +7,56 @@
 
 (() => {
   const LABELS = ["exact_match", "partial_match", "not_match"];
-  const LABEL_TEXT = { exact_match: "exact match", partial_match: "partial match", not_match: "not a match" };
   /** Number elements: a conflict there is hard evidence that two addresses are different places. */
   const HARD = new Set(["roadno", "subroadno", "houseno", "cellno", "floorno", "roomno"]);
-  const COMPONENT_TEXT = {
-    country: "country", prov: "province", city: "city", district: "district", devzone: "development zone",
-    town: "town", community: "community", road: "road", roadno: "road number", subroad: "side road",
-    subroadno: "side road number", poi: "place (POI)", subpoi: "sub-place", houseno: "building",
-    cellno: "unit", floorno: "floor", roomno: "room", person: "person", assist: "landmark hint",
-    redundant: "redundant", otherinfo: "other",
-  };
-  const COMPONENT_ORDER = Object.keys(COMPONENT_TEXT);
-  const STATUS_TEXT = {
-    agree: "✓ agree", similar: "≈ similar", conflict: "✗ conflict", only_a: "A only", only_b: "B only",
-  };
+  const COMPONENT_ORDER = [
+    "country", "prov", "city", "district", "devzone", "town", "community", "road", "roadno", "subroad",
+    "subroadno", "poi", "subpoi", "houseno", "cellno", "floorno", "roomno", "person", "assist", "redundant",
+    "otherinfo",
+  ];
   const KEY_STORAGE = "geoalign.apiKey";
   const TABLE_STORAGE = "geoalign.review.table.v1";
   const PROGRESS_STORAGE = "geoalign.review.progress.v1";
   const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+  const LANG_STORAGE = "geoalign.lang";
   const EXAMPLE = ["浙江省杭州市西湖区文三路369号3幢2单元501室", "杭州市文三路369号3栋2单元502室"];
 
   const $ = (id) => document.getElementById(id);
+
+  // ---------------------------------------------------------------------------------------- language
+
+  const DICTS = window.GEOALIGN_I18N;
+  const CODE_TEXT = window.GEOALIGN_I18N_ERRORS || {};
+  /** zh-CN when the browser asks for Chinese before English (navigator.languages follows the
+      browser's Accept-Language), unless the user chose with the switch. */
+  function pickLanguage() {
+    const chosen = localStorage.getItem(LANG_STORAGE);
+    if (chosen && DICTS[chosen]) return chosen;
+    for (const tag of navigator.languages || [navigator.language || "en"]) {
+      const low = String(tag).toLowerCase();
+      if (low.startsWith("zh")) return "zh-CN";
+      if (low.startsWith("en")) return "en";
+    }
+    return "en";
+  }
+  let lang = pickLanguage();
+  const t = (key, vars = {}) => {
+    const text = (DICTS[lang] && DICTS[lang][key]) ?? DICTS.en[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  };
+  const labelText = (name) => t(`label.${name}`);
+  const compText = (name) => (`comp.${name}` in DICTS.en ? t(`comp.${name}`) : name);
+  const statusText = (status) => (`status.${status}` in DICTS.en ? t(`status.${status}`) : status);
+  const stageText = (stage) => (`stage.${stage}` in DICTS.en ? t(`stage.${stage}`) : stage);
+  /** The page's fixed text, from the data-i18n* attributes (our own strings only, never user data). */
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-html]")) node.innerHTML = t(node.dataset.i18nHtml);
+    for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+    document.getElementById("lang-switch").lang = lang === "en" ? "zh-CN" : "en";
+  }
+  applyLanguage();
   const el = (tag, props = {}, ...children) => {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(props)) {
@@ -65,18 +94,19 @@
     try {
       resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
-      throw new ApiError("network_error", `the server did not answer (${err.message}); is geoalign serve still running?`, 0);
+      throw new ApiError("network_error", t("err.no_answer", { detail: err.message }), 0);
     }
     if (!resp.ok) {
       let code = `http_${resp.status}`;
-      let message = resp.statusText || "request failed";
+      let message = resp.statusText || t("err.failed");
       try {
         const data = await resp.json();
         if (data && data.error) ({ code, message } = data.error);
       } catch (_) { /* not JSON: keep the HTTP status */ }
       const retry = resp.headers.get("Retry-After");
-      if (retry) message += ` (retry after ${retry} s)`;
-      throw new ApiError(code, message, resp.status);
+      const error = new ApiError(code, message, resp.status);
+      if (retry) error.retryAfter = Number(retry) || 1;
+      throw error;
     }
     return raw ? resp : resp.json();
   }
@@ -84,15 +114,21 @@
   function showError(box, err) {
     const code = err.code || "error";
     box.replaceChildren(
-      el("strong", { text: err.local ? "Cannot use this: " : code === "network_error" ? "No answer: " : "The server refused: " }),
+      el("strong", { text: err.local ? t("err.local") : code === "network_error" ? t("err.network") : t("err.server") }),
       el("span", { class: "code", text: code }),
-      document.createTextNode(` — ${err.message}`),
+      document.createTextNode(` — ${describeError(err)}`),
     );
     if (code === "unauthorized") {
-      box.append(el("p", { text: "Enter the server's API key under “Server key” at the top, then try again." }));
+      box.append(el("p", { text: t("err.key") }));
       $("settings").open = true;
     }
     box.hidden = false;
+  }
+  /** The message in the page's language: a known code gets its sentence, then the server's own words. */
+  function describeError(err) {
+    const known = (CODE_TEXT[lang] || {})[err.code];
+    const retry = err.retryAfter ? t("err.retry", { s: err.retryAfter }) : "";
+    return known && !err.local ? `${known}（${err.message}）${retry}` : `${err.message}${retry}`;
   }
   const hideError = (box) => { box.hidden = true; box.replaceChildren(); };
   const announce = (region, text) => { region.textContent = ""; setTimeout(() => { region.textContent = text; }, 30); };
@@ -107,7 +143,7 @@
       const fill = el("div", { class: `fill ${name}` });
       fill.style.width = `${(100 * p).toFixed(1)}%`; // CSSOM, not a style attribute: allowed by the page's CSP
       box.append(
-        el("span", { class: `name${best}` }, LABEL_TEXT[name]),
+        el("span", { class: `name${best}` }, labelText(name)),
         el("div", { class: "bar", "aria-hidden": "true" }, fill),
         el("span", { class: `pct${best}` }, pct(p)),
       );
@@ -115,8 +151,9 @@
   }
 
   function componentName(name) {
-    const cell = el("th", { scope: "row" }, COMPONENT_TEXT[name] || name, " ", el("code", { text: name }));
-    if (HARD.has(name)) cell.append(el("span", { class: "hard-tag", text: "number" }));
+    // the field's JSON name helps who reads the API's explanation; in the Chinese page it is left out
+    const cell = el("th", { scope: "row" }, compText(name), lang === "en" ? " " : null, lang === "en" ? el("code", { text: name }) : null);
+    if (HARD.has(name)) cell.append(el("span", { class: "hard-tag", text: t("hard.tag") }));
     return cell;
   }
 
@@ -125,23 +162,23 @@
     box.replaceChildren();
     const comps = explanation && Array.isArray(explanation.components) ? explanation.components : null;
     const table = el("table", { class: "components" });
-    table.append(el("caption", { class: "sr-only", text: "Components of address A and B and how they compare" }));
+    table.append(el("caption", { class: "sr-only", text: t("comp.caption") }));
     table.append(el("thead", {}, el("tr", {},
-      el("th", { scope: "col", text: "Component" }), el("th", { scope: "col", text: "A" }),
-      el("th", { scope: "col", text: "B" }), el("th", { scope: "col", text: "Status" }))));
+      el("th", { scope: "col", text: t("comp.col") }), el("th", { scope: "col", text: "A" }),
+      el("th", { scope: "col", text: "B" }), el("th", { scope: "col", text: t("comp.status") }))));
     const body = el("tbody");
     if (comps) {
       for (const c of comps) {
         const row = el("tr", { class: `${HARD.has(c.name) ? "hard " : ""}row-${c.status}`, "data-name": c.name, "data-status": c.status });
         row.append(componentName(c.name), el("td", { class: "val", lang: "zh-Hans" }, c.a ?? "—"),
           el("td", { class: "val", lang: "zh-Hans" }, c.b ?? "—"),
-          el("td", {}, el("span", { class: `st st-${c.status}`, text: STATUS_TEXT[c.status] || c.status })));
+          el("td", {}, el("span", { class: `st st-${c.status}`, text: statusText(c.status) })));
         body.append(row);
       }
-      if (!comps.length) body.append(el("tr", {}, el("td", { colspan: "4", text: "No components were found in either address." })));
+      if (!comps.length) body.append(el("tr", {}, el("td", { colspan: "4", text: t("comp.none") })));
     } else if (parsed && parsed.every((p) => p && p.components)) {
       // A neural scorer explains nothing; the parser's reading is still worth showing, without statuses.
-      box.append(el("p", { class: "hint", text: "This scorer gives no explanation; below is the parser's reading of both addresses, not compared." }));
+      box.append(el("p", { class: "hint", text: t("comp.neural") }));
       const byName = (p, name) => p.components.filter((c) => c.name === name).map((c) => c.value).join(" / ") || "—";
       for (const name of COMPONENT_ORDER) {
         if (!parsed.some((p) => p.components.some((c) => c.name === name))) continue;
@@ -150,7 +187,7 @@
           el("td", { class: "val", lang: "zh-Hans" }, byName(parsed[1], name)), el("td", { text: "—" })));
       }
     } else {
-      box.append(el("p", { class: "hint", text: "No explanation and no parse available for this pair." }));
+      box.append(el("p", { class: "hint", text: t("comp.nothing") }));
       return;
     }
     table.append(body);
@@ -166,14 +203,14 @@
       const p = parsed && parsed[i];
       const line = el("p", { lang: "zh-Hans" }, el("span", { class: "side", lang: "en", text: side }));
       if (!p || !p.components) {
-        const err = p && p.error ? `${p.error.code}: ${p.error.message}` : "not parsed";
-        line.append(el("span", { class: "hint", lang: "en", text: `(${err})` }));
+        const err = p && p.error ? `${p.error.code}: ${p.error.message}` : t("not_parsed");
+        line.append(el("span", { class: "hint", text: `(${err})` }));
       } else {
         let at = 0;
         for (const c of p.components) {
           if (c.start > at) line.append(p.raw.slice(at, c.start));
           const st = status[c.name] || "none";
-          const label = `${COMPONENT_TEXT[c.name] || c.name}${st === "none" ? "" : `, ${STATUS_TEXT[st]}`}`;
+          const label = `${compText(c.name)}${st === "none" ? "" : `, ${statusText(st)}`}`;
           line.append(el("mark", { class: `st-${st}`, title: label, "data-name": c.name }, p.raw.slice(c.start, c.end)));
           at = c.end;
         }
@@ -220,14 +257,37 @@
   // ------------------------------------------------------------------------------------------- try
 
   const tryForm = $("try-form");
+  let lastTry = null; // {m, parsed, roundTrip}: re-drawn when the language changes
+  function clearVerdict() {
+    lastTry = null;
+    $("try-result").hidden = true;
+    hideError($("try-error"));
+    for (const id of ["addr-a", "addr-b"]) $(id).removeAttribute("aria-invalid");
+  }
+  /** Checked here, before any request: an empty field is the user's slip, not a server error. */
+  function checkFilled(a, b) {
+    const emptyA = !a.trim();
+    const emptyB = !b.trim();
+    if (!emptyA && !emptyB) return true;
+    clearVerdict();
+    if (emptyA) $("addr-a").setAttribute("aria-invalid", "true");
+    if (emptyB) $("addr-b").setAttribute("aria-invalid", "true");
+    const sides = t(emptyA && emptyB ? "err.empty_side.both" : emptyA ? "err.empty_side.a" : "err.empty_side.b");
+    const message = t("err.empty_fields", { sides });
+    showError($("try-error"), { local: true, code: "empty_fields", message });
+    announce($("try-status"), message);
+    $(emptyA ? "addr-a" : "addr-b").focus();
+    return false;
+  }
   async function compare(ev) {
     if (ev) ev.preventDefault();
     const a = $("addr-a").value;
     const b = $("addr-b").value;
     const button = $("compare");
-    hideError($("try-error"));
+    if (!checkFilled(a, b)) return;
+    clearVerdict();
     button.disabled = true;
-    announce($("try-status"), "Comparing…");
+    announce($("try-status"), t("try.comparing"));
     const started = performance.now();
     try {
       const parsing = api("/v1/parse", { method: "POST", body: { addresses: [a, b] } }).catch((err) => err);
@@ -237,7 +297,7 @@
       if (result.error) {
         $("try-result").hidden = true;
         showError($("try-error"), result.error);
-        announce($("try-status"), `Not compared: ${result.error.message}`);
+        announce($("try-status"), t("try.not_compared", { message: result.error.message }));
         return;
       }
       const parsed = await parsing;
@@ -245,41 +305,42 @@
     } catch (err) {
       $("try-result").hidden = true;
       showError($("try-error"), err);
-      announce($("try-status"), `Error: ${err.message}`);
+      announce($("try-status"), t("try.error", { message: err.message }));
     } finally {
       button.disabled = false;
     }
   }
 
-  function showMatch(m, parsed, roundTrip) {
+  function showMatch(m, parsed, roundTrip, quiet = false) {
+    lastTry = { m, parsed, roundTrip };
     const top = m.probabilities[m.label];
-    $("verdict").replaceChildren(el("span", { class: `badge ${m.label}`, text: LABEL_TEXT[m.label] }), ` ${pct(top)}`);
+    $("verdict").replaceChildren(el("span", { class: `badge ${m.label}`, text: labelText(m.label) }), ` ${pct(top)}`);
     renderProbs($("probs"), m.probabilities, m.label);
     const kv = $("answered");
     kv.replaceChildren();
-    for (const [k, v] of [["scorer", m.scorer], ["model", m.model], ["round trip", `${ms(roundTrip)} ms (browser ⇄ server)`]]) {
-      kv.append(el("dt", { text: k }), el("dd", { text: v }));
+    for (const [k, v] of [["scorer", m.scorer], ["model", m.model], ["round_trip", t("round_trip", { ms: ms(roundTrip) })]]) {
+      kv.append(el("dt", { text: t(`kv.${k}`) }), el("dd", { text: v }));
     }
     const tbody = $("timings").querySelector("tbody");
     tbody.replaceChildren();
     const stages = Object.entries(m.timings_ms || {});
     for (const [stage, value] of stages) {
-      tbody.append(el("tr", {}, el("td", { text: stage }), el("td", { class: "num", text: ms(value) })));
+      tbody.append(el("tr", {}, el("td", { text: stageText(stage) }), el("td", { class: "num", text: ms(value) })));
     }
     if (stages.length) {
       const total = stages.reduce((s, [, v]) => s + v, 0);
-      tbody.append(el("tr", {}, el("th", { scope: "row", text: "total" }), el("td", { class: "num", text: ms(total) })));
+      tbody.append(el("tr", {}, el("th", { scope: "row", text: t("total") }), el("td", { class: "num", text: ms(total) })));
     } else {
-      tbody.append(el("tr", {}, el("td", { colspan: "2", text: "no stage timings (answered from the cache?)" })));
+      tbody.append(el("tr", {}, el("td", { colspan: "2", text: t("no_timings") })));
     }
     renderHighlight($("highlight"), parsed, m.explanation);
     renderComponents($("components"), m.explanation, parsed);
     $("try-result").hidden = false;
     const conflicts = ((m.explanation && m.explanation.components) || []).filter((c) => c.status === "conflict");
     const why = conflicts.length
-      ? ` Conflicts: ${conflicts.map((c) => `${COMPONENT_TEXT[c.name] || c.name} ${c.a} vs ${c.b}`).join("; ")}.`
+      ? t("try.conflicts", { list: conflicts.map((c) => t("try.vs", { name: compText(c.name), a: c.a, b: c.b })).join("; ") })
       : "";
-    announce($("try-status"), `Result: ${LABEL_TEXT[m.label]}, ${pct(top)}, by ${m.scorer}.${why}`);
+    if (!quiet) announce($("try-status"), t("try.result", { label: labelText(m.label), pct: pct(top), scorer: m.scorer, why }));
   }
 
   tryForm.addEventListener("submit", compare);
@@ -290,9 +351,11 @@
     const a = $("addr-a");
     const b = $("addr-b");
     [a.value, b.value] = [b.value, a.value];
+    clearVerdict(); // the verdict was for A and B the other way round (exact_match is one-directional)
   });
   $("example").addEventListener("click", () => {
     [$("addr-a").value, $("addr-b").value] = EXAMPLE;
+    clearVerdict();
     $("addr-a").focus();
   });
 
@@ -333,9 +396,9 @@
     text.split(/\r?\n/).forEach((line, n) => {
       if (!line.trim()) return;
       let obj;
-      try { obj = JSON.parse(line); } catch (err) { bad.push(n + 1); return; }
+      try { obj = JSON.parse(line); } catch (err) { bad.push({ key: "bad.json", line: n + 1 }); return; }
       if (Array.isArray(obj)) obj = Object.fromEntries(obj.map((v, i) => [i < 2 ? "ab"[i] : `col${i + 1}`, v]));
-      if (obj === null || typeof obj !== "object") { bad.push(n + 1); return; }
+      if (obj === null || typeof obj !== "object") { bad.push({ key: "bad.object", line: n + 1 }); return; }
       const flat = {};
       for (const [k, v] of Object.entries(obj)) {
         if (k === "probabilities" && v && typeof v === "object") {
@@ -347,7 +410,7 @@
       for (const k of Object.keys(flat)) if (!seen.has(k)) { seen.add(k); columns.push(k); }
       records.push(flat);
     });
-    if (!records.length) throw new Error("no JSON object found on any line");
+    if (!records.length) throw new Error(t("err.no_json"));
     return { columns, rows: records.map((r) => columns.map((c) => (r[c] ?? null))), bad };
   }
 
@@ -360,8 +423,8 @@
     let cells;
     if (/\.csv$/.test(lower)) cells = parseCsv(text);
     else if (/\.(tsv|tab|txt)$/.test(lower)) cells = parseTsv(text);
-    else throw new Error(`cannot tell the format of “${name}” from its name: use .csv, .tsv or .jsonl (for Parquet or XLSX, run geoalign score -o out.csv first)`);
-    if (!cells.length) throw new Error("the file is empty");
+    else throw new Error(t("err.format", { name }));
+    if (!cells.length) throw new Error(t("err.file_empty"));
     const header = looksLikeHeader(cells[0]);
     const width = Math.max(...cells.map((r) => r.length));
     const columns = header ? cells[0].map((c) => String(c).trim()) : Array.from({ length: width }, (_, i) => (i < 2 ? "ab"[i] : `col${i + 1}`));
@@ -370,6 +433,11 @@
 
   const A_NAMES = ["a", "query", "address_a", "addr_a", "left_address", "left_addr", "text_a", "sent1", "source", "left"];
   const B_NAMES = ["b", "candidate", "address_b", "addr_b", "right_address", "right_addr", "text_b", "sent2", "target", "right"];
+  /** Row ids travel with the labels (geoalign link writes left_id / right_id), so a label can be traced
+      back to the records it judged. */
+  const A_ID_NAMES = ["a_id", "id_a", "left_id", "query_id", "id1"];
+  const B_ID_NAMES = ["b_id", "id_b", "right_id", "candidate_id", "record_id", "id2"];
+  const idColumn = (names) => { const lower = table.columns.map((c) => c.toLowerCase()); return names.map((n) => lower.indexOf(n)).find((i) => i >= 0) ?? -1; };
   function guessColumn(columns, names, fallback, avoid) {
     const lower = columns.map((c) => c.toLowerCase());
     for (const n of names) { const i = lower.indexOf(n); if (i >= 0 && i !== avoid) return i; }
@@ -390,7 +458,7 @@
 
   function saveProgress() {
     try { localStorage.setItem(PROGRESS_STORAGE, JSON.stringify(progress)); } catch (err) {
-      showError($("review-error"), { local: true, code: "browser_storage_full", message: "could not keep your progress in this browser; labels already saved on the server are safe" });
+      showError($("review-error"), { local: true, code: "browser_storage_full", message: t("err.storage") });
     }
   }
   function saveTable() {
@@ -411,8 +479,11 @@
     const r = table.rows[i];
     const a = cellText(r[progress.colA]);
     const b = cellText(r[progress.colB]);
+    const ia = idColumn(A_ID_NAMES);
+    const ib = idColumn(B_ID_NAMES);
+    const ids = { aId: ia >= 0 ? cellText(r[ia]) : "", bId: ib >= 0 ? cellText(r[ib]) : "" };
     const scored = table.scores[i];
-    if (scored) return { a, b, ...scored };
+    if (scored) return { a, b, ...ids, ...scored };
     const pCols = LABELS.map((n) => column(`p_${n}`));
     const errCol = column("error");
     const error = errCol >= 0 && cellText(r[errCol]).trim() ? cellText(r[errCol]) : null;
@@ -422,10 +493,10 @@
         const p = Object.fromEntries(LABELS.map((n, k) => [n, Number(vals[k])]));
         const labelCol = column("label");
         const label = labelCol >= 0 && LABELS.includes(cellText(r[labelCol])) ? cellText(r[labelCol]) : LABELS.reduce((x, y) => (p[y] > p[x] ? y : x));
-        return { a, b, p, label, error };
+        return { a, b, ...ids, p, label, error };
       }
     }
-    return { a, b, p: null, label: null, error };
+    return { a, b, ...ids, p: null, label: null, error };
   }
   const hasProbabilities = () => LABELS.every((n) => column(`p_${n}`) >= 0);
 
@@ -442,18 +513,37 @@
     progress.pos = Math.max(0, Math.min(progress.pos, view.length - 1));
   }
 
+  /** Every row that cannot be reviewed, with its reason: unreadable lines, rows with an error from
+      scoring, rows with an empty address. All are counted, and all are listed (never silently dropped). */
+  function badRows() {
+    const out = (table.bad || []).map((b) => t(b.key, { line: b.line }));
+    for (let i = 0; i < table.rows.length; i++) {
+      const info = rowInfo(i);
+      const row = i + 1;
+      if (info.error) out.push(t("bad.error", { row, error: info.error }));
+      else if (!info.a.trim() || !info.b.trim()) out.push(t("bad.empty", { row, side: !info.a.trim() ? "A" : "B" }));
+    }
+    return out;
+  }
+
   function renderSummary() {
-    let scored = 0, errors = 0, uncertain = 0;
+    let scored = 0, errors = 0, uncertain = 0, empty = 0;
     for (let i = 0; i < table.rows.length; i++) {
       const info = rowInfo(i);
       if (info.p) scored++;
       if (info.error) errors++;
+      else if (!info.a.trim() || !info.b.trim()) empty++;
       if (info.p && Math.max(...Object.values(info.p)) < progress.threshold) uncertain++;
     }
-    const parts = [`${table.name}: ${table.rows.length} pairs`, `${scored} with probabilities`, `${uncertain} uncertain (highest probability below ${progress.threshold})`];
-    if (errors) parts.push(`${errors} ${errors === 1 ? "row" : "rows"} with an error (never counted as uncertain)`);
-    if (!tableStored) parts.push("too large to keep in this browser: after a reload, load the file again (labels are kept)");
-    $("file-summary").textContent = `${parts.join(" · ")}.`;
+    const left = (table.bad || []).length + empty;
+    const parts = [t("sum.pairs", { name: table.name, n: table.rows.length }), t("sum.scored", { n: scored }), t("sum.uncertain", { n: uncertain, t: progress.threshold })];
+    if (errors) parts.push(errors === 1 ? t("sum.errors.one") : t("sum.errors", { n: errors }));
+    if (left) parts.push(left === 1 ? t("sum.bad.one") : t("sum.bad", { n: left }));
+    if (!tableStored) parts.push(t("sum.too_large"));
+    $("file-summary").textContent = `${parts.join(" · ")}${lang === "en" ? "." : "。"}`;
+    const bad = badRows();
+    $("bad-list").replaceChildren(...bad.map((text) => el("li", { text })));
+    $("bad-rows").hidden = bad.length === 0;
   }
 
   function renderColumns() {
@@ -470,8 +560,8 @@
     const total = Object.keys(progress.labels).length;
     $("progress").max = Math.max(view.length, 1);
     $("progress").value = labelled;
-    const waiting = progress.pending.length ? ` · ${progress.pending.length} waiting to be saved` : "";
-    $("progress-text").textContent = `${labelled} of ${view.length} shown pairs labelled · ${total} in set “${progress.set}”${waiting}`;
+    const waiting = progress.pending.length ? t("progress.waiting", { n: progress.pending.length }) : "";
+    $("progress-text").textContent = t("progress", { labelled, shown: view.length, total, set: progress.set, waiting });
   }
 
   function renderCard() {
@@ -481,24 +571,26 @@
     $("review-empty").hidden = !empty;
     if (empty) {
       $("review-empty").textContent = progress.filter === "uncertain"
-        ? `No uncertain pairs: every scored pair has a highest probability of at least ${progress.threshold}. Raise the threshold or show all pairs.`
-        : "No pairs to show with this filter.";
+        ? t("empty.uncertain", { t: progress.threshold })
+        : t("empty.filter");
       return;
     }
     const i = view[progress.pos];
     const info = rowInfo(i);
-    $("card-title").textContent = `Pair ${progress.pos + 1} of ${view.length} (file row ${i + 1})`;
+    $("card-title").textContent = t("card.title", { pos: progress.pos + 1, n: view.length, row: i + 1 });
     $("card-a").textContent = info.a;
     $("card-b").textContent = info.b;
+    $("card-ids").hidden = !(info.aId || info.bId);
+    $("card-ids").textContent = t("card.ids", { a: info.aId || "—", b: info.bId || "—" });
     if (info.p) {
-      $("card-pred").textContent = `Predicted: ${LABEL_TEXT[info.label]} (${pct(info.p[info.label])})`;
+      $("card-pred").textContent = t("card.pred", { label: labelText(info.label), pct: pct(info.p[info.label]) });
       renderProbs($("card-probs"), info.p, info.label);
     } else {
-      $("card-pred").textContent = info.error ? `Not scored: ${info.error}` : "Not scored";
+      $("card-pred").textContent = info.error ? t("card.not_scored_why", { error: info.error }) : t("card.not_scored");
       $("card-probs").replaceChildren();
     }
     const current = progress.labels[pairKey(info.a, info.b)];
-    $("card-label").textContent = current ? `Your label: ${LABEL_TEXT[current]}` : "Not labelled yet";
+    $("card-label").textContent = current ? t("card.yours", { label: labelText(current) }) : t("card.unlabelled");
     for (const btn of document.querySelectorAll(".label-buttons button")) {
       if (btn.dataset.label !== "skip") btn.setAttribute("aria-pressed", String(btn.dataset.label === current));
     }
@@ -511,7 +603,7 @@
     const box = $("card-components");
     const key = pairKey(info.a, info.b);
     if (!whyCache.has(key)) {
-      box.replaceChildren(el("p", { class: "hint", text: "Asking the server…" }));
+      box.replaceChildren(el("p", { class: "hint", text: t("asking") }));
       try {
         const answer = await api("/v1/match", { method: "POST", body: { pairs: [{ a: info.a, b: info.b }] } });
         whyCache.set(key, answer.results[0]);
@@ -528,10 +620,11 @@
 
   /** What a screen reader hears after moving: the new pair, so nobody has to hunt for it. */
   function describeCurrent() {
-    if (!view.length) return "No pairs to show.";
+    if (!view.length) return t("no_pairs");
     const info = rowInfo(view[progress.pos]);
     const current = progress.labels[pairKey(info.a, info.b)];
-    return `Pair ${progress.pos + 1} of ${view.length}. A: ${info.a}. B: ${info.b}.${current ? ` Labelled ${LABEL_TEXT[current]}.` : ""}`;
+    const labelled = current ? t("describe.labelled", { label: labelText(current) }) : "";
+    return t("describe", { pos: progress.pos + 1, n: view.length, a: info.a, b: info.b, labelled });
   }
 
   function move(delta) {
@@ -540,7 +633,7 @@
     progress.pos = Math.max(0, Math.min(view.length - 1, progress.pos + delta));
     saveProgress();
     renderCard();
-    announce($("review-status"), progress.pos === before ? `${delta > 0 ? "Last" : "First"} pair.` : describeCurrent());
+    announce($("review-status"), progress.pos === before ? t(delta > 0 ? "move.last" : "move.first") : describeCurrent());
   }
 
   /** Exponential-free retry for a busy server: 429 (queue full) and 503 (warming up) say when to retry. */
@@ -550,7 +643,7 @@
         return await call();
       } catch (err) {
         if (!(err.status === 429 || err.status === 503) || attempt >= 5) throw err;
-        const wait = Number((/retry after (\d+)/.exec(err.message) || [])[1] || 1);
+        const wait = err.retryAfter || 1;
         await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
       }
     }
@@ -566,17 +659,21 @@
         const set = progress.pending[0].set;
         let n = 0;
         while (n < progress.pending.length && n < 500 && progress.pending[n].set === set) n++;
-        const batch = progress.pending.slice(0, n).map(({ a, b, label }) => ({ a, b, label }));
+        const batch = progress.pending.slice(0, n).map(({ a, b, label, aId, bId }) => ({ a, b, label, ...(aId ? { a_id: aId } : {}), ...(bId ? { b_id: bId } : {}) }));
         try {
           const saved = await api("/v1/labels", { method: "POST", body: { set, labels: batch } });
           progress.pending.splice(0, n);
           saveProgress();
           hideError($("review-error"));
-          $("save-state").textContent = `Saved: ${saved.total} labelled ${saved.total === 1 ? "pair" : "pairs"} in ${saved.path} (for geoalign train --pairs).`;
+          const [before, after] = t("saved.for").split("{cmd}");
+          $("save-state").replaceChildren(
+            saved.total === 1 ? t("saved.one", { file: saved.file }) : t("saved", { n: saved.total, file: saved.file }),
+            before, el("code", { text: "geoalign train --pairs" }), after,
+          );
         } catch (err) {
           showError($("review-error"), err);
-          $("save-state").textContent = "Not saved yet: the labels are kept in this browser and sent again with the next one.";
-          announce($("review-status"), `Not saved: ${err.message}.`);
+          $("save-state").textContent = t("not_saved");
+          announce($("review-status"), t("not_saved.announce", { message: err.message }));
           break;
         }
       }
@@ -589,13 +686,13 @@
     if (name === "skip") { move(1); return; }
     const info = rowInfo(view[progress.pos]);
     progress.labels[pairKey(info.a, info.b)] = name;
-    progress.pending.push({ set: progress.set, a: info.a, b: info.b, label: name });
-    const done = `Pair ${progress.pos + 1}: ${LABEL_TEXT[name]}.`;
+    progress.pending.push({ set: progress.set, a: info.a, b: info.b, label: name, aId: info.aId, bId: info.bId });
+    const done = t("labelled", { pos: progress.pos + 1, label: labelText(name) });
     const last = progress.pos >= view.length - 1;
     if (!last) progress.pos++;
     saveProgress();
     renderCard();
-    announce($("review-status"), last ? `${done} That was the last pair shown.` : `${done} ${describeCurrent()}`);
+    announce($("review-status"), last ? t("labelled.last", { done }) : `${done} ${describeCurrent()}`);
     flushPending();
   }
 
@@ -603,7 +700,8 @@
   async function syncFromServer() {
     if (!info.labels_enabled) return;
     try {
-      const resp = await api(`/v1/labels?set=${encodeURIComponent(progress.set)}`, { raw: true });
+      // if_missing=empty: a set with no labels yet is an empty file, not a 404 in the console
+      const resp = await api(`/v1/labels?set=${encodeURIComponent(progress.set)}&if_missing=empty`, { raw: true });
       const rows = parseTsv(await resp.text()).slice(1);
       const waiting = new Set(progress.pending.filter((p) => p.set === progress.set).map((p) => pairKey(p.a, p.b)));
       for (const [a, b, l] of rows) if (LABELS.includes(l) && !waiting.has(pairKey(a, b))) progress.labels[pairKey(a, b)] = l;
@@ -624,8 +722,8 @@
     const size = Math.max(1, Math.min(info.max_pairs, 200));
     for (let k = 0; k < todo.length; k += size) {
       const chunk = todo.slice(k, k + size);
-      announce($("review-status"), `Scoring pairs ${k + 1}–${k + chunk.length} of ${todo.length}…`);
-      $("file-summary").textContent = `Scoring ${todo.length} pairs with the server: ${k} done…`;
+      announce($("review-status"), t("scoring.announce", { from: k + 1, to: k + chunk.length, n: todo.length }));
+      $("file-summary").textContent = t("scoring.summary", { n: todo.length, done: k });
       const pairs = chunk.map((i) => { const r = rowInfo(i); return { a: r.a, b: r.b }; });
       const answer = await patiently(() => api("/v1/match", { method: "POST", body: { pairs } }));
       answer.results.forEach((res, j) => {
@@ -633,7 +731,7 @@
       });
     }
     saveTable();
-    announce($("review-status"), `Scored ${todo.length} pairs.`);
+    announce($("review-status"), t("scored", { n: todo.length }));
   }
 
   async function startReview({ restored }) {
@@ -652,7 +750,7 @@
     renderSummary();
     renderCard();
     if (progress.pending.length) flushPending();
-    if (restored) announce($("review-status"), `Restored ${table.name} from your last visit at pair ${progress.pos + 1}.`);
+    if (restored) announce($("review-status"), t("restored", { name: table.name, pos: progress.pos + 1 }));
   }
 
   function defaultSetName(fileName) {
@@ -671,14 +769,13 @@
       showError($("review-error"), { local: true, code: "unreadable_file", message: `${file.name}: ${err.message}` });
       return;
     }
-    table = { name: file.name, columns: parsed.columns, rows: parsed.rows, scores: {} };
+    table = { name: file.name, columns: parsed.columns, rows: parsed.rows, scores: {}, bad: parsed.bad };
     const colA = guessColumn(parsed.columns, A_NAMES, 0, -1);
     const colB = guessColumn(parsed.columns, B_NAMES, 1, colA);
     progress = { ...progress, set: defaultSetName(file.name), labels: {}, pos: 0, colA, colB, filter: hasProbabilities() ? "uncertain" : progress.filter };
     whyCache.clear();
     saveTable();
     saveProgress();
-    if (parsed.bad.length) showError($("review-error"), { local: true, code: "malformed_rows", message: `lines ${parsed.bad.slice(0, 5).join(", ")}${parsed.bad.length > 5 ? "…" : ""} are not JSON and were left out` });
     await startReview({ restored: false });
     $("card").focus();
   });
@@ -695,7 +792,7 @@
   $("threshold").addEventListener("change", () => {
     const t = Number($("threshold").value);
     if (!(t > 0 && t <= 1)) {
-      showError($("review-error"), { local: true, code: "invalid_threshold", message: "the threshold is a probability between 0 and 1" });
+      showError($("review-error"), { local: true, code: "invalid_threshold", message: t("err.threshold") });
       return;
     }
     hideError($("review-error"));
@@ -706,7 +803,7 @@
   $("set-name").addEventListener("change", async () => {
     const name = $("set-name").value.trim();
     if (!SET_NAME.test(name)) {
-      showError($("review-error"), { local: true, code: "invalid_set", message: "a label set name is 1-64 letters, digits, _ - or ., starting with a letter or digit" });
+      showError($("review-error"), { local: true, code: "invalid_set", message: t("err.set") });
       return;
     }
     hideError($("review-error"));
@@ -754,6 +851,14 @@
 
   // ----------------------------------------------------------------------------------------- start
 
+  $("lang-switch").addEventListener("click", () => {
+    lang = lang === "en" ? "zh-CN" : "en";
+    localStorage.setItem(LANG_STORAGE, lang);
+    applyLanguage();
+    if (lastTry) showMatch(lastTry.m, lastTry.parsed, lastTry.roundTrip, true);
+    if (table && !$("review-work").hidden) { renderSummary(); renderCard(); }
+  });
+
   async function init() {
     const wanted = tabs.find((t) => `#${t.id.replace("tab-", "")}` === location.hash);
     selectTab(wanted || tabs[0]);
@@ -761,7 +866,7 @@
       info = await api("/v1/web/info");
       if (info.auth_required && !keyInput.value) $("settings").open = true;
       if (!info.labels_enabled) {
-        showError($("review-error"), { local: true, code: "labels_disabled", message: "this server saves no labels: start it with geoalign serve --labels-dir DIR" });
+        showError($("review-error"), { local: true, code: "labels_disabled", message: t("err.labels_disabled") });
       }
     } catch (err) {
       showError($("global-error"), err);
