@@ -131,6 +131,16 @@ def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
     return FastTagger(load_model(model_dir / model_file), domain or default_domain)
 
 
+def model_domains(model_dir: str | Path) -> tuple[str, ...]:
+    """The tagging conventions (domains) a model directory can decode with; the first is its default."""
+    tagger = load_tagger(model_dir)
+    if isinstance(tagger, FastTagger):
+        domains = tagger.model.domains
+        default = domains[tagger.domain]
+        return (default, *(d for d in domains if d != default))
+    return ("naacl",)
+
+
 def _load_crf(model_dir: Path, manifest: dict[str, Any], domain: str | None) -> Tagger:
     from geoalign.address import tagger as crf
 

@@ -31,14 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--domain",
         choices=("naacl", "ccks", "supermap"),
         default=None,
-        help="tagging conventions to decode with (default: the file's format)",
+        help="tagging conventions to decode with (default: the file's format where the model has it)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the scores as JSON to OUT")
     parser.add_argument("--model", type=Path, metavar="DIR", help="parser model directory (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser
+    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser, model_domains
     from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, read_labelled
     from geoalign.errors import InputError
     from geoalign.evaluate.parse_metrics import format_table, span_scores
@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if not examples:
         raise InputError(f"--data {args.data}: no labelled addresses found")
     fmt = examples[0].source
-    parser = Parser(args.model or DEFAULT_MODEL_DIR, domain=args.domain or fmt)
+    model_dir = args.model or DEFAULT_MODEL_DIR
+    domains = model_domains(model_dir)
+    domain = args.domain or (fmt if fmt in domains else domains[0])
+    note = "" if args.domain or domain == fmt else f" (the model has no {fmt} domain)"
+    parser = Parser(model_dir, domain=domain)
     t0 = time.perf_counter()
     parsed = parser.parse_many([ex.text for ex in examples])
     seconds = time.perf_counter() - t0
@@ -62,13 +66,13 @@ def run(args: argparse.Namespace) -> int:
     ]
     gold = [[s for s in ex.spans if s[0] in keep] for ex in examples]
     scores = span_scores(gold, predicted, order=ELEMENTS)
-    print(f"format: {fmt}  domain: {args.domain or fmt}")
+    print(f"format: {fmt}  domain: {domain}{note}")
     print(format_table(scores))
     if args.json is not None:
         payload = scores.to_dict() | {
             "data": str(args.data),
             "format": fmt,
-            "domain": args.domain or fmt,
+            "domain": domain,
             "model": str(parser.model_dir),
             "seconds": round(seconds, 3),
         }
