@@ -1,18 +1,19 @@
-"""Train the address-parser CRF(s) on NAACL-2019 style data and report span F1 on a dev file.
+"""Train the address tagger (``geoalign.address.chartagger``) on the three labelled data sets.
 
 Reproduces the shipped model directory (src/geoalign/models/parser/):
 
-    .venv/bin/python scripts/train_parser.py \\
-        --train ../shared/data/naacl2019-address-parsing/train.txt \\
-        --dev ../shared/data/naacl2019-address-parsing/dev.txt \\
-        --out src/geoalign/models/parser --stack-folds 3
+    nice -n 10 .venv/bin/python scripts/train_parser.py --data-root ../shared/data \\
+        --out src/geoalign/models/parser
 
-Stage 1 is a CRF on character/gazetteer features. With ``--stack-folds K`` (K >= 2) a second CRF is
-trained on stage 1's tags as extra features; its training tags come from K out-of-fold stage-1 models
-(trained on the other folds), so it sees stage-1 mistakes as they happen on unseen text.
+Reads the NAACL-2019, CCKS-2021 and SuperMap training files (``geoalign.address.schemes``: one element
+set, written mappings), holds out ``--select-fraction`` of each training file (seeded) as the selection
+split, featurizes every address with its data set as the ``domain`` feature, trains a linear-chain CRF
+with CRFsuite on the hashed bucket ids (L-BFGS, elastic net), exports the weights to numpy (``.npz``, no
+pickle) and reports span F1 on the selection split (per data set, in its own element set). The dev
+files are scored only with ``--report-dev`` and are never used to choose anything.
 
 The data is research-only and is never copied into the repository; only the trained weights ship, with
-MODEL_CARD.md next to them. ``parser.json`` in the output directory records what was trained and how.
+MODEL_CARD.md next to them.
 """
 
 from __future__ import annotations
@@ -20,95 +21,113 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
+import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from geoalign.address.tagger import (
+from geoalign.address.chartagger import (
     FEATURE_VERSION,
-    CrfTagger,
-    read_bio_file,
-    stack_features,
-    token_features,
-    train,
+    FastTagger,
+    Lexicon,
+    TagModel,
+    lexicon_from_gazetteer,
+    save_model,
 )
+from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, Example, Format, read_labelled
+from geoalign.address.tagger_train import train_model
 from geoalign.evaluate.parse_metrics import format_table, span_scores
-from geoalign.types import COMPONENT_NAMES
 
-STAGE1 = "crf.model"
-STAGE2 = "crf-stack.model"
+TRAIN_FILES: dict[Format, str] = {
+    "naacl": "naacl2019-address-parsing/train.txt",
+    "ccks": "ccks2021-address-parsing/train.conll",
+    "supermap": "supermap-address-tagging/train.txt",
+}
+DEV_FILES: dict[Format, str] = {
+    "naacl": "naacl2019-address-parsing/dev.txt",
+    "ccks": "ccks2021-address-parsing/dev.conll",
+    "supermap": "supermap-address-tagging/dev.txt",
+}
+MODEL_FILE = "tagger.npz"
+
+
+def evaluate(model: TagModel, sets: dict[Format, list[Example]], title: str) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for fmt, examples in sets.items():
+        tagger = FastTagger(model, fmt)
+        pred = tagger.spans_many([ex.text for ex in examples])
+        keep = SCHEME_ELEMENTS[fmt]
+        gold_f = [[s for s in ex.spans if s[0] in keep] for ex in examples]
+        pred_f = [[s for s in p if s[0] in keep] for p in pred]
+        table = span_scores(gold_f, pred_f, order=ELEMENTS)
+        print(f"--- {title} {fmt} ({len(examples)} addresses)\n{format_table(table)}", flush=True)
+        scores[fmt] = table.micro.f1
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True, type=Path)
-    ap.add_argument("--dev", type=Path, help="report span F1 on this file after training")
+    ap.add_argument("--data-root", required=True, type=Path, help="folder holding the three data sets")
     ap.add_argument("--out", required=True, type=Path, help="model directory to write")
-    ap.add_argument("--c1", type=float, default=0.1, help="L1 weight (prunes features: smaller file)")
+    ap.add_argument("--bits", type=int, default=20, help="log2 of the number of hash buckets")
+    ap.add_argument("--c1", type=float, default=0.05, help="L1 weight (prunes buckets: smaller file)")
     ap.add_argument("--c2", type=float, default=0.01, help="L2 weight")
-    ap.add_argument("--max-iterations", type=int, default=150)
-    ap.add_argument("--min-freq", type=int, default=1, help="drop features seen fewer times than this")
-    ap.add_argument("--stack-folds", type=int, default=0, help="train a second stage with K folds (K>=2)")
-    ap.add_argument("--reuse-stage1", type=Path, help="an already trained stage-1 model (same features)")
+    ap.add_argument("--algorithm", choices=("lbfgs", "ap"), default="ap", help="CRFsuite training algorithm")
+    ap.add_argument("--max-iterations", type=int, default=12, help="L-BFGS iterations or perceptron epochs")
+    ap.add_argument("--select-fraction", type=float, default=0.1, help="held out of each train file")
+    ap.add_argument("--limit", type=int, default=0, help="use only N addresses of each train file (smoke)")
+    ap.add_argument("--report-dev", action="store_true", help="also score the dev files (report only)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--verbose", action="store_true", help="CRFsuite progress per iteration")
     args = ap.parse_args(argv)
-    params = {"c1": args.c1, "c2": args.c2, "max_iterations": args.max_iterations, "min_freq": args.min_freq}
 
     t0 = time.perf_counter()
-    data = read_bio_file(args.train)
-    print(f"train: {len(data)} addresses from {args.train}", flush=True)
-    feats = [token_features(tokens, text) for text, _, tokens, _ in data]
-    tags = [t for _, _, _, t in data]
+    lexicon = Lexicon.build(lexicon_from_gazetteer())
+    train: list[tuple[Format, list[Example]]] = []
+    select: dict[Format, list[Example]] = {}
+    rng = random.Random(args.seed)
+    for fmt, rel in TRAIN_FILES.items():
+        examples = read_labelled(args.data_root / rel, fmt)
+        rng.shuffle(examples)
+        if args.limit:
+            examples = examples[: args.limit]
+        n_sel = int(len(examples) * args.select_fraction)
+        select[fmt], rest = examples[:n_sel], examples[n_sel:]
+        train.append((fmt, rest))
+        print(f"{fmt}: {len(rest)} train, {n_sel} selection", flush=True)
+    params: dict[str, object] = {"max_iterations": args.max_iterations}
+    if args.algorithm == "lbfgs":
+        params |= {"c1": args.c1, "c2": args.c2}
+    params["feature.possible_transitions"] = True
+    model = train_model(
+        train,
+        bits=args.bits,
+        lexicon=lexicon,
+        params=params,
+        algorithm=args.algorithm,
+        verbose=args.verbose,
+        log=lambda msg: print(f"{msg}, {time.perf_counter() - t0:.0f} s", flush=True),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    stage1 = args.out / STAGE1
-    if args.reuse_stage1 is not None:
-        shutil.copyfile(args.reuse_stage1, stage1)
-    else:
-        train(zip(feats, tags, strict=True), stage1, **params, log=print)
-    print(f"stage 1: {stage1} ({stage1.stat().st_size / 1024:.0f} KiB), {time.perf_counter() - t0:.0f} s")
-    stages = [STAGE1]
-    if args.stack_folds >= 2:
-        k = args.stack_folds
-        oof: list[list[str]] = [[] for _ in data]
-        with tempfile.TemporaryDirectory() as tmp:
-            for fold in range(k):
-                model = Path(tmp) / f"fold{fold}.model"
-                rest = [(feats[i], tags[i]) for i in range(len(data)) if i % k != fold]
-                train(rest, model, **params)
-                tagger = CrfTagger(model)
-                for i in range(fold, len(data), k):
-                    oof[i] = list(tagger._tagger.tag(feats[i]))
-                print(f"fold {fold + 1}/{k} done, {time.perf_counter() - t0:.0f} s", flush=True)
-        stage2 = args.out / STAGE2
-        stacked = (stack_features(f, o) for f, o in zip(feats, oof, strict=True))
-        train(zip(stacked, tags, strict=True), stage2, **params, log=print)
-        print(f"stage 2: {stage2} ({stage2.stat().st_size / 1024:.0f} KiB), {time.perf_counter() - t0:.0f} s")
-        stages.append(STAGE2)
-    elif (args.out / STAGE2).exists():
-        (args.out / STAGE2).unlink()  # a stale second stage must not outlive its first stage
+    save_model(model, args.out, MODEL_FILE)
+    size = (args.out / MODEL_FILE).stat().st_size
+    print(f"wrote {args.out / MODEL_FILE}: {len(model.weights) - 1} buckets, {size / 1e6:.1f} MB", flush=True)
+    sel = evaluate(model, select, "selection split")
     manifest = {
-        "format": "crfsuite",
+        "format": "chartagger",
         "feature_version": FEATURE_VERSION,
-        "stages": stages,
+        "model": MODEL_FILE,
+        "default_domain": "naacl",
         "trained": dt.date.today().isoformat(),
-        "train_data": args.train.name,
-        "train_addresses": len(data),
-        "params": params | {"stack_folds": args.stack_folds},
+        "train_data": {fmt: {"file": TRAIN_FILES[fmt], "addresses": len(exs)} for fmt, exs in train},
+        "selection_split": {"fraction": args.select_fraction, "seed": args.seed, "micro_f1": sel},
+        "params": params | {"algorithm": args.algorithm, "bits": args.bits},
     }
     (args.out / "parser.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if args.report_dev:
+        dev = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in DEV_FILES.items()}
+        evaluate(model, dev, "dev (report only)")
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
-    if args.dev is not None:
-        second = args.out / STAGE2 if len(stages) == 2 else None
-        tagger = CrfTagger(stage1, second)
-        dev = read_bio_file(args.dev)
-        gold = [spans for _, spans, _, _ in dev]
-        pred = [tagger.spans(text) for text, _, _, _ in dev]
-        print(format_table(span_scores(gold, pred, order=COMPONENT_NAMES)))
-        if second is not None:
-            single = CrfTagger(stage1)
-            pred1 = [single.spans(text) for text, _, _, _ in dev]
-            print(f"stage 1 alone: micro-F1 {span_scores(gold, pred1).micro.f1:.4f}")
     return 0
 
 

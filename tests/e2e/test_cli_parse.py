@@ -121,3 +121,49 @@ def test_eval_parse_rejects_a_malformed_file(tmp_path: Path) -> None:
     assert "expected 'token TAG'" in proc.stderr
     proc = _cli("eval-parse", "--data", str(tmp_path / "none.txt"))
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_parse_file_with_workers_gives_the_same_lines(tmp_path: Path, monkeypatch) -> None:
+    import geoalign.cli.parse as cli_parse
+
+    monkeypatch.setattr(cli_parse, "BLOCK_LINES", 3)  # several blocks, spread over the workers
+    lines = [
+        ISSUE_EXAMPLE,
+        "",
+        "宁波市中山东路1号",
+        "温州市解放街128号",
+        "  ",
+        "杭州市文三路478号A座1202室",
+    ] * 2
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        with open(out, "w", encoding="utf-8") as fh:
+            monkeypatch.setattr(sys, "stdout", fh)
+            assert main(["parse", "--file", str(src), "--workers", workers]) == 0
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1]
+    answers = [json.loads(line) for line in outs[0].splitlines()]
+    assert len(answers) == len(lines)
+    assert answers[4]["error"]["code"] == "invalid_input" and answers[4]["line"] == 5
+
+
+def test_eval_parse_reads_ccks_and_supermap_formats(tmp_path: Path) -> None:
+    ccks = tmp_path / "c.conll"
+    ccks.write_text(
+        "浙 B-prov\n江 I-prov\n省 E-prov\n3 B-village_group\n组 E-village_group\n0 O\n\n", encoding="utf-8"
+    )
+    proc = _cli("eval-parse", "--data", str(ccks))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("format: ccks")
+    assert "village_group" in proc.stdout
+    supermap = tmp_path / "s.txt"
+    supermap.write_text(
+        "金 B-village\n北 M-village\n村 E-village\n120 B-roomno\n##1 E-roomno\n\n", encoding="utf-8"
+    )
+    proc = _cli("eval-parse", "--data", str(supermap), "--format", "supermap")
+    assert proc.returncode == 0, proc.stderr
+    table = {line.split()[0] for line in proc.stdout.splitlines()}
+    assert {"community", "roomno"} <= table and "village" not in table

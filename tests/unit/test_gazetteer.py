@@ -197,3 +197,13 @@ def test_data_files_are_shipped_in_the_package() -> None:
     base = resources.files("geoalign").joinpath("data")
     for name in ("divisions.tsv.gz", "changes.tsv", "gazetteer_meta.json", "README.md"):
         assert base.joinpath(name).is_file(), name
+
+
+def test_resolve_anywhere_finds_an_admin_chain_inside_prose() -> None:
+    text = "我家的地址是江苏淮安清江浦区人民路111号"
+    assert g.resolve(text).spans == ()
+    found = g.resolve(text, anywhere=True)
+    assert (found.prov, found.city, found.district) == ("江苏省", "淮安市", "清江浦区")
+    assert (found.start, found.end) == (6, 14)
+    assert [s.level for s in found.spans] == ["prov", "city", "district"]
+    assert g.resolve("我在朝阳吃饭", anywhere=True).spans == ()

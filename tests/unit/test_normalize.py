@@ -199,6 +199,16 @@ def test_complete_admin() -> None:
     assert normalize("北京朝阳区望京SOHO塔一", complete_admin=True) == "北京市朝阳区望京SOHOT1栋"
     assert normalize("襄樊市樊城区", complete_admin=True) == "湖北省襄阳市樊城区"
     assert normalize("朝阳区建国路", complete_admin=True) == "朝阳区建国路"  # ambiguous: left as is
+
+
+def test_complete_admin_inside_prose() -> None:
+    # cpca's transform case: the address starts mid-sentence; the admin chain is still resolved.
+    assert (
+        normalize("我家的地址是江苏淮安清江浦区人民路111号", complete_admin=True)
+        == "我家的地址是江苏省淮安市清江浦区人民路111号"
+    )
+    # One name alone in running text is too often an ordinary word: left as is.
+    assert normalize("我在朝阳吃饭", complete_admin=True) == "我在朝阳吃饭"
     n = normalize_detailed("朝阳区建国路", complete_admin=True)
     assert n.admin is not None and n.admin.ambiguous
     assert normalize("太原路5号", complete_admin=True) == "太原路5号"

@@ -8,16 +8,15 @@ what any usable parser must get right on clean, typical addresses; they are not 
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geoalign.address.chartagger import FEATURE_VERSION, Lexicon, save_model
 from geoalign.address.normalize import normalize
 from geoalign.address.parse import (
-    DEFAULT_MODEL_DIR,
     MAX_TAG_CHARS,
     NUMERIC_ELEMENTS,
     Parser,
@@ -25,9 +24,10 @@ from geoalign.address.parse import (
     parse,
     parse_many,
 )
-from geoalign.address.tagger import FEATURE_VERSION, Token, spans_from_bio, tokenize
+from geoalign.address.schemes import ELEMENTS, Example
+from geoalign.address.tagger import FEATURE_VERSION as CRF_FEATURE_VERSION
 from geoalign.errors import InputError, ModelLoadError
-from geoalign.types import COMPONENT_NAMES, Components, ItemError
+from geoalign.types import Components, ItemError
 
 
 def _by_name(c: Components) -> dict[str, str]:
@@ -38,7 +38,7 @@ def _assert_invariants(raw: str, result: Components) -> None:
     assert result.raw == raw
     last_end = 0
     for item in result:
-        assert item.name in COMPONENT_NAMES
+        assert item.name in ELEMENTS
         assert 0 <= item.start < item.end <= len(raw)
         assert raw[item.start : item.end] == item.text
         assert item.start >= last_end, "components overlap or are out of order"
@@ -149,38 +149,59 @@ def test_very_long_input_is_tagged_only_up_to_the_limit() -> None:
 def test_unusable_model_directory_is_a_model_load_error(tmp_path) -> None:
     with pytest.raises(ModelLoadError, match="manifest"):
         Parser(tmp_path).parse("杭州市")
-    manifest = {"format": "crfsuite", "feature_version": FEATURE_VERSION, "stages": ["crf.model"]}
+    manifest: dict[str, Any] = {
+        "format": "crfsuite",
+        "feature_version": CRF_FEATURE_VERSION,
+        "stages": ["crf.model"],
+    }
     (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="not found"):
         Parser(tmp_path).parse("杭州市")
     (tmp_path / "crf.model").write_bytes(b"not a crfsuite model")
     with pytest.raises(ModelLoadError, match="cannot load"):
         Parser(tmp_path).parse("杭州市")
-    shutil.copyfile(DEFAULT_MODEL_DIR / "crf.model", tmp_path / "crf.model")
-    assert Parser(tmp_path).parse("杭州市").raw == "杭州市"
+    manifest["feature_version"] = CRF_FEATURE_VERSION + 1
+    (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="retrain"):
+        Parser(tmp_path).parse("杭州市")
+    manifest = {
+        "format": "chartagger",
+        "feature_version": FEATURE_VERSION,
+        "model": "t.npz",
+        "default_domain": "naacl",
+    }
+    (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="tagger manifest"):
+        Parser(tmp_path).parse("杭州市")
+    (tmp_path / "t.npz.json").write_text(
+        json.dumps({"labels": ["O"], "bits": 4, "domains": ["naacl"], "feature_version": FEATURE_VERSION}),
+        encoding="utf-8",
+    )
+    (tmp_path / "t.npz").write_bytes(b"not an npz")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        Parser(tmp_path).parse("杭州市")
     manifest["feature_version"] = FEATURE_VERSION + 1
     (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="retrain"):
         Parser(tmp_path).parse("杭州市")
 
 
-def test_tokenize_groups_digit_and_latin_runs_and_folds_width() -> None:
-    tokens = tokenize("A座１２0号 b")
-    assert [(t.start, t.end, t.norm, t.kind) for t in tokens] == [
-        (0, 1, "A", "l"),
-        (1, 2, "座", "h"),
-        (2, 5, "120", "d"),
-        (5, 6, "号", "h"),
-        (6, 7, " ", "s"),
-        (7, 8, "B", "l"),
-    ]
+def test_parse_many_equals_parse_one_by_one() -> None:
+    texts = [
+        "浙江省杭州市余杭区文一西路969号",
+        "  宁波市 中山东路1号",
+        "北京市朝阳区望京街道8号楼2单元301室",
+    ] * 3
+    assert parse_many(texts) == [parse(t) for t in texts]
 
 
-def test_spans_from_bio_is_conlleval_style() -> None:
-    tokens = [Token(i, i + 1, "x", "h") for i in range(6)]
-    tags = ["B-road", "I-road", "I-poi", "O", "I-poi", "B-poi"]
-    # A stray I- starts a new chunk; O ends one; B- always starts one.
-    assert spans_from_bio(tags, tokens) == [("road", 0, 2), ("poi", 2, 3), ("poi", 4, 5), ("poi", 5, 6)]
+def test_admin_spans_agree_with_the_gazetteer_also_inside_prose() -> None:
+    raw = "我家的地址是江苏淮安清江浦区人民路111号"
+    result = parse(raw)
+    _assert_invariants(raw, result)
+    parts = _by_name(result)
+    assert (parts.get("prov"), parts.get("city"), parts.get("district")) == ("江苏", "淮安", "清江浦区")
+    assert normalize(raw, complete_admin=True).startswith("我家的地址是江苏省淮安市清江浦区")
 
 
 # --- properties -------------------------------------------------------------------------------------
@@ -224,38 +245,40 @@ def test_parsing_is_deterministic_and_prefix_padding_shifts_offsets(raw: str, pa
     ]
 
 
-# --- a tiny two-stage model trained in the test (exercises stacking and the manifest) ---------------
+# --- a tiny model trained in the test (exercises training, export, the manifest and loading) ---------
 
 
-def _labelled(parts: list[tuple[str, str]]) -> tuple[str, list[Token], list[str]]:
-    text = "".join(piece for piece, _ in parts)
-    char_tags: list[str] = []
+def _example(parts: list[tuple[str, str]]) -> Example:
+    spans, pos = [], 0
     for piece, name in parts:
-        char_tags += [f"B-{name}"] + [f"I-{name}"] * (len(piece) - 1)
-    tokens = tokenize(text)
-    return text, tokens, [char_tags[t.start] for t in tokens]
+        spans.append((name, pos, pos + len(piece)))
+        pos += len(piece)
+    return Example("".join(p for p, _ in parts), tuple(spans), "naacl")
 
 
-def test_a_two_stage_model_trains_loads_and_tags(tmp_path) -> None:
-    from geoalign.address.tagger import stack_features, token_features, train
+def test_a_tiny_model_trains_exports_loads_and_tags(tmp_path) -> None:
+    from geoalign.address.tagger_train import train_model
 
     examples = [
-        _labelled([("杭州市", "city"), ("文一西路", "road"), ("969号", "roadno"), ("西溪园", "poi")]),
-        _labelled([("宁波市", "city"), ("中山东路", "road"), ("1号", "roadno"), ("天一广场", "poi")]),
-        _labelled([("温州市", "city"), ("解放街", "road"), ("128号", "roadno"), ("五马大厦", "poi")]),
-        _labelled([("杭州市", "city"), ("文三路", "road"), ("478号", "roadno"), ("华星大厦", "poi")]),
+        _example([("杭州市", "city"), ("文一西路", "road"), ("969号", "roadno"), ("西溪园", "poi")]),
+        _example([("宁波市", "city"), ("中山东路", "road"), ("1号", "roadno"), ("天一广场", "poi")]),
+        _example([("温州市", "city"), ("解放街", "road"), ("128号", "roadno"), ("五马大厦", "poi")]),
+        _example([("杭州市", "city"), ("文三路", "road"), ("478号", "roadno"), ("华星大厦", "poi")]),
     ] * 3
-    feats = [token_features(tokens, text) for text, tokens, _ in examples]
-    tags = [t for _, _, t in examples]
-    params: dict[str, Any] = {"c1": 0.0, "c2": 0.01, "max_iterations": 50, "min_freq": 1}
-    train(zip(feats, tags, strict=True), tmp_path / "s1.model", **params)
-    # The second stage sees gold tags here (a test shortcut; the script uses out-of-fold tags).
-    stacked = [stack_features(f, t) for f, t in zip(feats, tags, strict=True)]
-    assert any(x.startswith("had=city") for x in stacked[0][-1])
-    train(zip(stacked, tags, strict=True), tmp_path / "s2.model", **params)
-    manifest = {"feature_version": FEATURE_VERSION, "stages": ["s1.model", "s2.model"]}
+    params: dict[str, Any] = {"c1": 0.0, "c2": 0.01, "max_iterations": 50}
+    model = train_model([("naacl", examples)], bits=14, lexicon=Lexicon.build({}), params=params)
+    assert model.labels[0] == "O" and set(model.elements) == {"city", "road", "roadno", "poi"}
+    save_model(model, tmp_path, "tagger.npz")
+    manifest = {
+        "format": "chartagger",
+        "feature_version": FEATURE_VERSION,
+        "model": "tagger.npz",
+        "default_domain": "naacl",
+    }
     (tmp_path / "parser.json").write_text(json.dumps(manifest), encoding="utf-8")
-    result = Parser(tmp_path).parse("宁波市文一西路478号")
+    with pytest.raises(ModelLoadError, match="domain"):
+        Parser(tmp_path, domain="klingon").parse("杭州市")
+    result = Parser(tmp_path, admin_from_gazetteer=False).parse("宁波市文一西路478号")
     assert [(c.name, c.text, c.value) for c in result] == [
         ("city", "宁波市", "宁波市"),
         ("road", "文一西路", "文一西路"),

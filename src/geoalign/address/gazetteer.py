@@ -138,6 +138,11 @@ class Resolution:
     def end(self) -> int:
         return self.spans[-1].end if self.spans else 0
 
+    @property
+    def start(self) -> int:
+        """Where the admin names begin (0 unless found inside prose with ``resolve(anywhere=True)``)."""
+        return self.spans[0].start if self.spans else 0
+
     def prefix(self) -> str:
         """The completed admin prefix, coarse to fine: 陕西省榆林市榆阳区 for 榆阳区."""
         return "".join(n for n in (self.prov, self.city, self.district, self.town) if n)
@@ -352,8 +357,12 @@ def _skip_separators(text: str, pos: int) -> int:
     return pos
 
 
-def resolve(text: str) -> Resolution:
+def resolve(text: str, *, anywhere: bool = False) -> Resolution:
     """Find the admin names an address starts with and complete the hierarchy.
+
+    With ``anywhere``, an address inside prose is found too (我家的地址是江苏淮安清江浦区...): when
+    nothing matches at the start, the first later position where a chain of at least two admin names
+    begins is used (one name alone in running text is too often an ordinary word to trust).
 
     Names are matched left to right, each starting where the previous one ended (separators skipped),
     longest first, and each must lie under the previous one (any number of levels down: 北京望京街道 is
@@ -362,9 +371,23 @@ def resolve(text: str) -> Resolution:
     the end is the answer, ambiguous if more than one (朝阳区 alone: 北京 or 长春).
     """
     data = _data()
+    matches = _chain(data, text, _skip_separators(text, 0))
+    if not matches and anywhere:
+        for start in range(1, len(text) - 1):
+            if text[start : start + 2] in data.lengths:
+                matches = _chain(data, text, start)
+                if len(matches) >= 2:
+                    break
+                matches = []
+    if not matches:
+        return Resolution()
+    return _finish(data, text, matches)
+
+
+def _chain(data: _Data, text: str, pos: int) -> list[_Match]:
+    """Admin names matched left to right from ``pos``, each under the previous one."""
     matches: list[_Match] = []
     context: list[str] = []
-    pos = _skip_separators(text, 0)
     while pos < len(text):
         match = _candidates_at(data, text, pos, context)
         if match is None:
@@ -372,9 +395,7 @@ def resolve(text: str) -> Resolution:
         matches.append(match)
         context = match.codes
         pos = _skip_separators(text, match.end)
-    if not matches:
-        return Resolution()
-    return _finish(data, text, matches)
+    return matches
 
 
 def _finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:

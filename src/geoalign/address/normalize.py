@@ -408,10 +408,10 @@ def _pipeline(text: str, changed: list[str] | None) -> str:
 
 
 def _complete_admin(text: str) -> tuple[str, gazetteer.Resolution]:
-    resolution = gazetteer.resolve(text)
+    resolution = gazetteer.resolve(text, anywhere=True)
     if resolution.code is None:  # nothing found, or ambiguous: never guess
         return text, resolution
-    return resolution.prefix() + text[resolution.end :], resolution
+    return text[: resolution.start] + resolution.prefix() + text[resolution.end :], resolution
 
 
 def normalize_detailed(

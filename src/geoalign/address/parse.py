@@ -6,8 +6,12 @@ for the number elements (road number, building, unit, floor, room) the number it
 ``969号`` → ``969``, ``B座`` → ``B`` — otherwise the width-folded (NFKC) text. ``Components.normalized``
 is ``geoalign.address.normalize.normalize(raw)``, the text the embedded matcher compares.
 
-The elements come from a CRF tagger trained on the NAACL-2019 data (see ``models/parser/MODEL_CARD.md``
-for what it was trained on and how well it does). The model is loaded once, lazily, per thread.
+The elements come from the tagger of the model directory (``models/parser/``, see its MODEL_CARD.md):
+``geoalign.address.chartagger`` (a linear-chain model over characters with hashed features, trained on
+the NAACL-2019, CCKS-2021 and SuperMap data, decoded in batches) or the v1 CRFsuite tagger
+(``geoalign.address.tagger``, NAACL-2019 only). Admin spans are then made to agree with the gazetteer
+where it resolves them. Element names are ``geoalign.address.schemes.ELEMENTS`` (docs/parser.md). The
+model is loaded once, lazily, per thread.
 
 Only the first ``MAX_TAG_CHARS`` characters are tagged: real addresses are far shorter, and a bound keeps
 a pathological 100,000-character input from costing seconds. Characters after that get no component.
@@ -20,11 +24,13 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from geoalign.address import gazetteer
+from geoalign.address.chartagger import FEATURE_VERSION, FastTagger, Span, load_model
 from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
-from geoalign.address.tagger import FEATURE_VERSION, CrfTagger
+from geoalign.address.tagger import CrfTagger
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
@@ -74,39 +80,140 @@ def _check(text: Any) -> str:
     return text
 
 
-def load_tagger(model_dir: str | Path) -> CrfTagger:
-    """Open the CRF stage(s) a model directory's ``parser.json`` names; ModelLoadError if unusable."""
+class Tagger(Protocol):
+    """What ``Parser`` needs of a tagger: spans of many texts at once (offsets into each text)."""
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+class _CrfStages:
+    """The v1 CRFsuite tagger (features v2) behind the batched interface: one address at a time.
+
+    It knows one tagging convention (NAACL-2019), so it has no ``domain``; kept so a model directory
+    of that format still loads while the v2 model is being trained (see docs/parser.md)."""
+
+    def __init__(self, crf: CrfTagger) -> None:
+        self.crf = crf
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        return [self.crf.spans(text) for text in texts]
+
+
+def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
+    """Open the tagger a model directory's ``parser.json`` names; ModelLoadError if unusable.
+
+    Two formats: ``chartagger`` (``geoalign.address.chartagger``: hashed character features, batched
+    Viterbi; ``domain`` picks which labelled data set's conventions to decode with — ``naacl``,
+    ``ccks`` or ``supermap``, default the manifest's ``default_domain``) and ``crfsuite`` (the v1 CRF,
+    NAACL conventions only: any other ``domain`` is refused).
+    """
     model_dir = Path(model_dir)
     manifest_path = model_dir / "parser.json"
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        stages = manifest["stages"]
+        kind = manifest.get("format", "crfsuite")
         version = manifest["feature_version"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{manifest_path}: not a parser model manifest ({exc})") from exc
+    if kind == "crfsuite":
+        return _load_crf(model_dir, manifest, domain)
+    if kind != "chartagger":
+        raise ModelLoadError(f"{manifest_path}: unknown parser model format {kind!r}")
     if version != FEATURE_VERSION:
         raise ModelLoadError(
-            f"{model_dir}: model was trained with parser features v{version}, this code computes "
+            f"{model_dir}: model was trained with tagger features v{version}, this code computes "
             f"v{FEATURE_VERSION}; retrain it with scripts/train_parser.py"
         )
+    try:
+        model_file, default_domain = manifest["model"], manifest["default_domain"]
+    except KeyError as exc:
+        raise ModelLoadError(f"{manifest_path}: not a parser model manifest (missing {exc})") from exc
+    return FastTagger(load_model(model_dir / model_file), domain or default_domain)
+
+
+def model_domains(model_dir: str | Path) -> tuple[str, ...]:
+    """The tagging conventions (domains) a model directory can decode with; the first is its default."""
+    tagger = load_tagger(model_dir)
+    if isinstance(tagger, FastTagger):
+        domains = tagger.model.domains
+        default = domains[tagger.domain]
+        return (default, *(d for d in domains if d != default))
+    return ("naacl",)
+
+
+def _load_crf(model_dir: Path, manifest: dict[str, Any], domain: str | None) -> Tagger:
+    from geoalign.address import tagger as crf
+
+    if domain not in (None, "naacl"):
+        raise ModelLoadError(
+            f"{model_dir}: a crfsuite parser model knows only the naacl domain, not {domain!r}"
+        )
+    stages = manifest.get("stages")
+    if manifest["feature_version"] != crf.FEATURE_VERSION:
+        raise ModelLoadError(
+            f"{model_dir}: model was trained with parser features v{manifest['feature_version']}, this code "
+            f"computes v{crf.FEATURE_VERSION}; retrain it with scripts/train_parser.py"
+        )
     if not isinstance(stages, list) or len(stages) not in (1, 2):
-        raise ModelLoadError(f"{manifest_path}: 'stages' must list one or two model files")
-    return CrfTagger(model_dir / stages[0], model_dir / stages[1] if len(stages) == 2 else None)
+        raise ModelLoadError(f"{model_dir / 'parser.json'}: 'stages' must list one or two model files")
+    second = model_dir / stages[1] if len(stages) == 2 else None
+    return _CrfStages(crf.CrfTagger(model_dir / stages[0], second))
+
+
+def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Span]:
+    """Make the admin spans agree with the gazetteer where it resolved them.
+
+    Every span ``resolve`` found with one level (prov/city/district/town) becomes a component of that
+    level; tagged spans overlapping it are dropped. Spans it did not resolve (ambiguous level, or no
+    admin prefix found) keep the tagger's reading.
+    """
+    fixed: list[Span] = [(s.level, s.start, s.end) for s in resolution.spans if s.level is not None]
+    if not fixed:
+        return spans
+    kept = [sp for sp in spans if not any(sp[1] < e and s < sp[2] for _, s, e in fixed)]
+    if len(kept) == len(spans) and all(f in spans for f in fixed):
+        return spans
+    return sorted(kept + fixed, key=lambda sp: sp[1])
 
 
 class Parser:
-    """A parser bound to one model directory. ``parse``/``parse_many`` below use the shipped one."""
+    """A parser bound to one model directory. ``parse``/``parse_many`` below use the shipped one.
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR) -> None:
+    ``domain``: which data set's tagging conventions to decode with (see :func:`load_tagger`).
+    ``admin_from_gazetteer``: make admin spans agree with ``gazetteer.resolve`` (see :func:`align_admin`).
+    """
+
+    #: addresses tagged per batch in ``parse_many`` (bounded memory; large enough to amortize numpy calls)
+    BATCH: Final[int] = 2048
+
+    def __init__(
+        self,
+        model_dir: str | Path = DEFAULT_MODEL_DIR,
+        *,
+        domain: str | None = None,
+        admin_from_gazetteer: bool = True,
+    ) -> None:
         self.model_dir = Path(model_dir)
+        self.domain = domain
+        self.admin_from_gazetteer = admin_from_gazetteer
         self._local = threading.local()
 
-    def _tagger(self) -> CrfTagger:
-        tagger: CrfTagger | None = getattr(self._local, "tagger", None)
+    def _tagger(self) -> Tagger:
+        tagger: Tagger | None = getattr(self._local, "tagger", None)
         if tagger is None:
-            tagger = load_tagger(self.model_dir)
+            tagger = load_tagger(self.model_dir, self.domain)
             self._local.tagger = tagger
         return tagger
+
+    def _components(self, raw: str, spans: list[Span]) -> Components:
+        if self.admin_from_gazetteer:
+            spans = align_admin(spans, gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True))
+        items = []
+        for name, start, end in spans:
+            piece = raw[start:end]
+            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else width(piece)
+            items.append(Component(name, piece, start, end, value))
+        return Components(raw=raw, normalized=normalize(raw), items=tuple(items))
 
     def parse(self, text: str) -> Components:
         """Components of one address.
@@ -115,22 +222,36 @@ class Parser:
         finds nothing in (only punctuation or a phone number): there is no address to split.
         """
         raw = _check(text)
-        spans = self._tagger().spans(raw[:MAX_TAG_CHARS])
-        items = []
-        for name, start, end in spans:
-            piece = raw[start:end]
-            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else width(piece)
-            items.append(Component(name, piece, start, end, value))
-        return Components(raw=raw, normalized=normalize(raw), items=tuple(items))
+        spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS]])[0]
+        return self._components(raw, spans)
 
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
-        """Parse many addresses; a bad one gets an ItemError in its slot, never failing the rest."""
+        """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
+        failing the rest. Same results as ``parse`` one by one."""
         out: list[Components | ItemError] = []
+        pending: list[tuple[int, str]] = []
+
+        def flush() -> None:
+            spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS] for _, raw in pending])
+            for (slot, raw), found in zip(pending, spans, strict=True):
+                try:
+                    out[slot] = self._components(raw, found)
+                except InputError as exc:
+                    out[slot] = ItemError(exc.code, str(exc))
+            pending.clear()
+
         for text in texts:
             try:
-                out.append(self.parse(text))
+                raw = _check(text)
             except InputError as exc:
                 out.append(ItemError(exc.code, str(exc)))
+                continue
+            pending.append((len(out), raw))
+            out.append(ItemError("pending", ""))  # replaced by flush()
+            if len(pending) >= self.BATCH:
+                flush()
+        if pending:
+            flush()
         return out
 
 

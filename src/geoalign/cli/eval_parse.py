@@ -1,9 +1,12 @@
-"""``geoalign eval-parse``: span precision / recall / F1 of the parser on a labelled file.
+"""``geoalign eval-parse``: per-element precision / recall / F1 of the parser on a labelled file.
 
-The file is NAACL-2019 style (``token TAG`` per line, BIO tags, a blank line between addresses; the tag
-spellings devZone/subRoad/subRoadno are folded). Each address's raw text is its tokens concatenated; a
-predicted component counts only when its type and both offsets equal a gold span (conlleval-style).
-Every element type in the gold file gets a row. The last line is ``micro-F1: 0.xxxx``.
+Any of the three labelled formats (``geoalign.address.schemes``): NAACL-2019 (``token TAG``, BIO),
+CCKS-2021 (one character a line, BIES) or SuperMap (WordPiece tokens, BMES, 24 types) — given with
+``--format`` or detected from the tags. Gold elements are mapped into the parser's element set; the
+score is entity-level and conlleval-style (a predicted component counts only when its element and both
+character offsets equal a gold span) over the elements that data set has, so a set is never charged for
+an element its annotators did not tag. The parser decodes with the file's own tagging conventions (its
+``domain``) unless ``--domain`` says otherwise. The last line is ``micro-F1: 0.xxxx``.
 """
 
 from __future__ import annotations
@@ -15,33 +18,61 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path, help="labelled file (NAACL-2019 format)")
+    parser.add_argument(
+        "--data", required=True, type=Path, help="labelled file (naacl, ccks or supermap format)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("naacl", "ccks", "supermap"),
+        default=None,
+        help="file format (default: detected)",
+    )
+    parser.add_argument(
+        "--domain",
+        choices=("naacl", "ccks", "supermap"),
+        default=None,
+        help="tagging conventions to decode with (default: the file's format where the model has it)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the scores as JSON to OUT")
     parser.add_argument("--model", type=Path, metavar="DIR", help="parser model directory (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser
-    from geoalign.address.tagger import read_bio_file
+    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser, model_domains
+    from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, read_labelled
     from geoalign.errors import InputError
     from geoalign.evaluate.parse_metrics import format_table, span_scores
     from geoalign.io.atomic import atomic_write_text
-    from geoalign.types import COMPONENT_NAMES
+    from geoalign.types import Components
 
     if not args.data.is_file():
         raise InputError(f"--data {args.data}: no such file")
-    examples = read_bio_file(args.data)
+    examples = read_labelled(args.data, args.format)
     if not examples:
         raise InputError(f"--data {args.data}: no labelled addresses found")
-    parser = Parser(args.model or DEFAULT_MODEL_DIR)
+    fmt = examples[0].source
+    model_dir = args.model or DEFAULT_MODEL_DIR
+    domains = model_domains(model_dir)
+    domain = args.domain or (fmt if fmt in domains else domains[0])
+    note = "" if args.domain or domain == fmt else f" (the model has no {fmt} domain)"
+    parser = Parser(model_dir, domain=domain)
     t0 = time.perf_counter()
-    predicted = [[(c.name, c.start, c.end) for c in parser.parse(text)] for text, _, _, _ in examples]
+    parsed = parser.parse_many([ex.text for ex in examples])
     seconds = time.perf_counter() - t0
-    scores = span_scores([gold for _, gold, _, _ in examples], predicted, order=COMPONENT_NAMES)
+    keep = SCHEME_ELEMENTS[fmt]
+    predicted = [
+        [(c.name, c.start, c.end) for c in p if c.name in keep] if isinstance(p, Components) else []
+        for p in parsed
+    ]
+    gold = [[s for s in ex.spans if s[0] in keep] for ex in examples]
+    scores = span_scores(gold, predicted, order=ELEMENTS)
+    print(f"format: {fmt}  domain: {domain}{note}")
     print(format_table(scores))
     if args.json is not None:
         payload = scores.to_dict() | {
             "data": str(args.data),
+            "format": fmt,
+            "domain": domain,
             "model": str(parser.model_dir),
             "seconds": round(seconds, 3),
         }

@@ -5,17 +5,26 @@ stdin) parses one address per line and prints one JSON object per line, in input
 cannot be parsed (empty, whitespace only) prints an error object ``{"error": {...}, "line": N}`` in its
 place — lines are never dropped, so output line N always answers input line N. Lines are decoded one by
 one, so a line that is not UTF-8 gets a ``bad_encoding`` error object and its neighbours still parse.
+
+File mode tags lines in blocks (``Parser.parse_many``: one batched feature pass and one batched Viterbi
+per block). ``--workers N`` spreads the blocks over N processes, forked after the model is loaded so
+they start at once; output order is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from geoalign.errors import InputError
+
+#: lines per block handed to ``parse_many`` (and to a worker)
+BLOCK_LINES = 2048
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--file", metavar="FILE", help="parse one address per line of FILE ('-' = stdin), JSON lines out"
     )
     parser.add_argument("--indent", type=int, default=None, help="pretty-print single-address output")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes for --file (0: one per CPU core; default 1)"
+    )
 
 
 def _lines(path: str) -> Iterator[bytes]:
@@ -39,31 +51,76 @@ def _lines(path: str) -> Iterator[bytes]:
         yield from fh
 
 
-def _answer(raw_line: bytes, lineno: int) -> dict[str, Any]:
-    from geoalign.address.parse import parse
+def _blocks(path: str) -> Iterator[tuple[int, list[bytes]]]:
+    block: list[bytes] = []
+    first = 1
+    for lineno, raw_line in enumerate(_lines(path), 1):
+        block.append(raw_line)
+        if len(block) >= BLOCK_LINES:
+            yield first, block
+            first, block = lineno + 1, []
+    if block:
+        yield first, block
 
-    try:
-        text = raw_line.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        return {"error": {"code": "bad_encoding", "message": f"line is not UTF-8: {exc}"}, "line": lineno}
-    if lineno == 1:
-        text = text.removeprefix("\ufeff")  # a BOM is not part of the first address
-    try:
-        return parse(text).to_dict()
-    except InputError as exc:
-        return {"error": {"code": exc.code, "message": str(exc)}, "line": lineno}
+
+def _answer_block(job: tuple[int, list[bytes]]) -> str:
+    """JSON lines answering one block of raw lines (``first`` is the block's first line number)."""
+    from geoalign.address.parse import default_parser
+    from geoalign.types import Components
+
+    first, raw_lines = job
+    answers: list[dict[str, Any] | None] = [None] * len(raw_lines)
+    texts: list[str] = []
+    slots: list[int] = []
+    for i, raw_line in enumerate(raw_lines):
+        lineno = first + i
+        try:
+            text = raw_line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            answers[i] = {
+                "error": {"code": "bad_encoding", "message": f"line is not UTF-8: {exc}"},
+                "line": lineno,
+            }
+            continue
+        if lineno == 1:
+            text = text.removeprefix("\ufeff")  # a BOM is not part of the first address
+        texts.append(text)
+        slots.append(i)
+    for i, result in zip(slots, default_parser().parse_many(texts), strict=True):
+        if isinstance(result, Components):
+            answers[i] = result.to_dict()
+        else:
+            answers[i] = {"error": {"code": result.code, "message": result.message}, "line": first + i}
+    return "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers)
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import parse
+    from geoalign.address.parse import default_parser, parse
 
     if (args.address is None) == (args.file is None):
         raise InputError("give either one ADDRESS or --file FILE (use '-' for stdin)")
     if args.address is not None:
         print(json.dumps(parse(args.address).to_dict(), ensure_ascii=False, indent=args.indent))
         return 0
+    if args.workers < 0:
+        raise InputError("--workers must be 0 (one per core) or more")
+    workers = args.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     out = sys.stdout
-    for lineno, raw_line in enumerate(_lines(args.file), 1):
-        out.write(json.dumps(_answer(raw_line, lineno), ensure_ascii=False) + "\n")
+    blocks = _blocks(args.file)
+    head = next(blocks, None)  # opens the file here, so an unreadable one is a clear error up front
+    if head is None:
+        return 0
+    jobs = itertools.chain([head], blocks)
+    if workers <= 1:
+        for job in jobs:
+            out.write(_answer_block(job))
+    else:
+        import multiprocessing
+
+        default_parser().parse("杭州市")  # load the model (and gazetteer) once, before forking
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(workers) as pool:
+            for text in pool.imap(_answer_block, jobs):
+                out.write(text)
     out.flush()
     return 0
