@@ -34,7 +34,10 @@ def test_match_human_and_json(capsys):
     assert main(["match", A, B, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"label", "probabilities", "scorer", "model", "explanation", "timings_ms"}
-    assert data["scorer"] == "structured" and sum(data["probabilities"].values()) == pytest.approx(1.0)
+    # the default judge: structured first, the shipped neural matcher for the uncertain band, the rule layer
+    assert data["scorer"] in ("cascade", "cascade+rules")
+    assert data["model"].startswith("cascade(structured-")
+    assert sum(data["probabilities"].values()) == pytest.approx(1.0)
     houseno = [c for c in data["explanation"]["components"] if c["name"] == "houseno"]
     assert houseno and houseno[0]["status"] == "conflict"
 
@@ -165,16 +168,12 @@ def test_score_resumes_from_partial_output(tmp_path, model_dir):
     assert main([*args, "-o", str(tmp_path / "scratch.tsv")]) == 0  # (same job elsewhere, for comparison)
     partial = out.with_name(out.name + ".partial")
     from geoalign.io.resume import PartialOutput, input_fingerprint
-    from geoalign.scorers.structured import StructuredModel
+    from geoalign.scorers.spec import ScorerSpec
 
+    scorer = ScorerSpec(model=str(model_dir), explain=False).build()  # what `score --model DIR` builds
+    assert scorer.model_id.endswith("+rules/v1")  # the rule layer is part of the job's identity
     fingerprint = input_fingerprint(
-        source,
-        a=0,
-        b=1,
-        header=False,
-        format="tsv",
-        scorer="structured",
-        model=StructuredModel.load(model_dir).model_id,
+        source, a=0, b=1, header=False, format="tsv", scorer=scorer.name, model=scorer.model_id
     )
     writer = PartialOutput(out, fingerprint, ["a", "b", *RESULT_COLUMNS])
     writer.start(resume=False)
@@ -230,6 +229,25 @@ def _score_subprocess(out: Path, seed: str, *extra: str) -> str:
 
 def test_score_is_deterministic_across_processes_and_workers(tmp_path):
     """Same input, same bytes out: whatever the hash seed (set order) and the number of workers."""
-    one = _score_subprocess(tmp_path / "1.tsv", "1")
-    assert _score_subprocess(tmp_path / "2.tsv", "2") == one
-    assert _score_subprocess(tmp_path / "3.tsv", "3", "--workers", "2", "--batch-size", "5") == one
+    one = _score_subprocess(tmp_path / "1.tsv", "1", "--scorer", "structured")
+    assert _score_subprocess(tmp_path / "2.tsv", "2", "--scorer", "structured") == one
+    workers = ("--workers", "2", "--batch-size", "5")
+    assert _score_subprocess(tmp_path / "3.tsv", "3", "--scorer", "structured", *workers) == one
+
+
+def test_default_judge_labels_do_not_depend_on_batching(tmp_path):
+    """The default judge's neural stage is an int8 graph whose activations are quantized per batch, so a
+    pair's probabilities move slightly with what it is batched with (documented in the model card): the
+    labels of the example pairs stay the same, and the probabilities within 0.1 (measured: 0.053 at most;
+    the export's parity gate for this graph allows 0.25 on its sample), across seeds, workers and batch
+    sizes."""
+
+    def rows(text: str) -> list[list[str]]:
+        return [line.split("\t") for line in text.splitlines()[1:]]
+
+    one = rows(_score_subprocess(tmp_path / "1.tsv", "1"))
+    other = rows(_score_subprocess(tmp_path / "3.tsv", "3", "--workers", "2", "--batch-size", "5"))
+    assert len(one) == len(other) == 34
+    for x, y in zip(one, other, strict=True):
+        assert x[:4] == y[:4]  # a, b, expected, label
+        assert all(abs(float(p) - float(q)) <= 0.1 for p, q in zip(x[4:7], y[4:7], strict=True))

@@ -81,7 +81,7 @@ def test_default_variant_prefers_the_device_format(tmp_path: Path) -> None:
         ({"labels": ["exact_match", "not_match", "same"]}, "permutation"),
         ({"max_length": 2}, "too small"),
         ({"format_version": 99}, "newer than this geoalign"),
-        ({"variants": {}}, "no fp32 variant"),
+        ({"variants": {}}, "lists no variant"),
         ({"special_tokens": {"cls": 1, "sep": 2}}, "'pad'"),
         ({"uses_token_type_ids": "yes"}, "wrong type"),
         ({"variants": {"fp32": {"file": "../x.onnx", "sha256": "0", "precision": "fp32"}}}, "plain name"),

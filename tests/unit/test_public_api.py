@@ -77,5 +77,5 @@ def test_help_names_the_scorers_options_and_directory_detection() -> None:
 def test_repr_says_which_scorer_and_model() -> None:
     matcher = geoalign.Matcher()
     assert repr(matcher) == (
-        f"Matcher(scorer='structured', model='shipped', model_id={matcher.model_id!r}, batch_size=2048)"
+        f"Matcher(scorer='cascade', model='shipped', model_id={matcher.model_id!r}, batch_size=2048)"
     )

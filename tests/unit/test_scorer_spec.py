@@ -37,7 +37,7 @@ def test_spec_pickles_and_equal_specs_compare_equal() -> None:
     back = pickle.loads(pickle.dumps(spec))
     assert back == spec and back is not spec
     # a pool or a Ray actor gets the bound ``build`` as its factory
-    factory = pickle.loads(pickle.dumps(ScorerSpec(explain=False).build))
+    factory = pickle.loads(pickle.dumps(ScorerSpec(scorer="structured", explain=False, rules=False).build))
     scorer = factory()
     assert isinstance(scorer, StructuredScorer) and scorer.explain is False
 
@@ -123,9 +123,9 @@ def test_scorer_choices_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) 
 
 def test_options_are_checked_against_the_scorer() -> None:
     with pytest.raises(InputError, match="--provider does not apply to the 'structured' scorer"):
-        ScorerSpec(provider="cpu").build()
+        ScorerSpec(scorer="structured", provider="cpu").build()
     with pytest.raises(InputError, match="--device, --threads does not apply to the 'structured' scorer"):
-        ScorerSpec(device="cpu", threads=2).build()
+        ScorerSpec(scorer="structured", device="cpu", threads=2).build()
     with pytest.raises(InputError, match="--provider does not apply to the 'torch' scorer"):
         ScorerSpec(scorer="torch", provider="cpu").options_for("torch")
     with pytest.raises(InputError, match="--variant for torch is a dtype"):
@@ -159,8 +159,10 @@ def test_table_cascade_without_a_model_is_structured_plus_accounting(tmp_path: P
     assert scorer.name == "cascade" and scorer.neural is None and scorer.threshold == 0.7  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="--device configures the neural stage: give --model DIR too"):
         ScorerSpec(scorer="cascade", cascade_without_model=True, device="cpu").build()
-    with pytest.raises(InputError, match="needs --model"):  # asked for by name, it needs its neural stage
-        ScorerSpec(scorer="cascade").build()
+    # asked for by name without --model, its neural stage is geoalign's shipped matcher (+ its stack)
+    shipped = ScorerSpec(scorer="cascade", rules=False).build()
+    assert shipped.neural.name == "onnx" and shipped.stack is not None  # type: ignore[attr-defined]
+    assert shipped.threshold == shipped.stack.meta["threshold"]  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="--max-chars does not apply to the cascade"):
         ScorerSpec(scorer="cascade", cascade_without_model=True, max_chars=10).build()
     shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "s")
@@ -174,25 +176,15 @@ def test_explain_off_reaches_the_structured_scorer() -> None:
 
 
 def test_rules_hook_wraps_only_when_the_rule_layer_exists(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
+    from geoalign.scorers.rules import RuleScorer
 
-    plain = ScorerSpec(rules=False).build()
+    plain = ScorerSpec(scorer="structured", rules=False).build()
     assert isinstance(plain, StructuredScorer)
-    if importlib.util.find_spec("geoalign.scorers.rules") is None:
-        assert isinstance(ScorerSpec().build(), StructuredScorer)  # nothing to wrap with yet
-    calls: list[object] = []
-
-    class FakeRules:
-        @staticmethod
-        def with_rules(scorer: object) -> object:
-            calls.append(scorer)
-            return ("wrapped", scorer)
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
-    monkeypatch.setattr(importlib, "import_module", lambda name: FakeRules)
     wrapped = ScorerSpec().wrap(plain)
-    assert wrapped == ("wrapped", plain) and calls == [plain]
+    assert isinstance(wrapped, RuleScorer) and wrapped.inner is plain
     assert ScorerSpec(rules=False).wrap(plain) is plain
+    built = ScorerSpec(scorer="structured").build()
+    assert isinstance(built, RuleScorer) and isinstance(built.inner, StructuredScorer)
 
 
 # ------------------------------------------------------------------------------ the Python API
@@ -202,11 +194,11 @@ def test_matcher_model_dir_with_a_structured_model(tmp_path: Path) -> None:
     model = tmp_path / "my-structured"
     shutil.copytree(DEFAULT_MODEL_DIR, model)
     matcher = Matcher(model=model)
-    assert matcher.scorer.name == "structured" and matcher.model_id == Matcher().model_id
+    assert matcher.scorer.name == "structured" and matcher.model_id == Matcher(scorer="structured").model_id
     assert repr(matcher) == (
         f"Matcher(scorer='structured', model={str(model)!r}, model_id={matcher.model_id!r}, batch_size=2048)"
     )
-    assert repr(Matcher(batch_size=7)).startswith("Matcher(scorer='structured', model='shipped', model_id=")
+    assert repr(Matcher(batch_size=7)).startswith("Matcher(scorer='cascade', model='shipped', model_id=")
 
 
 def test_matcher_missing_dir_says_so(tmp_path: Path) -> None:
@@ -223,7 +215,9 @@ def test_matcher_options_and_spec() -> None:
         Matcher(devic="cpu")
     spec = ScorerSpec(explain=False)
     matcher = Matcher(spec)
-    assert matcher.spec is spec and matcher.match(A, B).explanation is None
+    # explanations off: no components; only the names of rules that fired, which also changed the label
+    assert matcher.spec is spec and matcher.match(A, B).explanation == {"rules": ["admin_omitted"]}
+    assert Matcher(ScorerSpec(explain=False, rules=False)).match(A, B).explanation is None
     with pytest.raises(InputError, match="give options inside the ScorerSpec"):
         Matcher(spec, threads=2)
 
@@ -239,7 +233,7 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.torch
 def test_matcher_model_dir_with_a_torch_checkpoint(checkpoint_dir: Path) -> None:
-    matcher = Matcher(model=checkpoint_dir, device="cpu", variant="fp32", threads=1)
+    matcher = Matcher(model=checkpoint_dir, device="cpu", variant="fp32", threads=1, rules=False)
     assert matcher.scorer.name == "torch" and matcher.model_id.startswith("sha256:")
     result = matcher.match(A, B)
     assert result.scorer == "torch" and sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
@@ -262,7 +256,7 @@ def test_matcher_model_dir_with_an_onnx_export(checkpoint_dir: Path, tmp_path: P
 
     out = tmp_path / "export"
     export_checkpoint(checkpoint_dir, out, ExportOptions(int8=True), echo=lambda line: None)
-    matcher = Matcher(model=out, device="cpu", variant="fp32")
+    matcher = Matcher(model=out, device="cpu", variant="fp32", rules=False)
     assert matcher.scorer.name == "onnx"
     assert matcher.model_id == read_manifest(out).variants["fp32"].model_id
     assert matcher.match(A, B).scorer == "onnx"

@@ -74,16 +74,20 @@ def default_scorer(
     structured_model: str | Path | None = None,
     **neural_options: Any,
 ) -> Scorer:
-    """The scorer for table alignment: always a cascade (so per-stage counts are reported), with a
-    neural second stage only when ``model`` is given."""
-    from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD as CASCADE_THRESHOLD
-    from geoalign.scorers.cascade import CascadeScorer, build_cascade
-    from geoalign.scorers.structured import StructuredScorer
+    """The scorer for table alignment, exactly as ``geoalign link/dedupe`` build it (``ScorerSpec``): always
+    a cascade (so per-stage counts are reported), with a neural second stage only when ``model`` is given,
+    under the rule layer. ``neural_options`` are ScorerSpec fields (device, provider, variant, threads…)."""
+    from geoalign.scorers.spec import ScorerSpec
 
-    threshold = CASCADE_THRESHOLD if cascade_threshold is None else cascade_threshold
-    if model is not None:
-        return build_cascade(model, threshold=threshold, structured_model=structured_model, **neural_options)
-    return CascadeScorer(StructuredScorer(structured_model), None, threshold=threshold)
+    spec = ScorerSpec(
+        scorer="cascade",
+        model=str(model) if model is not None else None,
+        structured_model=str(structured_model) if structured_model is not None else None,
+        cascade_threshold=cascade_threshold,
+        cascade_without_model=True,
+        **neural_options,
+    )
+    return spec.build()
 
 
 __all__ = [

@@ -97,6 +97,16 @@ class CascadeScorer:
         stacked = "+stack" if self.stack is not None else ""
         return f"cascade({self.structured.model_id}+{second}{stacked}@{self.threshold:g})"
 
+    @property
+    def explain(self) -> bool:
+        """Explanations on or off: the structured stage builds them (the neural stage has none)."""
+        return bool(getattr(self.structured, "explain", True))
+
+    @explain.setter
+    def explain(self, value: bool) -> None:
+        if hasattr(self.structured, "explain"):
+            self.structured.explain = value  # type: ignore[attr-defined]
+
     def reset(self) -> None:
         with self._lock:
             self.stats = CascadeStats()
@@ -163,6 +173,16 @@ class CascadeScorer:
             combined = self._combine(first, second)
             if isinstance(second, Match):
                 combined = _capped_by_rules(combined, item.data.inner.data, self.name)
+            if first.explanation is None and combined.explanation is not None:
+                # explanations were switched off (the structured stage built none): keep the answer bare
+                combined = Match(
+                    combined.label,
+                    combined.probabilities,
+                    combined.scorer,
+                    combined.model,
+                    None,
+                    combined.timings_ms,
+                )
             results.append(combined)
         return results
 
