@@ -227,27 +227,12 @@ def _score_subprocess(out: Path, seed: str, *extra: str) -> str:
     return out.read_text(encoding="utf-8")
 
 
-def test_score_is_deterministic_across_processes_and_workers(tmp_path):
-    """Same input, same bytes out: whatever the hash seed (set order) and the number of workers."""
-    one = _score_subprocess(tmp_path / "1.tsv", "1", "--scorer", "structured")
-    assert _score_subprocess(tmp_path / "2.tsv", "2", "--scorer", "structured") == one
+@pytest.mark.parametrize("scorer", [(), ("--scorer", "structured")], ids=["default-judge", "structured"])
+def test_score_is_deterministic_across_processes_and_workers(tmp_path, scorer):
+    """Same input, same bytes out: whatever the hash seed (set order), the number of workers and the batch
+    size. For the default judge this holds because its neural stage computes in fp32 (an int8 graph
+    quantizes activations per batch, so its answers moved with the batching: see the model card)."""
+    one = _score_subprocess(tmp_path / "1.tsv", "1", *scorer)
+    assert _score_subprocess(tmp_path / "2.tsv", "2", *scorer) == one
     workers = ("--workers", "2", "--batch-size", "5")
-    assert _score_subprocess(tmp_path / "3.tsv", "3", "--scorer", "structured", *workers) == one
-
-
-def test_default_judge_labels_do_not_depend_on_batching(tmp_path):
-    """The default judge's neural stage is an int8 graph whose activations are quantized per batch, so a
-    pair's probabilities move slightly with what it is batched with (documented in the model card): the
-    labels of the example pairs stay the same, and the probabilities within 0.1 (measured: 0.053 at most;
-    the export's parity gate for this graph allows 0.25 on its sample), across seeds, workers and batch
-    sizes."""
-
-    def rows(text: str) -> list[list[str]]:
-        return [line.split("\t") for line in text.splitlines()[1:]]
-
-    one = rows(_score_subprocess(tmp_path / "1.tsv", "1"))
-    other = rows(_score_subprocess(tmp_path / "3.tsv", "3", "--workers", "2", "--batch-size", "5"))
-    assert len(one) == len(other) == 34
-    for x, y in zip(one, other, strict=True):
-        assert x[:4] == y[:4]  # a, b, expected, label
-        assert all(abs(float(p) - float(q)) <= 0.1 for p, q in zip(x[4:7], y[4:7], strict=True))
+    assert _score_subprocess(tmp_path / "3.tsv", "3", *scorer, *workers) == one
