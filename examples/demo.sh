@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the embedded default matcher, on the examples shipped in the repo.
+# `make demo`: the main job on the default judge (structured + shipped neural matcher + rules), on the
+# examples shipped in the repo.
 # Usage: examples/demo.sh [path/to/geoalign]
 set -euo pipefail
 cd "$(dirname "$0")/.."
