@@ -411,7 +411,13 @@ def _complete_admin(text: str) -> tuple[str, gazetteer.Resolution]:
     resolution = gazetteer.resolve(text, anywhere=True)
     if resolution.code is None:  # nothing found, or ambiguous: never guess
         return text, resolution
-    return text[: resolution.start] + resolution.prefix() + text[resolution.end :], resolution
+    completed = text[: resolution.start] + resolution.prefix() + text[resolution.end :]
+    # A reading that would change again when read back (a repeated province in front of a chain found
+    # further on: 陕西陕西商洛… ) is unstable: never guess, so normalize stays idempotent.
+    again = gazetteer.resolve(completed, anywhere=True)
+    if again.code is None or completed[: again.start] + again.prefix() + completed[again.end :] != completed:
+        return text, gazetteer.Resolution()
+    return completed, resolution
 
 
 def normalize_detailed(

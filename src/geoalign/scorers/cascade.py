@@ -25,6 +25,7 @@ band is then counted as ``uncertain_kept`` so a user sees what ``--model`` would
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -127,7 +128,7 @@ class CascadeScorer:
     def run(self, prepared: Prepared) -> Raw:
         ok = [i for i, item in enumerate(prepared.items) if isinstance(item, PreparedItem)]
         start = time.perf_counter()
-        inner = Prepared([prepared.items[i].data.inner for i in ok])  # type: ignore[union-attr]
+        inner = Prepared([_with_explain(prepared.items[i]) for i in ok])
         first = self.structured.finish(self.structured.run(inner)) if ok else []
         structured_ms = (time.perf_counter() - start) * 1000.0
         outputs: list[Any] = [None] * len(prepared.items)
@@ -234,6 +235,15 @@ class CascadeScorer:
         self.structured.warmup()
         if self.neural is not None:
             self.neural.warmup()
+
+
+def _with_explain(item: PreparedItem | ItemError) -> PreparedItem:
+    """The structured stage's item, carrying the per-call explanation switch the engine set on ours."""
+    assert isinstance(item, PreparedItem)
+    inner: PreparedItem = item.data.inner
+    if item.explain is None or inner.explain == item.explain:
+        return inner
+    return dataclasses.replace(inner, explain=item.explain)
 
 
 def _capped_by_rules(match: Match, views: Any, name: str) -> Match:
