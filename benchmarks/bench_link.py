@@ -87,11 +87,8 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
     root = Path(args.data)
     truth = read_true_pairs(root / "truth.csv")
     out = Path(args.output or tempfile.mkdtemp(prefix="bench_link_")) / "links.csv"
-    scorer = default_scorer(args.model)
-    if not getattr(args, "no_judge_rules", False):
-        from geoalign.scorers.rules import with_rules
-
-        scorer = with_rules(scorer)
+    # the scorer link builds (ScorerSpec: the rule layer on unless --no-judge-rules)
+    scorer = default_scorer(args.model, rules=not getattr(args, "no_judge_rules", False))
     start = time.perf_counter()
     summary = link(
         TableSpec(root / "left.csv", "address", "id"),
