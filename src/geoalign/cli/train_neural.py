@@ -10,7 +10,6 @@ command resumes. ``geoalign export --model DIR/best`` then writes the ONNX int8 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from geoalign.neural.train import CLASS_WEIGHTS_DEFAULT, TrainConfig
 
@@ -87,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
         bf16=not args.no_bf16,
         seed=args.seed,
     )
-    assert dataclasses.is_dataclass(cfg)
     best = train(cfg)
     print(best)
     return 0

@@ -105,8 +105,4 @@ def read_lines(path: str | Path) -> list[str]:
         return [line.rstrip("\n") for line in handle if line.strip()]
 
 
-def label_name(index: int) -> Label:
-    return MODEL_LABELS[index]
-
-
 assert set(MODEL_LABELS) == set(LABELS)

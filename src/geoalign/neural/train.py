@@ -268,13 +268,14 @@ def predict_logits(
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]]:
-    f1s = []
-    for k in range(3):
-        tp = float(np.sum((y_pred == k) & (y_true == k)))
-        p = tp / max(1.0, float(np.sum(y_pred == k)))
-        r = tp / max(1.0, float(np.sum(y_true == k)))
-        f1s.append(0.0 if p + r == 0 else 2 * p * r / (p + r))
-    return float(np.mean(f1s)), f1s
+    """Macro-F1 and per-label F1 (MODEL_LABELS order) of label indices, by the project's one metric
+    (``evaluate.metrics.classification_report``)."""
+    from geoalign.evaluate.metrics import classification_report
+
+    report = classification_report(
+        [MODEL_LABELS[i] for i in y_true], [MODEL_LABELS[i] for i in y_pred], labels=MODEL_LABELS
+    )
+    return report.macro_f1, [report.per_class[name].f1 for name in MODEL_LABELS]
 
 
 # ------------------------------------------------------------------------------------------- train
@@ -317,7 +318,6 @@ def train(cfg: TrainConfig) -> Path:
     val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
     y_val = np.array([p.label_index for p in val_pairs])
 
-    rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     epoch_sets: list[list[TrainPair]] = []
     for epoch in range(cfg.epochs):
@@ -356,7 +356,6 @@ def train(cfg: TrainConfig) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best = state["step"], state["best"]
-        rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log(out, f"resumed at step {step}/{total} (best val macro-F1 {best:.4f})")
     log(
@@ -374,7 +373,6 @@ def train(cfg: TrainConfig) -> Path:
                 "scheduler": scheduler.state_dict(),
                 "step": step,
                 "best": best,
-                "rng": rng.getstate(),
                 "torch_rng": torch.get_rng_state(),
             },
             tmp,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from geoalign.errors import InputError
-from geoalign.types import Scorer
+from geoalign.types import Explains, Scorer
 
 #: torch precisions (``auto``: bf16 where the device runs it fast, else fp32) and ONNX graph variants
 #: (see ``scorers.manifest.VARIANTS``); ``variant`` holds either, depending on the scorer.
@@ -301,11 +301,10 @@ def _onnx_provider(device: str | None, provider: str | None) -> tuple[str | None
 
 
 def _set_explain(scorer: Any, explain: bool) -> None:
-    """Turn explanations off on the scorers that build them (the structured one, a cascade's first
-    stage); a scorer without explanations has nothing to turn off."""
-    for part in (scorer, getattr(scorer, "structured", None)):
-        if part is not None and hasattr(part, "explain"):
-            part.explain = explain
+    """Turn explanations off on the scorers that build them (a cascade passes the switch to its
+    structured stage); a scorer without explanations has nothing to turn off."""
+    if isinstance(scorer, Explains):
+        scorer.explain = explain
 
 
 def _structured_only_cascade(options: dict[str, Any], explain: bool) -> Scorer:
