@@ -119,3 +119,53 @@ def test_tiny_training_run_writes_a_loadable_checkpoint_and_resumes(tmp_path: Pa
     state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     steps = int(log_after.split(" steps,")[0].rsplit(" ", 1)[1])
     assert state["step"] == steps > 0
+
+
+def test_distill_loss_is_zero_when_student_matches_teacher_and_scaled_by_t_squared() -> None:
+    torch = require_module("torch", "torch")
+    from geoalign.neural.train import distill_loss
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    assert float(distill_loss(logits, logits, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    t = 2.0
+    p_t = torch.softmax(logits / t, dim=-1)
+    log_s = torch.log_softmax(other / t, dim=-1)
+    expected = float((p_t * (p_t.log() - log_s)).sum(dim=-1).mean()) * t * t
+    assert float(distill_loss(other, logits, t)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_path: Path) -> None:
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
+    from transformers import BertForSequenceClassification
+
+    from geoalign.neural.train import TrainConfig, train
+
+    _write_ccks(tmp_path / "pairs.tsv", 40)
+    common = dict(
+        ccks=str(tmp_path / "pairs.tsv"),
+        init="scratch",
+        hidden=32,
+        epochs=1,
+        batch_size=8,
+        synth_per_epoch=0,
+        threads=1,
+        bf16=False,
+    )
+    teacher = train(TrainConfig(out=str(tmp_path / "teacher"), layers=2, **common))  # type: ignore[arg-type]
+    student = train(
+        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher=str(teacher), **common)  # type: ignore[arg-type]
+    )
+    assert BertForSequenceClassification.from_pretrained(student).config.num_hidden_layers == 1
+    # A teacher whose vocabulary differs is refused by name, not silently mis-read.
+    (tmp_path / "odd").mkdir()
+    BertForSequenceClassification.from_pretrained(teacher).save_pretrained(tmp_path / "odd")
+    from tokenizers import Tokenizer, models
+
+    Tokenizer(models.WordLevel({"<unk>": 0, "甲": 1}, unk_token="<unk>")).save(
+        str(tmp_path / "odd" / "tokenizer.json")
+    )
+    with pytest.raises(ValueError, match="another tokenizer"):
+        train(TrainConfig(out=str(tmp_path / "s2"), layers=1, teacher=str(tmp_path / "odd"), **common))  # type: ignore[arg-type]

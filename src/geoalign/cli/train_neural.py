@@ -58,6 +58,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        metavar="DIR",
+        help="distil a trained run's best/ directory into this model (same data paths, so same tokenizer)",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=defaults.distill_weight,
+        help="share of the loss from the teacher's soft labels",
+    )
+    parser.add_argument(
+        "--temperature", type=float, default=defaults.temperature, help="distillation temperature"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         bf16=not args.no_bf16,
         seed=args.seed,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
+        temperature=args.temperature,
     )
     best = train(cfg)
     print(best)

@@ -61,6 +61,9 @@ class TrainConfig:
     bf16: bool = True
     save_every: int = 200
     eval_limit: int | None = None
+    teacher: str | None = None  # a trained run's best/ directory: distil its soft labels into this model
+    distill_weight: float = 0.7  # share of the loss taken by the teacher's soft labels (rest: gold labels)
+    temperature: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -248,6 +251,40 @@ def pair_loss(logits: Any, allowed: Any, three_way: Any, class_weights: Any, aux
     return -(weight * set_logp).sum() / weight.sum().clamp_min(1e-6)
 
 
+def distill_loss(student: Any, teacher: Any, temperature: float) -> Any:
+    """KL(teacher || student) at a temperature, scaled by T² so its gradients match the hard loss's
+    (Hinton et al.). Every pair gets it, including the coarse Shenzhen and rule-made ones: the teacher's
+    three-way view of those pairs is exactly the information their binary labels lack."""
+    import torch
+
+    t = temperature
+    log_s = torch.log_softmax(student.float() / t, dim=-1)
+    p_t = torch.softmax(teacher.float() / t, dim=-1)
+    return torch.nn.functional.kl_div(log_s, p_t, reduction="batchmean") * (t * t)
+
+
+def load_teacher(cfg: TrainConfig, tokenizer: Any) -> Any:
+    """The teacher model, frozen; it must share the student's vocabulary (same pruning inputs give the
+    same pieces), so one encoding serves both."""
+    from tokenizers import Tokenizer
+    from transformers import BertForSequenceClassification
+
+    if cfg.teacher is None:
+        return None
+    teacher_dir = Path(cfg.teacher)
+    theirs = Tokenizer.from_file(str(teacher_dir / "tokenizer.json"))
+    if theirs.get_vocab() != tokenizer.get_vocab():
+        raise ValueError(
+            f"teacher {teacher_dir} has another tokenizer than the student's init: train both from the same "
+            "data paths (the vocabulary is pruned on them)"
+        )
+    teacher = BertForSequenceClassification.from_pretrained(teacher_dir)
+    teacher.eval()
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    return teacher
+
+
 def predict_logits(
     model: Any, enc: Encoded, pad_id: int, batch_size: int = 128, bf16: bool = False
 ) -> np.ndarray:
@@ -314,6 +351,7 @@ def train(cfg: TrainConfig) -> Path:
     if pad_id is None:
         raise ValueError(f"{init_dir / 'tokenizer.json'} has no <pad> token")
     model = BertForSequenceClassification.from_pretrained(init_dir)
+    teacher = load_teacher(cfg, tokenizer)
     val_pairs = splits.validation[: cfg.eval_limit] if cfg.eval_limit else splits.validation
     val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
     y_val = np.array([p.label_index for p in val_pairs])
@@ -396,6 +434,16 @@ def train(cfg: TrainConfig) -> Path:
                     attention_mask=b["attention_mask"],
                 ).logits
             loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                    soft = teacher(
+                        input_ids=b["input_ids"],
+                        token_type_ids=b["token_type_ids"],
+                        attention_mask=b["attention_mask"],
+                    ).logits
+                loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distill_loss(
+                    logits, soft, cfg.temperature
+                )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
