@@ -11,7 +11,8 @@ slice (paths as arguments; nothing here reads the frozen test fold — evaluate 
    structured matcher's out-of-fold probabilities there (its 5-fold CV: fold 0 is the validation split,
    so those predictions come from a model that never saw it), decided as the scorer decides them.
 3. The stack (``scorers/stack.py``): decision weights tuned on an inner, query-grouped 5-fold CV of the
-   validation split, then fitted on all of it; written to ``stack.json`` with the cascade threshold.
+   validation split, then fitted on all of it; written to ``stack.json`` with the cascade threshold
+   (several ``--threshold`` values: the one whose cascade scores best in that inner CV).
 
     python scripts/ship_neural.py --run artifacts/neural/e5L6 --ccks ../shared/data/.../round1_slice.tsv
 """
@@ -182,7 +183,13 @@ def main() -> int:
     ap.add_argument("--run", required=True, type=Path, help="a geoalign train-neural run directory")
     ap.add_argument("--ccks", required=True, help="the CCKS relevance slice")
     ap.add_argument("--out", type=Path, default=Path("src/geoalign/models/neural"))
-    ap.add_argument("--threshold", type=float, default=0.9, help="cascade: structured decides at/above this")
+    ap.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        default=[0.9],
+        help="cascade: structured decides at/above this; several values: the best by inner CV on validation",
+    )
     ap.add_argument("--skip-export", action="store_true", help="reuse the graph already in --out")
     ap.add_argument(
         "--storage",
@@ -227,28 +234,42 @@ def main() -> int:
     val_pairs = [AddressPair(p.a, p.b) for p, v in zip(dev, val, strict=True) if v]
     p_n = neural_probs(args.out, val_pairs)  # through the shipped graph, as users run it
 
-    # Everything below is about the uncertain band: only those pairs reach the neural stage.
-    uncertain = p_s.max(axis=1) < args.threshold
+    # Everything below is about the uncertain band: only those pairs reach the neural stage. Each
+    # candidate threshold is scored by an inner, query-grouped 5-fold CV of the stack on validation.
     inner = np.array([tr._bucket(p.a, "geoalign-stack", 5) for p in dev])[val]
-    oof = p_s.copy()
-    for k in range(5):
-        fit, hold = uncertain & (inner != k), uncertain & (inner == k)
-        oof[hold] = fit_stack(p_s[fit], p_n[fit], y[fit]).predict(p_s[hold], p_n[hold])
 
-    def cascade_score(we: float, wp: float) -> float:
-        decided = oof.copy()
-        decided[uncertain] *= np.array([we, wp, 1.0])
-        return macro_f1(y, decided.argmax(axis=1))[0]
+    def cascade_cv(threshold: float) -> tuple[float, tuple[float, float, float]]:
+        uncertain = p_s.max(axis=1) < threshold
+        oof = p_s.copy()
+        for k in range(5):
+            fit, hold = uncertain & (inner != k), uncertain & (inner == k)
+            oof[hold] = fit_stack(p_s[fit], p_n[fit], y[fit]).predict(p_s[hold], p_n[hold])
 
-    scores = {(we, wp): cascade_score(we, wp) for we, wp in itertools.product(GRID, GRID)}
-    (we, wp), inner_score = max(scores.items(), key=lambda kv: kv[1])
-    weights = (we, wp, 1.0)
+        def score(we: float, wp: float) -> float:
+            decided = oof.copy()
+            decided[uncertain] *= np.array([we, wp, 1.0])
+            return macro_f1(y, decided.argmax(axis=1))[0]
+
+        scores = {(we, wp): score(we, wp) for we, wp in itertools.product(GRID, GRID)}
+        (we, wp), best_score = max(scores.items(), key=lambda kv: kv[1])
+        return best_score, (we, wp, 1.0)
+
+    by_threshold = {t: cascade_cv(t) for t in args.threshold}
+    for t, (score_t, weights_t) in by_threshold.items():
+        share = float((p_s.max(axis=1) < t).mean())
+        print(
+            f"threshold {t:g}: cascade inner-CV macro-F1 {score_t:.4f}, neural share {share:.2f}, {weights_t}"
+        )
+    threshold = max(by_threshold, key=lambda t: (by_threshold[t][0], -t))  # ties: the cheaper band
+    inner_score, weights = by_threshold[threshold]
+    uncertain = p_s.max(axis=1) < threshold
     metrics = {
         "validation_pairs": len(y),
         "structured_oof_macro_f1": macro_f1(y, p_s.argmax(axis=1))[0],
         "neural_shipped_macro_f1": macro_f1(y, p_n.argmax(axis=1))[0],
         "neural_shipped_macro_f1_tuned_weights": tune_weights(p_n, y)[1],
         "cascade_inner_cv_macro_f1": inner_score,
+        "cascade_inner_cv_macro_f1_by_threshold": {f"{t:g}": v[0] for t, v in by_threshold.items()},
         "uncertain_share": float(uncertain.mean()),
     }
     stack = fit_stack(p_s[uncertain], p_n[uncertain], y[uncertain], decision_weights=weights)
@@ -256,7 +277,7 @@ def main() -> int:
         stack.coef,
         stack.intercept,
         {
-            "threshold": args.threshold,
+            "threshold": threshold,
             "decision_weights": list(weights),
             "validation": metrics,
             "fitted_on": "CCKS slice, validation split (fold 0 of 5 of the development part, grouped by "
