@@ -156,9 +156,20 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
     )
     teacher = train(TrainConfig(out=str(tmp_path / "teacher"), layers=2, **common))  # type: ignore[arg-type]
     student = train(
-        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher=str(teacher), **common)  # type: ignore[arg-type]
+        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher=(str(teacher),), **common)  # type: ignore[arg-type]
     )
     assert BertForSequenceClassification.from_pretrained(student).config.num_hidden_layers == 1
+    # an ensemble of teachers, the student starting from a trained run instead of the init
+    again = train(
+        TrainConfig(
+            out=str(tmp_path / "again"),
+            layers=1,
+            teacher=(str(teacher), str(student)),
+            init_from=str(student),
+            **common,  # type: ignore[arg-type]
+        )
+    )
+    assert BertForSequenceClassification.from_pretrained(again).config.num_hidden_layers == 1
     # A teacher whose vocabulary differs is refused by name, not silently mis-read.
     (tmp_path / "odd").mkdir()
     BertForSequenceClassification.from_pretrained(teacher).save_pretrained(tmp_path / "odd")
@@ -168,4 +179,4 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
         str(tmp_path / "odd" / "tokenizer.json")
     )
     with pytest.raises(ValueError, match="another tokenizer"):
-        train(TrainConfig(out=str(tmp_path / "s2"), layers=1, teacher=str(tmp_path / "odd"), **common))  # type: ignore[arg-type]
+        train(TrainConfig(out=str(tmp_path / "s2"), layers=1, teacher=(str(tmp_path / "odd"),), **common))  # type: ignore[arg-type]

@@ -60,9 +60,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--teacher",
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="distil trained runs' best/ directories (several: their ensemble) into this model; same data "
+        "paths, so the same tokenizer",
+    )
+    parser.add_argument(
+        "--init-from",
         default=None,
         metavar="DIR",
-        help="distil a trained run's best/ directory into this model (same data paths, so same tokenizer)",
+        help="start from a trained run's best/ directory instead of the pretrained encoder",
     )
     parser.add_argument(
         "--distill-weight",
@@ -100,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         bf16=not args.no_bf16,
         seed=args.seed,
-        teacher=args.teacher,
+        teacher=tuple(args.teacher),
+        init_from=args.init_from,
         distill_weight=args.distill_weight,
         temperature=args.temperature,
     )

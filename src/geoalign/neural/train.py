@@ -61,7 +61,9 @@ class TrainConfig:
     bf16: bool = True
     save_every: int = 200
     eval_limit: int | None = None
-    teacher: str | None = None  # a trained run's best/ directory: distil its soft labels into this model
+    # trained runs' best/ directories: distil their soft labels (an ensemble: mean log-probabilities)
+    teacher: tuple[str, ...] = ()
+    init_from: str | None = None  # start from a trained best/ directory instead of the pretrained encoder
     distill_weight: float = 0.7  # share of the loss taken by the teacher's soft labels (rest: gold labels)
     temperature: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -263,26 +265,44 @@ def distill_loss(student: Any, teacher: Any, temperature: float) -> Any:
     return torch.nn.functional.kl_div(log_s, p_t, reduction="batchmean") * (t * t)
 
 
-def load_teacher(cfg: TrainConfig, tokenizer: Any) -> Any:
-    """The teacher model, frozen; it must share the student's vocabulary (same pruning inputs give the
-    same pieces), so one encoding serves both."""
-    from tokenizers import Tokenizer
-    from transformers import BertForSequenceClassification
+class Teachers:
+    """Frozen trained models whose averaged log-probabilities are the soft labels (a product-of-experts
+    ensemble: on validation the 6- and 12-layer runs together beat either alone). Each must share the
+    student's vocabulary (same pruning inputs give the same pieces), so one encoding serves all."""
 
-    if cfg.teacher is None:
-        return None
-    teacher_dir = Path(cfg.teacher)
-    theirs = Tokenizer.from_file(str(teacher_dir / "tokenizer.json"))
-    if theirs.get_vocab() != tokenizer.get_vocab():
-        raise ValueError(
-            f"teacher {teacher_dir} has another tokenizer than the student's init: train both from the same "
-            "data paths (the vocabulary is pruned on them)"
-        )
-    teacher = BertForSequenceClassification.from_pretrained(teacher_dir)
-    teacher.eval()
-    for param in teacher.parameters():
-        param.requires_grad_(False)
-    return teacher
+    def __init__(self, directories: Sequence[str], tokenizer: Any) -> None:
+        from tokenizers import Tokenizer
+        from transformers import BertForSequenceClassification
+
+        self.models = []
+        for directory in directories:
+            theirs = Tokenizer.from_file(str(Path(directory) / "tokenizer.json"))
+            if theirs.get_vocab() != tokenizer.get_vocab():
+                raise ValueError(
+                    f"teacher {directory} has another tokenizer than the student's init: train both from the "
+                    "same data paths (the vocabulary is pruned on them)"
+                )
+            model = BertForSequenceClassification.from_pretrained(directory)
+            model.eval()
+            for param in model.parameters():
+                param.requires_grad_(False)
+            self.models.append(model)
+
+    def logits(self, batch: dict[str, Any], bf16: bool) -> Any:
+        import torch
+
+        total = None
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for model in self.models:
+                logits = model(
+                    input_ids=batch["input_ids"],
+                    token_type_ids=batch["token_type_ids"],
+                    attention_mask=batch["attention_mask"],
+                ).logits.float()
+                logp = torch.log_softmax(logits, dim=-1)
+                total = logp if total is None else total + logp
+        assert total is not None
+        return total / len(self.models)
 
 
 def predict_logits(
@@ -343,7 +363,12 @@ def train(cfg: TrainConfig) -> Path:
         f"shenzhen {len(shenzhen)}, synth {len(synth)}",
     )
     exclude = texts_of(splits.test) | texts_of(splits.validation)
-    init_dir = build_init(cfg, texts_of(splits.train) | texts_of(shenzhen), exclude)
+    if cfg.init_from:
+        init_dir = Path(cfg.init_from)
+        if not (init_dir / "config.json").is_file():
+            raise FileNotFoundError(f"--init-from {init_dir}: no config.json (give a run's best/ directory)")
+    else:
+        init_dir = build_init(cfg, texts_of(splits.train) | texts_of(shenzhen), exclude)
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(init_dir / "tokenizer.json"))
@@ -351,7 +376,7 @@ def train(cfg: TrainConfig) -> Path:
     if pad_id is None:
         raise ValueError(f"{init_dir / 'tokenizer.json'} has no <pad> token")
     model = BertForSequenceClassification.from_pretrained(init_dir)
-    teacher = load_teacher(cfg, tokenizer)
+    teachers = Teachers(cfg.teacher, tokenizer) if cfg.teacher else None
     val_pairs = splits.validation[: cfg.eval_limit] if cfg.eval_limit else splits.validation
     val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
     y_val = np.array([p.label_index for p in val_pairs])
@@ -434,13 +459,8 @@ def train(cfg: TrainConfig) -> Path:
                     attention_mask=b["attention_mask"],
                 ).logits
             loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
-            if teacher is not None:
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                    soft = teacher(
-                        input_ids=b["input_ids"],
-                        token_type_ids=b["token_type_ids"],
-                        attention_mask=b["attention_mask"],
-                    ).logits
+            if teachers is not None:
+                soft = teachers.logits(b, cfg.bf16)
                 loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distill_loss(
                     logits, soft, cfg.temperature
                 )
