@@ -3,13 +3,17 @@
 The public vocabulary, all importable from here::
 
     import geoalign
-    geoalign.match(a, b)                       # one pair with the embedded matcher -> Match
+    geoalign.match(a, b)                       # one pair with the default judge -> Match
     m = geoalign.Matcher(model="DIR")          # batches; the scorer is picked from DIR (see help(Matcher))
     m.score([(a, b), ...])                     # one Match or ItemError per pair, in order
+    m.score(df, a="addr_a", b="addr_b")        # a pandas / polars DataFrame -> the same kind, + results
+    geoalign.AddressPair(a, b)                 # a pair, as scorers take it
     geoalign.normalize(text), geoalign.parse(text)
     geoalign.LABELS                            # ("exact_match", "partial_match", "not_match")
 
-Errors: every error geoalign raises on purpose is a ``GeoalignError``; bad input is an ``InputError``.
+Errors: every error geoalign raises on purpose is a ``GeoalignError``; bad input is an ``InputError``
+(also a ``ValueError``), a malformed file a ``DataFormatError``, a model that cannot be loaded a
+``ModelLoadError``, an optional extra that is not installed a ``MissingExtraError``.
 Heavy parts (scorers, the parser's model, the engine, the server) are imported on first use, so
 ``import geoalign`` stays cheap.
 """
@@ -58,7 +62,8 @@ __all__ = [
 
 
 def match(a: str, b: str) -> Match:
-    """Compare two addresses with the embedded default matcher (no model download)."""
+    """Compare two addresses with the default judge (``Matcher()``: shipped with the package, no
+    download): label, probabilities and an explanation."""
     from geoalign.api import match as _match
 
     return _match(a, b)
@@ -74,4 +79,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public vocabulary, not this module's own imports (Any, importlib, the submodules, ...)
+    dunders = {name for name in globals() if name.startswith("__") and name.endswith("__")}
+    return sorted(set(__all__) | dunders)

@@ -2,7 +2,8 @@
 
 ``Matcher.score`` has the shape of sentence-transformers' ``CrossEncoder.predict``: a list of pairs in,
 one result per pair out (``Match``, or ``ItemError`` for a pair that could not be scored), in batches,
-with an optional progress bar. The embedded structured matcher is the default; it needs no download.
+with an optional progress bar; a pandas or polars DataFrame in, the same kind of DataFrame out
+(``geoalign.frames``). The default judge is shipped with the package; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -44,12 +45,15 @@ class Matcher:
     Which scorer (the same rules as the CLI's ``--scorer`` / ``--model``, through one
     :class:`~geoalign.scorers.spec.ScorerSpec`):
 
-    * ``Matcher()``: the embedded ``structured`` matcher (normalize, parse, compare components; shipped,
-      no download, no torch).
-    * ``Matcher(model=DIR)``: the scorer is picked from what ``DIR`` holds: a structured model
-      (``model.json``) -> ``structured``; a ``geoalign export`` directory (export manifest) -> ``onnx``
-      (onnxruntime, no torch); otherwise a ModelScope / Hugging Face checkpoint -> ``torch``. A missing
-      directory is an ``InputError`` that says so.
+    * ``Matcher()``: the default judge, ``cascade``: the embedded structured matcher decides the pairs it
+      is sure of, geoalign's shipped neural matcher (ONNX, no torch) the rest, under the address rule
+      layer. Everything ships in the package; nothing is downloaded.
+    * ``Matcher("structured")``: the embedded matcher alone (normalize, parse, compare components), the
+      fastest path.
+    * ``Matcher(model=DIR)``: the scorer is picked from what ``DIR`` holds (directory detection, as
+      ``--model DIR``): a structured model (``model.json``) -> ``structured``; a ``geoalign export``
+      directory (export manifest) -> ``onnx`` (onnxruntime, no torch); otherwise a ModelScope /
+      Hugging Face checkpoint -> ``torch``. A missing directory is an ``InputError`` that says so.
     * ``Matcher("onnx", DIR)`` / ``Matcher(scorer="torch", model=DIR)``: a named scorer; the registered
       names are ``structured``, ``torch``, ``onnx`` and ``cascade`` (structured first, the neural
       ``model`` for the pairs it is unsure of).
@@ -59,10 +63,15 @@ class Matcher:
     Options (keyword arguments, the CLI's flags without dashes): ``device`` (``cpu`` / ``cuda[:N]``),
     ``provider`` (onnx: ``auto``, ``cpu``, ``cuda``, ...), ``variant`` (torch dtype ``fp32`` / ``bf16`` /
     ``fp16`` / ``auto``; onnx graph ``fp32`` / ``fused`` / ``int8`` / ``fp16``), ``threads``,
-    ``max_tokens``, ``max_batch``, ``compile`` (torch), ``max_chars`` (longest address kept),
+    ``max_tokens``, ``max_batch``, ``compile`` (torch), ``max_chars`` (the length limit, default 256
+    characters: a longer address is scored on its first ``max_chars`` characters and flagged in
+    ``explanation.truncated``), ``parse_cache`` (parsed addresses kept in memory, default 50,000),
     ``explain`` (per-component explanations, default on), ``rules`` (the address rule layer, default
     on), ``structured_model`` and ``cascade_threshold`` (cascade). An option that does not apply to the
     chosen scorer is an error. ``batch_size`` is how many pairs :meth:`score` hands the scorer at once.
+
+    ``repr(matcher)`` names the scorer, the model directory (``shipped`` for the packaged ones) and the
+    model id that results carry.
     """
 
     def __init__(
@@ -108,14 +117,58 @@ class Matcher:
     def model_id(self) -> str:
         return self.scorer.model_id
 
+    @overload
     def score(
         self,
         pairs: Iterable[PairLike],
         batch_size: int | None = None,
         show_progress: bool = False,
-    ) -> list[Result]:
-        """One result per pair, in order. A bad pair gets an ItemError in its slot; the rest are scored."""
-        items = [as_pair(p) for p in pairs]
+        *,
+        a: None = None,
+        b: None = None,
+    ) -> list[Result]: ...
+
+    @overload
+    def score(
+        self,
+        pairs: Any,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        *,
+        a: str | None = None,
+        b: str | None = None,
+    ) -> Any: ...
+
+    def score(
+        self,
+        pairs: Any,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        *,
+        a: str | None = None,
+        b: str | None = None,
+    ) -> Any:
+        """One result per pair, in order. A bad pair gets an ItemError in its slot; the rest are scored.
+
+        ``pairs`` may be a pandas or polars DataFrame: the pair is its first two columns, or the columns
+        named ``a`` and ``b``; the answer is a DataFrame of the same library with the input columns
+        followed by ``label``, ``p_exact_match``, ``p_partial_match``, ``p_not_match`` and ``error``
+        (``{"code", "message"}`` on rows that could not be scored: None, NaN, not text). No row is
+        dropped.
+        """
+        from geoalign.frames import frame_kind
+
+        if frame_kind(pairs) is not None:
+            from geoalign.frames import check_room, pairs_of, with_results
+
+            check_room(pairs)
+            results = self._score(pairs_of(pairs, a, b), batch_size, show_progress)
+            return with_results(pairs, results)
+        if a is not None or b is not None:
+            raise InputError("a= and b= name DataFrame columns; give a pandas or polars DataFrame")
+        return self._score([as_pair(p) for p in pairs], batch_size, show_progress)
+
+    def _score(self, items: list[AddressPair], batch_size: int | None, show_progress: bool) -> list[Result]:
         size = batch_size or self.batch_size
         results: list[Result] = []
         bar = None
@@ -135,10 +188,20 @@ class Matcher:
         return results
 
     def predict(
-        self, pairs: Iterable[PairLike], batch_size: int | None = None, show_progress: bool = False
+        self,
+        pairs: Any,
+        batch_size: int | None = None,
+        show_progress: bool = False,
+        *,
+        a: str | None = None,
+        b: str | None = None,
     ) -> np.ndarray:
-        """Probabilities as an array of shape (n, 3) in ``LABELS`` order; NaN rows for unusable pairs."""
-        results = self.score(pairs, batch_size=batch_size, show_progress=show_progress)
+        """Probabilities as an array of shape (n, 3) in ``LABELS`` order; NaN rows for unusable pairs.
+        ``pairs`` as :meth:`score` takes them (a DataFrame too, with ``a``/``b`` naming its columns)."""
+        from geoalign.frames import frame_kind, pairs_of
+
+        items = pairs_of(pairs, a, b) if frame_kind(pairs) is not None else [as_pair(p) for p in pairs]
+        results = self._score(items, batch_size, show_progress)
         out = np.full((len(results), len(LABELS)), np.nan)
         for i, result in enumerate(results):
             if isinstance(result, Match):
@@ -171,7 +234,8 @@ def default_matcher() -> Matcher:
 
 
 def match(a: Any, b: Any) -> Match:
-    """Compare two addresses with the embedded matcher: label, probabilities and an explanation."""
+    """Compare two addresses with the default judge (``Matcher()``): label, probabilities and an
+    explanation."""
     return default_matcher().match(a, b)
 
 

@@ -102,11 +102,7 @@ SCORERS: dict[str, Callable[[Path], Scorer]] = {
 
 #: Scorers that do not meet a clause yet: (scorer, clause) -> reason. Strict xfail: when the scorer is
 #: fixed the test fails until the entry is removed.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("structured", "truncation"): "structured does not record explanation.truncated (rules helper's file)",
-    ("structured", "non_finite"): "structured.finish has no non-finite check (rules helper's file)",
-    ("cascade", "truncation"): "cascade._combine drops the neural stage's explanation.truncated",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 _BUILT: dict[str, Scorer] = {}
 _LOCK = threading.Lock()

@@ -236,3 +236,19 @@ def test_score_is_deterministic_across_processes_and_workers(tmp_path, scorer):
     assert _score_subprocess(tmp_path / "2.tsv", "2", *scorer) == one
     workers = ("--workers", "2", "--batch-size", "5")
     assert _score_subprocess(tmp_path / "3.tsv", "3", *scorer, *workers) == one
+
+
+def test_score_scores_a_long_address_on_its_first_max_chars_and_says_so(tmp_path, model_dir, capsys):
+    """One length policy (17.5): ``--max-chars N`` cuts, never refuses or drops; the output has no
+    explanation column, so the run's summary counts the cut addresses."""
+    long = A + "东部软件园" * 10
+    src, out = tmp_path / "in.tsv", tmp_path / "out.tsv"
+    src.write_text(f"a\tb\n{long}\t{B}\n{long[:30]}\t{B}\n{A}\t{B}\n", encoding="utf-8")
+    argv = ["score", str(src), "-o", str(out), "--model", str(model_dir), "--max-chars", "30"]
+    argv.append("--no-progress")
+    assert main(argv) == 0
+    rows = [r.values for r in read_table(out, header=True).rows]
+    assert len(rows) == 3 and all(r[6] == "" for r in rows)
+    assert rows[0][2:] == rows[1][2:]  # the long one was scored on its first 30 characters
+    err = capsys.readouterr().err
+    assert "1 addresses longer than --max-chars 30 were scored on their first 30 characters" in err

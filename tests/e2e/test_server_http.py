@@ -111,19 +111,31 @@ def test_timeout_ms_as_an_integral_float_is_accepted() -> None:
 # ---------------------------------------------------------------- 17.5: one length limit (validated)
 
 
-def test_the_http_length_limit_is_the_scorers_cleaning_limit() -> None:
+def test_the_http_length_limit_is_the_scorers_and_a_longer_address_is_cut_and_flagged() -> None:
+    """``serve --max-chars N`` is the scorer's one limit (ScorerSpec), the same as ``score`` and
+    ``Matcher(max_chars=N)``: over it an address is scored on its first N characters and flagged."""
+    import argparse
+
     from geoalign.address.clean import DEFAULT_MAX_CHARS
+    from geoalign.cli import serve
 
     assert ServerSettings().max_chars == DEFAULT_MAX_CHARS
-    with running() as client:
-        at_limit = "号" * DEFAULT_MAX_CHARS
-        r = client.post(
-            "/v1/match", json={"pairs": [{"a": at_limit, "b": B}, {"a": at_limit + "号", "b": B}]}
-        )
-        assert client.get("/info").json()["limits"]["max_chars"] == DEFAULT_MAX_CHARS
-    ok, over = r.json()["results"]
-    assert "label" in ok
-    assert over["error"]["code"] == "too_long" and str(DEFAULT_MAX_CHARS) in over["error"]["message"]
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--scorer", "structured", "--max-chars", "20"])
+    settings, scorer = serve.build_settings(args), serve.build_scorer(args)
+    assert settings.max_chars == 20 and scorer.featurizer.max_chars == 20
+    over_limit = A + "东部软件园" * 10
+    at_limit = over_limit[:20]  # what the scorer keeps of it
+    # two requests, no result cache: both pairs show the scorer the same text (the engine keys its cache
+    # and its in-batch dedup by that text, so the truncation flag would be shared with the shorter pair)
+    with running(scorer, max_chars=settings.max_chars, cache_items=0) as client:
+        (ok,) = client.post("/v1/match", json={"pairs": [{"a": at_limit, "b": B}]}).json()["results"]
+        (over,) = client.post("/v1/match", json={"pairs": [{"a": over_limit, "b": B}]}).json()["results"]
+        assert client.get("/info").json()["limits"]["max_chars"] == 20
+    assert "truncated" not in ok["explanation"]
+    assert over["explanation"]["truncated"] == {"a": {"by": "max_chars", "at_char": 20}}
+    assert over["label"] == ok["label"] and over["probabilities"] == ok["probabilities"]
 
 
 # ---------------------------------------------------------------- 17.6: /docs offline

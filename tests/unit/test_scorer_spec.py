@@ -59,6 +59,7 @@ def test_from_args_reads_the_same_options_in_every_scoring_command(command: str)
     options = [
         "--scorer", "onnx", "--model", "/m", "--device", "cuda:1", "--provider", "cuda", "--variant", "fp16",
         "--threads", "3", "--max-tokens", "4096", "--max-batch", "16", "--no-rules",
+        "--max-chars", "100", "--parse-cache", "5",
     ]  # fmt: skip
     spec = ScorerSpec.from_args(_parse(command, [*positional, *options]))
     assert spec == ScorerSpec(
@@ -71,14 +72,19 @@ def test_from_args_reads_the_same_options_in_every_scoring_command(command: str)
         max_tokens=4096,
         max_batch=16,
         rules=False,
+        max_chars=100,
+        parse_cache=5,
     )
     defaults = ScorerSpec.from_args(_parse(command, positional))
     assert defaults == ScorerSpec()
 
 
-def test_serve_max_chars_is_the_server_limit_not_the_scorer_option() -> None:
+def test_serve_max_chars_is_the_scorer_option_and_the_server_limit() -> None:
+    """One length limit (17.5): ``serve --max-chars`` configures the scorer, and HTTP reports it."""
+    from geoalign.cli.serve import build_settings
+
     args = _parse("serve", ["--max-chars", "100"])
-    assert args.max_chars == 100 and ScorerSpec.from_args(args).max_chars is None
+    assert ScorerSpec.from_args(args).max_chars == 100 and build_settings(args).max_chars == 100
 
 
 @pytest.mark.parametrize("command", ["link", "dedupe"])
@@ -89,7 +95,7 @@ def test_table_commands_read_the_cascade_options(command: str) -> None:
     args = _parse(
         command,
         [*positional, "--model", "/m", "--cascade-threshold", "0.8", "--structured-model", "/s",
-         "--device", "cpu", "--rules", "admin_road", "--no-rules"],
+         "--device", "cpu", "--rules", "admin_road", "--no-rules", "--parse-cache", "7"],
     )  # fmt: skip
     assert args.rules == "admin_road"  # blocking rules keep their option
     spec = ScorerSpec.for_tables(args)
@@ -100,6 +106,7 @@ def test_table_commands_read_the_cascade_options(command: str) -> None:
         structured_model="/s",
         cascade_threshold=0.8,
         rules=False,
+        parse_cache=7,
         cascade_without_model=True,
     )
     assert ScorerSpec.for_tables(_parse(command, positional)).rules is True
@@ -163,8 +170,10 @@ def test_table_cascade_without_a_model_is_structured_plus_accounting(tmp_path: P
     shipped = ScorerSpec(scorer="cascade", rules=False).build()
     assert shipped.neural.name == "onnx" and shipped.stack is not None  # type: ignore[attr-defined]
     assert shipped.threshold == shipped.stack.meta["threshold"]  # type: ignore[attr-defined]
-    with pytest.raises(InputError, match="--max-chars does not apply to the cascade"):
-        ScorerSpec(scorer="cascade", cascade_without_model=True, max_chars=10).build()
+    # the one length limit and the parse cache reach the structured stage (and the rule layer)
+    table = ScorerSpec(scorer="cascade", cascade_without_model=True, max_chars=10, parse_cache=3).build()
+    assert table.structured.featurizer.max_chars == 10 and table.max_chars == 10  # type: ignore[attr-defined]
+    assert table.structured.featurizer.cache.size == 3  # type: ignore[attr-defined]
     shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "s")
     with pytest.raises(InputError, match="is a structured model; the cascade needs a neural one"):
         ScorerSpec(scorer="cascade", model=str(tmp_path / "s")).build()
@@ -276,3 +285,22 @@ def test_serve_with_a_missing_model_dir_fails_before_binding(tmp_path: Path, cap
     assert main(["serve", "--model", str(missing), "--device", "cpu", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert f"geoalign serve: error: model directory {str(missing)!r} does not exist" in err
+
+
+def test_max_chars_and_parse_cache_reach_every_stage_that_uses_them() -> None:
+    """17.5 / 17.17: one ``--max-chars`` for every scorer (both cascade stages and the rule layer), one
+    ``--parse-cache`` for whatever parses; where nothing would use them they are refused."""
+    shipped = ScorerSpec(scorer="cascade", max_chars=30, parse_cache=11).build()
+    assert shipped.max_chars == 30  # type: ignore[attr-defined]  # the rule layer
+    assert shipped.structured.featurizer.max_chars == 30  # type: ignore[attr-defined]
+    assert shipped.structured.featurizer.cache.size == 11  # type: ignore[attr-defined]
+    assert shipped.neural.max_chars == 30  # type: ignore[attr-defined]
+    structured = ScorerSpec(scorer="structured", max_chars=12, parse_cache=0).build()
+    assert structured.featurizer.max_chars == 12 and structured.featurizer.cache.size == 0  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="--parse-cache must be a whole number >= 0"):
+        ScorerSpec(parse_cache=-1)
+    with pytest.raises(InputError, match="--max-chars must be a whole number >= 1"):
+        ScorerSpec(max_chars=0)
+    with pytest.raises(InputError, match="--parse-cache does not apply to the 'onnx' scorer without"):
+        ScorerSpec(scorer="onnx", model="/m", parse_cache=5, rules=False).options_for("onnx")
+    assert "cache_size" not in ScorerSpec(scorer="onnx", parse_cache=5).options_for("onnx")

@@ -5,7 +5,13 @@ link judge all read (parse + gazetteer resolution + typed numbers).
 gazetteer (old names mapped to current ones) and summarizes it as an ``AddressView``: component values,
 number sets, character bigrams, the typed numbers read straight off the normalized text (369号, 3栋,
 2单元, 12层, 501室), and for the rule layer the place text after the admin prefix. ``ViewCache`` keeps the
-views of recent addresses (parse is the expensive step; addresses repeat across pairs and batches).
+views of recent addresses (parse is the expensive step; addresses repeat across pairs and batches), up
+to a bound the user sets (``--parse-cache``).
+
+A view is kept compact because a long job or a service holds tens of thousands of them: it stores what
+only the parse can give (component values, typed numbers, admin names, the derived texts) and computes
+the character sets, bigrams and character positions from its text when the features ask (a few
+microseconds per pair). Storing those made a view ~15 KB (four fifths of it); now it is ~3 KB.
 
 It lives in ``address/`` (pure text, no model of its own besides the parser) so that blocking and the
 judge need no scorer module; the structured scorer's features are computed from it.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -70,26 +76,28 @@ _SKELETON: Final[frozenset[str]] = frozenset(
 
 Admin = tuple[str | None, str | None, str | None, str | None]
 
+#: Parsed addresses a cache keeps by default (``--parse-cache``): at ~3 KB per compact view this bounds
+#: the cache near 150 MB, which keeps ``geoalign serve`` (shipped models loaded) under ~1 GB RSS.
+#: Measured by ``benchmarks/bench_parse_cache.py``.
+DEFAULT_PARSE_CACHE: Final[int] = 50_000
+
 
 @dataclass(frozen=True, slots=True)
 class AddressView:
-    """What the pair features and the rules need about one address; built once per distinct address."""
+    """What the pair features and the rules need about one address; built once per distinct address.
+    The character-level summaries (``chars``, ``bigrams``, ``positions`` and their ``content_``
+    counterparts) are computed on each read, not stored (see the module docstring)."""
 
     text: str
     comps: dict[str, str]
     numbers: frozenset[str]
     latin: frozenset[str]
-    bigrams: frozenset[str]
     typed: dict[str, str]
     paren: str
     #: text after the address skeleton (admin, road, road number): the POI / building part
     tail: str = ""
     #: the text without address-function characters and digits: what names the place
     content: str = ""
-    content_chars: frozenset[str] = frozenset()
-    chars: frozenset[str] = frozenset()
-    positions: dict[str, list[int]] = field(default_factory=dict)
-    content_positions: dict[str, list[int]] = field(default_factory=dict)
     #: completed admin names (prov, city, district, town) from the gazetteer; None where unknown
     admin: Admin = (None, None, None, None)
     #: for the rule layer: the admin names the text states (full current names, old names mapped; None
@@ -97,6 +105,26 @@ class AddressView:
     #: on the variant-folded normalized text (鼓搂 -> 鼓楼)
     canon_admin: Admin = (None, None, None, None)
     canon_rest: str = ""
+
+    @property
+    def bigrams(self) -> frozenset[str]:
+        return _bigrams(self.text)
+
+    @property
+    def chars(self) -> frozenset[str]:
+        return frozenset(self.text)
+
+    @property
+    def content_chars(self) -> frozenset[str]:
+        return frozenset(self.content)
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        return char_positions(self.text)
+
+    @property
+    def content_positions(self) -> dict[str, list[int]]:
+        return char_positions(self.content)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -159,16 +187,11 @@ def view_from_components(
         comps=comps,
         numbers=frozenset(_DIGITS.findall(text)),
         latin=frozenset(m.upper() for m in _LATIN.findall(text)),
-        bigrams=_bigrams(text),
         typed=typed_numbers(text),
         paren=paren,
         admin=admin,
         tail=tail,
         content=content,
-        content_chars=frozenset(content),
-        chars=frozenset(text),
-        positions=char_positions(text),
-        content_positions=char_positions(content),
         canon_admin=admin if canon_admin is None else canon_admin,
         canon_rest=text if canon_rest is None else canon_rest,
     )
@@ -236,9 +259,12 @@ def _numeral(run: str) -> str:
 
 class ViewCache:
     """Views of recent addresses keyed by cleaned text, with a lock (the engine calls ``prepare`` from
-    several threads; OrderedDict reordering is not atomic). A failed parse is cached as its ItemError."""
+    several threads; OrderedDict reordering is not atomic). A failed parse is cached as its ItemError.
+    At most ``size`` entries are kept (least recently used out first; 0 keeps none)."""
 
-    def __init__(self, size: int = 200_000) -> None:
+    def __init__(self, size: int = DEFAULT_PARSE_CACHE) -> None:
+        if size < 0:
+            raise ValueError(f"a cache size is a number of entries >= 0, got {size}")
         self.size = size
         self.data: OrderedDict[str, AddressView | ItemError] = OrderedDict()
         self._lock = threading.Lock()
@@ -250,7 +276,12 @@ class ViewCache:
                 self.data.move_to_end(key)
             return value
 
+    def __len__(self) -> int:
+        return len(self.data)
+
     def put(self, key: str, value: AddressView | ItemError) -> None:
+        if self.size == 0:
+            return
         with self._lock:
             self.data[key] = value
             if len(self.data) > self.size:

@@ -140,11 +140,23 @@ def _scored(
             raise
 
 
+def _cut(value: Any, limit: int) -> bool:
+    """Whether the scorer scored ``value`` on its first ``limit`` characters (the output file has no
+    explanation column, so the run's summary counts them: truncation is never silent)."""
+    from geoalign.address.clean import Cleaned, clean
+
+    if not isinstance(value, str) or len(value) <= limit:
+        return False
+    cleaned = clean(value, max_chars=limit)
+    return isinstance(cleaned, Cleaned) and cleaned.truncated
+
+
 def _error_text(code: str, message: str) -> str:
     return json.dumps({"code": code, "message": message}, ensure_ascii=False)
 
 
 def run(args: argparse.Namespace) -> int:
+    from geoalign.address.clean import DEFAULT_MAX_CHARS
     from geoalign.errors import InputError
     from geoalign.io.formats import detect_format
     from geoalign.io.resume import PartialOutput, input_fingerprint
@@ -189,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=table.total, initial=done, unit="pairs", file=sys.stderr)
     start = time.perf_counter()
-    n_rows = n_errors = 0
+    n_rows = n_errors = n_cut = 0
+    limit = spec.max_chars or DEFAULT_MAX_CHARS
     rows = iter(table.rows)
     for _ in range(done):  # already in the partial file
         if next(rows, None) is None:
@@ -207,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
                     out_rows.append([*r.values, None, None, None, None, _error_text(str(result[1]), message)])
                 else:
                     out_rows.append([*r.values, *result, None])
+                    n_cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
             partial.append(out_rows)
             n_rows += len(chunk)
             if bar is not None:
@@ -222,4 +236,10 @@ def run(args: argparse.Namespace) -> int:
         f"{n_rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
         file=sys.stderr,
     )
+    if n_cut:
+        print(
+            f"geoalign score: {n_cut} addresses longer than --max-chars {limit} were scored on their "
+            f"first {limit} characters",
+            file=sys.stderr,
+        )
     return 0

@@ -54,7 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-batch-items", type=int, default=engine.max_batch_items, help="most pairs per batch"
     )
     parser.add_argument("--max-pairs", type=int, default=defaults.max_pairs, help="most pairs per request")
-    parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="longest address accepted")
     parser.add_argument(
         "--timeout-ms", type=int, default=None, help="default per-request deadline when a request sets none"
     )
@@ -109,10 +108,11 @@ def allowed_hosts(host: str, given: str | None) -> tuple[str, ...]:
 
 
 def build_settings(args: argparse.Namespace) -> Any:
+    from geoalign.address.clean import DEFAULT_MAX_CHARS
     from geoalign.engine.dynamic import EngineConfig
     from geoalign.server.app import ServerSettings
 
-    for name in ("max_queue", "token_budget", "max_batch_items", "max_pairs", "max_chars"):
+    for name in ("max_queue", "token_budget", "max_batch_items", "max_pairs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.port <= 65535:
@@ -127,7 +127,8 @@ def build_settings(args: argparse.Namespace) -> Any:
     return ServerSettings(
         api_key=api_key,
         max_pairs=args.max_pairs,
-        max_chars=args.max_chars,
+        # the scorer's --max-chars (ScorerSpec): one length limit for HTTP, the CLI and Python
+        max_chars=args.max_chars if args.max_chars is not None else DEFAULT_MAX_CHARS,
         default_timeout_ms=args.timeout_ms,
         engine=EngineConfig(
             token_budget=args.token_budget or EngineConfig().token_budget,

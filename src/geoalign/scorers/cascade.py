@@ -213,6 +213,11 @@ class CascadeScorer:
             "structured_probabilities": dict(first.probabilities),
         }
         label, probabilities = second.label, second.probabilities
+        cut = (second.explanation or {}).get("truncated")
+        if cut:
+            # the neural stage's cut (tokens, or the same max_chars) is where its answer stopped reading
+            merged = {**explanation.get("truncated", {}), **cut}
+            explanation["truncated"] = {side: merged[side] for side in ("a", "b") if side in merged}
         if self.stack is not None:
             # one answer from both models' probabilities (scorers/stack.py), not the neural one alone
             stage["neural_probabilities"] = dict(second.probabilities)
@@ -251,6 +256,7 @@ def _capped_by_rules(match: Match, views: Any, name: str) -> Match:
     from geoalign.address.analyze import AddressView
     from geoalign.scorers.rules import apply_decision, cap_decision
 
+    views = getattr(views, "views", views)  # the structured scorer's PairViews
     if not (isinstance(views, tuple) and len(views) == 2 and all(isinstance(v, AddressView) for v in views)):
         return match
     return apply_decision(match, cap_decision(views[0], views[1]), name)
@@ -266,12 +272,16 @@ def build_cascade(
     *,
     threshold: float | None = None,
     structured_model: str | Path | None = None,
+    max_chars: int | None = None,
+    cache_size: int | None = None,
     **options: Any,
 ) -> CascadeScorer:
     """The registry's builder: structured (shipped or ``structured_model``) + the neural scorer of
     ``model`` (default: geoalign's shipped neural matcher; a ModelScope/HF checkpoint -> torch, a geoalign
     export -> onnx); ``options`` go to it. A ``stack.json`` beside the model blends both answers in the
-    uncertain band and brings the threshold it was fitted for (an explicit ``threshold`` wins)."""
+    uncertain band and brings the threshold it was fitted for (an explicit ``threshold`` wins).
+    ``max_chars`` (the one length limit) reaches both stages, ``cache_size`` (parsed addresses) the
+    structured one."""
     from geoalign.scorers.registry import build_scorer, detect_backend
     from geoalign.scorers.structured import StructuredScorer
 
@@ -289,8 +299,14 @@ def build_cascade(
     if threshold is None:
         fitted = stack.meta.get("threshold") if stack is not None else None
         threshold = float(fitted) if fitted is not None else CASCADE_CONFIDENCE_THRESHOLD
+    own: dict[str, Any] = {}
+    if max_chars is not None:
+        own["max_chars"] = options["max_chars"] = max_chars
+    if cache_size is not None:
+        own["cache_size"] = cache_size
     neural = build_scorer(backend, model, **options)
-    return CascadeScorer(StructuredScorer(structured_model), neural, threshold=threshold, stack=stack)
+    structured = StructuredScorer(structured_model, **own)
+    return CascadeScorer(structured, neural, threshold=threshold, stack=stack)
 
 
 __all__ = ["CASCADE_CONFIDENCE_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]

@@ -230,8 +230,10 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
     ta, tb = a.text, b.text
     la, lb = len(ta), len(tb)
     lcs = LCSseq.similarity(ta, tb)
-    inter = len(a.bigrams & b.bigrams)
-    nb_a, nb_b = len(a.bigrams), len(b.bigrams)
+    # character summaries are computed from the views' texts here, once per pair (views stay compact)
+    bigrams_a, bigrams_b = a.bigrams, b.bigrams
+    inter = len(bigrams_a & bigrams_b)
+    nb_a, nb_b = len(bigrams_a), len(bigrams_b)
     union = nb_a + nb_b - inter
     num_common = len(a.numbers & b.numbers)
     lat_common = len(a.latin & b.latin)
@@ -308,8 +310,8 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
         fuzz.ratio(ca, cb) / 100.0 if ca and cb else NAN,
         fuzz.partial_ratio(ca, cb) / 100.0 if ca and cb else NAN,
     )
-    run = longest_common_substring(ta, tb, b.positions)
-    content_run = longest_common_substring(ca, cb, b.content_positions)
+    run = longest_common_substring(ta, tb)
+    content_run = longest_common_substring(ca, cb)
     feats += (
         float(run),
         run / lb if lb else NAN,
@@ -326,13 +328,14 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
         fuzz.partial_ratio(xa, tb) / 100.0 if xa else NAN,
     )
     cw = weights or _UNIFORM
-    w_a, w_b = cw.total(a.chars), cw.total(b.chars)
-    w_common = cw.total(a.chars & b.chars)
+    chars_a, chars_b = a.chars, b.chars
+    w_a, w_b = cw.total(chars_a), cw.total(chars_b)
+    w_common = cw.total(chars_a & chars_b)
     feats += (
         w_common / w_b if w_b else NAN,
         w_common / w_a if w_a else NAN,
-        cw.total(b.chars - a.chars),
-        cw.total(a.chars - b.chars),
+        cw.total(chars_b - chars_a),
+        cw.total(chars_a - chars_b),
     )
     fa, fb = _finest(a), _finest(b)
     feats += (

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from geoalign.address.analyze import AddressView, ViewCache
+from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import Conflict, conflicts
 from geoalign.errors import InputError
@@ -255,7 +255,7 @@ class RuleScorer:
         *,
         rules: Iterable[str] | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
-        cache_size: int = 200_000,
+        cache_size: int = DEFAULT_PARSE_CACHE,
     ) -> None:
         if isinstance(inner, RuleScorer):
             raise InputError("this scorer is already under the rule layer")
@@ -360,6 +360,7 @@ def _views_of(item: PreparedItem) -> tuple[AddressView, AddressView] | None:
     inner = getattr(data, "inner", None)  # the cascade wraps the structured item
     if isinstance(inner, PreparedItem):
         data = inner.data
+    data = getattr(data, "views", data)  # the structured scorer's PairViews
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(v, AddressView) for v in data):
         return data[0], data[1]
     return None
@@ -378,9 +379,10 @@ def _featurizer(scorer: Scorer) -> Any:
     return None
 
 
-def with_rules(scorer: Scorer) -> Scorer:
-    """``scorer`` under the rule layer (the default judge is ``with_rules(StructuredScorer())``)."""
-    return RuleScorer(scorer)
+def with_rules(scorer: Scorer, **options: Any) -> Scorer:
+    """``scorer`` under the rule layer (the default judge is ``with_rules(StructuredScorer())``);
+    ``options`` (``max_chars``, ``cache_size``) as ``RuleScorer`` takes them."""
+    return RuleScorer(scorer, **options)
 
 
 __all__ = [

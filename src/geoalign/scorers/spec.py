@@ -33,13 +33,15 @@ from geoalign.types import Explains, Scorer
 TORCH_DTYPES: Final = ("fp32", "bf16", "fp16", "auto")
 
 #: Which spec fields each scorer takes (the rest must stay unset); ``explain`` and ``rules`` apply to all.
-#: A cascade takes its own options plus those of its neural stage's backend.
+#: A cascade takes its own options plus those of its neural stage's backend. ``max_chars`` (the one
+#: length limit) applies to every scorer and the rule layer; ``parse_cache`` bounds the parsed-address
+#: cache of whatever parses (the structured scorer or stage, else the rule layer).
 _APPLIES: Final[dict[str, frozenset[str]]] = {
-    "structured": frozenset({"max_chars"}),
+    "structured": frozenset({"max_chars", "parse_cache"}),
     "torch": frozenset({"device", "variant", "threads", "max_tokens", "max_batch", "compile", "max_chars"}),
     "onnx": frozenset({"device", "provider", "variant", "threads", "max_tokens", "max_batch", "max_chars"}),
 }
-_CASCADE_OWN: Final = frozenset({"structured_model", "cascade_threshold"})
+_CASCADE_OWN: Final = frozenset({"structured_model", "cascade_threshold", "max_chars", "parse_cache"})
 _OPTIONAL: Final = frozenset().union(_CASCADE_OWN, *_APPLIES.values())
 
 #: The options of the commands that score (match, score, eval, serve, profile).
@@ -53,6 +55,8 @@ SCORING_FIELDS: Final = (
     "max_tokens",
     "max_batch",
     "compile",
+    "max_chars",
+    "parse_cache",
     "rules",
 )
 #: The options of link and dedupe (local and Ray): always the cascade, ``--model`` is its neural stage.
@@ -67,6 +71,8 @@ TABLE_FIELDS: Final = (
     "max_tokens",
     "max_batch",
     "compile",
+    "max_chars",
+    "parse_cache",
     "rules",
 )
 
@@ -83,8 +89,11 @@ class ScorerSpec:
 
     Fields left ``None`` take the scorer's own default. ``variant`` is the torch dtype (fp32, bf16,
     fp16, auto) or the ONNX graph variant (fp32, fused, int8, fp16). ``device`` is ``cpu`` or
-    ``cuda[:N]``; for ONNX it chooses the provider (cpu / cuda) and the GPU. ``max_chars`` is the
-    longest address a scorer keeps (longer ones are cut and the cut recorded). ``explain`` asks for
+    ``cuda[:N]``; for ONNX it chooses the provider (cpu / cuda) and the GPU. ``max_chars`` is the one
+    length limit (CLI, Python and HTTP alike): a longer address is scored on its first ``max_chars``
+    characters and the cut is recorded in ``explanation.truncated`` (default
+    ``address.clean.DEFAULT_MAX_CHARS``). ``parse_cache`` bounds the parsed-address cache in
+    entries (0: none kept; default ``address.analyze.DEFAULT_PARSE_CACHE``). ``explain`` asks for
     per-component explanations (turn off for bulk files), ``rules`` for the address rule layer on top
     of the scorer. ``structured_model`` and ``cascade_threshold`` configure the cascade's first stage;
     ``cascade_without_model`` lets a cascade run with no neural stage (what link and dedupe do
@@ -101,6 +110,7 @@ class ScorerSpec:
     max_batch: int | None = None
     compile: bool = False
     max_chars: int | None = None
+    parse_cache: int | None = None
     explain: bool = True
     rules: bool = True
     structured_model: str | None = None
@@ -117,6 +127,9 @@ class ScorerSpec:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise InputError(f"{_flag(name)} must be a whole number >= 1, got {value!r}")
+        cache = self.parse_cache
+        if cache is not None and (not isinstance(cache, int) or isinstance(cache, bool) or cache < 0):
+            raise InputError(f"--parse-cache must be a whole number >= 0, got {self.parse_cache!r}")
         if self.cascade_threshold is not None and not 0.0 < self.cascade_threshold <= 1.0:
             raise InputError(f"--cascade-threshold must be in (0, 1], got {self.cascade_threshold}")
 
@@ -144,8 +157,9 @@ class ScorerSpec:
         applies = _APPLIES.get(backend, frozenset())
         if backend == "cascade":
             neural = self._neural_backend()
-            # max_chars would reach only one of the two stages: not offered until both take it
-            applies = _CASCADE_OWN | (_APPLIES.get(neural or "", frozenset()) - {"max_chars"})
+            applies = _CASCADE_OWN | _APPLIES.get(neural or "", frozenset())
+        elif self.rules:
+            applies = applies | {"parse_cache"}  # the rule layer parses what a neural scorer does not
         given = [
             f.name
             for f in dataclasses.fields(self)
@@ -154,12 +168,13 @@ class ScorerSpec:
         stray = [name for name in given if name not in applies]
         if stray:
             flags = ", ".join(_flag(name) for name in stray)
-            if backend == "cascade" and neural is None and "max_chars" not in stray:
+            if backend == "cascade" and neural is None:
                 raise InputError(f"{flags} configures the neural stage: give --model DIR too")
             where = f"the {backend!r} scorer"
             if backend == "cascade":
-                whole = neural is None or "max_chars" in stray
-                where = "the cascade" if whole else f"the cascade's {neural} stage"
+                where = f"the cascade's {neural} stage"
+            elif stray == ["parse_cache"]:
+                where += " without the rule layer (nothing is parsed)"
             raise InputError(f"{flags} does not apply to {where}")
         options: dict[str, Any] = {}
         if neural == "onnx":
@@ -182,6 +197,8 @@ class ScorerSpec:
                 options[name] = getattr(self, name)
         if self.compile:
             options["compile"] = True
+        if self.parse_cache is not None and backend in ("structured", "cascade"):
+            options["cache_size"] = self.parse_cache
         if backend == "cascade":
             if self.structured_model is not None:
                 options["structured_model"] = self.structured_model
@@ -223,7 +240,12 @@ class ScorerSpec:
             return scorer
         from geoalign.scorers.rules import with_rules
 
-        return with_rules(scorer)
+        options: dict[str, Any] = {}
+        if self.max_chars is not None:
+            options["max_chars"] = self.max_chars
+        if self.parse_cache is not None:
+            options["cache_size"] = self.parse_cache
+        return with_rules(scorer, **options)
 
     # ------------------------------------------------------------------------------------ the CLI
 
@@ -312,7 +334,8 @@ def _structured_only_cascade(options: dict[str, Any], explain: bool) -> Scorer:
     from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD, CascadeScorer
     from geoalign.scorers.structured import StructuredScorer
 
-    structured = StructuredScorer(options.get("structured_model"), explain=explain)
+    own = {key: options[key] for key in ("max_chars", "cache_size") if key in options}
+    structured = StructuredScorer(options.get("structured_model"), explain=explain, **own)
     return CascadeScorer(structured, None, threshold=options.get("threshold", CASCADE_CONFIDENCE_THRESHOLD))
 
 
@@ -376,6 +399,22 @@ _DECLARATIONS: Final[dict[str, Any]] = {
         "--max-tokens", type=int, default=None, help="neural: padded tokens per model batch at most"
     ),
     "max_batch": _option("--max-batch", type=int, default=None, help="neural: pairs per model batch at most"),
+    "max_chars": _option(
+        "--max-chars",
+        type=int,
+        default=None,
+        metavar="N",
+        help="longest address scored, in characters (default 256); a longer one is scored on its first N "
+        "characters and flagged in explanation.truncated, never refused or dropped",
+    ),
+    "parse_cache": _option(
+        "--parse-cache",
+        type=int,
+        default=None,
+        metavar="ENTRIES",
+        help="parsed addresses kept in memory (default 50000, ~2.5 KB each; 0: none). Bounds the "
+        "memory of long jobs and of serve; a bigger cache only helps when addresses repeat",
+    ),
     "compile": _option(
         "--compile",
         action="store_true",

@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
-from geoalign.address.analyze import AddressView, ViewCache, analyze
+from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache, analyze
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import HARD_NUMBERS, SAME_ROAD_ONLY
 from geoalign.errors import ModelLoadError
@@ -175,27 +175,44 @@ def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_w
     atomic_write_text(root / META_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
 
 
+@dataclass(frozen=True, slots=True)
+class PairViews:
+    """A structured prepared item's payload: the two analyzed addresses, and which sides ``clean`` cut
+    to ``max_chars`` (reported as ``explanation.truncated``). Unpacks as ``view_a, view_b``."""
+
+    views: tuple[AddressView, AddressView]
+    cut: tuple[bool, bool] = (False, False)
+
+    def __iter__(self) -> Iterator[AddressView]:
+        return iter(self.views)
+
+
 class PairFeaturizer:
     """Clean -> normalize -> parse each distinct address once (LRU across batches) and build feature
     rows. Shared by the scorer and by training, so a model is trained on exactly the features it sees
-    when scoring."""
+    when scoring. ``cache_size`` bounds the parsed-address cache (entries; 0 keeps none)."""
 
     def __init__(
         self,
         *,
         max_chars: int = DEFAULT_MAX_CHARS,
-        cache_size: int = 200_000,
+        cache_size: int = DEFAULT_PARSE_CACHE,
         char_weights: CharWeights | None = None,
     ) -> None:
         self.max_chars = max_chars
         self.char_weights = char_weights
         self._cache = ViewCache(cache_size)
 
+    @property
+    def cache(self) -> ViewCache:
+        """The parsed-address cache (its ``size`` is the bound, ``len`` the entries held)."""
+        return self._cache
+
     def view(self, text: str) -> AddressView | ItemError:
         """The analyzed view of one cleaned address (``address.analyze``, cached across batches)."""
         return self._cache.view(text)
 
-    def side(self, value: Any, which: str) -> tuple[str, AddressView] | ItemError:
+    def side(self, value: Any, which: str) -> tuple[Cleaned, AddressView] | ItemError:
         cleaned = clean(value, max_chars=self.max_chars)
         if isinstance(cleaned, ItemError):
             return ItemError(cleaned.code, f"address {which}: {cleaned.message}")
@@ -203,7 +220,7 @@ class PairFeaturizer:
         view = self.view(cleaned.text)
         if isinstance(view, ItemError):
             return ItemError(view.code, f"address {which}: {view.message}")
-        return cleaned.text, view
+        return cleaned, view
 
     def prepare(self, pairs: Sequence[AddressPair]) -> list[PreparedItem | ItemError]:
         items: list[PreparedItem | ItemError] = []
@@ -216,7 +233,9 @@ class PairFeaturizer:
             if isinstance(side_b, ItemError):
                 items.append(side_b)
                 continue
-            items.append(PreparedItem(1, (side_a[0], side_b[0]), (side_a[1], side_b[1])))
+            (a, view_a), (b, view_b) = side_a, side_b
+            data = PairViews((view_a, view_b), (a.truncated, b.truncated))
+            items.append(PreparedItem(1, (a.text, b.text), data))
         return items
 
     def matrix(self, pairs: Sequence[AddressPair]) -> tuple[np.ndarray, list[ItemError | None]]:
@@ -234,6 +253,19 @@ class PairFeaturizer:
         return matrix, errors
 
 
+def truncation(item: PreparedItem) -> dict[str, Any]:
+    """``explanation.truncated`` of a structured item: for each side ``clean`` cut to ``max_chars``,
+    where (``at_char``: the length kept, the text the scorer saw), as the neural scorers report it."""
+    data = item.data
+    if not isinstance(data, PairViews):
+        return {}
+    return {
+        side: {"by": "max_chars", "at_char": len(item.seen[index])}
+        for index, side in enumerate(("a", "b"))
+        if data.cut[index]
+    }
+
+
 class StructuredScorer:
     """The embedded matcher (see the module docstring). ``prepare``/``run``/``finish`` may be called
     from different threads (the address cache is locked); ``explain`` is read per call."""
@@ -245,7 +277,7 @@ class StructuredScorer:
         model_dir: str | Path | None = None,
         *,
         max_chars: int = DEFAULT_MAX_CHARS,
-        cache_size: int = 200_000,
+        cache_size: int = DEFAULT_PARSE_CACHE,
         explain: bool = True,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
@@ -295,10 +327,19 @@ class StructuredScorer:
             if isinstance(item, ItemError):
                 results.append(item)
                 continue
+            if not np.isfinite(probs).all():
+                # a broken model file or booster: never a confident-looking label
+                results.append(
+                    ItemError("non_finite_output", f"the structured model produced {probs.tolist()}")
+                )
+                continue
             explanation = None
             if self.explain if item.explain is None else item.explain:
                 view_a, view_b = item.data
                 explanation = {"components": [c.to_dict() for c in compare_components(view_a, view_b)]}
+                truncated = truncation(item)
+                if truncated:
+                    explanation["truncated"] = truncated
             timings = {
                 "normalize": item.timings_ms.get("normalize", 0.0),
                 "tokenize": 0.0,
@@ -329,11 +370,14 @@ class StructuredScorer:
 __all__ = [
     "DECISION_RULE",
     "DEFAULT_MODEL_DIR",
+    "DEFAULT_PARSE_CACHE",
     "PairFeaturizer",
+    "PairViews",
     "StructuredModel",
     "StructuredScorer",
     "analyze",
     "decide",
     "number_conflict_mask",
     "save_model",
+    "truncation",
 ]

@@ -90,7 +90,8 @@ def fit_char_weights(pairs: Sequence[LabelledPair], featurizer: PairFeaturizer) 
     texts: list[str] = []
     for item in featurizer.prepare([AddressPair(p.a, p.b) for p in pairs]):
         if isinstance(item, PreparedItem):
-            texts += (item.data[0].text, item.data[1].text)
+            view_a, view_b = item.data
+            texts += (view_a.text, view_b.text)
     return CharWeights.fit(texts)
 
 
