@@ -67,10 +67,13 @@ def test_tsv_with_header_keeps_quotes_literally(tmp_path: Path):
 
 def test_header_can_be_forced(tmp_path: Path):
     path = tmp_path / "pairs.tsv"
-    path.write_text("地址1\t地址2\n" + f"{A1}\t{B1}\n", encoding="utf-8")
-    assert not read_table(path).header  # Chinese names are not auto-detected as a header
+    path.write_text("起点\t终点\n" + f"{A1}\t{B1}\n", encoding="utf-8")
+    assert not read_table(path).header  # Chinese words that are not column-name words: not detected
     table = read_table(path, header=True)
-    assert table.columns == ["地址1", "地址2"] and len(_rows(table)) == 1
+    assert table.columns == ["起点", "终点"] and len(_rows(table)) == 1
+    path.write_text("地址1\t地址2\n" + f"{A1}\t{B1}\n", encoding="utf-8")
+    assert read_table(path).header  # Chinese column names are (issue 17)
+    assert len(_rows(read_table(path, header=False))) == 2
 
 
 def test_csv_quoting_multiline_and_long_cell(tmp_path: Path):
@@ -87,7 +90,7 @@ def test_invalid_utf8_is_an_error_row(tmp_path: Path):
     path.write_bytes(A1.encode() + b"\t\xff\xfe\n" + f"{A2}\t{B2}\n".encode())
     rows = _rows(read_table(path))
     assert rows[0].error is not None and rows[0].error.code == "bad_encoding"
-    assert "\ufffd" in rows[0].values[1]
+    assert rows[0].values[1] == "\\xff\\xfe"  # the bytes, shown; never U+FFFD (issue 17)
     assert rows[1].error is None
 
 

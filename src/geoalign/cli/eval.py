@@ -2,6 +2,7 @@
 
 ``--subset test`` scores only the frozen test fold (the queries ``geoalign train --holdout`` kept out),
 ``--subset dev`` only the rest. Pairs that cannot be scored are counted and reported, not scored as wrong.
+``--errors FILE`` writes every misjudged or unscored pair (``geoalign.evaluate.errors``).
 """
 
 from __future__ import annotations
@@ -12,15 +13,29 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoalign.cli.options import add_encoding_option
+    from geoalign.evaluate.errors import ERROR_COLUMNS
     from geoalign.scorers.spec import ScorerSpec
 
-    parser.add_argument("--pairs", required=True, help="labelled pairs (TSV a<TAB>b<TAB>label, or JSONL)")
+    parser.add_argument(
+        "--pairs",
+        required=True,
+        help="labelled pairs: TSV/CSV with columns a, b, label (by name, or the first three), or JSONL; "
+        "labels are exact_match/partial_match/not_match or 2/1/0",
+    )
     parser.add_argument(
         "--subset", choices=("all", "test", "dev"), default="all", help="which queries to score"
     )
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix and calibration curve")
+    parser.add_argument(
+        "--errors",
+        metavar="FILE",
+        help="write every misjudged or unscored pair (.tsv .csv .jsonl .parquet .xlsx), columns: "
+        + ", ".join(ERROR_COLUMNS),
+    )
+    add_encoding_option(parser)
     parser.add_argument("--no-progress", action="store_true")
     ScorerSpec.add_arguments(parser)
 
@@ -30,11 +45,18 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.errors import InputError
     from geoalign.evaluate.metrics import classification_report, format_report
     from geoalign.io.labels import read_labelled_pairs
+    from geoalign.io.paths import check_output
     from geoalign.scorers.spec import ScorerSpec
     from geoalign.scorers.structured_train import is_test_query
     from geoalign.types import AddressPair, Match
 
-    pairs = read_labelled_pairs(args.pairs)
+    if args.errors:
+        from geoalign.io.formats import output_format
+
+        output_format(args.errors, option=None)
+    check_output(args.errors, [args.pairs], option="--errors")
+    check_output(args.plot, [args.pairs], option="--plot")
+    pairs = read_labelled_pairs(args.pairs, encoding=args.encoding)
     if args.subset != "all":
         want_test = args.subset == "test"
         pairs = [p for p in pairs if is_test_query(p.a) == want_test]
@@ -67,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
         print(format_report(report))
         if errors:
             print(f"unscored pairs (errors): {errors}")
+    if args.errors:
+        from geoalign.evaluate.errors import ERROR_COLUMNS, misjudged_rows
+        from geoalign.io.writers import write_table
+
+        rows = list(misjudged_rows(pairs, results))
+        write_table(args.errors, ERROR_COLUMNS, rows)
+        print(f"misjudged or unscored pairs: {len(rows)} -> {args.errors}", file=sys.stderr)
     if args.plot:
         from geoalign.evaluate.plots import plot_evaluation
 

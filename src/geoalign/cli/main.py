@@ -88,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # the file system said no (read-only directory, disk full, permission): one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"geoalign {name}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,15 +2,16 @@
 
 Output: the input columns, then ``label``, ``p_exact_match``, ``p_partial_match``, ``p_not_match``,
 ``error``. Rows that cannot be scored (empty address, malformed line, ...) are written with an error and
-no label; they are never dropped and never stop the job. Finished chunks go to ``OUTPUT.partial``; a
-rerun of the same command continues after the last finished chunk; the output file appears atomically
-at the end.
+no label; they are never dropped and never stop the job (but a run where every row failed exits 1:
+that is a wrong file or option, not data). ``error`` is an object ``{"code", "message"}`` (plus ``raw``,
+the line's text, when no values could be read from it): nested in JSONL, JSON text in other formats.
+Finished chunks go to ``OUTPUT.partial``; a rerun of the same command continues after the last
+finished chunk; the output file appears atomically at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -25,11 +26,17 @@ RESULT_COLUMNS = ("label", "p_exact_match", "p_partial_match", "p_not_match", "e
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geoalign.cli.options import add_encoding_option
     from geoalign.io.formats import FORMATS
     from geoalign.scorers.spec import ScorerSpec
 
-    parser.add_argument("input", help="CSV / TSV / JSONL / Parquet / XLSX file of pairs")
-    parser.add_argument("-o", "--output", required=True, help="output file (format from its suffix)")
+    parser.add_argument("input", help="CSV / TSV / TXT / JSONL / Parquet / XLSX file of pairs")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file; its suffix names the format (.tsv .csv .jsonl .parquet .xlsx)",
+    )
     parser.add_argument(
         "--a", "--column-a", dest="col_a", default="1", help="column of address a (name or 1-based)"
     )
@@ -44,8 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--header",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="whether a CSV/TSV/XLSX input has a header row (default: detect)",
+        help="whether a CSV/TSV/XLSX input has a header row (default: detect; naming a column "
+        "with --a/--b that is in the first row also makes it the header)",
     )
+    add_encoding_option(parser)
     parser.add_argument("--batch-size", type=int, default=4096, help="pairs per batch and per checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -151,23 +160,37 @@ def _cut(value: Any, limit: int) -> bool:
     return isinstance(cleaned, Cleaned) and cleaned.truncated
 
 
-def _error_text(code: str, message: str) -> str:
-    return json.dumps({"code": code, "message": message}, ensure_ascii=False)
+
+def _error_cell(code: str, message: str, raw: str | None = None) -> dict[str, str]:
+    """The ``error`` cell: the ItemError object, with the line's text when no values came from it."""
+    cell = {"code": code, "message": message}
+    if raw is not None:
+        cell["raw"] = raw
+    return cell
 
 
 def run(args: argparse.Namespace) -> int:
     from geoalign.address.clean import DEFAULT_MAX_CHARS
     from geoalign.errors import InputError
-    from geoalign.io.formats import detect_format
+    from geoalign.io.formats import output_format
+    from geoalign.io.paths import check_output
     from geoalign.io.resume import PartialOutput, input_fingerprint
     from geoalign.io.tables import read_table, resolve_column
     from geoalign.scorers.spec import ScorerSpec
 
     if args.batch_size < 1 or args.workers < 1:
         raise InputError("--batch-size and --workers must be >= 1")
-    out_fmt = detect_format(args.output, args.output_format)
+    out_fmt = output_format(args.output, args.output_format)
+    check_output(args.output, [args.input])
     progress = not args.no_progress and sys.stderr.isatty()
-    table = read_table(args.input, args.format, header=args.header, count=progress)
+    table = read_table(
+        args.input,
+        args.format,
+        header=args.header,
+        count=progress,
+        encoding=args.encoding,
+        expect=(args.col_a, args.col_b),
+    )
     if not table.columns:
         raise InputError(f"{args.input}: no rows")
     ia, ib = resolve_column(table.columns, args.col_a), resolve_column(table.columns, args.col_b)
@@ -185,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         b=ib,
         header=table.header,
         format=table.fmt,
+        encoding=table.encoding,
         scorer=scorer.name,
         model=scorer.model_id,
     )
@@ -203,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     n_rows = n_errors = n_cut = 0
     limit = spec.max_chars or DEFAULT_MAX_CHARS
+    first_error: str | None = None
     rows = iter(table.rows)
     for _ in range(done):  # already in the partial file
         if next(rows, None) is None:
@@ -217,7 +242,9 @@ def run(args: argparse.Namespace) -> int:
                 if result[0] is None:
                     n_errors += 1
                     message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
-                    out_rows.append([*r.values, None, None, None, None, _error_text(str(result[1]), message)])
+                    first_error = first_error or f"{result[1]}: {message}"
+                    error = _error_cell(str(result[1]), message, r.raw)
+                    out_rows.append([*r.values, None, None, None, None, error])
                 else:
                     out_rows.append([*r.values, *result, None])
                     n_cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
@@ -242,4 +269,7 @@ def run(args: argparse.Namespace) -> int:
             f"first {limit} characters",
             file=sys.stderr,
         )
+    if n_rows and n_errors == n_rows:
+        # every row failed: a wrong file, column or encoding, not bad data; a script must notice
+        raise InputError(f"all {n_rows} rows failed (first: {first_error}); see the error column")
     return 0

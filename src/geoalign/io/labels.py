@@ -50,11 +50,12 @@ def read_labelled_pairs(
     b: str = "b",
     label: str = "label",
     max_errors: int = 0,
+    encoding: str | None = None,
 ) -> list[LabelledPair]:
     """Read labelled pairs. Columns are found by name when the file has a header (``a``/``b``/``label``
     or the names given), else by position (first three). More than ``max_errors`` bad rows is a
-    DataFormatError listing the first few."""
-    table = read_table(path, fmt)
+    DataFormatError listing the first few. ``encoding``: of a text file (None: detected)."""
+    table = read_table(path, fmt, encoding=encoding, expect=(a, b, label))
     if table.header and all(name in table.columns for name in (a, b, label)):
         ia, ib, il = (table.columns.index(name) for name in (a, b, label))
     elif len(table.columns) >= 3:

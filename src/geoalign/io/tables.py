@@ -3,6 +3,8 @@
 Every physical record comes back as a ``TableRow`` with its line number, including the broken ones:
 a row with the wrong number of cells, invalid JSON or undecodable bytes carries an ``ItemError`` in
 ``error`` instead of being dropped or stopping the job, so a batch job can write it out as an error row.
+Text files are decoded in the encoding ``geoalign.io.encoding`` detects (or is told): UTF-8 with or
+without a BOM, GB18030/GBK, UTF-16/32 with a BOM.
 """
 
 from __future__ import annotations
@@ -17,11 +19,37 @@ from typing import Any
 
 from geoalign import _extras
 from geoalign.errors import DataFormatError, InputError
+from geoalign.io.encoding import MARK_ERRORS, detect_encoding, display, has_marks, show_marks
 from geoalign.io.formats import detect_format
 from geoalign.types import ItemError
 
 #: A header cell looks like an identifier (``query``, ``address_a``, ``addr 1``); an address does not.
 _HEADER_CELL = re.compile(r"^[A-Za-z_][\w .\-]{0,63}$")
+
+#: A Chinese column name is short, and says what the column holds (``地址A``, ``门店名称``, ``序号``);
+#: an address almost never contains these words, and a headerless file's first row is an address.
+_ZH_HEADER_CELL = re.compile(r"^[\w .\-()（）/]{1,16}$")
+_ZH_HEADER_WORDS = (
+    "地址",
+    "名称",
+    "名字",
+    "姓名",
+    "编号",
+    "序号",
+    "标签",
+    "标注",
+    "类别",
+    "类型",
+    "备注",
+    "结果",
+    "来源",
+    "电话",
+    "日期",
+    "代码",
+)
+_ZH_HEADER_NAMES = frozenset(
+    ("省", "市", "区", "县", "省份", "城市", "区县", "地区", "街道", "乡镇", "门店", "网点", "商户")
+)
 
 #: csv's default field limit (128 KiB) would turn one long cell into a crash of the whole file.
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024
@@ -35,6 +63,8 @@ class TableRow:
     line: int
     values: list[Any]
     error: ItemError | None = None
+    #: the record's text when no values could be taken from it (a JSONL line that is not a JSON object)
+    raw: str | None = None
 
 
 @dataclass(slots=True)
@@ -46,11 +76,29 @@ class Table:
     header: bool
     fmt: str
     total: int | None = field(default=None)
+    #: the text encoding the file was read with (None for Parquet/XLSX)
+    encoding: str | None = None
 
 
-def looks_like_header(cells: Sequence[Any]) -> bool:
-    """Whether a first row is a header: every cell an identifier-like name, none an address or number."""
-    return bool(cells) and all(isinstance(c, str) and _HEADER_CELL.match(c.strip()) for c in cells)
+def _header_cell(cell: Any) -> bool:
+    if not isinstance(cell, str):
+        return False
+    text = cell.strip()
+    if _HEADER_CELL.match(text):
+        return True
+    return bool(_ZH_HEADER_CELL.match(text)) and (
+        text in _ZH_HEADER_NAMES or any(word in text for word in _ZH_HEADER_WORDS)
+    )
+
+
+def looks_like_header(cells: Sequence[Any], expect: Sequence[Any] = ()) -> bool:
+    """Whether a first row is a header: a cell is a column name the caller asked for (``expect``, e.g.
+    ``--a 地址A``), or every cell is an identifier-like name (``query``, ``addr_1``) or a Chinese column
+    name (``地址A``, ``门店名称``, ``序号``), none an address or a number."""
+    names = {c.strip() for c in cells if isinstance(c, str)}
+    if any(isinstance(e, str) and not e.isdigit() and e in names for e in expect):
+        return True
+    return bool(cells) and all(_header_cell(c) for c in cells)
 
 
 def default_column_names(n: int) -> list[str]:
@@ -76,23 +124,25 @@ def _fit(values: list[Any], width: int, line: int) -> TableRow:
     return TableRow(line, fitted, error)
 
 
-def _bad_encoding(values: list[Any]) -> bool:
-    # surrogateescape maps undecodable bytes to lone surrogates U+DC80..U+DCFF
-    return any(isinstance(v, str) and re.search("[\udc80-\udcff]", v) for v in values)
-
-
-def _mark_encoding(row: TableRow) -> TableRow:
-    if row.error is None and _bad_encoding(row.values):
-        row.error = ItemError("bad_encoding", f"line {row.line}: bytes that are not valid UTF-8")
-    if _bad_encoding(row.values):
-        row.values = [
-            v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if isinstance(v, str) else v
-            for v in row.values
-        ]
+def _mark_encoding(row: TableRow, encoding: str) -> TableRow:
+    """Flag a row holding bytes the file's encoding could not decode (``bad_encoding``) and show those
+    bytes as ``\\xNN``: the rest of the row stays readable and nothing is replaced by U+FFFD."""
+    marked = [i for i, v in enumerate(row.values) if isinstance(v, str) and has_marks(v)]
+    if not marked:
+        return row
+    if row.error is None:
+        message = f"line {row.line}: bytes that are not valid {display(encoding)}"
+        row.error = ItemError("bad_encoding", message)
+    for i in marked:
+        row.values[i] = show_marks(row.values[i])
     return row
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: Path, encoding: str | None) -> int:
+    if encoding is not None and encoding.startswith(("utf-16", "utf-32")):
+        # newline bytes also occur inside other characters of a UTF-16/32 file: count decoded lines
+        with open(path, encoding=encoding, errors=MARK_ERRORS) as text:
+            return sum(1 for _ in text)
     count = 0
     last = b"\n"
     with open(path, "rb") as handle:
@@ -102,12 +152,12 @@ def _count_lines(path: Path) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def _decide_header(first: list[Any], header: bool | None) -> bool:
-    return looks_like_header(first) if header is None else header
+def _decide_header(first: list[Any], header: bool | None, expect: Sequence[Any]) -> bool:
+    return looks_like_header(first, expect) if header is None else header
 
 
-def _delimited(path: Path, fmt: str, header: bool | None) -> Table:
-    handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
+def _delimited(path: Path, fmt: str, header: bool | None, encoding: str, expect: Sequence[Any]) -> Table:
+    handle = open(path, encoding=encoding, errors=MARK_ERRORS, newline="")  # noqa: SIM115
     if fmt == "tsv":
         # TSV is one record per line, no quoting: addresses contain quote characters legitimately.
         records: Iterator[tuple[int, list[str]]] = (
@@ -120,26 +170,26 @@ def _delimited(path: Path, fmt: str, header: bool | None) -> Table:
         first_line, first = next(records)
     except StopIteration:
         handle.close()
-        return Table([], iter(()), bool(header), fmt)
-    has_header = _decide_header(first, header)
-    columns = [c.strip() for c in first] if has_header else default_column_names(len(first))
+        return Table([], iter(()), bool(header), fmt, encoding=encoding)
+    has_header = _decide_header(first, header, expect)
+    columns = [show_marks(c.strip()) for c in first] if has_header else default_column_names(len(first))
     width = len(columns)
 
     def rows() -> Iterator[TableRow]:
         try:
             if not has_header:
-                yield _mark_encoding(_fit(first, width, first_line))
+                yield _mark_encoding(_fit(first, width, first_line), encoding)
             for line, values in records:
                 if values == [""] or values == []:
                     yield TableRow(
                         line, [None] * width, ItemError("malformed_row", f"line {line}: empty line")
                     )
                     continue
-                yield _mark_encoding(_fit(list(values), width, line))
+                yield _mark_encoding(_fit(list(values), width, line), encoding)
         finally:
             handle.close()
 
-    return Table(columns, rows(), has_header, fmt)
+    return Table(columns, rows(), has_header, fmt, encoding=encoding)
 
 
 def _csv_records(handle: Any) -> Iterator[tuple[int, list[str]]]:
@@ -159,17 +209,17 @@ def _csv_records(handle: Any) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _jsonl(path: Path) -> Table:
-    handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115
-    parsed: list[tuple[int, Any, ItemError | None]] = []
+def _jsonl(path: Path, encoding: str) -> Table:
+    handle = open(path, encoding=encoding, errors=MARK_ERRORS)  # noqa: SIM115
+    parsed: list[tuple[int, str, Any, ItemError | None]] = []
     columns: list[str] | None = None
     lines = enumerate(handle, start=1)
 
-    def decode(line_no: int, text: str) -> tuple[int, Any, ItemError | None]:
+    def decode(line_no: int, text: str) -> tuple[int, str, Any, ItemError | None]:
         try:
-            return line_no, json.loads(text), None
+            return line_no, text, json.loads(text), None
         except ValueError as exc:
-            return line_no, None, ItemError("malformed_row", f"line {line_no}: invalid JSON ({exc})")
+            return line_no, text, None, ItemError("malformed_row", f"line {line_no}: invalid JSON ({exc})")
 
     # The first valid object fixes the columns; lines before it (bad JSON, blank) are kept as errors.
     for line_no, text in lines:
@@ -177,25 +227,27 @@ def _jsonl(path: Path) -> Table:
             continue
         item = decode(line_no, text)
         parsed.append(item)
-        if isinstance(item[1], dict):
-            columns = [str(k) for k in item[1]]
+        if isinstance(item[2], dict):
+            columns = [str(k) for k in item[2]]
             break
-        if isinstance(item[1], list):
-            columns = default_column_names(len(item[1]))
+        if isinstance(item[2], list):
+            columns = default_column_names(len(item[2]))
             break
     if columns is None:
         handle.close()
         if parsed:
             raise DataFormatError(f"{path}: no JSON object or array found on any line")
-        return Table([], iter(()), True, "jsonl")
+        return Table([], iter(()), True, "jsonl", encoding=encoding)
     width = len(columns)
     cols = columns
 
-    def to_row(line_no: int, obj: Any, error: ItemError | None) -> TableRow:
+    def to_row(line_no: int, text: str, obj: Any, error: ItemError | None) -> TableRow:
+        # a line that gives no values keeps its text, so the error row still shows what was there
+        raw = show_marks(text.rstrip("\r\n"))
         if error is not None:
-            return TableRow(line_no, [None] * width, error)
+            return TableRow(line_no, [None] * width, error, raw)
         if isinstance(obj, list):
-            return _mark_encoding(_fit(obj, width, line_no))
+            return _mark_encoding(_fit(obj, width, line_no), encoding)
         if not isinstance(obj, dict):
             return TableRow(
                 line_no,
@@ -203,6 +255,7 @@ def _jsonl(path: Path) -> Table:
                 ItemError(
                     "malformed_row", f"line {line_no}: expected a JSON object, got {type(obj).__name__}"
                 ),
+                raw,
             )
         row = TableRow(line_no, [obj.get(c) for c in cols])
         missing = [c for c in cols if c not in obj]
@@ -217,7 +270,7 @@ def _jsonl(path: Path) -> Table:
                 if part
             )
             row.error = ItemError("malformed_row", f"line {line_no}: {detail}")
-        return _mark_encoding(row)
+        return _mark_encoding(row, encoding)
 
     def rows() -> Iterator[TableRow]:
         try:
@@ -233,7 +286,7 @@ def _jsonl(path: Path) -> Table:
         finally:
             handle.close()
 
-    return Table(cols, rows(), True, "jsonl")
+    return Table(cols, rows(), True, "jsonl", encoding=encoding)
 
 
 def _parquet(path: Path) -> Table:
@@ -251,7 +304,7 @@ def _parquet(path: Path) -> Table:
     return Table(columns, rows(), True, "parquet", total=source.metadata.num_rows)
 
 
-def _xlsx(path: Path, header: bool | None) -> Table:
+def _xlsx(path: Path, header: bool | None, expect: Sequence[Any]) -> Table:
     openpyxl = _extras.require("openpyxl", "tables", "reading XLSX")
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     sheet = book.worksheets[0]
@@ -267,7 +320,7 @@ def _xlsx(path: Path, header: bool | None) -> Table:
         return Table([], iter(()), bool(header), "xlsx")
     while first and first[-1] is None:  # trailing empty cells of a ragged sheet
         first.pop()
-    has_header = _decide_header(first, header)
+    has_header = _decide_header(first, header, expect)
     columns = [str(c).strip() for c in first] if has_header else default_column_names(len(first))
     width = len(columns)
 
@@ -294,28 +347,38 @@ def _xlsx(path: Path, header: bool | None) -> Table:
 
 
 def read_table(
-    path: str | Path, fmt: str | None = None, *, header: bool | None = None, count: bool = False
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    header: bool | None = None,
+    count: bool = False,
+    encoding: str | None = None,
+    expect: Sequence[Any] = (),
 ) -> Table:
     """Open a table for streaming.
 
-    ``header``: True/False forces it; None detects it (a first row of identifier-like names is a header;
-    addresses and labels are not). JSONL and Parquet always have names. ``count`` fills ``Table.total``
-    for text formats (one extra fast pass over the bytes; used for the progress bar).
+    ``header``: True/False forces it; None detects it (a first row of column names is a header: those in
+    ``expect``, the names the caller will look up, or identifier-like / Chinese column names; addresses
+    and labels are not). JSONL and Parquet always have names. ``encoding``: the text encoding of a
+    CSV/TSV/JSONL file (checked); None detects it (``geoalign.io.encoding``); Parquet and XLSX carry
+    their own. ``count`` fills ``Table.total`` for text formats (one extra fast pass over the bytes;
+    used for the progress bar).
     """
     source = Path(path)
     if not source.is_file():
         raise InputError(f"input file not found: {path}")
     kind = detect_format(source, fmt)
     if kind in ("tsv", "csv"):
-        table = _delimited(source, kind, header)
+        table = _delimited(source, kind, header, detect_encoding(source, encoding), expect)
     elif kind == "jsonl":
-        table = _jsonl(source)
+        table = _jsonl(source, detect_encoding(source, encoding))
     elif kind == "parquet":
         table = _parquet(source)
     else:
-        table = _xlsx(source, header)
+        table = _xlsx(source, header, expect)
     if count and table.total is None:
-        table.total = max(_count_lines(source) - int(table.header and kind != "jsonl"), 0)
+        lines = _count_lines(source, table.encoding)
+        table.total = max(lines - int(table.header and kind != "jsonl"), 0)
     return table
 
 

@@ -1,4 +1,8 @@
-"""Table writers for the same formats the readers accept. Every write is atomic (temp file + rename)."""
+"""Table writers for the same formats the readers accept. Every write is atomic (temp file + rename).
+
+A cell may hold a structured value (a dict or list, such as the ``error`` object): JSONL writes it as a
+nested JSON value, the other formats as its JSON text (a spreadsheet cell or a TSV field holds text).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,17 @@ from typing import Any
 
 from geoalign import _extras
 from geoalign.io.atomic import atomic_path
-from geoalign.io.formats import detect_format
+from geoalign.io.formats import output_format
 
 #: Excel refuses longer cells; the XLSX writer cuts there (the full text stays in the input file).
 XLSX_MAX_CELL = 32767
+
+
+def _flat(value: Any) -> Any:
+    """A structured value as JSON text; anything else unchanged."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
 
 
 def _tsv_cell(value: Any) -> str:
@@ -22,6 +33,7 @@ def _tsv_cell(value: Any) -> str:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
+    value = _flat(value)
     text = value if isinstance(value, str) else str(value)
     # TSV has no quoting: a tab or newline inside a cell would shift or split the row.
     if "\t" in text or "\n" in text or "\r" in text:
@@ -39,7 +51,7 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     with open(path, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(columns)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows(["" if v is None else _flat(v) for v in row] for row in rows)
 
 
 def _write_jsonl(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -55,7 +67,7 @@ def _write_parquet(path: Path, columns: Sequence[str], rows: Iterable[Sequence[A
     materialized = list(rows)
     arrays = []
     for i, _name in enumerate(columns):
-        values = [row[i] for row in materialized]
+        values = [_flat(row[i]) for row in materialized]
         try:
             arrays.append(pa.array(values))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
@@ -69,6 +81,7 @@ def _write_xlsx(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def cell(value: Any) -> Any:
+        value = _flat(value)
         if isinstance(value, str):
             return ILLEGAL_CHARACTERS_RE.sub(" ", value)[:XLSX_MAX_CELL]
         if value is None or isinstance(value, int | float | bool):
@@ -95,8 +108,9 @@ _WRITERS = {
 def write_table(
     path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str | None = None
 ) -> None:
-    """Write a table (header + rows) to ``path`` atomically; the format comes from ``fmt`` or the suffix."""
-    kind = detect_format(path, fmt)
+    """Write a table (header + rows) to ``path`` atomically; the format comes from ``fmt`` or the suffix
+    (an unknown or ambiguous suffix is refused: see ``output_format``)."""
+    kind = output_format(path, fmt)
     # check the extra before creating any temporary file
     if kind in ("parquet", "xlsx"):
         _extras.require("pyarrow" if kind == "parquet" else "openpyxl", "tables", f"writing {kind}")
