@@ -1,22 +1,30 @@
-"""Load benchmark of the HTTP service, side by side with the same scorer offline and in a thread pool.
+"""Load benchmark of the HTTP service, side by side with the same scorer offline, and their ratio.
 
-For each scorer, in one run:
+For each scorer and each worker count (``--workers``: scoring processes, as ``geoalign serve --workers``;
+only the embedded matcher, ``structured``, takes them, other scorers run with 0 = in the server process),
+in one run:
 
-* **offline**: ``scorer.score`` over all pairs in chunks (the batch CLI's path) — the ceiling;
-* **thread pool**: the usual script recipe, ``ThreadPoolExecutor(8).map(lambda p: scorer.score([p]))``,
-  one pair per call (what people write when they have no batcher);
+* **offline**: the best the same scorer does without HTTP with the same workers — the ceiling HTTP is
+  compared with. 0 workers: ``scorer.score`` over all pairs in chunks of 256 in this process (the batch
+  CLI's path). W workers: the same chunks scored by W worker processes at once (``ProcessPoolScorer``,
+  the pool the server runs, fed by W threads; as ``geoalign score --workers W`` does, warm workers,
+  answers with explanations pickled back as the server gets them);
+* **thread pool** (0 workers only): the usual script recipe,
+  ``ThreadPoolExecutor(8).map(lambda p: scorer.score([p]))``, one pair per call;
 * **HTTP**: ``geoalign``'s server (real uvicorn, separate process, result cache OFF so every pair is
-  computed) under a bounded closed-loop load generator on loopback: 1, 8 and 64 concurrent clients, each
-  sending its next request when the previous answer arrives, until ``--requests`` requests or
-  ``--seconds`` seconds. Throughput (pairs/s), p50/p99 request latency, mean model batch size
-  (from /metrics).
+  computed, ``--workers W``) under a bounded closed-loop load generator on loopback: 1, 8 and 64
+  concurrent clients, each sending its next request when the previous answer arrives, until
+  ``--requests`` requests or ``--seconds`` seconds. Throughput (pairs/s), p50/p99 request latency,
+  mean model batch size (from /metrics).
 
-The load generator (a minimal asyncio HTTP/1.1 keep-alive client) runs on the same machine and shares
-its cores with the server.
-Pairs are synthetic Chinese addresses generated here (no dataset needed).
+At the end a side-by-side table gives, per scorer and worker count, offline pairs/s beside each HTTP
+level and their ratio (issue 17 point 8: >= 0.90 at 64 clients x 1 pair), and for W > 0 the ratio to
+the in-process offline row as well. The load generator (a minimal asyncio HTTP/1.1 keep-alive client)
+runs on the same machine and shares its cores with the server and its workers. Pairs are synthetic
+Chinese addresses generated here (no dataset needed).
 
-    .venv/bin/python benchmarks/bench_server_load.py --scorers structured,torch:random-init:tiny
-    .venv/bin/python benchmarks/bench_server_load.py --scorers torch:random-init:mgeo-base --torch-threads 1
+    python benchmarks/bench_server_load.py --scorers structured,cascade --workers 0,2 --per-request 1
+    python benchmarks/bench_server_load.py --scorers torch:random-init:mgeo-base --torch-threads 1
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
 import re
@@ -37,6 +46,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from geoalign.engine.pool import usable_cpus  # noqa: E402  (after the path: runs from a checkout)
 
 PROVINCES = [("浙江省", "杭州市", ["西湖区", "拱墅区", "滨江区"]), ("江苏省", "南京市", ["玄武区", "鼓楼区"]),
              ("广东省", "深圳市", ["南山区", "福田区"]), ("北京市", "北京市", ["朝阳区", "海淀区"]),
@@ -77,17 +88,30 @@ class PairFeed:
         return [synth_pair(i, self.seed) for i in range(start, start + n)]
 
 
-def build_scorer(spec: str, torch_threads: int | None = None) -> Any:
-    """``NAME`` or ``NAME:MODEL`` as ``--scorer NAME --model MODEL``: ``structured`` (embedded matcher),
-    ``torch:random-init:tiny``, ``onnx:/path/to/export`` ..."""
+def scorer_spec(spec: str) -> Any:
+    """``NAME`` or ``NAME:MODEL`` as ``--scorer NAME --model MODEL`` (the ScorerSpec the CLI builds)."""
+    from geoalign.scorers.spec import ScorerSpec
+
+    name, _, model = spec.partition(":")
+    return ScorerSpec(scorer=name, model=model or None)
+
+
+def build_scorer(spec: str, torch_threads: int | None = None, workers: int = 0) -> Any:
+    """``structured`` (embedded matcher), ``cascade`` (the default judge), ``torch:random-init:tiny``,
+    ``onnx:/path/to/export`` ...; ``workers`` > 0 puts it behind the server's process pool."""
     name, _, model = spec.partition(":")
     if name == "torch":
         from geoalign.scorers.mgeo_torch import build_torch_scorer
 
+        if workers:
+            raise SystemExit("--workers applies to the structured scorer only")
         return build_torch_scorer(model, threads=torch_threads)
-    from geoalign.scorers.registry import build_scorer as build
+    from geoalign.engine.pool import ProcessPoolScorer, resolve_workers
 
-    return build(name, model or None)
+    full = scorer_spec(spec)
+    resolve_workers(workers, full.backend)  # refuses a pool for a scorer that does not take one
+    scorer = full.build()
+    return ProcessPoolScorer(full, workers, local=scorer) if workers > 1 else scorer
 
 
 def engine_config_for(scorer: Any) -> Any:
@@ -104,12 +128,12 @@ def engine_config_for(scorer: Any) -> Any:
 # ------------------------------------------------------------------------------ the server process
 
 
-def serve(spec: str, port: int, torch_threads: int | None) -> None:
+def serve(spec: str, port: int, torch_threads: int | None, workers: int) -> None:
     import uvicorn
 
     from geoalign.server.app import ServerSettings, create_app
 
-    scorer = build_scorer(spec, torch_threads)
+    scorer = build_scorer(spec, torch_threads, workers)
     settings = ServerSettings(max_pairs=1000, cache_items=0, engine=engine_config_for(scorer))
     app = create_app(lambda: scorer, settings)
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
@@ -118,13 +142,22 @@ def serve(spec: str, port: int, torch_threads: int | None) -> None:
 # ------------------------------------------------------------------------------ measurements
 
 
-def offline(scorer: Any, pairs: list[tuple[str, str]], chunk: int = 256) -> float:
+def offline(scorer: Any, pairs: list[tuple[str, str]], chunk: int = 256, workers: int = 0) -> float:
+    """Pairs/s of ``scorer.score`` over ``pairs`` in chunks; with a process pool (``workers`` > 1),
+    ``workers`` chunks in flight at once, one per worker (threads only wait for the workers)."""
     from geoalign.types import AddressPair
 
     items = [AddressPair(a, b) for a, b in pairs]
+    if workers > 1:  # enough chunks to keep every worker busy to the end
+        chunk = max(16, min(chunk, len(items) // (4 * workers)))
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
     t0 = time.perf_counter()
-    for i in range(0, len(items), chunk):
-        scorer.score(items[i : i + chunk])
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as threads:
+            list(threads.map(scorer.score, chunks))
+    else:
+        for part in chunks:
+            scorer.score(part)
     return len(items) / (time.perf_counter() - t0)
 
 
@@ -231,28 +264,38 @@ def batch_stats(base: str) -> tuple[float, float]:
     return value("geoalign_batch_items_sum"), value("geoalign_batch_items_count")
 
 
-def bench_scorer(spec: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict[str, Any]]:
     import httpx
 
     sys.path.insert(0, str(ROOT))
     from tests.servers import free_port, wait_for_port
 
     feed = PairFeed()
-    scorer = build_scorer(spec, args.torch_threads)
-    scorer.warmup()
+    scorer = build_scorer(spec, args.torch_threads, workers)
+    scorer.warmup()  # a pool: every worker loaded and warm before the clock starts
+    label = spec if workers <= 1 else f"{spec} ({workers} workers)"
     rows: list[dict[str, Any]] = []
-    rate = offline(scorer, feed.take(args.offline_pairs))
-    rows.append({"scorer": spec, "mode": "offline score(), chunks of 256", "pairs_per_s": rate})
-    print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
-    rate, errors = thread_pool(scorer, feed.take(max(64, args.offline_pairs // 4)))
+    rate = offline(scorer, feed.take(args.offline_pairs), workers=workers)
+    where = "in-process" if workers <= 1 else f"{workers} worker processes"
     rows.append(
-        {"scorer": spec, "mode": "thread pool (8) x score([pair])", "pairs_per_s": rate, "failures": errors}
-    )
+        {"scorer": label, "workers": workers, "mode": f"offline score(), chunks of 256, {where}",
+         "pairs_per_s": rate}
+    )  # fmt: skip
     print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+    if workers <= 1 and args.thread_pool:
+        rate, errors = thread_pool(scorer, feed.take(max(64, args.offline_pairs // 4)))
+        rows.append(
+            {"scorer": label, "workers": workers, "mode": "thread pool (8) x score([pair])",
+             "pairs_per_s": rate, "failures": errors}
+        )  # fmt: skip
+        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+    close = getattr(scorer, "close", None)
+    if callable(close):
+        close()
     del scorer
 
     port = free_port()
-    cmd = [sys.executable, __file__, "--serve", spec, "--port", str(port)]
+    cmd = [sys.executable, __file__, "--serve", spec, "--port", str(port), "--serve-workers", str(workers)]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -279,8 +322,11 @@ def bench_scorer(spec: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 result["mean_batch"] = (after[0] - before[0]) / batches if batches else 0.0
                 rows.append(
                     {
-                        "scorer": spec,
+                        "scorer": label,
+                        "workers": workers,
                         "mode": f"HTTP {clients} clients x {per_request} pairs/request",
+                        "clients": clients,
+                        "per_request": per_request,
                         **result,
                     }
                 )
@@ -289,6 +335,34 @@ def bench_scorer(spec: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         proc.terminate()
         proc.wait(timeout=60)
     return rows
+
+
+def ratios(rows: list[dict[str, Any]]) -> str:
+    """Offline beside HTTP, per scorer and worker count, and HTTP / offline (same workers); for a pool,
+    also HTTP / the same scorer's in-process offline row when the run measured one."""
+    offline_rows = {
+        (r["scorer"].split(" (")[0], r["workers"]): r for r in rows if r["mode"].startswith("offline")
+    }
+    lines = [
+        "| scorer | workers | load | offline pairs/s (same workers) | HTTP pairs/s | HTTP / offline | "
+        "HTTP / offline in-process |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "clients" not in r:
+            continue
+        name = r["scorer"].split(" (")[0]
+        same = offline_rows.get((name, r["workers"]))
+        alone = offline_rows.get((name, 0)) or offline_rows.get((name, 1))
+        if same is None:
+            continue
+        ratio = r["pairs_per_s"] / same["pairs_per_s"]
+        vs_alone = f"{r['pairs_per_s'] / alone['pairs_per_s']:.2f}" if alone and r["workers"] > 1 else ""
+        lines.append(
+            f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']} | "
+            f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} |"
+        )
+    return "\n".join(lines)
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -314,7 +388,21 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scorers", default="structured,torch:random-init:tiny")
+    parser.add_argument(
+        "--scorers",
+        default="structured,cascade",
+        help="comma-separated NAME[:MODEL] (default: the embedded matcher and the default judge)",
+    )
+    parser.add_argument(
+        "--workers",
+        default=f"0,{usable_cpus()}",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="worker counts to measure for the structured scorer (0: in the server process; default "
+        "0 and one per usable CPU, as `geoalign serve` defaults to); other scorers always run with 0",
+    )
+    parser.add_argument(
+        "--no-thread-pool", dest="thread_pool", action="store_false", help="skip the thread-pool row"
+    )
     parser.add_argument("--clients", default="1,8,64", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--per-request", default="1,32", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--requests", type=int, default=2000, help="most requests per load level")
@@ -324,25 +412,30 @@ def main() -> None:
     )
     parser.add_argument("--offline-pairs", type=int, default=2000)
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-workers", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.torch_threads)
+        serve(args.serve, args.port, args.torch_threads, args.serve_workers)
         return
     import fastapi
     import uvicorn
 
+    from geoalign.engine.pool import POOLABLE
+
     rows = []
     for spec in args.scorers.split(","):
-        rows.extend(bench_scorer(spec, args))
-    import os
-
+        pooled = scorer_spec(spec).backend in POOLABLE if not spec.startswith("torch") else False
+        for workers in args.workers if pooled else [0]:
+            rows.extend(bench_scorer(spec, workers, args))
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
         f"python {platform.python_version()}; fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}"
     )
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(markdown(rows))
+    print()
+    print(ratios(rows))
 
 
 if __name__ == "__main__":

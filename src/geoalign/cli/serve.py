@@ -19,6 +19,7 @@ from geoalign.errors import InputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.engine.dynamic import EngineConfig
+    from geoalign.engine.pool import usable_cpus
     from geoalign.scorers.spec import ScorerSpec
     from geoalign.server.app import ServerSettings
 
@@ -52,6 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-batch-items", type=int, default=engine.max_batch_items, help="most pairs per batch"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="scoring processes for the embedded matcher (--scorer structured): each loads the model and "
+        "scores whole batches, so normalizing and parsing use N cores instead of the server's one "
+        f"(default: one per usable CPU, here {usable_cpus()}; 0 or 1: in the server process). Neural "
+        "scorers and the default judge always batch in the server process (their runtime uses threads)",
     )
     parser.add_argument("--max-pairs", type=int, default=defaults.max_pairs, help="most pairs per request")
     parser.add_argument(
@@ -145,9 +156,18 @@ def build_settings(args: argparse.Namespace) -> Any:
 
 
 def build_scorer(args: argparse.Namespace) -> Any:
+    """The scorer the server runs: the spec built here, behind a process pool of ``--workers`` when the
+    scorer is the embedded matcher (the pool's workers build the same spec; started by the engine's
+    warm-up, stopped when it drains)."""
+    from geoalign.engine.pool import ProcessPoolScorer, resolve_workers
     from geoalign.scorers.spec import ScorerSpec
 
-    return ScorerSpec.from_args(args).build()
+    spec = ScorerSpec.from_args(args)
+    workers = resolve_workers(getattr(args, "workers", None), spec.backend)
+    scorer = spec.build()
+    if workers:
+        return ProcessPoolScorer(spec, workers, local=scorer)
+    return scorer
 
 
 def run(args: argparse.Namespace) -> int:

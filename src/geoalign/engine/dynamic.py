@@ -18,6 +18,10 @@ Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, s
   client that left), are dropped when the batch is formed: they cost no model compute.
 * **Graceful drain.** :meth:`AsyncEngine.drain` refuses new work and returns once every admitted request
   has its answer.
+* **Parallel batches.** A scorer that runs batches elsewhere (``ProcessPoolScorer``: worker processes,
+  :class:`ParallelBatches`) gets that many batches in flight at once; a free slot takes an even share of
+  the queue (queued items / free slots), so one batch does not take the whole backlog while the other
+  workers idle. Other scorers keep one batch at a time (their runtimes use threads inside ``run``).
 * **Cache.** Results are cached under (scorer name, model checksum, variant, rules version, the
   explanation switch, the exact text the scorer saw: ``engine.cache.ScorerKeys``); hits are answered
   without touching the model.
@@ -39,7 +43,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from geoalign.engine.cache import ResultCache, ScorerKeys, decode_match, encode_match
 from geoalign.errors import GeoalignError
@@ -58,6 +62,23 @@ from geoalign.types import (
 log = logging.getLogger(__name__)
 
 State = Literal["new", "starting", "ready", "draining", "closed"]
+
+
+@runtime_checkable
+class ParallelBatches(Protocol):
+    """A scorer whose ``run`` may be called from several threads at once, each batch running elsewhere
+    (a worker process): the engine keeps up to ``parallel_batches`` batches in flight."""
+
+    @property
+    def parallel_batches(self) -> int: ...
+
+
+@runtime_checkable
+class Closes(Protocol):
+    """A scorer holding resources outside this process (worker processes): ``warmup`` starts them and
+    ``close`` stops them. The engine closes such a scorer when it drains, as it warmed it when it started."""
+
+    def close(self) -> None: ...
 
 
 class EngineOverloaded(GeoalignError):
@@ -97,11 +118,16 @@ class EngineConfig:
     #: threads running ``prepare`` concurrently (tokenizers release the GIL). Above 1 only for scorers
     #: whose ``prepare`` is thread-safe (the structured matcher's per-address LRU is not).
     prepare_threads: int = 1
+    #: model batches in flight at once; None = the scorer's ``parallel_batches`` (a process pool: one per
+    #: worker), else 1
+    parallel_batches: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("token_budget", "max_batch_items", "max_queue", "window_batches", "prepare_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"EngineConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.parallel_batches is not None and self.parallel_batches < 1:
+            raise ValueError(f"EngineConfig.parallel_batches must be >= 1, got {self.parallel_batches}")
 
     @classmethod
     def for_scorer(cls, scorer: Scorer, **overrides: Any) -> EngineConfig:
@@ -266,6 +292,12 @@ class AsyncEngine:
         self._wakeup: asyncio.Event | None = None
         self._post_queue: asyncio.Queue[_Done] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: batches in the model right now (``_forward_batch`` tasks)
+        self._running: set[asyncio.Task[None]] = set()
+        self.parallel = self.config.parallel_batches or (
+            max(1, scorer.parallel_batches) if isinstance(scorer, ParallelBatches) else 1
+        )
+        self._free_slots = self.parallel
         self._cache_writes: set[asyncio.Task[None]] = set()
         self._prepare_pool: ThreadPoolExecutor | None = None
         self._forward_pool: ThreadPoolExecutor | None = None
@@ -302,7 +334,7 @@ class AsyncEngine:
         # bounded: if finish falls behind, the forward loop waits instead of piling up raw outputs
         self._post_queue = asyncio.Queue(maxsize=2)
         self._prepare_pool = ThreadPoolExecutor(self.config.prepare_threads, "geoalign-prepare")
-        self._forward_pool = ThreadPoolExecutor(1, "geoalign-forward")
+        self._forward_pool = ThreadPoolExecutor(self.parallel, "geoalign-forward")
         self._post_pool = ThreadPoolExecutor(1, "geoalign-post")
         try:
             # warm up on the forward thread: thread-local runtime state (torch, onnxruntime) lives there
@@ -310,9 +342,11 @@ class AsyncEngine:
         except BaseException:
             self.state = "closed"
             self._shutdown_pools()
+            await self._close_scorer()
             raise
         if self.state != "starting":  # drained while warming up: never become ready
             self._shutdown_pools()
+            await self._close_scorer()
             return
         self._tasks = [
             asyncio.create_task(self._forward_loop(), name="geoalign-forward"),
@@ -331,11 +365,13 @@ class AsyncEngine:
         self.state = "draining"
         assert self._idle is not None
         await self._idle.wait()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._running]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
         self._shutdown_pools()
+        await self._close_scorer()
         if self._cache_writes:
             await asyncio.gather(*self._cache_writes, return_exceptions=True)
         if self.cache is not None:
@@ -347,6 +383,15 @@ class AsyncEngine:
         for pool in (self._prepare_pool, self._forward_pool, self._post_pool):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _close_scorer(self) -> None:
+        """Stop what the scorer's ``warmup`` started (worker processes), off the event loop: joining
+        processes blocks."""
+        if isinstance(self.scorer, Closes):
+            try:
+                await asyncio.to_thread(self.scorer.close)
+            except Exception:  # the drain must finish; say what went wrong
+                log.exception("closing scorer %s failed", self.scorer.name)
 
     async def __aenter__(self) -> AsyncEngine:
         await self.start()
@@ -598,10 +643,12 @@ class AsyncEngine:
 
     # ------------------------------------------------------------------ batching loop
 
-    def _take_batch(self) -> list[_Work]:
-        """Skim dead items off the window of oldest items and cut the next batch from it."""
+    def _take_batch(self, max_items: int | None = None) -> list[_Work]:
+        """Skim dead items off the window of oldest items and cut the next batch (at most ``max_items``,
+        default ``max_batch_items``) from it."""
         assert self._loop is not None
         cfg = self.config
+        max_items = cfg.max_batch_items if max_items is None else min(max_items, cfg.max_batch_items)
         window_size = cfg.max_batch_items * cfg.window_batches
         now = self._loop.time()
         window: list[_Work] = []
@@ -626,7 +673,7 @@ class AsyncEngine:
         chosen = select_batch(
             [w.item.cost for w in window],
             token_budget=cfg.token_budget,
-            max_items=cfg.max_batch_items,
+            max_items=max_items,
             padded=cfg.padded,
         )
         chosen_set = set(chosen)
@@ -634,32 +681,59 @@ class AsyncEngine:
         self._queue.extendleft(reversed(rest))  # back at the head, FIFO order kept
         return [window[i] for i in chosen]
 
+    def _share(self) -> int | None:
+        """Most items the next batch may take: with several batches in flight, an even share of the
+        queue among the free slots (this one included), so the backlog is spread over the workers."""
+        if self.parallel == 1:
+            return None
+        return max(1, -(-len(self._queue) // max(1, self._free_slots)))
+
     async def _forward_loop(self) -> None:
-        loop = self._loop
-        assert loop is not None and self._wakeup is not None and self._post_queue is not None
+        assert self._wakeup is not None
+        slot_free = asyncio.Event()
+        slot_free.set()
         while True:
-            batch = self._take_batch()
+            if self._free_slots == 0:
+                slot_free.clear()
+                await slot_free.wait()
+                continue
+            batch = self._take_batch(self._share())
             if not batch:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            started = loop.time()
-            for work in batch:
-                self.observer.queue_wait(started - work.enqueued)
-            costs = [w.item.cost for w in batch]
-            t0 = time.perf_counter()
-            try:
-                raw, results = await loop.run_in_executor(self._forward_pool, self._run_isolated, batch)
-            except Exception as exc:  # an engine bug must fail this batch, never stall the engine
-                log.exception("forward stage failed")
-                raw, results = None, [_internal_error(exc)] * len(batch)
-            forward_s = time.perf_counter() - t0
-            if forward_s > 0:
-                rate = len(batch) / forward_s
-                self._items_per_s = rate if self._items_per_s == 0 else 0.8 * self._items_per_s + 0.2 * rate
-            await self._post_queue.put(
-                _Done(batch, raw, results, sum(costs), max(costs) * len(costs), forward_s, started)
-            )
+            self._free_slots -= 1
+            task = asyncio.create_task(self._forward_batch(batch), name="geoalign-batch")
+            self._running.add(task)
+
+            def done(task: asyncio.Task[None]) -> None:
+                self._running.discard(task)
+                self._free_slots += 1
+                slot_free.set()
+
+            task.add_done_callback(done)
+
+    async def _forward_batch(self, batch: list[_Work]) -> None:
+        """Run one batch on a forward thread and hand it to the post stage."""
+        loop = self._loop
+        assert loop is not None and self._post_queue is not None
+        started = loop.time()
+        for work in batch:
+            self.observer.queue_wait(started - work.enqueued)
+        costs = [w.item.cost for w in batch]
+        t0 = time.perf_counter()
+        try:
+            raw, results = await loop.run_in_executor(self._forward_pool, self._run_isolated, batch)
+        except Exception as exc:  # an engine bug must fail this batch, never stall the engine
+            log.exception("forward stage failed")
+            raw, results = None, [_internal_error(exc)] * len(batch)
+        forward_s = time.perf_counter() - t0
+        if forward_s > 0:
+            rate = len(batch) * self.parallel / forward_s
+            self._items_per_s = rate if self._items_per_s == 0 else 0.8 * self._items_per_s + 0.2 * rate
+        await self._post_queue.put(
+            _Done(batch, raw, results, sum(costs), max(costs) * len(costs), forward_s, started)
+        )
 
     def _run_isolated(self, batch: list[_Work]) -> tuple[Raw | None, list[Result] | None]:
         """``run`` the batch; if it raises, score items one by one so only the culprit fails.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from geoalign._extras import require
 from geoalign.engine.dynamic import EngineObserver
+from geoalign.engine.pool import ProcessPoolScorer
 
 if TYPE_CHECKING:
     from geoalign.engine.dynamic import AsyncEngine
@@ -72,12 +73,20 @@ class Metrics(EngineObserver):
             "geoalign_dropped_items", "items dropped before compute", ["reason"], registry=r
         )
         self.ready = prom.Gauge("geoalign_ready", "1 when the model is loaded and warmed", registry=r)
+        self.worker_restarts = prom.Gauge(
+            "geoalign_worker_restarts",
+            "scorer worker pools replaced after a worker process died (--workers)",
+            registry=r,
+        )
 
     def bind(self, engine: AsyncEngine) -> None:
         """Read live values from the engine at scrape time (no bookkeeping on the hot path)."""
         self.queue_depth.set_function(lambda: engine.queue_depth)
         self.in_flight.set_function(lambda: engine.in_flight)
         self.ready.set_function(lambda: 1.0 if engine.ready else 0.0)
+        scorer = engine.scorer
+        if isinstance(scorer, ProcessPoolScorer):
+            self.worker_restarts.set_function(lambda: scorer.restarts)
         cache = engine.cache
         if cache is not None:
             self.cache_errors.set_function(lambda: cache.stats.errors)

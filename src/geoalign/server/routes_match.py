@@ -227,6 +227,7 @@ async def models(request: Request) -> dict[str, Any]:
                     "max_batch_items": config.max_batch_items,
                     "max_queue": config.max_queue,
                     "padded": config.padded,
+                    "parallel_batches": engine.parallel,
                 },
             }
         ]
