@@ -130,3 +130,22 @@ def test_ray_engine_refuses_ann(tiny_model: Path, tmp_path: Path, capsys: pytest
 def test_ann_k_must_be_positive() -> None:
     with pytest.raises(InputError, match="ann-k"):
         LinkSettings(ann="shipped", ann_k=0)
+
+
+def test_embeddings_are_cached_beside_the_job(tiny_model: Path, tmp_path: Path) -> None:
+    left, right = _csv(tmp_path / "l.csv", LEFT), _csv(tmp_path / "r.csv", RIGHT)
+    settings = LinkSettings(ann=str(tiny_model), ann_k=2, ann_index="exact")
+    said: list[str] = []
+    for _ in range(2):
+        link(
+            TableSpec(left, "addr", "id"),
+            TableSpec(right, "addr", "id"),
+            tmp_path / "out.csv",
+            settings=settings,
+            flags=RunFlags(resume=False),
+            log=said.append,
+        )
+    assert (tmp_path / "out.csv.retrieval" / "vectors.npy").is_file()
+    embedded = [m for m in said if m.startswith("retrieval:")]
+    assert "(4 texts embedded)" in embedded[0]
+    assert "(0 texts embedded)" in embedded[1]  # the rerun reads every vector from the cache

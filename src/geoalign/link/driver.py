@@ -236,6 +236,8 @@ def link(
     finally:
         bar.close()
     summary.seconds["blocking" if explain_only else "link"] = time.perf_counter() - t1
+    if retriever is not None:
+        retriever.save()  # the left records' embeddings too: a rerun embeds nothing twice
     summary.blocking = blocking_report(diag, run.settings, run.rules, indexed.usable, true_pairs)
     summary.counts.left_records, summary.counts.left_resumed = n_left, done
     if tally is not None:
