@@ -35,7 +35,8 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
     from geoalign.link.candidates import SAME_PLACE_THRESHOLD
-    from geoalign.link.settings import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+    from geoalign.link.settings import DEFAULT_ANN_K, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+    from geoalign.retrieval.index import BACKENDS, DEFAULT_BACKEND
     from geoalign.scorers.spec import TABLE_FIELDS, ScorerSpec
 
     parser.formatter_class = DefaultsHelpFormatter
@@ -70,6 +71,24 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     )
     block.add_argument(
         "--labels", metavar="FILE", help="known true pairs (id, id) for the blocking recall in the report"
+    )
+    block.add_argument(
+        "--ann",
+        nargs="?",
+        const="shipped",
+        default=None,
+        metavar="MODEL",
+        help="add each record's --ann-k nearest neighbours by a learned address embedding to the rule "
+        "candidates (MODEL: a retrieval model directory; without it the shipped one; index: extra 'ann')",
+    )
+    block.add_argument(
+        "--ann-k", type=int, default=DEFAULT_ANN_K, help="--ann: nearest neighbours added per record"
+    )
+    block.add_argument(
+        "--ann-index",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="--ann: hnsw (usearch, extra 'ann') or exact (numpy; small tables)",
     )
     score = parser.add_argument_group("scoring")
     score.add_argument(
@@ -114,6 +133,9 @@ def settings_from_args(args: argparse.Namespace) -> LinkSettings:
         threshold=args.threshold,
         batch_size=args.batch_size,
         max_cluster_size=getattr(args, "max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE),
+        ann=args.ann,
+        ann_k=args.ann_k,
+        ann_index=args.ann_index,
     )
 
 
@@ -195,6 +217,7 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
         if not args.json:
             print(format_report(summary.blocking))
         return
+    truth = getattr(summary, "truth", None)
     blocking = summary.blocking
     lines = [f"geoalign {command}: -> {output}"]
     lines.append(
@@ -214,6 +237,10 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
         )
         if summary.counts.unusable:
             lines.append(f"  records that cannot take part (status error): {summary.counts.unusable:,}")
+    if truth is not None:
+        from geoalign.link.truth import format_truth
+
+        lines.append(format_truth(truth))
     lines.append(f"  time: {summary.seconds.get('total', 0.0):.1f}s")
     for message in summary.messages:
         lines.append(f"  {message}")
@@ -233,6 +260,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--carry-right", help="RIGHT columns to copy into the output (comma-separated)")
     parser.add_argument("--left-format", choices=sorted(FORMATS), help="LEFT format (default: suffix)")
     parser.add_argument("--right-format", choices=sorted(FORMATS), help="RIGHT format (default: suffix)")
+    parser.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="known true pairs (left id, right id): report top-1, precision/recall of the written links "
+        "and where the others were lost (blocking, ranking, threshold); also gives the blocking recall",
+    )
     add_table_options(parser)
 
 
@@ -257,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
         output_format=args.output_format,
         explain_only=args.explain_blocking,
         true_pairs=read_true_pairs(args.labels) if args.labels else None,
+        truth=read_true_pairs(args.truth) if args.truth else None,
         log=lambda message: print(f"geoalign link: {message}", file=sys.stderr),
     )
     report_summary("link", summary, args, args.output)

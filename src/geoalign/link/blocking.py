@@ -288,7 +288,10 @@ class BlockingDiagnostics:
     pairs_before_cut: int = 0
     pairs_after_cut: int = 0
     n_queries_cut: int = 0
-    found_pairs: set[tuple[Any, Any]] = field(default_factory=set)
+    #: candidate pair -> (source: rules / ann / both, rank among the query's ANN neighbours or None)
+    found_pairs: dict[tuple[Any, Any], tuple[str, int | None]] = field(default_factory=dict)
+    max_per_query: int = 0
+    ann_k: int | None = None
 
     def observe(self, keys: Sequence[tuple[str, str]], before_cut: int, after_cut: int) -> None:
         self.n_queries += 1
@@ -299,6 +302,7 @@ class BlockingDiagnostics:
         self.pairs_before_cut += before_cut
         self.pairs_after_cut += after_cut
         self.n_queries_cut += int(before_cut > after_cut)
+        self.max_per_query = max(self.max_per_query, after_cut)
 
     def block_pairs(self, key: str) -> int:
         n_index = len(self.index.blocks.get(key, ()))
@@ -360,11 +364,55 @@ class BlockingDiagnostics:
             "skipped_blocks": len(skipped),
             "largest_skipped_blocks": [describe(p, k) for p, k in heapq.nlargest(top, skipped)],
         }
+        out["max_candidates_of_a_query"] = self.max_per_query
         if true_pairs is not None:
-            found = sum(1 for pair in true_pairs if _norm_pair(pair, self.dedupe) in self.found_pairs)
-            out["labelled_pairs"] = len(true_pairs)
-            out["labelled_pairs_found"] = found
-            out["blocking_recall"] = found / len(true_pairs) if true_pairs else None
+            out.update(self.recall(true_pairs))
+        return out
+
+    def recall(self, true_pairs: Sequence[tuple[Any, Any]], *, lost_examples: int = 50) -> dict[str, Any]:
+        """Recall of labelled pairs: overall, per candidate source (``rules`` counts pairs the rules
+        found, alone or together with ANN; ``ann_only`` the ones only ANN found), per ANN rank cut-off
+        k, and the first ``lost_examples`` pairs no source found."""
+        n = len(true_pairs)
+        by_source = {"rules": 0, "ann": 0, "both": 0, "rules_only": 0, "ann_only": 0}
+        at_k: dict[int, int] = {}
+        union_at_k: dict[int, int] = {}
+        cuts = sorted(
+            {k for k in (1, 5, 10, 20, 50, 100) if self.ann_k and k < self.ann_k} | {self.ann_k or 0}
+        )
+        lost: list[list[str]] = []
+        found = 0
+        for pair in true_pairs:
+            hit = self.found_pairs.get(_norm_pair(pair, self.dedupe))
+            if hit is None:
+                if len(lost) < lost_examples:
+                    lost.append([str(pair[0]), str(pair[1])])
+                continue
+            found += 1
+            source, rank = hit
+            by_source["rules"] += source in ("rules", "both")
+            by_source["ann"] += source in ("ann", "both")
+            by_source["both"] += source == "both"
+            by_source["rules_only"] += source == "rules"
+            by_source["ann_only"] += source == "ann"
+            for k in cuts:
+                if rank is not None and rank < k:
+                    at_k[k] = at_k.get(k, 0) + 1
+                if source in ("rules", "both") or (rank is not None and rank < k):
+                    union_at_k[k] = union_at_k.get(k, 0) + 1
+        out: dict[str, Any] = {
+            "labelled_pairs": n,
+            "labelled_pairs_found": found,
+            "blocking_recall": found / n if n else None,
+            "recall_by_source": {k: round(v / n, 4) if n else None for k, v in by_source.items()},
+            "pairs_lost": lost,
+            "pairs_lost_total": n - found,
+        }
+        if self.ann_k:
+            out["ann_recall_at_k"] = {str(k): round(at_k.get(k, 0) / n, 4) if n else None for k in cuts}
+            out["union_recall_at_k"] = {
+                str(k): round(union_at_k.get(k, 0) / n, 4) if n else None for k in cuts
+            }
         return out
 
 
@@ -373,10 +421,19 @@ def _norm_pair(pair: tuple[Any, Any], dedupe: bool) -> tuple[Any, Any]:
     return (min(a, b), max(a, b)) if dedupe else (a, b)
 
 
-def remember_pairs(diag: BlockingDiagnostics, query_id: Any, candidate_ids: Iterable[Any]) -> None:
-    """Keep candidate pairs for the recall computation (only when labels were given)."""
-    for cid in candidate_ids:
-        diag.found_pairs.add(_norm_pair((query_id, cid), diag.dedupe))
+def remember_pairs(
+    diag: BlockingDiagnostics,
+    query_id: Any,
+    candidate_ids: Iterable[Any],
+    sources: Sequence[str] | None = None,
+    ann_ranks: Sequence[int | None] | None = None,
+) -> None:
+    """Keep candidate pairs (with their source and ANN rank) for the recall computation (only when
+    labels were given)."""
+    for n, cid in enumerate(candidate_ids):
+        source = sources[n] if sources is not None else "rules"
+        rank = ann_ranks[n] if ann_ranks is not None else None
+        diag.found_pairs[_norm_pair((query_id, cid), diag.dedupe)] = (source, rank)
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -417,6 +474,21 @@ def format_report(report: dict[str, Any]) -> str:
             if recall is not None
             else "  labelled pairs: none given"
         )
+        if recall is not None:
+            sources = report["recall_by_source"]
+            lines.append(
+                "  recall by candidate source: "
+                + ", ".join(f"{name} {value:.4f}" for name, value in sources.items())
+            )
+            if report.get("ann_recall_at_k"):
+                for title, name in (("ANN alone", "ann_recall_at_k"), ("rules + ANN", "union_recall_at_k")):
+                    lines.append(
+                        f"  {title}, recall at k: "
+                        + ", ".join(f"k={k} {v:.4f}" for k, v in report[name].items())
+                    )
+            if report["pairs_lost"]:
+                shown = ", ".join(f"{a}->{b}" for a, b in report["pairs_lost"][:10])
+                lines.append(f"  pairs lost ({report['pairs_lost_total']:,}; first ones): {shown}")
     return "\n".join(lines)
 
 

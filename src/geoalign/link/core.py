@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from geoalign.link.blocking import BlockIndex, BlockingDiagnostics, remember_pairs
 from geoalign.link.candidates import Judged, Record, RecordAnalyzer, SamePlaceJudge
@@ -20,13 +20,30 @@ from geoalign.link.cluster import Clusters, Edge
 from geoalign.link.rows import DedupeRow, DedupeStatus, LinkResult, link_result
 from geoalign.link.settings import LinkSettings
 
+#: Where a candidate came from: rule blocking, the nearest-neighbour retrieval, or both.
+SOURCES = ("rules", "ann", "both")
+
+
+class Neighbours(Protocol):
+    """Learned retrieval as the core sees it (``geoalign.retrieval.retriever.AnnRetriever``): per query
+    record, indexed positions nearest first."""
+
+    def neighbours(self, queries: Sequence[Record]) -> list[list[int]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Each query's candidates, best-ranked first, as positions into ``records``."""
+    """Each query's candidates, best-ranked first, as positions into ``records``, and where each came
+    from (``SOURCES``; all ``rules`` without retrieval)."""
 
     records: Sequence[Record]
     per_query: Sequence[Sequence[int]]
+    sources: Sequence[Sequence[str]] | None = None
+
+    def source(self, q: int, c: int) -> str:
+        if self.sources is None:
+            return "rules"
+        return self.sources[q][list(self.per_query[q]).index(c)]
 
     def pairs(self) -> list[tuple[int, int]]:
         return [(q, c) for q, cands in enumerate(self.per_query) for c in cands]
@@ -65,6 +82,20 @@ def index_records(
     return IndexedTable(records, index, unusable)
 
 
+def union_sources(rules: Sequence[int], ann: Sequence[int]) -> tuple[list[int], list[str], list[int | None]]:
+    """Rule candidates (in their rank order) then the ANN-only ones (nearest first), each tagged with
+    its source, and each candidate's rank among the ANN neighbours (None: not among them)."""
+    ann_rank = {c: r for r, c in enumerate(ann)}
+    merged = list(rules)
+    sources = ["both" if c in ann_rank else "rules" for c in rules]
+    in_rules = set(rules)
+    for c in ann:
+        if c not in in_rules:
+            merged.append(c)
+            sources.append("ann")
+    return merged, sources, [ann_rank.get(c) for c in merged]
+
+
 def find_candidates(
     queries: Sequence[Record],
     index: IndexedTable,
@@ -73,28 +104,40 @@ def find_candidates(
     diag: BlockingDiagnostics | None = None,
     remember: bool = False,
     accept: Callable[[int, int], bool] | None = None,
+    retriever: Neighbours | None = None,
 ) -> Candidates:
     """Each usable query's ranked candidates from ``index``; an unusable query gets none.
 
     ``accept(i, c)``: whether indexed record ``c`` may pair with the ``i``-th query (dedupe: each pair
     once). ``diag`` observes every query; with ``remember`` it also keeps the candidate id pairs for
-    the blocking recall.
+    the blocking recall. With a ``retriever`` the candidates are the union of the rule candidates (at
+    most ``max_candidates``) and the query's k nearest neighbours (``union_sources``).
     """
     per_query: list[list[int]] = []
+    sources: list[list[str]] = []
+    near = retriever.neighbours(queries) if retriever is not None else None
     for i, record in enumerate(queries):
         if record.error is not None:
             per_query.append([])
+            sources.append([])
             if diag is not None:
                 diag.observe([], 0, 0)
             continue
         keep = functools.partial(accept, i) if accept is not None else None
         best, total = index.index.candidates(record.keys, max_candidates=max_candidates, accept=keep)
+        ranks: list[int | None] | None = None
+        tags = ["rules"] * len(best)
+        if near is not None:
+            ann = [c for c in near[i] if keep is None or keep(c)]
+            best, tags, ranks = union_sources(best, ann)
+            total += sum(1 for t in tags if t == "ann")
         if diag is not None:
             diag.observe(record.keys, total, len(best))
             if remember:
-                remember_pairs(diag, record.id, (index.records[c].id for c in best))
+                remember_pairs(diag, record.id, (index.records[c].id for c in best), tags, ranks)
         per_query.append(best)
-    return Candidates(index.records, per_query)
+        sources.append(tags)
+    return Candidates(index.records, per_query, sources if near is not None else None)
 
 
 def _later_or_existing(positions: Sequence[int], n_existing: int, i: int, c: int) -> bool:
@@ -117,9 +160,13 @@ def _by_query(judged: Iterable[Judged]) -> dict[int, list[Judged]]:
 def judge_link(queries: Sequence[Record], candidates: Candidates, judge: SamePlaceJudge) -> list[LinkResult]:
     """One result per query record, in order (see ``rows.link_result`` for the choice of the best)."""
     by_query = _by_query(judge.judge(queries, candidates.records, candidates.pairs()))
-    return [
+    results = [
         link_result(record, candidates.records, by_query.get(q, []), len(candidates.per_query[q]))
         for q, record in enumerate(queries)
+    ]
+    return [
+        replace(r, source=candidates.source(q, r.best.c)) if r.best is not None else r
+        for q, r in enumerate(results)
     ]
 
 
@@ -173,8 +220,10 @@ def refused_message(n_refused: int, max_cluster_size: int) -> str:
 
 
 __all__ = [
+    "SOURCES",
     "Candidates",
     "IndexedTable",
+    "Neighbours",
     "blocking_report",
     "dedupe_rows",
     "find_candidates",
@@ -183,4 +232,5 @@ __all__ = [
     "judge_link",
     "pair_once",
     "refused_message",
+    "union_sources",
 ]

@@ -34,9 +34,10 @@ from geoalign.link.core import (
     refused_message,
 )
 from geoalign.link.rows import dedupe_columns, link_columns, link_values
-from geoalign.link.settings import LinkSettings, RunFlags, default_scorer
+from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report, snapshot_stats
 from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
+from geoalign.link.truth import TruthTally
 from geoalign.types import Scorer
 
 Log = Callable[[str], None]
@@ -90,6 +91,9 @@ def _fingerprint(path: Any, run: _Run, **fields: Any) -> dict[str, Any]:
         max_candidates=run.settings.max_candidates,
         threshold=run.settings.threshold,
         model=run.scorer.model_id,
+        ann=run.settings.ann,
+        ann_k=run.settings.ann_k,
+        ann_index=run.settings.ann_index,
     )
 
 
@@ -126,6 +130,20 @@ class _Run:
         analyzer = RecordAnalyzer(featurizer_of(scorer), rules)
         return cls(settings, flags or RunFlags(), rules, scorer, analyzer, log or _quiet, t0)
 
+    def retriever(self, records: list[Record], output: str | Path, explain_only: bool) -> Any:
+        """The ``--ann`` retriever over the indexed ``records`` (None without ``--ann``); its
+        embeddings are cached in ``OUT.retrieval/`` beside a resumable run."""
+        retriever = make_retriever(self.settings, None if explain_only else f"{output}.retrieval")
+        if retriever is not None:
+            t0 = time.perf_counter()
+            retriever.add(records)
+            retriever.save()
+            self.say(
+                f"retrieval: {len(retriever.index):,} records indexed ({retriever.cache.computed:,} "
+                f"texts embedded) in {time.perf_counter() - t0:.1f}s"
+            )
+        return retriever
+
     def judge(self) -> SamePlaceJudge:
         return SamePlaceJudge(
             self.scorer, threshold=self.settings.threshold, batch_size=self.settings.batch_size
@@ -149,26 +167,34 @@ def link(
     output_format: str | None = None,
     explain_only: bool = False,
     true_pairs: Sequence[tuple[str, str]] | None = None,
+    truth: Sequence[tuple[str, str]] | None = None,
     log: Log | None = None,
 ) -> LinkSummary:
     """Link ``left`` to ``right``: the best right record per left record (see ``geoalign.link.pipeline``).
 
     With ``explain_only`` nothing is scored or written: the blocking analysis is returned in
     ``summary.blocking`` (candidate pair count, largest and skipped blocks, and the recall of the
-    blocking when ``true_pairs`` (left id, right id) are given).
+    blocking when ``true_pairs`` (left id, right id) are given). ``truth`` (left id, right id) also
+    compares the written links with the true pairs (``summary.truth``, see ``link.truth``) and stands
+    for ``true_pairs`` when those are not given.
     """
     from geoalign.io.formats import detect_format
 
     run = _Run.start(scorer, settings, flags, log)
     summary = LinkSummary()
     out_fmt = None if explain_only else detect_format(output, output_format)
+    if true_pairs is None:
+        true_pairs = truth
+    tally = TruthTally.from_pairs(truth) if truth is not None and not explain_only else None
     # open the left table first: a missing column there should fail before the right table is indexed
     left_carry, left_rows, left_total = iter_records(left, count=run.flags.progress)
     right_carry, right_rows, _total = iter_records(right)
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
-    diag = BlockingDiagnostics(indexed.index)
+    retriever = run.retriever(indexed.records, output, explain_only)
+    summary.seconds["retrieval_index"] = time.perf_counter() - run.t0 - summary.seconds["index_right"]
+    diag = BlockingDiagnostics(indexed.index, ann_k=run.settings.ann_k if retriever else None)
     partial = (
         None
         if explain_only
@@ -190,10 +216,17 @@ def link(
             for record in chunk:
                 run.analyzer.analyze(record)
             found = find_candidates(
-                chunk, indexed, run.settings.max_candidates, diag=diag, remember=true_pairs is not None
+                chunk,
+                indexed,
+                run.settings.max_candidates,
+                diag=diag,
+                remember=true_pairs is not None,
+                retriever=retriever,
             )
             if partial is not None and judge is not None:
                 results = judge_link(chunk, found, judge)
+                if tally is not None:
+                    tally.observe(results, found)
                 for result in results:
                     status[result.status.value] = status.get(result.status.value, 0) + 1
                 partial.append(
@@ -203,8 +236,16 @@ def link(
     finally:
         bar.close()
     summary.seconds["blocking" if explain_only else "link"] = time.perf_counter() - t1
+    if retriever is not None:
+        retriever.save()  # the left records' embeddings too: a rerun embeds nothing twice
     summary.blocking = blocking_report(diag, run.settings, run.rules, indexed.usable, true_pairs)
     summary.counts.left_records, summary.counts.left_resumed = n_left, done
+    if tally is not None:
+        summary.truth = tally.report()
+        if done:
+            summary.messages.append(
+                f"--truth covers only the {n_left - done:,} left records linked in this run"
+            )
     if partial is not None:
         t2 = time.perf_counter()
         partial.finish(out_fmt)
@@ -304,7 +345,8 @@ def dedupe(
     counts = summary.counts
     counts.records, counts.existing_records, counts.new_records = len(data.records), data.n_old, len(data.new)
     counts.unusable = indexed.unusable
-    diag = BlockingDiagnostics(indexed.index, dedupe=True)
+    retriever = run.retriever(indexed.records, output, explain_only)
+    diag = BlockingDiagnostics(indexed.index, dedupe=True, ann_k=run.settings.ann_k if retriever else None)
     partial = None if explain_only else _dedupe_output(table, existing, output, run)
     judge = None if partial is None else run.judge()
     done = 0 if partial is None else _start(partial, run, "records")
@@ -320,6 +362,7 @@ def dedupe(
                 diag=diag,
                 remember=true_pairs is not None,
                 accept=pair_once(positions, data.n_old),
+                retriever=retriever,
             )
             if partial is not None and judge is not None:
                 edges = judge_dedupe(queries, found, judge)

@@ -25,7 +25,7 @@ from geoalign.link.core import (
     refused_message,
 )
 from geoalign.link.rows import dedupe_columns, link_columns, link_values
-from geoalign.link.settings import LinkSettings, RunFlags, default_scorer
+from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, cluster_report, snapshot_stats
 from geoalign.link.tables import check_unique, chunks, records_from_items
 from geoalign.types import Scorer
@@ -52,7 +52,10 @@ def link_records(
     indexed = index_records(rights, analyzer, settings.max_block_size)
     summary.counts.right_records, summary.counts.right_unusable = len(rights), indexed.unusable
     summary.seconds["index_right"] = time.perf_counter() - t0
-    diag = BlockingDiagnostics(indexed.index)
+    retriever = make_retriever(settings)
+    if retriever is not None:
+        retriever.add(indexed.records)
+    diag = BlockingDiagnostics(indexed.index, ann_k=settings.ann_k if retriever else None)
     judge = SamePlaceJudge(scorer, threshold=settings.threshold, batch_size=settings.batch_size)
     columns = link_columns([], [])
     rows: list[dict[str, Any]] = []
@@ -60,7 +63,7 @@ def link_records(
     for chunk in chunks(lefts, flags.chunk_size):
         for record in chunk:
             analyzer.analyze(record)
-        candidates = find_candidates(chunk, indexed, settings.max_candidates, diag=diag)
+        candidates = find_candidates(chunk, indexed, settings.max_candidates, diag=diag, retriever=retriever)
         for result in judge_link(chunk, candidates, judge):
             status = summary.counts.status
             status[result.status.value] = status.get(result.status.value, 0) + 1
@@ -94,14 +97,22 @@ def dedupe_records(
     summary.counts.records = summary.counts.new_records = len(items)
     summary.counts.unusable = indexed.unusable
     summary.seconds["index"] = time.perf_counter() - t0
-    diag = BlockingDiagnostics(indexed.index, dedupe=True)
+    retriever = make_retriever(settings)
+    if retriever is not None:
+        retriever.add(indexed.records)
+    diag = BlockingDiagnostics(indexed.index, dedupe=True, ann_k=settings.ann_k if retriever else None)
     judge = SamePlaceJudge(scorer, threshold=settings.threshold, batch_size=settings.batch_size)
     edges: list[Edge] = []
     t1 = time.perf_counter()
     for positions in chunks(range(len(items)), flags.chunk_size):
         queries = [items[q] for q in positions]
         candidates = find_candidates(
-            queries, indexed, settings.max_candidates, diag=diag, accept=pair_once(positions)
+            queries,
+            indexed,
+            settings.max_candidates,
+            diag=diag,
+            accept=pair_once(positions),
+            retriever=retriever,
         )
         edges.extend(e for per_query in judge_dedupe(queries, candidates, judge) for e in per_query)
     summary.seconds["score"] = time.perf_counter() - t1

@@ -27,6 +27,7 @@ LINK_RESULT_COLUMNS = (
     "margin",
     "second_right_id",
     "n_candidates",
+    "candidate_source",
     "explanation",
     "error",
 )
@@ -90,6 +91,8 @@ class LinkResult:
     second: Record | None = None
     margin: float | None = None
     error: ItemError | None = None
+    #: where the best candidate came from: rules, ann or both (``core.SOURCES``)
+    source: str | None = None
 
 
 def link_result(
@@ -138,7 +141,8 @@ def link_values(result: LinkResult, n_right_carry: int, with_explanation: bool) 
     if result.best is None or result.right is None:
         empty_right = [None, None, *([None] * n_right_carry)]
         error = error_text(result.error) if result.error is not None else None
-        return [*base, result.status.value, *empty_right, *([None] * 8), result.n_candidates, None, error]
+        tail = [result.n_candidates, None, None, error]
+        return [*base, result.status.value, *empty_right, *([None] * 8), *tail]
     best, target = result.best, result.right
     forward = best.forward
     assert isinstance(forward, Match)
@@ -157,6 +161,7 @@ def link_values(result: LinkResult, n_right_carry: int, with_explanation: bool) 
         round(result.margin or 0.0, 6),
         result.second.id if result.second is not None else None,
         result.n_candidates,
+        result.source or "rules",
         json.dumps(explanation, ensure_ascii=False) if explanation is not None else None,
         None,
     ]

@@ -29,6 +29,8 @@ DEFAULT_MAX_CLUSTER_SIZE = 1000
 DEFAULT_BATCH_SIZE = 4096
 #: Query records per chunk (and per checkpoint of a resumable run).
 DEFAULT_CHUNK_SIZE = 2000
+#: Nearest neighbours per query record that retrieval (``--ann``) adds to the rule candidates.
+DEFAULT_ANN_K = 20
 
 
 def _at_least(value: int, minimum: int, name: str) -> None:
@@ -46,12 +48,31 @@ class LinkSettings:
     threshold: float = SAME_PLACE_THRESHOLD
     batch_size: int = DEFAULT_BATCH_SIZE
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
+    #: learned retrieval beside the rule blocks: a retrieval model directory ("shipped": the packaged
+    #: one), or None for rule blocking alone; ``ann_k`` nearest neighbours per query record
+    ann: str | None = None
+    ann_k: int = DEFAULT_ANN_K
+    ann_index: str = "hnsw"
 
     def __post_init__(self) -> None:
+        _at_least(self.ann_k, 1, "ann-k")
         _at_least(self.max_block_size, 1, "max-block-size")
         _at_least(self.max_candidates, 1, "max-candidates")
         _at_least(self.batch_size, 1, "batch-size")
         _at_least(self.max_cluster_size, 2, "max-cluster-size")
+
+
+def make_retriever(settings: LinkSettings, cache_dir: str | Path | None = None) -> Any:
+    """The nearest-neighbour retriever ``settings`` ask for (``--ann``), or None for rules alone.
+    ``cache_dir`` keeps the embeddings beside a resumable job."""
+    if settings.ann is None:
+        return None
+    from geoalign.retrieval.retriever import AnnRetriever, RetrievalSettings
+
+    return AnnRetriever(
+        RetrievalSettings(model=settings.ann, k=settings.ann_k, backend=settings.ann_index),
+        cache_dir=cache_dir,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +112,12 @@ def default_scorer(
 
 
 __all__ = [
+    "DEFAULT_ANN_K",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MAX_CLUSTER_SIZE",
     "LinkSettings",
     "RunFlags",
     "default_scorer",
+    "make_retriever",
 ]

@@ -106,9 +106,11 @@ class RunSummary:
 @dataclass(slots=True)
 class LinkSummary(RunSummary):
     counts: LinkCounts = field(default_factory=LinkCounts)
+    #: the written links against ``--truth`` (``link.truth.TruthTally.report``), None without it
+    truth: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"counts": asdict(self.counts), **RunSummary.to_dict(self)}
+        return {"counts": asdict(self.counts), **RunSummary.to_dict(self), "truth": self.truth}
 
 
 @dataclass(slots=True)

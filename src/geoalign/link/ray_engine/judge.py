@@ -103,6 +103,7 @@ def link_output_schema(
         "margin": f64,
         "second_right_id": pa.string(),
         "n_candidates": pa.int64(),
+        "candidate_source": pa.string(),
         "explanation": pa.string(),
         "error": pa.string(),
     }

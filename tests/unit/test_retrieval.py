@@ -1,0 +1,134 @@
+"""Learned retrieval: the ONNX embedder, the indexes, the embedding cache, and the union with rule
+blocking in the link core. Every model here is built by the test (tests/retrieval_fixtures.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.retrieval_fixtures import build_tiny_retrieval_model
+from tests.servers import require_module
+
+from geoalign.errors import InputError, ModelLoadError
+from geoalign.link.core import union_sources
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_module("onnx", "export")
+    return build_tiny_retrieval_model(tmp_path_factory.mktemp("retrieval") / "model")
+
+
+def test_embedder_rows_are_unit_vectors_independent_of_batching(tiny_model: Path) -> None:
+    from geoalign.retrieval.embedder import OnnxEmbedder
+
+    texts = ["杭州市西湖区文三路369号", "文三路369号", "上海市浦东新区", "文三路369号"]
+    embedder = OnnxEmbedder(tiny_model, threads=1, batch_size=2)
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (4, embedder.dim)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[1], vectors[3])
+    alone = OnnxEmbedder(tiny_model, threads=1, batch_size=64).embed(texts[:1])
+    assert np.allclose(alone[0], vectors[0], atol=1e-6)
+    # sharing characters means being near: the road record is nearer its own full address
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert embedder.embed([]).shape == (0, embedder.dim)
+
+
+def test_embedder_rejects_a_directory_without_manifest(tmp_path: Path) -> None:
+    from geoalign.retrieval.embedder import OnnxEmbedder
+
+    with pytest.raises(ModelLoadError, match=r"retrieval\.json"):
+        OnnxEmbedder(tmp_path)
+
+
+def _random_unit(n: int, dim: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_exact_index_matches_brute_force_and_pads() -> None:
+    from geoalign.retrieval.index import ExactIndex
+
+    data, queries = _random_unit(300, 16, 1), _random_unit(20, 16, 2)
+    index = ExactIndex(16)
+    index.add(data[:100], np.arange(100) + 1000)
+    index.add(data[100:], np.arange(100, 300) + 1000)
+    labels, sims = index.search(queries, 5)
+    expect = np.argsort(-(queries @ data.T), axis=1)[:, :5] + 1000
+    assert (labels == expect).all()
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)
+    small = ExactIndex(16)
+    small.add(data[:2], np.array([7, 8]))
+    labels, _ = small.search(queries[:1], 4)
+    assert sorted(labels[0, :2].tolist()) == [7, 8] and labels[0, 2:].tolist() == [-1, -1]
+
+
+def test_hnsw_index_recall_against_exact_and_incremental_add() -> None:
+    require_module("usearch", "ann")
+    from geoalign.retrieval.index import ExactIndex, HnswIndex
+
+    data, queries = _random_unit(2000, 24, 3), _random_unit(100, 24, 4)
+    hnsw, exact = HnswIndex(24, threads=1), ExactIndex(24)
+    for start in range(0, 2000, 500):  # grows past its initial capacity
+        part = data[start : start + 500]
+        labels = np.arange(start, start + len(part))
+        hnsw.add(part, labels)
+        exact.add(part, labels)
+    assert len(hnsw) == 2000
+    got, _ = hnsw.search(queries, 10)
+    want, _ = exact.search(queries, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got, want, strict=True)])
+    assert recall >= 0.95
+
+
+def test_hnsw_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geoalign.retrieval.index import make_index
+
+    monkeypatch.setitem(sys.modules, "usearch", None)
+    monkeypatch.setitem(sys.modules, "usearch.index", None)
+    with pytest.raises(InputError, match=r"geoalign\[ann\]"):
+        make_index("hnsw", 8)
+    with pytest.raises(InputError, match="unknown ANN index"):
+        make_index("faiss-ivf", 8)
+
+
+class _CountingEmbedder:
+    dim = 4
+    model_id = "counting"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return np.array([[len(t), 1, 0, 0] for t in texts], dtype=np.float32)
+
+
+def test_cache_embeds_each_distinct_text_once_and_survives_a_restart(tmp_path: Path) -> None:
+    from geoalign.retrieval.cache import EmbeddingCache
+
+    embedder = _CountingEmbedder()
+    cache = EmbeddingCache(embedder, tmp_path / "c")
+    first = cache.get(["a", "bb", "a"])
+    assert embedder.seen == ["a", "bb"] and first[0].tolist() == first[2].tolist()
+    cache.get(["bb", "ccc"])
+    assert embedder.seen == ["a", "bb", "ccc"]
+    cache.save()
+    again = _CountingEmbedder()
+    reloaded = EmbeddingCache(again, tmp_path / "c")
+    assert reloaded.get(["ccc", "a"]).tolist() == [[3, 1, 0, 0], [1, 1, 0, 0]]
+    assert again.seen == []
+    other = _CountingEmbedder()
+    other.model_id = "another model"
+    EmbeddingCache(other, tmp_path / "c").get(["a"])
+    assert other.seen == ["a"]  # another model's vectors are never mixed in
+
+
+def test_union_tags_each_candidate_with_its_source() -> None:
+    merged, sources, ranks = union_sources([5, 2, 9], [9, 4, 5, 7])
+    assert merged == [5, 2, 9, 4, 7]
+    assert sources == ["both", "rules", "both", "ann", "ann"]
+    assert ranks == [2, None, 0, 1, 3]
