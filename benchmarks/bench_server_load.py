@@ -264,8 +264,22 @@ def batch_stats(base: str) -> tuple[float, float]:
     return value("geoalign_batch_items_sum"), value("geoalign_batch_items_count")
 
 
-def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+def wait_ready(base: str, timeout_s: float) -> None:
+    """Poll /readyz until 200 (the model and any worker processes loaded and warm)."""
     import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=30).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass  # a busy machine: the server may answer late while it loads
+        time.sleep(0.1)
+    raise SystemExit(f"the server at {base} was not ready after {timeout_s:.0f} s")
+
+
+def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     sys.path.insert(0, str(ROOT))
     from tests.servers import free_port, wait_for_port
@@ -302,8 +316,7 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
     try:
         wait_for_port(port, timeout_s=300, proc=proc)
         base = f"http://127.0.0.1:{port}"
-        while httpx.get(base + "/readyz").status_code != 200:
-            time.sleep(0.05)
+        wait_ready(base, timeout_s=600)
         for per_request in args.per_request:
             for clients in args.clients:
                 before = batch_stats(base)

@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 State = Literal["new", "starting", "ready", "draining", "closed"]
 
+#: a scorer whose ``prepare`` is cheap (``prepare_is_cheap``) prepares calls up to this many pairs on
+#: the event loop itself; larger calls still go to the prepare thread, so the loop never stalls
+_INLINE_PREPARE_MAX = 64
+
 
 @runtime_checkable
 class ParallelBatches(Protocol):
@@ -298,6 +302,8 @@ class AsyncEngine:
             max(1, scorer.parallel_batches) if isinstance(scorer, ParallelBatches) else 1
         )
         self._free_slots = self.parallel
+        #: the scorer's ``prepare`` is only safe cleaning (its real work runs in ``run``, elsewhere)
+        self._inline_prepare = bool(getattr(scorer, "prepare_is_cheap", False))
         self._cache_writes: set[asyncio.Task[None]] = set()
         self._prepare_pool: ThreadPoolExecutor | None = None
         self._forward_pool: ThreadPoolExecutor | None = None
@@ -551,7 +557,10 @@ class AsyncEngine:
         loop = self._loop
         assert loop is not None and self._prepare_pool is not None and self._wakeup is not None
         t0 = time.perf_counter()
-        prepared = await loop.run_in_executor(self._prepare_pool, self._prepare, pairs)
+        if self._inline_prepare and len(pairs) <= _INLINE_PREPARE_MAX:
+            prepared = self._prepare(pairs)  # a few µs a pair: cheaper than the hop to a thread
+        else:
+            prepared = await loop.run_in_executor(self._prepare_pool, self._prepare, pairs)
         self.observer.prepared(len(pairs), time.perf_counter() - t0)
 
         results: list[Result | None] = [None] * len(pairs)

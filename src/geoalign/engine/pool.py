@@ -23,8 +23,9 @@ Failures: an exception inside a worker reaches ``run``'s caller as itself (the e
 batch's items one by one so only the culprit gets an ItemError). A worker that *dies* (a crash, the OOM
 killer) breaks the whole :class:`~concurrent.futures.ProcessPoolExecutor` (``BrokenProcessPool``): the
 pool is replaced by a fresh one (one replacement per broken pool, however many threads saw it break)
-and ``run`` raises :class:`WorkerDied`, so the engine retries the items one by one on the new pool:
-neighbours are answered, an input that kills its worker every time ends as an ItemError. Restarts of a
+and the batch is sent once more to the new pool (it may have been a bystander of another worker's
+death). If that breaks too, ``run`` raises :class:`WorkerDied` and the engine retries the items one by
+one: neighbours are answered, an input that kills its worker every time ends as an ItemError. Restarts of a
 pool that never finished a batch are spaced ``restart_interval_s`` apart, so a pool that cannot start
 (out of memory) costs one attempt a second, never a fork storm.
 
@@ -187,6 +188,10 @@ class ProcessPoolScorer:
         self._started_at = 0.0
         self._closed = False
 
+    #: ``prepare`` is only safe cleaning (a few µs a pair): the engine runs it on its event loop for
+    #: small calls instead of paying a hop to its prepare thread per request
+    prepare_is_cheap = True
+
     # ---------------------------------------------------------------- identity (from the local scorer)
 
     @property
@@ -337,31 +342,36 @@ class ProcessPoolScorer:
         return executor
 
     def _call(self, pairs: list[tuple[Any, Any]], explain: list[bool]) -> list[Result]:
-        with self._lock:
-            if self._closed:
-                raise GeoalignError("the scorer's worker pool is closed")
-            if self._executor is None:
-                self._executor = self._new_executor()
-            executor, generation = self._executor, self._generation
-        try:
-            future: Future[list[Result]] = executor.submit(_worker_score, pairs, explain)
-            results = future.result()
-        except BrokenProcessPool as exc:
-            self._restart(generation)
-            raise WorkerDied(
-                f"a scorer worker process died while scoring a batch of {len(pairs)} pairs ({exc}); "
-                "the worker pool was restarted"
-            ) from None
-        except CancelledError:  # queued when close() cancelled what had not started
-            raise GeoalignError("the scorer's worker pool was closed before this batch ran") from None
-        except RuntimeError as exc:  # submit after close(): the server is shutting down
-            if self._closed:
-                raise GeoalignError("the scorer's worker pool is closed") from None
-            raise GeoalignError(f"the scorer's worker pool refused a batch: {exc}") from None
-        with self._lock:
-            if generation == self._generation:
-                self._served = True
-        return results
+        """Score on a worker; if the pool breaks under the batch, once more on the fresh pool (the batch
+        may have been an innocent bystander of another worker's death), then raise WorkerDied."""
+        for _ in range(2):
+            with self._lock:
+                if self._closed:
+                    raise GeoalignError("the scorer's worker pool is closed")
+                if self._executor is None:
+                    self._executor = self._new_executor()
+                executor, generation = self._executor, self._generation
+            try:
+                future: Future[list[Result]] = executor.submit(_worker_score, pairs, explain)
+                results = future.result()
+            except BrokenProcessPool as exc:
+                self._restart(generation)
+                broken = exc
+                continue
+            except CancelledError:  # queued when close() cancelled what had not started
+                raise GeoalignError("the scorer's worker pool was closed before this batch ran") from None
+            except RuntimeError as exc:  # submit after close(): the server is shutting down
+                if self._closed:
+                    raise GeoalignError("the scorer's worker pool is closed") from None
+                raise GeoalignError(f"the scorer's worker pool refused a batch: {exc}") from None
+            with self._lock:
+                if generation == self._generation:
+                    self._served = True
+            return results
+        raise WorkerDied(
+            f"a scorer worker process died while scoring a batch of {len(pairs)} pairs, twice ({broken}); "
+            "the worker pool was restarted"
+        )
 
     def _restart(self, generation: int) -> None:
         """Replace the pool of ``generation`` if it is still the current one (the first thread to see a
