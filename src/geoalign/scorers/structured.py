@@ -333,7 +333,7 @@ class StructuredScorer:
                     ItemError("non_finite_output", f"the structured model produced {probs.tolist()}")
                 )
                 continue
-            explanation = None
+            explanation: dict[str, Any] | None = None
             if self.explain if item.explain is None else item.explain:
                 view_a, view_b = item.data
                 explanation = {"components": [c.to_dict() for c in compare_components(view_a, view_b)]}
