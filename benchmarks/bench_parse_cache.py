@@ -166,6 +166,7 @@ def main() -> None:
         "--cache", type=int, nargs="*", default=[-1], help="parse-cache sizes for the RSS job (-1: default)"
     )
     parser.add_argument("--skip-rss", action="store_true", help="only bytes/entry and feature time")
+    parser.add_argument("--skip-entry", action="store_true", help="only the RSS job")
     parser.add_argument(
         "--judge",
         choices=["structured", "default"],
@@ -185,7 +186,7 @@ def main() -> None:
     )
     print("| tree | addresses | mean chars | bytes/entry | features us/pair |")
     print("|---|---|---|---|---|")
-    for src in args.src:
+    for src in [] if args.skip_entry else args.src:
         r = run_child(src, "entry", args, -1)
         print(
             f"| {src} | {r['addresses']:.0f} | {r['mean_chars']:.1f} | {r['bytes_per_entry']:.0f} "

@@ -1,7 +1,8 @@
 """DataFrames in and out of ``Matcher.score``: pandas or polars, whichever the caller already uses.
 
 A frame is recognised by its type's module (``pandas`` / ``polars``) without importing either: geoalign
-depends on neither, and a caller holding a DataFrame has its library installed. The pair is two columns,
+depends on neither (the ``frames`` extra installs both), and a caller holding a DataFrame has its
+library installed. The pair is two columns,
 by position (the first two) or named (``a="addr_a", b="addr_b"``). The answer is a frame of the same
 library with the input's columns (and, for pandas, its index), then the columns of ``geoalign score``'s
 output: ``label``, ``p_exact_match``, ``p_partial_match``, ``p_not_match``, ``error``. A cell that is

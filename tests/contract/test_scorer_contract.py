@@ -257,6 +257,22 @@ class _NanRows:
         return dict(self.inner.describe())
 
 
+class _NanFirstRow:
+    """Wraps a structured model (a slots dataclass: its ``predict`` cannot be patched): NaN for the
+    first row of every batch, everything else from the real model."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def predict(self, features: Any) -> Any:
+        out = np.array(self.inner.predict(features), dtype=np.float64)
+        out[0] = np.nan
+        return out
+
+
 def _poisoned(scorer: Scorer, marker_text: str) -> Scorer:
     """A copy of ``scorer`` whose model answers NaN for pairs containing ``marker_text``."""
     from geoalign.scorers.cascade import CascadeScorer
@@ -273,15 +289,7 @@ def _poisoned(scorer: Scorer, marker_text: str) -> Scorer:
         return CascadeScorer(scorer.structured, _poisoned(scorer.neural, marker_text), threshold=1.0)
     if isinstance(scorer, StructuredScorer):
         clone = copy.copy(scorer)
-        clone.model = copy.copy(scorer.model)
-        predict = scorer.model.predict
-
-        def nan_predict(x: Any) -> Any:
-            out = np.array(predict(x), dtype=np.float64)
-            out[0] = np.nan
-            return out
-
-        clone.model.predict = nan_predict  # type: ignore[method-assign]
+        clone.model = _NanFirstRow(scorer.model)  # type: ignore[assignment]
         return clone
     raise AssertionError(f"add a NaN injection for {type(scorer).__name__}")
 

@@ -27,7 +27,7 @@ def _rows() -> dict[str, list[Any]]:
 
 
 def test_pandas_frame_in_pandas_frame_out_with_errors_in_their_rows(matcher: Matcher) -> None:
-    pd = require_module("pandas", "tables")
+    pd = require_module("pandas", "frames")
     frame = pd.DataFrame(_rows(), index=["r1", "r2", "r3", "r4", "r5"])
     out = matcher.score(frame, a="left", b="right")
     assert isinstance(out, pd.DataFrame) and list(out.index) == list(frame.index)
@@ -46,7 +46,7 @@ def test_pandas_frame_in_pandas_frame_out_with_errors_in_their_rows(matcher: Mat
 
 
 def test_pandas_pair_is_the_first_two_columns_by_default(matcher: Matcher) -> None:
-    pd = require_module("pandas", "tables")
+    pd = require_module("pandas", "frames")
     frame = pd.DataFrame({"q": [A, pd.NA], "c": [B, B], "note": ["x", "y"]})
     out = matcher.score(frame)
     assert list(out.columns) == ["q", "c", "note", *RESULT_COLUMNS]
@@ -56,7 +56,7 @@ def test_pandas_pair_is_the_first_two_columns_by_default(matcher: Matcher) -> No
 
 
 def test_polars_frame_in_polars_frame_out(matcher: Matcher) -> None:
-    pl = require_module("polars", "tables")
+    pl = require_module("polars", "frames")
     rows = _rows()
     frame = pl.DataFrame(
         {"id": rows["id"], "left": [A, None, A, None, C], "right": [B, B, float("nan"), B, C]},
@@ -75,7 +75,7 @@ def test_polars_frame_in_polars_frame_out(matcher: Matcher) -> None:
 
 
 def test_bad_frame_arguments_are_input_errors(matcher: Matcher) -> None:
-    pd = require_module("pandas", "tables")
+    pd = require_module("pandas", "frames")
     with pytest.raises(InputError, match="no column 'nope'"):
         matcher.score(pd.DataFrame({"a": [A], "b": [B]}), a="nope", b="b")
     with pytest.raises(InputError, match="name both pair columns"):

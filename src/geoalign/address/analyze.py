@@ -11,7 +11,8 @@ to a bound the user sets (``--parse-cache``).
 A view is kept compact because a long job or a service holds tens of thousands of them: it stores what
 only the parse can give (component values, typed numbers, admin names, the derived texts) and computes
 the character sets, bigrams and character positions from its text when the features ask (a few
-microseconds per pair). Storing those made a view ~15 KB (four fifths of it); now it is ~3 KB.
+microseconds, kept for the last ``SUMMARY_CACHE`` texts, so an address compared with many others pays
+once). Storing those in every view made it ~19 KB (four fifths of it); now it is ~4 KB.
 
 It lives in ``address/`` (pure text, no model of its own besides the parser) so that blocking and the
 judge need no scorer module; the structured scorer's features are computed from it.
@@ -108,29 +109,41 @@ class AddressView:
 
     @property
     def bigrams(self) -> frozenset[str]:
-        return _bigrams(self.text)
+        return _summary(self.text)[1]
 
     @property
     def chars(self) -> frozenset[str]:
-        return frozenset(self.text)
+        return _summary(self.text)[0]
 
     @property
     def content_chars(self) -> frozenset[str]:
-        return frozenset(self.content)
+        return _summary(self.content)[0]
 
     @property
     def positions(self) -> dict[str, list[int]]:
-        return char_positions(self.text)
+        """Where each character occurs (shared with other readers of this text: read it, never change it)."""
+        return _summary(self.text)[2]
 
     @property
     def content_positions(self) -> dict[str, list[int]]:
-        return char_positions(self.content)
+        return _summary(self.content)[2]
 
 
 def _bigrams(text: str) -> frozenset[str]:
     if len(text) < 2:
         return frozenset((text,)) if text else frozenset()
     return frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+#: Texts whose character summaries are kept: an address compared with many others (a query against its
+#: candidates, a reference record) computes them once, and memory stays bounded (~12 KB per text).
+SUMMARY_CACHE: Final[int] = 1024
+
+
+@lru_cache(maxsize=SUMMARY_CACHE)
+def _summary(text: str) -> tuple[frozenset[str], frozenset[str], dict[str, list[int]]]:
+    """(characters, bigrams, character positions) of ``text``, for the pair features."""
+    return frozenset(text), _bigrams(text), char_positions(text)
 
 
 def typed_numbers(text: str) -> dict[str, str]:

@@ -230,7 +230,7 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
     ta, tb = a.text, b.text
     la, lb = len(ta), len(tb)
     lcs = LCSseq.similarity(ta, tb)
-    # character summaries are computed from the views' texts here, once per pair (views stay compact)
+    # character summaries: computed from the texts (address.analyze keeps the recent ones), read once
     bigrams_a, bigrams_b = a.bigrams, b.bigrams
     inter = len(bigrams_a & bigrams_b)
     nb_a, nb_b = len(bigrams_a), len(bigrams_b)
@@ -310,8 +310,8 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
         fuzz.ratio(ca, cb) / 100.0 if ca and cb else NAN,
         fuzz.partial_ratio(ca, cb) / 100.0 if ca and cb else NAN,
     )
-    run = longest_common_substring(ta, tb)
-    content_run = longest_common_substring(ca, cb)
+    run = longest_common_substring(ta, tb, b.positions)
+    content_run = longest_common_substring(ca, cb, b.content_positions)
     feats += (
         float(run),
         run / lb if lb else NAN,
