@@ -200,3 +200,32 @@ def test_eval_errors_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     # the errors file may not replace the labelled file
     assert main(["eval", "--pairs", str(pairs), "--errors", str(pairs), *SCORER]) == 2
     assert "is the input file" in capsys.readouterr().err
+
+
+def test_link_and_dedupe_read_gbk_with_chinese_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    left = tmp_path / "门店.csv"
+    left.write_bytes(f"编号,地址\nL1,{A1}\nL2,\n".encode("gbk"))
+    right = tmp_path / "poi.txt"  # Excel's "Unicode text": UTF-16 TSV
+    right.write_bytes(f"编号\t地址\nR1\t{A1}\nR2\t{A2}\n".encode("utf-16"))
+    out = tmp_path / "linked.jsonl"
+    args = ["link", str(left), str(right), "--left-col", "地址", "--right-col", "地址"]
+    ids = ["--left-id", "编号", "--right-id", "编号", "--no-progress"]
+    assert main([*args, *ids, "-o", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["left_id"], r["status"]) for r in rows] == [("L1", "match"), ("L2", "error")]
+    assert rows[0]["right_id"] == "R1" and "empty" in rows[1]["error"]
+    assert "\ufffd" not in out.read_text(encoding="utf-8")
+    capsys.readouterr()
+    # a wrong --encoding, an output that is an input, an unknown suffix: one line each, before any work
+    assert main([*args, *ids, "-o", str(tmp_path / "o.csv"), "--encoding", "utf-8"]) == 2
+    assert "not utf-8" in capsys.readouterr().err
+    assert main([*args, *ids, "-o", str(right)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert main([*args, *ids, "-o", str(tmp_path / "o.txt")]) == 2
+    assert "cannot tell the output format" in capsys.readouterr().err
+    clusters = tmp_path / "clusters.csv"
+    dedupe = ["dedupe", str(left), "--col", "地址", "--id", "编号", "--no-progress", "-o", str(clusters)]
+    assert main(dedupe) == 0
+    assert [r.values[:1] for r in read_table(clusters).rows] == [["L1"], ["L2"]]
+    assert main([*dedupe, "--edges", str(left)]) == 2
+    assert "--edges" in capsys.readouterr().err

@@ -100,7 +100,10 @@ def test_score_bad_rows_are_error_rows_never_dropped(tmp_path, model_dir, suffix
     assert table.columns == ["a", "b", *RESULT_COLUMNS]
     rows = [dict(zip(table.columns, r.values, strict=True)) for r in table.rows]
     assert len(rows) == 7
-    errors = [json.loads(r["error"]) if r["error"] else None for r in rows]
+    # JSONL nests the error object; the other formats hold its JSON text (issue 17)
+    errors = [
+        (r["error"] if suffix == ".jsonl" else json.loads(r["error"])) if r["error"] else None for r in rows
+    ]
     assert [e["code"] if e else None for e in errors] == [
         None,
         "empty",
@@ -128,8 +131,8 @@ def test_score_jsonl_non_string_and_missing(tmp_path, model_dir):
     got = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [g["id"] for g in got] == [1, 2, 3]
     assert got[0]["error"] is None and got[0]["label"]
-    assert json.loads(got[1]["error"])["code"] == "missing"
-    assert json.loads(got[2]["error"])["code"] == "not_a_string"
+    assert got[1]["error"]["code"] == "missing"  # a nested object in JSONL (issue 17)
+    assert got[2]["error"]["code"] == "not_a_string"
 
 
 def test_score_parquet_and_xlsx(tmp_path, model_dir):
@@ -173,7 +176,14 @@ def test_score_resumes_from_partial_output(tmp_path, model_dir):
     scorer = ScorerSpec(model=str(model_dir), explain=False).build()  # what `score --model DIR` builds
     assert scorer.model_id.endswith("+rules/v1")  # the rule layer is part of the job's identity
     fingerprint = input_fingerprint(
-        source, a=0, b=1, header=False, format="tsv", scorer=scorer.name, model=scorer.model_id
+        source,
+        a=0,
+        b=1,
+        header=False,
+        format="tsv",
+        encoding="utf-8-sig",  # the text encoding is part of the job (issue 17)
+        scorer=scorer.name,
+        model=scorer.model_id,
     )
     writer = PartialOutput(out, fingerprint, ["a", "b", *RESULT_COLUMNS])
     writer.start(resume=False)

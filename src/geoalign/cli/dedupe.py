@@ -61,10 +61,24 @@ def run(args: argparse.Namespace) -> int:
         from geoalign.cli.link_ray import run_cli
 
         return run_cli("dedupe", args)
-    table = TableSpec(args.input, args.col, args.id_col, split_list(args.carry), args.format, args.header)
+    if not args.explain_blocking:
+        from geoalign.io.formats import output_format
+        from geoalign.io.paths import check_output
+
+        inputs = [args.input, args.existing, args.labels]
+        check_output(args.output, inputs)
+        output_format(args.output, args.output_format)
+        if args.edges:
+            check_output(args.edges, [*inputs, args.output], option="--edges")
+            output_format(args.edges, option=None)
+    table = TableSpec(
+        args.input, args.col, args.id_col, split_list(args.carry), args.format, args.header, args.encoding
+    )
     existing = None
     if args.existing:
-        existing = TableSpec(args.existing, args.existing_col, args.existing_id, (), None, args.header)
+        existing = TableSpec(
+            args.existing, args.existing_col, args.existing_id, (), None, args.header, args.encoding
+        )
     summary = dedupe(
         table,
         args.output or "-",

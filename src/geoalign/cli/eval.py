@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.scorers.structured_train import is_test_query
     from geoalign.types import AddressPair, Match
 
+    check_output(args.errors, [args.pairs], option="--errors")
     if args.errors:
         from geoalign.io.formats import output_format
 
         output_format(args.errors, option=None)
-    check_output(args.errors, [args.pairs], option="--errors")
     check_output(args.plot, [args.pairs], option="--plot")
     pairs = read_labelled_pairs(args.pairs, encoding=args.encoding)
     if args.subset != "all":

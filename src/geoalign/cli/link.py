@@ -48,6 +48,9 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="whether CSV/TSV/XLSX inputs have a header row (default: detect)",
     )
+    from geoalign.cli.options import add_encoding_option
+
+    add_encoding_option(parser)
     block = parser.add_argument_group("blocking")
     block.add_argument(
         "--rules", default=None, help=f"comma-separated blocking rules (default: all of {', '.join(RULES)})"
@@ -163,6 +166,7 @@ def tables_from_args(args: argparse.Namespace) -> tuple[TableSpec, TableSpec]:
             split_list(getattr(args, f"carry_{side}")),
             getattr(args, f"{side}_format"),
             args.header,
+            args.encoding,
         )
 
     return spec("left"), spec("right")
@@ -279,6 +283,12 @@ def run(args: argparse.Namespace) -> int:
         return run_cli("link", args)
     if not args.explain_blocking and not args.output:
         raise InputError("-o/--output is required (or use --explain-blocking)")
+    if not args.explain_blocking:
+        from geoalign.io.formats import output_format
+        from geoalign.io.paths import check_output
+
+        check_output(args.output, [args.left, args.right, args.labels])
+        output_format(args.output, args.output_format)
     left, right = tables_from_args(args)
     summary = link(
         left,

@@ -180,8 +180,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.workers < 1:
         raise InputError("--batch-size and --workers must be >= 1")
+    check_output(args.output, [args.input])  # first: the worst mistake, and the one to name
     out_fmt = output_format(args.output, args.output_format)
-    check_output(args.output, [args.input])
     progress = not args.no_progress and sys.stderr.isatty()
     table = read_table(
         args.input,

@@ -21,7 +21,7 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class TableSpec:
     """Where a table's records are: file, address column, id column (None: the 1-based row number),
-    carried columns, format and header options."""
+    carried columns, format, header and text-encoding options (None: detect)."""
 
     path: str | Path
     col: str
@@ -29,6 +29,7 @@ class TableSpec:
     carry: Sequence[str] = ()
     fmt: str | None = None
     header: bool | None = None
+    encoding: str | None = None
 
 
 def make_record(
@@ -57,7 +58,11 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> tuple[list[str], It
     an empty file are raised here, before any work; duplicate ids are caught by ``check_unique``."""
     from geoalign.io.tables import read_table
 
-    table = read_table(spec.path, spec.fmt, header=spec.header, count=count)
+    # the columns the user named: finding one in the first row makes that row the header
+    named = (spec.col, spec.id_col, *spec.carry)
+    table = read_table(
+        spec.path, spec.fmt, header=spec.header, count=count, encoding=spec.encoding, expect=named
+    )
     if not table.columns:
         raise InputError(f"{spec.path}: the file is empty (no header, no rows)")
     i_addr = _column(table.columns, spec.col, "address column", spec.path)
