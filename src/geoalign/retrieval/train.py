@@ -48,6 +48,22 @@ class RetrievalTrainConfig:
     eval_every: int = 200
 
 
+def save_checkpoint(
+    torch: Any, path: Path, model: Any, optimizer: Any, step: int, epoch: int, epoch_step: int
+) -> None:
+    """The resumable state: weights, optimizer and where in the epoch the run stopped."""
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "epoch": epoch,
+            "epoch_step": epoch_step,
+        },
+        path,
+    )
+
+
 def log(out: Path, message: str) -> None:
     line = f"{time.strftime('%H:%M:%S')} {message}"
     print(line, flush=True)
@@ -205,16 +221,7 @@ def train(cfg: RetrievalTrainConfig) -> Path:
             if step % 10 == 0:
                 log(out, f"step {step} epoch {epoch} loss {loss.item():.4f}")
             if step % cfg.save_every == 0:
-                torch.save(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "step": step,
-                        "epoch": epoch,
-                        "epoch_step": epoch_step,
-                    },
-                    ckpt,
-                )
+                save_checkpoint(torch, ckpt, model, optimizer, step, epoch, epoch_step)
             if step % cfg.eval_every == 0:
                 log(out, f"step {step}: validation {evaluate()}")
             if time.monotonic() > deadline or step >= cfg.max_steps:
@@ -223,16 +230,7 @@ def train(cfg: RetrievalTrainConfig) -> Path:
         else:
             epoch += 1
             epoch_step = 0
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "epoch": epoch,
-            "epoch_step": epoch_step,
-        },
-        ckpt,
-    )
+    save_checkpoint(torch, ckpt, model, optimizer, step, epoch, epoch_step)
     metrics = {
         "validation": evaluate(),
         "steps": step,
