@@ -48,44 +48,41 @@ def _write_table(path: Path, table: dict[str, str]) -> None:
         writer.writerows((rid, text) for text, rid in table.items())
 
 
-def ccks_tables(path: str) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
-    """(frozen-fold queries text -> id, every distinct candidate text -> id, query id -> exact ids)."""
-    from geoalign.scorers.structured_train import is_test_query
-
-    queries: dict[str, str] = {}
-    candidates: dict[str, str] = {}
-    exact: dict[str, set[str]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                continue
-            q, c, label = parts
-            cid = candidates.setdefault(c, f"c{len(candidates) + 1}")
-            if not is_test_query(q):
-                continue
-            qid = queries.setdefault(q, f"q{len(queries) + 1}")
-            if label.strip() == "2":
-                exact.setdefault(qid, set()).add(cid)
-    return queries, candidates, exact
+Tables = tuple[dict[str, str], dict[str, str], dict[str, set[str]]]
 
 
-def shenzhen_tables(root: str) -> tuple[dict[str, str], dict[str, str], dict[str, set[str]]]:
-    """(distinct a of the positive valid pairs -> id, every distinct b -> id, a id -> positive b ids)."""
+def _tables(pairs: list[Any], wanted: Any, true_label: str, query_prefix: str, record_prefix: str) -> Tables:
+    """(query text -> id, every distinct record text -> id, query id -> true record ids): every ``b``
+    is a record; ``a`` is a query where ``wanted(pair)``; its true records are those labelled
+    ``true_label``."""
     queries: dict[str, str] = {}
     records: dict[str, str] = {}
-    positive: dict[str, set[str]] = {}
-    with open(Path(root) / "valid.tsv", encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                continue
-            a, b, label = parts
-            bid = records.setdefault(b, f"b{len(records) + 1}")
-            if label.strip() == "1":
-                aid = queries.setdefault(a, f"a{len(queries) + 1}")
-                positive.setdefault(aid, set()).add(bid)
-    return queries, records, positive
+    truth: dict[str, set[str]] = {}
+    for pair in pairs:
+        rid = records.setdefault(pair.b, f"{record_prefix}{len(records) + 1}")
+        if not wanted(pair):
+            continue
+        qid = queries.setdefault(pair.a, f"{query_prefix}{len(queries) + 1}")
+        if pair.label == true_label:
+            truth.setdefault(qid, set()).add(rid)
+    return queries, records, truth
+
+
+def ccks_tables(path: str) -> Tables:
+    """(frozen-fold queries text -> id, every distinct candidate text -> id, query id -> exact ids)."""
+    from geoalign.io.labels import read_labelled_pairs
+    from geoalign.scorers.structured_train import is_test_query
+
+    return _tables(read_labelled_pairs(path), lambda pair: is_test_query(pair.a), "exact_match", "q", "c")
+
+
+def shenzhen_tables(root: str) -> Tables:
+    """(distinct a of the positive valid pairs -> id, every distinct b -> id, a id -> positive b ids)."""
+    from geoalign.io.labels import read_labelled_pairs
+
+    pairs = read_labelled_pairs(Path(root) / "valid.tsv")
+    # Shenzhen's 1 ("same place") reads as partial_match, 0 as not_match (io.labels.parse_label)
+    return _tables(pairs, lambda pair: pair.label != "not_match", "partial_match", "a", "b")
 
 
 def _scorer(judge: str) -> Any:
