@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from geoalign.cli.main import main
+from geoalign.evaluate.errors import ERROR_COLUMNS
 from geoalign.io.tables import read_table
 
 A1, B1 = "浙江省杭州市西湖区文三路369号", "文三路369号"
@@ -174,17 +175,7 @@ def test_eval_errors_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     table = read_table(out, header=True)
-    assert table.columns == [
-        "line",
-        "a",
-        "b",
-        "gold_label",
-        "predicted_label",
-        "p_exact_match",
-        "p_partial_match",
-        "p_not_match",
-        "error",
-    ]
+    assert table.columns == list(ERROR_COLUMNS)  # the literal names are pinned in test_io_files
     got = [dict(zip(table.columns, r.values, strict=True)) for r in table.rows]
     wrong = report["n"] - round(report["accuracy"] * report["n"])
     assert len(got) == wrong + report["unscored"]
