@@ -253,6 +253,15 @@ def pair_loss(logits: Any, allowed: Any, three_way: Any, class_weights: Any, aux
     return -(weight * set_logp).sum() / weight.sum().clamp_min(1e-6)
 
 
+def pair_logits(model: Any, batch: dict[str, Any]) -> Any:
+    """The classifier's logits for a collated batch (``collate``'s extra keys are not model inputs)."""
+    return model(
+        input_ids=batch["input_ids"],
+        token_type_ids=batch["token_type_ids"],
+        attention_mask=batch["attention_mask"],
+    ).logits
+
+
 def distill_loss(student: Any, teacher: Any, temperature: float) -> Any:
     """KL(teacher || student) at a temperature, scaled by T² so its gradients match the hard loss's
     (Hinton et al.). Every pair gets it, including the coarse Shenzhen and rule-made ones: the teacher's
@@ -294,11 +303,7 @@ class Teachers:
         total = None
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for model in self.models:
-                logits = model(
-                    input_ids=batch["input_ids"],
-                    token_type_ids=batch["token_type_ids"],
-                    attention_mask=batch["attention_mask"],
-                ).logits.float()
+                logits = pair_logits(model, batch).float()
                 logp = torch.log_softmax(logits, dim=-1)
                 total = logp if total is None else total + logp
         assert total is not None
@@ -315,11 +320,7 @@ def predict_logits(
     for idx in length_batches([len(x) for x in enc.ids], batch_size, random.Random(0), shuffle=False):
         b = collate(enc, idx, pad_id)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(
-                input_ids=b["input_ids"],
-                token_type_ids=b["token_type_ids"],
-                attention_mask=b["attention_mask"],
-            ).logits
+            logits = pair_logits(model, b)
         out[idx] = logits.float().numpy()
     return out
 
@@ -453,11 +454,7 @@ def train(cfg: TrainConfig) -> Path:
                 continue
             b = collate(enc, idx, pad_id)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(
-                    input_ids=b["input_ids"],
-                    token_type_ids=b["token_type_ids"],
-                    attention_mask=b["attention_mask"],
-                ).logits
+                logits = pair_logits(model, b)
             loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
             if teachers is not None:
                 soft = teachers.logits(b, cfg.bf16)
