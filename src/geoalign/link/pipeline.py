@@ -15,8 +15,8 @@ Link output (one row per left record, unmatched and unusable ones included)::
 ``status`` is ``match`` (the best candidate is the same place), ``no_match`` (candidates, none the same
 place; the best one is still shown), ``no_candidates`` (blocking found nothing) or ``error`` (the
 record cannot take part, e.g. an empty address; ``error`` says why). ``margin`` is the best
-candidate's score minus the second best's (score = the exact_match probability, the smaller of both
-directions where both were scored): a small margin means "look at this one".
+candidate's forward exact_match probability minus the second best's (the key candidates are ranked
+by after "same place"; 1.0 for an identical normalized text): a small margin means "look at this one".
 
 Dedupe output (one row per record): ``id, address, [carried...], cluster_id, cluster_size, status,
 error`` where status is ``existing`` / ``new`` in incremental mode, ``record`` otherwise, and ``error``

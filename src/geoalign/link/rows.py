@@ -98,8 +98,8 @@ class LinkResult:
 def link_result(
     left: Record, records: Sequence[Record], judged: list[Judged], n_candidates: int
 ) -> LinkResult:
-    """Pick the best of a query's judged candidates (same place first, then no hard-number conflict,
-    then score; the judge's order breaks ties)."""
+    """Pick the best of a query's judged candidates (``Judged.rank``: same place first, then the
+    forward exact probability; the judge's order breaks ties)."""
     if left.error is not None:
         return LinkResult(left, LinkStatus.ERROR, 0, error=left.error)
     usable = [j for j in judged if isinstance(j.forward, Match)]
@@ -111,7 +111,7 @@ def link_result(
     usable.sort(key=lambda j: j.rank, reverse=True)
     best = usable[0]
     second = usable[1] if len(usable) > 1 else None
-    margin = best.score - (second.score if second is not None else 0.0)
+    margin = best.rank_score - (second.rank_score if second is not None else 0.0)
     return LinkResult(
         left,
         LinkStatus.MATCH if best.same_place else LinkStatus.NO_MATCH,
