@@ -191,7 +191,9 @@ def _scoring_lines(summary: RunSummary, neural: bool) -> list[str]:
     if judge is not None:  # the Ray engine's summary has no judge counters (they live in its actors)
         lines.append(
             f"  compared: {judge.forward_pairs:,} candidate pairs "
-            f"(and {judge.skipped_hard_numbers:,} not compared: different house numbers), "
+            f"(not compared: {judge.skipped_hard_numbers:,} with different house numbers, "
+            f"{judge.skipped_conflicting:,} on another road or district, compared only to rank a "
+            "link that has no same-place candidate), "
             f"{judge.reverse_pairs:,} checked the other way round; {judge.same_place:,} same place, "
             f"{judge.refused_by_hard_numbers:,} rejected for different house numbers"
         )

@@ -34,6 +34,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 #: often get 0.2-0.4); the hard-number check and the reverse direction carry the precision. Chosen on
 #: the generated benchmark (docs/benchmarks.md, "Table alignment": precision 0.9999, recall 0.96 at 0.2).
 SAME_PLACE_THRESHOLD: Final[float] = 0.2
+_HARD: Final[frozenset[str]] = frozenset(HARD_NUMBERS)
 
 
 @dataclass(slots=True)
@@ -125,23 +126,23 @@ class Judged:
 
     @property
     def rank_score(self) -> float:
-        """What orders a query's candidates within a same-place class: the forward (query -> record)
-        exact probability, 1.0 for identical normalized texts. Not ``score``: the reverse direction
-        is scored only for candidates that pass the forward threshold, and the smaller of the two
-        punishes a record that says more than the query (a POI with its road and number for a query
-        that names the POI). On the CCKS development queries (rules + ANN candidates, default judge)
-        the forward probability finds the labelled exact record first for 74.9% of the validation
-        fold's queries where (same place, no conflict, min of both directions) found 63.9%
-        (docs/linking.md, "Ranking")."""
+        """What orders a query's candidates: the forward (query -> record) exact probability, 1.0 for
+        identical normalized texts. Not ``score``: the reverse direction is scored only for candidates
+        that pass the forward threshold, and the smaller of the two punishes a record that says more
+        than the query (a POI with its road and number for a query that names the POI)."""
         return 1.0 if self.identical else self.p_forward
 
     @property
-    def rank(self) -> tuple[bool, float]:
-        """Same place first (both directions, no conflict: so another flat of the same compound, which
-        conflicts on the room, never outranks a same-place flat), then ``rank_score``. Hard-number
-        conflicts are no longer a rank of their own among the rest: the parse calls 16% of CCKS exact
-        pairs a road conflict (a POI written with a cross street), and ranking them last lost them."""
-        return (self.same_place, self.rank_score)
+    def rank(self) -> float:
+        """The best candidate is the likeliest answer to the query, whether or not it is the same place
+        (then the row says ``no_match`` and still shows it). Neither "same place" nor "no hard-number
+        conflict" is a rank of its own: on the CCKS development queries both orders put a record
+        that the model finds less likely first — lower top-1 *and* lower precision of the written
+        links (validation fold, default judge: top-1 0.760 vs 0.749 same-place-first and 0.639 for
+        the old order; written-link precision 0.865 vs 0.842; docs/linking.md, "Ranking"). Another
+        flat of the same compound still never becomes a written link: it conflicts on the room, so
+        it is never the same place."""
+        return self.rank_score
 
 
 @dataclass(slots=True)
@@ -151,6 +152,8 @@ class JudgeStats:
     same_place: int = 0
     identical: int = 0
     skipped_hard_numbers: int = 0
+    #: road/admin-conflicting pairs not scored (dedupe; or the query found a same-place candidate)
+    skipped_conflicting: int = 0
     refused_by_hard_numbers: int = 0
     errors: int = 0
     forward_s: float = 0.0
@@ -182,22 +185,30 @@ class SamePlaceJudge:
 
     def _prefilter(
         self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
-    ) -> list[tuple[int, int]]:
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(pairs to score now, pairs whose parses conflict only on a level the parse often misreads:
+        road, admin). A hard-number conflict is certain enough to skip the pair; a query whose
+        candidates all conflict on hard numbers keeps its first one."""
         kept: list[tuple[int, int]] = []
+        soft: list[tuple[int, int]] = []
         first_conflicting: dict[int, tuple[int, int]] = {}
-        has_clean: set[int] = set()
+        has_other: set[int] = set()
         for q, c in pairs:
-            if view_conflicts(queries[q], candidates[c]):
+            found = view_conflicts(queries[q], candidates[c])
+            if not found:
+                kept.append((q, c))
+                has_other.add(q)
+            elif _HARD.intersection(found):
                 first_conflicting.setdefault(q, (q, c))
                 self.stats.skipped_hard_numbers += 1
             else:
-                has_clean.add(q)
-                kept.append((q, c))
+                soft.append((q, c))
+                has_other.add(q)
         for q, pair in first_conflicting.items():
-            if q not in has_clean:
+            if q not in has_other:
                 kept.append(pair)
                 self.stats.skipped_hard_numbers -= 1
-        return kept
+        return kept, soft
 
     def _score(self, pairs: list[AddressPair]) -> list[Result]:
         out: list[Result] = []
@@ -206,16 +217,41 @@ class SamePlaceJudge:
         return out
 
     def judge(
-        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+        self,
+        queries: Sequence[Record],
+        candidates: Sequence[Record],
+        pairs: Sequence[tuple[int, int]],
+        *,
+        rank_all: bool = True,
     ) -> list[Judged]:
         """Judge ``pairs`` of (index into queries, index into candidates).
 
-        Pairs whose parsed views already conflict on a hard number can never be the same place, so
-        they are not scored (the cheap stage first): they are counted in ``skipped_hard_numbers``.
-        A query whose candidates all conflict still gets its first (best-blocked) candidate scored,
-        so the output can show the nearest record and why it is not a match.
+        Pairs whose parsed views conflict on a hard number can never be the same place, so they are
+        not scored (the cheap stage first; counted in ``skipped_hard_numbers``); a query whose
+        candidates all conflict still gets its first (best-blocked) candidate scored, so the output
+        can show the nearest record and why it is not a match. Pairs whose views conflict only on the
+        road or an admin level cannot be the same place either, but the parse misreads those often
+        (a POI written with its cross street: 16% of CCKS exact pairs), so for *ranking*
+        (``rank_all``, link) they are scored in a second round for the queries that found no
+        same-place candidate in the first; dedupe, which only wants same-place edges, skips them
+        (both counted in ``skipped_conflicting`` when not scored).
         """
-        pairs = self._prefilter(queries, candidates, pairs)
+        now, soft = self._prefilter(queries, candidates, pairs)
+        judged = self._judge_pairs(queries, candidates, now)
+        if soft:
+            settled = {item.q for item in judged if item.same_place}
+            later = [pair for pair in soft if rank_all and pair[0] not in settled]
+            self.stats.skipped_conflicting += len(soft) - len(later)
+            judged += self._judge_pairs(queries, candidates, later)
+        return judged
+
+    def _judge_pairs(
+        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+    ) -> list[Judged]:
+        """Score ``pairs`` forward, then the reverse direction for those that can still be the same
+        place, and decide "same place" (module docstring)."""
+        if not pairs:
+            return []
         start = time.perf_counter()
         forward = self._score([AddressPair(queries[q].address, candidates[c].address) for q, c in pairs])
         self.stats.forward_s += time.perf_counter() - start

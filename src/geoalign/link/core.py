@@ -175,7 +175,7 @@ def judge_dedupe(
 ) -> list[list[Edge]]:
     """Per query record, its same-place edges (query id, candidate id, score rounded to 6 places)."""
     edges: list[list[Edge]] = [[] for _ in queries]
-    for item in judge.judge(queries, candidates.records, candidates.pairs()):
+    for item in judge.judge(queries, candidates.records, candidates.pairs(), rank_all=False):
         if item.same_place:
             edge = Edge(queries[item.q].id, candidates.records[item.c].id, round(item.score, 6))
             edges[item.q].append(edge)

@@ -12,11 +12,11 @@ Link output (one row per left record, unmatched and unusable ones included)::
     label, p_exact_match, p_partial_match, p_not_match, p_exact_reverse, same_place, margin,
     second_right_id, n_candidates, explanation, error
 
-``status`` is ``match`` (the best candidate is the same place), ``no_match`` (candidates, none the same
-place; the best one is still shown), ``no_candidates`` (blocking found nothing) or ``error`` (the
-record cannot take part, e.g. an empty address; ``error`` says why). ``margin`` is the best
-candidate's forward exact_match probability minus the second best's (the key candidates are ranked
-by after "same place"; 1.0 for an identical normalized text): a small margin means "look at this one".
+``status`` is ``match`` (the best candidate is the same place), ``no_match`` (the best candidate is not
+the same place; it is still shown), ``no_candidates`` (blocking found nothing) or ``error`` (the
+record cannot take part, e.g. an empty address; ``error`` says why). The best candidate is
+the one with the highest forward (left -> right) exact_match probability (1.0 for an identical
+normalized text); ``margin`` is its lead over the second best: a small margin means "look at this one".
 
 Dedupe output (one row per record): ``id, address, [carried...], cluster_id, cluster_size, status,
 error`` where status is ``existing`` / ``new`` in incremental mode, ``record`` otherwise, and ``error``

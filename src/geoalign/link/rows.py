@@ -98,8 +98,8 @@ class LinkResult:
 def link_result(
     left: Record, records: Sequence[Record], judged: list[Judged], n_candidates: int
 ) -> LinkResult:
-    """Pick the best of a query's judged candidates (``Judged.rank``: same place first, then the
-    forward exact probability; the judge's order breaks ties)."""
+    """Pick the best of a query's judged candidates (``Judged.rank``: the forward exact probability;
+    the judge's order breaks ties); the row is a ``match`` when that candidate is the same place."""
     if left.error is not None:
         return LinkResult(left, LinkStatus.ERROR, 0, error=left.error)
     usable = [j for j in judged if isinstance(j.forward, Match)]
