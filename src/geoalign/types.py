@@ -212,6 +212,15 @@ class PreparedItem:
     #: build an explanation for this item? None = the scorer's default (its ``explain`` attribute, see
     #: :class:`Explains`). Set per call by ``score(..., explain=)`` or the engine; part of the cache key.
     explain: bool | None = None
+    #: whether ``clean`` cut side a / side b to the length limit: the answer says so
+    #: (``explanation.truncated``), so it is part of the cache key beside ``seen`` (a cut long
+    #: address and the same text typed short are one text but not one answer)
+    cut: tuple[bool, bool] = (False, False)
+
+    @property
+    def identity(self) -> tuple[str, str, bool, bool]:
+        """What the answer depends on besides the scorer: the text seen and where it was cut."""
+        return (self.seen[0], self.seen[1], self.cut[0], self.cut[1])
 
 
 @dataclass(slots=True)

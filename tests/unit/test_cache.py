@@ -20,7 +20,7 @@ from geoalign.types import Match
 
 def test_cache_key_covers_scorer_model_and_ordered_text() -> None:
     base = cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
-    assert base.startswith("geoalign:v2:")
+    assert base.startswith("geoalign:v3:")
     assert base == cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
     assert base != cache_key("torch", "sha-1", ("建国路88号", "北京市朝阳区建国路88号"))
     assert base != cache_key("onnx", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
@@ -29,7 +29,7 @@ def test_cache_key_covers_scorer_model_and_ordered_text() -> None:
     assert cache_key("s", "m", ("ab", "c")) != cache_key("s", "m", ("a", "bc"))
 
 
-def test_cache_key_covers_variant_rules_and_the_explanation_switch() -> None:
+def test_cache_key_covers_variant_rules_the_explanation_switch_and_the_cut() -> None:
     seen = ("北京市朝阳区建国路88号", "建国路88号")
     keys = {
         cache_key("torch", "sha-1", seen),
@@ -39,8 +39,10 @@ def test_cache_key_covers_variant_rules_and_the_explanation_switch() -> None:
         cache_key("torch", "sha-1", seen, rules_version="r2"),
         cache_key("torch", "sha-1", seen, explain=True),
         cache_key("torch", "sha-1", seen, explain=False),
+        cache_key("torch", "sha-1", seen, cut=(True, False)),
+        cache_key("torch", "sha-1", seen, cut=(False, True)),
     }
-    assert len(keys) == 7
+    assert len(keys) == 9
 
 
 class _Keyed:

@@ -514,3 +514,34 @@ def test_sync_engine_from_threads_and_inside_a_running_loop() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         engine.match("a", "b")
     engine.close()
+
+
+def test_a_cut_address_and_the_same_text_typed_short_are_not_one_answer() -> None:
+    """The answer for an address cut to --max-chars says so (explanation.truncated); the same text
+    typed short does not: neither the in-call de-duplication nor the cache may hand one the other's."""
+    from geoalign.address.clean import Cleaned, clean
+    from geoalign.scorers.spec import ScorerSpec
+
+    scorer = ScorerSpec(scorer="structured", max_chars=12).build()
+    long_a = ADDRESSES[4]
+    cleaned = clean(long_a, max_chars=12)
+    assert isinstance(cleaned, Cleaned) and cleaned.truncated
+    short_a, b = cleaned.text, ADDRESSES[3]
+
+    def cut(result: Result) -> Any:
+        """Where side a was cut (side b, longer than 12 characters too, is cut in every call)."""
+        assert isinstance(result, Match)
+        return ((result.explanation or {}).get("truncated") or {}).get("a")
+
+    async def main() -> None:
+        async with AsyncEngine(scorer) as engine:
+            long_first = await engine.match_many([(long_a, b), (short_a, b)])
+        assert cut(long_first[0]) is not None and cut(long_first[1]) is None
+        cache = MemoryLRU(100)
+        async with AsyncEngine(scorer, cache=cache) as engine:
+            assert cut(await engine.match(long_a, b)) is not None
+            assert cut(await engine.match(short_a, b)) is None
+            assert cut(await engine.match(long_a, b)) is not None
+        assert engine.stats.cache_hits == 1 and len(cache) == 2
+
+    run(main())

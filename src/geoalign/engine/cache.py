@@ -28,7 +28,7 @@ from geoalign.types import Explains, HasVariant, Match, RuleVersioned, Scorer
 log = logging.getLogger(__name__)
 
 #: Bumped when the stored value or the key recipe changes, so old entries are never misread.
-KEY_VERSION = "v2"
+KEY_VERSION = "v3"
 
 
 def cache_key(
@@ -39,13 +39,15 @@ def cache_key(
     variant: str = "",
     rules_version: str = "",
     explain: bool | None = None,
+    cut: tuple[bool, bool] = (False, False),
 ) -> str:
     """The cache key of one item. Hashed so arbitrary text makes a short, safe Redis key.
 
-    ``explain`` None means the scorer has no explanation switch (its output cannot differ by it).
+    ``explain`` None means the scorer has no explanation switch (its output cannot differ by it);
+    ``cut``: which sides were cut to the length limit (``PreparedItem.cut``).
     """
     payload = json.dumps(
-        [scorer, model_id, variant, rules_version, explain, seen[0], seen[1]],
+        [scorer, model_id, variant, rules_version, explain, seen[0], seen[1], cut[0], cut[1]],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -65,8 +67,11 @@ class ScorerKeys:
         self.rules_version = str(scorer.rules_version) if isinstance(scorer, RuleVersioned) else ""
         self._explainer: Explains | None = scorer if isinstance(scorer, Explains) else None
 
-    def key(self, seen: tuple[str, str], explain: bool | None = None) -> str:
-        """``explain``: the item's own choice (``PreparedItem.explain``); None = the scorer's default."""
+    def key(
+        self, seen: tuple[str, str], explain: bool | None = None, cut: tuple[bool, bool] = (False, False)
+    ) -> str:
+        """``explain``: the item's own choice (``PreparedItem.explain``); None = the scorer's default.
+        ``cut``: ``PreparedItem.cut``."""
         chosen: bool | None = None
         if self._explainer is not None:
             chosen = bool(self._explainer.explain) if explain is None else explain
@@ -77,6 +82,7 @@ class ScorerKeys:
             variant=self.variant,
             rules_version=self.rules_version,
             explain=chosen,
+            cut=cut,
         )
 
 

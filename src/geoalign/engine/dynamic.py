@@ -578,7 +578,7 @@ class AsyncEngine:
             for i in todo:
                 item = prepared.items[i]
                 assert isinstance(item, PreparedItem)
-                keys[i] = self.keys.key(item.seen, item.explain)
+                keys[i] = self.keys.key(item.seen, item.explain, item.cut)
             t1 = time.perf_counter()
             values = await self.cache.get_many([keys[i] for i in todo])
             lookup_ms = (time.perf_counter() - t1) * 1000
@@ -601,13 +601,13 @@ class AsyncEngine:
 
         futures: dict[int, asyncio.Future[Result]] = {}
         #: the same text twice in one call (frequent in address tables) is computed once
-        first_of: dict[tuple[str, str], int] = {}
+        first_of: dict[tuple[str, str, bool, bool], int] = {}
         copies: list[tuple[int, int]] = []
         now = loop.time()
         for i in todo:
             item = prepared.items[i]
             assert isinstance(item, PreparedItem)
-            first = first_of.setdefault(item.seen, i)
+            first = first_of.setdefault(item.identity, i)
             if first != i:
                 copies.append((i, first))
                 continue

@@ -240,7 +240,8 @@ class ProcessPoolScorer:
             if isinstance(side_b, ItemError):
                 items.append(side_b)
                 continue
-            items.append(PreparedItem(1, (side_a, side_b), (pair.a, pair.b)))
+            (text_a, cut_a), (text_b, cut_b) = side_a, side_b
+            items.append(PreparedItem(1, (text_a, text_b), (pair.a, pair.b), cut=(cut_a, cut_b)))
         return Prepared(items)
 
     def run(self, prepared: Prepared) -> Raw:
@@ -396,14 +397,14 @@ class ProcessPoolScorer:
             old.shutdown(wait=False, cancel_futures=True)
 
 
-def _clean_side(value: Any, which: str, max_chars: int) -> str | ItemError:
-    """Safe cleaning of one side, with the structured scorer's error wording (``address a: ...``):
-    a pooled scorer answers a bad input exactly as the in-process one does."""
+def _clean_side(value: Any, which: str, max_chars: int) -> tuple[str, bool] | ItemError:
+    """(clean text, whether it was cut) of one side, with the structured scorer's error wording
+    (``address a: ...``): a pooled scorer answers a bad input exactly as the in-process one does."""
     cleaned = clean(value, max_chars=max_chars)
     if isinstance(cleaned, ItemError):
         return ItemError(cleaned.code, f"address {which}: {cleaned.message}")
     assert isinstance(cleaned, Cleaned)
-    return cleaned.text
+    return cleaned.text, cleaned.truncated
 
 
 __all__ = ["POOLABLE", "ProcessPoolScorer", "WorkerDied", "resolve_workers", "usable_cpus"]

@@ -120,7 +120,9 @@ class CascadeScorer:
             if isinstance(item, ItemError):
                 items.append(item)
             else:
-                items.append(PreparedItem(item.cost, item.seen, _Item(item, pair), item.timings_ms))
+                items.append(
+                    PreparedItem(item.cost, item.seen, _Item(item, pair), item.timings_ms, cut=item.cut)
+                )
         with self._lock:
             self.stats.structured_ms += (time.perf_counter() - start) * 1000.0
         return Prepared(items)

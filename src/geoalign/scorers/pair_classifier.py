@@ -385,7 +385,15 @@ class PairClassifierScorer:
             a, b = c
             tokens = next(encoded)
             data = _Item(tokens, (a.truncated, b.truncated))
-            items.append(PreparedItem(len(tokens.input_ids), (a.text, b.text), data, dict(timings)))
+            items.append(
+                PreparedItem(
+                    len(tokens.input_ids),
+                    (a.text, b.text),
+                    data,
+                    dict(timings),
+                    cut=(a.truncated, b.truncated),
+                )
+            )
         return Prepared(items)
 
     def forward(self, batch: Sequence[PairTokens]) -> np.ndarray:

@@ -315,7 +315,9 @@ class RuleScorer:
             views = _views_of(item)
             if views is not None:  # the structured stage's own views and cleaned texts: no second look-up
                 items.append(
-                    PreparedItem(item.cost, item.seen, _Item(item, item.seen, views), item.timings_ms)
+                    PreparedItem(
+                        item.cost, item.seen, _Item(item, item.seen, views), item.timings_ms, cut=item.cut
+                    )
                 )
                 continue
             side_a, side_b = self._side(pair.a), self._side(pair.b)
@@ -323,7 +325,7 @@ class RuleScorer:
                 data = _Item(item, None, None)
             else:
                 data = _Item(item, (side_a[0], side_b[0]), (side_a[1], side_b[1]))
-            items.append(PreparedItem(item.cost, item.seen, data, item.timings_ms))
+            items.append(PreparedItem(item.cost, item.seen, data, item.timings_ms, cut=item.cut))
         self.rules_ms += (time.perf_counter() - start) * 1000.0
         return Prepared(items)
 

@@ -235,7 +235,7 @@ class PairFeaturizer:
                 continue
             (a, view_a), (b, view_b) = side_a, side_b
             data = PairViews((view_a, view_b), (a.truncated, b.truncated))
-            items.append(PreparedItem(1, (a.text, b.text), data))
+            items.append(PreparedItem(1, (a.text, b.text), data, cut=(a.truncated, b.truncated)))
         return items
 
     def matrix(self, pairs: Sequence[AddressPair]) -> tuple[np.ndarray, list[ItemError | None]]:
