@@ -272,6 +272,20 @@ def test_a_lone_surrogate_is_a_4xx_on_parse_and_labels_and_an_item_error_never_a
     assert not any(tmp_path.iterdir())
 
 
+def test_parse_over_the_length_limit_parses_the_prefix_and_says_so() -> None:
+    """One length policy: /v1/parse cuts at --max-chars like /v1/match, flags it, keeps valid offsets."""
+    long_text = "浙江省杭州市西湖区文三路369号" + "东" * 40
+    with running(max_chars=20) as client:
+        reply = client.post("/v1/parse", json={"addresses": [long_text, "杭州市西湖区文三路369号"]})
+    assert reply.status_code == 200
+    cut, whole = reply.json()["results"]
+    assert cut["truncated"] == {"by": "max_chars", "at_char": 20}
+    assert cut["raw"] == long_text
+    assert cut["components"] and all(c["end"] <= 20 for c in cut["components"])
+    assert all(long_text[c["start"] : c["end"]] == c["text"] for c in cut["components"])
+    assert "truncated" not in whole
+
+
 # ---------------------------------------------------------------- 17.21: labels, hosts
 
 

@@ -76,11 +76,15 @@ def _parse_each(addresses: list[str], max_chars: int) -> list[dict[str, Any]]:
 
     out: list[dict[str, Any]] = []
     for text in addresses:
-        if len(text) > max_chars:
-            error = ItemError("too_long", f"address of {len(text)} characters; the limit is {max_chars}")
-            out.append(error.to_dict())
-            continue
         try:
+            if len(text) > max_chars:
+                # the one length policy (CLI, Python, /v1/match): the first max_chars characters are
+                # parsed and the answer says so; offsets into that prefix are offsets into the text
+                found = parse_one(text[:max_chars]).to_dict()
+                found["raw"] = text
+                found["truncated"] = {"by": "max_chars", "at_char": max_chars}
+                out.append(found)
+                continue
             out.append(parse_one(text).to_dict())
         except InputError as exc:
             out.append(ItemError(exc.code, str(exc)).to_dict())
