@@ -405,6 +405,30 @@ def test_link_with_a_neural_model_runs_the_cascade(
         assert stage["stage"] == "neural" or "neural_error" in stage
 
 
+def test_link_judge_default_runs_the_shipped_neural_stage(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    out = tmp_path / "links.csv"
+    # threshold 1.0: no structured answer is sure enough, so the shipped neural stage decides every pair
+    assert run_link(left, right, out, "--judge", "default", "--cascade-threshold", "1.0", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    cascade, judge = summary["cascade"], summary["judge"]
+    assert judge["forward_pairs"] > 0
+    assert cascade["neural_decided"] == judge["forward_pairs"] + judge["reverse_pairs"]
+    assert cascade["structured_decided"] == 0
+
+
+def test_link_judge_structured_with_a_model_is_refused(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    code = run_link(left, right, tmp_path / "x.csv", "--judge", "structured", "--model", str(tmp_path))
+    assert code == 2
+    assert "--judge structured" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_python_api_in_memory() -> None:
     from geoalign.link import dedupe_records, link_records
 

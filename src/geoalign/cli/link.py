@@ -1,7 +1,8 @@
 """``geoalign link LEFT RIGHT --left-col C --right-col C -o OUT``: the best right record per left record.
 
 Blocking finds candidates (``--explain-blocking`` shows what it costs and misses before any scoring),
-the embedded matcher scores them (``--model DIR`` adds a neural stage for the pairs it is unsure of),
+the embedded matcher scores them (``--judge default`` adds the shipped neural stage for the pairs it is
+unsure of, ``--model DIR`` your own),
 and a candidate is a match only when it is the same place both ways with no conflicting house numbers.
 The output has one row per left record, unmatched and unusable ones included (see
 ``geoalign.link.pipeline``). ``--engine ray`` runs the same on a Ray cluster (``geoalign.cli.link_ray``).
@@ -99,6 +100,15 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=SAME_PLACE_THRESHOLD,
         help="exact_match probability needed in each direction for a same-place match",
+    )
+    score.add_argument(
+        "--judge",
+        choices=("structured", "default"),
+        default=None,
+        help="structured: the embedded matcher alone (the fast path; default without --model); default: "
+        "the default judge of `geoalign match`, the shipped neural matcher for the pairs the embedded "
+        "one is unsure of (~10x slower; better on real data: docs/linking.md). --model DIR: your own "
+        "neural stage",
     )
     ScorerSpec.add_arguments(score, TABLE_FIELDS)
     run_ = parser.add_argument_group("execution")
@@ -201,7 +211,7 @@ def _scoring_lines(summary: RunSummary, neural: bool) -> list[str]:
     if cascade is not None and neural:
         lines.append(
             f"  models: the embedded matcher decided {cascade.structured_decided:,} pairs in "
-            f"{cascade.structured_ms / 1000:.1f}s, --model decided {cascade.neural_decided:,} in "
+            f"{cascade.structured_ms / 1000:.1f}s, the neural stage decided {cascade.neural_decided:,} in "
             f"{cascade.neural_ms / 1000:.1f}s; {cascade.errors:,} errors"
         )
     elif cascade is not None:
@@ -231,7 +241,7 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
         f"(full comparison {blocking['full_comparison_pairs']:,}); "
         f"{blocking['skipped_blocks']:,} oversized blocks skipped"
     )
-    lines += _scoring_lines(summary, neural=bool(args.model))
+    lines += _scoring_lines(summary, neural=bool(args.model) or getattr(args, "judge", None) == "default")
     if isinstance(summary, LinkSummary) and summary.counts.status:
         statuses = ", ".join(f"{k} {v:,}" for k, v in summary.counts.status.items())
         lines.append(f"  left records: {statuses}")

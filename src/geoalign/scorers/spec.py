@@ -298,9 +298,14 @@ class ScorerSpec:
 
     @classmethod
     def for_tables(cls, args: argparse.Namespace, **overrides: Any) -> ScorerSpec:
-        """link / dedupe (local and Ray engines): always the cascade, with a neural stage only when
-        ``--model`` is given, so the per-stage counts are reported either way."""
-        return cls.from_args(args, scorer="cascade", cascade_without_model=True, **overrides)
+        """link / dedupe (local and Ray engines): always the cascade, so the per-stage counts are
+        reported either way; its neural stage is ``--model`` when given, the shipped one with
+        ``--judge default``, none otherwise (``--judge structured``, the fast path and the default)."""
+        judge = getattr(args, "judge", None)
+        if judge == "structured" and getattr(args, "model", None) is not None:
+            raise InputError("--judge structured scores with the embedded matcher alone; drop --model")
+        without = judge != "default"
+        return cls.from_args(args, scorer="cascade", cascade_without_model=without, **overrides)
 
 
 def _flag(name: str) -> str:
