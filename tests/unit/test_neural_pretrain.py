@@ -203,3 +203,17 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninte
     # a checkpoint of another schedule is refused, not silently continued
     with pytest.raises(ValueError, match="10-step run"):
         module.pretrain(_config(tmp_path, "cut", corpus, ccks, init, steps=20))
+
+
+def test_cli_refuses_a_directory_that_is_no_encoder_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
+    from geoalign.cli.main import main
+
+    (tmp_path / "corpus.txt").write_text("甲城市人民路1号\n", encoding="utf-8")
+    argv = ["pretrain-neural", "--init", str(tmp_path), "--corpus", str(tmp_path / "corpus.txt")]
+    assert main([*argv, "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no config.json" in err

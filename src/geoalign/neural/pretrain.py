@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from geoalign.errors import DataFormatError
+from geoalign.errors import DataFormatError, InputError, ModelLoadError
 from geoalign.neural.data import ccks_splits, read_lines, texts_of
 
 MASK_TOKEN = "<mask>"
@@ -153,7 +153,7 @@ def load_mlm_model(init: Path, vocab_size: int) -> Any:
     }
     bad = [k for k in info["missing_keys"] if k not in fresh and not k.endswith("position_ids")]
     if bad:
-        raise RuntimeError(f"{init}: encoder weights missing from the init: {bad[:5]}")
+        raise ModelLoadError(f"{init}: encoder weights missing from the init: {bad[:5]}")
     if model.get_input_embeddings().weight.shape[0] != vocab_size:
         model.resize_token_embeddings(vocab_size)
     if model.get_output_embeddings().weight is not model.get_input_embeddings().weight:
@@ -227,7 +227,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
         if not (init / name).is_file():
             raise FileNotFoundError(f"--init {init}: no {name} (give a train-neural run's init/ or best/)")
     if cfg.steps < 1 or cfg.batch_size < 1:
-        raise ValueError("--steps and --batch-size must be positive")
+        raise InputError("--steps and --batch-size must be positive")
     out.mkdir(parents=True, exist_ok=True)
     final = out / "final"
     torch.set_num_threads(cfg.threads)
@@ -264,7 +264,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     if last.is_file():
         state = torch.load(last, weights_only=False)
         if state["steps"] != cfg.steps:
-            raise ValueError(f"{last} was saved by a {state['steps']}-step run; this one asks {cfg.steps}")
+            raise InputError(f"{last} was saved by a {state['steps']}-step run; this one asks {cfg.steps}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
