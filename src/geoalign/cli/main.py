@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("geoalign.cli.score", "score a file of address pairs (CSV/TSV/JSONL/Parquet/XLSX)"),
     "train": ("geoalign.cli.train", "train the embedded matcher on labelled pairs"),
     "train-neural": ("geoalign.cli.train_neural", "train the neural matcher (pretrained encoder)"),
+    "pretrain-neural": ("geoalign.cli.pretrain_neural", "masked-LM pretraining of the neural encoder"),
     "eval": ("geoalign.cli.eval", "evaluate a scorer on labelled pairs"),
     "profile": ("geoalign.cli.profile", "per-stage timings of a scorer"),
     "verify-mgeo": ("geoalign.cli.verify_mgeo", "check a real MGeo checkpoint against reference outputs"),
