@@ -160,7 +160,8 @@ def test_api_key_guards_labels_and_parse_but_not_the_page(tmp_path: Path) -> Non
 
 
 def test_parse_gives_components_with_offsets_and_errors_in_their_slots(client: TestClient) -> None:
-    r = client.post("/v1/parse", json={"addresses": [A1, "   ", "文三路" * 30]})
+    long_text = "文三路" * 30
+    r = client.post("/v1/parse", json={"addresses": [A1, "   ", long_text]})
     assert r.status_code == 200
     first, empty, too_long = r.json()["results"]
     assert first["raw"] == A1
@@ -171,8 +172,11 @@ def test_parse_gives_components_with_offsets_and_errors_in_their_slots(client: T
     room = next(c for c in first["components"] if c["name"] == "roomno")
     assert room["value"] == "501"
     assert empty["error"]["code"] == "invalid_input"
-    assert too_long["error"]["code"] == "too_long"
-    assert "64" in too_long["error"]["message"]
+    # One length policy: a long address is parsed on its first max-chars characters and flagged.
+    assert "error" not in too_long
+    assert too_long["raw"] == long_text
+    assert too_long["truncated"] == {"by": "max_chars", "at_char": 64}
+    assert all(c["end"] <= 64 for c in too_long["components"])
 
 
 def test_parse_refuses_too_many_addresses(client: TestClient) -> None:
