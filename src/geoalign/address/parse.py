@@ -165,9 +165,16 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
 
     Every span ``resolve`` found with one level (prov/city/district/town) becomes a component of that
     level; tagged spans overlapping it are dropped. Spans it did not resolve (ambiguous level, or no
-    admin prefix found) keep the tagger's reading.
+    admin prefix found) keep the tagger's reading, and so does a name the tagger calls ``redundant``
+    (a repeated copy of the admin prefix: which copy counts as redundant is a labelling convention the
+    tagger learned, not something the gazetteer knows).
     """
-    fixed: list[Span] = [(s.level, s.start, s.end) for s in resolution.spans if s.level is not None]
+    fixed: list[Span] = [
+        (s.level, s.start, s.end)
+        for s in resolution.spans
+        if s.level is not None
+        and not any(n == "redundant" and n0 < s.end and s.start < n1 for n, n0, n1 in spans)
+    ]
     if not fixed:
         return spans
     kept = [sp for sp in spans if not any(sp[1] < e and s < sp[2] for _, s, e in fixed)]
