@@ -64,6 +64,33 @@ def analyze(text: str) -> AddressView:
     return view_from_components(parsed, parsed.normalized, admin)
 
 
+def analyze_many(texts: Sequence[str]) -> list[AddressView | None]:
+    """``analyze`` for many cleaned addresses at once: the parser tags a batch in one vectorised pass
+    (about ten times cheaper per address than one at a time). The views are exactly ``analyze``'s;
+    None where the batch could not analyze an address (``PairFeaturizer.view`` then analyzes it alone
+    and reports its error in the item's slot)."""
+    from geoalign.address import gazetteer
+    from geoalign.address.parse import default_parser
+    from geoalign.types import Components
+
+    try:
+        parsed_all = default_parser().parse_many(texts)
+    except Exception:  # same results either way: each address is then analyzed alone
+        return [None] * len(texts)
+    out: list[AddressView | None] = []
+    for parsed in parsed_all:
+        view = None
+        if isinstance(parsed, Components):
+            try:
+                resolution = gazetteer.resolve(parsed.normalized)
+                admin = (resolution.prov, resolution.city, resolution.district, resolution.town)
+                view = view_from_components(parsed, parsed.normalized, admin)
+            except Exception:  # left to analyze(), which reports it
+                view = None
+        out.append(view)
+    return out
+
+
 #: The decision rule applied after the class weights, named in model.json so a model is always scored
 #: with the rule it was tuned with.
 DECISION_RULE: Final[str] = "exact_needs_no_number_conflict/v1"
@@ -257,7 +284,18 @@ class PairFeaturizer:
             return ItemError(view.code, f"address {which}: {view.message}")
         return cleaned.text, view
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Analyze the distinct uncached cleaned texts in one batch (``analyze_many``) and cache them."""
+        todo = [t for t in dict.fromkeys(texts) if self._cache.get(t) is None]
+        if len(todo) < 2:
+            return
+        for text, view in zip(todo, analyze_many(todo), strict=True):
+            if view is not None:
+                self._cache.put(text, view)
+
     def prepare(self, pairs: Sequence[AddressPair]) -> list[PreparedItem | ItemError]:
+        cleaned = [clean(v, max_chars=self.max_chars) for pair in pairs for v in (pair.a, pair.b)]
+        self.warm([c.text for c in cleaned if isinstance(c, Cleaned)])
         items: list[PreparedItem | ItemError] = []
         for pair in pairs:
             side_a = self.side(pair.a, "a")
