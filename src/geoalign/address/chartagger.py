@@ -515,30 +515,40 @@ def viterbi_batch(
     if not live.size:
         return out
     trans = np.where(allowed, transitions, np.float32(_NEG)).astype(np.float32)
+    # Labels any label may precede (O, B-x) take the max over every previous label; labels with exactly
+    # two allowed predecessors (I-x after B-x / I-x) take the max of those two: half the work, same max.
+    n_pred = allowed.sum(axis=0)
+    open_to = np.flatnonzero(n_pred > 2)
+    narrow = np.flatnonzero(n_pred <= 2)
+    pairs = np.array([([*np.flatnonzero(allowed[:, j]).tolist(), 0, 0])[:2] for j in narrow])
+    pairs = pairs.reshape(len(narrow), 2).astype(np.int64)
+    pair_t = np.stack([trans[pairs[:, 0], narrow], trans[pairs[:, 1], narrow]]) if narrow.size else None
+    t_open = trans[:, open_to]
     order = live[np.argsort(-counts[live], kind="stable")]  # longest first: a prefix stays active
     lens = counts[order]
     t_max = int(lens[0])
     b = order.size
+    deltas = np.empty((t_max, b, n_labels), dtype=np.float32)
     delta = np.where(first, emissions[starts[order]], np.float32(_NEG)).astype(np.float32)
-    back = np.zeros((t_max, b, n_labels), dtype=np.int16)
+    deltas[0] = delta
     for t in range(1, t_max):
         active = int(np.searchsorted(-lens, -t, side="left"))  # addresses longer than t
         d = delta[:active]
-        cand = d[:, :, None] + trans[None, :, :]
-        best = cand.argmax(axis=1)
-        back[t, :active] = best
-        delta[:active] = (
-            np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0, :]
-            + emissions[starts[order[:active]] + t]
-        )
-    last = delta.argmax(axis=1)
-    state = np.zeros(b, dtype=np.int64)
+        new = np.empty((active, n_labels), dtype=np.float32)
+        new[:, open_to] = (d[:, :, None] + t_open[None, :, :]).max(axis=1)
+        if pair_t is not None:
+            new[:, narrow] = np.maximum(d[:, pairs[:, 0]] + pair_t[0], d[:, pairs[:, 1]] + pair_t[1])
+        delta[:active] = new + emissions[starts[order[:active]] + t]
+        deltas[t] = delta
+    # Back pointers are recomputed for the chosen label only (one row of argmax per address and step),
+    # with the same ties as a full argmax: the lowest previous label wins.
+    state = delta.argmax(axis=1)
     for t in range(t_max - 1, -1, -1):
         active = int(np.searchsorted(-lens, -t, side="left"))
-        cur = np.where(lens[:active] == t + 1, last[:active], state[:active])
+        cur = state[:active]
         out[starts[order[:active]] + t] = cur
         if t > 0:
-            state[:active] = back[t, np.arange(active), cur]
+            state[:active] = (deltas[t - 1, :active] + trans[:, cur].T).argmax(axis=1)
     return out
 
 
