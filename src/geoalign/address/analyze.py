@@ -176,10 +176,18 @@ def view_from_components(
     ``parsed.normalized``); ``admin`` the gazetteer-completed admin names. Several components of one
     type are joined (a POI split in two parts is still one name); for numbers the first one counts
     (the coarsest, e.g. the road number). ``canon_admin``/``canon_rest`` default to ``admin`` and the
-    text (what ``analyze`` computes on the variant-folded text)."""
+    text (what ``analyze`` computes on the variant-folded text).
+
+    A component written wholly inside brackets is an aside (``(西门)``, ``(近学院路)``, ``【周末不收件】``):
+    not compared as a component of the place. Its text still counts, as ``paren`` and in the text
+    features. (The data sets label such an aside as a subpoi or assist like any other; whether the
+    parser reads it as one must not decide whether two addresses are the same place.)"""
+    asides = [m.span() for m in _PAREN.finditer(parsed.raw)]
     comps: dict[str, str] = {}
     for item in parsed.items:
         if item.name not in LEVELS:
+            continue
+        if asides and any(lo <= item.start and item.end <= hi for lo, hi in asides):
             continue
         value = (item.value or item.text).strip()
         if not value:
