@@ -38,7 +38,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 #: Bumped whenever the templates below change: a model records the version it was trained with.
-FEATURE_VERSION: Final[int] = 5
+FEATURE_VERSION: Final[int] = 6
 
 #: Character classes (``kind``): what a character is, shown to the model as a window.
 K_PAD, K_HAN, K_DIGIT, K_LATIN, K_PUNCT, K_SPACE, K_NUMERAL = 0, 1, 2, 3, 4, 5, 6
@@ -66,8 +66,9 @@ TEMPLATES: Final[tuple[str, ...]] = (
     "division-starting-here(len,level)", "division-ending-here(len,level)",
     "division-ending-before/starting-here", "repeats(bigram before/after)",
     "domain", "domain×c0",
+    "number-run(kind,2 after)", "number-run(kind,before,after)",
     "domain×c-1c0", "domain×c0c+1", "domain×c-1c0c+1", "domain×run", "domain×next-suffix(char,dist)",
-    "domain×prev-suffix(char)",
+    "domain×prev-suffix(char)", "domain×number-run(kind,2 after)",
 )  # fmt: skip
 N_TEMPLATES: Final[int] = len(TEMPLATES)
 
@@ -339,6 +340,13 @@ def featurize(
     )
     spec.append((np.minimum(pos_in, 15),))
     spec.append((np.minimum(n - 1 - pos_in, 15),))
+    # Inside a run of digits / Latin / numerals the character window sees only the run; what a number
+    # is (road number, building, unit, floor, room) is written right after it (号, 栋, 单元, 层, 室) or
+    # right before it (第, B-): the two symbols after the run and the one before it.
+    is_num = (kind == K_DIGIT) | (kind == K_LATIN) | (kind == K_NUMERAL)
+    after = at + (rlen - in_run)  # flat position of the first symbol after the run (a sentinel at the end)
+    run_after = (np.where(is_num, fsym[after], 0), np.where(is_num, fsym[after + 1], 0))
+    run_before = np.where(is_num, fsym[at - in_run - 1], 0)
 
     # Nearest suffix character at or after / strictly before each character, within the address.
     is_sfx = _suffix_table(suffixes)[np.minimum(fsym, _SYM_BOS)]
@@ -414,6 +422,9 @@ def featurize(
     spec.append((rep, rep_prev))
     spec.append((domain,))
     spec.append((domain, s(0)))
+    kind64 = kind.astype(np.int64)
+    spec.append((kind64, *run_after))
+    spec.append((kind64, run_before, run_after[0]))
     _hash_into(ids, spec, domain, np.uint64((1 << bits) - 1))
     return Batch(ids, starts, raw_index)
 
@@ -425,7 +436,7 @@ _EOS_AT: Final[IntArray] = np.arange(_PAD, dtype=np.int64)
 _EOS_SYMS: Final[IntArray] = _SYM_EOS + np.arange(_PAD, dtype=np.int64)
 _KIND_WEIGHTS: Final[IntArray] = np.array([4096, 512, 64, 8, 1], dtype=np.int64)
 #: Domain-crossed templates -> the template whose key they cross with the domain.
-_DOMAIN_CROSSED: Final[dict[int, int]] = {29: 8, 30: 9, 31: 12, 32: 16, 33: 19, 34: 21}
+_DOMAIN_CROSSED: Final[dict[int, int]] = {31: 8, 32: 9, 33: 12, 34: 16, 35: 19, 36: 21, 37: 29}
 #: Up to this many characters the keys are one matrix product (few calls); above, template by template.
 _DENSE_MAX_CHARS: Final[int] = 256
 _MIX_BLOCK: Final[int] = 4096
