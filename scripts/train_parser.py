@@ -77,10 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--select-fraction", type=float, default=0.1, help="held out of each train file")
     ap.add_argument("--limit", type=int, default=0, help="use only N addresses of each train file (smoke)")
     ap.add_argument("--report-dev", action="store_true", help="also score the dev files (report only)")
+    ap.add_argument(
+        "--repeat",
+        action="append",
+        default=[],
+        metavar="SET=N",
+        help="train on a data set's training addresses N times (weights its conventions; e.g. naacl=2)",
+    )
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--verbose", action="store_true", help="CRFsuite progress per iteration")
     args = ap.parse_args(argv)
 
+    repeat: dict[str, int] = {}
+    for item in args.repeat:
+        name, _, times = item.partition("=")
+        if name not in TRAIN_FILES or not times.isdigit() or int(times) < 1:
+            ap.error(f"--repeat takes SET=N with SET one of {sorted(TRAIN_FILES)} and N >= 1, got {item!r}")
+        repeat[name] = int(times)
     t0 = time.perf_counter()
     lexicon = Lexicon.build(lexicon_from_gazetteer())
     train: list[tuple[Format, list[Example]]] = []
@@ -93,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             examples = examples[: args.limit]
         n_sel = int(len(examples) * args.select_fraction)
         select[fmt], rest = examples[:n_sel], examples[n_sel:]
-        train.append((fmt, rest))
-        print(f"{fmt}: {len(rest)} train, {n_sel} selection", flush=True)
+        train.extend([(fmt, rest)] * repeat.get(fmt, 1))
+        print(f"{fmt}: {len(rest)} train (x{repeat.get(fmt, 1)}), {n_sel} selection", flush=True)
     params: dict[str, object] = {"max_iterations": args.max_iterations}
     if args.algorithm == "lbfgs":
         params |= {"c1": args.c1, "c2": args.c2}
@@ -119,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         "model": MODEL_FILE,
         "default_domain": "naacl",
         "trained": dt.date.today().isoformat(),
-        "train_data": {fmt: {"file": TRAIN_FILES[fmt], "addresses": len(exs)} for fmt, exs in train},
+        "train_data": {
+            fmt: {"file": TRAIN_FILES[fmt], "addresses": len(exs), "repeat": repeat.get(fmt, 1)}
+            for fmt, exs in dict(train).items()
+        },
         "selection_split": {"fraction": args.select_fraction, "seed": args.seed, "micro_f1": sel},
         "params": params | {"algorithm": args.algorithm, "bits": args.bits},
     }

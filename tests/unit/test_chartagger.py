@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from geoalign.address.chartagger import (
@@ -89,6 +89,36 @@ def test_features_do_not_depend_on_the_batch(texts: list[str]) -> None:
         assert np.array_equal(batch.ids[lo:hi], alone.ids)
         assert batch.raw_index[lo:hi].tolist() == alone.raw_index.tolist()
         assert all(not text[j].isspace() and text[j] != "\u200b" for j in alone.raw_index.tolist())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(length=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_single_address_viterbi_equals_the_reference(length: int, seed: int) -> None:
+    """One address takes its own path (``_viterbi_one``); ties must break as in the batched one."""
+    rng = np.random.default_rng(seed)
+    n = len(LABELS)
+    em = (rng.integers(-3, 4, size=(length, n)) / 2).astype(np.float32)
+    trans = (rng.integers(-3, 4, size=(n, n)) / 2).astype(np.float32)
+    allowed, first = _allowed()
+    fast = viterbi_batch(em, np.array([0, length]), trans, allowed, first).tolist()
+    assert fast == viterbi_reference(em, trans, allowed, first)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(address_text, min_size=12, max_size=30))
+def test_large_batch_features_equal_single_ones(texts: list[str]) -> None:
+    """Above ``_DENSE_MAX_CHARS`` characters keys and emissions are computed another way (sums per
+    template, blocks): bit for bit the same as for each address alone (the few-character way)."""
+    texts = [t * 3 for t in texts]  # long enough that the batch takes the large-batch path
+    model = _model(5)
+    batch = featurize(texts, 2, BITS, LEXICON)
+    assume(len(batch.ids) > 256)
+    em = model.emissions(batch.ids)
+    for i, text in enumerate(texts):
+        alone = featurize([text], 2, BITS, LEXICON)
+        lo, hi = batch.starts[i], batch.starts[i + 1]
+        assert np.array_equal(batch.ids[lo:hi], alone.ids)
+        assert np.array_equal(em[lo:hi], model.emissions(alone.ids))
 
 
 @given(st.integers(0, 40), st.lists(st.integers(0, 0x110020), max_size=3))

@@ -163,7 +163,14 @@ def test_each_distinct_address_is_analyzed_once(tiny, monkeypatch):
         calls.append(text)
         return real(text)
 
+    real_many = analysis.analyze_many
+
+    def counting_many(texts):
+        calls.extend(texts)
+        return real_many(texts)
+
     monkeypatch.setattr(analysis, "analyze", counting)
+    monkeypatch.setattr(analysis, "analyze_many", counting_many)  # prepare analyzes a batch at once
     scorer = StructuredScorer(tiny[0])
     query = "浙江省杭州市西湖区文三路369号"
     scorer.score([AddressPair(query, b) for b in ("文三路369号", "文三路371号", "文三路369号")])

@@ -24,6 +24,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -37,7 +38,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 #: Bumped whenever the templates below change: a model records the version it was trained with.
-FEATURE_VERSION: Final[int] = 3
+FEATURE_VERSION: Final[int] = 6
 
 #: Character classes (``kind``): what a character is, shown to the model as a window.
 K_PAD, K_HAN, K_DIGIT, K_LATIN, K_PUNCT, K_SPACE, K_NUMERAL = 0, 1, 2, 3, 4, 5, 6
@@ -65,6 +66,9 @@ TEMPLATES: Final[tuple[str, ...]] = (
     "division-starting-here(len,level)", "division-ending-here(len,level)",
     "division-ending-before/starting-here", "repeats(bigram before/after)",
     "domain", "domain×c0",
+    "number-run(kind,2 after)", "number-run(kind,before,after)",
+    "domain×c-1c0", "domain×c0c+1", "domain×c-1c0c+1", "domain×run", "domain×next-suffix(char,dist)",
+    "domain×prev-suffix(char)", "domain×number-run(kind,2 after)",
 )  # fmt: skip
 N_TEMPLATES: Final[int] = len(TEMPLATES)
 
@@ -143,27 +147,30 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> np.uint64(31))
 
 
+#: Multipliers of a template's 1st, 2nd... value in its key (odd 64-bit constants).
+_VALUE_MULS: Final[tuple[int, ...]] = (
+    0xD6E8FEB86659FD93, 0xA0761D6478BD642F, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3,
+)  # fmt: skip
+_SEED_MUL: Final[int] = 0x9E3779B97F4A7C15
+
+
 def _key(template: int, *values: IntArray | int) -> npt.NDArray[np.uint64]:
+    """Key of one template (as ``_hash_into`` computes it for all): ``mix(t * SEED + sum v_i * M_i)``."""
     with np.errstate(over="ignore"):
-        h = np.uint64(template * 0x9E3779B97F4A7C15 & _M64)
-        out: npt.NDArray[np.uint64] = np.full(1, h, dtype=np.uint64)
-        for v in values:
-            arr = np.asarray(v).astype(np.uint64)
-            out = _mix(out * np.uint64(0x100000001B3) + arr)
-        return out
+        h = np.full(1, template * _SEED_MUL & _M64, dtype=np.uint64)
+        for v, mul in zip(values, _VALUE_MULS, strict=False):
+            h = h + np.asarray(v).astype(np.uint64) * np.uint64(mul)
+        return _mix(h)
 
 
 def key_reference(template: int, *values: int) -> int:
     """The same key for one position in plain integers: what the property test holds ``_key`` to."""
-    h = template * 0x9E3779B97F4A7C15 & _M64
-    for v in values:
-        x = (h * 0x100000001B3 + v) & _M64
-        x ^= x >> 30
-        x = x * 0xBF58476D1CE4E5B9 & _M64
-        x ^= x >> 27
-        x = x * 0x94D049BB133111EB & _M64
-        h = x ^ (x >> 31)
-    return h
+    x = (template * _SEED_MUL + sum(v * m for v, m in zip(values, _VALUE_MULS, strict=False))) & _M64
+    x ^= x >> 30
+    x = x * 0xBF58476D1CE4E5B9 & _M64
+    x ^= x >> 27
+    x = x * 0x94D049BB133111EB & _M64
+    return x ^ (x >> 31)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -262,20 +269,33 @@ class Batch:
 def featurize(
     texts: Sequence[str], domain: int, bits: int, lexicon: Lexicon, *, suffixes: str = SUFFIX_CHARS
 ) -> Batch:
-    """Bucket ids of every template at every visible character of every text (see module docstring)."""
+    """Bucket ids of every template at every visible character of every text (see module docstring).
+
+    Written for few numpy calls as well as for large batches: a single address (the HTTP path,
+    ``analyze``) pays per call, not per character."""
     table = _table()
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    n_texts = len(texts)
     codes = _codes("".join(texts))
     sym_all, kind_all = table.lookup(codes)
     visible = kind_all != K_SPACE
-    addr_all = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    raw_pos = np.arange(codes.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    sym, kind, addr, raw_index = sym_all[visible], kind_all[visible], addr_all[visible], raw_pos[visible]
-    counts = np.bincount(addr, minlength=len(texts)).astype(np.int64)
-    starts = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    n_chars = int(starts[-1])
-    mask = np.uint64((1 << bits) - 1)
+    if n_texts == 1:
+        raw_index = np.flatnonzero(visible)
+        sym, kind = sym_all[raw_index], kind_all[raw_index]
+        n_chars = raw_index.size
+        addr = np.zeros(n_chars, dtype=np.int64)
+        counts = np.array([n_chars], dtype=np.int64)
+        starts = np.array([0, n_chars], dtype=np.int64)
+        pos_in = np.arange(n_chars, dtype=np.int64)
+    else:
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n_texts)
+        addr_all = np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
+        raw_pos = np.arange(codes.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        sym, kind, addr, raw_index = sym_all[visible], kind_all[visible], addr_all[visible], raw_pos[visible]
+        counts = np.bincount(addr, minlength=n_texts).astype(np.int64)
+        starts = np.zeros(n_texts + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        n_chars = int(starts[-1])
+        pos_in = np.arange(n_chars, dtype=np.int64) - starts[addr]  # i within its address
     ids = np.empty((n_chars, N_TEMPLATES), dtype=np.int64)
     if n_chars == 0:
         return Batch(ids, starts, raw_index)
@@ -284,30 +304,27 @@ def featurize(
     width = counts + 2 * _PAD
     base = np.cumsum(width) - width  # flat start of each address's left padding
     flat_len = int(width.sum())
-    pos_in = np.arange(n_chars, dtype=np.int64) - starts[addr]  # i within its address
     at = base[addr] + _PAD + pos_in  # flat position of each character
     fsym = np.empty(flat_len, dtype=np.int64)
     fkind = np.zeros(flat_len, dtype=np.int64)
-    for k in range(_PAD):
-        fsym[base + _PAD - 1 - k] = _SYM_BOS + k
-        fsym[base + _PAD + counts + k] = _SYM_EOS + k
+    fsym[(base[:, None] + _BOS_AT).ravel()] = np.tile(_BOS_SYMS, n_texts)
+    fsym[(base[:, None] + _PAD + counts[:, None] + _EOS_AT).ravel()] = np.tile(_EOS_SYMS, n_texts)
     fsym[at] = sym
     fkind[at] = kind
+    window = fsym[at[None, :] + _WINDOW[:, None]]  # rows: offsets -3..+3
+    kwin = fkind[at[None, :] + _WINDOW[1:6, None]]  # rows: offsets -2..+2
 
     def s(d: int) -> IntArray:
-        return fsym[at + d]
-
-    def k_(d: int) -> IntArray:
-        return fkind[at + d]
+        return window[d + _PAD]
 
     n = counts[addr]
-    cols: list[npt.NDArray[np.uint64] | IntArray] = [
-        _key(0, 0),
-        _key(1, s(0)), _key(2, s(-1)), _key(3, s(1)), _key(4, s(-2)), _key(5, s(2)),
-        _key(6, s(-3)), _key(7, s(3)),
-        _key(8, s(-1), s(0)), _key(9, s(0), s(1)), _key(10, s(-2), s(-1)), _key(11, s(1), s(2)),
-        _key(12, s(-1), s(0), s(1)), _key(13, s(-2), s(-1), s(0)), _key(14, s(0), s(1), s(2)),
-        _key(15, k_(-2) * 4096 + k_(-1) * 512 + k_(0) * 64 + k_(1) * 8 + k_(2)),
+    # Each template's values; a scalar is the same for every character (see _hash_into).
+    spec: list[tuple[IntArray | int, ...]] = [
+        (0,),
+        (s(0),), (s(-1),), (s(1),), (s(-2),), (s(2),), (s(-3),), (s(3),),
+        (s(-1), s(0)), (s(0), s(1)), (s(-2), s(-1)), (s(1), s(2)),
+        (s(-1), s(0), s(1)), (s(-2), s(-1), s(0)), (s(0), s(1), s(2)),
+        (_KIND_WEIGHTS @ kwin,),
     ]  # fmt: skip
 
     # Runs of one class (digits, Latin...): length and position inside the run.
@@ -315,90 +332,206 @@ def featurize(
     change[1:] = (kind[1:] != kind[:-1]) | (addr[1:] != addr[:-1])
     run_id = np.cumsum(change) - 1
     run_start = np.flatnonzero(change)
-    run_len = np.diff(np.append(run_start, n_chars))
-    in_run = np.arange(n_chars) - run_start[run_id]
+    run_len = np.diff(run_start, append=n_chars)
+    in_run = pos_in - pos_in[run_start][run_id]
     rlen = run_len[run_id]
-    cols.append(_key(16, kind, np.minimum(rlen, 8), np.minimum(in_run, 4), np.minimum(rlen - 1 - in_run, 4)))
-    cols.append(_key(17, np.minimum(pos_in, 15)))
-    cols.append(_key(18, np.minimum(n - 1 - pos_in, 15)))
+    spec.append(
+        (kind.astype(np.int64), np.minimum(rlen, 8), np.minimum(in_run, 4), np.minimum(rlen - 1 - in_run, 4))
+    )
+    spec.append((np.minimum(pos_in, 15),))
+    spec.append((np.minimum(n - 1 - pos_in, 15),))
+    # Inside a run of digits / Latin / numerals the character window sees only the run; what a number
+    # is (road number, building, unit, floor, room) is written right after it (号, 栋, 单元, 层, 室) or
+    # right before it (第, B-): the two symbols after the run and the one before it.
+    is_num = (kind == K_DIGIT) | (kind == K_LATIN) | (kind == K_NUMERAL)
+    after = at + (rlen - in_run)  # flat position of the first symbol after the run (a sentinel at the end)
+    run_after = (np.where(is_num, fsym[after], 0), np.where(is_num, fsym[after + 1], 0))
+    run_before = np.where(is_num, fsym[at - in_run - 1], 0)
 
     # Nearest suffix character at or after / strictly before each character, within the address.
-    suffix_codes = np.array([ord(c) for c in suffixes], dtype=np.int64)
-    is_sfx = np.isin(fsym, suffix_codes)
-    right_edge = np.zeros(flat_len, dtype=bool)
-    right_edge[base + _PAD + counts] = True
-    idx = np.where(is_sfx | right_edge, np.arange(flat_len), flat_len)
-    nxt = np.minimum.accumulate(idx[::-1])[::-1][at]
+    is_sfx = _suffix_table(suffixes)[np.minimum(fsym, _SYM_BOS)]
+    ends = np.zeros(flat_len, dtype=bool)
+    ends[base + _PAD + counts] = True  # right edges
+    ar = np.arange(flat_len)
+    nxt = np.minimum.accumulate(np.where(is_sfx | ends, ar, flat_len)[::-1])[::-1][at]
     nxt_sym = np.where(fsym[nxt] >= _SYM_BOS, 0, fsym[nxt])
-    dist = np.minimum(nxt - at, 6)
-    cols.append(_key(19, nxt_sym, np.where(nxt_sym == 0, 0, dist)))
-    cols.append(_key(20, nxt_sym))
-    left_edge = np.zeros(flat_len, dtype=bool)
-    left_edge[base + _PAD - 1] = True
-    idx = np.where(is_sfx | left_edge, np.arange(flat_len), -1)
-    prev = np.maximum.accumulate(idx)[at - 1]
-    prev_sym = np.where(fsym[prev] >= _SYM_BOS, 0, fsym[prev])
-    cols.append(_key(21, prev_sym))
+    spec.append((nxt_sym, np.where(nxt_sym == 0, 0, np.minimum(nxt - at, 6))))
+    spec.append((nxt_sym,))
+    ends[:] = False
+    ends[base + _PAD - 1] = True  # left edges
+    prev = np.maximum.accumulate(np.where(is_sfx | ends, ar, -1))[at - 1]
+    spec.append((np.where(fsym[prev] >= _SYM_BOS, 0, fsym[prev]),))
 
-    # Which key suffixes occurred strictly before this character (bit mask).
-    seen = np.zeros(n_chars, dtype=np.int64)
-    for bit, ch in enumerate(KEY_SUFFIXES):
-        hit = (sym == ord(ch)).astype(np.int64)
-        cum = np.cumsum(hit) - hit  # occurrences strictly before, counted over the whole batch
-        before = cum - cum[starts[addr]]
-        seen |= (before > 0).astype(np.int64) << bit
-    cols.append(_key(22, seen))
+    # Which key suffixes occurred strictly before this character (bit mask): an OR accumulated along
+    # each address, one address a row.
+    bit = _key_suffix_bits()[np.minimum(sym, _SYM_BOS)]
+    if n_texts == 1:
+        seen = np.bitwise_or.accumulate(bit)
+    else:
+        grid = np.zeros((n_texts, int(counts.max())), dtype=np.int64)
+        grid[addr, pos_in] = bit
+        seen = np.bitwise_or.accumulate(grid, axis=1)[addr, pos_in]
+    seen_before = np.zeros(n_chars, dtype=np.int64)
+    seen_before[1:] = seen[:-1]
+    seen_before[starts[:-1][counts > 0]] = 0
+    spec.append((seen_before,))
 
-    # Division names: the longest one starting / ending at each character (hash of every substring of
-    # length 2..max over the flat layout; sentinels never match, names never cross an address).
+    # Division names: the longest one starting / ending at each character. Polynomial hashes of every
+    # substring of length 2..max at once from prefix sums (the inverse of _POLY exists mod 2**64):
+    # hash(p, L) = P**(p+L-1) * (G[p+L-1] - G[p-1]) with G = cumsum(sym[k] * P**-k). Sentinels never
+    # match, names never cross an address. A match is valued length * 16 + code (code < 16), so the
+    # longest is the largest value.
     dn_start = np.zeros(flat_len, dtype=np.int64)
     dn_end = np.zeros(flat_len, dtype=np.int64)
-    if lexicon.max_len >= 2:
-        h = fsym.astype(np.uint64)
+    max_len = min(lexicon.max_len, flat_len)
+    if max_len >= 2:
+        p_pow, q_pow = _powers(flat_len)
         with np.errstate(over="ignore"):
-            for length in range(2, lexicon.max_len + 1):
-                if length > flat_len:
-                    break
-                h = h[:-1] * np.uint64(_POLY) + fsym[length - 1 :].astype(np.uint64)
-                code = lexicon.find(h).astype(np.int64)
-                found = np.flatnonzero(code)
-                if found.size:
-                    value = length * 16 + code[found]
-                    dn_start[found] = value  # longer lengths come later and overwrite
-                    dn_end[found + length - 1] = np.maximum(dn_end[found + length - 1], value)
-    cols.append(_key(23, dn_start[at]))
-    cols.append(_key(24, dn_end[at]))
-    cols.append(_key(25, dn_end[at - 1], dn_start[at]))
+            g = np.zeros(flat_len + 1, dtype=np.uint64)
+            np.cumsum(fsym.astype(np.uint64) * q_pow[:flat_len], out=g[1:])
+            lengths_ = np.arange(2, max_len + 1)
+            end = np.minimum(ar[None, :] + lengths_[:, None], flat_len)  # exclusive end, clipped
+            hashes = p_pow[end - 1] * (g[end] - g[ar][None, :])
+        code = lexicon.find(hashes).astype(np.int64)
+        code[ar[None, :] + lengths_[:, None] > flat_len] = 0  # clipped: not a substring
+        row, pos = np.nonzero(code)
+        if row.size:
+            value = (row + 2) * 16 + code[row, pos]
+            np.maximum.at(dn_start, pos, value)
+            np.maximum.at(dn_end, pos + row + 1, value)
+    spec.append((dn_start[at],))
+    spec.append((dn_end[at],))
+    spec.append((dn_end[at - 1], dn_start[at]))
 
     # Repeats: does the bigram starting (ending) here occur earlier / later in the same address?
     # (``redundant`` in the NAACL/SuperMap data is mostly a repeated admin name.)
     big = (s(0) << 22) | (s(1) & 0x3FFFFF)
-    rep = np.zeros(n_chars, dtype=np.int64)
     order = np.lexsort((pos_in, big, addr))
     sb, sa = big[order], addr[order]
-    same_prev = np.zeros(n_chars, dtype=bool)
-    same_prev[1:] = (sb[1:] == sb[:-1]) & (sa[1:] == sa[:-1])
-    same_next = np.zeros(n_chars, dtype=bool)
-    same_next[:-1] = same_prev[1:]
-    han_pair = (kind == K_HAN) & (k_(1) == K_HAN)
+    same = np.zeros(n_chars + 1, dtype=bool)  # same[i + 1]: sorted i equals sorted i - 1... shifted
+    same[1:-1] = (sb[1:] == sb[:-1]) & (sa[1:] == sa[:-1])
+    han_pair = (kind == K_HAN) & (kwin[3] == K_HAN)
     earlier = np.zeros(n_chars, dtype=bool)
     later = np.zeros(n_chars, dtype=bool)
-    earlier[order] = same_prev
-    later[order] = same_next
-    earlier &= han_pair
-    later &= han_pair
-    rep = earlier.astype(np.int64) | (later.astype(np.int64) << 1)
+    earlier[order] = same[:-1]
+    later[order] = same[1:]
+    rep = (earlier & han_pair).astype(np.int64) | ((later & han_pair).astype(np.int64) << 1)
     rep_prev = np.zeros(n_chars, dtype=np.int64)
     rep_prev[1:] = rep[:-1]
     rep_prev[starts[:-1][counts > 0]] = 0
-    cols.append(_key(26, rep, rep_prev))
-    cols.append(_key(27, domain))
-    cols.append(_key(28, domain, s(0)))
-
-    for j, col in enumerate(cols):
-        col64 = np.asarray(col, dtype=np.uint64)
-        ids[:, j] = (np.broadcast_to(col64, (n_chars,)) & mask).astype(np.int64)
+    spec.append((rep, rep_prev))
+    spec.append((domain,))
+    spec.append((domain, s(0)))
+    kind64 = kind.astype(np.int64)
+    spec.append((kind64, *run_after))
+    spec.append((kind64, run_before, run_after[0]))
+    _hash_into(ids, spec, domain, np.uint64((1 << bits) - 1))
     return Batch(ids, starts, raw_index)
+
+
+_WINDOW: Final[IntArray] = np.arange(-_PAD, _PAD + 1, dtype=np.int64)
+_BOS_AT: Final[IntArray] = np.arange(_PAD - 1, -1, -1, dtype=np.int64)  # k-th sentinel before: base + PAD-1-k
+_BOS_SYMS: Final[IntArray] = _SYM_BOS + np.arange(_PAD, dtype=np.int64)
+_EOS_AT: Final[IntArray] = np.arange(_PAD, dtype=np.int64)
+_EOS_SYMS: Final[IntArray] = _SYM_EOS + np.arange(_PAD, dtype=np.int64)
+_KIND_WEIGHTS: Final[IntArray] = np.array([4096, 512, 64, 8, 1], dtype=np.int64)
+#: Domain-crossed templates -> the template whose key they cross with the domain.
+_DOMAIN_CROSSED: Final[dict[int, int]] = {31: 8, 32: 9, 33: 12, 34: 16, 35: 19, 36: 21, 37: 29}
+#: Up to this many characters the keys are one matrix product (few calls); above, template by template.
+_DENSE_MAX_CHARS: Final[int] = 256
+_MIX_BLOCK: Final[int] = 4096
+
+
+@lru_cache(maxsize=8)
+def _value_rows(n_templates: int, where: tuple[tuple[int, int], ...]) -> list[IntArray]:
+    """For each value position i, the row of the stacked value arrays holding template t's i-th value
+    (the last, all-zero row where t has fewer values): keys as a few gathers (``_hash_into``)."""
+    arity = 1 + max(i for _, i in where)
+    rows = np.full((arity, n_templates), len(where), dtype=np.int64)
+    for j, (t, i) in enumerate(where):
+        rows[i, t] = j
+    return list(rows)
+
+
+@lru_cache(maxsize=4)
+def _suffix_table(suffixes: str) -> npt.NDArray[np.bool_]:
+    """Is this symbol one of ``suffixes`` (indexed by symbol, sentinels folded to _SYM_BOS)."""
+    table = np.zeros(_SYM_BOS + 1, dtype=bool)
+    table[[ord(c) for c in suffixes]] = True
+    return table
+
+
+@lru_cache(maxsize=1)
+def _key_suffix_bits() -> IntArray:
+    """Bit of each key suffix (``KEY_SUFFIXES`` order) by symbol; 0 for every other symbol."""
+    table = np.zeros(_SYM_BOS + 1, dtype=np.int64)
+    for bit, ch in enumerate(KEY_SUFFIXES):
+        table[ord(ch)] = 1 << bit
+    return table
+
+
+_POWERS: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]] = []
+
+
+def _powers(n: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """(P**k, P**-k) mod 2**64 for k < n (at least): cumulative products, grown as needed."""
+    if not _POWERS or _POWERS[0][0].size < n:
+        size = max(n, 4096)
+        with np.errstate(over="ignore"):
+            p = np.full(size, _POLY, dtype=np.uint64)
+            q = np.full(size, pow(_POLY, -1, 1 << 64), dtype=np.uint64)
+            p[0] = q[0] = 1
+            p, q = np.cumprod(p), np.cumprod(q)
+        _POWERS[:] = [(p, q)]
+    return _POWERS[0]
+
+
+def _hash_into(ids: IntArray, spec: list[tuple[IntArray | int, ...]], domain: int, mask: np.uint64) -> None:
+    """Bucket ids of every template into ``ids`` (n_chars, N_TEMPLATES): the key of template t with
+    values v1..vk is ``mix(t * SEED + v1 * M1 + ... + vk * Mk)`` (mod 2**64, ``key_reference``), masked to
+    the bucket bits; then the domain-crossed templates (``_DOMAIN_CROSSED``: values the domain and the
+    key of the template they cross).
+
+    The data sets label some things differently (CCKS leaves text O, SuperMap splits redundant per
+    character, digit runs...): the context templates that decide boundaries get a copy per domain, so
+    the shared weights learn what the sets agree on and the copies what one set does its own way.
+
+    The key is linear in the values before one mix, so for a few characters all keys are a few gathers
+    of the stacked values (a couple of dozen numpy calls in all: what a single address pays), and for a
+    large batch a sum per template; both are exact mod 2**64, so they agree bit for bit."""
+    n_chars = ids.shape[0]
+    n_base = len(spec)
+    seeds = [t * _SEED_MUL for t in range(n_base)]
+    arrays: list[IntArray] = []
+    where: list[tuple[int, int]] = []  # (template, value position) of each array
+    for t, values in enumerate(spec):
+        for i, value in enumerate(values):
+            if isinstance(value, int):
+                seeds[t] += value * _VALUE_MULS[i]
+            else:
+                arrays.append(value)
+                where.append((t, i))
+    seed_col = np.array([s & _M64 for s in seeds], dtype=np.uint64)[:, None]
+    with np.errstate(over="ignore"):
+        if n_chars <= _DENSE_MAX_CHARS:
+            stacked = np.stack([*arrays, np.zeros(n_chars, dtype=np.int64)]).astype(np.uint64)
+            keys = seed_col
+            for mul, rows in zip(_VALUE_MULS, _value_rows(n_base, tuple(where)), strict=False):
+                keys = keys + stacked[rows] * np.uint64(mul)
+            keys = _mix(keys)
+        else:
+            keys = np.empty((n_base, n_chars), dtype=np.uint64)
+            keys[:] = seed_col
+            for (t, i), arr in zip(where, arrays, strict=True):
+                keys[t] += arr.astype(np.uint64) * np.uint64(_VALUE_MULS[i])
+            for lo in range(0, n_chars, _MIX_BLOCK):  # cache-sized blocks: mixing is 8 passes
+                keys[:, lo : lo + _MIX_BLOCK] = _mix(keys[:, lo : lo + _MIX_BLOCK])
+        crossed = np.array(list(_DOMAIN_CROSSED), dtype=np.uint64)[:, None]
+        crossed_seed = crossed * np.uint64(_SEED_MUL) + np.uint64(domain * _VALUE_MULS[0] & _M64)
+        base_rows = list(_DOMAIN_CROSSED.values())
+        cross_keys = _mix(crossed_seed + keys[base_rows] * np.uint64(_VALUE_MULS[1]))
+    ids[:, :n_base] = (keys & mask).T
+    ids[:, n_base:] = (cross_keys & mask).T
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -436,10 +569,16 @@ class TagModel:
     def emissions(self, ids: IntArray) -> FloatArray:
         """Emission scores (n_chars, n_labels): the sum of each character's bucket rows."""
         rows = self.rows[ids]
-        out = self.weights[rows[:, 0]].copy()
-        for j in range(1, rows.shape[1]):
-            out += self.weights[rows[:, j]]
+        if len(rows) <= _EMISSION_BLOCK:  # one address: one gather and one sum (few calls)
+            return self.weights[rows].sum(axis=1)
+        out = np.empty((len(rows), self.weights.shape[1]), dtype=np.float32)
+        for lo in range(0, len(rows), _EMISSION_BLOCK):  # the same sums, a cache-sized block at a time
+            out[lo : lo + _EMISSION_BLOCK] = self.weights[rows[lo : lo + _EMISSION_BLOCK]].sum(axis=1)
         return out
+
+
+#: Characters per block in ``TagModel.emissions`` (a block gathers chars x templates x labels floats).
+_EMISSION_BLOCK: Final[int] = 256
 
 
 def save_model(model: TagModel, directory: Path, name: str = "tagger.npz") -> None:
@@ -515,31 +654,65 @@ def viterbi_batch(
     if not live.size:
         return out
     trans = np.where(allowed, transitions, np.float32(_NEG)).astype(np.float32)
+    if live.size == 1:
+        lo, hi = int(starts[live[0]]), int(starts[live[0] + 1])
+        out[lo:hi] = _viterbi_one(emissions[lo:hi], trans, first)
+        return out
+    # Labels any label may precede (O, B-x) take the max over every previous label; labels with exactly
+    # two allowed predecessors (I-x after B-x / I-x) take the max of those two: half the work, same max.
+    n_pred = allowed.sum(axis=0)
+    open_to = np.flatnonzero(n_pred > 2)
+    narrow = np.flatnonzero(n_pred <= 2)
+    pairs = np.array([([*np.flatnonzero(allowed[:, j]).tolist(), 0, 0])[:2] for j in narrow])
+    pairs = pairs.reshape(len(narrow), 2).astype(np.int64)
+    pair_t = np.stack([trans[pairs[:, 0], narrow], trans[pairs[:, 1], narrow]]) if narrow.size else None
+    t_open = trans[:, open_to]
     order = live[np.argsort(-counts[live], kind="stable")]  # longest first: a prefix stays active
     lens = counts[order]
     t_max = int(lens[0])
     b = order.size
+    deltas = np.empty((t_max, b, n_labels), dtype=np.float32)
     delta = np.where(first, emissions[starts[order]], np.float32(_NEG)).astype(np.float32)
-    back = np.zeros((t_max, b, n_labels), dtype=np.int16)
+    deltas[0] = delta
     for t in range(1, t_max):
         active = int(np.searchsorted(-lens, -t, side="left"))  # addresses longer than t
         d = delta[:active]
-        cand = d[:, :, None] + trans[None, :, :]
-        best = cand.argmax(axis=1)
-        back[t, :active] = best
-        delta[:active] = (
-            np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0, :]
-            + emissions[starts[order[:active]] + t]
-        )
-    last = delta.argmax(axis=1)
-    state = np.zeros(b, dtype=np.int64)
+        new = np.empty((active, n_labels), dtype=np.float32)
+        new[:, open_to] = (d[:, :, None] + t_open[None, :, :]).max(axis=1)
+        if pair_t is not None:
+            new[:, narrow] = np.maximum(d[:, pairs[:, 0]] + pair_t[0], d[:, pairs[:, 1]] + pair_t[1])
+        delta[:active] = new + emissions[starts[order[:active]] + t]
+        deltas[t] = delta
+    # Back pointers are recomputed for the chosen label only (one row of argmax per address and step),
+    # with the same ties as a full argmax: the lowest previous label wins.
+    state = delta.argmax(axis=1)
     for t in range(t_max - 1, -1, -1):
         active = int(np.searchsorted(-lens, -t, side="left"))
-        cur = np.where(lens[:active] == t + 1, last[:active], state[:active])
+        cur = state[:active]
         out[starts[order[:active]] + t] = cur
         if t > 0:
-            state[:active] = back[t, np.arange(active), cur]
+            state[:active] = (deltas[t - 1, :active] + trans[:, cur].T).argmax(axis=1)
     return out
+
+
+def _viterbi_one(emissions: FloatArray, trans: FloatArray, first: npt.NDArray[np.bool_]) -> list[int]:
+    """``viterbi_batch`` for one address (``trans``: disallowed moves already at ``_NEG``): a few numpy
+    calls a step instead of a dozen. The same scores (a max over every previous label equals the
+    batched max over the allowed ones, disallowed scores being ~1e9 lower) and the same ties (the
+    lowest previous label, numpy's argmax)."""
+    trans_t = np.ascontiguousarray(trans.T)  # [to, from]
+    delta = np.where(first, emissions[0], np.float32(_NEG)).astype(np.float32)
+    back: list[list[int]] = []
+    for t in range(1, emissions.shape[0]):
+        scores = trans_t + delta
+        back.append(scores.argmax(axis=1).tolist())
+        delta = scores.max(axis=1) + emissions[t]
+    state = int(delta.argmax())
+    path = [state]
+    for pointers in reversed(back):
+        state = pointers[state]
+        path.append(state)
+    return path[::-1]
 
 
 def viterbi_reference(

@@ -165,12 +165,24 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
 
     Every span ``resolve`` found with one level (prov/city/district/town) becomes a component of that
     level; tagged spans overlapping it are dropped. Spans it did not resolve (ambiguous level, or no
-    admin prefix found) keep the tagger's reading.
+    admin prefix found) keep the tagger's reading, and so does a name the tagger calls ``redundant``
+    (a repeated copy of the admin prefix: which copy counts as redundant is a labelling convention the
+    tagger learned, not something the gazetteer knows).
     """
-    fixed: list[Span] = [(s.level, s.start, s.end) for s in resolution.spans if s.level is not None]
+    redundant = [(n0, n1) for n, n0, n1 in spans if n == "redundant"]
+    fixed: list[Span] = [
+        (s.level, s.start, s.end)
+        for s in resolution.spans
+        if s.level is not None and not any(n0 < s.end and s.start < n1 for n0, n1 in redundant)
+    ]
     if not fixed:
         return spans
-    kept = [sp for sp in spans if not any(sp[1] < e and s < sp[2] for _, s, e in fixed)]
+    lo, hi = fixed[0][1], fixed[-1][2]  # resolve's spans are contiguous left to right: test the hull first
+    kept = [
+        sp
+        for sp in spans
+        if sp[2] <= lo or sp[1] >= hi or not any(sp[1] < e and s < sp[2] for _, s, e in fixed)
+    ]
     if len(kept) == len(spans) and all(f in spans for f in fixed):
         return spans
     return sorted(kept + fixed, key=lambda sp: sp[1])

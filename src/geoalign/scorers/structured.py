@@ -222,7 +222,13 @@ class PairFeaturizer:
             return ItemError(view.code, f"address {which}: {view.message}")
         return cleaned, view
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Analyze the distinct uncached cleaned texts in one batch and cache them (``ViewCache.warm``)."""
+        self._cache.warm(texts)
+
     def prepare(self, pairs: Sequence[AddressPair]) -> list[PreparedItem | ItemError]:
+        cleaned = [clean(v, max_chars=self.max_chars) for pair in pairs for v in (pair.a, pair.b)]
+        self.warm([c.text for c in cleaned if isinstance(c, Cleaned)])
         items: list[PreparedItem | ItemError] = []
         for pair in pairs:
             side_a = self.side(pair.a, "a")
