@@ -326,9 +326,11 @@ def test_unusable_rows_are_kept_and_marked(tmp_path: Path, capsys: pytest.Captur
     assert run_link(left, right, out) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["status"] for r in rows] == ["match", "error", "error", "error"]
-    assert json.loads(rows[1]["error"]) == EMPTY
-    assert json.loads(rows[2]["error"]) == EMPTY
-    assert json.loads(rows[3]["error"]) == {"code": "missing_id", "message": "line 5: the id column is empty"}
+    # JSONL nests the error object, as `geoalign score` does (CSV/TSV/Parquet keep it as JSON text)
+    assert rows[1]["error"] == EMPTY
+    assert rows[2]["error"] == EMPTY
+    assert rows[3]["error"] == {"code": "missing_id", "message": "line 5: the id column is empty"}
+    assert rows[0]["error"] is None
     assert [r["right_id"] for r in rows[1:]] == [None, None, None]
     assert "left records: match 1, error 3" in capsys.readouterr().err
 

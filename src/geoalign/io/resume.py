@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,8 @@ class PartialOutput:
                 except ValueError as exc:
                     raise DataFormatError(f"{self.path}:{n}: corrupt partial row ({exc})") from exc
 
-    def finish(self, fmt: str | None = None) -> None:
-        """Write the final output atomically from the sidecar, then remove the sidecar."""
-        write_table(self.output, self.columns, self.rows(), fmt)
+    def finish(self, fmt: str | None = None, *, json_columns: Collection[str] = ()) -> None:
+        """Write the final output atomically from the sidecar, then remove the sidecar (``json_columns``:
+        see ``write_table``)."""
+        write_table(self.output, self.columns, self.rows(), fmt, json_columns=json_columns)
         self.path.unlink()

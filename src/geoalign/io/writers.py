@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +105,34 @@ _WRITERS = {
 }
 
 
+def _nested(value: Any) -> Any:
+    """A cell holding JSON text as the object it encodes; any other value (or unreadable text) as is."""
+    if not isinstance(value, str) or not value.startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def write_table(
-    path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str | None = None
+    path: str | Path,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fmt: str | None = None,
+    *,
+    json_columns: Collection[str] = (),
 ) -> None:
     """Write a table (header + rows) to ``path`` atomically; the format comes from ``fmt`` or the suffix
-    (an unknown or ambiguous suffix is refused: see ``output_format``)."""
+    (an unknown or ambiguous suffix is refused: see ``output_format``).
+
+    ``json_columns``: columns whose cells hold JSON text (link/dedupe ``error`` and ``explanation``, text
+    so that every engine and Parquet schema sees one type). JSONL writes them as nested objects, as
+    ``geoalign score`` does; the flat formats keep the text."""
     kind = output_format(path, fmt)
+    if kind == "jsonl" and json_columns:
+        nested = [i for i, name in enumerate(columns) if name in json_columns]
+        rows = ([_nested(v) if i in nested else v for i, v in enumerate(row)] for row in rows)
     # check the extra before creating any temporary file
     if kind in ("parquet", "xlsx"):
         _extras.require("pyarrow" if kind == "parquet" else "openpyxl", "tables", f"writing {kind}")

@@ -33,7 +33,7 @@ from geoalign.link.core import (
     pair_once,
     refused_message,
 )
-from geoalign.link.rows import dedupe_columns, link_columns, link_values
+from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns, link_values
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report, snapshot_stats
 from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
@@ -248,7 +248,7 @@ def link(
             )
     if partial is not None:
         t2 = time.perf_counter()
-        partial.finish(out_fmt)
+        partial.finish(out_fmt, json_columns=JSON_TEXT_COLUMNS)
         summary.seconds["write"] = time.perf_counter() - t2
     run.finish(summary, judge)
     return summary
@@ -423,7 +423,7 @@ def _cluster_and_write(
     t1 = time.perf_counter()
     n_carry = len(data.carry_names)
     rows = (row.values(n_carry) for row in dedupe_rows(records, n_old, incremental, clusters))
-    write_table(output, dedupe_columns(data.carry_names), rows, out_fmt)
+    write_table(output, dedupe_columns(data.carry_names), rows, out_fmt, json_columns=JSON_TEXT_COLUMNS)
     if edges_output is not None:
         write_table(edges_output, ["a_id", "b_id", "score"], ([e.a, e.b, e.score] for e in edges))
     partial.path.unlink()

@@ -24,7 +24,7 @@ from geoalign.link.core import (
     pair_once,
     refused_message,
 )
-from geoalign.link.rows import dedupe_columns, link_columns, link_values
+from geoalign.link.rows import dedupe_columns, link_columns, link_values, row_dict
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, cluster_report, snapshot_stats
 from geoalign.link.tables import check_unique, chunks, records_from_items
@@ -67,7 +67,7 @@ def link_records(
         for result in judge_link(chunk, candidates, judge):
             status = summary.counts.status
             status[result.status.value] = status.get(result.status.value, 0) + 1
-            rows.append(dict(zip(columns, link_values(result, 0, flags.with_explanation), strict=True)))
+            rows.append(row_dict(columns, link_values(result, 0, flags.with_explanation)))
     summary.seconds["link"] = time.perf_counter() - t1
     summary.blocking = blocking_report(diag, settings, rules, indexed.usable)
     summary.counts.left_records = len(lefts)
@@ -124,7 +124,7 @@ def dedupe_records(
     if clusters.refused:
         summary.messages.append(refused_message(len(clusters.refused), settings.max_cluster_size))
     columns = dedupe_columns([])
-    rows = [dict(zip(columns, row.values(0), strict=True)) for row in dedupe_rows(items, 0, False, clusters)]
+    rows = [row_dict(columns, row.values(0)) for row in dedupe_rows(items, 0, False, clusters)]
     summary.judge = judge.stats
     summary.cascade = snapshot_stats(scorer)
     summary.seconds["total"] = time.perf_counter() - t0

@@ -56,6 +56,18 @@ class DedupeStatus(Enum):
     ERROR = "error"
 
 
+#: Columns whose cells are JSON text (one type for every engine and for Parquet); JSONL nests them.
+JSON_TEXT_COLUMNS = ("explanation", "error")
+
+
+def row_dict(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    """A row as the in-memory API returns it: the JSON-text columns as objects, as JSONL writes them."""
+    return {
+        name: json.loads(value) if name in JSON_TEXT_COLUMNS and isinstance(value, str) else value
+        for name, value in zip(columns, values, strict=True)
+    }
+
+
 def error_text(error: ItemError) -> str:
     """The ``error`` column: the ItemError's JSON object (code, message) as text."""
     return json.dumps(error.to_dict()["error"], ensure_ascii=False)
@@ -195,6 +207,7 @@ class DedupeRow:
 
 __all__ = [
     "DEDUPE_RESULT_COLUMNS",
+    "JSON_TEXT_COLUMNS",
     "LINK_RESULT_COLUMNS",
     "DedupeRow",
     "DedupeStatus",
@@ -205,4 +218,5 @@ __all__ = [
     "link_columns",
     "link_result",
     "link_values",
+    "row_dict",
 ]
