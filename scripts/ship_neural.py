@@ -180,7 +180,7 @@ def tune_weights(p: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float, floa
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", required=True, type=Path, help="a geoalign train-neural run directory")
+    ap.add_argument("--run", type=Path, help="a geoalign train-neural run directory (not with --skip-export)")
     ap.add_argument("--ccks", required=True, help="the CCKS relevance slice")
     ap.add_argument("--out", type=Path, default=Path("src/geoalign/models/neural"))
     ap.add_argument(
@@ -214,6 +214,8 @@ def main() -> int:
     args = ap.parse_args()
 
     if not args.skip_export:
+        if args.run is None:
+            ap.error("--run is required unless --skip-export (refit the stack for the graph already shipped)")
         export_int8(
             args.run / "best",
             args.out,
