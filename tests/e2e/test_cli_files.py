@@ -204,7 +204,7 @@ def test_link_and_dedupe_read_gbk_with_chinese_names(tmp_path: Path, capsys: pyt
     assert main([*args, *ids, "-o", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(r["left_id"], r["status"]) for r in rows] == [("L1", "match"), ("L2", "error")]
-    assert rows[0]["right_id"] == "R1" and "empty" in rows[1]["error"]
+    assert rows[0]["right_id"] == "R1" and rows[1]["error"]["code"] == "empty"
     assert "\ufffd" not in out.read_text(encoding="utf-8")
     capsys.readouterr()
     # a wrong --encoding, an output that is an input, an unknown suffix: one line each, before any work
