@@ -126,3 +126,19 @@ def test_dedupe_never_scores_conflicting_pairs() -> None:
     _, scorer, judge = _judge({CLEAN: 0.1, OTHER_ROAD: 0.8}, rank_all=False)
     assert {b for _a, b in scorer.seen} == {CLEAN}
     assert judge.stats.skipped_conflicting == 1
+
+
+def test_batched_record_analysis_equals_one_at_a_time() -> None:
+    """``analyze_many`` (one batched parse, then the same per-record steps) = ``analyze`` per record,
+    errors included, and it parses the distinct addresses in one batch."""
+    addresses = ["浙江省杭州市西湖区文三路369号", "", "文三路 ３６９号", "北京市朝阳区建国路88号", " ", None]
+    one = [Record(f"r{i}", a) for i, a in enumerate(addresses)]
+    many = [Record(f"r{i}", a) for i, a in enumerate(addresses)]
+    single = RecordAnalyzer(ViewCache(), DEFAULT_RULES)
+    for record in one:
+        single.analyze(record)
+    cache = ViewCache()
+    RecordAnalyzer(cache, DEFAULT_RULES).analyze_many(many)
+    assert [(r.keys, r.view, r.error) for r in many] == [(r.keys, r.view, r.error) for r in one]
+    assert [r.error is not None for r in many] == [False, True, False, False, True, True]
+    assert len(cache) == 3  # the three usable addresses, each parsed once

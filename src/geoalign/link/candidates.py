@@ -61,12 +61,31 @@ class RecordAnalyzer:
     def analyze(self, record: Record) -> Record:
         if record.error is not None:
             return record
+        cleaned = self._clean(record)
+        return record if cleaned is None else self._finish(record, cleaned)
+
+    def analyze_many(self, records: Sequence[Record]) -> None:
+        """Analyze ``records`` in place, parsing their distinct uncached addresses in one batch first:
+        the tagger's batched path costs about half as much per address as one address per call."""
+        cleaned = [None if record.error is not None else self._clean(record) for record in records]
+        warm = getattr(self.featurizer, "warm", None)
+        if warm is not None:
+            warm([text for text in cleaned if text is not None])
+        for record, text in zip(records, cleaned, strict=True):
+            if text is not None:
+                self._finish(record, text)
+
+    def _clean(self, record: Record) -> str | None:
+        """The cleaned address, or None with ``record.error`` set."""
         cleaned = clean(record.address, max_chars=self.max_chars)
         if isinstance(cleaned, ItemError):
             record.error = cleaned
-            return record
+            return None
         assert isinstance(cleaned, Cleaned)
-        view = self.featurizer.view(cleaned.text)
+        return cleaned.text
+
+    def _finish(self, record: Record, text: str) -> Record:
+        view = self.featurizer.view(text)
         if isinstance(view, ItemError):
             record.error = view
             return record

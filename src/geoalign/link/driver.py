@@ -213,8 +213,7 @@ def link(
             first_new = max(0, done - n_left)  # a resumed run skips the rows already written
             n_left += len(chunk)
             chunk = chunk[first_new:]
-            for record in chunk:
-                run.analyzer.analyze(record)
+            run.analyzer.analyze_many(chunk)
             found = find_candidates(
                 chunk,
                 indexed,

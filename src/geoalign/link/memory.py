@@ -61,8 +61,7 @@ def link_records(
     rows: list[dict[str, Any]] = []
     t1 = time.perf_counter()
     for chunk in chunks(lefts, flags.chunk_size):
-        for record in chunk:
-            analyzer.analyze(record)
+        analyzer.analyze_many(chunk)
         candidates = find_candidates(chunk, indexed, settings.max_candidates, diag=diag, retriever=retriever)
         for result in judge_link(chunk, candidates, judge):
             status = summary.counts.status
