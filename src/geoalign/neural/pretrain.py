@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from geoalign.errors import DataFormatError, InputError, ModelLoadError
+from geoalign.neural.checkpoint import load_state, save_state
 from geoalign.neural.data import ccks_splits, read_lines, texts_of
 
 MASK_TOKEN = "<mask>"
@@ -261,15 +262,11 @@ def pretrain(cfg: PretrainConfig) -> Path:
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * cfg.steps), cfg.steps)
     step = 0
     last = out / "last.pt"
-    if last.is_file():
-        state = torch.load(last, weights_only=False)
-        if state["steps"] != cfg.steps:
-            raise InputError(f"{last} was saved by a {state['steps']}-step run; this one asks {cfg.steps}")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = state["step"]
-        torch.set_rng_state(state["torch_rng"])
+    saved = load_state(last, model, optimizer, scheduler)
+    if saved is not None:
+        if saved["steps"] != cfg.steps:
+            raise InputError(f"{last} was saved by a {saved['steps']}-step run; this one asks {cfg.steps}")
+        step = saved["step"]
         log(out, f"resumed at step {step}/{cfg.steps}")
     log(
         out,
@@ -278,19 +275,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     )
 
     def save_last() -> None:
-        tmp = out / "last.pt.tmp"
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "steps": cfg.steps,
-                "torch_rng": torch.get_rng_state(),
-            },
-            tmp,
-        )
-        os.replace(tmp, last)
+        save_state(last, model, optimizer, scheduler, step=step, steps=cfg.steps)
 
     model.train()
     t0, run_steps, window = time.time(), 0, []

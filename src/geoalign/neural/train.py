@@ -20,7 +20,6 @@ steps; rerunning the same command continues from it. Logs go to ``OUT/train.log`
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from geoalign.neural.checkpoint import load_state, save_state
 from geoalign.neural.data import MODEL_LABELS, TrainPair
 
 CLASS_WEIGHTS_DEFAULT = (1.0, 1.0, 2.5)  # not, partial, exact: exact is ~6% of CCKS pairs
@@ -414,13 +414,9 @@ def train(cfg: TrainConfig) -> Path:
     class_weights = torch.tensor(cfg.class_weights, dtype=torch.float32)
     step, best = 0, -1.0
     last = out / "last.pt"
-    if last.is_file():
-        state = torch.load(last, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, best = state["step"], state["best"]
-        torch.set_rng_state(state["torch_rng"])
+    saved = load_state(last, model, optimizer, scheduler)
+    if saved is not None:
+        step, best = saved["step"], saved["best"]
         log(out, f"resumed at step {step}/{total} (best val macro-F1 {best:.4f})")
     log(
         out,
@@ -429,19 +425,7 @@ def train(cfg: TrainConfig) -> Path:
     )
 
     def save_last() -> None:
-        tmp = out / "last.pt.tmp"
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "best": best,
-                "torch_rng": torch.get_rng_state(),
-            },
-            tmp,
-        )
-        os.replace(tmp, last)
+        save_state(last, model, optimizer, scheduler, step=step, best=best)
 
     done = run_steps = 0
     t0 = time.time()
