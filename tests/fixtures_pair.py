@@ -82,3 +82,18 @@ def write_xlmr_dir(path: Path, *, seed: int = 0, max_positions: int = 34) -> Pat
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+ROADS = ["文一路", "文二路", "学院路", "延安东路", "人民路", "解放路", "中山路", "建设路"]
+
+
+def write_invented_ccks(path: Path, n_queries: int = 40) -> None:
+    """Invented query/candidate pairs in the CCKS layout (no real data)."""
+    lines = []
+    for i in range(n_queries):
+        road = ROADS[i % len(ROADS)]
+        query = f"测试市{road}{i + 1}号"
+        lines.append(f"{query}\t{road}{i + 1}号\t2")
+        lines.append(f"{query}\t{road}{i + 2}号\t1")
+        lines.append(f"{query}\t{ROADS[(i + 3) % len(ROADS)]}{i + 7}号\t0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -9,25 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fixtures_pair import ROADS, write_invented_ccks
 from tests.servers import require_module
 
 from geoalign.neural.data import ccks_splits, texts_of
 from geoalign.neural.pretrain import PretrainConfig, load_corpus, read_exclusions
 
 CITIES = ["甲城", "乙城", "丙城", "丁城"]
-ROADS = ["文一路", "文二路", "学院路", "延安东路", "人民路", "解放路", "中山路", "建设路"]
-
-
-def _write_ccks(path: Path, n_queries: int = 40) -> None:
-    """Invented query/candidate pairs in the CCKS layout (no real data)."""
-    lines = []
-    for i in range(n_queries):
-        road = ROADS[i % len(ROADS)]
-        query = f"测试市{road}{i + 1}号"
-        lines.append(f"{query}\t{road}{i + 1}号\t2")
-        lines.append(f"{query}\t{road}{i + 2}号\t1")
-        lines.append(f"{query}\t{ROADS[(i + 3) % len(ROADS)]}{i + 7}号\t0")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _toy_corpus(n: int = 400) -> list[str]:
@@ -66,7 +54,7 @@ def _tiny_init(directory: Path, texts: list[str]) -> Path:
 
 def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     corpus = _toy_corpus()
-    _write_ccks(tmp_path / "pairs.tsv")
+    write_invented_ccks(tmp_path / "pairs.tsv")
     splits = ccks_splits(tmp_path / "pairs.tsv")
     lines = corpus + sorted(texts_of(splits.train) | texts_of(splits.validation) | texts_of(splits.test))
     (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -96,7 +84,7 @@ def _config(tmp_path: Path, out: str, corpus: Path, ccks: Path, init: Path, **kw
 
 
 def test_exclusions_remove_the_validation_and_frozen_strings_and_the_given_files(tmp_path: Path) -> None:
-    _write_ccks(tmp_path / "pairs.tsv")
+    write_invented_ccks(tmp_path / "pairs.tsv")
     splits = ccks_splits(tmp_path / "pairs.tsv")
     plain = "甲城市人民路1号\t乙城市人民路2号\t1\n丙城市学院路3号\n"
     (tmp_path / "plain.tsv").write_text(plain, encoding="utf-8")

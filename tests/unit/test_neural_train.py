@@ -7,28 +7,15 @@ import math
 from pathlib import Path
 
 import pytest
+from tests.fixtures_pair import write_invented_ccks
 from tests.servers import require_module
 
 from geoalign.neural.data import MASK_MATCH, MODEL_LABELS, ccks_splits, read_binary_pairs
 from geoalign.scorers.structured_train import is_test_query
 
-ROADS = ["文一路", "文二路", "学院路", "延安东路", "人民路", "解放路", "中山路", "建设路"]
-
-
-def _write_ccks(path: Path, n_queries: int = 40) -> None:
-    """Invented query/candidate pairs in the CCKS layout (no real data)."""
-    lines = []
-    for i in range(n_queries):
-        road = ROADS[i % len(ROADS)]
-        query = f"测试市{road}{i + 1}号"
-        lines.append(f"{query}\t{road}{i + 1}号\t2")
-        lines.append(f"{query}\t{road}{i + 2}号\t1")
-        lines.append(f"{query}\t{ROADS[(i + 3) % len(ROADS)]}{i + 7}号\t0")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
 
 def test_ccks_splits_are_grouped_by_query_and_keep_the_frozen_fold_apart(tmp_path: Path) -> None:
-    _write_ccks(tmp_path / "pairs.tsv", 60)
+    write_invented_ccks(tmp_path / "pairs.tsv", 60)
     splits = ccks_splits(tmp_path / "pairs.tsv")
     assert len(splits.train) + len(splits.validation) + len(splits.test) == 180
     assert all(is_test_query(p.a) for p in splits.test)
@@ -89,7 +76,7 @@ def test_tiny_training_run_writes_a_loadable_checkpoint_and_resumes(tmp_path: Pa
 
     from geoalign.neural.train import TrainConfig, train
 
-    _write_ccks(tmp_path / "pairs.tsv", 40)
+    write_invented_ccks(tmp_path / "pairs.tsv", 40)
     (tmp_path / "sz.tsv").write_text("甲路1号\t甲路1号2楼\t1\n甲路1号\t乙路9号\t0\n" * 5, encoding="utf-8")
     cfg = TrainConfig(
         out=str(tmp_path / "run"),
@@ -143,7 +130,7 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
 
     from geoalign.neural.train import TrainConfig, train
 
-    _write_ccks(tmp_path / "pairs.tsv", 40)
+    write_invented_ccks(tmp_path / "pairs.tsv", 40)
     common = dict(
         ccks=str(tmp_path / "pairs.tsv"),
         init="scratch",
