@@ -155,6 +155,7 @@ def test_lifts_name_their_rule_and_probability() -> None:
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路三百六十九号", "same_normalized", 0.99),
         ("浙江省杭州市西湖区文三路369号", "文三路369号", "admin_omitted", 0.95),
         ("北京市朝阳区阜通东大街6号A座1201室", "北京市朝阳区阜通东大街6号A座1201", "suffix_only", 0.95),
+        ("福建省厦门市思明区湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦203室", "floor_in_room", 0.9),
     ]
     results = scorer.score([AddressPair(a, b) for a, b, *_ in pairs])
     for (_a, _b, rule, p), m in zip(pairs, results, strict=True):
@@ -302,3 +303,17 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
 def test_lift_conditions(a: str, b: str, lift: str | None) -> None:
     va, vb = analyze(a), analyze(b)
     assert decide_pair(a, b, va, vb).lift == lift
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("湖滨南路819号宝福大厦3楼203", "湖滨南路819号宝福大厦203室"),  # room 203 is not on floor 3
+        ("湖滨南路819号宝福大厦2楼203", "湖滨南路819号金山大厦203室"),  # another building
+        ("湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦2楼"),  # no room on one side
+    ],
+)
+def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None:
+    (m,) = judge((0.2, 0.5, 0.3)).score([AddressPair(a, b)])
+    assert isinstance(m, Match)
+    assert "floor_in_room" not in ((m.explanation or {}).get("rules") or [])

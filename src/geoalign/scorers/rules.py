@@ -11,8 +11,9 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
 * **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
-  one side only omits admin levels that resolve the same (``admin_omitted``), or the same up to a
-  trailing 室/号 after the last number (``suffix_only``) → exact_match with at least the probability in
+  one side only omits admin levels that resolve the same (``admin_omitted``), the same up to a
+  trailing 室/号 after the last number (``suffix_only``), or one side adds the floor its room number
+  already says (``floor_in_room``: 2楼203 vs 203室) → exact_match with at least the probability in
   ``LIFT_PROBABILITY``.
 
 Every rule that changed an answer is named in ``explanation["rules"]`` and the answer's ``scorer``
@@ -36,7 +37,7 @@ from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
 #: Bumped whenever a rule changes what it answers: part of ``model_id`` and so of every cache key.
-RULES_VERSION: Final[str] = "rules/v1"
+RULES_VERSION: Final[str] = "rules/v2"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -57,6 +58,7 @@ LIFT_PROBABILITY: Final[dict[str, float]] = {
     "same_normalized": 0.99,
     "admin_omitted": 0.95,
     "suffix_only": 0.95,
+    "floor_in_room": 0.9,
 }
 ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
@@ -139,6 +141,26 @@ def _same_rest(a: AddressView, b: AddressView) -> bool:
     return extra in areas or bool(_AREA_NAME.fullmatch(extra))
 
 
+#: Components that are not admin levels: what a lift compares (the admin levels are compared resolved).
+_ADMIN_LEVELS: Final[frozenset[str]] = frozenset({"country", "prov", "city", "district", "devzone", "town"})
+
+
+def _floor_in_room(a: AddressView, b: AddressView) -> bool:
+    """One side writes the floor that the other's room number already says (宝福大厦2楼203 vs
+    宝福大厦203室: room 203 is on floor 2): every other place component is the same."""
+    with_floor, without = (a, b) if "floorno" in a.comps else (b, a)
+    floor, room = with_floor.comps.get("floorno"), with_floor.comps.get("roomno")
+    if floor is None or room is None or "floorno" in without.comps:
+        return False
+    if not (floor.isdigit() and room.isdigit() and len(room) > len(floor) and room.startswith(floor)):
+        return False
+
+    def place(view: AddressView) -> dict[str, str]:
+        return {k: v for k, v in view.comps.items() if k not in _ADMIN_LEVELS and k != "floorno"}
+
+    return place(with_floor) == place(without)
+
+
 def cap_decision(a: AddressView, b: AddressView, enabled: frozenset[str] | None = None) -> Decision:
     """The cap rules alone (the conflicts of ``address.conflicts``): what the cascade applies after its
     neural stage, and the first half of ``decide_pair``."""
@@ -176,6 +198,8 @@ def decide_pair(
         and _admin_compatible(a, b)
     ):
         lift = "suffix_only"
+    elif _floor_in_room(a, b) and _admin_compatible(a, b):
+        lift = "floor_in_room"
     if lift is not None and lift not in on:
         lift = None
     return Decision(None, (), lift, ())
