@@ -120,6 +120,29 @@ def test_pool_of_two_answers_as_the_in_process_scorer_and_rebuilds_after_a_crash
         pool.run(pool.prepare(PAIRS[:1]))
 
 
+def test_a_hung_pool_is_replaced_after_the_batch_timeout(spec: ScorerSpec) -> None:
+    """Workers that never answer (here: stopped with SIGSTOP, as a deadlock would leave them) do not hold
+    the batch forever: after ``batch_timeout_s`` their processes are killed, the pool is replaced and
+    the batch answered by the new one."""
+    pool = ProcessPoolScorer(spec, 2, start_timeout_s=START_S, batch_timeout_s=2.0)
+    local = spec.build()
+    try:
+        pool.warmup()
+        pids = pool.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        _same(pool.score(PAIRS[:2]), local.score(PAIRS[:2]))
+        assert time.monotonic() - started >= 2.0
+        assert pool.restarts == 1
+        assert not set(pool.pids()) & set(pids)
+        wait_until(lambda: not any(_alive(pid) for pid in pids), "the hung workers are killed")
+    finally:
+        pool.close()
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        ProcessPoolScorer(spec, 1, batch_timeout_s=0)
+
+
 def test_close_while_a_batch_runs_does_not_hang(spec: ScorerSpec) -> None:
     pool = ProcessPoolScorer(spec, 2, start_timeout_s=START_S)
     pool.warmup()

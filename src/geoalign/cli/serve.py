@@ -19,7 +19,7 @@ from geoalign.errors import InputError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.engine.dynamic import EngineConfig
-    from geoalign.engine.pool import usable_cpus
+    from geoalign.engine.pool import DEFAULT_BATCH_TIMEOUT_S, usable_cpus
     from geoalign.scorers.spec import ScorerSpec
     from geoalign.server.app import ServerSettings
 
@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "scores whole batches, so normalizing and parsing use N cores instead of the server's one "
         f"(default: one per usable CPU, here {usable_cpus()}; 0 or 1: in the server process). Neural "
         "scorers and the default judge always batch in the server process (their runtime uses threads)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=DEFAULT_BATCH_TIMEOUT_S,
+        metavar="SECONDS",
+        help="a scoring process that takes longer over one batch counts as hung: the processes are "
+        "replaced and the batch retried (default: %(default)g)",
     )
     parser.add_argument("--max-pairs", type=int, default=defaults.max_pairs, help="most pairs per request")
     parser.add_argument(
@@ -159,14 +167,15 @@ def build_scorer(args: argparse.Namespace) -> Any:
     """The scorer the server runs: the spec built here, behind a process pool of ``--workers`` when the
     scorer is the embedded matcher (the pool's workers build the same spec; started by the engine's
     warm-up, stopped when it drains)."""
-    from geoalign.engine.pool import ProcessPoolScorer, resolve_workers
+    from geoalign.engine.pool import DEFAULT_BATCH_TIMEOUT_S, ProcessPoolScorer, resolve_workers
     from geoalign.scorers.spec import ScorerSpec
 
     spec = ScorerSpec.from_args(args)
     workers = resolve_workers(getattr(args, "workers", None), spec.backend)
     scorer = spec.build()
     if workers:
-        return ProcessPoolScorer(spec, workers, local=scorer)
+        timeout = getattr(args, "worker_timeout", DEFAULT_BATCH_TIMEOUT_S)
+        return ProcessPoolScorer(spec, workers, local=scorer, batch_timeout_s=timeout)
     return scorer
 
 

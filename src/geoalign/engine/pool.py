@@ -25,7 +25,9 @@ killer) breaks the whole :class:`~concurrent.futures.ProcessPoolExecutor` (``Bro
 pool is replaced by a fresh one (one replacement per broken pool, however many threads saw it break)
 and the batch is sent once more to the new pool (it may have been a bystander of another worker's
 death). If that breaks too, ``run`` raises :class:`WorkerDied` and the engine retries the items one by
-one: neighbours are answered, an input that kills its worker every time ends as an ItemError. Restarts of a
+one: neighbours are answered, an input that kills its worker every time ends as an ItemError. A worker
+that never answers (a deadlock, a stopped process) is treated the same way after ``batch_timeout_s``
+(``serve --worker-timeout``): the pool's processes are killed and the pool replaced. Restarts of a
 pool that never finished a batch are spaced ``restart_interval_s`` apart, so a pool that cannot start
 (out of memory) costs one attempt a second, never a fork storm.
 
@@ -64,10 +66,14 @@ log = logging.getLogger(__name__)
 #: runtimes release the GIL and use all cores through intra-op threads, and W copies of the model would
 #: split the threads W ways and multiply its memory.
 POOLABLE = frozenset({"structured"})
+#: Longest a worker may take over one batch before it counts as hung (a batch of the embedded matcher
+#: takes well under a second; this leaves room for a loaded machine and the largest batches).
+DEFAULT_BATCH_TIMEOUT_S = 120.0
 
 
 class WorkerDied(GeoalignError):
-    """A scorer worker process died while scoring a batch; the pool has been replaced."""
+    """A scorer worker process died (or hung past the batch timeout) while scoring a batch; the pool has
+    been replaced."""
 
     code = "worker_died"
 
@@ -169,6 +175,7 @@ class ProcessPoolScorer:
         local: Scorer | None = None,
         start_timeout_s: float = 300.0,
         restart_interval_s: float = 1.0,
+        batch_timeout_s: float = DEFAULT_BATCH_TIMEOUT_S,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a process pool needs at least one worker, got {workers}")
@@ -179,6 +186,9 @@ class ProcessPoolScorer:
         self.max_chars = spec.max_chars or DEFAULT_MAX_CHARS
         self.start_timeout_s = start_timeout_s
         self.restart_interval_s = restart_interval_s
+        if batch_timeout_s <= 0:
+            raise ValueError(f"a worker's batch timeout must be positive, got {batch_timeout_s}")
+        self.batch_timeout_s = batch_timeout_s
         #: pools replaced after a worker died (reported by ``describe`` and the server's metrics)
         self.restarts = 0
         self._lock = threading.Lock()
@@ -343,8 +353,10 @@ class ProcessPoolScorer:
         return executor
 
     def _call(self, pairs: list[tuple[Any, Any]], explain: list[bool]) -> list[Result]:
-        """Score on a worker; if the pool breaks under the batch, once more on the fresh pool (the batch
-        may have been an innocent bystander of another worker's death), then raise WorkerDied."""
+        """Score on a worker; if the pool breaks under the batch, or no answer comes within
+        ``batch_timeout_s`` (a hung worker: its processes are killed, which breaks the pool), once more on
+        the fresh pool (the batch may have been an innocent bystander), then raise WorkerDied."""
+        broken: Exception | None = None
         for _ in range(2):
             with self._lock:
                 if self._closed:
@@ -354,10 +366,17 @@ class ProcessPoolScorer:
                 executor, generation = self._executor, self._generation
             try:
                 future: Future[list[Result]] = executor.submit(_worker_score, pairs, explain)
-                results = future.result()
+                results = future.result(timeout=self.batch_timeout_s)
             except BrokenProcessPool as exc:
-                self._restart(generation)
+                self._restart(generation, "died")
                 broken = exc
+                continue
+            except TimeoutError:
+                # a worker that never answers (a deadlock, a stopped process) would hold its batch, and
+                # every request waiting on it, forever: kill the pool's processes and start a new one
+                _kill_processes(executor)
+                self._restart(generation, f"gave no answer in {self.batch_timeout_s:g} s")
+                broken = TimeoutError(f"no answer in {self.batch_timeout_s:g} s")
                 continue
             except CancelledError:  # queued when close() cancelled what had not started
                 raise GeoalignError("the scorer's worker pool was closed before this batch ran") from None
@@ -370,11 +389,11 @@ class ProcessPoolScorer:
                     self._served = True
             return results
         raise WorkerDied(
-            f"a scorer worker process died while scoring a batch of {len(pairs)} pairs, twice ({broken}); "
-            "the worker pool was restarted"
+            f"a scorer worker process died or hung while scoring a batch of {len(pairs)} pairs, twice "
+            f"({broken}); the worker pool was restarted"
         )
 
-    def _restart(self, generation: int) -> None:
+    def _restart(self, generation: int, what: str) -> None:
         """Replace the pool of ``generation`` if it is still the current one (the first thread to see a
         broken pool replaces it; the others find it replaced already)."""
         with self._lock:
@@ -388,13 +407,23 @@ class ProcessPoolScorer:
             self._generation += 1
             self.restarts += 1
             log.warning(
-                "a scorer worker process died; restarting the pool of %d workers (restart %d)",
+                "a scorer worker process %s; restarting the pool of %d workers (restart %d)",
+                what,
                 self.workers,
                 self.restarts,
             )
             self._executor = self._new_executor()
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill_processes(executor: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``executor`` (read from its process table, as ``pids`` does): a hung
+    worker takes no stop signal, and a killed one breaks the pool so the executor lets go of it."""
+    processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):  # already gone
+            process.kill()
 
 
 def _clean_side(value: Any, which: str, max_chars: int) -> tuple[str, bool] | ItemError:
@@ -407,4 +436,11 @@ def _clean_side(value: Any, which: str, max_chars: int) -> tuple[str, bool] | It
     return cleaned.text, cleaned.truncated
 
 
-__all__ = ["POOLABLE", "ProcessPoolScorer", "WorkerDied", "resolve_workers", "usable_cpus"]
+__all__ = [
+    "DEFAULT_BATCH_TIMEOUT_S",
+    "POOLABLE",
+    "ProcessPoolScorer",
+    "WorkerDied",
+    "resolve_workers",
+    "usable_cpus",
+]
