@@ -702,14 +702,16 @@ def _viterbi_one(emissions: FloatArray, trans: FloatArray, first: npt.NDArray[np
     lowest previous label, numpy's argmax)."""
     trans_t = np.ascontiguousarray(trans.T)  # [to, from]
     delta = np.where(first, emissions[0], np.float32(_NEG)).astype(np.float32)
-    back: list[list[int]] = []
-    for t in range(1, emissions.shape[0]):
+    n, rows = emissions.shape[0], np.arange(trans_t.shape[0])
+    back = np.empty((max(n - 1, 0), trans_t.shape[0]), dtype=np.intp)
+    for t in range(1, n):
         scores = trans_t + delta
-        back.append(scores.argmax(axis=1).tolist())
-        delta = scores.max(axis=1) + emissions[t]
+        best = scores.argmax(axis=1)
+        back[t - 1] = best
+        delta = scores[rows, best] + emissions[t]  # the max itself: one reduction a step, not two
     state = int(delta.argmax())
     path = [state]
-    for pointers in reversed(back):
+    for pointers in back[::-1].tolist():
         state = pointers[state]
         path.append(state)
     return path[::-1]
