@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from geoalign.engine.dynamic import (
     select_batch,
 )
 from geoalign.engine.sync import SyncEngine
-from geoalign.types import AddressPair, ItemError, Match, Raw, Result
+from geoalign.types import AddressPair, ItemError, Match, Prepared, Raw, Result
 
 ADDRESSES = [
     "北京市朝阳区建国路88号",
@@ -403,6 +403,46 @@ def test_prepare_runs_while_the_model_is_busy() -> None:
             scorer.hold.clear()
             scorer.release.set()
             await asyncio.gather(first, second)
+
+    run(main())
+
+
+class GatedPrepare(RecordingScorer):
+    """Its first ``prepare`` call blocks until released; records every call's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+        self.prepare_entered = threading.Event()
+        self.prepare_release = threading.Event()
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:
+        self.sizes.append(len(pairs))
+        if len(self.sizes) == 1:
+            self.prepare_entered.set()
+            self.prepare_release.wait(timeout=30)
+        return super().prepare(pairs)
+
+
+def test_requests_that_wait_for_prepare_are_prepared_together() -> None:
+    """One-pair requests arriving while ``prepare`` is busy are prepared in one call (a parser batch),
+    each still gets its own answers, in order, with its own errors."""
+
+    async def main() -> None:
+        scorer = GatedPrepare()
+        async with AsyncEngine(scorer) as engine:
+            first = asyncio.create_task(engine.match(ADDRESSES[0], ADDRESSES[0]))
+            await wait_thread_event(scorer.prepare_entered)
+            pairs = [(ADDRESSES[i], ADDRESSES[i + 1]) for i in range(4)] + [("", ADDRESSES[0])]
+            rest = [asyncio.create_task(engine.match_many([AddressPair(a, b)])) for a, b in pairs]
+            await until(lambda: len(engine._prepare_waiting) == len(pairs))
+            scorer.prepare_release.set()
+            assert (await first).label == "exact_match"  # type: ignore[union-attr]
+            answers = [(await task)[0] for task in rest]
+        assert scorer.sizes == [1, len(pairs)]
+        for (a, b), answer in zip(pairs[:4], answers[:4], strict=True):
+            assert isinstance(answer, Match) and answer.label == expected_label(a, b)
+        assert isinstance(answers[4], ItemError)
 
     run(main())
 

@@ -66,6 +66,9 @@ State = Literal["new", "starting", "ready", "draining", "closed"]
 #: a scorer whose ``prepare`` is cheap (``prepare_is_cheap``) prepares calls up to this many pairs on
 #: the event loop itself; larger calls still go to the prepare thread, so the loop never stalls
 _INLINE_PREPARE_MAX = 64
+#: most pairs one coalesced ``prepare`` call takes from the requests waiting for it (bounds the wait of
+#: a request that arrives behind a burst)
+_COALESCE_MAX_PAIRS = 1024
 
 
 @runtime_checkable
@@ -305,6 +308,12 @@ class AsyncEngine:
         #: the scorer's ``prepare`` is only safe cleaning (its real work runs in ``run``, elsewhere)
         self._inline_prepare = bool(getattr(scorer, "prepare_is_cheap", False))
         self._cache_writes: set[asyncio.Task[None]] = set()
+        #: requests waiting for the prepare thread, prepared together in one ``scorer.prepare`` call
+        #: (with one prepare thread): a burst of one-pair requests parses its addresses in one batch,
+        #: which the parser does at about half the cost per address of one call each
+        self._prepare_waiting: list[tuple[list[AddressPair], asyncio.Future[Prepared]]] = []
+        self._preparing = False
+        self._prepare_task: asyncio.Task[None] | None = None
         self._prepare_pool: ThreadPoolExecutor | None = None
         self._forward_pool: ThreadPoolExecutor | None = None
         self._post_pool: ThreadPoolExecutor | None = None
@@ -551,6 +560,49 @@ class AsyncEngine:
             return Prepared([error] * len(pairs))
         return prepared
 
+    async def _prepare_together(self, pairs: list[AddressPair]) -> Prepared:
+        """``prepare`` on the prepare thread, together with the other requests waiting for it: while one
+        call runs, the requests that arrive queue up and are prepared in the next call, as one batch
+        (work-conserving: a lone request is prepared at once, nothing waits for a batch to fill)."""
+        loop = self._loop
+        assert loop is not None
+        future: asyncio.Future[Prepared] = loop.create_future()
+        self._prepare_waiting.append((pairs, future))
+        if not self._preparing:
+            self._preparing = True
+            # held in an attribute: a task only the loop references may be collected mid-run
+            self._prepare_task = loop.create_task(self._prepare_waiting_requests())
+        return await future
+
+    async def _prepare_waiting_requests(self) -> None:
+        loop = self._loop
+        assert loop is not None and self._prepare_pool is not None
+        try:
+            while self._prepare_waiting:
+                group: list[tuple[list[AddressPair], asyncio.Future[Prepared]]] = []
+                n_pairs = 0
+                while self._prepare_waiting and (
+                    not group or n_pairs + len(self._prepare_waiting[0][0]) <= _COALESCE_MAX_PAIRS
+                ):
+                    request = self._prepare_waiting.pop(0)
+                    group.append(request)
+                    n_pairs += len(request[0])
+                together = [pair for pairs, _ in group for pair in pairs]
+                try:
+                    prepared = await loop.run_in_executor(self._prepare_pool, self._prepare, together)
+                except Exception as exc:  # the thread pool is gone (shutdown): every waiter hears it
+                    for _, waiter in group:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                start = 0
+                for pairs, waiter in group:
+                    if not waiter.done():  # a caller that left (cancelled) needs no answer
+                        waiter.set_result(Prepared(prepared.items[start : start + len(pairs)]))
+                    start += len(pairs)
+        finally:
+            self._preparing = False
+
     async def _serve(
         self, pairs: list[AddressPair], deadline: float | None, explain: bool | None = None
     ) -> list[Result]:
@@ -559,6 +611,8 @@ class AsyncEngine:
         t0 = time.perf_counter()
         if self._inline_prepare and len(pairs) <= _INLINE_PREPARE_MAX:
             prepared = self._prepare(pairs)  # a few µs a pair: cheaper than the hop to a thread
+        elif self.config.prepare_threads == 1:
+            prepared = await self._prepare_together(pairs)
         else:
             prepared = await loop.run_in_executor(self._prepare_pool, self._prepare, pairs)
         self.observer.prepared(len(pairs), time.perf_counter() - t0)
