@@ -2,10 +2,12 @@
 
 Design (after TEI's ``core/src/queue.rs`` and Infinity's ``batch_handler.py``, see ARCHITECTURE.md):
 
-* **prepare | run | finish pipeline.** ``prepare`` (cleaning, parsing, tokenizing) runs per request in a
-  thread pool as soon as the request arrives; ``run`` (the model) runs on one dedicated thread; ``finish``
-  runs on a third thread, so batch N is post-processed while batch N+1 is in the model and the model
-  never waits for the tokenizer. Heavy stages release the GIL (tokenizers, torch, onnxruntime, numpy).
+* **prepare | run | finish pipeline.** ``prepare`` (cleaning, parsing, tokenizing) runs in a thread
+  pool as soon as the request arrives (requests that arrive while it is busy are prepared together in
+  its next call: one parser batch for a burst of one-pair requests); ``run`` (the model) runs on one
+  dedicated thread; ``finish`` runs on a third thread, so batch N is post-processed while batch N+1 is
+  in the model and the model never waits for the tokenizer. Heavy stages release the GIL (tokenizers,
+  torch, onnxruntime, numpy).
 * **Work-conserving, no timer.** The forward loop pulls its next batch the moment the previous ``run``
   returns: if anything is queued the model starts at once; batches grow only from the backlog that built
   up while the model was busy. Nothing ever sleeps waiting for a batch to "fill".
