@@ -39,6 +39,7 @@ from typing import Any
 from geoalign.errors import DataFormatError, InputError, ModelLoadError
 from geoalign.neural.checkpoint import load_state, save_state
 from geoalign.neural.data import ccks_splits, read_lines, texts_of
+from geoalign.neural.optim import adamw_with_warmup, apply_step
 
 MASK_TOKEN = "<mask>"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -221,7 +222,7 @@ def batch_plan(lengths: Sequence[int], cfg: PretrainConfig) -> list[list[int]]:
 
 def pretrain(cfg: PretrainConfig) -> Path:
     import torch
-    from transformers import DataCollatorForLanguageModeling, get_linear_schedule_with_warmup
+    from transformers import DataCollatorForLanguageModeling
 
     out, init = Path(cfg.out), Path(cfg.init)
     for name in ("config.json", *TOKENIZER_FILES):
@@ -249,17 +250,9 @@ def pretrain(cfg: PretrainConfig) -> Path:
 
     torch.manual_seed(cfg.seed)  # the fresh head and mask row, then masking and dropout
     model = load_mlm_model(init, len(tokenizer))
-    no_decay = ("bias", "LayerNorm.weight")
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {
-            "params": [p for n, p in params if not any(k in n for k in no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {"params": [p for n, p in params if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * cfg.steps), cfg.steps)
+    optimizer, scheduler = adamw_with_warmup(
+        model, lr=cfg.lr, weight_decay=cfg.weight_decay, warmup=cfg.warmup, total_steps=cfg.steps
+    )
     step = 0
     last = out / "last.pt"
     saved = load_state(last, model, optimizer, scheduler)
@@ -283,11 +276,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
         batch = collator([examples[i] for i in plan[step]])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             loss = masked_lm_loss(model, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        apply_step(loss, model, optimizer, scheduler)
         step += 1
         run_steps += 1
         window.append(loss.item())

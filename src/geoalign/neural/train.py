@@ -31,6 +31,7 @@ import numpy as np
 
 from geoalign.neural.checkpoint import load_state, save_state
 from geoalign.neural.data import MODEL_LABELS, TrainPair
+from geoalign.neural.optim import adamw_with_warmup, apply_step
 
 CLASS_WEIGHTS_DEFAULT = (1.0, 1.0, 2.5)  # not, partial, exact: exact is ~6% of CCKS pairs
 
@@ -341,7 +342,7 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]
 
 def train(cfg: TrainConfig) -> Path:
     import torch
-    from transformers import BertForSequenceClassification, get_linear_schedule_with_warmup
+    from transformers import BertForSequenceClassification
 
     from geoalign.neural.data import ccks_splits, read_binary_pairs, synthetic_pairs, texts_of
 
@@ -398,19 +399,9 @@ def train(cfg: TrainConfig) -> Path:
         for e, enc in enumerate(encoded)
     ]
     total = sum(len(p) for p in plans)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-            "weight_decay": cfg.weight_decay,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
+    optimizer, scheduler = adamw_with_warmup(
+        model, lr=cfg.lr, weight_decay=cfg.weight_decay, warmup=cfg.warmup, total_steps=total
+    )
     class_weights = torch.tensor(cfg.class_weights, dtype=torch.float32)
     step, best = 0, -1.0
     last = out / "last.pt"
@@ -445,11 +436,7 @@ def train(cfg: TrainConfig) -> Path:
                 loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distill_loss(
                     logits, soft, cfg.temperature
                 )
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            apply_step(loss, model, optimizer, scheduler)
             step += 1
             done += 1
             running = 0.98 * running + 0.02 * loss.item() if bi else loss.item()
