@@ -1,12 +1,15 @@
-"""A training run's resumable state (``OUT/last.pt``): model, optimizer, scheduler, torch RNG and the
-run's own counters (step, best score, …), shared by ``train-neural`` and ``pretrain-neural``.
+"""A training run's files: its resumable state (``OUT/last.pt``: model, optimizer, scheduler, torch RNG
+and the run's own counters — step, best score, …), shared by ``train-neural`` and ``pretrain-neural``,
+and its log, shared by every trainer (``train-neural``, ``pretrain-neural``, the retrieval trainer).
 
-Written to a temporary file and renamed, so a crash while saving leaves the previous state whole.
+The state is written to a temporary file and renamed, so a crash while saving leaves the previous one
+whole.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,11 @@ def load_state(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[s
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     return {k: v for k, v in state.items() if k not in _OBJECTS}
+
+
+def log_line(path: Path, message: str) -> None:
+    """Print ``message`` with the time of day and append the same line to the run's log file."""
+    line = f"{time.strftime('%H:%M:%S')} {message}"
+    print(line, flush=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from geoalign.errors import DataFormatError, InputError, ModelLoadError
-from geoalign.neural.checkpoint import load_state, save_state
+from geoalign.neural.checkpoint import load_state, log_line, save_state
 from geoalign.neural.data import ccks_splits, read_lines, texts_of
 from geoalign.neural.optim import adamw_with_warmup, apply_step
 
@@ -69,10 +69,7 @@ class PretrainConfig:
 
 
 def log(out: Path, message: str) -> None:
-    line = f"{time.strftime('%H:%M:%S')} {message}"
-    print(line, flush=True)
-    with open(out / "pretrain.log", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    log_line(out / "pretrain.log", message)
 
 
 # ------------------------------------------------------------------------------------------- corpus

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from geoalign.neural.checkpoint import load_state, save_state
+from geoalign.neural.checkpoint import load_state, log_line, save_state
 from geoalign.neural.data import MODEL_LABELS, TrainPair
 from geoalign.neural.optim import adamw_with_warmup, apply_step
 
@@ -90,10 +90,7 @@ def save_tokenizer(tokenizer: Any, directory: Path, max_length: int) -> None:
 
 
 def log(out: Path, message: str) -> None:
-    line = f"{time.strftime('%H:%M:%S')} {message}"
-    print(line, flush=True)
-    with open(out / "train.log", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    log_line(out / "train.log", message)
 
 
 # ------------------------------------------------------------------------------------------- init

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from geoalign.neural.checkpoint import log_line
+
 
 @dataclass
 class RetrievalTrainConfig:
@@ -65,10 +67,7 @@ def save_checkpoint(
 
 
 def log(out: Path, message: str) -> None:
-    line = f"{time.strftime('%H:%M:%S')} {message}"
-    print(line, flush=True)
-    with open(out / "train.log", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    log_line(out / "train.log", message)
 
 
 def _norm(text: str) -> str:
