@@ -30,17 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _normalize_or_none(text: str) -> str | None:
-    """An address that is all punctuation or noise is an InputError, as for users; timed all the same."""
-    from geoalign.address.normalize import normalize
-    from geoalign.errors import InputError
-
-    try:
-        return normalize(text)
-    except InputError:
-        return None
-
-
 def _best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     """Best wall time and best process CPU time over ``repeat`` runs."""
     wall = cpu = float("inf")
@@ -80,8 +69,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from geoalign.address import gazetteer
     from geoalign.address.chartagger import featurize, viterbi_batch
+    from geoalign.address.normalize import normalize
     from geoalign.address.parse import MAX_TAG_CHARS, align_admin, default_parser
     from geoalign.address.schemes import read_labelled
+    from geoalign.errors import InputError
+
+    def normalize_or_none(text: str) -> str | None:
+        """An address that is all punctuation or noise is an InputError, as for users; timed all the same."""
+        try:
+            return normalize(text)
+        except InputError:
+            return None
 
     if args.data is not None:
         texts = [ex.text for ex in read_labelled(args.data)]
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "gazetteer align": _best(
             lambda: [align_admin([], gazetteer.resolve(t, anywhere=True)) for t in cut], args.repeat
         ),
-        "normalize": _best(lambda: [_normalize_or_none(x) for x in texts], args.repeat),
+        "normalize": _best(lambda: [normalize_or_none(x) for x in texts], args.repeat),
         "parse_many (all)": _best(lambda: parser.parse_many(texts), args.repeat),
     }
     chars = sum(len(x) for x in texts) / max(n, 1)

@@ -313,7 +313,7 @@ class AsyncEngine:
         #: requests waiting for the prepare thread, prepared together in one ``scorer.prepare`` call
         #: (with one prepare thread): a burst of one-pair requests parses its addresses in one batch,
         #: which the parser does at about half the cost per address of one call each
-        self._prepare_waiting: list[tuple[list[AddressPair], asyncio.Future[Prepared]]] = []
+        self._prepare_waiting: deque[tuple[list[AddressPair], asyncio.Future[Prepared]]] = deque()
         self._preparing = False
         self._prepare_task: asyncio.Task[None] | None = None
         self._prepare_pool: ThreadPoolExecutor | None = None
@@ -586,7 +586,7 @@ class AsyncEngine:
                 while self._prepare_waiting and (
                     not group or n_pairs + len(self._prepare_waiting[0][0]) <= _COALESCE_MAX_PAIRS
                 ):
-                    request = self._prepare_waiting.pop(0)
+                    request = self._prepare_waiting.popleft()
                     group.append(request)
                     n_pairs += len(request[0])
                 together = [pair for pairs, _ in group for pair in pairs]

@@ -321,12 +321,10 @@ class ProcessPoolScorer:
             executor.shutdown(wait=wait, cancel_futures=True)
 
     def pids(self) -> list[int]:
-        """Process ids of the current pool's workers (for operators' tools and tests). Reads
-        ``ProcessPoolExecutor``'s process table, the one place the executor keeps them."""
+        """Process ids of the current pool's workers (for operators' tools and tests)."""
         with self._lock:
             executor = self._executor
-        processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
-        return sorted(processes)
+        return sorted(_worker_processes(executor))
 
     # ---------------------------------------------------------------- the pool
 
@@ -417,11 +415,16 @@ class ProcessPoolScorer:
             old.shutdown(wait=False, cancel_futures=True)
 
 
+def _worker_processes(executor: ProcessPoolExecutor | None) -> dict[int, Any]:
+    """pid -> process of ``executor``'s workers: its process table, the one place the executor keeps
+    them (empty for no pool)."""
+    return dict(getattr(executor, "_processes", None) or {})
+
+
 def _kill_processes(executor: ProcessPoolExecutor) -> None:
-    """SIGKILL every worker of ``executor`` (read from its process table, as ``pids`` does): a hung
-    worker takes no stop signal, and a killed one breaks the pool so the executor lets go of it."""
-    processes: dict[int, Any] = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    """SIGKILL every worker of ``executor``: a hung worker takes no stop signal, and a killed one breaks
+    the pool so the executor lets go of it."""
+    for process in _worker_processes(executor).values():
         with contextlib.suppress(Exception):  # already gone
             process.kill()
 

@@ -105,7 +105,7 @@ _WRITERS = {
 }
 
 
-def _nested(value: Any) -> Any:
+def nested_json(value: Any) -> Any:
     """A cell holding JSON text as the object it encodes; any other value (or unreadable text) as is."""
     if not isinstance(value, str) or not value.startswith(("{", "[")):
         return value
@@ -132,7 +132,7 @@ def write_table(
     kind = output_format(path, fmt)
     if kind == "jsonl" and json_columns:
         nested = [i for i, name in enumerate(columns) if name in json_columns]
-        rows = ([_nested(v) if i in nested else v for i, v in enumerate(row)] for row in rows)
+        rows = ([nested_json(v) if i in nested else v for i, v in enumerate(row)] for row in rows)
     # check the extra before creating any temporary file
     if kind in ("parquet", "xlsx"):
         _extras.require("pyarrow" if kind == "parquet" else "openpyxl", "tables", f"writing {kind}")

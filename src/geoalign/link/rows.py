@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from geoalign.io.writers import nested_json
 from geoalign.link.candidates import Judged, Record, probabilities_of
 from geoalign.types import ItemError, Match
 
@@ -63,7 +64,7 @@ JSON_TEXT_COLUMNS = ("explanation", "error")
 def row_dict(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
     """A row as the in-memory API returns it: the JSON-text columns as objects, as JSONL writes them."""
     return {
-        name: json.loads(value) if name in JSON_TEXT_COLUMNS and isinstance(value, str) else value
+        name: nested_json(value) if name in JSON_TEXT_COLUMNS else value
         for name, value in zip(columns, values, strict=True)
     }
 
