@@ -143,18 +143,14 @@ class _Judge:
         per_query: list[list[int]] = []
         for row in batch.to_pylist():
             carry = [row[f"c{i}"] for i in range(self.n_carry)]
-            queries.append(
-                self.analyzer.analyze(
-                    record_from_row(row["id"], row["address"], row["line"], row["error"], carry)
-                )
-            )
+            queries.append(record_from_row(row["id"], row["address"], row["line"], row["error"], carry))
             positions = []
             for k, rid in enumerate(row["r_id"]):
                 rcarry = [row[f"r_c{i}"][k] for i in range(self.n_rcarry)]
-                candidate = record_from_row(rid, row["r_address"][k], row["r_line"][k], None, rcarry)
                 positions.append(len(records))
-                records.append(self.analyzer.analyze(candidate))
+                records.append(record_from_row(rid, row["r_address"][k], row["r_line"][k], None, rcarry))
             per_query.append(positions)
+        self.analyzer.analyze_many([*queries, *records])  # one batched parse of the block's addresses
         return queries, Candidates(records, per_query)
 
     def __call__(self, batch: Any) -> Any:

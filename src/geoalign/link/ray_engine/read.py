@@ -193,13 +193,11 @@ def _analyze(batch: Any, *, rules: tuple[str, ...]) -> Any:
         # a view depends on the text alone (char weights only enter pair features), so a plain
         # featurizer gives the blocking keys the scorer's own would
         analyzer = _ANALYZERS[rules] = RecordAnalyzer(PairFeaturizer(), rules)
-    keys: list[list[str]] = []
-    errors: list[str | None] = []
-    for row in batch.select(["id", "address", "line", "error"]).to_pylist():
-        record = record_from_row(row["id"], row["address"], row["line"], row["error"])
-        analyzer.analyze(record)
-        keys.append([key for _rule, key in record.keys])
-        errors.append(encode_error(record.error))
+    rows = batch.select(["id", "address", "line", "error"]).to_pylist()
+    records = [record_from_row(row["id"], row["address"], row["line"], row["error"]) for row in rows]
+    analyzer.analyze_many(records)  # one batched parse of the block's distinct addresses
+    keys = [[key for _rule, key in record.keys] for record in records]
+    errors = [encode_error(record.error) for record in records]
     batch = batch.set_column(batch.schema.get_field_index("error"), "error", pa.array(errors, pa.string()))
     return batch.append_column("keys", pa.array(keys, pa.list_(pa.string())))
 
