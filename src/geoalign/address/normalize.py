@@ -160,13 +160,20 @@ def spaces(text: str) -> str:
 # ------------------------------------------------------------------------------------------- noise
 
 # Digits of a phone number may be grouped by spaces or dashes (138 1234 5678); the boundaries refuse to
-# cut a phone number out of a longer digit string, with or without such separators.
+# cut a phone number out of a longer digit string, with or without such separators — but a digit group
+# (up to 4 digits) that ends a lettered or hyphenated address number (T2, B12, 3-2-101) is not part of
+# the number that follows it (文三路 T2 13812345678: the space must not glue the phone to the tower).
 _D = r"[\s-]?\d"
+_NOT_AFTER_DIGIT_GROUP = (
+    r"(?:(?<!\d[\s-])"
+    + "".join(rf"|(?<=[A-Za-z-]\d{{{n}}}[\s-])" for n in range(1, 5))
+    + ")"
+)
 _PHONE_CORE = rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
 _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|电话|手机|座机|TEL|PHONE)\s*[:：]?\s*"
 _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
 _PHONE: Final[re.Pattern[str]] = re.compile(
-    rf"(?:{_PHONE_LABEL})?(?<!\d)(?<!\d[\s-]){_PHONE_CORE}(?![\s-]?\d)", re.IGNORECASE
+    rf"(?:{_PHONE_LABEL})?(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}(?![\s-]?\d)", re.IGNORECASE
 )
 #: The ~150 commonest single-character surnames; a 2-4 character word next to a phone number that starts
 #: with one of them is taken for the recipient's name.
