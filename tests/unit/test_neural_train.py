@@ -167,3 +167,66 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
     )
     with pytest.raises(ValueError, match="another tokenizer"):
         train(TrainConfig(out=str(tmp_path / "s2"), layers=1, teacher=(str(tmp_path / "odd"),), **common))  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_path: Path) -> None:
+    """``--teacher-onnx``: the student learns from an exported graph (its own tokenizer, raw text); the
+    soft labels are the graph's own probabilities, each distinct pair scored once and kept on disk."""
+    require_module("torch", "torch")
+    require_module("transformers", "torch")
+    require_module("onnx", "export")
+    import numpy as np
+
+    from geoalign.neural.data import ccks_splits
+    from geoalign.neural.onnx_teacher import OnnxTeacher
+    from geoalign.neural.train import TrainConfig, train
+    from geoalign.scorers.export_onnx import ExportOptions, export_checkpoint
+    from geoalign.scorers.spec import ScorerSpec
+    from geoalign.types import AddressPair
+
+    write_invented_ccks(tmp_path / "pairs.tsv", 40)
+    common = dict(
+        ccks=str(tmp_path / "pairs.tsv"),
+        init="scratch",
+        hidden=32,
+        epochs=1,
+        batch_size=8,
+        synth_per_epoch=0,
+        threads=1,
+        bf16=False,
+    )
+    teacher = train(TrainConfig(out=str(tmp_path / "teacher"), layers=1, **common))  # type: ignore[arg-type]
+    export_checkpoint(teacher, tmp_path / "graph", ExportOptions(), echo=lambda line: None)
+
+    pairs = ccks_splits(str(tmp_path / "pairs.tsv")).train[:12]
+    onnx_teacher = OnnxTeacher(tmp_path / "graph", tmp_path / "cache.npz", threads=1)
+    logp = onnx_teacher.log_probs(pairs + pairs[:3])
+    scorer = ScorerSpec(scorer="onnx", model=str(tmp_path / "graph"), rules=False, explain=False).build()
+    direct = scorer.score([AddressPair(p.a, p.b) for p in pairs])
+    expected = np.log([[m.probabilities[name] for name in MODEL_LABELS] for m in direct])  # type: ignore[union-attr]
+    assert logp.shape == (15, 3)
+    np.testing.assert_allclose(logp[:12], expected, atol=1e-5)
+    np.testing.assert_allclose(logp[12:], logp[:3])
+    # a new teacher object reads the cache: nothing is scored again
+    again = OnnxTeacher(tmp_path / "graph", tmp_path / "cache.npz", threads=1)
+    assert len(again.cache) == len({(p.a, p.b) for p in pairs})
+    again.scorer = None  # scoring now would fail: every pair must come from the cache
+    np.testing.assert_allclose(again.log_probs(pairs), logp[:12])
+
+    student = train(
+        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher_onnx=str(tmp_path / "graph"), **common)  # type: ignore[arg-type]
+    )
+    assert (student.parent / "teacher_onnx.npz").is_file()
+    log = (student.parent / "train.log").read_text(encoding="utf-8")
+    assert "distinct pairs scored" in log
+    with pytest.raises(ValueError, match="not both"):
+        train(
+            TrainConfig(
+                out=str(tmp_path / "s2"),
+                layers=1,
+                teacher=(str(teacher),),
+                teacher_onnx=str(tmp_path / "graph"),
+                **common,  # type: ignore[arg-type]
+            )
+        )

@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "paths, so the same tokenizer",
     )
     parser.add_argument(
+        "--teacher-onnx",
+        default=None,
+        metavar="DIR",
+        help="distil a geoalign ONNX model directory instead (e.g. src/geoalign/models/neural, the shipped "
+        "model): it reads raw text with its own tokenizer; each distinct pair is scored once and cached",
+    )
+    parser.add_argument(
         "--init-from",
         default=None,
         metavar="DIR",
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         bf16=not args.no_bf16,
         seed=args.seed,
         teacher=tuple(args.teacher),
+        teacher_onnx=args.teacher_onnx,
         init_from=args.init_from,
         distill_weight=args.distill_weight,
         temperature=args.temperature,

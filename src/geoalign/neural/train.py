@@ -64,6 +64,8 @@ class TrainConfig:
     eval_limit: int | None = None
     # trained runs' best/ directories: distil their soft labels (an ensemble: mean log-probabilities)
     teacher: tuple[str, ...] = ()
+    # a geoalign ONNX model directory (e.g. the shipped one) as the teacher instead: its own tokenizer
+    teacher_onnx: str | None = None
     init_from: str | None = None  # start from a trained best/ directory instead of the pretrained encoder
     distill_weight: float = 0.7  # share of the loss taken by the teacher's soft labels (rest: gold labels)
     temperature: float = 2.0
@@ -375,6 +377,8 @@ def train(cfg: TrainConfig) -> Path:
     if pad_id is None:
         raise ValueError(f"{init_dir / 'tokenizer.json'} has no <pad> token")
     model = BertForSequenceClassification.from_pretrained(init_dir)
+    if cfg.teacher and cfg.teacher_onnx:
+        raise ValueError("give torch teachers (--teacher) or an ONNX teacher (--teacher-onnx), not both")
     teachers = Teachers(cfg.teacher, tokenizer) if cfg.teacher else None
     val_pairs = splits.validation[: cfg.eval_limit] if cfg.eval_limit else splits.validation
     val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
@@ -391,6 +395,15 @@ def train(cfg: TrainConfig) -> Path:
             pairs += erng.sample(synth, min(cfg.synth_per_epoch, len(synth)))
         epoch_sets.append(pairs)
     encoded = [encode_pairs(tokenizer, pairs, cfg.max_length) for pairs in epoch_sets]
+    onnx_soft: list[Any] = []
+    if cfg.teacher_onnx:
+        from geoalign.neural.onnx_teacher import OnnxTeacher
+
+        onnx_teacher = OnnxTeacher(cfg.teacher_onnx, out / "teacher_onnx.npz", threads=cfg.threads)
+        onnx_soft = [
+            torch.from_numpy(onnx_teacher.log_probs(pairs, lambda m: log(out, m))) for pairs in epoch_sets
+        ]
+        log(out, f"teacher {cfg.teacher_onnx}: {len(onnx_teacher.cache):,} distinct pairs scored")
     plans = [
         length_batches([len(x) for x in enc.ids], cfg.batch_size, random.Random(cfg.seed + e), shuffle=True)
         for e, enc in enumerate(encoded)
@@ -428,8 +441,12 @@ def train(cfg: TrainConfig) -> Path:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = pair_logits(model, b)
             loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
+            soft = None
             if teachers is not None:
                 soft = teachers.logits(b, cfg.bf16)
+            elif onnx_soft:
+                soft = onnx_soft[epoch][idx]
+            if soft is not None:
                 loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distill_loss(
                     logits, soft, cfg.temperature
                 )
