@@ -82,9 +82,9 @@ class ExactIndex:
 
     @classmethod
     def load(cls, path: Path, dim: int) -> ExactIndex:
-        data = np.load(path)
         index = cls(dim)
-        index.vectors, index.labels = data["vectors"], data["labels"]
+        with np.load(path) as data:
+            index.vectors, index.labels = data["vectors"], data["labels"]
         return index
 
     def __len__(self) -> int:
@@ -143,7 +143,13 @@ class HnswIndex:
             from usearch.index import Index
         except ImportError as exc:
             raise missing_extra_error("usearch") from exc
-        return cls(dim, threads=threads, index=Index.restore(str(path)))
+        restored: Any = Index.restore(str(path))  # Any: its typed setters read as read-only
+        if restored is None:
+            raise OSError(f"{path}: not a usearch index")
+        # the file keeps the graph and its degree but not the beam widths: set ours again
+        restored.expansion_add = HNSW_EF_CONSTRUCTION
+        restored.expansion_search = HNSW_EF_SEARCH
+        return cls(dim, threads=threads, index=restored)
 
     def __len__(self) -> int:
         return len(self.index)
