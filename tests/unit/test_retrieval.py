@@ -168,3 +168,19 @@ def test_saved_index_loads_only_for_its_identity_and_records(tmp_path: Path) -> 
     assert "other records" in str(
         saved.load(identity, PrefixDigests([(0, "a"), (1, "x"), (2, "c")]).at, 3, 1)
     )
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnsw"])
+def test_an_index_travels_as_bytes_and_answers_the_same(backend: str) -> None:
+    # the Ray engine builds once on the driver and ships the bytes through its object store
+    if backend == "hnsw":
+        require_module("usearch", "ann")
+    from geoalign.retrieval.index import index_from_bytes, make_index
+
+    data, queries = _random_unit(200, 16, 6), _random_unit(10, 16, 7)
+    index = make_index(backend, 16)
+    index.add(data, np.arange(200) * 3)
+    copy = index_from_bytes(backend, index.to_bytes(), 16)
+    assert len(copy) == 200
+    want, got = index.search(queries, 5), copy.search(queries, 5)
+    assert (want[0] == got[0]).all() and np.allclose(want[1], got[1])

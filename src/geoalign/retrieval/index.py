@@ -1,6 +1,7 @@
 """Nearest-neighbour search over unit vectors (inner product = cosine).
 
-Two backends behind one small interface (``add``, ``search``, ``save``/``load``, ``len``):
+Two backends behind one small interface (``add``, ``search``, ``save``/``load``, ``to_bytes`` /
+``index_from_bytes`` for the object store of the Ray engine, ``len``):
 
 * ``hnsw`` — an HNSW graph from usearch (extra ``ann``): sub-linear queries, incremental ``add``,
   binary wheels for every platform (hnswlib ships only an sdist that needs a compiler; faiss-cpu is a
@@ -14,6 +15,7 @@ best first and their similarities, with ``-1`` padding where the index holds few
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -43,6 +45,7 @@ class VectorIndex(Protocol):
     def add(self, vectors: np.ndarray, labels: np.ndarray) -> None: ...
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def save(self, path: Path) -> None: ...
+    def to_bytes(self) -> bytes: ...
     def __len__(self) -> int: ...
 
 
@@ -80,8 +83,13 @@ class ExactIndex:
         with open(path, "wb") as handle:
             np.savez(handle, vectors=self.vectors, labels=self.labels)
 
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, vectors=self.vectors, labels=self.labels)
+        return buffer.getvalue()
+
     @classmethod
-    def load(cls, path: Path, dim: int) -> ExactIndex:
+    def load(cls, path: Path | io.BytesIO, dim: int) -> ExactIndex:
         index = cls(dim)
         with np.load(path) as data:
             index.vectors, index.labels = data["vectors"], data["labels"]
@@ -137,15 +145,20 @@ class HnswIndex:
     def save(self, path: Path) -> None:
         self.index.save(str(path))
 
+    def to_bytes(self) -> bytes:
+        data: Any = self.index.save()  # no path: usearch returns the serialized index
+        return bytes(data)
+
     @classmethod
-    def load(cls, path: Path, dim: int, *, threads: int = 1) -> HnswIndex:
+    def load(cls, path: Path | bytes, dim: int, *, threads: int = 1) -> HnswIndex:
         try:
             from usearch.index import Index
         except ImportError as exc:
             raise missing_extra_error("usearch") from exc
-        restored: Any = Index.restore(str(path))  # Any: its typed setters read as read-only
+        source = path if isinstance(path, bytes) else str(path)
+        restored: Any = Index.restore(source)  # Any: its typed setters read as read-only
         if restored is None:
-            raise OSError(f"{path}: not a usearch index")
+            raise OSError(f"{'a buffer' if isinstance(path, bytes) else path}: not a usearch index")
         # the file keeps the graph and its degree but not the beam widths: set ours again
         restored.expansion_add = HNSW_EF_CONSTRUCTION
         restored.expansion_search = HNSW_EF_SEARCH
@@ -153,6 +166,15 @@ class HnswIndex:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+def index_from_bytes(backend: str, data: bytes, dim: int, *, threads: int = 1) -> VectorIndex:
+    """The index ``to_bytes`` serialized (the Ray engine ships a built index through its object store)."""
+    if backend == "hnsw":
+        return HnswIndex.load(data, dim, threads=threads)
+    if backend == "exact":
+        return ExactIndex.load(io.BytesIO(data), dim)
+    raise InputError(f"unknown ANN index {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
 def make_index(backend: str, dim: int, *, threads: int = 1) -> VectorIndex:
@@ -169,6 +191,7 @@ __all__ = [
     "ExactIndex",
     "HnswIndex",
     "VectorIndex",
+    "index_from_bytes",
     "make_index",
     "missing_extra_error",
 ]
