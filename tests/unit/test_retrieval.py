@@ -184,3 +184,14 @@ def test_an_index_travels_as_bytes_and_answers_the_same(backend: str) -> None:
     assert len(copy) == 200
     want, got = index.search(queries, 5), copy.search(queries, 5)
     assert (want[0] == got[0]).all() and np.allclose(want[1], got[1])
+
+
+def test_hnsw_first_then_the_embedder_does_not_crash_the_process() -> None:
+    # usearch imported before onnxruntime segfaulted the process (a Ray worker that searched, then
+    # embedded); the index module loads onnxruntime first
+    require_module("usearch", "ann")
+    import subprocess
+
+    code = "from geoalign.retrieval.index import make_index; make_index('hnsw', 8); import onnxruntime"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

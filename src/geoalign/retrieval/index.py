@@ -15,6 +15,7 @@ best first and their similarities, with ``-1`` padding where the index holds few
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -37,6 +38,20 @@ def missing_extra_error(module: str) -> InputError:
     return InputError(
         f"--ann needs the {module!r} package: pip install 'geoalign[ann]' (or --ann-index exact, no extra)"
     )
+
+
+def _usearch_index() -> Any:
+    """usearch's ``Index`` class, onnxruntime loaded first. Measured (usearch 2.26.6, onnxruntime
+    1.32.0, x86_64): ``import usearch.index`` then ``import onnxruntime`` kills the process with
+    SIGSEGV inside onnxruntime's extension; the other order works. A process that searches and
+    later embeds (a reused Ray worker, a notebook) would crash, so the order is fixed here."""
+    with contextlib.suppress(ImportError):  # no onnxruntime: no embedder here, nothing to protect
+        import onnxruntime  # noqa: F401  (the import order above, not a use)
+    try:
+        from usearch.index import Index
+    except ImportError as exc:
+        raise missing_extra_error("usearch") from exc
+    return Index
 
 
 class VectorIndex(Protocol):
@@ -105,10 +120,7 @@ class HnswIndex:
     backend = "hnsw"
 
     def __init__(self, dim: int, *, threads: int = 1, index: Any = None) -> None:
-        try:
-            from usearch.index import Index
-        except ImportError as exc:
-            raise missing_extra_error("usearch") from exc
+        Index = _usearch_index()
         self.dim = dim
         self.threads = max(1, threads)
         self.index = index or Index(
@@ -151,10 +163,7 @@ class HnswIndex:
 
     @classmethod
     def load(cls, path: Path | bytes, dim: int, *, threads: int = 1) -> HnswIndex:
-        try:
-            from usearch.index import Index
-        except ImportError as exc:
-            raise missing_extra_error("usearch") from exc
+        Index = _usearch_index()
         source = path if isinstance(path, bytes) else str(path)
         restored: Any = Index.restore(source)  # Any: its typed setters read as read-only
         if restored is None:
