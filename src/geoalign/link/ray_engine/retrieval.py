@@ -150,13 +150,15 @@ class AnnStream:
 
 def ann_candidates(query: Any, index: Any, settings: LinkSettings, *, dedupe: bool) -> AnnStream:
     """Embed, build once, search: per usable query record its k nearest indexed records."""
-    from geoalign.retrieval.index import DEFAULT_BACKEND
+    from geoalign.retrieval.index import make_index
 
     assert settings.ann is not None
     t0 = time.perf_counter()
-    # loaded here first: a bad model directory fails before any Ray work, with the local message
+    # loaded here first: a bad model directory or a missing 'ann' extra fails before any Ray work
+    # (not after embedding both tables), with the local engine's message
     embedder = _embedder(settings.ann)
     dim = int(embedder.dim)
+    make_index(settings.ann_index, dim)
     index_vectors = embed_records(index, settings, dim)
     query_vectors = index_vectors if dedupe else embed_records(query, settings, dim)
     t1 = time.perf_counter()
@@ -172,9 +174,9 @@ def ann_candidates(query: Any, index: Any, settings: LinkSettings, *, dedupe: bo
         "how": "built",
         "engine": "ray",
         "model_id": embedder.model_id,
-        "backend": settings.ann_index or DEFAULT_BACKEND,
+        "backend": settings.ann_index,
         "vectors": n_vectors,
-        "embedded": n_vectors + (0 if dedupe else query_vectors.count()),
+        "embedded_records": n_vectors + (0 if dedupe else query_vectors.count()),  # not distinct texts
         "seconds_embed": round(t1 - t0, 3),
         "seconds_build": round(t2 - t1, 3),
     }
