@@ -1,6 +1,7 @@
 """``geoalign link --ann`` end to end with a tiny test-built embedding: the nearest neighbours join the rule
 candidates, each tagged with its source; ``--explain-blocking --labels`` reports recall per source and
-per k; ``--truth`` reports top-1, precision/recall and where the rest was lost; Ray refuses ``--ann``."""
+per k; ``--truth`` reports top-1, precision/recall and where the rest was lost (``--engine ray --ann``:
+tests/e2e/test_ray_engine.py)."""
 
 from __future__ import annotations
 
@@ -116,15 +117,6 @@ def test_truth_reports_top1_precision_recall_and_losses(tiny_model: Path, tmp_pa
     assert report["outcome"]["found"] + report["outcome"]["lost_threshold"] == 2
     assert report["top1"] == pytest.approx(2 / 3, abs=1e-4)
     assert summary.blocking["blocking_recall"] == pytest.approx(2 / 3)
-
-
-def test_ray_engine_refuses_ann(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    left, right = _csv(tmp_path / "l.csv", LEFT), _csv(tmp_path / "r.csv", RIGHT)
-    args = ["link", str(left), str(right), "--left-col", "addr", "--right-col", "addr", "-o"]
-    args += [str(tmp_path / "out"), "--engine", "ray", "--ann", str(tiny_model)]
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert "--engine ray does not support --ann" in err and "Traceback" not in err
 
 
 def test_ann_k_must_be_positive() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.retrieval_fixtures import build_tiny_retrieval_model
 from tests.servers import require_module
 
 from geoalign.cli.main import main
@@ -129,6 +130,48 @@ def test_dedupe_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -
     assert remote == local
     sizes = [r["cluster_size"] for r in local if r["cluster_size"] is not None]
     assert max(sizes) >= 2  # real clusters were compared, not only singletons
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_module("onnx", "export")
+    return build_tiny_retrieval_model(tmp_path_factory.mktemp("ray_ann") / "model")
+
+
+def ann_args(model: Path) -> list[str]:
+    return ["--ann", str(model), "--ann-k", "4", "--ann-index", "exact"]
+
+
+def test_link_ray_with_ann_equals_local(
+    local_ray: Any, tables: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    assert main(link_args(tables, tmp_path / "local.parquet", *ann_args(tiny_model))) == 0
+    ray_args = ["--engine", "ray", "--ray-actors", "1", *ann_args(tiny_model)]
+    assert main(link_args(tables, tmp_path / "ray.parquet", *ray_args)) == 0
+    local = sorted_rows(tmp_path / "local.parquet", "left_id")
+    remote = sorted_rows(tmp_path / "ray.parquet", "left_id")
+    assert remote == local
+    sources = {r["candidate_source"] for r in local if r["right_id"] is not None}
+    # retrieval changed the candidates: some chosen records came from it alone, some from both streams
+    assert {"both", "ann"} <= sources
+    assert any(r["n_candidates"] > 5 for r in local)  # rules capped at 5, plus ANN-only candidates
+
+
+def test_dedupe_ray_with_ann_equals_local(
+    local_ray: Any, tables: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    def run(out: Path, *extra: str) -> None:
+        args = ["dedupe", str(tables / "all.csv"), "--col", "address", "--id", "id", "-o", str(out)]
+        assert main([*args, "--no-progress", "--rules", "community", *ann_args(tiny_model), *extra]) == 0
+
+    # rules that find almost nothing: the clusters come from the nearest neighbours
+    run(tmp_path / "local.parquet")
+    run(tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")
+    local = sorted_rows(tmp_path / "local.parquet", "id")
+    remote = sorted_rows(tmp_path / "ray.parquet", "id")
+    assert remote == local
+    sizes = [r["cluster_size"] for r in local if r["cluster_size"] is not None]
+    assert max(sizes) >= 2
 
 
 def killing_scorer(marker: str, address: str) -> Any:

@@ -132,3 +132,66 @@ def test_union_tags_each_candidate_with_its_source() -> None:
     assert merged == [5, 2, 9, 4, 7]
     assert sources == ["both", "rules", "both", "ann", "ann"]
     assert ranks == [2, None, 0, 1, 3]
+
+
+def test_prefix_digests_are_one_running_hash_snapshotted_at_each_n() -> None:
+    from geoalign.retrieval.saved import PrefixDigests
+
+    entries = [(0, "a"), (2, "b"), (3, "c")]  # position 1 is an unusable record
+    digests = PrefixDigests(iter(entries))
+    at1, at3, at4 = digests.at(1), digests.at(3), digests.at(4)
+    assert [n for _d, n in (at1, at3, at4)] == [1, 2, 3]
+    assert PrefixDigests(iter(entries[:2])).at(10) == at3  # the first records alone, digested apart
+    assert PrefixDigests(iter([(0, "a"), (2, "B")])).at(3) != at3
+    with pytest.raises(ValueError):
+        digests.at(2)
+
+
+def test_saved_index_loads_only_for_its_identity_and_records(tmp_path: Path) -> None:
+    from geoalign.retrieval.index import ExactIndex
+    from geoalign.retrieval.saved import IndexIdentity, PrefixDigests, SavedIndex
+
+    data = _random_unit(3, 8, 5)
+    index = ExactIndex(8)
+    index.add(data, np.array([0, 1, 2]))
+    identity = IndexIdentity("m1", "exact", 8)
+    entries = [(0, "a"), (1, "b"), (2, "c")]
+    saved = SavedIndex(tmp_path)
+    assert saved.load(identity, PrefixDigests(entries).at, 3, threads=1) == ""  # nothing saved yet
+    saved.save(index, identity, 3, PrefixDigests(entries).at(3)[0])
+    found = saved.load(identity, PrefixDigests([*entries, (3, "d")]).at, 4, threads=1)
+    assert not isinstance(found, str) and found.records == 3 and len(found.index) == 3
+    assert "another model_id" in str(
+        saved.load(IndexIdentity("m2", "exact", 8), PrefixDigests(entries).at, 3, 1)
+    )
+    assert "this table has 2" in str(saved.load(identity, PrefixDigests(entries[:2]).at, 2, 1))
+    assert "other records" in str(
+        saved.load(identity, PrefixDigests([(0, "a"), (1, "x"), (2, "c")]).at, 3, 1)
+    )
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnsw"])
+def test_an_index_travels_as_bytes_and_answers_the_same(backend: str) -> None:
+    # the Ray engine builds once on the driver and ships the bytes through its object store
+    if backend == "hnsw":
+        require_module("usearch", "ann")
+    from geoalign.retrieval.index import index_from_bytes, make_index
+
+    data, queries = _random_unit(200, 16, 6), _random_unit(10, 16, 7)
+    index = make_index(backend, 16)
+    index.add(data, np.arange(200) * 3)
+    copy = index_from_bytes(backend, index.to_bytes(), 16)
+    assert len(copy) == 200
+    want, got = index.search(queries, 5), copy.search(queries, 5)
+    assert (want[0] == got[0]).all() and np.allclose(want[1], got[1])
+
+
+def test_hnsw_first_then_the_embedder_does_not_crash_the_process() -> None:
+    # usearch imported before onnxruntime segfaulted the process (a Ray worker that searched, then
+    # embedded); the index module loads onnxruntime first
+    require_module("usearch", "ann")
+    import subprocess
+
+    code = "from geoalign.retrieval.index import make_index; make_index('hnsw', 8); import onnxruntime"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -17,7 +17,6 @@ def _unsupported(args: argparse.Namespace, command: str) -> None:
         (getattr(args, "explain_blocking", False), "--explain-blocking"),
         (getattr(args, "labels", None), "--labels"),
         (getattr(args, "existing", None), "--existing"),
-        (getattr(args, "ann", None), "--ann (learned retrieval runs on the local engine only, docs/ray.md)"),
         (getattr(args, "truth", None), "--truth"),
     ]
     for given, flag in refused:

@@ -130,18 +130,27 @@ class _Run:
         analyzer = RecordAnalyzer(featurizer_of(scorer), rules)
         return cls(settings, flags or RunFlags(), rules, scorer, analyzer, log or _quiet, t0)
 
-    def retriever(self, records: list[Record], output: str | Path, explain_only: bool) -> Any:
-        """The ``--ann`` retriever over the indexed ``records`` (None without ``--ann``); its
-        embeddings are cached in ``OUT.retrieval/`` beside a resumable run."""
-        retriever = make_retriever(self.settings, None if explain_only else f"{output}.retrieval")
+    def retriever(
+        self,
+        records: list[Record],
+        output: str | Path,
+        explain_only: bool,
+        summary: RunSummary,
+        also: Sequence[str | Path] = (),
+    ) -> Any:
+        """The ``--ann`` retriever over the indexed ``records`` (None without ``--ann``). Beside a
+        resumable run its embeddings and its built index are kept in ``OUT.retrieval/``: a rerun loads
+        the index when it indexes the same records (``retrieval.saved``); ``also`` are further job
+        directories whose saved index may cover the first records (``dedupe --existing``)."""
+        job_dir = None if explain_only else Path(f"{output}.retrieval")
+        retriever = make_retriever(self.settings, job_dir)
         if retriever is not None:
-            t0 = time.perf_counter()
-            retriever.add(records)
+            report = retriever.index_table(records, [job_dir, *also] if job_dir is not None else [])
             retriever.save()
-            self.say(
-                f"retrieval: {len(retriever.index):,} records indexed ({retriever.cache.computed:,} "
-                f"texts embedded) in {time.perf_counter() - t0:.1f}s"
-            )
+            for reason in report.rejected:
+                self.say(f"retrieval: saved index not used, rebuilding: {reason}")
+            self.say(report.line())
+            summary.retrieval = report.to_dict()
         return retriever
 
     def judge(self) -> SamePlaceJudge:
@@ -192,7 +201,7 @@ def link(
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
-    retriever = run.retriever(indexed.records, output, explain_only)
+    retriever = run.retriever(indexed.records, output, explain_only, summary)
     summary.seconds["retrieval_index"] = time.perf_counter() - run.t0 - summary.seconds["index_right"]
     diag = BlockingDiagnostics(indexed.index, ann_k=run.settings.ann_k if retriever else None)
     partial = (
@@ -344,7 +353,10 @@ def dedupe(
     counts = summary.counts
     counts.records, counts.existing_records, counts.new_records = len(data.records), data.n_old, len(data.new)
     counts.unusable = indexed.unusable
-    retriever = run.retriever(indexed.records, output, explain_only)
+    # an --existing table written by an earlier dedupe keeps that run's index beside it: its records
+    # come first here, so the index extends with the new ones instead of being rebuilt
+    also = [Path(f"{existing.path}.retrieval")] if existing is not None else []
+    retriever = run.retriever(indexed.records, output, explain_only, summary, also)
     diag = BlockingDiagnostics(indexed.index, dedupe=True, ann_k=run.settings.ann_k if retriever else None)
     partial = None if explain_only else _dedupe_output(table, existing, output, run)
     judge = None if partial is None else run.judge()

@@ -92,6 +92,9 @@ class RunSummary:
     judge: JudgeStats | None = None
     cascade: CascadeStats | None = None  # a snapshot of the cascade scorer's counters
     messages: list[str] = field(default_factory=list)
+    #: with ``--ann``: how the index was had (built / loaded / extended from a saved one), its counts
+    #: and why a saved index was not used (``retrieval.retriever.IndexReport``); None without it
+    retrieval: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +103,7 @@ class RunSummary:
             "judge": asdict(self.judge) if self.judge is not None else {},
             "cascade": self.cascade.to_dict() if self.cascade is not None else None,
             "messages": self.messages,
+            "retrieval": self.retrieval,
         }
 
 

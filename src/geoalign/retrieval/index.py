@@ -1,6 +1,7 @@
 """Nearest-neighbour search over unit vectors (inner product = cosine).
 
-Two backends behind one small interface (``add``, ``search``, ``save``/``load``, ``len``):
+Two backends behind one small interface (``add``, ``search``, ``save``/``load``, ``to_bytes`` /
+``index_from_bytes`` for the object store of the Ray engine, ``len``):
 
 * ``hnsw`` — an HNSW graph from usearch (extra ``ann``): sub-linear queries, incremental ``add``,
   binary wheels for every platform (hnswlib ships only an sdist that needs a compiler; faiss-cpu is a
@@ -14,6 +15,8 @@ best first and their similarities, with ``-1`` padding where the index holds few
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -37,12 +40,27 @@ def missing_extra_error(module: str) -> InputError:
     )
 
 
+def _usearch_index() -> Any:
+    """usearch's ``Index`` class, onnxruntime loaded first. Measured (usearch 2.26.6, onnxruntime
+    1.32.0, x86_64): ``import usearch.index`` then ``import onnxruntime`` kills the process with
+    SIGSEGV inside onnxruntime's extension; the other order works. A process that searches and
+    later embeds (a reused Ray worker, a notebook) would crash, so the order is fixed here."""
+    with contextlib.suppress(ImportError):  # no onnxruntime: no embedder here, nothing to protect
+        import onnxruntime  # noqa: F401  (the import order above, not a use)
+    try:
+        from usearch.index import Index
+    except ImportError as exc:
+        raise missing_extra_error("usearch") from exc
+    return Index
+
+
 class VectorIndex(Protocol):
     backend: str
 
     def add(self, vectors: np.ndarray, labels: np.ndarray) -> None: ...
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def save(self, path: Path) -> None: ...
+    def to_bytes(self) -> bytes: ...
     def __len__(self) -> int: ...
 
 
@@ -80,11 +98,16 @@ class ExactIndex:
         with open(path, "wb") as handle:
             np.savez(handle, vectors=self.vectors, labels=self.labels)
 
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, vectors=self.vectors, labels=self.labels)
+        return buffer.getvalue()
+
     @classmethod
-    def load(cls, path: Path, dim: int) -> ExactIndex:
-        data = np.load(path)
+    def load(cls, path: Path | io.BytesIO, dim: int) -> ExactIndex:
         index = cls(dim)
-        index.vectors, index.labels = data["vectors"], data["labels"]
+        with np.load(path) as data:
+            index.vectors, index.labels = data["vectors"], data["labels"]
         return index
 
     def __len__(self) -> int:
@@ -97,10 +120,7 @@ class HnswIndex:
     backend = "hnsw"
 
     def __init__(self, dim: int, *, threads: int = 1, index: Any = None) -> None:
-        try:
-            from usearch.index import Index
-        except ImportError as exc:
-            raise missing_extra_error("usearch") from exc
+        Index = _usearch_index()
         self.dim = dim
         self.threads = max(1, threads)
         self.index = index or Index(
@@ -137,16 +157,33 @@ class HnswIndex:
     def save(self, path: Path) -> None:
         self.index.save(str(path))
 
+    def to_bytes(self) -> bytes:
+        data: Any = self.index.save()  # no path: usearch returns the serialized index
+        return bytes(data)
+
     @classmethod
-    def load(cls, path: Path, dim: int, *, threads: int = 1) -> HnswIndex:
-        try:
-            from usearch.index import Index
-        except ImportError as exc:
-            raise missing_extra_error("usearch") from exc
-        return cls(dim, threads=threads, index=Index.restore(str(path)))
+    def load(cls, path: Path | bytes, dim: int, *, threads: int = 1) -> HnswIndex:
+        Index = _usearch_index()
+        source = path if isinstance(path, bytes) else str(path)
+        restored: Any = Index.restore(source)  # Any: its typed setters read as read-only
+        if restored is None:
+            raise OSError(f"{'a buffer' if isinstance(path, bytes) else path}: not a usearch index")
+        # the file keeps the graph and its degree but not the beam widths: set ours again
+        restored.expansion_add = HNSW_EF_CONSTRUCTION
+        restored.expansion_search = HNSW_EF_SEARCH
+        return cls(dim, threads=threads, index=restored)
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+def index_from_bytes(backend: str, data: bytes, dim: int, *, threads: int = 1) -> VectorIndex:
+    """The index ``to_bytes`` serialized (the Ray engine ships a built index through its object store)."""
+    if backend == "hnsw":
+        return HnswIndex.load(data, dim, threads=threads)
+    if backend == "exact":
+        return ExactIndex.load(io.BytesIO(data), dim)
+    raise InputError(f"unknown ANN index {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
 def make_index(backend: str, dim: int, *, threads: int = 1) -> VectorIndex:
@@ -163,6 +200,7 @@ __all__ = [
     "ExactIndex",
     "HnswIndex",
     "VectorIndex",
+    "index_from_bytes",
     "make_index",
     "missing_extra_error",
 ]

@@ -4,12 +4,17 @@ What is embedded is a record's *normalized* text (its parsed view's ``text``), s
 the normalizer folds together are one embedding; each distinct text is embedded once (``cache``).
 Index labels are record positions in the link run's indexed table, so the neighbours come back as the
 same positions rule blocking uses.
+
+A file run also keeps the built index beside the job (``saved``): ``index_table`` starts from a saved
+index that covers a prefix of the table (a rerun: all of it; ``dedupe --existing``: the existing
+records) and adds the rest, and ``save`` writes it back when it changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +23,7 @@ import numpy as np
 from geoalign.errors import InputError
 from geoalign.retrieval.cache import EmbeddingCache
 from geoalign.retrieval.index import DEFAULT_BACKEND, VectorIndex, make_index
+from geoalign.retrieval.saved import IndexIdentity, PrefixDigests, SavedIndex, backend_params
 
 DEFAULT_K: Final[int] = 20
 
@@ -42,6 +48,43 @@ def _text(record: Any) -> str | None:
     return None if view is None or getattr(record, "error", None) is not None else view.text
 
 
+def _entries(records: Sequence[Any]) -> Iterator[tuple[int, str]]:
+    for position, record in enumerate(records):
+        text = _text(record)
+        if text is not None:
+            yield position, text
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """How this run got its index: ``built`` (from nothing), ``loaded`` (a saved one, nothing to add)
+    or ``extended`` (a saved one plus the records after it); the counts, and why a saved index in
+    the job's directories was not used (``rejected``: one line per directory, empty when none was)."""
+
+    how: str = "built"
+    records: int = 0  # table positions covered
+    vectors: int = 0  # usable records indexed
+    from_saved: int = 0  # of ``records``, those the saved index already covered
+    source: str | None = None  # the directory the saved index came from
+    embedded: int = 0  # texts embedded by this process (not in the embedding cache)
+    seconds: float = 0.0
+    rejected: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        if self.how == "built":
+            what = "index built"
+        else:
+            what = f"index {self.how} from {self.source} ({self.from_saved:,} records saved"
+            what += f", {self.records - self.from_saved:,} added)" if self.how == "extended" else ")"
+        return (
+            f"retrieval: {what}; {self.vectors:,} records indexed ({self.embedded:,} texts embedded) "
+            f"in {self.seconds:.1f}s"
+        )
+
+
 class AnnRetriever:
     """The k nearest indexed records of each query record (by position in the indexed table)."""
 
@@ -54,9 +97,43 @@ class AnnRetriever:
             embedder = OnnxEmbedder(settings.model, threads=settings.threads)
         self.settings = settings
         self.embedder = embedder
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.cache = EmbeddingCache(embedder, cache_dir)
+        self.identity = IndexIdentity(
+            embedder.model_id, settings.backend, embedder.dim, backend_params(settings.backend)
+        )
         self.index: VectorIndex = make_index(settings.backend, embedder.dim, threads=settings.threads)
         self.n_indexed = 0  # records of the table seen (indexed or unusable)
+        self._digest: str | None = None  # over the indexed table, once ``index_table`` ran
+        self._index_saved = False  # the index in ``cache_dir`` is this one
+
+    def index_table(self, records: Sequence[Any], reuse: Sequence[str | Path] = ()) -> IndexReport:
+        """Index the whole table ``records``, starting from the first saved index in ``reuse`` (job
+        directories, in order of preference) that covers a prefix of it (module ``saved``); the report says
+        which, and why the others were not used."""
+        t0 = time.perf_counter()
+        embedded0 = self.cache.computed
+        report = IndexReport()
+        digests = PrefixDigests(_entries(records))
+        for directory in reuse:
+            found = SavedIndex(directory).load(
+                self.identity, digests.at, len(records), threads=self.settings.threads
+            )
+            if isinstance(found, str):
+                if found:
+                    report.rejected.append(f"{directory}: {found}")
+                continue
+            self.index, self.n_indexed = found.index, found.records
+            report.from_saved, report.source = found.records, str(found.directory)
+            self._index_saved = self.cache_dir is not None and found.directory == self.cache_dir
+            break
+        self.add(records[self.n_indexed :], start=self.n_indexed)
+        self._digest, _usable = digests.at(len(records))
+        if report.source is not None:
+            report.how = "loaded" if report.from_saved == len(records) else "extended"
+        report.records, report.vectors = len(records), len(self.index)
+        report.embedded, report.seconds = self.cache.computed - embedded0, time.perf_counter() - t0
+        return report
 
     def add(self, records: Sequence[Any], start: int | None = None) -> None:
         """Index ``records``, which sit at positions ``start..`` of the indexed table (default: after
@@ -66,6 +143,8 @@ class AnnRetriever:
         texts = [t for t in (_text(r) for r in records) if t is not None]
         if texts:
             self.index.add(self.cache.get(texts), np.asarray(positions, dtype=np.int64))
+            self._index_saved = False
+        self._digest = None  # the saved digest covers what index_table indexed, nothing added later
         self.n_indexed = max(self.n_indexed, first + len(records))
 
     def neighbours(self, queries: Sequence[Any]) -> list[list[int]]:
@@ -81,8 +160,12 @@ class AnnRetriever:
         return out
 
     def save(self) -> None:
-        """Write the embedding cache (when it has a directory): a rerun or resume embeds nothing twice."""
+        """Write the embedding cache (when it has a directory): a rerun or resume embeds nothing twice;
+        and the index built by ``index_table``, when it is not the one already saved there."""
         self.cache.save()
+        if self.cache_dir is not None and self._digest is not None and not self._index_saved:
+            SavedIndex(self.cache_dir).save(self.index, self.identity, self.n_indexed, self._digest)
+            self._index_saved = True
 
 
-__all__ = ["DEFAULT_K", "AnnRetriever", "RetrievalSettings"]
+__all__ = ["DEFAULT_K", "AnnRetriever", "IndexReport", "RetrievalSettings"]

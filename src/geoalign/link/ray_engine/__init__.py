@@ -7,7 +7,9 @@ workers. This module only maps the single-machine pipeline (``geoalign.link.pipe
     read (Parquet row groups in parallel; CSV/TSV/JSONL/XLSX through geoalign's own readers)
       -> analyze: clean + normalize + parse + blocking keys              (CPU tasks)
       -> explode keys, ``groupby(key)``: each block is joined in one task
-      -> ``groupby(query)``: the same ``BlockIndex.candidates`` ranking as the local engine
+      -> ``--ann``: embed (CPU tasks), build the index once on the driver, search (CPU tasks)
+      -> ``groupby(query)``: the same ``BlockIndex.candidates`` ranking as the local engine, united
+         with the nearest neighbours as the local core does (``ray_engine.retrieval``)
       -> join the candidates' right records                              (hash joins)
       -> ``SamePlaceJudge`` in an actor pool (the scorer loaded once per actor; ``num_gpus`` per actor)
       -> write Parquet (a dataset directory, written by the workers)

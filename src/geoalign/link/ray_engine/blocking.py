@@ -1,5 +1,6 @@
 """Blocking on Ray: keys exploded, one task per key joins its block, one task per query ranks its
-candidates with the local engine's very ``BlockIndex.candidates`` (so ties break the same way)."""
+candidates with the local engine's very ``BlockIndex.candidates`` (so ties break the same way) and,
+with ``--ann``, adds its nearest neighbours (``ray_engine.retrieval``) as the local core does."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _explode_keys(batch: Any, *, side: int) -> Any:
     )
 
 
-def _block_schema() -> Any:
+def block_schema() -> Any:
+    """One query's block for one of its keys (or, ``kidx = ANN_KIDX``, its nearest neighbours)."""
     pa = require_pyarrow()
     return pa.schema(
         [
@@ -64,7 +66,7 @@ def _join_block(group: Any, *, max_block_size: int, dedupe: bool) -> Any:
     index = sorted(p for s, p in zip(side, pos, strict=True) if s == 0)
     queries = [(p, k) for s, p, k in zip(side, pos, kidx, strict=True) if s == 1]
     if not index or not queries:
-        return _block_schema().empty_table()
+        return block_schema().empty_table()
     oversized = len(index) > max_block_size
     pairs = len(index) * (len(index) - 1) // 2 if dedupe else len(index) * len(queries)
     rows = {
@@ -74,14 +76,21 @@ def _join_block(group: Any, *, max_block_size: int, dedupe: bool) -> Any:
         "skipped_blocks": [int(oversized and pairs > 0 and i == 0) for i in range(len(queries))],
         "skipped_pairs": [pairs if oversized and i == 0 else 0 for i in range(len(queries))],
     }
-    return pa.Table.from_pydict(rows, schema=_block_schema())
+    return pa.Table.from_pydict(rows, schema=block_schema())
 
 
 def _rank(group: Any, *, max_block_size: int, max_candidates: int, dedupe: bool) -> Any:
-    """One query record: the local engine's ranking (``BlockIndex.candidates``) over its blocks."""
+    """One query record: the local engine's ranking (``BlockIndex.candidates``) over its blocks, then,
+    where an ANN row came along, the local core's union with its nearest neighbours (``sources``:
+    each candidate's source; null without ``--ann``)."""
+    from geoalign.link.core import union_sources
+    from geoalign.link.ray_engine.retrieval import ANN_KIDX
+
     pa = require_pyarrow()
     rows = sorted(group.to_pylist(), key=lambda r: r["kidx"])
     q = rows[0]["q"]
+    near = [r["block"] or [] for r in rows if r["kidx"] == ANN_KIDX]
+    rows = [r for r in rows if r["kidx"] != ANN_KIDX]
     index = BlockIndex(max_block_size)
     keys: list[tuple[str, str]] = []
     for row in rows:
@@ -91,10 +100,16 @@ def _rank(group: Any, *, max_block_size: int, max_candidates: int, dedupe: bool)
             index.blocks[key] = row["block"]
     accept = (lambda c: c > q) if dedupe else None
     best, total = index.candidates(keys, max_candidates=max_candidates, accept=accept)
+    sources: list[str] | None = None
+    if near:
+        ann = [c for c in near[0] if accept is None or accept(c)]
+        best, sources, _ranks = union_sources(best, ann)
+        total += sources.count("ann")
     return pa.table(
         {
             "q": pa.array([q], pa.int64()),
             "cands": pa.array([best], pa.list_(pa.int64())),
+            "sources": pa.array([sources], pa.list_(pa.string())),
             "n_before": pa.array([total], pa.int64()),
             "n_after": pa.array([len(best)], pa.int64()),
             "cut": pa.array([int(total > len(best))], pa.int64()),
@@ -105,9 +120,17 @@ def _rank(group: Any, *, max_block_size: int, max_candidates: int, dedupe: bool)
 
 
 def rank_candidates(
-    query: Any, index: Any, settings: LinkSettings, ropts: RayOptions, *, dedupe: bool
+    query: Any,
+    index: Any,
+    settings: LinkSettings,
+    ropts: RayOptions,
+    *,
+    dedupe: bool,
+    ann_rows: Any = None,
 ) -> Any:
-    """Per query record: its ranked candidates (positions into ``index``) and blocking counters."""
+    """Per query record: its ranked candidates (positions into ``index``) and blocking counters.
+    ``ann_rows`` (``--ann``: ``retrieval.ann_candidates``) join the blocks before the per-query
+    group-by, so a query found by retrieval alone is ranked too."""
     ray = require_ray()
     keys = query.map_batches(_explode_keys, fn_kwargs={"side": 1}, batch_format="pyarrow").union(
         index.map_batches(_explode_keys, fn_kwargs={"side": 0}, batch_format="pyarrow")
@@ -117,6 +140,8 @@ def rank_candidates(
         fn_kwargs={"max_block_size": settings.max_block_size, "dedupe": dedupe},
         batch_format="pyarrow",
     )
+    if ann_rows is not None:
+        blocks = blocks.union(ann_rows)
     ranked = blocks.groupby("q", num_partitions=ropts.partitions).map_groups(
         _rank,
         fn_kwargs={

@@ -24,17 +24,20 @@ def _explode_candidates(batch: Any, *, n_carry: int) -> Any:
     row (rank -1) so it still reaches the output as ``no_candidates`` / ``error``."""
     pa = require_pyarrow()
     cols = ["pos", "id", "address", "line", "error", *(f"c{i}" for i in range(n_carry))]
-    out: dict[str, list[Any]] = {name: [] for name in (*cols, "rank", "rpos", "n_cands")}
+    out: dict[str, list[Any]] = {name: [] for name in (*cols, "rank", "rpos", "n_cands", "src")}
     for row in batch.to_pylist():
         cands = row.get("cands") or []
+        sources = row.get("sources")  # --ann: each candidate's source; else null (all "rules")
         for rank, rpos in enumerate(cands) if cands else [(-1, -1)]:
             for name in cols:
                 out[name].append(row[name])
             out["rank"].append(rank)
             out["rpos"].append(rpos)
             out["n_cands"].append(len(cands))
+            out["src"].append(sources[rank] if sources and rank >= 0 else None)
     schema = batch.select(cols).schema
-    for name, typ in (("rank", pa.int32()), ("rpos", pa.int64()), ("n_cands", pa.int64())):
+    types = (("rank", pa.int32()), ("rpos", pa.int64()), ("n_cands", pa.int64()), ("src", pa.string()))
+    for name, typ in types:
         schema = schema.append(pa.field(name, typ))
     return pa.Table.from_pydict(out, schema=schema)
 
@@ -60,9 +63,12 @@ def _pack(group: Any, *, n_carry: int, n_rcarry: int) -> Any:
     fields += [schema.field(f"c{i}") for i in range(n_carry)]
     fields.append(pa.field("n_cands", pa.int64()))
     data: dict[str, list[Any]] = {f.name: [first[f.name]] for f in fields}
-    for name in ("r_id", "r_address", "r_line", *(f"r_c{i}" for i in range(n_rcarry))):
-        fields.append(pa.field(name, pa.list_(schema.field(name).type)))
-        data[name] = [[r[name] for r in cands]]
+    # output list column <- the exploded rows' column (``src``: each candidate's source, --ann)
+    lists = {name: name for name in ("r_id", "r_address", "r_line", *(f"r_c{i}" for i in range(n_rcarry)))}
+    lists["r_src"] = "src"
+    for name, column in lists.items():
+        fields.append(pa.field(name, pa.list_(schema.field(column).type)))
+        data[name] = [[r[column] for r in cands]]
     return pa.Table.from_pydict(data, schema=pa.schema(fields))
 
 
@@ -141,7 +147,9 @@ class _Judge:
         queries: list[Record] = []
         records: list[Record] = []
         per_query: list[list[int]] = []
+        sources: list[list[str]] = []
         for row in batch.to_pylist():
+            sources.append(row["r_src"])
             carry = [row[f"c{i}"] for i in range(self.n_carry)]
             queries.append(record_from_row(row["id"], row["address"], row["line"], row["error"], carry))
             positions = []
@@ -151,7 +159,9 @@ class _Judge:
                 records.append(record_from_row(rid, row["r_address"][k], row["r_line"][k], None, rcarry))
             per_query.append(positions)
         self.analyzer.analyze_many([*queries, *records])  # one batched parse of the block's addresses
-        return queries, Candidates(records, per_query)
+        # with --ann every candidate carries its source (rules / ann / both); without, none does
+        with_sources = any(None not in tags for tags in sources if tags)
+        return queries, Candidates(records, per_query, sources if with_sources else None)
 
     def __call__(self, batch: Any) -> Any:
         pa = require_pyarrow()

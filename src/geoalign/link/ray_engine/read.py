@@ -182,9 +182,10 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
 _ANALYZERS: dict[tuple[str, ...], RecordAnalyzer] = {}
 
 
-def _analyze(batch: Any, *, rules: tuple[str, ...]) -> Any:
+def _analyze(batch: Any, *, rules: tuple[str, ...], with_text: bool = False) -> Any:
     """clean + normalize + parse + keys for a batch of records: a CPU task. The analyzer (parser,
-    gazetteer, parse LRU) is kept per worker process, so it loads once per worker, not per batch."""
+    gazetteer, parse LRU) is kept per worker process, so it loads once per worker, not per batch.
+    ``with_text`` adds each usable record's normalized text (what ``--ann`` embeds)."""
     pa = require_pyarrow()
     analyzer = _ANALYZERS.get(rules)
     if analyzer is None:
@@ -199,16 +200,24 @@ def _analyze(batch: Any, *, rules: tuple[str, ...]) -> Any:
     keys = [[key for _rule, key in record.keys] for record in records]
     errors = [encode_error(record.error) for record in records]
     batch = batch.set_column(batch.schema.get_field_index("error"), "error", pa.array(errors, pa.string()))
-    return batch.append_column("keys", pa.array(keys, pa.list_(pa.string())))
+    batch = batch.append_column("keys", pa.array(keys, pa.list_(pa.string())))
+    if with_text:
+        texts = [r.view.text if r.view is not None and r.error is None else None for r in records]
+        batch = batch.append_column("text", pa.array(texts, pa.string()))
+    return batch
 
 
-def read_analyzed(spec: TableSpec, rules: tuple[str, ...]) -> tuple[Any, list[str], list[Any]]:
+def read_analyzed(
+    spec: TableSpec, rules: tuple[str, ...], *, with_text: bool = False
+) -> tuple[Any, list[str], list[Any]]:
     """The analyzed records of a table, materialized in the object store (they are used twice: for
-    the keys and for the payload; the object store spills to disk, the driver holds references)."""
+    the keys and for the payload; the object store spills to disk, the driver holds references).
+    ``with_text``: also a ``text`` column, the normalized text (``--ann`` embeds it)."""
     ray = require_ray()
     source, carry = make_datasource(spec)
     ds = ray.data.read_datasource(source)
-    ds = ds.map_batches(_analyze, fn_kwargs={"rules": rules}, batch_format="pyarrow", batch_size=1024)
+    kwargs = {"rules": rules, "with_text": with_text}
+    ds = ds.map_batches(_analyze, fn_kwargs=kwargs, batch_format="pyarrow", batch_size=1024)
     ds = ds.materialize()
     schema = ds.schema().base_schema
     return ds, carry, [schema.field(f"c{i}").type for i in range(len(carry))]

@@ -25,7 +25,7 @@ from geoalign.link.ray_engine.judge import judged, link_output_schema, with_reco
 from geoalign.link.ray_engine.read import check_unique_ids, read_analyzed
 from geoalign.link.rows import DedupeRow, DedupeStatus, dedupe_columns
 from geoalign.link.settings import LinkSettings, RunFlags
-from geoalign.link.summary import DedupeSummary, LinkSummary, cluster_report
+from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import TableSpec
 
 
@@ -116,6 +116,34 @@ def _usable(ds: Any) -> Any:
     return ds.filter(lambda r: r["error"] is None)
 
 
+def _retrieval(
+    query: Any,
+    index: Any,
+    settings: LinkSettings,
+    summary: RunSummary,
+    log: Callable[[str], None] | None,
+    *,
+    dedupe: bool,
+) -> Any:
+    """With ``--ann``: the nearest-neighbour rows that join the rule blocks (``ray_engine.retrieval``);
+    None without it."""
+    if settings.ann is None:
+        return None
+    from geoalign.link.ray_engine.retrieval import ann_candidates
+
+    t0 = time.perf_counter()
+    stream = ann_candidates(query, index, settings, dedupe=dedupe)
+    summary.retrieval = stream.report
+    summary.seconds["retrieval_index"] = time.perf_counter() - t0
+    if log is not None:
+        log(
+            f"retrieval: index built on the driver over {stream.report['vectors']:,} records "
+            f"({stream.report['embedded_records']:,} records embedded by Ray tasks) "
+            f"in {summary.seconds['retrieval_index']:.1f}s"
+        )
+    return stream.rows
+
+
 def link_ray(
     left: TableSpec,
     right: TableSpec,
@@ -135,15 +163,17 @@ def link_ray(
     with_explanation = (flags or RunFlags()).with_explanation
     summary = LinkSummary()
     t0 = time.perf_counter()
-    left_ds, left_carry, left_types = read_analyzed(left, rules)
-    right_ds, right_carry, right_types = read_analyzed(right, rules)
+    ann = settings.ann is not None
+    left_ds, left_carry, left_types = read_analyzed(left, rules, with_text=ann)
+    right_ds, right_carry, right_types = read_analyzed(right, rules, with_text=ann)
     check_unique_ids(left_ds, left.path, ropts.partitions)
     check_unique_ids(right_ds, right.path, ropts.partitions)
     n_left, n_right = left_ds.count(), right_ds.count()
     n_right_usable = _usable(right_ds).count()
     summary.seconds["read_analyze"] = time.perf_counter() - t0
+    ann_rows = _retrieval(left_ds, right_ds, settings, summary, log, dedupe=False)
     t1 = time.perf_counter()
-    ranked = rank_candidates(left_ds, right_ds, settings, ropts, dedupe=False)
+    ranked = rank_candidates(left_ds, right_ds, settings, ropts, dedupe=False, ann_rows=ann_rows)
     summary.blocking = blocking_report(ranked, n_left, n_right_usable, settings, rules, dedupe=False)
     summary.seconds["blocking"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -213,13 +243,14 @@ def dedupe_ray(
     ray, pa = require_ray(), require_pyarrow()
     summary = DedupeSummary()
     t0 = time.perf_counter()
-    ds, carry, types = read_analyzed(table, rules)
+    ds, carry, types = read_analyzed(table, rules, with_text=settings.ann is not None)
     check_unique_ids(ds, table.path, ropts.partitions)
     n_records = ds.count()
     n_usable = _usable(ds).count()
     summary.seconds["read_analyze"] = time.perf_counter() - t0
+    ann_rows = _retrieval(ds, ds, settings, summary, log, dedupe=True)
     t1 = time.perf_counter()
-    ranked = rank_candidates(ds, ds, settings, ropts, dedupe=True)
+    ranked = rank_candidates(ds, ds, settings, ropts, dedupe=True, ann_rows=ann_rows)
     summary.blocking = blocking_report(ranked, n_records, n_usable, settings, rules, dedupe=True)
     summary.seconds["blocking"] = time.perf_counter() - t1
     t2 = time.perf_counter()
