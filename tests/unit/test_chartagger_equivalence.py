@@ -91,3 +91,16 @@ def test_viterbi_equals_the_reference_on_the_shipped_labels(
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     fast = viterbi_batch(em, starts, trans, allowed, first)
     assert np.array_equal(fast, reference_viterbi_batch(em, starts, trans, allowed, first))
+
+
+def test_gazetteer_ancestors_equal_a_walk_up_the_parents() -> None:
+    """``resolve`` asks the cached ancestor sets what it used to walk the parent chain for."""
+    from geoalign.address import gazetteer
+
+    data = gazetteer._data()
+    for code in sorted(data.by_code)[::97]:
+        walked, parent = set(), data.by_code[code].parent_code
+        while parent:
+            walked.add(parent)
+            parent = data.by_code[parent].parent_code
+        assert data.ancestors(code) == walked
