@@ -9,7 +9,8 @@ line (``--lines``). The stage timings pin the process to one CPU where the OS al
 the model first, and report the best of ``--repeat`` passes as process CPU time and wall time (the
 minimum is the least disturbed by other processes). Stages: featurize (all templates, batched),
 emissions (sum of bucket rows), Viterbi (batched), gazetteer alignment (``resolve`` + ``align_admin``),
-normalize, and the whole ``parse_many``.
+normalize, the whole ``parse_many``, and ``parse(one)``: ``Parser.parse`` called once per address on
+the first ``--single`` addresses (the HTTP service's and ``analyze``'s path).
 
 ``--e2e`` also runs ``geoalign parse --file`` as a subprocess on the same addresses (written to a
 temporary file, one per line) with ``--workers 1`` and ``--workers 2`` and reports addresses per second
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N distinct addresses")
     ap.add_argument("--e2e", action="store_true", help="also time `geoalign parse --file` (1 and 2 workers)")
+    ap.add_argument("--single", type=int, default=500, help="addresses parsed one per call (parse(one))")
     args = ap.parse_args(argv)
 
     from geoalign.address import gazetteer
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         "normalize": _best(lambda: [normalize_or_none(x) for x in texts], args.repeat),
         "parse_many (all)": _best(lambda: parser.parse_many(texts), args.repeat),
     }
+    one = texts[: args.single]
+    single = _best(lambda: [parser.parse(t) for t in one if t.strip()], args.repeat)
     chars = sum(len(x) for x in texts) / max(n, 1)
     print(f"addresses: {n} distinct (mean {chars:.1f} chars), best of {args.repeat}, pinned: {pinned}")
     print(
@@ -136,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'stage':<20} {'addr/s cpu':>11} {'us/addr cpu':>12} {'addr/s wall':>12}")
     for name, (wall_s, cpu_s) in results.items():
         print(f"{name:<20} {n / cpu_s:>11,.0f} {cpu_s / n * 1e6:>12.1f} {n / wall_s:>12,.0f}")
+    m = max(len(one), 1)
+    print(f"{'parse(one)':<20} {m / single[1]:>11,.0f} {single[1] / m * 1e6:>12.1f} {m / single[0]:>12,.0f}")
     for workers, seconds in e2e.items():
         print(f"geoalign parse --file --workers {workers}: {seconds:.2f} s wall, {n / seconds:,.0f} addr/s")
     return 0

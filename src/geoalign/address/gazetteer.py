@@ -184,6 +184,7 @@ class _Data:
 
     def __init__(self, rows: Iterable[tuple[str, str, str, str]], changes: Iterable[Sequence[str]]) -> None:
         self.by_code: dict[str, Division] = {}
+        self._ancestors: dict[str, frozenset[str]] = {}
         self.full: dict[str, list[str]] = {}
         self.short: dict[str, list[str]] = {}
         for code, parent, level_number, name in rows:
@@ -223,12 +224,18 @@ class _Data:
 
     def is_under(self, code: str, ancestor: str) -> bool:
         """True when ``ancestor`` is a strict ancestor of ``code``."""
-        parent = self.by_code[code].parent_code
-        while parent:
-            if parent == ancestor:
-                return True
-            parent = self.by_code[parent].parent_code
-        return False
+        return ancestor in self.ancestors(code)
+
+    def ancestors(self, code: str) -> frozenset[str]:
+        """The strict ancestors of ``code``, kept once computed: ``resolve`` asks "is this name under
+        one of those?" for every candidate name, the parser once per address (a walk up the parent
+        chain each time was a fifth of ``resolve``)."""
+        found = self._ancestors.get(code)
+        if found is None:
+            parent = self.by_code[code].parent_code
+            found = frozenset((parent, *self.ancestors(parent))) if parent else frozenset()
+            self._ancestors[code] = found
+        return found
 
 
 def _data_file(name: str) -> bytes:
@@ -348,7 +355,7 @@ def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Mat
 def _continuing(data: _Data, codes: list[str], context: list[str]) -> list[str]:
     if not context:
         return codes
-    return [c for c in codes if any(data.is_under(c, a) for a in context)]
+    return [c for c in codes if not data.ancestors(c).isdisjoint(context)]
 
 
 def _skip_separators(text: str, pos: int) -> int:

@@ -1,0 +1,106 @@
+"""The fast tagger paths held equal, bit for bit, to the frozen implementation from before the speed work
+(``tests/parser_reference.py``), RapidFuzz style: the shipped model, a few hundred invented addresses
+(``tests/parser_addresses.py``; no research data), every domain, batched and one address at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.parser_addresses import invented_addresses
+from tests.parser_reference import (
+    reference_emissions,
+    reference_featurize,
+    reference_spans_many,
+    reference_viterbi_batch,
+)
+
+from geoalign.address.chartagger import (
+    DOMAINS,
+    FastTagger,
+    TagModel,
+    featurize,
+    load_model,
+    viterbi_batch,
+)
+from geoalign.address.parse import DEFAULT_MODEL_DIR
+
+
+@pytest.fixture(scope="module")
+def model() -> TagModel:
+    return load_model(DEFAULT_MODEL_DIR / "tagger.npz")
+
+
+@pytest.fixture(scope="module")
+def addresses() -> list[str]:
+    return invented_addresses(300, seed=7)
+
+
+def _chunks(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[lo : lo + size] for lo in range(0, len(texts), size)]
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_shipped_tagger_spans_equal_the_reference(model: TagModel, addresses: list[str], domain: str) -> None:
+    tagger = FastTagger(model, domain)
+    assert tagger.spans_many(addresses) == reference_spans_many(model, domain, addresses)
+
+
+@pytest.mark.parametrize("size", [300, 64, 7, 2])
+def test_features_and_emissions_equal_the_reference(model: TagModel, addresses: list[str], size: int) -> None:
+    for chunk in _chunks(addresses, size):
+        fast = featurize(chunk, 2, model.bits, model.lexicon)
+        ref = reference_featurize(chunk, 2, model.bits, model.lexicon)
+        assert np.array_equal(fast.ids, ref.ids)
+        assert np.array_equal(fast.starts, ref.starts)
+        assert np.array_equal(fast.raw_index, ref.raw_index)
+        # the same float32 sums in the same order: equal bit patterns, not merely equal values
+        em = model.emissions(fast.ids)
+        assert np.array_equal(em.view(np.int32), reference_emissions(model, ref.ids).view(np.int32))
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_one_address_per_call_equals_the_reference(
+    model: TagModel, addresses: list[str], domain: str
+) -> None:
+    """The single-address path (the HTTP service, ``analyze``) takes its own shortcuts."""
+    tagger = FastTagger(model, domain)
+    for text in addresses[:60]:
+        assert tagger.spans_many([text]) == reference_spans_many(model, domain, [text])
+
+
+lengths = st.lists(st.integers(min_value=0, max_value=70), min_size=1, max_size=40)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lengths=lengths, seed=st.integers(0, 2**32 - 1), coarse=st.booleans())
+def test_viterbi_equals_the_reference_on_the_shipped_labels(
+    model: TagModel, lengths: list[int], seed: int, coarse: bool
+) -> None:
+    """Random emissions over the shipped model's 49 labels and transitions; coarse values make ties
+    frequent (both must break them alike). Batches of many lengths reach every step size the fast
+    Viterbi distinguishes (many addresses still active, a few long ones left)."""
+    rng = np.random.default_rng(seed)
+    n = len(model.labels)
+    size = (sum(lengths), n)
+    em = (rng.integers(-3, 4, size=size) / 2) if coarse else rng.normal(scale=6, size=size)
+    em = em.astype(np.float32)
+    trans = (rng.integers(-3, 4, size=(n, n)) / 2).astype(np.float32) if coarse else model.transitions
+    allowed, first = model.allowed()
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    fast = viterbi_batch(em, starts, trans, allowed, first)
+    assert np.array_equal(fast, reference_viterbi_batch(em, starts, trans, allowed, first))
+
+
+def test_gazetteer_ancestors_equal_a_walk_up_the_parents() -> None:
+    """``resolve`` asks the cached ancestor sets what it used to walk the parent chain for."""
+    from geoalign.address import gazetteer
+
+    data = gazetteer._data()
+    for code in sorted(data.by_code)[::97]:
+        walked, parent = set(), data.by_code[code].parent_code
+        while parent:
+            walked.add(parent)
+            parent = data.by_code[parent].parent_code
+        assert data.ancestors(code) == walked
