@@ -137,23 +137,117 @@ def export_int8(best: Path, out: Path, extra: list[str], *, storage: str, max_di
             raise RuntimeError(f"the {storage}-stored graph drifts from fp32 by {diff:.3f} in probability")
 
 
-def compact_parity(plain: Path, compact: Path) -> float:
-    """Max |probability difference| of the fp16-stored graph against the plain fp32 one (parity pairs)."""
+def compact_parity(plain: Path, compact: Path, variant: str = "fp32") -> float:
+    """Max |probability difference| of the shipped graph (``variant`` of ``compact``) against the plain
+    fp32 one (parity pairs)."""
+    return parity(plain, compact, variant)["max_prob_diff"]
+
+
+def parity(plain: Path, shipped: Path, variant: str) -> dict[str, float]:
+    """Max |probability difference| and label agreement of ``variant`` of ``shipped`` against the plain
+    fp32 graph of ``plain``, on the export's parity pairs."""
     from geoalign.scorers.export_onnx import default_parity_pairs
     from geoalign.scorers.spec import ScorerSpec
 
     pairs = [AddressPair(a, b) for a, b in default_parity_pairs()]
     runs = []
-    for directory in (plain, compact):
-        spec = ScorerSpec(scorer="onnx", model=str(directory), variant="fp32", rules=False, explain=False)
-        scorer = spec.build()
-        runs.append(scorer.score(pairs))
-    diff = 0.0
+    for directory, name in ((plain, "fp32"), (shipped, variant)):
+        spec = ScorerSpec(scorer="onnx", model=str(directory), variant=name, rules=False, explain=False)
+        runs.append(spec.build().score(pairs))
+    diff, agree = 0.0, 0
     for x, y in zip(*runs, strict=True):
         if isinstance(x, ItemError) or isinstance(y, ItemError):
             raise RuntimeError(f"a parity pair failed to score: {x} / {y}")
         diff = max(diff, *(abs(x.probabilities[n] - y.probabilities[n]) for n in LABELS))
-    return diff
+        agree += x.label == y.label
+    return {"max_prob_diff": diff, "label_agreement": agree / len(pairs), "pairs": len(pairs)}
+
+
+def ship_static_int8(
+    plain: Path, out: Path, calibration: list[AddressPair], *, keep_fp32: str | None, max_diff: float
+) -> None:
+    """Quantize the plain fp32 export in ``plain`` with fixed (calibrated) activation scales and ship
+    that graph alone as the ``int8`` variant: int8 speed with answers that do not depend on batching.
+    Large weights left in fp32 (the word embeddings, ``keep_fp32`` nodes) are stored as fp16."""
+    import re
+
+    from geoalign.scorers.manifest import sha256_file
+    from geoalign.scorers.mgeo_onnx import OnnxScorer
+    from geoalign.scorers.quantize import quantize_static_int8, record_feeds
+
+    manifest = json.loads((plain / MANIFEST_NAME).read_text(encoding="utf-8"))
+    fp32 = manifest["variants"]["fp32"]
+    scorer = OnnxScorer(plain, variant="fp32", explain=False, verify_files=False)
+    feeds = record_feeds(
+        scorer.onnx,
+        lambda: [scorer.score(calibration[i : i + 32]) for i in range(0, len(calibration), 32)],
+    )
+    inputs = {i.name: np.int64 if "int64" in i.type else np.int32 for i in scorer.onnx.session.get_inputs()}
+    import onnx
+
+    names = [n.name for n in onnx.load(str(plain / fp32["file"])).graph.node if n.op_type == "MatMul"]
+    keep = [n for n in names if keep_fp32 and re.search(keep_fp32, n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        quantized = Path(tmp) / "int8.onnx"
+        info = quantize_static_int8(
+            plain / fp32["file"], quantized, feeds, input_types=inputs, exclude_nodes=keep
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.onnx"):
+            old.unlink()
+        # only big tensors (embeddings, kept-fp32 weights) go to fp16: the per-channel scales stay fp32
+        compact_fp32(quantized, out / "model_int8.onnx", storage="fp16", min_size=65536)
+    variant = {"file": "model_int8.onnx", "sha256": sha256_file(out / "model_int8.onnx"), "precision": "int8"}
+    manifest["variants"] = {"int8": {**variant, "parity": {"status": "pending"}}}
+    shutil.copy2(plain / manifest["tokenizer"]["file"], out / manifest["tokenizer"]["file"])
+    size_mb = (out / "model_int8.onnx").stat().st_size / 1e6
+    manifest["shipped"] = (
+        f"static int8 graph ({size_mb:.0f} MB): MatMul weights int8 per output channel, activation scales "
+        f"fixed from {info['calibration_rows']} calibration pairs of the training split, so a pair's answer "
+        "does not depend on what it is batched with (the dynamic int8 graph's did, by up to 0.13); word "
+        "embeddings stored as fp16"
+    )
+    manifest["static_int8"] = info
+    write_manifest(out, manifest)
+    measured = parity(plain, out, "int8")
+    status = "passed" if measured["max_prob_diff"] <= max_diff else "failed"
+    manifest["variants"]["int8"]["parity"] = {
+        **measured,
+        "reference": "the plain fp32 export of the same weights",
+        "tolerance": {"max_prob_diff": max_diff},
+        "status": status,
+    }
+    write_manifest(out, manifest)
+    print(f"static int8: {size_mb:.1f} MB, parity {measured}")
+    if status != "passed":
+        raise RuntimeError(f"the static int8 graph drifts from fp32 by {measured['max_prob_diff']:.3f}")
+
+
+def write_manifest(out: Path, manifest: dict[str, object]) -> None:
+    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    (out / MANIFEST_NAME).write_text(text, encoding="utf-8")
+
+
+def plain_export(best: Path | None, shipped: Path, tmp: Path) -> Path:
+    """A directory with the plain fp32 graph: exported from a run's ``best`` checkpoint, or the shipped
+    fp32 variant with its compactly stored weights restored (``--skip-export``)."""
+    from geoalign.scorers.quantize import restore_fp32_initializers
+
+    if best is not None:
+        cmd = [sys.executable, "-m", "geoalign.cli.main", "export", "--model", str(best), "--out", str(tmp)]
+        subprocess.run(cmd, check=True)
+        return tmp
+    manifest = json.loads((shipped / MANIFEST_NAME).read_text(encoding="utf-8"))
+    if "fp32" not in manifest["variants"]:
+        raise SystemExit(
+            f"{shipped} ships no fp32 graph to quantize again: give --run (export from the checkpoint)"
+        )
+    fp32 = manifest["variants"]["fp32"]
+    restore_fp32_initializers(shipped / fp32["file"], tmp / fp32["file"])
+    manifest["variants"] = {"fp32": fp32}
+    (tmp / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    shutil.copy2(shipped / manifest["tokenizer"]["file"], tmp / manifest["tokenizer"]["file"])
+    return tmp
 
 
 def neural_probs(model_dir: Path, pairs: list[AddressPair]) -> np.ndarray:
@@ -193,9 +287,26 @@ def main() -> int:
     ap.add_argument("--skip-export", action="store_true", help="reuse the graph already in --out")
     ap.add_argument(
         "--storage",
-        choices=("fp16", "int8"),
+        choices=("fp16", "int8", "static-int8"),
         default="fp16",
-        help="how the shipped fp32 graph stores its weights (int8: half the size, for 12 layers)",
+        help="fp16 / int8: how the shipped fp32 graph stores its weights (int8: half the size, for 12 "
+        "layers); static-int8: ship a statically quantized int8 graph instead (int8 compute, calibrated "
+        "on training pairs; with --skip-export, made from the shipped fp32 graph)",
+    )
+    ap.add_argument(
+        "--calibration-pairs", type=int, default=1024, help="static-int8: training pairs to calibrate on"
+    )
+    ap.add_argument(
+        "--keep-fp32",
+        default=None,
+        metavar="REGEX",
+        help="static-int8: MatMul nodes whose name matches stay fp32 (e.g. 'output/dense': BERT's FFN out)",
+    )
+    ap.add_argument(
+        "--static-max-prob-diff",
+        type=float,
+        default=0.5,
+        help="static-int8: refuse the graph if a parity pair's probability moves more than this",
     )
     ap.add_argument(
         "--storage-max-prob-diff",
@@ -213,9 +324,21 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    if not args.skip_export:
-        if args.run is None:
-            ap.error("--run is required unless --skip-export (refit the stack for the graph already shipped)")
+    pairs = read_labelled_pairs(args.ccks)
+    dev, _ = tr.split_frozen(pairs)  # the frozen fold is never read here
+    if args.run is None and not args.skip_export:
+        ap.error("--run is required unless --skip-export (refit the stack for the graph already shipped)")
+    if args.storage == "static-int8":
+        train_pairs = [p for p in dev if tr.cv_fold(p.a, tr.DEFAULT_FOLDS) != 0]  # never validation
+        rng = np.random.default_rng(20211)
+        picked = rng.choice(len(train_pairs), min(args.calibration_pairs, len(train_pairs)), replace=False)
+        calibration = [AddressPair(train_pairs[i].a, train_pairs[i].b) for i in sorted(picked)]
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = plain_export(None if args.skip_export else args.run / "best", args.out, Path(tmp))
+            ship_static_int8(
+                plain, args.out, calibration, keep_fp32=args.keep_fp32, max_diff=args.static_max_prob_diff
+            )
+    elif not args.skip_export:
         export_int8(
             args.run / "best",
             args.out,
@@ -223,8 +346,6 @@ def main() -> int:
             storage=args.storage,
             max_diff=args.storage_max_prob_diff,
         )
-    pairs = read_labelled_pairs(args.ccks)
-    dev, _ = tr.split_frozen(pairs)  # the frozen fold is never read here
     featurizer = tr.PairFeaturizer()
     featurizer.char_weights = tr.fit_char_weights(dev, featurizer)
     data = tr.featurize(dev, featurizer)
