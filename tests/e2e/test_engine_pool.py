@@ -143,6 +143,19 @@ def test_a_hung_pool_is_replaced_after_the_batch_timeout(spec: ScorerSpec) -> No
         ProcessPoolScorer(spec, 1, batch_timeout_s=0)
 
 
+def test_start_up_is_not_counted_against_the_batch_timeout(spec: ScorerSpec) -> None:
+    """A fresh pool loads its model first (seconds: spawn, imports, the model): that is start-up, under
+    ``start_timeout_s``. Counted against a short batch timeout, every fresh pool — the first one, and
+    the replacement after a hung one — would be declared hung before it could answer."""
+    pool = ProcessPoolScorer(spec, 2, start_timeout_s=START_S, batch_timeout_s=0.5)
+    local = spec.build()
+    try:
+        _same(pool.score(PAIRS[:2]), local.score(PAIRS[:2]))  # no warmup: the first batch starts it
+        assert pool.restarts == 0
+    finally:
+        pool.close()
+
+
 def test_close_while_a_batch_runs_does_not_hang(spec: ScorerSpec) -> None:
     pool = ProcessPoolScorer(spec, 2, start_timeout_s=START_S)
     pool.warmup()

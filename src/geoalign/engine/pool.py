@@ -196,6 +196,7 @@ class ProcessPoolScorer:
         self._generation = 0
         self._served = False  # the current pool has finished at least one batch
         self._started_at = 0.0
+        self._pings: list[Future[int]] = []  # the current pool's start-up pings, one per worker
         self._closed = False
 
     #: ``prepare`` is only safe cleaning (a few µs a pair): the engine runs it on its event loop for
@@ -344,8 +345,7 @@ class ProcessPoolScorer:
             initializer=_worker_init,
             initargs=(self.spec, barrier, self.start_timeout_s),
         )
-        for _ in range(self.workers):
-            executor.submit(_worker_ready)
+        self._pings = [executor.submit(_worker_ready) for _ in range(self.workers)]
         self._served = False
         self._started_at = time.monotonic()
         return executor
@@ -361,8 +361,12 @@ class ProcessPoolScorer:
                     raise GeoalignError("the scorer's worker pool is closed")
                 if self._executor is None:
                     self._executor = self._new_executor()
-                executor, generation = self._executor, self._generation
+                executor, generation, pings = self._executor, self._generation, self._pings
             try:
+                # a fresh pool (first batch, or the retry after a restart) first loads its model: that
+                # is start-up, governed by start_timeout_s; only then does the batch timeout run
+                for ping in pings:
+                    ping.result(timeout=self.start_timeout_s)
                 future: Future[list[Result]] = executor.submit(_worker_score, pairs, explain)
                 results = future.result(timeout=self.batch_timeout_s)
             except BrokenProcessPool as exc:
