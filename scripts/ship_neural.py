@@ -244,6 +244,9 @@ def plain_export(best: Path | None, shipped: Path, tmp: Path) -> Path:
         )
     fp32 = manifest["variants"]["fp32"]
     restore_fp32_initializers(shipped / fp32["file"], tmp / fp32["file"])
+    from geoalign.scorers.manifest import sha256_file
+
+    fp32["sha256"] = sha256_file(tmp / fp32["file"])  # the same weights, stored plainly: a new file
     manifest["variants"] = {"fp32": fp32}
     (tmp / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
     shutil.copy2(shipped / manifest["tokenizer"]["file"], tmp / manifest["tokenizer"]["file"])
