@@ -3,7 +3,7 @@
 Rows, in one run on the same machine (synthetic address pairs: no data needed; ``--pairs FILE`` for real
 ones):
 
-* ``neural shipped batched``: the shipped ONNX model (fp32 compute, fp16-stored weights;
+* ``neural shipped batched``: the shipped ONNX model (static int8 graph since session 6;
   ``src/geoalign/models/neural``) through the pair-classifier scorer, every pair distinct, batched
   under the scorer's token budget; pairs/s.
 * ``neural shipped 1 pair``: one pair per call, p50 / p95 latency in ms (after warm-up).
