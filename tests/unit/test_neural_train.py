@@ -213,6 +213,11 @@ def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_p
     assert len(again.cache) == len({(p.a, p.b) for p in pairs})
     again.scorer = None  # scoring now would fail: every pair must come from the cache
     np.testing.assert_allclose(again.log_probs(pairs), logp[:12])
+    # another graph under the same path (a new shipped model) does not inherit those soft labels
+    again.model_id = "onnx-another-graph"
+    again.cache = {}
+    again._load()
+    assert again.cache == {}
 
     student = train(
         TrainConfig(out=str(tmp_path / "student"), layers=1, teacher_onnx=str(tmp_path / "graph"), **common)  # type: ignore[arg-type]

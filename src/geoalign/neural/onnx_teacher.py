@@ -31,7 +31,9 @@ class OnnxTeacher:
 
         spec = ScorerSpec(scorer="onnx", model=str(model_dir), rules=False, explain=False, threads=threads)
         self.scorer = spec.build()
-        self.model_dir = str(model_dir)
+        # the cache is keyed by the graph's checksum, not its path: a directory whose model was
+        # replaced (a new shipped graph) must not hand out the old model's soft labels
+        self.model_id = str(self.scorer.model_id)
         self.cache_file = cache_file
         self.cache: dict[tuple[str, str], np.ndarray] = {}
         self._load()
@@ -40,7 +42,7 @@ class OnnxTeacher:
         if not self.cache_file.is_file():
             return
         data = np.load(self.cache_file, allow_pickle=False)
-        if str(data["model_dir"]) != self.model_dir:
+        if "model_id" not in data or str(data["model_id"]) != self.model_id:
             return  # another teacher's labels: recomputed, never mixed in
         keys = json.loads(str(data["keys"]))
         self.cache = {(a, b): row for (a, b), row in zip(keys, data["logp"], strict=True)}
@@ -52,7 +54,7 @@ class OnnxTeacher:
             tmp,
             keys=json.dumps(keys, ensure_ascii=False),
             logp=np.stack([self.cache[k] for k in keys]) if keys else np.zeros((0, 3), np.float32),
-            model_dir=self.model_dir,
+            model_id=self.model_id,
         )
         os.replace(tmp, self.cache_file)
 
