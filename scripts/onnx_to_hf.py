@@ -96,7 +96,7 @@ def main() -> int:
         label2id={v: k for k, v in enumerate(MODEL_LABELS)},
     )
     model = BertForSequenceClassification(config)
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in renamed.items()}
+    tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in renamed.items()}  # own copies
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
