@@ -107,7 +107,7 @@ def test_gazetteer_ancestors_equal_a_walk_up_the_parents() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# After tagging (second speed round): gazetteer alignment
+# After tagging (second speed round): gazetteer alignment, component rows, the CLI's JSON lines
 
 
 def _resolve_inputs(addresses: list[str]) -> list[str]:
@@ -173,3 +173,74 @@ def test_gazetteer_indexes_equal_a_plain_build() -> None:
     for n in (*full, *short, *data.old):
         lengths.setdefault(n[:2], set()).add(len(n))
     assert data.lengths == {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
+
+
+def _parse_inputs(addresses: list[str]) -> list[object]:
+    return [*addresses, None, 12, "   ", "，。！", "13812345678", "ＡＢＣ大厦Ｂ座１２０１室", "三号楼二单元"]
+
+
+def test_rows_equal_components(addresses: list[str]) -> None:
+    """``parse_many_rows`` (what ``geoalign parse --file`` writes from) holds the fields of
+    ``parse_many``'s Components, ItemErrors in the same slots; both equal ``parse`` one by one."""
+    from geoalign.address.parse import Parser
+    from geoalign.types import Component, Components, ItemError
+
+    parser = Parser()
+    inputs = _parse_inputs(addresses)
+    rows = parser.parse_many_rows(inputs)
+    many = parser.parse_many(inputs)
+    assert len(rows) == len(many) == len(inputs)
+    for text, row, comp in zip(inputs, rows, many, strict=True):
+        if isinstance(comp, ItemError):
+            assert row == comp
+            continue
+        assert isinstance(row, tuple)
+        raw, normalized, items = row
+        assert comp == Components(raw, normalized, tuple(Component(*item) for item in items))
+        assert comp == parser.parse(text)  # type: ignore[arg-type]
+
+
+def test_component_values_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component's value comes from a bounded memo: the same as computing it, whatever the element."""
+    from geoalign.address import parse as parse_module
+    from geoalign.address.normalize import width
+
+    monkeypatch.setattr(parse_module, "_VALUES_MAX", 3)
+    parse_module._VALUES.clear()
+    pieces = ["三号楼", "969号", "Ｂ座", "0501室", "顶楼", "文三路", "ＡＢＣ大厦", "三号楼"]
+    for _ in range(2):
+        for piece in pieces:
+            for name in ("houseno", "poi", "roomno", "road"):
+                expected = (
+                    parse_module.numeric_value(piece)
+                    if name in parse_module.NUMERIC_ELEMENTS
+                    else width(piece)
+                )
+                assert parse_module._value(name, piece) == expected
+                assert len(parse_module._VALUES) <= 3
+
+
+def test_cli_json_lines_equal_json_dumps(addresses: list[str]) -> None:
+    """The CLI writes each line from rows directly; character for character what json.dumps wrote
+    from ``Components.to_dict`` (quotes, backslashes, control characters, non-BMP text included)."""
+    import json
+
+    from geoalign.address.parse import Parser
+    from geoalign.cli.parse import components_json
+    from geoalign.types import ItemError
+
+    odd = ['路"1"号', "路\\2号", "路\u00033号", "𠀀路4号", "大厦\u2028五楼", "Ｔ１栋"]
+    parser = Parser()
+    inputs = [*addresses, *odd, *_parse_inputs(addresses)[len(addresses) :]]
+    for row, comp in zip(parser.parse_many_rows(inputs), parser.parse_many(inputs), strict=True):
+        if isinstance(comp, ItemError):
+            continue
+        assert isinstance(row, tuple)
+        assert components_json(*row) == json.dumps(comp.to_dict(), ensure_ascii=False) + "\n"
+    rows = [("poi", 'a"b\\c\x01\u2028𠀀', 0, 7, "v\n")]
+    expected = {
+        "raw": "x\ty",
+        "normalized": "",
+        "components": [dict(zip(("name", "text", "start", "end", "value"), rows[0], strict=True))],
+    }
+    assert components_json("x\ty", "", rows) == json.dumps(expected, ensure_ascii=False) + "\n"

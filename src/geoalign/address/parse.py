@@ -70,6 +70,28 @@ def _numeral_or_self(run: str) -> str:
     return run if value is None else str(value)
 
 
+#: One component as plain values: ``Component``'s fields (name, text, start, end, value), in order.
+Row = tuple[str, str, int, int, str]
+
+#: Values of component texts already seen (element kind, text) -> value: most pieces of a table repeat
+#: (division names, 号, 室...). Bounded; cleared when full.
+_VALUES: dict[tuple[bool, str], str] = {}
+_VALUES_MAX: Final[int] = 1 << 16
+
+
+def _value(name: str, piece: str) -> str:
+    """``numeric_value(piece)`` for a number element, else ``width(piece)``; remembered."""
+    numeric = name in NUMERIC_ELEMENTS
+    key = (numeric, piece)
+    value = _VALUES.get(key)
+    if value is None:
+        value = numeric_value(piece) if numeric else width(piece)
+        if len(_VALUES) >= _VALUES_MAX:
+            _VALUES.clear()
+        _VALUES[key] = value
+    return value
+
+
 def _check(text: Any) -> str:
     if text is None:
         raise InputError("address is missing (None)")
@@ -217,15 +239,21 @@ class Parser:
             self._local.tagger = tagger
         return tagger
 
-    def _components(self, raw: str, spans: list[Span]) -> Components:
+    def _rows(self, raw: str, spans: list[Span]) -> tuple[str, list[Row]]:
+        """``raw``'s normalized text and its components as rows (InputError when nothing is left of it
+        after normalizing): what ``Components`` and the JSON of ``geoalign parse`` are made of."""
+        normalized = normalize(raw)
         if self.admin_from_gazetteer:
             spans = align_admin(spans, gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True))
-        items = []
+        rows = []
         for name, start, end in spans:
             piece = raw[start:end]
-            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else width(piece)
-            items.append(Component(name, piece, start, end, value))
-        return Components(raw=raw, normalized=normalize(raw), items=tuple(items))
+            rows.append((name, piece, start, end, _value(name, piece)))
+        return normalized, rows
+
+    def _components(self, raw: str, spans: list[Span]) -> Components:
+        normalized, rows = self._rows(raw, spans)
+        return Components(raw=raw, normalized=normalized, items=tuple(Component(*row) for row in rows))
 
     def parse(self, text: str) -> Components:
         """Components of one address.
@@ -240,14 +268,25 @@ class Parser:
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
         failing the rest. Same results as ``parse`` one by one."""
-        out: list[Components | ItemError] = []
+        return [
+            found
+            if isinstance(found, ItemError)
+            else Components(found[0], found[1], tuple(Component(*r) for r in found[2]))
+            for found in self.parse_many_rows(texts)
+        ]
+
+    def parse_many_rows(self, texts: Iterable[Any]) -> list[tuple[str, str, list[Row]] | ItemError]:
+        """``parse_many`` as plain tuples: ``(raw, normalized, rows)`` with a row ``(name, text, start, end,
+        value)`` per component (``Component``'s fields, in order), or an ItemError. For writers of many
+        results (``geoalign parse --file``), which need no objects in between."""
+        out: list[tuple[str, str, list[Row]] | ItemError] = []
         pending: list[tuple[int, str]] = []
 
         def flush() -> None:
             spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS] for _, raw in pending])
             for (slot, raw), found in zip(pending, spans, strict=True):
                 try:
-                    out[slot] = self._components(raw, found)
+                    out[slot] = (raw, *self._rows(raw, found))
                 except InputError as exc:
                     out[slot] = ItemError(exc.code, str(exc))
             pending.clear()
