@@ -134,16 +134,30 @@ def run(args: argparse.Namespace) -> int:
     if head is None:
         return 0
     jobs = itertools.chain([head], blocks)
+    default_parser().parse("杭州市")  # load the model and the gazetteer (once, before forking)
+    _settle_heap()
     if workers <= 1:
         for job in jobs:
             out.write(_answer_block(job))
     else:
         import multiprocessing
 
-        default_parser().parse("杭州市")  # load the model (and gazetteer) once, before forking
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with multiprocessing.get_context(method).Pool(workers) as pool:
             for text in pool.imap(_answer_block, jobs):
                 out.write(text)
     out.flush()
     return 0
+
+
+def _settle_heap() -> None:
+    """After loading: move the model's and the gazetteer's ~200,000 long-lived objects out of the cyclic
+    collector's sight (``gc.freeze``) and collect young objects less often. Parsing makes many small
+    containers and no cycles; the collector's passes over them cost ~5 % of a run. A forked worker then
+    also never touches the frozen objects' pages to scan them (copy-on-write stays shared)."""
+    import gc
+
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(50_000, second, third)
+
