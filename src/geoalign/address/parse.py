@@ -24,15 +24,17 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import FEATURE_VERSION, FastTagger, Span, load_model
 from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
-from geoalign.address.tagger import CrfTagger
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
+
+if TYPE_CHECKING:  # the v1 CRF tagger is imported only when a crfsuite model directory is loaded
+    from geoalign.address.tagger import CrfTagger
 
 #: Longest prefix of an input that is tagged (see the module docstring).
 MAX_TAG_CHARS: Final[int] = 512
