@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import FEATURE_VERSION, FastTagger, Span, load_model
@@ -71,6 +71,8 @@ def _numeral_or_self(run: str) -> str:
     value = chinese_to_int(run)
     return run if value is None else str(value)
 
+
+_T = TypeVar("_T")
 
 #: One component as plain values: ``Component``'s fields (name, text, start, end, value), in order.
 Row = tuple[str, str, int, int, str]
@@ -241,21 +243,29 @@ class Parser:
             self._local.tagger = tagger
         return tagger
 
-    def _rows(self, raw: str, spans: list[Span]) -> tuple[str, list[Row]]:
-        """``raw``'s normalized text and its components as rows (InputError when nothing is left of it
-        after normalizing): what ``Components`` and the JSON of ``geoalign parse`` are made of."""
+    def _aligned(self, raw: str, spans: list[Span]) -> tuple[str, list[Span]]:
+        """``raw``'s normalized text (InputError when nothing is left of it) and its final spans."""
         normalized = normalize(raw)
         if self.admin_from_gazetteer:
             spans = align_admin(spans, gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True))
+        return normalized, spans
+
+    def _rows(self, raw: str, spans: list[Span]) -> tuple[str, str, list[Row]]:
+        """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
+        normalized, spans = self._aligned(raw, spans)
         rows = []
         for name, start, end in spans:
             piece = raw[start:end]
             rows.append((name, piece, start, end, _value(name, piece)))
-        return normalized, rows
+        return raw, normalized, rows
 
     def _components(self, raw: str, spans: list[Span]) -> Components:
-        normalized, rows = self._rows(raw, spans)
-        return Components(raw=raw, normalized=normalized, items=tuple(Component(*row) for row in rows))
+        normalized, spans = self._aligned(raw, spans)
+        items = []
+        for name, start, end in spans:
+            piece = raw[start:end]
+            items.append(Component(name, piece, start, end, _value(name, piece)))
+        return Components(raw=raw, normalized=normalized, items=tuple(items))
 
     def parse(self, text: str) -> Components:
         """Components of one address.
@@ -270,25 +280,24 @@ class Parser:
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
         failing the rest. Same results as ``parse`` one by one."""
-        return [
-            found
-            if isinstance(found, ItemError)
-            else Components(found[0], found[1], tuple(Component(*r) for r in found[2]))
-            for found in self.parse_many_rows(texts)
-        ]
+        return self._batched(texts, self._components)
 
     def parse_many_rows(self, texts: Iterable[Any]) -> list[tuple[str, str, list[Row]] | ItemError]:
         """``parse_many`` as plain tuples: ``(raw, normalized, rows)`` with a row ``(name, text, start, end,
         value)`` per component (``Component``'s fields, in order), or an ItemError. For writers of many
         results (``geoalign parse --file``), which need no objects in between."""
-        out: list[tuple[str, str, list[Row]] | ItemError] = []
+        return self._batched(texts, self._rows)
+
+    def _batched(self, texts: Iterable[Any], build: Callable[[str, list[Span]], _T]) -> list[_T | ItemError]:
+        """``build(raw, spans)`` of each address, tagged in batches of ``BATCH``; ItemError for bad ones."""
+        out: list[_T | ItemError] = []
         pending: list[tuple[int, str]] = []
 
         def flush() -> None:
             spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS] for _, raw in pending])
             for (slot, raw), found in zip(pending, spans, strict=True):
                 try:
-                    out[slot] = (raw, *self._rows(raw, found))
+                    out[slot] = build(raw, found)
                 except InputError as exc:
                     out[slot] = ItemError(exc.code, str(exc))
             pending.clear()
