@@ -27,6 +27,7 @@ too often also the names of roads, neighbourhoods and buildings; county-level sh
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import re
@@ -183,19 +184,32 @@ class _Data:
     """All indexes, built once. ``full`` holds full names and aliases; ``short`` the short names."""
 
     def __init__(self, rows: Iterable[tuple[str, str, str, str]], changes: Iterable[Sequence[str]]) -> None:
-        self.by_code: dict[str, Division] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
-        self.full: dict[str, list[str]] = {}
-        self.short: dict[str, list[str]] = {}
+        # Start-up of every `geoalign parse` pays for this loop (41,934 divisions): names looked up once,
+        # lists appended in place (the same lists, in the same order, as setdefault(...).append).
+        by_code: dict[str, Division] = {}
+        full: dict[str, list[str]] = {}
+        short: dict[str, list[str]] = {}
+        level_of = _LEVEL_BY_NUMBER
         for code, parent, level_number, name in rows:
-            level = _LEVEL_BY_NUMBER[level_number]
-            short = short_name(name, level)
-            self.by_code[code] = Division(code, name, short, level, parent)
-            self.full.setdefault(name, []).append(code)
-            for alias in _aliases(name, short):
-                self.full.setdefault(alias, []).append(code)
-            if short != name:
-                self.short.setdefault(short, []).append(code)
+            level = level_of[level_number]
+            stem = short_name(name, level)
+            by_code[code] = Division(code, name, stem, level, parent)
+            found = full.get(name)
+            if found is None:
+                full[name] = [code]
+            else:
+                found.append(code)
+            if stem != name:
+                if "自治" in name:
+                    for alias in _aliases(name, stem):
+                        full.setdefault(alias, []).append(code)
+                found = short.get(stem)
+                if found is None:
+                    short[stem] = [code]
+                else:
+                    found.append(code)
+        self.by_code, self.full, self.short = by_code, full, short
         # old name → current codes. Keyed by the old full name and the old short name (襄樊市, 襄樊).
         self.old: dict[str, list[str]] = {}
         self.old_is_short: set[str] = set()
@@ -207,12 +221,14 @@ class _Data:
             if old_short != old_full:
                 self.old_is_short.add(old_short)
         # first two characters → the name lengths that exist, longest first: resolve tries only those.
-        lengths: dict[str, set[int]] = {}
-        for n in (*self.full, *self.short, *self.old):
-            lengths.setdefault(n[:2], set()).add(len(n))
-        self.lengths: dict[str, tuple[int, ...]] = {
-            k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()
-        }
+        lengths: dict[str, list[int]] = {}
+        for key, length in sorted({(n[:2], len(n)) for n in (*full, *short, *self.old)}, reverse=True):
+            found_lengths = lengths.get(key)
+            if found_lengths is None:
+                lengths[key] = [length]
+            else:
+                found_lengths.append(length)
+        self.lengths: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in lengths.items()}
 
     def path(self, code: str) -> tuple[Division, ...]:
         out = []
@@ -245,10 +261,18 @@ def _data_file(name: str) -> bytes:
 @cache
 def _data() -> _Data:
     text = gzip.decompress(_data_file("divisions.tsv.gz")).decode("utf-8")
-    rows = (tuple(line.split("\t")) for line in text.splitlines() if line)
+    rows = (line.split("\t") for line in text.splitlines() if line)
     change_text = _data_file("changes.tsv").decode("utf-8")
     changes = (line.split("\t") for line in change_text.splitlines() if line and not line.startswith("#"))
-    return _Data(rows, changes)  # type: ignore[arg-type]
+    # ~200,000 long-lived objects in one go: the cyclic collector would scan the growing heap a few
+    # dozen times for nothing (a quarter of the build); none of them is garbage.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Data(rows, changes)  # type: ignore[arg-type]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @cache
@@ -326,36 +350,51 @@ def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Mat
 
     Matching only at the current position (never inside a word) is what keeps 青海西宁 from being read
     as 海西州: after 青海 the next name must start at 西.
+
+    Most names tried are no division at all (two in three): those cost three dictionary reads and
+    nothing else (no copied code list, no look-ahead slice, no hierarchy test).
     """
     room = len(text) - pos
+    full_index, short_index, old_index = data.full, data.short, data.old
     for length in data.lengths.get(text[pos : pos + 2], ()):
         if length > room:
             continue
         piece = text[pos : pos + length]
-        after = text[pos + length : pos + length + 4]
-        codes: list[str] = list(data.full.get(piece, ()))
-        short_codes = data.short.get(piece, ())
-        if short_codes and not _NOT_A_DIVISION_AFTER_SHORT.match(after):
+        full = full_index.get(piece)
+        short_codes = short_index.get(piece)
+        if short_codes is not None and not _NOT_A_DIVISION_AFTER_SHORT.match(
+            text[pos + length : pos + length + 4]
+        ):
             # Province and city short names are distinctive (山东, 广州); a county-level short name at
             # the very start is as often a POI (建安楼, 安定门, 桃源居, 凤凰庄), so it counts only after
             # an ancestor has been matched (广州白云, 昆明官渡区).
             allowed = _SHORT_LEVELS_IN_CONTEXT if context else _SHORT_LEVELS_AT_START
-            codes += [c for c in short_codes if data.by_code[c].level in allowed]
-        codes = _continuing(data, codes, context)
+            by_code = data.by_code
+            codes = [*(full or ()), *(c for c in short_codes if by_code[c].level in allowed)]
+        else:
+            codes = full or []
         if codes:
-            return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
-        old_codes = data.old.get(piece, ())
-        if old_codes and (piece not in data.old_is_short or not _NOT_A_DIVISION_AFTER_SHORT.match(after)):
-            old_codes = _continuing(data, list(old_codes), context)
+            codes = _continuing(data, codes, context)
+            if codes:
+                return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
+        old_codes = old_index.get(piece)
+        if old_codes and (
+            piece not in data.old_is_short
+            or not _NOT_A_DIVISION_AFTER_SHORT.match(text[pos + length : pos + length + 4])
+        ):
+            old_codes = _continuing(data, old_codes, context)
             if old_codes:
                 return _Match(pos, pos + length, list(dict.fromkeys(old_codes)), old=True)
     return None
 
 
 def _continuing(data: _Data, codes: list[str], context: list[str]) -> list[str]:
+    """The codes lying under one of ``context`` (all of them when there is no context; the list given
+    is then returned as is: callers copy before keeping it)."""
     if not context:
         return codes
-    return [c for c in codes if not data.ancestors(c).isdisjoint(context)]
+    known = data._ancestors
+    return [c for c in codes if not (known.get(c) or data.ancestors(c)).isdisjoint(context)]
 
 
 def _skip_separators(text: str, pos: int) -> int:
@@ -405,7 +444,24 @@ def _chain(data: _Data, text: str, pos: int) -> list[_Match]:
     return matches
 
 
+#: ``_finish``'s answers by what they depend on (the names matched, where, and their readings): most
+#: addresses of a table share a few admin prefixes, and the answer is immutable, so it is shared.
+_FINISHED: dict[tuple[object, ...], Resolution] = {}
+_FINISHED_MAX: Final[int] = 1 << 15
+
+
 def _finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:
+    key = (text[matches[0].start : matches[-1].end], *[(m.start, m.end, m.old, *m.codes) for m in matches])
+    found = _FINISHED.get(key)
+    if found is None:
+        found = _finish_uncached(data, text, matches)
+        if len(_FINISHED) >= _FINISHED_MAX:
+            _FINISHED.clear()
+        _FINISHED[key] = found
+    return found
+
+
+def _finish_uncached(data: _Data, text: str, matches: list[_Match]) -> Resolution:
     final = matches[-1].codes
     # 吉林 alone reads as 吉林省 or 吉林市; the city lies under the province, so the province is the answer.
     if len(final) > 1:

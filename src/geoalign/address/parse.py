@@ -22,17 +22,19 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import FEATURE_VERSION, FastTagger, Span, load_model
 from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
-from geoalign.address.tagger import CrfTagger
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
+
+if TYPE_CHECKING:  # the v1 CRF tagger is imported only when a crfsuite model directory is loaded
+    from geoalign.address.tagger import CrfTagger
 
 #: Longest prefix of an input that is tagged (see the module docstring).
 MAX_TAG_CHARS: Final[int] = 512
@@ -68,6 +70,30 @@ def numeric_value(text: str) -> str:
 def _numeral_or_self(run: str) -> str:
     value = chinese_to_int(run)
     return run if value is None else str(value)
+
+
+_T = TypeVar("_T")
+
+#: One component as plain values: ``Component``'s fields (name, text, start, end, value), in order.
+Row = tuple[str, str, int, int, str]
+
+#: Values of component texts already seen (element kind, text) -> value: most pieces of a table repeat
+#: (division names, 号, 室...). Bounded; cleared when full.
+_VALUES: dict[tuple[bool, str], str] = {}
+_VALUES_MAX: Final[int] = 1 << 16
+
+
+def _value(name: str, piece: str) -> str:
+    """``numeric_value(piece)`` for a number element, else ``width(piece)``; remembered."""
+    numeric = name in NUMERIC_ELEMENTS
+    key = (numeric, piece)
+    value = _VALUES.get(key)
+    if value is None:
+        value = numeric_value(piece) if numeric else width(piece)
+        if len(_VALUES) >= _VALUES_MAX:
+            _VALUES.clear()
+        _VALUES[key] = value
+    return value
 
 
 def _check(text: Any) -> str:
@@ -217,15 +243,29 @@ class Parser:
             self._local.tagger = tagger
         return tagger
 
-    def _components(self, raw: str, spans: list[Span]) -> Components:
+    def _aligned(self, raw: str, spans: list[Span]) -> tuple[str, list[Span]]:
+        """``raw``'s normalized text (InputError when nothing is left of it) and its final spans."""
+        normalized = normalize(raw)
         if self.admin_from_gazetteer:
             spans = align_admin(spans, gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True))
+        return normalized, spans
+
+    def _rows(self, raw: str, spans: list[Span]) -> tuple[str, str, list[Row]]:
+        """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
+        normalized, spans = self._aligned(raw, spans)
+        rows = []
+        for name, start, end in spans:
+            piece = raw[start:end]
+            rows.append((name, piece, start, end, _value(name, piece)))
+        return raw, normalized, rows
+
+    def _components(self, raw: str, spans: list[Span]) -> Components:
+        normalized, spans = self._aligned(raw, spans)
         items = []
         for name, start, end in spans:
             piece = raw[start:end]
-            value = numeric_value(piece) if name in NUMERIC_ELEMENTS else width(piece)
-            items.append(Component(name, piece, start, end, value))
-        return Components(raw=raw, normalized=normalize(raw), items=tuple(items))
+            items.append(Component(name, piece, start, end, _value(name, piece)))
+        return Components(raw=raw, normalized=normalized, items=tuple(items))
 
     def parse(self, text: str) -> Components:
         """Components of one address.
@@ -240,14 +280,24 @@ class Parser:
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
         failing the rest. Same results as ``parse`` one by one."""
-        out: list[Components | ItemError] = []
+        return self._batched(texts, self._components)
+
+    def parse_many_rows(self, texts: Iterable[Any]) -> list[tuple[str, str, list[Row]] | ItemError]:
+        """``parse_many`` as plain tuples: ``(raw, normalized, rows)`` with a row ``(name, text, start, end,
+        value)`` per component (``Component``'s fields, in order), or an ItemError. For writers of many
+        results (``geoalign parse --file``), which need no objects in between."""
+        return self._batched(texts, self._rows)
+
+    def _batched(self, texts: Iterable[Any], build: Callable[[str, list[Span]], _T]) -> list[_T | ItemError]:
+        """``build(raw, spans)`` of each address, tagged in batches of ``BATCH``; ItemError for bad ones."""
+        out: list[_T | ItemError] = []
         pending: list[tuple[int, str]] = []
 
         def flush() -> None:
             spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS] for _, raw in pending])
             for (slot, raw), found in zip(pending, spans, strict=True):
                 try:
-                    out[slot] = self._components(raw, found)
+                    out[slot] = build(raw, found)
                 except InputError as exc:
                     out[slot] = ItemError(exc.code, str(exc))
             pending.clear()
