@@ -11,6 +11,9 @@ in one run:
   answers with explanations pickled back as the server gets them);
 * **thread pool** (0 workers only): the usual script recipe,
   ``ThreadPoolExecutor(8).map(lambda p: scorer.score([p]))``, one pair per call;
+* **HTTP, cache hits** (``--cache-pairs N``, instead of the above): the same server with its result
+  cache ON, sent the same N pairs over and over, so after a first pass no pair is scored: the request
+  path's own ceiling, to compare with the offline rate (can HTTP reach 0.90 of offline at all here?);
 * **HTTP**: ``geoalign``'s server (real uvicorn, separate process, result cache OFF so every pair is
   computed, ``--workers W``) under a bounded closed-loop load generator on loopback: 1, 8 and 64
   concurrent clients, each sending its next request when the previous answer arrives, until
@@ -25,6 +28,7 @@ Chinese addresses generated here (no dataset needed).
 
     python benchmarks/bench_server_load.py --scorers structured,cascade --workers 0,2 --per-request 1
     python benchmarks/bench_server_load.py --scorers torch:random-init:mgeo-base --torch-threads 1
+    python benchmarks/bench_server_load.py --scorers structured --workers 0 --per-request 1 --cache-pairs 64
 """
 
 from __future__ import annotations
@@ -77,14 +81,18 @@ def synth_pair(i: int, seed: int = 0) -> tuple[str, str]:
 
 
 class PairFeed:
-    """Hands out consecutive, never-repeated pairs."""
+    """Hands out consecutive, never-repeated pairs; with ``distinct`` > 0, the first ``distinct`` pairs
+    over and over (``--cache-pairs``: every answer a cache hit once they were seen)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, distinct: int = 0) -> None:
         self.seed = seed
         self.cursor = 0
+        self.distinct = distinct
 
     def take(self, n: int) -> list[tuple[str, str]]:
         start, self.cursor = self.cursor, self.cursor + n
+        if self.distinct:
+            return [synth_pair(i % self.distinct, self.seed) for i in range(start, start + n)]
         return [synth_pair(i, self.seed) for i in range(start, start + n)]
 
 
@@ -128,13 +136,13 @@ def engine_config_for(scorer: Any) -> Any:
 # ------------------------------------------------------------------------------ the server process
 
 
-def serve(spec: str, port: int, torch_threads: int | None, workers: int) -> None:
+def serve(spec: str, port: int, torch_threads: int | None, workers: int, cache_items: int = 0) -> None:
     import uvicorn
 
     from geoalign.server.app import ServerSettings, create_app
 
     scorer = build_scorer(spec, torch_threads, workers)
-    settings = ServerSettings(max_pairs=1000, cache_items=0, engine=engine_config_for(scorer))
+    settings = ServerSettings(max_pairs=1000, cache_items=cache_items, engine=engine_config_for(scorer))
     app = create_app(lambda: scorer, settings)
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
 
@@ -310,6 +318,8 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
 
     port = free_port()
     cmd = [sys.executable, __file__, "--serve", spec, "--port", str(port), "--serve-workers", str(workers)]
+    if args.cache_pairs:
+        cmd += ["--serve-cache", "100000"]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -317,6 +327,9 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
         wait_for_port(port, timeout_s=300, proc=proc)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, timeout_s=600)
+        if args.cache_pairs:  # the loads below see only cache hits
+            feed = PairFeed(distinct=args.cache_pairs)
+            asyncio.run(load(base, feed, clients=8, per_request=1, requests=args.cache_pairs, seconds=600))
         for per_request in args.per_request:
             for clients in args.clients:
                 before = batch_stats(base)
@@ -337,7 +350,8 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
                     {
                         "scorer": label,
                         "workers": workers,
-                        "mode": f"HTTP {clients} clients x {per_request} pairs/request",
+                        "mode": f"HTTP {clients} clients x {per_request} pairs/request"
+                        + (f" (cache on, {args.cache_pairs} pairs repeated)" if args.cache_pairs else ""),
                         "clients": clients,
                         "per_request": per_request,
                         **result,
@@ -370,9 +384,10 @@ def ratios(rows: list[dict[str, Any]]) -> str:
         if same is None:
             continue
         ratio = r["pairs_per_s"] / same["pairs_per_s"]
+        hits = " (cache hits)" if "cache on" in r["mode"] else ""
         vs_alone = f"{r['pairs_per_s'] / alone['pairs_per_s']:.2f}" if alone and r["workers"] > 1 else ""
         lines.append(
-            f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']} | "
+            f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']}{hits} | "
             f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} |"
         )
     return "\n".join(lines)
@@ -425,11 +440,20 @@ def main() -> None:
     )
     parser.add_argument("--offline-pairs", type=int, default=2000)
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cache-pairs",
+        type=int,
+        default=0,
+        help="the HTTP path's own ceiling: serve with the result cache ON and send only this many "
+        "distinct pairs, over and over (after a first pass every answer is a cache hit and every address "
+        "a parse-cache hit, so scoring costs ~nothing); compare its rate with the offline row",
+    )
     parser.add_argument("--serve-workers", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-cache", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.torch_threads, args.serve_workers)
+        serve(args.serve, args.port, args.torch_threads, args.serve_workers, args.serve_cache)
         return
     import fastapi
     import uvicorn
