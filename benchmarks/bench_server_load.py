@@ -20,6 +20,10 @@ in one run:
   ``--requests`` requests or ``--seconds`` seconds. Throughput (pairs/s), p50/p99 request latency,
   mean model batch size (from /metrics).
 
+Every row also has its CPU time per pair (this process and its workers offline; the server process and
+its workers over HTTP, not the load generator; Linux /proc): on a shared machine wall-clock rates move
+with the load of the moment, while CPU per pair shows what the request path costs whatever else runs.
+
 At the end a side-by-side table gives, per scorer and worker count, offline pairs/s beside each HTTP
 level and their ratio (issue 17 point 8: >= 0.90 at 64 clients x 1 pair), and for W > 0 the ratio to
 the in-process offline row as well. The load generator (a minimal asyncio HTTP/1.1 keep-alive client)
@@ -148,6 +152,26 @@ def serve(spec: str, port: int, torch_threads: int | None, workers: int, cache_i
 
 
 # ------------------------------------------------------------------------------ measurements
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its live descendants, from /proc (Linux; else None).
+    The machine is shared (the load generator, other jobs), so wall-clock rates move with its load; CPU
+    time per pair is what the request path adds, whatever else runs."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / tick
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child)) or 0.0
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_us_per_pair(before: float | None, after: float | None, pairs: int) -> float | None:
+    return None if before is None or after is None or not pairs else 1e6 * (after - before) / pairs
 
 
 def offline(scorer: Any, pairs: list[tuple[str, str]], chunk: int = 256, workers: int = 0) -> float:
@@ -297,11 +321,13 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
     scorer.warmup()  # a pool: every worker loaded and warm before the clock starts
     label = spec if workers <= 1 else f"{spec} ({workers} workers)"
     rows: list[dict[str, Any]] = []
+    cpu_before = cpu_seconds(os.getpid())
     rate = offline(scorer, feed.take(args.offline_pairs), workers=workers)
+    cpu = cpu_us_per_pair(cpu_before, cpu_seconds(os.getpid()), args.offline_pairs)
     where = "in-process" if workers <= 1 else f"{workers} worker processes"
     rows.append(
         {"scorer": label, "workers": workers, "mode": f"offline score(), chunks of 256, {where}",
-         "pairs_per_s": rate}
+         "pairs_per_s": rate, "cpu_us_per_pair": cpu}
     )  # fmt: skip
     print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
     if workers <= 1 and args.thread_pool:
@@ -333,6 +359,7 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
         for per_request in args.per_request:
             for clients in args.clients:
                 before = batch_stats(base)
+                cpu_before = cpu_seconds(proc.pid)
                 result = asyncio.run(
                     load(
                         base,
@@ -343,9 +370,14 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
                         seconds=args.seconds,
                     )
                 )
+                cpu_after = cpu_seconds(proc.pid)
                 after = batch_stats(base)
                 batches = after[1] - before[1]
                 result["mean_batch"] = (after[0] - before[0]) / batches if batches else 0.0
+                # the server process and its workers, not the load generator
+                result["cpu_us_per_pair"] = cpu_us_per_pair(
+                    cpu_before, cpu_after, result["requests"] * per_request
+                )
                 rows.append(
                     {
                         "scorer": label,
@@ -372,8 +404,8 @@ def ratios(rows: list[dict[str, Any]]) -> str:
     }
     lines = [
         "| scorer | workers | load | offline pairs/s (same workers) | HTTP pairs/s | HTTP / offline | "
-        "HTTP / offline in-process |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "HTTP / offline in-process | CPU µs/pair offline | CPU µs/pair HTTP | CPU offline / HTTP |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "clients" not in r:
@@ -388,21 +420,30 @@ def ratios(rows: list[dict[str, Any]]) -> str:
         vs_alone = f"{r['pairs_per_s'] / alone['pairs_per_s']:.2f}" if alone and r["workers"] > 1 else ""
         lines.append(
             f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']}{hits} | "
-            f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} |"
+            f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} | "
+            + _cpu_cells(same.get("cpu_us_per_pair"), r.get("cpu_us_per_pair"))
         )
     return "\n".join(lines)
 
 
+def _cpu_cells(offline_us: float | None, http_us: float | None) -> str:
+    """CPU per pair offline, over HTTP (server + workers), and their ratio: the load-independent view."""
+    if offline_us is None or http_us is None:
+        return " | | |"
+    return f"{offline_us:.0f} | {http_us:.0f} | {offline_us / http_us:.2f} |"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| scorer | mode | pairs/s | p50 ms | p99 ms | mean batch | requests | failures |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scorer | mode | pairs/s | CPU µs/pair | p50 ms | p99 ms | mean batch | requests | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cells = [
-            format(r[key], fmt) if key in r else ""
+            format(r[key], fmt) if r.get(key) is not None else ""
             for key, fmt in (
                 ("pairs_per_s", ".1f"),
+                ("cpu_us_per_pair", ".0f"),
                 ("p50_ms", ".1f"),
                 ("p99_ms", ".1f"),
                 ("mean_batch", ".1f"),
