@@ -11,11 +11,18 @@ in one run:
   answers with explanations pickled back as the server gets them);
 * **thread pool** (0 workers only): the usual script recipe,
   ``ThreadPoolExecutor(8).map(lambda p: scorer.score([p]))``, one pair per call;
+* **HTTP, cache hits** (``--cache-pairs N``, instead of the above): the same server with its result
+  cache ON, sent the same N pairs over and over, so after a first pass no pair is scored: the request
+  path's own ceiling, to compare with the offline rate (can HTTP reach 0.90 of offline at all here?);
 * **HTTP**: ``geoalign``'s server (real uvicorn, separate process, result cache OFF so every pair is
   computed, ``--workers W``) under a bounded closed-loop load generator on loopback: 1, 8 and 64
   concurrent clients, each sending its next request when the previous answer arrives, until
   ``--requests`` requests or ``--seconds`` seconds. Throughput (pairs/s), p50/p99 request latency,
   mean model batch size (from /metrics).
+
+Every row also has its CPU time per pair (this process and its workers offline; the server process and
+its workers over HTTP, not the load generator; Linux /proc): on a shared machine wall-clock rates move
+with the load of the moment, while CPU per pair shows what the request path costs whatever else runs.
 
 At the end a side-by-side table gives, per scorer and worker count, offline pairs/s beside each HTTP
 level and their ratio (issue 17 point 8: >= 0.90 at 64 clients x 1 pair), and for W > 0 the ratio to
@@ -25,6 +32,7 @@ Chinese addresses generated here (no dataset needed).
 
     python benchmarks/bench_server_load.py --scorers structured,cascade --workers 0,2 --per-request 1
     python benchmarks/bench_server_load.py --scorers torch:random-init:mgeo-base --torch-threads 1
+    python benchmarks/bench_server_load.py --scorers structured --workers 0 --per-request 1 --cache-pairs 64
 """
 
 from __future__ import annotations
@@ -77,14 +85,18 @@ def synth_pair(i: int, seed: int = 0) -> tuple[str, str]:
 
 
 class PairFeed:
-    """Hands out consecutive, never-repeated pairs."""
+    """Hands out consecutive, never-repeated pairs; with ``distinct`` > 0, the first ``distinct`` pairs
+    over and over (``--cache-pairs``: every answer a cache hit once they were seen)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, distinct: int = 0) -> None:
         self.seed = seed
         self.cursor = 0
+        self.distinct = distinct
 
     def take(self, n: int) -> list[tuple[str, str]]:
         start, self.cursor = self.cursor, self.cursor + n
+        if self.distinct:
+            return [synth_pair(i % self.distinct, self.seed) for i in range(start, start + n)]
         return [synth_pair(i, self.seed) for i in range(start, start + n)]
 
 
@@ -128,18 +140,38 @@ def engine_config_for(scorer: Any) -> Any:
 # ------------------------------------------------------------------------------ the server process
 
 
-def serve(spec: str, port: int, torch_threads: int | None, workers: int) -> None:
+def serve(spec: str, port: int, torch_threads: int | None, workers: int, cache_items: int = 0) -> None:
     import uvicorn
 
     from geoalign.server.app import ServerSettings, create_app
 
     scorer = build_scorer(spec, torch_threads, workers)
-    settings = ServerSettings(max_pairs=1000, cache_items=0, engine=engine_config_for(scorer))
+    settings = ServerSettings(max_pairs=1000, cache_items=cache_items, engine=engine_config_for(scorer))
     app = create_app(lambda: scorer, settings)
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
 
 
 # ------------------------------------------------------------------------------ measurements
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its live descendants, from /proc (Linux; else None).
+    The machine is shared (the load generator, other jobs), so wall-clock rates move with its load; CPU
+    time per pair is what the request path adds, whatever else runs."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / tick
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child)) or 0.0
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_us_per_pair(before: float | None, after: float | None, pairs: int) -> float | None:
+    return None if before is None or after is None or not pairs else 1e6 * (after - before) / pairs
 
 
 def offline(scorer: Any, pairs: list[tuple[str, str]], chunk: int = 256, workers: int = 0) -> float:
@@ -289,11 +321,13 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
     scorer.warmup()  # a pool: every worker loaded and warm before the clock starts
     label = spec if workers <= 1 else f"{spec} ({workers} workers)"
     rows: list[dict[str, Any]] = []
+    cpu_before = cpu_seconds(os.getpid())
     rate = offline(scorer, feed.take(args.offline_pairs), workers=workers)
+    cpu = cpu_us_per_pair(cpu_before, cpu_seconds(os.getpid()), args.offline_pairs)
     where = "in-process" if workers <= 1 else f"{workers} worker processes"
     rows.append(
         {"scorer": label, "workers": workers, "mode": f"offline score(), chunks of 256, {where}",
-         "pairs_per_s": rate}
+         "pairs_per_s": rate, "cpu_us_per_pair": cpu}
     )  # fmt: skip
     print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
     if workers <= 1 and args.thread_pool:
@@ -310,6 +344,8 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
 
     port = free_port()
     cmd = [sys.executable, __file__, "--serve", spec, "--port", str(port), "--serve-workers", str(workers)]
+    if args.cache_pairs:
+        cmd += ["--serve-cache", "100000"]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT)
@@ -317,9 +353,13 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
         wait_for_port(port, timeout_s=300, proc=proc)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, timeout_s=600)
+        if args.cache_pairs:  # the loads below see only cache hits
+            feed = PairFeed(distinct=args.cache_pairs)
+            asyncio.run(load(base, feed, clients=8, per_request=1, requests=args.cache_pairs, seconds=600))
         for per_request in args.per_request:
             for clients in args.clients:
                 before = batch_stats(base)
+                cpu_before = cpu_seconds(proc.pid)
                 result = asyncio.run(
                     load(
                         base,
@@ -330,14 +370,20 @@ def bench_scorer(spec: str, workers: int, args: argparse.Namespace) -> list[dict
                         seconds=args.seconds,
                     )
                 )
+                cpu_after = cpu_seconds(proc.pid)
                 after = batch_stats(base)
                 batches = after[1] - before[1]
                 result["mean_batch"] = (after[0] - before[0]) / batches if batches else 0.0
+                # the server process and its workers, not the load generator
+                result["cpu_us_per_pair"] = cpu_us_per_pair(
+                    cpu_before, cpu_after, result["requests"] * per_request
+                )
                 rows.append(
                     {
                         "scorer": label,
                         "workers": workers,
-                        "mode": f"HTTP {clients} clients x {per_request} pairs/request",
+                        "mode": f"HTTP {clients} clients x {per_request} pairs/request"
+                        + (f" (cache on, {args.cache_pairs} pairs repeated)" if args.cache_pairs else ""),
                         "clients": clients,
                         "per_request": per_request,
                         **result,
@@ -358,8 +404,8 @@ def ratios(rows: list[dict[str, Any]]) -> str:
     }
     lines = [
         "| scorer | workers | load | offline pairs/s (same workers) | HTTP pairs/s | HTTP / offline | "
-        "HTTP / offline in-process |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "HTTP / offline in-process | CPU µs/pair offline | CPU µs/pair HTTP | CPU offline / HTTP |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "clients" not in r:
@@ -370,24 +416,34 @@ def ratios(rows: list[dict[str, Any]]) -> str:
         if same is None:
             continue
         ratio = r["pairs_per_s"] / same["pairs_per_s"]
+        hits = " (cache hits)" if "cache on" in r["mode"] else ""
         vs_alone = f"{r['pairs_per_s'] / alone['pairs_per_s']:.2f}" if alone and r["workers"] > 1 else ""
         lines.append(
-            f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']} | "
-            f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} |"
+            f"| {name} | {r['workers']} | {r['clients']} clients x {r['per_request']}{hits} | "
+            f"{same['pairs_per_s']:.1f} | {r['pairs_per_s']:.1f} | **{ratio:.2f}** | {vs_alone} | "
+            + _cpu_cells(same.get("cpu_us_per_pair"), r.get("cpu_us_per_pair"))
         )
     return "\n".join(lines)
 
 
+def _cpu_cells(offline_us: float | None, http_us: float | None) -> str:
+    """CPU per pair offline, over HTTP (server + workers), and their ratio: the load-independent view."""
+    if offline_us is None or http_us is None:
+        return " | | |"
+    return f"{offline_us:.0f} | {http_us:.0f} | {offline_us / http_us:.2f} |"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| scorer | mode | pairs/s | p50 ms | p99 ms | mean batch | requests | failures |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| scorer | mode | pairs/s | CPU µs/pair | p50 ms | p99 ms | mean batch | requests | failures |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cells = [
-            format(r[key], fmt) if key in r else ""
+            format(r[key], fmt) if r.get(key) is not None else ""
             for key, fmt in (
                 ("pairs_per_s", ".1f"),
+                ("cpu_us_per_pair", ".0f"),
                 ("p50_ms", ".1f"),
                 ("p99_ms", ".1f"),
                 ("mean_batch", ".1f"),
@@ -425,11 +481,20 @@ def main() -> None:
     )
     parser.add_argument("--offline-pairs", type=int, default=2000)
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cache-pairs",
+        type=int,
+        default=0,
+        help="the HTTP path's own ceiling: serve with the result cache ON and send only this many "
+        "distinct pairs, over and over (after a first pass every answer is a cache hit and every address "
+        "a parse-cache hit, so scoring costs ~nothing); compare its rate with the offline row",
+    )
     parser.add_argument("--serve-workers", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-cache", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.torch_threads, args.serve_workers)
+        serve(args.serve, args.port, args.torch_threads, args.serve_workers, args.serve_cache)
         return
     import fastapi
     import uvicorn

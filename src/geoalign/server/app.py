@@ -168,7 +168,9 @@ def _install_middleware(app: Any, settings: ServerSettings) -> None:
     """Added innermost first (Starlette wraps each new one around the previous): see
     ``server/middleware.py`` for why this order."""
     from geoalign.server import middleware as mw
+    from geoalign.server.routes_match import MatchFastPath
 
+    app.add_middleware(MatchFastPath, state=app.state)
     app.add_middleware(
         mw.BodyGuard, limit_of=lambda: settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -107,10 +107,6 @@ def install_error_handlers(app: FastAPI) -> None:
     ``InternalErrors`` middleware (a clean 500 that closes the connection), not here: Starlette re-raises
     after its catch-all handler, which would leave a keep-alive connection half-closed."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
-
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
@@ -125,23 +121,59 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
-    @app.exception_handler(EngineOverloaded)
-    async def _overloaded(request: Request, exc: EngineOverloaded) -> JSONResponse:
-        return error_response(429, exc.code, str(exc), {"Retry-After": str(exc.retry_after_s)})
+    # the engine's and geoalign's own errors: one mapping (``error_response_for``), shared with the
+    # /v1/match fast path (``routes_match.MatchFastPath``), which answers without the router
+    for cls in ROUTE_ERRORS:
 
-    @app.exception_handler(EngineUnavailable)
-    async def _unavailable(request: Request, exc: EngineUnavailable) -> JSONResponse:
-        code = "draining" if exc.state in ("draining", "closed") else "not_ready"
-        return error_response(503, code, str(exc), {"Retry-After": "1"})
+        async def _route_error(request: Request, exc: Exception) -> JSONResponse:
+            response = error_response_for(exc, request_id_of(request))
+            assert response is not None  # registered for ROUTE_ERRORS only
+            return response
 
-    @app.exception_handler(InputError)
-    async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return error_response(422, exc.code, str(exc))
+        app.add_exception_handler(cls, _route_error)
 
-    @app.exception_handler(GeoalignError)
-    async def _geoalign(request: Request, exc: GeoalignError) -> JSONResponse:
-        log.error("request %s failed: %s", request_id_of(request), exc)
-        return error_response(500, exc.code, str(exc))
+
+def _overloaded(exc: EngineOverloaded, request_id: str) -> JSONResponse:
+    return error_response(429, exc.code, str(exc), {"Retry-After": str(exc.retry_after_s)})
+
+
+def _unavailable(exc: EngineUnavailable, request_id: str) -> JSONResponse:
+    code = "draining" if exc.state in ("draining", "closed") else "not_ready"
+    return error_response(503, code, str(exc), {"Retry-After": "1"})
+
+
+def _input(exc: InputError, request_id: str) -> JSONResponse:
+    return error_response(422, exc.code, str(exc))
+
+
+def _geoalign(exc: GeoalignError, request_id: str) -> JSONResponse:
+    log.error("request %s failed: %s", request_id, exc)
+    return error_response(500, exc.code, str(exc))
+
+
+def _api(exc: ApiError, request_id: str) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+#: errors a route raises on purpose, and their answers (looked up along the exception's MRO, as
+#: Starlette looks up exception handlers, so the most specific class wins)
+ROUTE_ERRORS: dict[type[Exception], Callable[[Any, str], JSONResponse]] = {
+    ApiError: _api,
+    EngineOverloaded: _overloaded,
+    EngineUnavailable: _unavailable,
+    InputError: _input,
+    GeoalignError: _geoalign,
+}
+
+
+def error_response_for(exc: BaseException, request_id: str) -> JSONResponse | None:
+    """The answer to an error a route raised (``ROUTE_ERRORS``), or None for one no handler knows
+    (a bug: the ``InternalErrors`` middleware answers it)."""
+    for cls in type(exc).__mro__:
+        handler = ROUTE_ERRORS.get(cls)
+        if handler is not None:
+            return handler(exc, request_id)
+    return None
 
 
 def request_id_of(request: Request) -> str:

@@ -6,7 +6,7 @@ post here. Each app gets its own registry, so several apps in one process (tests
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geoalign._extras import require
 from geoalign.engine.dynamic import EngineObserver
@@ -58,6 +58,11 @@ class Metrics(EngineObserver):
             "geoalign_http_responses", "HTTP responses of /v1/match by status", ["status"], registry=r
         )
         self.items = prom.Counter("geoalign_items", "pairs answered, by outcome", ["outcome"], registry=r)
+        #: the labelled children the request path increments, looked up once each (``labels()`` takes
+        #: a lock and hashes its label values on every call); created on first use, as before, so a
+        #: series appears in /metrics only once it counted something
+        self._item_outcomes: dict[str, Any] = {}
+        self._responses_by_status: dict[int, Any] = {}
         self.cache_hits = prom.Counter("geoalign_cache_hits", "cache hits (no model compute)", registry=r)
         self.cache_misses = prom.Counter("geoalign_cache_misses", "cache misses", registry=r)
         self.cache_errors = prom.Gauge(
@@ -78,6 +83,20 @@ class Metrics(EngineObserver):
             "scorer worker pools replaced after a worker process died (--workers)",
             registry=r,
         )
+
+    def item_outcome(self, outcome: str) -> Any:
+        """The ``geoalign_items`` counter of one outcome, ``match`` or ``error`` (cached child)."""
+        child = self._item_outcomes.get(outcome)
+        if child is None:
+            child = self._item_outcomes[outcome] = self.items.labels(outcome)
+        return child
+
+    def response_status(self, status: int) -> Any:
+        """The ``geoalign_http_responses`` counter of one status (cached child)."""
+        child = self._responses_by_status.get(status)
+        if child is None:
+            child = self._responses_by_status[status] = self.responses.labels(str(status))
+        return child
 
     def bind(self, engine: AsyncEngine) -> None:
         """Read live values from the engine at scrape time (no bookkeeping on the hot path)."""

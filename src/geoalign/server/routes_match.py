@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from geoalign.engine.dynamic import AsyncEngine, EngineUnavailable
-from geoalign.server.errors import ApiError
+from geoalign.server.errors import ApiError, error_response_for
 from geoalign.server.schemas import ErrorResponse, MatchResponse, ModelsResponse
 from geoalign.types import AddressPair, ItemError, Match, Result
 
@@ -43,24 +44,32 @@ _TIMEOUT_MS_MAX = 600_000
 
 
 def engine_of(request: Request) -> AsyncEngine:
-    engine: AsyncEngine | None = request.app.state.engine
+    return _ready_engine(request.app.state)
+
+
+def _ready_engine(state: Any) -> AsyncEngine:
+    engine: AsyncEngine | None = state.engine
     if engine is None or not engine.ready:
-        state = "failed" if request.app.state.load_error else (engine.state if engine else "loading")
-        raise EngineUnavailable(f"model not ready ({state})", state)
+        status = "failed" if state.load_error else (engine.state if engine else "loading")
+        raise EngineUnavailable(f"model not ready ({status})", status)
     return engine
 
 
-async def _until_disconnected(request: Request) -> None:
-    """Returns when the client goes away (the body is already read, so receive() only reports that)."""
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body (as ``Request.body()`` reads it), or None if the client left first."""
+    chunks: list[bytes] = []
     while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            return None
 
 
-async def read_json(request: Request) -> Any:
+def parse_json(raw: bytes) -> Any:
     """The body as JSON, or 400 ``malformed_json`` with what is wrong."""
-    raw = await request.body()
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
@@ -142,18 +151,28 @@ def _pair(item: Any) -> AddressPair | ItemError:
     },
 )
 async def match(request: Request) -> Response:
+    """The documented route. Served by ``MatchFastPath`` (same answers, byte for byte, without the
+    router's per-request machinery) unless that is switched off; both run ``answer_match``."""
+    results = await answer_match(request.app.state, request.receive)
+    if results is None:
+        return Response(status_code=499)
+    return JSONResponse({"results": results})
+
+
+async def answer_match(state: Any, receive: Receive) -> list[dict[str, Any]] | None:
+    """The work of ``POST /v1/match``: the results' JSON objects in request order, or None when the
+    client left (answered 499). Envelope and engine errors are raised (``errors.ROUTE_ERRORS``)."""
     started = time.perf_counter()
-    settings = request.app.state.settings
-    metrics = request.app.state.metrics
+    settings = state.settings
+    metrics = state.metrics
     status = 500
     try:
-        try:
-            body = await read_json(request)
-        except ClientDisconnect:
+        raw = await _read_body(receive)
+        if raw is None:
             status = 499
-            return Response(status_code=499)
-        items, timeout_ms = _envelope(body, settings.max_pairs)
-        engine = engine_of(request)
+            return None
+        items, timeout_ms = _envelope(parse_json(raw), settings.max_pairs)
+        engine = _ready_engine(state)
         results: list[Result | None] = [None] * len(items)
         todo: list[int] = []
         pairs: list[AddressPair] = []
@@ -166,33 +185,31 @@ async def match(request: Request) -> Response:
                 pairs.append(pair)
         if timeout_ms is None:
             timeout_ms = settings.default_timeout_ms
-        work = asyncio.ensure_future(
+        answers = await _unless_client_leaves(
             engine.match_many(
                 pairs,
                 timeout=None if timeout_ms is None else timeout_ms / 1000,
                 wait=False,  # a full queue answers 429 at once; clients retry after Retry-After
-            )
+            ),
+            receive,
         )
-        watch = asyncio.ensure_future(_until_disconnected(request))
-        try:
-            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-        if not work.done():
-            # the client left: cancelling frees its queued items before they reach the model
-            work.cancel()
-            await asyncio.gather(work, return_exceptions=True)
+        if answers is None:
             status = 499
-            return Response(status_code=499)
-        for i, answer in zip(todo, work.result(), strict=True):
+            return None
+        for i, answer in zip(todo, answers, strict=True):
             results[i] = answer
         out = []
+        n_matches = 0
         for result in results:
             assert result is not None
-            metrics.items.labels("match" if isinstance(result, Match) else "error").inc()
+            n_matches += isinstance(result, Match)
             out.append(result.to_dict())
+        if n_matches:
+            metrics.item_outcome("match").inc(n_matches)
+        if len(out) > n_matches:
+            metrics.item_outcome("error").inc(len(out) - n_matches)
         status = 200
-        return JSONResponse({"results": out})
+        return out
     except ApiError as exc:
         status = exc.status
         raise
@@ -203,8 +220,89 @@ async def match(request: Request) -> Response:
         status = 429 if getattr(exc, "code", "") == "overloaded" else 500
         raise
     finally:
-        metrics.responses.labels(str(status)).inc()
+        metrics.response_status(status).inc()
         metrics.request_seconds.observe(time.perf_counter() - started)
+
+
+async def _unless_client_leaves(work: Awaitable[list[Result]], receive: Receive) -> list[Result] | None:
+    """Await ``work`` in this task while a watcher waits for the client to disconnect (the body is
+    already read, so ``receive`` only reports that); if it does, ``work`` is cancelled — its queued
+    items are dropped before they reach the model — and None is returned. One extra task per request
+    (the watcher), not two plus an ``asyncio.wait``."""
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    async def watch() -> None:
+        nonlocal left
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        left = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not left:
+            raise  # cancelled from outside (shutdown): not ours to swallow
+        task.uncancel()
+        return None
+    finally:
+        watcher.cancel()
+
+
+#: what ``JSONResponse.render`` does (``json.dumps`` with these options), built once
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+def encode_results(results: list[dict[str, Any]]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of the 200 answer, exactly as ``JSONResponse({"results": results})`` has them."""
+    body = _JSON.encode({"results": results}).encode("utf-8")
+    return [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")], body
+
+
+class MatchFastPath:
+    """Pure ASGI answer to ``POST /v1/match``, placed innermost of our middleware (after the Host, key,
+    content-type and body guards, which stay in force): the same ``answer_match`` as the route, the
+    same bytes and headers as the route's ``JSONResponse``, and errors answered by the same handlers
+    (``errors.error_response_for``); unknown errors propagate to ``InternalErrors`` as from the route.
+
+    Why: the router's per-request machinery (routing, ``Request``, exit stacks, dependency solving,
+    the exception-handling wrappers, the response object) cost more of the server process's CPU per
+    one-pair request than scoring the pair with the embedded matcher (docs/benchmarks.md, session 6).
+    Any other path, method, or a mounted app (``root_path``) goes to FastAPI as before; so does
+    everything when ``state.match_fast_path`` is false (the tests compare both answers byte for byte).
+    """
+
+    def __init__(self, app: Any, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/v1/match"
+            or scope["method"] != "POST"
+            or scope.get("root_path")
+            or not getattr(self.state, "match_fast_path", True)
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            results = await answer_match(self.state, receive)
+        except Exception as exc:
+            response = error_response_for(exc, str(scope.get("state", {}).get("request_id", "-")))
+            if response is None:
+                raise
+            await response(scope, receive, send)
+            return
+        if results is None:
+            await Response(status_code=499)(scope, receive, send)
+            return
+        headers, body = encode_results(results)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 @router.get("/v1/models", response_model=ModelsResponse, responses=ERRORS)
