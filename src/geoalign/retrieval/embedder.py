@@ -85,9 +85,13 @@ class OnnxEmbedder:
                 seq = encodings[i].ids
                 ids[r, : len(seq)] = seq
                 mask[r, : len(seq)] = 1
-            (vectors,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            out[rows] = vectors
+            out[rows] = self.forward(ids, mask)
         return out
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """One graph call on a padded batch (what ``scorers.quantize.record_feeds`` records)."""
+        (vectors,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})
+        return np.asarray(vectors)
 
     @property
     def pad_id(self) -> int:
