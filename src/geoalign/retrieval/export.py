@@ -268,54 +268,6 @@ def encoder_from_onnx(path: str | Path, *, heads: int = 12, pad_id: int = 1) -> 
     return model.eval()
 
 
-def drop_matmul_output_qdq(src: str | Path, dst: str | Path) -> int:
-    """Write the static QDQ graph ``src`` without the QuantizeLinear -> DequantizeLinear pairs on MatMul
-    *outputs* (``scorers.quantize`` quantizes them too); returns how many pairs were dropped.
-
-    With them ONNX Runtime runs each weight MatMul as ``QLinearMatMul`` (uint8 out, then dequantized
-    again for the bias Add); without them as ``MatMulIntegerToFloat`` (int8 in, fp32 out, the kernel the
-    dynamic graph uses), which was faster and loses no precision (fixed input scales still: answers do
-    not depend on batching). ONNX Runtime's own switch for this is the ``quantize_static`` extra option
-    ``OpTypesToExcludeOutputQuantization``."""
-    import onnx
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    dropped = 0
-    removed: set[int] = set()
-    for quantize in [n for n in graph.node if n.op_type == "QuantizeLinear"]:
-        source = producer.get(quantize.input[0])
-        if source is None or source.op_type != "MatMul":
-            continue
-        dequantizes = consumers.get(quantize.output[0], [])
-        if not dequantizes or any(d.op_type != "DequantizeLinear" for d in dequantizes):
-            continue
-        for dequantize in dequantizes:
-            for node in consumers.get(dequantize.output[0], []):
-                for i, name in enumerate(node.input):
-                    if name == dequantize.output[0]:
-                        node.input[i] = quantize.input[0]
-            for output in graph.output:
-                if output.name == dequantize.output[0]:
-                    raise ModelLoadError(f"{src}: a graph output is a quantized MatMul output")
-            removed.add(id(dequantize))
-        removed.add(id(quantize))
-        dropped += 1
-    for node in [n for n in graph.node if id(n) in removed]:
-        graph.node.remove(node)
-    used = {name for node in graph.node for name in node.input}
-    for init in [i for i in graph.initializer if i.name not in used]:
-        graph.initializer.remove(init)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
-    return dropped
-
-
 def reexport(model_dir: str | Path, out: str | Path, *, heads: int = 12) -> Path:
     """Re-export the retrieval model in ``model_dir`` with eager attention, at its precision: a dynamic
     int8 graph's weights are restored (``dequantize_dynamic_matmuls``) and quantized again to the same
@@ -417,15 +369,12 @@ def requantize_static(
 
         feeds = record_feeds(embedder, calibrate)
         fp32_nodes = static_fp32_nodes(fp32_dir / "model.onnx", first_ffn_fp32=first_ffn_fp32)
-        record = quantize_static_int8(
+        record = quantize_static_int8(  # MatMul outputs stay fp32: MatMulIntegerToFloat kernels
             fp32_dir / "model.onnx",
-            work / "qdq.onnx",
+            out_dir / "model.onnx",
             feeds,
             input_types={"input_ids": np.int64, "attention_mask": np.int64},
             exclude_nodes=fp32_nodes,
-        )
-        record["matmul_output_qdq_dropped"] = drop_matmul_output_qdq(
-            work / "qdq.onnx", out_dir / "model.onnx"
         )
         record["from"] = f"{manifest.get('precision')} graph of {manifest.get('created', '?')}, re-exported"
         shutil.copyfile(source / manifest["tokenizer"], out_dir / "tokenizer.json")
@@ -448,7 +397,6 @@ __all__ = [
     "STATIC_FP32_MATMULS",
     "build_encoder",
     "dequantize_dynamic_matmuls",
-    "drop_matmul_output_qdq",
     "encoder_from_onnx",
     "export_onnx",
     "pooled_module",

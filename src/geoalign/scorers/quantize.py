@@ -5,10 +5,12 @@ from the batch it runs in, so one pair's probabilities moved with what it was ba
 on ``examples/pairs.tsv``), and geoalign's output must not depend on batch size or worker count. Here
 every activation scale is fixed once, from calibration batches of real inputs (MinMax), and weights get
 one int8 scale per output channel; the graph is stored as QDQ (QuantizeLinear/DequantizeLinear pairs)
-and ONNX Runtime runs the MatMuls as int8 kernels (VNNI where the CPU has it). Only MatMuls with a
-constant weight are quantized (attention's activation x activation products stay fp32), and callers
-may keep named nodes in fp32 where the int8 error is largest (a BERT's FFN output projection reads the
-GELU's long-tailed activations).
+and ONNX Runtime runs the MatMuls as int8 kernels (VNNI where the CPU has it). In the QDQ format
+every MatMul is quantized, attention's activation x activation products included (ONNX Runtime ignores
+``MatMulConstBOnly`` there); callers keep named nodes in fp32 where the int8 error is largest (a BERT's
+lowest FFN output projections read the GELU's long-tailed activations). MatMul *outputs* are not
+re-quantized: ORT then runs ``MatMulIntegerToFloat`` instead of ``QLinearMatMul`` + requantize —
+measured on the neural matcher, 1.15x faster and closer to fp32 (label agreement 0.976 vs 0.964).
 
 Export-time only (extra ``export``: ``onnx`` and ``onnxruntime.quantization``); the quantized graph then
 runs on the core install's onnxruntime.
@@ -78,9 +80,10 @@ def quantize_static_int8(
     input_types: dict[str, Any],
     exclude_nodes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Quantize the fp32 graph ``src`` to ``dst`` (QDQ, MatMul weights int8 per channel, activations
-    uint8 with MinMax-calibrated fixed scales). ``input_types``: the graph input names and the numpy
-    integer type each takes (feeds are cast to them). Returns what was done, for the manifest."""
+    """Quantize the fp32 graph ``src`` to ``dst`` (QDQ, MatMul weights int8 per channel, MatMul inputs
+    uint8 with MinMax-calibrated fixed scales, outputs fp32). ``input_types``: the graph input names
+    and the numpy integer type each takes (feeds are cast to them). Returns what was done, for the
+    manifest."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -123,10 +126,11 @@ def quantize_static_int8(
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
             nodes_to_exclude=list(exclude_nodes),
-            extra_options={"MatMulConstBOnly": True},
+            extra_options={"OpTypesToExcludeOutputQuantization": ["MatMul"]},
         )
     return {
-        "method": "static int8 (QDQ), MatMul weights per output channel, activations MinMax-calibrated",
+        "method": "static int8 (QDQ): MatMul weights per output channel, MatMul inputs MinMax-calibrated, "
+        "outputs fp32",
         "calibration_batches": len(batches),
         "calibration_rows": int(sum(len(next(iter(b.values()))) for b in batches)),
         "fp32_nodes": list(exclude_nodes),
