@@ -287,6 +287,12 @@ def main() -> int:
         default=[0.9],
         help="cascade: structured decides at/above this; several values: the best by inner CV on validation",
     )
+    ap.add_argument(
+        "--threshold-tolerance",
+        type=float,
+        default=0.001,
+        help="thresholds whose inner-CV macro-F1 is within this of the best tie; the lowest (cheapest) wins",
+    )
     ap.add_argument("--skip-export", action="store_true", help="reuse the graph already in --out")
     ap.add_argument(
         "--storage",
@@ -386,7 +392,10 @@ def main() -> int:
         print(
             f"threshold {t:g}: cascade inner-CV macro-F1 {score_t:.4f}, neural share {share:.2f}, {weights_t}"
         )
-    threshold = max(by_threshold, key=lambda t: (by_threshold[t][0], -t))  # ties: the cheaper band
+    # within --threshold-tolerance of the best inner-CV score counts as a tie (differences that small are
+    # noise: 0.0006 flipped a demo pair in session 6); ties go to the cheaper band (fewer neural calls)
+    best_score = max(v[0] for v in by_threshold.values())
+    threshold = min(t for t, v in by_threshold.items() if v[0] >= best_score - args.threshold_tolerance)
     inner_score, weights = by_threshold[threshold]
     uncertain = p_s.max(axis=1) < threshold
     metrics = {
