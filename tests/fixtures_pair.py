@@ -97,3 +97,26 @@ def write_invented_ccks(path: Path, n_queries: int = 40) -> None:
         lines.append(f"{query}\t{road}{i + 2}号\t1")
         lines.append(f"{query}\t{ROADS[(i + 3) % len(ROADS)]}{i + 7}号\t0")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def tiny_train_config(tmp_path: Path, out: str, **overrides: Any) -> Any:
+    """A ``TrainConfig`` for a seconds-long scratch run (1 layer, hidden 32, 1 epoch) on 40 invented CCKS
+    pairs written to ``tmp_path/pairs.tsv`` once; ``overrides`` replace any field."""
+    from geoalign.neural.train import TrainConfig
+
+    pairs = tmp_path / "pairs.tsv"
+    if not pairs.exists():
+        write_invented_ccks(pairs, 40)
+    fields: dict[str, Any] = {
+        "out": str(tmp_path / out),
+        "ccks": str(pairs),
+        "init": "scratch",
+        "layers": 1,
+        "hidden": 32,
+        "epochs": 1,
+        "batch_size": 8,
+        "synth_per_epoch": 0,
+        "threads": 1,
+        "bf16": False,
+    }
+    return TrainConfig(**(fields | overrides))

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from tests.fixtures_pair import write_invented_ccks
+from tests.fixtures_pair import tiny_train_config, write_invented_ccks
 from tests.servers import require_module
 
 from geoalign.neural.data import MASK_MATCH, MODEL_LABELS, ccks_splits, read_binary_pairs
@@ -128,33 +128,14 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
     require_module("transformers", "torch")
     from transformers import BertForSequenceClassification
 
-    from geoalign.neural.train import TrainConfig, train
+    from geoalign.neural.train import train
 
-    write_invented_ccks(tmp_path / "pairs.tsv", 40)
-    common = dict(
-        ccks=str(tmp_path / "pairs.tsv"),
-        init="scratch",
-        hidden=32,
-        epochs=1,
-        batch_size=8,
-        synth_per_epoch=0,
-        threads=1,
-        bf16=False,
-    )
-    teacher = train(TrainConfig(out=str(tmp_path / "teacher"), layers=2, **common))  # type: ignore[arg-type]
-    student = train(
-        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher=(str(teacher),), **common)  # type: ignore[arg-type]
-    )
+    teacher = train(tiny_train_config(tmp_path, "teacher", layers=2))
+    student = train(tiny_train_config(tmp_path, "student", teacher=(str(teacher),)))
     assert BertForSequenceClassification.from_pretrained(student).config.num_hidden_layers == 1
     # an ensemble of teachers, the student starting from a trained run instead of the init
     again = train(
-        TrainConfig(
-            out=str(tmp_path / "again"),
-            layers=1,
-            teacher=(str(teacher), str(student)),
-            init_from=str(student),
-            **common,  # type: ignore[arg-type]
-        )
+        tiny_train_config(tmp_path, "again", teacher=(str(teacher), str(student)), init_from=str(student))
     )
     assert BertForSequenceClassification.from_pretrained(again).config.num_hidden_layers == 1
     # A teacher whose vocabulary differs is refused by name, not silently mis-read.
@@ -166,7 +147,7 @@ def test_distilled_student_trains_from_a_teacher_with_the_same_tokenizer(tmp_pat
         str(tmp_path / "odd" / "tokenizer.json")
     )
     with pytest.raises(ValueError, match="another tokenizer"):
-        train(TrainConfig(out=str(tmp_path / "s2"), layers=1, teacher=(str(tmp_path / "odd"),), **common))  # type: ignore[arg-type]
+        train(tiny_train_config(tmp_path, "s2", teacher=(str(tmp_path / "odd"),)))
 
 
 @pytest.mark.slow
@@ -180,23 +161,12 @@ def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_p
 
     from geoalign.neural.data import ccks_splits
     from geoalign.neural.onnx_teacher import OnnxTeacher
-    from geoalign.neural.train import TrainConfig, train
+    from geoalign.neural.train import train
     from geoalign.scorers.export_onnx import ExportOptions, export_checkpoint
     from geoalign.scorers.spec import ScorerSpec
     from geoalign.types import AddressPair
 
-    write_invented_ccks(tmp_path / "pairs.tsv", 40)
-    common = dict(
-        ccks=str(tmp_path / "pairs.tsv"),
-        init="scratch",
-        hidden=32,
-        epochs=1,
-        batch_size=8,
-        synth_per_epoch=0,
-        threads=1,
-        bf16=False,
-    )
-    teacher = train(TrainConfig(out=str(tmp_path / "teacher"), layers=1, **common))  # type: ignore[arg-type]
+    teacher = train(tiny_train_config(tmp_path, "teacher"))
     export_checkpoint(teacher, tmp_path / "graph", ExportOptions(), echo=lambda line: None)
 
     pairs = ccks_splits(str(tmp_path / "pairs.tsv")).train[:12]
@@ -219,19 +189,11 @@ def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_p
     again._load()
     assert again.cache == {}
 
-    student = train(
-        TrainConfig(out=str(tmp_path / "student"), layers=1, teacher_onnx=str(tmp_path / "graph"), **common)  # type: ignore[arg-type]
-    )
+    student = train(tiny_train_config(tmp_path, "student", teacher_onnx=str(tmp_path / "graph")))
     assert (student.parent / "teacher_onnx.npz").is_file()
     log = (student.parent / "train.log").read_text(encoding="utf-8")
     assert "distinct pairs scored" in log
     with pytest.raises(ValueError, match="not both"):
         train(
-            TrainConfig(
-                out=str(tmp_path / "s2"),
-                layers=1,
-                teacher=(str(teacher),),
-                teacher_onnx=str(tmp_path / "graph"),
-                **common,  # type: ignore[arg-type]
-            )
+            tiny_train_config(tmp_path, "s2", teacher=(str(teacher),), teacher_onnx=str(tmp_path / "graph"))
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.fixtures_pair import write_invented_ccks
+from tests.fixtures_pair import tiny_train_config
 from tests.servers import require_module
 
 from geoalign.types import AddressPair
@@ -31,25 +31,11 @@ def test_rebuilt_checkpoint_reproduces_the_graph_and_drops_layers(
     from transformers import BertForSequenceClassification
 
     from geoalign.neural.data import MODEL_LABELS, TrainPair
-    from geoalign.neural.train import TrainConfig, collate, encode_pairs, pair_logits, train
+    from geoalign.neural.train import collate, encode_pairs, pair_logits, train
     from geoalign.scorers.export_onnx import ExportOptions, export_checkpoint
     from geoalign.scorers.mgeo_onnx import OnnxScorer
 
-    write_invented_ccks(tmp_path / "pairs.tsv", 40)
-    best = train(
-        TrainConfig(
-            out=str(tmp_path / "run"),
-            ccks=str(tmp_path / "pairs.tsv"),
-            init="scratch",
-            hidden=32,
-            layers=3,
-            epochs=1,
-            batch_size=8,
-            synth_per_epoch=0,
-            threads=1,
-            bf16=False,
-        )
-    )
+    best = train(tiny_train_config(tmp_path, "run", layers=3))
     export_checkpoint(best, tmp_path / "graph", ExportOptions(), echo=lambda line: None)
     graph = tmp_path / "graph" / "model_fp32.onnx"
     tokenizer = tmp_path / "graph" / "tokenizer.json"
