@@ -24,27 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-MATMUL = re.compile(r"^/inner/(bert/encoder/layer\.\d+/.+)/MatMul$")
-
 
 def onnx_state(path: Path) -> dict[str, np.ndarray]:
     """Parameter name (``BertForSequenceClassification``'s) -> array, read from the graph."""
-    import onnx
-    from onnx import numpy_helper
-
+    from geoalign.scorers.graph_weights import read_module_state
     from geoalign.scorers.quantize import restore_fp32_initializers
 
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "plain.onnx"
         restore_fp32_initializers(path, plain)
-        model = onnx.load(str(plain))
-    inits = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    state = {name.removeprefix("inner."): arr for name, arr in inits.items() if name.startswith("inner.")}
-    for node in model.graph.node:
-        match = MATMUL.match(node.name)
-        if node.op_type == "MatMul" and match and node.input[1] in inits:
-            module = match.group(1).replace("/", ".")
-            state[f"{module}.weight"] = inits[node.input[1]].T  # MatMul holds W^T of the Linear
+        state = read_module_state(plain, "inner")
     if any(arr.dtype != np.float32 for arr in state.values()):
         raise SystemExit(f"{path}: not a plain fp32 graph (quantized weights cannot be rebuilt)")
     return state

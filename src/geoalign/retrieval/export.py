@@ -214,24 +214,13 @@ def encoder_from_onnx(path: str | Path, *, heads: int = 12, pad_id: int = 1) -> 
     ``heads`` and ``pad_id`` are not in the graph's weights (e5-small: 12 heads, XLM-R pad id 1)."""
     import onnx
     import torch
-    from onnx import numpy_helper
     from transformers import BertConfig, BertModel
 
+    from geoalign.scorers.graph_weights import module_state
+
     graph = onnx.load(str(path)).graph
-    inits = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    state: dict[str, np.ndarray] = {}
-    for name, array in inits.items():
-        if name.startswith("encoder.") and name.endswith(("weight", "bias")):
-            state[name.removeprefix("encoder.")] = array
-        elif name.startswith("encoder.") and name.endswith(".weight_quantized"):
-            stem = name.removesuffix("_quantized")
-            zero = inits[stem + "_zero_point"].astype(np.float32)
-            state[stem.removeprefix("encoder.")] = (array.astype(np.float32) - zero) * inits[stem + "_scale"]
-    for node in graph.node:
-        # "/encoder/encoder/layer.0/attention/self/query/MatMul" -> "encoder.layer.0.attention.self.query"
-        if node.op_type == "MatMul" and node.input[1] in inits:
-            module = node.name.removeprefix("/encoder/").removesuffix("/MatMul").replace("/", ".")
-            state[module + ".weight"] = inits[node.input[1]].T
+    # "/encoder/encoder/layer.0/attention/self/query/MatMul" -> "encoder.layer.0.attention.self.query"
+    state = module_state(graph, "encoder")
     words = state["embeddings.word_embeddings.weight"]
     layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("encoder.layer."))
     epsilon = next(
@@ -268,6 +257,16 @@ def encoder_from_onnx(path: str | Path, *, heads: int = 12, pad_id: int = 1) -> 
     return model.eval()
 
 
+def _shipped_encoder(source: Path, manifest: dict[str, Any], work: Path, *, heads: int) -> Any:
+    """The torch encoder of the retrieval model in ``source``: a dynamic int8 graph (``export_onnx``'s
+    default) has its MatMul weights restored first, in ``work``."""
+    graph = source / manifest["model"]
+    if manifest.get("precision") == "int8":
+        dequantize_dynamic_matmuls(graph, work / "restored.onnx")
+        graph = work / "restored.onnx"
+    return encoder_from_onnx(graph, heads=heads)
+
+
 def reexport(model_dir: str | Path, out: str | Path, *, heads: int = 12) -> Path:
     """Re-export the retrieval model in ``model_dir`` with eager attention, at its precision: a dynamic
     int8 graph's weights are restored (``dequantize_dynamic_matmuls``) and quantized again to the same
@@ -283,11 +282,7 @@ def reexport(model_dir: str | Path, out: str | Path, *, heads: int = 12) -> Path
         )
     int8 = manifest["precision"] == "int8"
     with tempfile.TemporaryDirectory() as tmp:
-        graph = source / manifest["model"]
-        if int8:
-            dequantize_dynamic_matmuls(graph, Path(tmp) / "restored.onnx")
-            graph = Path(tmp) / "restored.onnx"
-        encoder = encoder_from_onnx(graph, heads=heads)
+        encoder = _shipped_encoder(source, manifest, Path(tmp), heads=heads)
         return export_onnx(
             encoder,
             source / manifest["tokenizer"],
@@ -348,11 +343,7 @@ def requantize_static(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        graph = source / manifest["model"]
-        if manifest.get("precision") == "int8":  # export_onnx's dynamic quantization
-            dequantize_dynamic_matmuls(graph, work / "restored.onnx")
-            graph = work / "restored.onnx"
-        encoder = encoder_from_onnx(graph, heads=heads)
+        encoder = _shipped_encoder(source, manifest, work, heads=heads)
         fp32_dir = export_onnx(
             encoder,
             source / manifest["tokenizer"],
