@@ -103,11 +103,15 @@ def compact_fp32(src: Path, dst: Path, *, storage: str = "fp16", min_size: int =
     onnx.save(model, str(dst))
 
 
+def run_export(best: Path, out: Path, *options: str) -> None:
+    """``geoalign export --model BEST --out OUT [options]`` (a plain fp32 graph + its parity check)."""
+    cmd = [sys.executable, "-m", "geoalign.cli.main", "export", "--model", str(best), "--out", str(out)]
+    subprocess.run([*cmd, *options], check=True)
+
+
 def export_int8(best: Path, out: Path, extra: list[str], *, storage: str, max_diff: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "geoalign.cli.main", "export", "--model", str(best), "--out", tmp]
-        cmd += ["--int8", "--per-channel", *extra]
-        subprocess.run(cmd, check=True)
+        run_export(best, Path(tmp), "--int8", "--per-channel", *extra)
         manifest = json.loads((Path(tmp) / MANIFEST_NAME).read_text(encoding="utf-8"))
         fp32 = manifest["variants"]["fp32"]
         out.mkdir(parents=True, exist_ok=True)
@@ -128,19 +132,13 @@ def export_int8(best: Path, out: Path, extra: list[str], *, storage: str, max_di
         shutil.copy2(Path(tmp) / manifest["tokenizer"]["file"], out / manifest["tokenizer"]["file"])
         text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
         (out / MANIFEST_NAME).write_text(text, encoding="utf-8")
-        diff = compact_parity(Path(tmp), out)
+        diff = parity(Path(tmp), out, "fp32")["max_prob_diff"]
         manifest[f"shipped_{storage}_storage_max_prob_diff"] = diff
         text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
         (out / MANIFEST_NAME).write_text(text, encoding="utf-8")
         print(f"compact fp32 graph: max probability difference to the plain fp32 graph {diff:.2e}")
         if diff > max_diff:
             raise RuntimeError(f"the {storage}-stored graph drifts from fp32 by {diff:.3f} in probability")
-
-
-def compact_parity(plain: Path, compact: Path, variant: str = "fp32") -> float:
-    """Max |probability difference| of the shipped graph (``variant`` of ``compact``) against the plain
-    fp32 one (parity pairs)."""
-    return parity(plain, compact, variant)["max_prob_diff"]
 
 
 def parity(plain: Path, shipped: Path, variant: str) -> dict[str, float]:
@@ -182,7 +180,7 @@ def ship_static_int8(
         scorer.onnx,
         lambda: [scorer.score(calibration[i : i + 32]) for i in range(0, len(calibration), 32)],
     )
-    inputs = {i.name: np.int64 if "int64" in i.type else np.int32 for i in scorer.onnx.session.get_inputs()}
+    inputs = scorer.onnx.input_types
     import onnx
 
     names = [n.name for n in onnx.load(str(plain / fp32["file"])).graph.node if n.op_type == "MatMul"]
@@ -234,8 +232,7 @@ def plain_export(best: Path | None, shipped: Path, tmp: Path) -> Path:
     from geoalign.scorers.quantize import restore_fp32_initializers
 
     if best is not None:
-        cmd = [sys.executable, "-m", "geoalign.cli.main", "export", "--model", str(best), "--out", str(tmp)]
-        subprocess.run(cmd, check=True)
+        run_export(best, tmp)
         return tmp
     manifest = json.loads((shipped / MANIFEST_NAME).read_text(encoding="utf-8"))
     if "fp32" not in manifest["variants"]:

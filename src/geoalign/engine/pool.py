@@ -293,8 +293,7 @@ class ProcessPoolScorer:
             self._closed = False
             if self._executor is None:
                 self._executor = self._new_executor()
-            executor = self._executor
-        pings = [executor.submit(_worker_ready) for _ in range(self.workers)]
+            pings = self._pings  # queued when the pool started: answered once every worker is warm
         try:
             for ping in pings:
                 ping.result(timeout=self.start_timeout_s)

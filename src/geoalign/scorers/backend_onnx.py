@@ -185,7 +185,8 @@ class OnnxBackend:
             self.provider = next((s for s, full in PROVIDERS.items() if full == actual[0]), "cpu")
         self.device = "cuda" if self.provider in GPU_PROVIDERS else "cpu"
         self.default_max_tokens = DEFAULT_GPU_MAX_TOKENS if self.device == "cuda" else DEFAULT_CPU_MAX_TOKENS
-        self._inputs = {i.name: _np_int_type(i.type) for i in self.session.get_inputs()}
+        #: the graph's input names and the integer type each takes (the feed is cast to it)
+        self.input_types = {i.name: _np_int_type(i.type) for i in self.session.get_inputs()}
         self._output = self.session.get_outputs()[0].name
         log.info("onnx backend: %s variant on %s (%s)", variant, actual[0], provider)
 
@@ -195,7 +196,7 @@ class OnnxBackend:
         arrays = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         try:
             feed: dict[str, np.ndarray] = {
-                name: arrays[name].astype(dtype, copy=False) for name, dtype in self._inputs.items()
+                name: arrays[name].astype(dtype, copy=False) for name, dtype in self.input_types.items()
             }
         except KeyError as exc:
             raise ModelLoadError(f"the graph {self.path} wants an input geoalign lacks: {exc}") from exc
