@@ -118,15 +118,21 @@ def test_link_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> 
     assert sum(r["n_candidates"] == 5 for r in local) > 0
 
 
-def test_dedupe_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
-    def run(out: Path, *extra: str) -> None:
-        args = ["dedupe", str(tables / "all.csv"), "--col", "address", "--id", "id", "-o", str(out)]
-        assert main([*args, "--no-progress", *extra]) == 0
+def dedupe_local_and_ray(tables: Path, tmp_path: Path, *extra: str) -> tuple[list[Any], list[Any]]:
+    """``geoalign dedupe`` of the tables' ``all.csv`` on the local engine and on Ray (the same ``extra``
+    options): both outputs' rows, sorted by id."""
 
-    run(tmp_path / "local.parquet")
-    run(tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")
-    local = sorted_rows(tmp_path / "local.parquet", "id")
-    remote = sorted_rows(tmp_path / "ray.parquet", "id")
+    def run(out: Path, *engine: str) -> list[Any]:
+        args = ["dedupe", str(tables / "all.csv"), "--col", "address", "--id", "id", "-o", str(out)]
+        assert main([*args, "--no-progress", *extra, *engine]) == 0
+        return sorted_rows(out, "id")
+
+    local = run(tmp_path / "local.parquet")
+    return local, run(tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")
+
+
+def test_dedupe_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
+    local, remote = dedupe_local_and_ray(tables, tmp_path)
     assert remote == local
     sizes = [r["cluster_size"] for r in local if r["cluster_size"] is not None]
     assert max(sizes) >= 2  # real clusters were compared, not only singletons
@@ -160,15 +166,8 @@ def test_link_ray_with_ann_equals_local(
 def test_dedupe_ray_with_ann_equals_local(
     local_ray: Any, tables: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
-    def run(out: Path, *extra: str) -> None:
-        args = ["dedupe", str(tables / "all.csv"), "--col", "address", "--id", "id", "-o", str(out)]
-        assert main([*args, "--no-progress", "--rules", "community", *ann_args(tiny_model), *extra]) == 0
-
     # rules that find almost nothing: the clusters come from the nearest neighbours
-    run(tmp_path / "local.parquet")
-    run(tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")
-    local = sorted_rows(tmp_path / "local.parquet", "id")
-    remote = sorted_rows(tmp_path / "ray.parquet", "id")
+    local, remote = dedupe_local_and_ray(tables, tmp_path, "--rules", "community", *ann_args(tiny_model))
     assert remote == local
     sizes = [r["cluster_size"] for r in local if r["cluster_size"] is not None]
     assert max(sizes) >= 2
