@@ -173,6 +173,36 @@ def test_dedupe_ray_with_ann_equals_local(
     assert max(sizes) >= 2
 
 
+def test_ray_retrieval_embeds_each_distinct_text_once(local_ray: Any, tiny_model: Path) -> None:
+    from geoalign.link.ray_engine.retrieval import distinct_texts, embed_texts
+    from geoalign.retrieval.embedder import OnnxEmbedder
+
+    left = local_ray.data.from_items(
+        [
+            {"pos": 0, "text": "北京市朝阳区望京街1号"},
+            {"pos": 1, "text": None},
+            {"pos": 2, "text": "上海市徐汇区漕溪北路2号"},
+        ]
+    )
+    right = local_ray.data.from_items(
+        [
+            {"pos": 0, "text": "上海市徐汇区漕溪北路2号"},
+            {"pos": 1, "text": "北京市朝阳区望京街1号"},
+            {"pos": 2, "text": "杭州市文三路3号"},
+        ]
+    )
+    (a, b), texts = distinct_texts([left, right])
+    assert len(texts) == 3  # four usable records, three distinct texts; the record without text is left out
+    assert a.positions.tolist() == [0, 2] and b.positions.tolist() == [0, 1, 2]
+    assert texts[int(a.tids[0])].as_py() == texts[int(b.tids[1])].as_py() == "北京市朝阳区望京街1号"
+    assert a.tids[1] == b.tids[0]
+    matrix = embed_texts(texts, LinkSettings(ann=str(tiny_model)), dim=OnnxEmbedder(str(tiny_model)).dim)
+    # each row is its own text's vector, as the local engine's embedder gives it
+    expected = OnnxEmbedder(str(tiny_model)).embed(texts.to_pylist())
+    assert matrix.shape == expected.shape
+    assert abs(matrix - expected).max() < 1e-3
+
+
 def killing_scorer(marker: str, address: str) -> Any:
     """The default scorer, except that the first batch holding ``address`` kills its process (os._exit:
     no cleanup, like an OOM kill); the marker file makes it happen once across actor restarts."""

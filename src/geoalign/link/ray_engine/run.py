@@ -138,7 +138,8 @@ def _retrieval(
     if log is not None:
         log(
             f"retrieval: index built on the driver over {stream.report['vectors']:,} records "
-            f"({stream.report['embedded_records']:,} records embedded by Ray tasks) "
+            f"({stream.report['embedded_texts']:,} distinct texts of {stream.report['records']:,} records "
+            f"embedded by Ray tasks) "
             f"in {summary.seconds['retrieval_index']:.1f}s"
         )
     return stream.rows
