@@ -152,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if head is None:
         return 0
     jobs = itertools.chain([head], blocks)
-    default_parser().parse("杭州市")  # load the model and the gazetteer (once, before forking)
+    parser = default_parser()
+    parser.load()  # the model and the gazetteer, side by side (once, before forking)
+    parser.parse("杭州市")  # and the first call's lazy tables
     _settle_heap()
     if workers <= 1:
         for job in jobs:
