@@ -248,6 +248,19 @@ def test_score_is_deterministic_across_processes_and_workers(tmp_path, scorer):
     assert _score_subprocess(tmp_path / "3.tsv", "3", *scorer, *workers) == one
 
 
+def test_score_with_workers_reports_a_bad_model_as_one_worker_does(tmp_path):
+    """With --workers the parent builds no scorer: a worker's failed build must still be the same clear
+    error (exit 2 and the message), not a broken pool."""
+    answers = []
+    for workers in ("1", "2"):
+        cmd = [sys.executable, "-m", "geoalign", "score", str(EXAMPLES), "-o", str(tmp_path / "o.tsv")]
+        cmd += ["--no-progress", "--scorer", "structured", "--model", str(tmp_path), "--workers", workers]
+        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", check=False)
+        answers.append((proc.returncode, proc.stderr.strip().splitlines()[-1]))
+    assert answers[0] == answers[1]
+    assert answers[0][0] != 0 and "not a structured model directory" in answers[0][1]
+
+
 def test_score_scores_a_long_address_on_its_first_max_chars_and_says_so(tmp_path, model_dir, capsys):
     """One length policy (17.5): ``--max-chars N`` cuts, never refuses or drops; the output has no
     explanation column, so the run's summary counts the cut addresses."""

@@ -150,6 +150,21 @@ def test_parse_file_with_workers_gives_the_same_lines(tmp_path: Path, monkeypatc
     assert answers[4]["error"]["code"] == "invalid_input" and answers[4]["line"] == 5
 
 
+def test_parse_file_blocks_shrink_at_the_end_for_several_workers(tmp_path: Path, monkeypatch) -> None:
+    import geoalign.cli.parse as cli_parse
+
+    monkeypatch.setattr(cli_parse, "BLOCK_LINES", 8)
+    monkeypatch.setattr(cli_parse, "TAIL_LINES", 2)
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"".join(f"line {i}\n".encode() for i in range(61)))
+    lines = src.read_bytes().splitlines(keepends=True)
+    for workers, sizes in ((1, [8] * 7 + [5]), (2, [8] * 5 + [6, 4, 3, 2, 2, 2, 2])):
+        blocks = list(cli_parse._blocks(str(src), workers))
+        assert [len(block) for _, block in blocks] == sizes
+        assert [line for _, block in blocks for line in block] == lines  # every line once, in order
+        assert [first for first, _ in blocks] == [1 + sum(sizes[:i]) for i in range(len(sizes))]
+
+
 def test_eval_parse_reads_ccks_and_supermap_formats(tmp_path: Path) -> None:
     ccks = tmp_path / "c.conll"
     ccks.write_text(

@@ -75,6 +75,17 @@ def test_renamed() -> None:
     assert g.renamed("北京市") == []
 
 
+def test_name_lengths_index_equals_the_plain_definition() -> None:
+    """``lengths`` (first two characters → name lengths, longest first) is built group by group for
+    start-up speed; it must equal the plain sort of every (first two characters, length) pair, keys in
+    the same (descending) order."""
+    data = g._data()
+    expected: dict[str, list[int]] = {}
+    for key, length in sorted({(n[:2], len(n)) for n in (*data.full, *data.short, *data.old)}, reverse=True):
+        expected.setdefault(key, []).append(length)
+    assert list(data.lengths.items()) == [(k, tuple(v)) for k, v in expected.items()]
+
+
 def test_changes_all_point_at_current_divisions() -> None:
     data = g._data()
     assert all(code in data.by_code for codes in data.old.values() for code in codes)

@@ -146,6 +146,15 @@ def test_very_long_input_is_tagged_only_up_to_the_limit() -> None:
     assert max(item.end for item in result) <= MAX_TAG_CHARS
 
 
+def test_load_loads_the_tagger_up_front_and_raises_its_errors(tmp_path) -> None:
+    parser = Parser()
+    parser.load()  # model in a helper thread, gazetteer here: the tagger must be this thread's
+    assert parser._local.tagger is not None
+    assert parser.parse("杭州市西湖区文三路478号") == parse("杭州市西湖区文三路478号")
+    with pytest.raises(ModelLoadError, match="manifest"):
+        Parser(tmp_path).load()
+
+
 def test_unusable_model_directory_is_a_model_load_error(tmp_path) -> None:
     with pytest.raises(ModelLoadError, match="manifest"):
         Parser(tmp_path).parse("杭州市")

@@ -92,7 +92,9 @@ class _CharTable:
     def lookup(self, codes: IntArray) -> tuple[IntArray, npt.NDArray[np.int8]]:
         missing = codes[~self.known[codes]]
         if missing.size:
-            for cp in np.unique(missing).tolist():
+            # sorted(set(...)), not np.unique: the same code points in the same order, and np.unique's
+            # first call imports numpy.ma (~25 ms of every `geoalign parse` start-up)
+            for cp in sorted(set(missing.tolist())):
                 self.sym[cp], self.kind[cp] = _fold(chr(cp))
                 self.known[cp] = True
         return self.sym[codes], self.kind[codes]
@@ -902,6 +904,11 @@ def viterbi_reference(
     return path[::-1]
 
 
+#: From this many addresses a call, ``FastTagger.spans_many`` reads spans off the labels with array
+#: operations over the batch (fewer: a loop per address, which costs fewer numpy calls).
+_SPANS_BATCHED_MIN: Final[int] = 16
+
+
 def spans_from_labels(labels: Sequence[str], raw_index: Sequence[int]) -> list[Span]:
     """Character spans from well-formed BIO labels over visible characters (``raw_index`` gives each
     one's offset in the text; a chunk may run across skipped whitespace)."""
@@ -931,6 +938,13 @@ class FastTagger:
         self.model = model
         self.domain = model.domains.index(domain)
         self.allowed, self.first = model.allowed()
+        # Per label: its element's index in ``self.elements`` (-1 for O) and whether it is an I- label
+        # (what ``spans_from_labels`` reads off the label's text), for ``_spans_batched``.
+        self.elements = tuple(dict.fromkeys(lab[2:] for lab in model.labels if lab != "O"))
+        self.element_of = np.array(
+            [-1 if lab == "O" else self.elements.index(lab[2:]) for lab in model.labels], dtype=np.int64
+        )
+        self.inside = np.array([lab.startswith("I-") for lab in model.labels], dtype=bool)
 
     def label_ids(self, texts: Sequence[str]) -> tuple[Batch, IntArray]:
         batch = featurize(texts, self.domain, self.model.bits, self.model.lexicon)
@@ -940,6 +954,8 @@ class FastTagger:
     def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """Spans of each text (character offsets into that text)."""
         batch, ids = self.label_ids(texts)
+        if len(texts) >= _SPANS_BATCHED_MIN:
+            return self._spans_batched(batch, ids)
         labels = self.model.labels
         names = [labels[i] for i in ids.tolist()]
         raw = batch.raw_index.tolist()
@@ -947,3 +963,32 @@ class FastTagger:
         return [
             spans_from_labels(names[st[i] : st[i + 1]], raw[st[i] : st[i + 1]]) for i in range(len(texts))
         ]
+
+    def _spans_batched(self, batch: Batch, ids: IntArray) -> list[list[Span]]:
+        """``spans_from_labels`` of every address at once, with array operations over the batch: the
+        loop over characters was ~8 % of ``parse_many``. The same rule: a character continues the open
+        span when its label is I-x and the previous character of the same address has a label of
+        element x (B-x or I-x); any other non-O label starts a span of its element; a span ends at its
+        last continuing character."""
+        element = self.element_of[ids]
+        cont = np.zeros(len(ids), dtype=bool)
+        if len(ids) > 1:
+            cont[1:] = self.inside[ids[1:]] & (element[1:] == element[:-1])
+        cont[batch.starts[:-1][batch.starts[:-1] < len(ids)]] = False  # never across addresses
+        labelled = element >= 0
+        first = np.flatnonzero(labelled & ~cont)
+        ends_here = labelled.copy()
+        ends_here[:-1] &= ~cont[1:]
+        last = np.flatnonzero(ends_here)
+        raw = batch.raw_index
+        elements = self.elements
+        flat: list[Span] = list(
+            zip(
+                [elements[e] for e in element[first].tolist()],
+                raw[first].tolist(),
+                (raw[last] + 1).tolist(),
+                strict=True,
+            )
+        )
+        bounds = np.searchsorted(first, batch.starts).tolist()  # spans of address i: bounds[i]:bounds[i+1]
+        return [flat[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]

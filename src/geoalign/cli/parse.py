@@ -25,6 +25,9 @@ from geoalign.errors import InputError
 
 #: lines per block handed to ``parse_many`` (and to a worker)
 BLOCK_LINES = 2048
+#: the smallest of the shrinking blocks at the end of a file parsed by several workers (see ``_blocks``);
+#: smaller blocks pay the batched tagger's per-call overhead more often
+TAIL_LINES = 128
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,16 +54,31 @@ def _lines(path: str) -> Iterator[bytes]:
         yield from fh
 
 
-def _blocks(path: str) -> Iterator[tuple[int, list[bytes]]]:
-    block: list[bytes] = []
+def _blocks(path: str, workers: int = 1) -> Iterator[tuple[int, list[bytes]]]:
+    """``(first line number, raw lines)`` blocks of ``BLOCK_LINES`` lines, in file order.
+
+    With several workers the last lines are cut into shrinking blocks (each 1/(2 x workers) of what is
+    left, down to ``TAIL_LINES``): blocks are handed out as workers free up, so a run ends when the
+    worker with the last block finishes it, and with whole blocks the other worker sat idle for up to a
+    block's time (~0.3 s of a 2 s run on 20,000 addresses). ``workers`` x ``BLOCK_LINES`` lines are read
+    ahead to know where the end is. One worker gets the same blocks as before (nothing to balance).
+    """
+    reserve = BLOCK_LINES * workers if workers > 1 else 0
+    pending: list[bytes] = []
     first = 1
-    for lineno, raw_line in enumerate(_lines(path), 1):
-        block.append(raw_line)
-        if len(block) >= BLOCK_LINES:
-            yield first, block
-            first, block = lineno + 1, []
-    if block:
-        yield first, block
+    for raw_line in _lines(path):
+        pending.append(raw_line)
+        if len(pending) >= BLOCK_LINES + reserve:
+            yield first, pending[:BLOCK_LINES]
+            del pending[:BLOCK_LINES]
+            first += BLOCK_LINES
+    while pending:
+        size = len(pending)
+        if workers > 1:
+            size = min(BLOCK_LINES, max(TAIL_LINES, -(-size // (2 * workers))))
+        yield first, pending[:size]
+        del pending[:size]
+        first += size
 
 
 def _answer_block(job: tuple[int, list[bytes]]) -> str:
@@ -129,12 +147,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--workers must be 0 (one per core) or more")
     workers = args.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     out = sys.stdout
-    blocks = _blocks(args.file)
+    blocks = _blocks(args.file, workers)
     head = next(blocks, None)  # opens the file here, so an unreadable one is a clear error up front
     if head is None:
         return 0
     jobs = itertools.chain([head], blocks)
-    default_parser().parse("杭州市")  # load the model and the gazetteer (once, before forking)
+    parser = default_parser()
+    parser.load()  # the model and the gazetteer, side by side (once, before forking)
+    parser.parse("杭州市")  # and the first call's lazy tables
     _settle_heap()
     if workers <= 1:
         for job in jobs:

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from geoalign.types import LABELS
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from geoalign.scorers.spec import ScorerSpec
 
 RESULT_COLUMNS = ("label", "p_exact_match", "p_partial_match", "p_not_match", "error")
@@ -96,57 +98,73 @@ def _compact(results: list[Any]) -> list[Compact]:
 
 
 _worker_scorer: Any = None
+_worker_error: Exception | None = None
 
 
 def _worker_init(spec: ScorerSpec) -> None:
-    global _worker_scorer
-    _worker_scorer = spec.build()
+    global _worker_scorer, _worker_error
+    try:
+        _worker_scorer = spec.build()
+    except Exception as exc:  # an initializer's exception only breaks the pool: raised by each task instead
+        _worker_error = exc
+
+
+def _worker_identity() -> tuple[str, str]:
+    """The worker's scorer's name and model id (the resume fingerprint's), or its build error."""
+    if _worker_error is not None:
+        raise _worker_error
+    return _worker_scorer.name, _worker_scorer.model_id
 
 
 def _worker_score(pairs: list[tuple[Any, Any]]) -> list[Compact]:
     from geoalign.types import AddressPair
 
+    if _worker_error is not None:
+        raise _worker_error
     return _compact(_worker_scorer.score([AddressPair(a, b) for a, b in pairs]))
 
 
-def _scored(
-    chunks: Iterator[list[Any]], scorer: Any, spec: ScorerSpec, args: argparse.Namespace, ia: int, ib: int
-) -> Iterator[tuple[list[Any], list[Compact]]]:
-    """(chunk, compact results of its valid rows), in input order, in-process or over worker processes.
+def _start_pool(spec: ScorerSpec, workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes, each building its own scorer from ``spec`` as it starts.
 
-    Workers are spawned, not forked (a fork after LightGBM/OpenMP started threads can deadlock), each
-    loads its own scorer, and at most two chunks per worker are in flight, so a huge input is never
-    read into memory ahead of the writer.
+    Workers are spawned, not forked (a fork after LightGBM/OpenMP started threads can deadlock). The
+    parent builds no scorer of its own: it needs only the scorer's name and model id, which the first
+    worker reports (``_worker_identity``, which also raises a failed build's error here, as the parent's
+    own build would). Building one in the parent too took a core from the workers' start-up (~1 s).
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(spec,))
+
+
+def _scored(
+    chunks: Iterator[list[Any]], scorer: Any, pool: ProcessPoolExecutor | None, workers: int, ia: int, ib: int
+) -> Iterator[tuple[list[Any], list[Compact]]]:
+    """(chunk, compact results of its valid rows), in input order, in-process (``scorer``) or over the
+    worker processes of ``pool`` (``_start_pool``). At most two chunks per worker are in flight, so a
+    huge input is never read into memory ahead of the writer."""
     from geoalign.types import AddressPair
 
-    if args.workers <= 1:
+    if pool is None:
         for chunk in chunks:
             pairs = [AddressPair(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
             yield chunk, _compact(scorer.score(pairs)) if pairs else []
         return
     import collections
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future
 
-    context = multiprocessing.get_context("spawn")
     window: collections.deque[tuple[list[Any], Future[list[Compact]]]] = collections.deque()
-    with ProcessPoolExecutor(
-        args.workers, mp_context=context, initializer=_worker_init, initargs=(spec,)
-    ) as pool:
-        try:
-            for chunk in chunks:
-                raw_pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
-                window.append((chunk, pool.submit(_worker_score, raw_pairs)))
-                if len(window) >= 2 * args.workers:
-                    head, future = window.popleft()
-                    yield head, future.result()
-            while window:
-                head, future = window.popleft()
-                yield head, future.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    for chunk in chunks:
+        raw_pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
+        window.append((chunk, pool.submit(_worker_score, raw_pairs)))
+        if len(window) >= 2 * workers:
+            head, future = window.popleft()
+            yield head, future.result()
+    while window:
+        head, future = window.popleft()
+        yield head, future.result()
 
 
 def _cut(value: Any, limit: int) -> bool:
@@ -158,7 +176,6 @@ def _cut(value: Any, limit: int) -> bool:
         return False
     cleaned = clean(value, max_chars=limit)
     return isinstance(cleaned, Cleaned) and cleaned.truncated
-
 
 
 def _error_cell(code: str, message: str, raw: str | None = None) -> dict[str, str]:
@@ -201,68 +218,87 @@ def run(args: argparse.Namespace) -> int:
     columns = [*in_columns, *RESULT_COLUMNS]
     # the output file has no explanation column: skip building one per pair (a third of finish)
     spec = ScorerSpec.from_args(args, explain=False)
-    scorer = spec.build()
-    fingerprint = input_fingerprint(
-        args.input,
-        a=ia,
-        b=ib,
-        header=table.header,
-        format=table.fmt,
-        encoding=table.encoding,
-        scorer=scorer.name,
-        model=scorer.model_id,
-    )
-    partial = PartialOutput(args.output, fingerprint, columns)
-    done = partial.start(resume=not args.restart)
-    if partial.stale_reason:
-        print(f"geoalign score: {partial.stale_reason}", file=sys.stderr)
-    if done:
-        print(f"geoalign score: resuming after {done} rows already in {partial.path}", file=sys.stderr)
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=table.total, initial=done, unit="pairs", file=sys.stderr)
-    start = time.perf_counter()
-    n_rows = n_errors = n_cut = 0
-    limit = spec.max_chars or DEFAULT_MAX_CHARS
-    first_error: str | None = None
-    rows = iter(table.rows)
-    for _ in range(done):  # already in the partial file
-        if next(rows, None) is None:
-            break
+    pool = _start_pool(spec, args.workers) if args.workers > 1 else None
     try:
-        chunks = _chunks(rows, args.batch_size)
-        for chunk, results in _scored(chunks, scorer, spec, args, ia, ib):
-            out_rows = []
-            it = iter(results)
-            for r in chunk:
-                result: Compact = (None, r.error.code, r.error.message) if r.error is not None else next(it)
-                if result[0] is None:
-                    n_errors += 1
-                    message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
-                    first_error = first_error or f"{result[1]}: {message}"
-                    error = _error_cell(str(result[1]), message, r.raw)
-                    out_rows.append([*r.values, None, None, None, None, error])
-                else:
-                    out_rows.append([*r.values, *result, None])
-                    n_cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
-            partial.append(out_rows)
-            n_rows += len(chunk)
+        if pool is None:
+            scorer = spec.build()
+            identity = scorer.name, scorer.model_id
+        else:
+            scorer = None
+            # one task per worker: the executor spawns a process per task submitted while none is
+            # idle, so all workers start (and build) at once, not one after the first has built
+            asked = [pool.submit(_worker_identity) for _ in range(args.workers)]
+            identity = asked[0].result()
+        fingerprint = input_fingerprint(
+            args.input,
+            a=ia,
+            b=ib,
+            header=table.header,
+            format=table.fmt,
+            encoding=table.encoding,
+            scorer=identity[0],
+            model=identity[1],
+        )
+        partial = PartialOutput(args.output, fingerprint, columns)
+        done = partial.start(resume=not args.restart)
+        if partial.stale_reason:
+            print(f"geoalign score: {partial.stale_reason}", file=sys.stderr)
+        if done:
+            print(f"geoalign score: resuming after {done} rows already in {partial.path}", file=sys.stderr)
+
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=table.total, initial=done, unit="pairs", file=sys.stderr)
+        start = time.perf_counter()
+        n_rows = n_errors = n_cut = 0
+        limit = spec.max_chars or DEFAULT_MAX_CHARS
+        first_error: str | None = None
+        rows = iter(table.rows)
+        for _ in range(done):  # already in the partial file
+            if next(rows, None) is None:
+                break
+        try:
+            chunks = _chunks(rows, args.batch_size)
+            for chunk, results in _scored(chunks, scorer, pool, args.workers, ia, ib):
+                out_rows = []
+                it = iter(results)
+                for r in chunk:
+                    result: Compact = (
+                        (None, r.error.code, r.error.message) if r.error is not None else next(it)
+                    )
+                    if result[0] is None:
+                        n_errors += 1
+                        message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
+                        first_error = first_error or f"{result[1]}: {message}"
+                        error = _error_cell(str(result[1]), message, r.raw)
+                        out_rows.append([*r.values, None, None, None, None, error])
+                    else:
+                        out_rows.append([*r.values, *result, None])
+                        n_cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
+                partial.append(out_rows)
+                n_rows += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
             if bar is not None:
-                bar.update(len(chunk))
+                bar.close()
+        partial.finish(out_fmt)
+        seconds = time.perf_counter() - start
+        rate = n_rows / seconds if seconds > 0 else 0.0
+        print(
+            f"geoalign score: {done + n_rows} rows -> {args.output} ({n_errors} error rows this run; "
+            f"{n_rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
+            file=sys.stderr,
+        )
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
-        if bar is not None:
-            bar.close()
-    partial.finish(out_fmt)
-    seconds = time.perf_counter() - start
-    rate = n_rows / seconds if seconds > 0 else 0.0
-    print(
-        f"geoalign score: {done + n_rows} rows -> {args.output} ({n_errors} error rows this run; "
-        f"{n_rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
-        file=sys.stderr,
-    )
+        if pool is not None:
+            pool.shutdown(wait=True)
     if n_cut:
         print(
             f"geoalign score: {n_cut} addresses longer than --max-chars {limit} were scored on their "
