@@ -13,6 +13,7 @@ the same command to resume. Nothing here ships: the model stays under ``--out``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-epoch", action="append", default=[], metavar="SET=N", help="addresses per epoch")
     ap.add_argument("--select-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=13, help="selection split seed (train_parser.py's: 13)")
+    ap.add_argument("--run-seed", type=int, default=13, help="seed of the per-epoch samples, order and init")
+    ap.add_argument(
+        "--init-from", type=Path, help="continue from a run's best/ directory instead of the e5 init"
+    )
     ap.add_argument("--eval-limit", type=int, default=0, help="selection addresses scored per epoch (0: all)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast (slower where the CPU lacks bf16)")
@@ -56,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     train_sets, select_sets = selection_split(raw, fraction=args.select_fraction, seed=args.seed)  # type: ignore[arg-type]
     for fmt in TRAIN_FILES:
         print(f"{fmt}: {len(train_sets[fmt])} train, {len(select_sets[fmt])} selection", flush=True)  # type: ignore[index]
-    init = build_e5_init(args.out / "init", (ex.text for exs in raw.values() for ex in exs), args.layers)
-    import json
+    if args.init_from is not None:
+        init = args.init_from
+    else:
+        texts = (ex.text for exs in raw.values() for ex in exs)
+        init = build_e5_init(args.out / "init", texts, args.layers)
 
     pieces = json.loads((init / PIECES_FILE).read_text(encoding="utf-8"))
     model = BertForTokenClassification.from_pretrained(init)
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         per_epoch=per_epoch,
-        seed=args.seed,
+        seed=args.run_seed,
         threads=args.threads,
         bf16=args.bf16,
         eval_limit=args.eval_limit,
