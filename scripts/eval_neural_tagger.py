@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--speed-n", type=int, default=2000, help="addresses timed (0: skip the speed test)")
+    ap.add_argument("--limit", type=int, default=0, help="score only N addresses of each set (smoke)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         sets["dev"] = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in DEV_FILES.items()}  # type: ignore[arg-type]
     for split, by_fmt in sets.items():
         for fmt, examples in by_fmt.items():
+            examples = examples[: args.limit] if args.limit else examples
             neural = NeuralCharTagger(model, vocab, fmt, batch_size=args.batch_size)
             linear = load_tagger(DEFAULT_MODEL_DIR, fmt)
             row = {
