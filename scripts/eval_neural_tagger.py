@@ -33,6 +33,20 @@ DEV_FILES = {
 }
 
 
+class _Memo:
+    """A tagger whose spans are computed once per text (the alone / with-alignment rows share them)."""
+
+    def __init__(self, tagger: Any) -> None:
+        self.tagger = tagger
+        self.cache: dict[str, Any] = {}
+
+    def spans_many(self, texts: Sequence[str]) -> list[Any]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            self.cache.update(zip(todo, self.tagger.spans_many(todo), strict=True))
+        return [self.cache[t] for t in texts]
+
+
 def _parser_with(tagger: Any, admin: bool) -> Any:
     """A ``Parser`` (shipped gazetteer alignment when ``admin``) whose tagger is ``tagger``."""
     from geoalign.address.parse import Parser
@@ -68,6 +82,57 @@ def _rate(tagger: Any, texts: Sequence[str], repeats: int = 2) -> float:
     return len(texts) / best
 
 
+def onnx_int8_rate(model: Any, vocab: Any, texts: Sequence[str], out: Path, batch_size: int) -> float:
+    """Export the model (TorchScript exporter, eager attention, dynamic batch and sequence), quantize it
+    dynamically to int8 weights (onnxruntime), and time ORT on 1 thread over ``texts`` in length-sorted
+    batches: addresses/s of the logits (the Viterbi decode is the same numpy code either way)."""
+    import copy
+    import logging
+
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from geoalign.neural.tag_model import batch_tensors
+
+    out.mkdir(parents=True, exist_ok=True)
+    eager = copy.deepcopy(model).eval()
+    eager.set_attn_implementation("eager")
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    ids, mask = batch_tensors([vocab.encode(t, "naacl")[0] for t in texts[:4]], vocab.pad)
+    fp32, int8 = out / "tagger.onnx", out / "tagger.int8.onnx"
+    axes = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}, "logits": {0: "b", 1: "s"}}
+    with torch.no_grad():
+        torch.onnx.export(
+            _Logits(eager), (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"],
+            output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+    logging.getLogger().setLevel(logging.ERROR)
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    encoded = [vocab.encode(t, "naacl")[0] for t in texts]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        for lo in range(0, len(order), batch_size):
+            b_ids, b_mask = batch_tensors([encoded[i] for i in order[lo : lo + batch_size]], vocab.pad)
+            session.run(None, {"input_ids": b_ids.numpy(), "attention_mask": b_mask.numpy()})
+        best = min(best, time.perf_counter() - t0)
+    return len(texts) / best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", required=True, type=Path)
@@ -76,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--speed-n", type=int, default=2000, help="addresses timed (0: skip the speed test)")
+    ap.add_argument("--onnx-int8", type=Path, metavar="DIR", help="also export + time an int8 ONNX graph")
     ap.add_argument("--limit", type=int, default=0, help="score only N addresses of each set (smoke)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -99,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     for split, by_fmt in sets.items():
         for fmt, examples in by_fmt.items():
             examples = examples[: args.limit] if args.limit else examples
-            neural = NeuralCharTagger(model, vocab, fmt, batch_size=args.batch_size)
-            linear = load_tagger(DEFAULT_MODEL_DIR, fmt)
+            neural = _Memo(NeuralCharTagger(model, vocab, fmt, batch_size=args.batch_size))
+            linear = _Memo(load_tagger(DEFAULT_MODEL_DIR, fmt))
             row = {
                 "n": len(examples),
                 "neural_tagger": _f1(_parser_with(neural, False), examples, fmt),
@@ -122,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             "neural_per_s": _rate(neural, texts),
             "linear_per_s": _rate(linear, texts),
         }
+        if args.onnx_int8 is not None:
+            rate = onnx_int8_rate(model, vocab, texts, args.onnx_int8, args.batch_size)
+            results["speed"]["onnx_int8_logits_per_s"] = rate
         print(f"speed over {len(texts)} addresses: {results['speed']}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
