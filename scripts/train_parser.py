@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from geoalign.address.chartagger import (
     save_model,
 )
 from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, Example, Format, read_labelled
-from geoalign.address.tagger_train import train_model
+from geoalign.address.tagger_train import selection_split, train_model
 from geoalign.evaluate.parse_metrics import format_table, span_scores
 
 TRAIN_FILES: dict[Format, str] = {
@@ -97,17 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     lexicon = Lexicon.build(lexicon_from_gazetteer())
     train: list[tuple[Format, list[Example]]] = []
-    select: dict[Format, list[Example]] = {}
-    rng = random.Random(args.seed)
-    for fmt, rel in TRAIN_FILES.items():
-        examples = read_labelled(args.data_root / rel, fmt)
-        rng.shuffle(examples)
-        if args.limit:
-            examples = examples[: args.limit]
-        n_sel = int(len(examples) * args.select_fraction)
-        select[fmt], rest = examples[:n_sel], examples[n_sel:]
-        train.extend([(fmt, rest)] * repeat.get(fmt, 1))
-        print(f"{fmt}: {len(rest)} train (x{repeat.get(fmt, 1)}), {n_sel} selection", flush=True)
+    raw = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in TRAIN_FILES.items()}
+    rest, select = selection_split(raw, fraction=args.select_fraction, seed=args.seed, limit=args.limit)
+    for fmt, examples in rest.items():
+        times = repeat.get(fmt, 1)
+        train.extend([(fmt, examples)] * times)
+        print(f"{fmt}: {len(examples)} train (x{times}), {len(select[fmt])} selection", flush=True)
     params: dict[str, object] = {"max_iterations": args.max_iterations}
     if args.algorithm == "lbfgs":
         params |= {"c1": args.c1, "c2": args.c2}

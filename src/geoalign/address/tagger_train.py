@@ -8,15 +8,16 @@ three labelled data sets; the tests train a tiny model with it.
 
 from __future__ import annotations
 
+import random
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from geoalign.address.chartagger import DOMAINS, Lexicon, TagModel, featurize
-from geoalign.address.schemes import ELEMENTS, Example
+from geoalign.address.schemes import ELEMENTS, Example, Format
 
 
 def char_labels(example: Example) -> list[str]:
@@ -27,6 +28,25 @@ def char_labels(example: Example) -> list[str]:
         for i in range(start + 1, end):
             labels[i] = "I-" + name
     return labels
+
+
+def selection_split(
+    sets: Mapping[Format, list[Example]], *, fraction: float, seed: int, limit: int = 0
+) -> tuple[dict[Format, list[Example]], dict[Format, list[Example]]]:
+    """(train, selection) of each data set: one seeded shuffle stream over the sets in the order given,
+    ``fraction`` of each (after ``limit``, 0 = all) held out. ``scripts/train_parser.py`` and the neural
+    tagger probe both split this way, so their selection scores are over the same addresses."""
+    rng = random.Random(seed)
+    train: dict[Format, list[Example]] = {}
+    select: dict[Format, list[Example]] = {}
+    for fmt, examples in sets.items():
+        examples = list(examples)
+        rng.shuffle(examples)
+        if limit:
+            examples = examples[:limit]
+        n_sel = int(len(examples) * fraction)
+        select[fmt], train[fmt] = examples[:n_sel], examples[n_sel:]
+    return train, select
 
 
 def label_set(examples: Sequence[Example]) -> tuple[str, ...]:
