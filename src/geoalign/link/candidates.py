@@ -175,6 +175,10 @@ class JudgeStats:
     skipped_conflicting: int = 0
     refused_by_hard_numbers: int = 0
     errors: int = 0
+    #: pairs in the cascade's uncertain band whose neural answer could not change the decision (their
+    #: exact_match probability is fixed or bounded by the rule layer), so the neural stage was skipped;
+    #: the cascade's own counters then cover only the pairs sent through the whole cascade
+    neural_not_needed: int = 0
     forward_s: float = 0.0
     reverse_s: float = 0.0
 
@@ -193,6 +197,7 @@ class SamePlaceJudge:
         self.threshold = threshold
         self.batch_size = max(1, batch_size)
         self.stats = JudgeStats()
+        self.first_stage = first_stage(scorer)
 
     @staticmethod
     def _conflicts(a: Record, b: Record, match: Match) -> list[str]:
@@ -229,11 +234,82 @@ class SamePlaceJudge:
                 self.stats.skipped_hard_numbers -= 1
         return kept, soft
 
-    def _score(self, pairs: list[AddressPair]) -> list[Result]:
+    def _score(self, pairs: list[AddressPair], scorer: Scorer | None = None) -> list[Result]:
+        scorer = self.scorer if scorer is None else scorer
         out: list[Result] = []
         for start in range(0, len(pairs), self.batch_size):
-            out.extend(self.scorer.score(pairs[start : start + self.batch_size]))
+            out.extend(scorer.score(pairs[start : start + self.batch_size]))
         return out
+
+    def _staged(
+        self,
+        pairs: list[AddressPair],
+        *,
+        floors: bool,
+        groups: Sequence[int] | None = None,
+        blocked: frozenset[int] | set[int] = frozenset(),
+    ) -> list[Result]:
+        """``pairs`` scored as the whole scorer would, sending through its neural stage only the pairs
+        whose neural answer could change what the caller decides from the exact_match probability.
+
+        The cheap stage (``first_stage``) scores every pair; ``exact_bounds`` then says what the whole
+        cascade's exact_match probability could be. A point (decided by the structured stage, or fixed by
+        a rule: a cap makes it 0, ``identical`` 1) is the whole cascade's answer for exact_match. With
+        ``floors``, a pair the rules lift to at least a floor >= the threshold is kept too: its
+        same-place decision is fixed; with ``groups`` (each pair's query: link's forward direction, where
+        the rank among a query's candidates matters) only when no other pair of its query could reach
+        the floor and its query is not in ``blocked`` (it has candidates scored later, which might).
+        Such a pair reports the floor, not the neural stage's value above it. Without a cheap stage
+        (no neural stage to spare) every pair goes through the whole scorer."""
+        if self.first_stage is None or not pairs:
+            return self._score(pairs)
+        first = self._score(pairs, self.first_stage)
+        bounds = [exact_bounds(result) for result in first]
+        members: dict[int, list[int]] = {}
+        if groups is not None:
+            for i, group in enumerate(groups):
+                members.setdefault(group, []).append(i)
+
+        def spared(i: int) -> bool:
+            bound = bounds[i]
+            if bound is None:
+                return False
+            low, high = bound
+            if low == high:
+                return True
+            if not floors or low < self.threshold:
+                return False
+            if groups is None:
+                return True
+            if groups[i] in blocked:
+                return False
+            others = (bounds[j] for j in members[groups[i]] if j != i)
+            return all(other is not None and other[1] < low for other in others)
+
+        keep = [spared(i) for i in range(len(pairs))]
+        again = [i for i, kept in enumerate(keep) if not kept]
+        out: list[Result] = [self._as_whole(result) for result in first]
+        for i, result in zip(again, self._score([pairs[i] for i in again]), strict=True):
+            out[i] = result
+        self.stats.neural_not_needed += sum(1 for i, kept in enumerate(keep) if kept and _uncertain(first[i]))
+        return out
+
+    def _as_whole(self, result: Result) -> Result:
+        """A cheap-stage answer as the whole scorer's: its model id, and where it sat in the uncertain
+        band, the note that the neural stage was not needed (so a reader sees why it was not asked)."""
+        if not isinstance(result, Match):
+            return result
+        explanation = result.explanation
+        if explanation is not None and _uncertain(result):
+            explanation = {**explanation, "cascade": {**explanation["cascade"], "neural_not_needed": True}}
+        return Match(
+            result.label,
+            result.probabilities,
+            result.scorer,
+            self.scorer.model_id,
+            explanation,
+            result.timings_ms,
+        )
 
     def judge(
         self,
@@ -256,23 +332,40 @@ class SamePlaceJudge:
         (both counted in ``skipped_conflicting`` when not scored).
         """
         now, soft = self._prefilter(queries, candidates, pairs)
-        judged = self._judge_pairs(queries, candidates, now)
+        # link (rank_all) reads each pair's exact_match probability only to rank a query's candidates
+        # and to decide "same place", so a pair the rules lift above the threshold needs no neural
+        # answer when nothing competes with it; dedupe keeps every edge's score, so only fixed ones
+        blocked = {q for q, _ in soft} if rank_all else set()
+        judged = self._judge_pairs(queries, candidates, now, floors=rank_all, blocked=blocked)
         if soft:
             settled = {item.q for item in judged if item.same_place}
             later = [pair for pair in soft if rank_all and pair[0] not in settled]
             self.stats.skipped_conflicting += len(soft) - len(later)
-            judged += self._judge_pairs(queries, candidates, later)
+            # the second round's pairs compete with the first round's already judged candidates
+            judged += self._judge_pairs(queries, candidates, later, floors=False)
         return judged
 
     def _judge_pairs(
-        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+        self,
+        queries: Sequence[Record],
+        candidates: Sequence[Record],
+        pairs: Sequence[tuple[int, int]],
+        *,
+        floors: bool = False,
+        blocked: set[int] | frozenset[int] = frozenset(),
     ) -> list[Judged]:
         """Score ``pairs`` forward, then the reverse direction for those that can still be the same
-        place, and decide "same place" (module docstring)."""
+        place, and decide "same place" (module docstring). ``floors`` and ``blocked``: which pairs
+        may skip the neural stage (``_staged``)."""
         if not pairs:
             return []
         start = time.perf_counter()
-        forward = self._score([AddressPair(queries[q].address, candidates[c].address) for q, c in pairs])
+        forward = self._staged(
+            [AddressPair(queries[q].address, candidates[c].address) for q, c in pairs],
+            floors=floors,
+            groups=[q for q, _ in pairs],
+            blocked=blocked,
+        )
         self.stats.forward_s += time.perf_counter() - start
         self.stats.forward_pairs += len(pairs)
         judged = [Judged(q, c, result) for (q, c), result in zip(pairs, forward, strict=True)]
@@ -296,7 +389,10 @@ class SamePlaceJudge:
                 continue
             again.append(item)
         start = time.perf_counter()
-        reverse = self._score([AddressPair(candidates[j.c].address, queries[j.q].address) for j in again])
+        # the reverse direction only decides "same place": a floor above the threshold decides it too
+        reverse = self._staged(
+            [AddressPair(candidates[j.c].address, queries[j.q].address) for j in again], floors=floors
+        )
         self.stats.reverse_s += time.perf_counter() - start
         self.stats.reverse_pairs += len(again)
         for item, result in zip(again, reverse, strict=True):
@@ -313,6 +409,55 @@ class SamePlaceJudge:
                 item.same_place = True
                 self.stats.same_place += 1
         return judged
+
+
+def first_stage(scorer: Scorer) -> Scorer | None:
+    """The cheap stage of ``scorer`` under the same rules: the rule layer over its cascade without the
+    neural stage, sharing the structured matcher (and so its parse cache). None where there is no
+    neural stage to spare (a structured judge, or a scorer that is not a cascade under the rules)."""
+    from geoalign.scorers.cascade import CascadeScorer
+    from geoalign.scorers.rules import RuleScorer
+
+    if not isinstance(scorer, RuleScorer):
+        return None
+    inner = scorer.inner
+    if not isinstance(inner, CascadeScorer) or inner.neural is None:
+        return None
+    cheap = CascadeScorer(inner.structured, None, threshold=inner.threshold)
+    return RuleScorer(cheap, rules=scorer.enabled, max_chars=scorer.max_chars)
+
+
+def _uncertain(result: Result) -> bool:
+    stage = ((result.explanation or {}).get("cascade") or {}) if isinstance(result, Match) else {}
+    return bool(stage.get("uncertain"))
+
+
+def exact_bounds(result: Result) -> tuple[float, float] | None:
+    """What the whole cascade (under the rule layer) could answer for exact_match, given its cheap
+    stage's answer (``first_stage``), or None where it could be anything.
+
+    Outside the uncertain band the structured stage decides: its answer is the cascade's. Inside it
+    the neural answer would replace it, but the rule layer acts after the cascade on the same views:
+    a cap it applied here caps the neural answer too (exact_match 0), and a lift to a floor lifts
+    it to the same floor (exact_match in [floor, 1]; ``identical`` is 1 whatever the models say).
+    Nothing is read without the explanation that says which stage decided and which rule fired."""
+    if not isinstance(result, Match) or result.explanation is None:
+        return None
+    from geoalign.scorers.rules import CAPS, LIFT_PROBABILITY
+
+    stage = result.explanation.get("cascade") or {}
+    if stage.get("stage") != "structured" or "neural_error" in stage:
+        return None
+    p = result.probabilities["exact_match"]
+    if not stage.get("uncertain"):
+        return (p, p)
+    fired = result.explanation.get("rules") or ()
+    if p == 0.0 and any(rule in CAPS for rule in fired):
+        return (0.0, 0.0)
+    floors = [LIFT_PROBABILITY[rule] for rule in fired if rule in LIFT_PROBABILITY]
+    if floors and p == floors[0]:
+        return (p, p) if p >= 1.0 else (p, 1.0)
+    return None
 
 
 _SEPARATORS = re.compile(r"[\s,，、;；:：.。·/|_\-—]+")
@@ -362,7 +507,9 @@ __all__ = [
     "Record",
     "RecordAnalyzer",
     "SamePlaceJudge",
+    "exact_bounds",
     "featurizer_of",
+    "first_stage",
     "hard_conflicts",
     "probabilities_of",
 ]
