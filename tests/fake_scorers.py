@@ -108,3 +108,23 @@ def expected_label(a: str, b: str) -> str:
     """What RecordingScorer answers for a clean pair (for assertions)."""
     probs = _probabilities(a, b)
     return ("exact_match", "partial_match", "not_match")[probs.index(max(probs))]
+
+
+class ScoreOnlyScorer:
+    """Base of fakes that answer through ``score`` alone (a cascade's neural stage calls nothing else):
+    the staged methods are not used, and say so if called."""
+
+    name = "onnx"
+    model_id = "onnx-test"
+
+    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def run(self, prepared: Prepared) -> Raw:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def finish(self, raw: Raw) -> list[Result]:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def warmup(self) -> None:
+        pass

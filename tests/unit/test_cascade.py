@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from tests.fake_scorers import ScoreOnlyScorer
 
 from geoalign.errors import InputError
 from geoalign.scorers.cascade import CascadeScorer
@@ -59,11 +60,8 @@ class FakeStructured:
         pass
 
 
-class FakeNeural:
+class FakeNeural(ScoreOnlyScorer):
     """Records what it is asked; answers not_match, or an ItemError for one poisoned address."""
-
-    name = "onnx"
-    model_id = "onnx-test"
 
     def __init__(self) -> None:
         self.asked: list[AddressPair] = []
@@ -76,18 +74,6 @@ class FakeNeural:
             else Match.from_probabilities((0.1, 0.1, 0.8), scorer="onnx", model=self.model_id)
             for p in pairs
         ]
-
-    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def run(self, prepared: Prepared) -> Raw:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def finish(self, raw: Raw) -> list[Result]:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def warmup(self) -> None:
-        pass
 
 
 TABLE = {"exact": SURE_EXACT, "not": SURE_NOT, "unsure": UNSURE, "poison": UNSURE}

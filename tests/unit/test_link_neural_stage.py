@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tests.fake_scorers import ScoreOnlyScorer
+
 from geoalign.address.analyze import ViewCache
 from geoalign.link.blocking import DEFAULT_RULES
 from geoalign.link.candidates import Judged, Record, RecordAnalyzer, SamePlaceJudge, exact_bounds
@@ -12,7 +14,7 @@ from geoalign.link.rows import LinkStatus, link_result
 from geoalign.scorers.cascade import CascadeScorer
 from geoalign.scorers.rules import with_rules
 from geoalign.scorers.structured import StructuredScorer
-from geoalign.types import AddressPair, Match, Prepared, Raw, Result
+from geoalign.types import AddressPair, Match, Result
 
 QUERY = "浙江省杭州市西湖区文三路369号"
 LIFTED = "杭州市西湖区文三路369号"  # admin_omitted: the rules lift exact_match to >= 0.95
@@ -20,11 +22,8 @@ SAME = "浙江省杭州市西湖区文三路369号"  # identical: exact_match 1 
 OPEN = "浙江省杭州市西湖区文三路369号电子大厦"  # in the uncertain band, no rule fires
 
 
-class RecordingNeural:
+class RecordingNeural(ScoreOnlyScorer):
     """A neural stage that records what it is asked and answers exact_match 0.6 (below every floor)."""
-
-    name = "onnx"
-    model_id = "onnx-test"
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
@@ -32,18 +31,6 @@ class RecordingNeural:
     def score(self, pairs: Sequence[AddressPair]) -> list[Result]:
         self.asked += [(str(p.a), str(p.b)) for p in pairs]
         return [Match.from_probabilities((0.6, 0.3, 0.1), scorer="onnx", model=self.model_id) for _ in pairs]
-
-    def prepare(self, pairs: Sequence[AddressPair]) -> Prepared:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def run(self, prepared: Prepared) -> Raw:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def finish(self, raw: Raw) -> list[Result]:  # pragma: no cover - not used
-        raise NotImplementedError
-
-    def warmup(self) -> None:
-        pass
 
 
 def _judge(
