@@ -52,3 +52,32 @@ def test_clean_never_raises_and_output_is_clean(text: str) -> None:
         assert clean(result.text) == Cleaned(result.text, False, 0)  # idempotent
     else:
         assert result.code == "empty"
+
+
+def _walked(value: str) -> Cleaned | ItemError:
+    """The per-character walk alone (no fast path): what clean() must equal."""
+    import unicodedata
+
+    out, removed = [], 0
+    for ch in value:
+        if ch in "\t\n\r\v\f":
+            out.append(" ")
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+            removed += 1
+        else:
+            out.append(ch)
+    text = " ".join("".join(out).split())
+    if not text:
+        return ItemError("empty", "address is empty after removing whitespace and control characters")
+    truncated = len(text) > DEFAULT_MAX_CHARS
+    return Cleaned(text[:DEFAULT_MAX_CHARS].rstrip() if truncated else text, truncated, removed)
+
+
+# address characters, spaces of every kind, and one of each dropped category (Cc Cf Co Cn)
+MIXED = "杭州市文三路369号 \u3000\u00a0\u2028\u200b\ufeff\x00\t\n🏢AＢ\ue000\U000e0001\u0378"
+
+
+@given(st.text(alphabet=st.sampled_from(MIXED)))
+def test_fast_path_equals_the_per_character_walk(text: str) -> None:
+    # printable values skip the walk; the answer must be the walk's, whatever the characters
+    assert clean(text) == _walked(text)
