@@ -120,10 +120,9 @@ def embed_texts(texts: Any, settings: LinkSettings, dim: int) -> np.ndarray:
     if n == 0:
         return matrix
     table = pa.table({"tid": pa.array(np.arange(n, dtype=np.int64)), "text": texts})
-    # several blocks, so that the map below runs as several tasks (one block is one task)
-    step = max(1, min(4 * EMBED_BATCH, -(-n // max(1, int(ray.cluster_resources().get("CPU", 1))))))
-    blocks = [table.slice(i, step) for i in range(0, n, step)]
-    vectors = ray.data.from_arrow(blocks).map_batches(
+    # blocks of at most n / CPUs rows, so that the map below runs as at least one task per CPU
+    step = min(4 * EMBED_BATCH, -(-n // max(1, int(ray.cluster_resources().get("CPU", 1)))))
+    vectors = _in_blocks(table, step).map_batches(
         _embed,
         fn_kwargs={"model": settings.ann, "dim": dim},
         batch_format="pyarrow",
@@ -203,13 +202,16 @@ class AnnStream:
 def _query_rows(records: RecordTexts) -> Any:
     """(pos, tid) of the query records as a dataset of several blocks (one search task each)."""
     pa = require_pyarrow()
-    ray = require_ray()
     table = pa.table(
         {"pos": pa.array(records.positions, pa.int64()), "tid": pa.array(records.tids, pa.int64())}
     )
-    n = len(table)
-    step = max(1, 4 * EMBED_BATCH)
-    return ray.data.from_arrow([table.slice(i, step) for i in range(0, n, step)] or [table])
+    return _in_blocks(table, 4 * EMBED_BATCH)
+
+
+def _in_blocks(table: Any, step: int) -> Any:
+    """``table`` as a dataset of blocks of ``step`` rows: one block is one task of a map over it."""
+    blocks = [table.slice(i, step) for i in range(0, len(table), step)]
+    return require_ray().data.from_arrow(blocks or [table])
 
 
 def ann_candidates(query: Any, index: Any, settings: LinkSettings, *, dedupe: bool) -> AnnStream:
