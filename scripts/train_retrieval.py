@@ -25,6 +25,12 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("lr", "temperature", "minutes"):
         parser.add_argument(f"--{name}", type=float, default=getattr(defaults, name))
+    parser.add_argument(
+        "--hard-negatives",
+        action="store_true",
+        help="add each CCKS training query's not_match candidates as extra negatives",
+    )
+    parser.add_argument("--synth-per-address", type=int, default=defaults.synth_per_address)
     args = parser.parse_args()
     fields = {k: v for k, v in vars(args).items() if v is not None}
     print(train(RetrievalTrainConfig(**fields)))

@@ -8,7 +8,10 @@ normalized text of a record.
 
 Loss: symmetric InfoNCE with in-batch negatives (each a's positive is its b; the other b's of the batch
 are its negatives) at a fixed temperature — the objective e5 itself was trained with. A batch never
-holds the same text twice (a duplicate would be a false negative).
+holds the same text twice (a duplicate would be a false negative). With ``hard_negatives`` each CCKS
+query also brings one of its own not_match candidates (annotated as another place, yet usually on the
+same road or in the same compound: exactly the records retrieval must rank below the true one) as an
+extra negative column for every a of the batch.
 
 Resumable: ``OUT/last.pt`` (model, optimizer, step, data order seed) every ``save_every`` steps; a rerun
 continues. ``OUT/train.log`` logs loss and the validation recall@k (validation queries against every
@@ -43,6 +46,7 @@ class RetrievalTrainConfig:
     minutes: float = 20.0  # wall-clock budget for the optimisation steps
     max_steps: int = 100_000
     synth_per_address: int = 1
+    hard_negatives: bool = False  # add each CCKS query's not_match candidates as negatives
     shenzhen_limit: int = 20_000
     threads: int = 1
     seed: int = 16
@@ -103,6 +107,34 @@ def training_pairs(cfg: RetrievalTrainConfig) -> tuple[list[tuple[str, str]], di
     return pairs, counts
 
 
+def hard_negative_map(cfg: RetrievalTrainConfig) -> dict[str, list[str]]:
+    """Normalized CCKS training query -> its normalized not_match candidates (training split only)."""
+    from geoalign.neural.data import MASK_NOT, ccks_splits
+
+    out: dict[str, list[str]] = {}
+    for p in ccks_splits(cfg.ccks).train:
+        if p.allowed == MASK_NOT:
+            a, b = _norm(p.a), _norm(p.b)
+            if a != b:
+                out.setdefault(a, []).append(b)
+    return {a: sorted(set(bs)) for a, bs in out.items()}
+
+
+def pick_hard_negatives(
+    batch_pairs: Sequence[tuple[str, str]], hard: dict[str, list[str]], rng: random.Random
+) -> list[str]:
+    """At most one hard negative per a, never a text of the batch and never twice (no false negative)."""
+    taken = {t for pair in batch_pairs for t in pair}
+    out: list[str] = []
+    for a, _b in batch_pairs:
+        options = [t for t in hard.get(a, ()) if t not in taken]
+        if options:
+            choice = rng.choice(options)
+            taken.add(choice)
+            out.append(choice)
+    return out
+
+
 def validation_task(cfg: RetrievalTrainConfig) -> tuple[list[str], list[str], list[tuple[int, int]]]:
     """Validation queries, every distinct CCKS candidate, and the (query, candidate) exact pairs."""
     from geoalign.neural.data import MASK_EXACT, ccks_splits
@@ -156,6 +188,8 @@ def train(cfg: RetrievalTrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
     pairs, counts = training_pairs(cfg)
+    hard = hard_negative_map(cfg) if cfg.hard_negatives else {}
+    counts["hard_negative_queries"] = len(hard)
     log(out, f"data: {counts}")
     val_q, val_c, gold = validation_task(cfg)
     log(out, f"validation: {len(val_q)} queries x {len(val_c)} candidates, {len(gold)} exact pairs")
@@ -204,13 +238,17 @@ def train(cfg: RetrievalTrainConfig) -> Path:
     while not done:
         batches = _batches(pairs, cfg.batch_size, random.Random(cfg.seed + epoch))
         for batch in batches[epoch_step:]:
-            a, b = tensors([pairs[i][0] for i in batch]), tensors([pairs[i][1] for i in batch])
-            za, zb = model(*a), model(*b)
-            logits = za @ zb.T / cfg.temperature
+            batch_pairs = [pairs[i] for i in batch]
+            # seeded by step so a resumed run draws the same negatives
+            negatives = pick_hard_negatives(batch_pairs, hard, random.Random(cfg.seed * 1_000_003 + step))
+            a = tensors([p[0] for p in batch_pairs])
+            b = tensors([p[1] for p in batch_pairs] + negatives)
+            za, zb_all = model(*a), model(*b)
+            zb = zb_all[: len(batch)]
             target = torch.arange(len(batch))
             loss = (
-                torch.nn.functional.cross_entropy(logits, target)
-                + torch.nn.functional.cross_entropy(logits.T, target)
+                torch.nn.functional.cross_entropy(za @ zb_all.T / cfg.temperature, target)
+                + torch.nn.functional.cross_entropy(zb @ za.T / cfg.temperature, target)
             ) / 2
             optimizer.zero_grad()
             loss.backward()
@@ -237,6 +275,7 @@ def train(cfg: RetrievalTrainConfig) -> Path:
         "data": counts,
         "layers": cfg.layers,
         "max_length": cfg.max_length,
+        "hard_negatives": cfg.hard_negatives,
     }
     log(out, f"final: {metrics}")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
@@ -251,4 +290,12 @@ def train(cfg: RetrievalTrainConfig) -> Path:
     return out / "onnx"
 
 
-__all__ = ["RetrievalTrainConfig", "recall_at", "train", "training_pairs", "validation_task"]
+__all__ = [
+    "RetrievalTrainConfig",
+    "hard_negative_map",
+    "pick_hard_negatives",
+    "recall_at",
+    "train",
+    "training_pairs",
+    "validation_task",
+]
