@@ -397,7 +397,7 @@ def test_link_with_a_neural_model_runs_the_cascade(
     scored = judge["forward_pairs"] + judge["reverse_pairs"]
     assert scored > 0
     # every pair is in the band: the neural stage decides it, fails on it, or was not needed for it
-    # (the rules fix its exact_match probability: candidates.exact_bounds)
+    # (the rules fix its exact_match probability: cascade.exact_bounds)
     assert cascade["neural_decided"] + cascade["neural_errors"] + judge["neural_not_needed"] == scored
     assert cascade["structured_decided"] == cascade["neural_errors"]
     assert cascade["neural_ms"] > 0

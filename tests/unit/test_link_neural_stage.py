@@ -1,5 +1,5 @@
-"""Link asks the cascade's neural stage only for pairs whose answer it could change (candidates.py:
-``first_stage``, ``exact_bounds``, ``SamePlaceJudge._staged``)."""
+"""Link asks the cascade's neural stage only for pairs whose answer it could change
+(``cascade.cheap_stage``, ``cascade.exact_bounds``, ``candidates.SamePlaceJudge._staged``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from tests.fake_scorers import ScoreOnlyScorer
 
 from geoalign.address.analyze import ViewCache
 from geoalign.link.blocking import DEFAULT_RULES
-from geoalign.link.candidates import Judged, Record, RecordAnalyzer, SamePlaceJudge, exact_bounds
+from geoalign.link.candidates import Judged, Record, RecordAnalyzer, SamePlaceJudge
 from geoalign.link.rows import LinkStatus, link_result
-from geoalign.scorers.cascade import CascadeScorer
+from geoalign.scorers.cascade import CascadeScorer, cheap_stage, exact_bounds
 from geoalign.scorers.rules import with_rules
 from geoalign.scorers.structured import StructuredScorer
 from geoalign.types import AddressPair, Match, Result
@@ -40,7 +40,7 @@ def _judge(
     scorer = with_rules(CascadeScorer(StructuredScorer(), neural, threshold=0.85))
     judge = SamePlaceJudge(scorer)
     if not staged:
-        judge.first_stage = None  # every pair through the whole cascade, as before
+        judge.cheap_stage = None  # every pair through the whole cascade, as before
     analyzer = RecordAnalyzer(ViewCache(), DEFAULT_RULES)
     query = analyzer.analyze(Record("q", QUERY))
     records = [analyzer.analyze(Record(f"r{i}", t)) for i, t in enumerate(texts)]
@@ -101,3 +101,17 @@ def test_exact_bounds_reads_the_stage_and_the_rules() -> None:
     assert exact_bounds(answer((0.4, 0.3, 0.3), {"cascade": band})) is None
     assert exact_bounds(answer((0.4, 0.3, 0.3), None)) is None  # nothing known without the explanation
     assert exact_bounds(answer((0.4, 0.3, 0.3), {"cascade": {"stage": "neural"}})) is None
+
+
+def test_the_cheap_stage_is_the_same_rules_over_the_cascade_without_its_neural_stage() -> None:
+    cascade = CascadeScorer(StructuredScorer(), RecordingNeural(), threshold=0.85)
+    cheap = cheap_stage(with_rules(cascade, rules=["identical", "another_road"], max_chars=80))
+    inner = cheap.inner  # type: ignore[union-attr]
+    assert isinstance(inner, CascadeScorer) and inner.neural is None
+    assert inner.structured is cascade.structured and inner.threshold == 0.85
+    assert cheap.enabled == {"identical", "another_road"}  # type: ignore[union-attr]
+    assert cheap.max_chars == 80  # type: ignore[union-attr]
+    # nothing to spare: no neural stage, or no rules to bound an uncertain answer
+    assert cheap_stage(with_rules(cascade.without_neural())) is None
+    assert cheap_stage(cascade) is None
+    assert cheap_stage(with_rules(StructuredScorer())) is None

@@ -12,9 +12,11 @@ finished chunk; the output file appears atomically at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from geoalign.types import LABELS
@@ -22,6 +24,8 @@ from geoalign.types import LABELS
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
+    from geoalign.io.resume import PartialOutput
+    from geoalign.io.tables import Table
     from geoalign.scorers.spec import ScorerSpec
 
 RESULT_COLUMNS = ("label", "p_exact_match", "p_partial_match", "p_not_match", "error")
@@ -139,6 +143,35 @@ def _start_pool(spec: ScorerSpec, workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(spec,))
 
 
+@contextlib.contextmanager
+def _pool(spec: ScorerSpec, workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """The worker pool of ``--workers N`` (None for one worker). On an error or an interrupt the chunks
+    still queued are cancelled (scoring them would only delay the exit); on every exit the workers are
+    waited for, so none outlives the command."""
+    if workers <= 1:
+        yield None
+        return
+    pool = _start_pool(spec, workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _scorer(spec: ScorerSpec, pool: ProcessPoolExecutor | None, workers: int) -> tuple[Any, tuple[str, str]]:
+    """(the in-process scorer, or None when ``pool`` scores; the scorer's name and model id)."""
+    if pool is None:
+        scorer = spec.build()
+        return scorer, (scorer.name, scorer.model_id)
+    # one task per worker: the executor spawns a process per task submitted while none is
+    # idle, so all workers start (and build) at once, not one after the first has built
+    asked = [pool.submit(_worker_identity) for _ in range(workers)]
+    return None, asked[0].result()
+
+
 def _scored(
     chunks: Iterator[list[Any]], scorer: Any, pool: ProcessPoolExecutor | None, workers: int, ia: int, ib: int
 ) -> Iterator[tuple[list[Any], list[Compact]]]:
@@ -186,12 +219,86 @@ def _error_cell(code: str, message: str, raw: str | None = None) -> dict[str, st
     return cell
 
 
+def _open_partial(
+    args: argparse.Namespace,
+    table: Table,
+    columns: list[str],
+    ia: int,
+    ib: int,
+    identity: tuple[str, str],
+) -> tuple[PartialOutput, int]:
+    """The output's partial file and how many rows it already holds (0: a fresh start, as with
+    --restart). One written from another input file, other options or another scorer is started over,
+    and the run says why: rows of two jobs never mix."""
+    from geoalign.io.resume import PartialOutput, input_fingerprint
+
+    fingerprint = input_fingerprint(
+        args.input,
+        a=ia,
+        b=ib,
+        header=table.header,
+        format=table.fmt,
+        encoding=table.encoding,
+        scorer=identity[0],
+        model=identity[1],
+    )
+    partial = PartialOutput(args.output, fingerprint, columns)
+    done = partial.start(resume=not args.restart)
+    if partial.stale_reason:
+        print(f"geoalign score: {partial.stale_reason}", file=sys.stderr)
+    if done:
+        print(f"geoalign score: resuming after {done} rows already in {partial.path}", file=sys.stderr)
+    return partial, done
+
+
+@dataclass(slots=True)
+class _Written:
+    """What this run wrote, for its summary and its exit status."""
+
+    rows: int = 0
+    errors: int = 0
+    #: addresses scored on their first --max-chars characters (the output has no explanation column)
+    cut: int = 0
+    first_error: str | None = None
+
+
+def _write(
+    scored: Iterable[tuple[list[Any], list[Compact]]],
+    partial: PartialOutput,
+    bar: Any,
+    ia: int,
+    ib: int,
+    limit: int,
+) -> _Written:
+    """Append each scored chunk to ``partial`` as output rows (the input values, then RESULT_COLUMNS),
+    a chunk at a time so that a rerun resumes after the last one written."""
+    written = _Written()
+    for chunk, results in scored:
+        out_rows = []
+        it = iter(results)
+        for r in chunk:
+            result: Compact = (None, r.error.code, r.error.message) if r.error is not None else next(it)
+            if result[0] is None:
+                written.errors += 1
+                message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
+                written.first_error = written.first_error or f"{result[1]}: {message}"
+                error = _error_cell(str(result[1]), message, r.raw)
+                out_rows.append([*r.values, None, None, None, None, error])
+            else:
+                out_rows.append([*r.values, *result, None])
+                written.cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
+        partial.append(out_rows)
+        written.rows += len(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     from geoalign.address.clean import DEFAULT_MAX_CHARS
     from geoalign.errors import InputError
     from geoalign.io.formats import output_format
     from geoalign.io.paths import check_output
-    from geoalign.io.resume import PartialOutput, input_fingerprint
     from geoalign.io.tables import read_table, resolve_column
     from geoalign.scorers.spec import ScorerSpec
 
@@ -218,94 +325,43 @@ def run(args: argparse.Namespace) -> int:
     columns = [*in_columns, *RESULT_COLUMNS]
     # the output file has no explanation column: skip building one per pair (a third of finish)
     spec = ScorerSpec.from_args(args, explain=False)
-    pool = _start_pool(spec, args.workers) if args.workers > 1 else None
-    try:
-        if pool is None:
-            scorer = spec.build()
-            identity = scorer.name, scorer.model_id
-        else:
-            scorer = None
-            # one task per worker: the executor spawns a process per task submitted while none is
-            # idle, so all workers start (and build) at once, not one after the first has built
-            asked = [pool.submit(_worker_identity) for _ in range(args.workers)]
-            identity = asked[0].result()
-        fingerprint = input_fingerprint(
-            args.input,
-            a=ia,
-            b=ib,
-            header=table.header,
-            format=table.fmt,
-            encoding=table.encoding,
-            scorer=identity[0],
-            model=identity[1],
-        )
-        partial = PartialOutput(args.output, fingerprint, columns)
-        done = partial.start(resume=not args.restart)
-        if partial.stale_reason:
-            print(f"geoalign score: {partial.stale_reason}", file=sys.stderr)
-        if done:
-            print(f"geoalign score: resuming after {done} rows already in {partial.path}", file=sys.stderr)
-
+    limit = spec.max_chars or DEFAULT_MAX_CHARS
+    with _pool(spec, args.workers) as pool:
+        scorer, identity = _scorer(spec, pool, args.workers)
+        partial, done = _open_partial(args, table, columns, ia, ib, identity)
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=table.total, initial=done, unit="pairs", file=sys.stderr)
         start = time.perf_counter()
-        n_rows = n_errors = n_cut = 0
-        limit = spec.max_chars or DEFAULT_MAX_CHARS
-        first_error: str | None = None
         rows = iter(table.rows)
         for _ in range(done):  # already in the partial file
             if next(rows, None) is None:
                 break
         try:
-            chunks = _chunks(rows, args.batch_size)
-            for chunk, results in _scored(chunks, scorer, pool, args.workers, ia, ib):
-                out_rows = []
-                it = iter(results)
-                for r in chunk:
-                    result: Compact = (
-                        (None, r.error.code, r.error.message) if r.error is not None else next(it)
-                    )
-                    if result[0] is None:
-                        n_errors += 1
-                        message = result[2] if r.error is not None else f"line {r.line}: {result[2]}"
-                        first_error = first_error or f"{result[1]}: {message}"
-                        error = _error_cell(str(result[1]), message, r.raw)
-                        out_rows.append([*r.values, None, None, None, None, error])
-                    else:
-                        out_rows.append([*r.values, *result, None])
-                        n_cut += _cut(r.values[ia], limit) + _cut(r.values[ib], limit)
-                partial.append(out_rows)
-                n_rows += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+            scored = _scored(_chunks(rows, args.batch_size), scorer, pool, args.workers, ia, ib)
+            written = _write(scored, partial, bar, ia, ib, limit)
         finally:
             if bar is not None:
                 bar.close()
         partial.finish(out_fmt)
         seconds = time.perf_counter() - start
-        rate = n_rows / seconds if seconds > 0 else 0.0
+        rate = written.rows / seconds if seconds > 0 else 0.0
         print(
-            f"geoalign score: {done + n_rows} rows -> {args.output} ({n_errors} error rows this run; "
-            f"{n_rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
+            f"geoalign score: {done + written.rows} rows -> {args.output} ({written.errors} error rows "
+            f"this run; {written.rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
             file=sys.stderr,
         )
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
-    if n_cut:
+    if written.cut:
         print(
-            f"geoalign score: {n_cut} addresses longer than --max-chars {limit} were scored on their "
+            f"geoalign score: {written.cut} addresses longer than --max-chars {limit} were scored on their "
             f"first {limit} characters",
             file=sys.stderr,
         )
-    if n_rows and n_errors == n_rows:
+    if written.rows and written.errors == written.rows:
         # every row failed: a wrong file, column or encoding, not bad data; a script must notice
-        raise InputError(f"all {n_rows} rows failed (first: {first_error}); see the error column")
+        raise InputError(
+            f"all {written.rows} rows failed (first: {written.first_error}); see the error column"
+        )
     return 0

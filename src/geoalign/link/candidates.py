@@ -197,7 +197,9 @@ class SamePlaceJudge:
         self.threshold = threshold
         self.batch_size = max(1, batch_size)
         self.stats = JudgeStats()
-        self.first_stage = first_stage(scorer)
+        from geoalign.scorers.cascade import cheap_stage
+
+        self.cheap_stage = cheap_stage(scorer)
 
     @staticmethod
     def _conflicts(a: Record, b: Record, match: Match) -> list[str]:
@@ -252,18 +254,20 @@ class SamePlaceJudge:
         """``pairs`` scored as the whole scorer would, sending through its neural stage only the pairs
         whose neural answer could change what the caller decides from the exact_match probability.
 
-        The cheap stage (``first_stage``) scores every pair; ``exact_bounds`` then says what the whole
-        cascade's exact_match probability could be. A point (decided by the structured stage, or fixed by
-        a rule: a cap makes it 0, ``identical`` 1) is the whole cascade's answer for exact_match. With
-        ``floors``, a pair the rules lift to at least a floor >= the threshold is kept too: its
-        same-place decision is fixed; with ``groups`` (each pair's query: link's forward direction, where
-        the rank among a query's candidates matters) only when no other pair of its query could reach
-        the floor and its query is not in ``blocked`` (it has candidates scored later, which might).
-        Such a pair reports the floor, not the neural stage's value above it. Without a cheap stage
-        (no neural stage to spare) every pair goes through the whole scorer."""
-        if self.first_stage is None or not pairs:
+        The cheap stage (``cascade.cheap_stage``) scores every pair; ``cascade.exact_bounds`` then says
+        what the whole cascade's exact_match probability could be. A point (decided by the structured
+        stage, or fixed by a rule: a cap makes it 0, ``identical`` 1) is the whole cascade's answer for
+        exact_match. With ``floors``, a pair the rules lift to at least a floor >= the threshold is
+        kept too: its same-place decision is fixed; with ``groups`` (each pair's query: link's forward
+        direction, where the rank among a query's candidates matters) only when no other pair of its
+        query could reach the floor and its query is not in ``blocked`` (it has candidates scored
+        later, which might). Such a pair reports the floor, not the neural stage's value above it.
+        Without a cheap stage (no neural stage to spare) every pair goes through the whole scorer."""
+        from geoalign.scorers.cascade import exact_bounds
+
+        if self.cheap_stage is None or not pairs:
             return self._score(pairs)
-        first = self._score(pairs, self.first_stage)
+        first = self._score(pairs, self.cheap_stage)
         bounds = [exact_bounds(result) for result in first]
         members: dict[int, list[int]] = {}
         if groups is not None:
@@ -411,53 +415,9 @@ class SamePlaceJudge:
         return judged
 
 
-def first_stage(scorer: Scorer) -> Scorer | None:
-    """The cheap stage of ``scorer`` under the same rules: the rule layer over its cascade without the
-    neural stage, sharing the structured matcher (and so its parse cache). None where there is no
-    neural stage to spare (a structured judge, or a scorer that is not a cascade under the rules)."""
-    from geoalign.scorers.cascade import CascadeScorer
-    from geoalign.scorers.rules import RuleScorer
-
-    if not isinstance(scorer, RuleScorer):
-        return None
-    inner = scorer.inner
-    if not isinstance(inner, CascadeScorer) or inner.neural is None:
-        return None
-    cheap = CascadeScorer(inner.structured, None, threshold=inner.threshold)
-    return RuleScorer(cheap, rules=scorer.enabled, max_chars=scorer.max_chars)
-
-
 def _uncertain(result: Result) -> bool:
     stage = ((result.explanation or {}).get("cascade") or {}) if isinstance(result, Match) else {}
     return bool(stage.get("uncertain"))
-
-
-def exact_bounds(result: Result) -> tuple[float, float] | None:
-    """What the whole cascade (under the rule layer) could answer for exact_match, given its cheap
-    stage's answer (``first_stage``), or None where it could be anything.
-
-    Outside the uncertain band the structured stage decides: its answer is the cascade's. Inside it
-    the neural answer would replace it, but the rule layer acts after the cascade on the same views:
-    a cap it applied here caps the neural answer too (exact_match 0), and a lift to a floor lifts
-    it to the same floor (exact_match in [floor, 1]; ``identical`` is 1 whatever the models say).
-    Nothing is read without the explanation that says which stage decided and which rule fired."""
-    if not isinstance(result, Match) or result.explanation is None:
-        return None
-    from geoalign.scorers.rules import CAPS, LIFT_PROBABILITY
-
-    stage = result.explanation.get("cascade") or {}
-    if stage.get("stage") != "structured" or "neural_error" in stage:
-        return None
-    p = result.probabilities["exact_match"]
-    if not stage.get("uncertain"):
-        return (p, p)
-    fired = result.explanation.get("rules") or ()
-    if p == 0.0 and any(rule in CAPS for rule in fired):
-        return (0.0, 0.0)
-    floors = [LIFT_PROBABILITY[rule] for rule in fired if rule in LIFT_PROBABILITY]
-    if floors and p == floors[0]:
-        return (p, p) if p >= 1.0 else (p, 1.0)
-    return None
 
 
 _SEPARATORS = re.compile(r"[\s,，、;；:：.。·/|_\-—]+")
@@ -507,9 +467,7 @@ __all__ = [
     "Record",
     "RecordAnalyzer",
     "SamePlaceJudge",
-    "exact_bounds",
     "featurizer_of",
-    "first_stage",
     "hard_conflicts",
     "probabilities_of",
 ]

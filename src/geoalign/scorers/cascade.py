@@ -18,6 +18,9 @@ below ``threshold`` — is worth the neural model (uk_address_matcher's cheap-st
 * A neural failure on one item never fails its batch; the structured answer is kept, and the failure is
   recorded in the explanation and counted in ``stats`` (visible, not silent).
 * ``stats`` counts how many pairs each stage decided and how long each stage took, for the run report.
+* A caller that reads only the exact_match probability (link's same-place judge) can score with the
+  cheap stage first (``cheap_stage``: the rule layer over ``without_neural()``) and ask the whole
+  cascade only for the pairs whose answer ``exact_bounds`` leaves open.
 
 Without a neural scorer the cascade is the structured scorer plus the same accounting; the uncertain
 band is then counted as ``uncertain_kept`` so a user sees what ``--model`` would be asked to score.
@@ -107,6 +110,12 @@ class CascadeScorer:
     def explain(self, value: bool) -> None:
         if hasattr(self.structured, "explain"):
             self.structured.explain = value  # type: ignore[attr-defined]
+
+    def without_neural(self) -> CascadeScorer:
+        """This cascade with no neural stage, sharing its structured scorer (and so the parse cache) and
+        threshold: the whole cascade's answer wherever the structured stage decides, else the structured
+        answer marked ``uncertain``. The stack is left out: it blends only neural answers."""
+        return CascadeScorer(self.structured, None, threshold=self.threshold)
 
     def reset(self) -> None:
         with self._lock:
@@ -264,6 +273,49 @@ def _capped_by_rules(match: Match, views: Any, name: str) -> Match:
     return apply_decision(match, cap_decision(views[0], views[1]), name)
 
 
+def cheap_stage(scorer: Scorer) -> Scorer | None:
+    """The cheap stage of a cascade under the rule layer: the same rules over ``without_neural()``, whose
+    answers ``exact_bounds`` reads. None where there is no neural stage to spare: a cascade without one,
+    or a scorer that is not a cascade under the rules (without the rules an uncertain answer bounds
+    nothing, so a cheap pass would only score the structured stage twice)."""
+    from geoalign.scorers.rules import RuleScorer
+
+    if not isinstance(scorer, RuleScorer):
+        return None
+    inner = scorer.inner
+    if not isinstance(inner, CascadeScorer) or inner.neural is None:
+        return None
+    return RuleScorer(inner.without_neural(), rules=scorer.enabled, max_chars=scorer.max_chars)
+
+
+def exact_bounds(result: Result) -> tuple[float, float] | None:
+    """What the whole cascade (under the rule layer) could answer for exact_match, given its cheap
+    stage's answer (``cheap_stage``), or None where it could be anything.
+
+    Outside the uncertain band the structured stage decides: its answer is the cascade's. Inside it
+    the neural answer would replace it, but the rule layer acts after the cascade on the same views:
+    a cap it applied here caps the neural answer too (exact_match 0), and a lift to a floor lifts
+    it to the same floor (exact_match in [floor, 1]; ``identical`` is 1 whatever the models say).
+    Nothing is read without the explanation that says which stage decided and which rule fired."""
+    if not isinstance(result, Match) or result.explanation is None:
+        return None
+    from geoalign.scorers.rules import CAPS, LIFT_PROBABILITY
+
+    stage = result.explanation.get("cascade") or {}
+    if stage.get("stage") != "structured" or "neural_error" in stage:
+        return None
+    p = result.probabilities["exact_match"]
+    if not stage.get("uncertain"):
+        return (p, p)
+    fired = result.explanation.get("rules") or ()
+    if p == 0.0 and any(rule in CAPS for rule in fired):
+        return (0.0, 0.0)
+    floors = [LIFT_PROBABILITY[rule] for rule in fired if rule in LIFT_PROBABILITY]
+    if floors and p == floors[0]:
+        return (p, p) if p >= 1.0 else (p, 1.0)
+    return None
+
+
 #: geoalign's own neural matcher, shipped in the package (int8 ONNX + tokenizer + stack.json).
 SHIPPED_NEURAL: Final = Path(__file__).resolve().parent.parent / "models" / "neural"
 STACK_FILE: Final = "stack.json"
@@ -311,4 +363,11 @@ def build_cascade(
     return CascadeScorer(structured, neural, threshold=threshold, stack=stack)
 
 
-__all__ = ["CASCADE_CONFIDENCE_THRESHOLD", "CascadeScorer", "CascadeStats", "build_cascade"]
+__all__ = [
+    "CASCADE_CONFIDENCE_THRESHOLD",
+    "CascadeScorer",
+    "CascadeStats",
+    "build_cascade",
+    "cheap_stage",
+    "exact_bounds",
+]
