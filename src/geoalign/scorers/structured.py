@@ -155,7 +155,7 @@ class StructuredModel:
         # One OpenMP thread: geoalign parallelizes with processes (score/serve --workers, link), and
         # LightGBM's default (every core) makes each call wait at OpenMP barriers for threads that other
         # busy processes hold: 8 ms for one row on a 2-core machine with the other core busy, against
-        # 0.1 ms; even alone it spends ~1.5x the CPU for batches of the sizes scoring uses (<= 256).
+        # 0.1 ms; and 1.6x the CPU per row at a batch of 256 (docs/benchmarks.md, session 8).
         raw = self.booster.predict(features, num_threads=1)
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, len(LABELS))
         return decide(raw, features, self.class_weights)

@@ -57,7 +57,7 @@ def _embedder(model: str) -> Any:
 
 def _vector_schema(dim: int) -> Any:
     pa = require_pyarrow()
-    return pa.schema([pa.field("pos", pa.int64()), pa.field("vector", pa.list_(pa.float32(), dim))])
+    return pa.schema([pa.field("tid", pa.int64()), pa.field("vector", pa.list_(pa.float32(), dim))])
 
 
 def _embed(batch: Any, *, model: str, dim: int) -> Any:
@@ -67,7 +67,7 @@ def _embed(batch: Any, *, model: str, dim: int) -> Any:
     flat = pa.array(vectors.reshape(-1), pa.float32())
     return pa.Table.from_arrays(
         [batch.column("tid"), pa.FixedSizeListArray.from_arrays(flat, dim)],
-        schema=pa.schema([pa.field("tid", pa.int64()), pa.field("vector", pa.list_(pa.float32(), dim))]),
+        schema=_vector_schema(dim),
     )
 
 
@@ -129,16 +129,16 @@ def embed_texts(texts: Any, settings: LinkSettings, dim: int) -> np.ndarray:
         batch_size=EMBED_BATCH,
     )
     for batch in vectors.iter_batches(batch_format="pyarrow"):
-        tids, rows = _as_numpy(batch, dim, key="tid")
+        tids, rows = _as_numpy(batch, dim)
         matrix[tids] = rows
     return matrix
 
 
-def _as_numpy(table: Any, dim: int, key: str = "pos") -> tuple[np.ndarray, np.ndarray]:
-    """(keys, vectors) of a vector table."""
+def _as_numpy(table: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(text ids, vectors) of a vector table."""
     column = table.column("vector").combine_chunks()
     vectors = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-    return table.column(key).to_numpy(), vectors.astype(np.float32, copy=False)
+    return table.column("tid").to_numpy(), vectors.astype(np.float32, copy=False)
 
 
 def build_index(
