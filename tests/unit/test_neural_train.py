@@ -193,7 +193,23 @@ def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_p
     assert (student.parent / "teacher_onnx.npz").is_file()
     log = (student.parent / "train.log").read_text(encoding="utf-8")
     assert "distinct pairs scored" in log
-    with pytest.raises(ValueError, match="not both"):
-        train(
-            tiny_train_config(tmp_path, "s2", teacher=(str(teacher),), teacher_onnx=str(tmp_path / "graph"))
-        )
+    # a torch run and the graph teach together: one ensemble
+    both = train(
+        tiny_train_config(tmp_path, "s2", teacher=(str(teacher),), teacher_onnx=str(tmp_path / "graph"))
+    )
+    assert (both / "config.json").is_file()
+
+
+def test_an_ensemble_weights_every_teacher_model_equally() -> None:
+    require_module("torch", "torch")
+    import torch
+
+    from geoalign.neural.train import ensemble_log_probs
+
+    a = torch.log(torch.tensor([[0.7, 0.2, 0.1]]))
+    b = torch.log(torch.tensor([[0.1, 0.3, 0.6]]))
+    c = torch.log(torch.tensor([[0.2, 0.2, 0.6]]))
+    # two torch runs arrive averaged (weight 2), the graph alone (weight 1): same as three equal members
+    got = ensemble_log_probs([((a + b) / 2, 2), (c, 1)])
+    torch.testing.assert_close(got, (a + b + c) / 3)
+    torch.testing.assert_close(ensemble_log_probs([(c, 1)]), c)

@@ -70,8 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--teacher-onnx",
         default=None,
         metavar="DIR",
-        help="distil a geoalign ONNX model directory instead (e.g. src/geoalign/models/neural, the shipped "
-        "model): it reads raw text with its own tokenizer; each distinct pair is scored once and cached",
+        help="distil a geoalign ONNX model directory (e.g. src/geoalign/models/neural, the shipped model), "
+        "alone or with --teacher as one more ensemble member: it reads raw text with its own tokenizer; each "
+        "distinct pair is scored once and cached",
     )
     parser.add_argument(
         "--init-from",

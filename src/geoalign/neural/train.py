@@ -64,7 +64,7 @@ class TrainConfig:
     eval_limit: int | None = None
     # trained runs' best/ directories: distil their soft labels (an ensemble: mean log-probabilities)
     teacher: tuple[str, ...] = ()
-    # a geoalign ONNX model directory (e.g. the shipped one) as the teacher instead: its own tokenizer
+    # a geoalign ONNX model directory (e.g. the shipped one) as a teacher, alone or beside `teacher`
     teacher_onnx: str | None = None
     init_from: str | None = None  # start from a trained best/ directory instead of the pretrained encoder
     distill_weight: float = 0.7  # share of the loss taken by the teacher's soft labels (rest: gold labels)
@@ -274,6 +274,14 @@ def distill_loss(student: Any, teacher: Any, temperature: float) -> Any:
     return torch.nn.functional.kl_div(log_s, p_t, reduction="batchmean") * (t * t)
 
 
+def ensemble_log_probs(members: Sequence[tuple[Any, int]]) -> Any:
+    """The teachers' soft labels: every model's log-probabilities weighted equally, whether it came as a
+    torch run or an ONNX graph (a member holding the mean of n models counts n times), so a new run and
+    the shipped graph can teach together."""
+    total = sum(logp * n for logp, n in members)
+    return total / sum(n for _, n in members)
+
+
 class Teachers:
     """Frozen trained models whose averaged log-probabilities are the soft labels (a product-of-experts
     ensemble: on validation the 6- and 12-layer runs together beat either alone). Each must share the
@@ -377,8 +385,6 @@ def train(cfg: TrainConfig) -> Path:
     if pad_id is None:
         raise ValueError(f"{init_dir / 'tokenizer.json'} has no <pad> token")
     model = BertForSequenceClassification.from_pretrained(init_dir)
-    if cfg.teacher and cfg.teacher_onnx:
-        raise ValueError("give torch teachers (--teacher) or an ONNX teacher (--teacher-onnx), not both")
     teachers = Teachers(cfg.teacher, tokenizer) if cfg.teacher else None
     val_pairs = splits.validation[: cfg.eval_limit] if cfg.eval_limit else splits.validation
     val = encode_pairs(tokenizer, val_pairs, cfg.max_length)
@@ -441,12 +447,13 @@ def train(cfg: TrainConfig) -> Path:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = pair_logits(model, b)
             loss = pair_loss(logits, b["allowed"], b["three_way"], class_weights, cfg.aux_weight)
-            soft = None
+            members: list[tuple[Any, int]] = []
             if teachers is not None:
-                soft = teachers.logits(b, cfg.bf16)
-            elif onnx_soft:
-                soft = onnx_soft[epoch][idx]
-            if soft is not None:
+                members.append((teachers.logits(b, cfg.bf16), len(teachers.models)))
+            if onnx_soft:
+                members.append((onnx_soft[epoch][idx], 1))
+            if members:
+                soft = ensemble_log_probs(members)
                 loss = (1.0 - cfg.distill_weight) * loss + cfg.distill_weight * distill_loss(
                     logits, soft, cfg.temperature
                 )
