@@ -116,6 +116,13 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     run_.add_argument(
         "--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="records per chunk and per checkpoint"
     )
+    run_.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes judging chunks, forked after the table is indexed (0: one per CPU core; 1: this "
+        "process alone; a table of one chunk always runs here). Output is the same for any number",
+    )
     run_.add_argument("--no-explanation", action="store_true", help="leave the explanation column empty")
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
     run_.add_argument("--restart", action="store_true", help="ignore an existing partial output")
@@ -155,8 +162,10 @@ def settings_from_args(args: argparse.Namespace) -> LinkSettings:
 def flags_from_args(args: argparse.Namespace) -> RunFlags:
     """How the run behaves (chunks, resume, progress bar, explanation column)."""
     from geoalign.link.settings import RunFlags
+    from geoalign.link.workers import resolve_workers
 
     return RunFlags(
+        workers=resolve_workers(args.workers),
         chunk_size=args.chunk_size,
         resume=not args.restart,
         progress=not args.no_progress and sys.stderr.isatty(),
@@ -257,7 +266,8 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
         from geoalign.link.truth import format_truth
 
         lines.append(format_truth(truth))
-    lines.append(f"  time: {summary.seconds.get('total', 0.0):.1f}s")
+    workers = f" ({summary.workers} worker processes)" if summary.workers > 1 else ""
+    lines.append(f"  time: {summary.seconds.get('total', 0.0):.1f}s{workers}")
     for message in summary.messages:
         lines.append(f"  {message}")
     print("\n".join(lines), file=sys.stderr)

@@ -118,7 +118,7 @@ def _worker_init(spec: ScorerSpec, barrier: Any, start_timeout_s: float) -> None
     pool is either wholly ready or reported as failed, never half-warm)."""
     global _worker_scorer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _watch_parent(os.getppid())
+    watch_parent(os.getppid())
     scorer = spec.build()
     scorer.warmup()
     _worker_scorer = scorer
@@ -127,7 +127,7 @@ def _worker_init(spec: ScorerSpec, barrier: Any, start_timeout_s: float) -> None
         barrier.wait(timeout=start_timeout_s)
 
 
-def _watch_parent(parent: int) -> None:
+def watch_parent(parent: int) -> None:
     """Exit when the parent is gone: a worker blocked on its task queue would otherwise outlive a
     server killed with SIGKILL (the queue's pipe never reports end of file to its own writers)."""
 
@@ -449,4 +449,5 @@ __all__ = [
     "WorkerDied",
     "resolve_workers",
     "usable_cpus",
+    "watch_parent",
 ]

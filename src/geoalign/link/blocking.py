@@ -304,6 +304,31 @@ class BlockingDiagnostics:
         self.n_queries_cut += int(before_cut > after_cut)
         self.max_per_query = max(self.max_per_query, after_cut)
 
+    def tallies(self) -> dict[str, Any]:
+        """What ``observe`` and ``remember_pairs`` accumulated, without the index (small, picklable):
+        a worker process sends its chunk's tallies back and the parent ``absorb``s them."""
+        return {
+            "query_counts": self.query_counts,
+            "n_queries": self.n_queries,
+            "n_queries_without_keys": self.n_queries_without_keys,
+            "pairs_before_cut": self.pairs_before_cut,
+            "pairs_after_cut": self.pairs_after_cut,
+            "n_queries_cut": self.n_queries_cut,
+            "found_pairs": self.found_pairs,
+            "max_per_query": self.max_per_query,
+        }
+
+    def absorb(self, tallies: dict[str, Any]) -> None:
+        """Add another diagnostics' ``tallies`` (of other query records over the same index)."""
+        self.query_counts.update(tallies["query_counts"])
+        self.n_queries += tallies["n_queries"]
+        self.n_queries_without_keys += tallies["n_queries_without_keys"]
+        self.pairs_before_cut += tallies["pairs_before_cut"]
+        self.pairs_after_cut += tallies["pairs_after_cut"]
+        self.n_queries_cut += tallies["n_queries_cut"]
+        self.found_pairs.update(tallies["found_pairs"])
+        self.max_per_query = max(self.max_per_query, tallies["max_per_query"])
+
     def block_pairs(self, key: str) -> int:
         n_index = len(self.index.blocks.get(key, ()))
         if self.dedupe:

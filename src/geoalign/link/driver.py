@@ -13,31 +13,28 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from geoalign.errors import InputError
 from geoalign.link.blocking import BlockingDiagnostics, parse_rules
-from geoalign.link.candidates import Record, RecordAnalyzer, SamePlaceJudge, featurizer_of
+from geoalign.link.candidates import JudgeStats, Record, RecordAnalyzer, SamePlaceJudge, featurizer_of
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
     IndexedTable,
     blocking_report,
     dedupe_rows,
-    find_candidates,
     index_records,
-    judge_dedupe,
-    judge_link,
-    pair_once,
     refused_message,
 )
-from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns, link_values
+from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
-from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report, snapshot_stats
+from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
 from geoalign.link.truth import TruthTally
+from geoalign.link.workers import DedupeChunks, LinkChunks, Totals, map_chunks
 from geoalign.types import Scorer
 
 Log = Callable[[str], None]
@@ -158,10 +155,12 @@ class _Run:
             self.scorer, threshold=self.settings.threshold, batch_size=self.settings.batch_size
         )
 
-    def finish(self, summary: RunSummary, judge: SamePlaceJudge | None) -> None:
-        if judge is not None:
-            summary.judge = judge.stats
-            summary.cascade = snapshot_stats(self.scorer)
+    def finish(self, summary: RunSummary, totals: Totals, judged: bool) -> None:
+        """The judge's and the cascade's counters summed over the chunks (when anything was judged)."""
+        if judged:
+            summary.judge = totals.judge or JudgeStats()
+            summary.cascade = totals.cascade
+        summary.workers = self.flags.workers if totals.chunks > 1 else 1  # one chunk never forks
         summary.seconds["total"] = time.perf_counter() - self.t0
 
 
@@ -212,37 +211,43 @@ def link(
     judge = None if partial is None else run.judge()
     done = 0 if partial is None else _start(partial, run, "left records")
     bar = _Bar(run.flags.progress, left_total, done, "explain" if explain_only else "link")
+    job = LinkChunks(
+        indexed,
+        run.settings.max_candidates,
+        dedupe=False,
+        ann_k=diag.ann_k,
+        remember=true_pairs is not None,
+        retriever=retriever,
+        judge=judge,
+        analyzer=run.analyzer,
+        truth=tally.truth if tally is not None else None,
+        n_right_carry=len(right_carry),
+        with_explanation=run.flags.with_explanation,
+    )
+    totals = Totals(diag, retriever, tally)
     seen_left: dict[str, int] = {}
-    status = summary.counts.status
-    t1 = time.perf_counter()
-    n_left = 0
-    try:
+    n_read = [0]
+
+    def left_chunks() -> Iterator[list[Record]]:
+        """The left records still to link, in chunks (ids checked unique in input order, here)."""
         for chunk in chunks(left_rows, run.flags.chunk_size):
             check_unique(chunk, left.path, seen_left)
-            first_new = max(0, done - n_left)  # a resumed run skips the rows already written
-            n_left += len(chunk)
-            chunk = chunk[first_new:]
-            run.analyzer.analyze_many(chunk)
-            found = find_candidates(
-                chunk,
-                indexed,
-                run.settings.max_candidates,
-                diag=diag,
-                remember=true_pairs is not None,
-                retriever=retriever,
-            )
-            if partial is not None and judge is not None:
-                results = judge_link(chunk, found, judge)
-                if tally is not None:
-                    tally.observe(results, found)
-                for result in results:
-                    status[result.status.value] = status.get(result.status.value, 0) + 1
-                partial.append(
-                    [link_values(r, len(right_carry), run.flags.with_explanation) for r in results]
-                )
-            bar.update(len(chunk))
+            first_new = max(0, done - n_read[0])  # a resumed run skips the rows already written
+            n_read[0] += len(chunk)
+            if chunk[first_new:]:
+                yield chunk[first_new:]
+
+    t1 = time.perf_counter()
+    try:
+        for outcome in map_chunks(job, left_chunks(), run.flags.workers, scorer=run.scorer):
+            totals.add(outcome)
+            if partial is not None:
+                partial.append(outcome.rows)
+            bar.update(outcome.size)
     finally:
         bar.close()
+    n_left = n_read[0]
+    summary.counts.status = totals.status
     summary.seconds["blocking" if explain_only else "link"] = time.perf_counter() - t1
     if retriever is not None:
         retriever.save()  # the left records' embeddings too: a rerun embeds nothing twice
@@ -258,7 +263,7 @@ def link(
         t2 = time.perf_counter()
         partial.finish(out_fmt, json_columns=JSON_TEXT_COLUMNS)
         summary.seconds["write"] = time.perf_counter() - t2
-    run.finish(summary, judge)
+    run.finish(summary, totals, judge is not None)
     return summary
 
 
@@ -362,30 +367,32 @@ def dedupe(
     judge = None if partial is None else run.judge()
     done = 0 if partial is None else _start(partial, run, "records")
     bar = _Bar(run.flags.progress, len(data.new), done, "explain" if explain_only else "dedupe")
+    job = DedupeChunks(
+        indexed,
+        run.settings.max_candidates,
+        dedupe=True,
+        ann_k=diag.ann_k,
+        remember=true_pairs is not None,
+        retriever=retriever,
+        judge=judge,
+        n_existing=data.n_old,
+    )
+    totals = Totals(diag, retriever)
+    positions = chunks(range(data.n_old + done, len(data.records)), run.flags.chunk_size)
     t1 = time.perf_counter()
     try:
-        for positions in chunks(range(data.n_old + done, len(data.records)), run.flags.chunk_size):
-            queries = [data.records[q] for q in positions]
-            found = find_candidates(
-                queries,
-                indexed,
-                run.settings.max_candidates,
-                diag=diag,
-                remember=true_pairs is not None,
-                accept=pair_once(positions, data.n_old),
-                retriever=retriever,
-            )
-            if partial is not None and judge is not None:
-                edges = judge_dedupe(queries, found, judge)
-                partial.append([[json.dumps([[e.b, e.score] for e in q], ensure_ascii=False)] for q in edges])
-            bar.update(len(positions))
+        for outcome in map_chunks(job, positions, run.flags.workers, scorer=run.scorer):
+            totals.add(outcome)
+            if partial is not None:
+                partial.append(outcome.rows)
+            bar.update(outcome.size)
     finally:
         bar.close()
     summary.seconds["blocking" if explain_only else "score"] = time.perf_counter() - t1
     summary.blocking = blocking_report(diag, run.settings, run.rules, indexed.usable, true_pairs)
     if partial is not None:
         _cluster_and_write(data, partial, run, summary, output, out_fmt, edges_output, existing is not None)
-    run.finish(summary, judge)
+    run.finish(summary, totals, judge is not None)
     return summary
 
 

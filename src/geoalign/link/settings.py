@@ -83,9 +83,13 @@ class RunFlags:
     resume: bool = True
     progress: bool = False
     with_explanation: bool = True
+    #: processes judging chunks (``link.workers``): 1 = this process; the CLI's 0 (one per core) is
+    #: resolved before it gets here
+    workers: int = 1
 
     def __post_init__(self) -> None:
         _at_least(self.chunk_size, 1, "chunk-size")
+        _at_least(self.workers, 1, "workers")
 
 
 def default_scorer(

@@ -95,10 +95,13 @@ class RunSummary:
     #: with ``--ann``: how the index was had (built / loaded / extended from a saved one), its counts
     #: and why a saved index was not used (``retrieval.retriever.IndexReport``); None without it
     retrieval: dict[str, Any] | None = None
+    #: processes that judged the chunks (``--workers``; 1: this process alone)
+    workers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "workers": self.workers,
             "blocking": self.blocking,
             "judge": asdict(self.judge) if self.judge is not None else {},
             "cascade": self.cascade.to_dict() if self.cascade is not None else None,

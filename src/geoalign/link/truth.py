@@ -15,7 +15,7 @@ written for them is wrong by the labels).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from geoalign.link.core import Candidates
@@ -71,6 +71,24 @@ class TruthTally:
                 shown = self.examples.setdefault(place, [])
                 if len(shown) < 10:
                     shown.append(result.left.id)
+
+    def counts_only(self) -> TruthTally:
+        """This tally without the true pairs (small, picklable: what a worker process sends back)."""
+        return replace(self, truth={})
+
+    def merge(self, other: TruthTally) -> None:
+        """Add the tally of later left records (``other``); examples stay the first 10 in input order."""
+        self.left_with_truth += other.left_with_truth
+        self.top1 += other.top1
+        self.written += other.written
+        self.written_true += other.written_true
+        for place, n in other.outcome.items():
+            self.outcome[place] = self.outcome.get(place, 0) + n
+        for source, n in other.top1_by_source.items():
+            self.top1_by_source[source] = self.top1_by_source.get(source, 0) + n
+        for place, ids in other.examples.items():
+            shown = self.examples.setdefault(place, [])
+            shown.extend(ids[: max(0, 10 - len(shown))])
 
     def report(self) -> dict[str, Any]:
         n = self.left_with_truth

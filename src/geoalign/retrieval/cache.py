@@ -7,6 +7,7 @@ made them — a cache from another model is ignored (and overwritten), never mix
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -60,6 +61,27 @@ class EmbeddingCache:
                 self.rows[text] = base + offset
             self.computed += len(new)
         return self.vectors[[self.rows[t] for t in texts]] if texts else self.vectors[:0]
+
+    def mark(self) -> int:
+        """A point to ask ``since`` about later."""
+        return len(self.rows)
+
+    def since(self, mark: int) -> tuple[list[str], np.ndarray]:
+        """The texts embedded after ``mark`` and their vectors (a worker process sends them back, so the
+        parent's cache, the one saved beside the job, has them too)."""
+        texts = list(itertools.islice(self.rows, mark, None))  # rows are numbered in insertion order
+        return texts, self.vectors[mark : mark + len(texts)]
+
+    def absorb(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors embedded elsewhere (by a worker process of this run); known texts are kept."""
+        new = [i for i, t in enumerate(texts) if t not in self.rows]
+        if not new:
+            return
+        base = len(self.vectors)
+        self.vectors = np.concatenate([self.vectors, vectors[new]])
+        for offset, i in enumerate(new):
+            self.rows[texts[i]] = base + offset
+        self.computed += len(new)
 
     def save(self) -> None:
         """Write the cache (atomically replaced) when it has a directory and grew."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from geoalign import forksafe
 from geoalign.errors import ModelLoadError
 
 MANIFEST = "retrieval.json"
@@ -41,7 +42,6 @@ class OnnxEmbedder:
     def __init__(
         self, model: str | Path | None = None, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.directory = resolve_model_dir(model)
@@ -59,15 +59,39 @@ class OnnxEmbedder:
         self.tokenizer = Tokenizer.from_file(str(self.directory / manifest["tokenizer"]))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length)
+        self.threads = threads
+        self._model_path = model_path
+        self._session: Any = None
+        self.session = self._open(threads)
+        self.model_id = "retrieval:" + hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
+
+    def _open(self, threads: int | None) -> Any:
+        """A new ONNX Runtime session on the graph (in ``__init__``, and again in a forked child)."""
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{model_path}: cannot load the retrieval graph ({exc})") from exc
-        self.model_id = "retrieval:" + hashlib.sha256(model_path.read_bytes()).hexdigest()[:16]
+            raise ModelLoadError(f"{self._model_path}: cannot load the retrieval graph ({exc})") from exc
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session; a forked child opens its own on first use (``geoalign.forksafe``)."""
+        if self._session is None:
+            self._session = self._open(forksafe.child_threads(self.threads))
+        return self._session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session = session
+        forksafe.register(self)
+
+    def forget_session(self) -> None:
+        self._session = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit rows, in the order of ``texts``."""

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from geoalign import forksafe
 from geoalign._extras import require
 from geoalign.engine.batching import DEFAULT_CPU_MAX_TOKENS, DEFAULT_GPU_MAX_TOKENS
 from geoalign.errors import GeoalignError, InputError, ModelLoadError
@@ -150,29 +151,12 @@ class OnnxBackend:
         self.spin = spin
         if threads is not None and threads < 0:
             raise InputError("threads must be >= 0 (0 = onnxruntime's default, one per core)")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = True
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
-        if profile_prefix is not None:  # ORT's own per-node profiler (benchmarks/bench_onnx.py --profile)
-            options.enable_profiling = True
-            options.profile_file_prefix = profile_prefix
-        chain = provider_chain(
+        self._chain = provider_chain(
             self.provider, device_id=device_id, trt_cache_dir=trt_cache_dir, fp16=variant == "fp16"
         )
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path),
-                sess_options=options,
-                providers=[p for p, _ in chain],
-                provider_options=[o for _, o in chain],
-            )
-        except Exception as exc:  # onnxruntime raises its own non-Exception-subclassed errors
-            raise ModelLoadError(f"onnxruntime cannot load {self.path}: {exc}") from exc
+        self._profile_prefix = profile_prefix
+        self._session: Any = None
+        self.session = self._open(self.threads)
         # ONNX Runtime drops a provider whose libraries fail to load (e.g. no cuDNN) and runs on CPU with
         # only a log line; a named provider must really be in use.
         actual = self.session.get_providers()
@@ -189,6 +173,45 @@ class OnnxBackend:
         self.input_types = {i.name: _np_int_type(i.type) for i in self.session.get_inputs()}
         self._output = self.session.get_outputs()[0].name
         log.info("onnx backend: %s variant on %s (%s)", variant, actual[0], provider)
+
+    def _open(self, threads: int | None) -> Any:
+        """A new ONNX Runtime session on the graph (in ``__init__``, and again in a forked child)."""
+        ort = require("onnxruntime", "onnx", _FEATURE)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = True
+        if not self.spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            options.intra_op_num_threads = threads
+        if self._profile_prefix is not None:  # ORT's own per-node profiler (bench_onnx.py --profile)
+            options.enable_profiling = True
+            options.profile_file_prefix = self._profile_prefix
+        try:
+            return ort.InferenceSession(
+                str(self.path),
+                sess_options=options,
+                providers=[p for p, _ in self._chain],
+                provider_options=[o for _, o in self._chain],
+            )
+        except Exception as exc:  # onnxruntime raises its own non-Exception-subclassed errors
+            raise ModelLoadError(f"onnxruntime cannot load {self.path}: {exc}") from exc
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session; a forked child opens its own on first use (``geoalign.forksafe``)."""
+        if self._session is None:
+            self._session = self._open(forksafe.child_threads(self.threads))
+        return self._session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session = session
+        forksafe.register(self)
+
+    def forget_session(self) -> None:
+        self._session = None
 
     def forward(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray

@@ -1,0 +1,56 @@
+"""ONNX Runtime sessions across ``fork``: a forked child opens its own instead of using the parent's.
+
+Why: ``geoalign link/dedupe --workers N`` forks after the indexed table is built and the models are
+loaded, so the workers share that memory copy-on-write instead of each rebuilding it. An ONNX Runtime
+session owns an intra-op thread pool whose threads exist only in the process that made them, and ONNX
+Runtime does not document a session as safe to use across ``fork``. So every object that holds a
+session registers here (``register``); in a forked child each one drops its session
+(``forget_session``) and opens a fresh one on first use, with the thread count the child was given
+(``set_child_threads``: the cores divided among the workers, so N workers never run N x cores threads).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Protocol
+
+
+class SessionHolder(Protocol):
+    """Something that holds an ONNX Runtime session and can reopen it lazily."""
+
+    def forget_session(self) -> None:
+        """Drop the session (without closing the parent's); the next use opens a new one."""
+        ...
+
+
+_holders: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
+_child_threads: int | None = None
+
+
+def register(holder: SessionHolder) -> None:
+    """Have ``holder`` reopen its session in every process forked from this one."""
+    _holders.add(holder)
+
+
+def set_child_threads(threads: int | None) -> None:
+    """Intra-op threads for the sessions this (forked) process reopens; None: each holder's own."""
+    global _child_threads
+    _child_threads = threads
+
+
+def child_threads(own: int | None) -> int | None:
+    """The thread count a session opened now should use: the child's share when one was set, else ``own``."""
+    return _child_threads if _child_threads is not None else own
+
+
+def _after_fork_in_child() -> None:
+    for holder in list(_holders):
+        holder.forget_session()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to survive
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+__all__ = ["SessionHolder", "child_threads", "register", "set_child_threads"]
