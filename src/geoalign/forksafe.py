@@ -4,28 +4,34 @@ Why: ``geoalign link/dedupe --workers N`` forks after the indexed table is built
 loaded, so the workers share that memory copy-on-write instead of each rebuilding it. An ONNX Runtime
 session owns an intra-op thread pool whose threads exist only in the process that made them, and ONNX
 Runtime does not document a session as safe to use across ``fork``. So every object that holds a
-session registers here (``register``); in a forked child each one drops its session
-(``forget_session``) and opens a fresh one on first use, with the thread count the child was given
-(``set_child_threads``: the cores divided among the workers, so N workers never run N x cores threads).
+session registers here (``register``); in a forked child each one gives up its session
+(``detach_session``: the inherited one is kept alive, never destroyed there) and opens a fresh one on
+first use, with the thread count the child was given (``set_child_threads``: the cores divided among
+the workers, so N workers never run N x cores threads).
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class SessionHolder(Protocol):
     """Something that holds an ONNX Runtime session and can reopen it lazily."""
 
-    def forget_session(self) -> None:
-        """Drop the session (without closing the parent's); the next use opens a new one."""
+    def detach_session(self) -> Any:
+        """Give up the session and return it; the next use opens a new one."""
         ...
 
 
 _holders: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
 _child_threads: int | None = None
+#: the sessions a forked child inherited: kept referenced, never destroyed there. Destroying one joins
+#: its thread pool, whose threads were not copied by fork, and that waits forever (seen in the tests:
+#: a child hung in pthread_cond_destroy). Fork-started children leave with os._exit, so nothing
+#: finalizes them at exit either.
+_inherited: list[Any] = []
 
 
 def register(holder: SessionHolder) -> None:
@@ -46,7 +52,9 @@ def child_threads(own: int | None) -> int | None:
 
 def _after_fork_in_child() -> None:
     for holder in list(_holders):
-        holder.forget_session()
+        session = holder.detach_session()
+        if session is not None:
+            _inherited.append(session)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to survive

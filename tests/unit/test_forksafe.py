@@ -4,6 +4,7 @@ thread count it was given, and answers exactly as the parent (``geoalign.forksaf
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ _embedder: Any = None
 
 
 def _in_child(_: int) -> tuple[bool, bool, np.ndarray]:
-    inherited = _embedder._session is None
+    inherited = _embedder._session is None and len(forksafe._inherited) > 0
     forksafe.set_child_threads(1)
     vectors = _embedder.embed(TEXTS)
     options = _embedder.session.get_session_options()
@@ -35,8 +36,12 @@ def test_a_forked_child_reopens_the_session_with_its_share_of_threads(tmp_path: 
     _embedder = OnnxEmbedder(build_tiny_retrieval_model(tmp_path / "model"), threads=2)
     expected = _embedder.embed(TEXTS)
     parent_session = _embedder.session
+    # let the session's pool thread go to sleep on its condition variable: destroying the inherited
+    # session in the child can then wait for that thread forever (seen in the full suite: a child hung in
+    # pthread_cond_destroy), so the child must keep it (``forksafe._inherited``), not drop it
+    time.sleep(0.5)
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        dropped, one_thread, vectors = pool.map(_in_child, [0])[0]
+        dropped, one_thread, vectors = pool.map_async(_in_child, [0]).get(timeout=60)[0]
     assert dropped and one_thread
     np.testing.assert_allclose(vectors, expected, rtol=1e-5, atol=1e-6)
     assert _embedder.session is parent_session  # the parent's own session is untouched

@@ -90,8 +90,9 @@ class OnnxEmbedder:
         self._session = session
         forksafe.register(self)
 
-    def forget_session(self) -> None:
-        self._session = None
+    def detach_session(self) -> Any:
+        session, self._session = self._session, None
+        return session
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit rows, in the order of ``texts``."""

@@ -210,8 +210,9 @@ class OnnxBackend:
         self._session = session
         forksafe.register(self)
 
-    def forget_session(self) -> None:
-        self._session = None
+    def detach_session(self) -> Any:
+        session, self._session = self._session, None
+        return session
 
     def forward(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
