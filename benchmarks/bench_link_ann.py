@@ -6,9 +6,10 @@
 Reads the first ``--n`` distinct lines of an address file (never copied into the repository),
 normalizes them as the link core does, embeds them (``--threads`` onnxruntime threads, batched), then
 for each index backend (usearch HNSW f16/f32, faiss HNSW where installed, exact numpy) builds the index
-over all vectors and queries ``--queries`` of them for their ``--k`` nearest neighbours, and measures
-recall@k against exact search on those queries. Reports seconds, rates and bytes per record. The
-numbers feed ``docs/ray.md`` ("A 1M x 1M plan"); rerun on a quiet machine before quoting them.
+over all vectors, queries every vector for its ``--k`` nearest neighbours (build + query is the
+"100k x 100k" figure), and measures recall@k against exact search on ``--queries`` of them. Reports
+seconds, rates and bytes per record. The numbers feed ``docs/ray.md`` ("A 1M x 1M plan"); rerun on a
+quiet machine before quoting them.
 """
 
 from __future__ import annotations
@@ -137,14 +138,18 @@ def main() -> None:
         hnsw = HnswIndex(vectors.shape[1], threads=args.threads)
         hnsw.add(vectors, np.arange(len(vectors)))
         build = time.perf_counter() - t3
+        # every record queried against the index, as a link of the table against itself asks; the
+        # recall sample is a subset of those rows
         t4 = time.perf_counter()
-        got, _ = hnsw.search(queries, args.k)
+        got_all, _ = hnsw.search(vectors, args.k)
         query = time.perf_counter() - t4
         result[f"usearch_hnsw_{dtype}"] = {
             "build_s": round(build, 2),
             "build_per_s": round(len(vectors) / build),
-            "query_per_s": round(len(queries) / query),
-            "recall_vs_exact": round(_recall(got, want), 4),
+            "query_all_s": round(query, 2),
+            "query_per_s": round(len(vectors) / query),
+            "build_plus_query_all_s": round(build + query, 2),
+            "recall_vs_exact": round(_recall(got_all[pick], want), 4),
             "memory_bytes_per_record": round(hnsw.index.memory_usage / len(vectors)),
             "rss_growth_mb": round(_rss_mb() - before, 1),
         }

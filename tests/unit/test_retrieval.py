@@ -84,6 +84,23 @@ def test_hnsw_index_recall_against_exact_and_incremental_add() -> None:
     assert recall >= 0.95
 
 
+def test_hnsw_pads_rows_with_fewer_hits_than_k_and_returns_cosines() -> None:
+    require_module("usearch", "ann")
+    from geoalign.retrieval.index import HnswIndex
+
+    data, queries = _random_unit(3, 8, 5), _random_unit(4, 8, 6)
+    hnsw = HnswIndex(8)
+    hnsw.add(data, np.array([70, 71, 72]))
+    labels, sims = hnsw.search(queries, 5)
+    assert labels.shape == sims.shape == (4, 5)
+    assert (labels[:, 3:] == -1).all() and np.isneginf(sims[:, 3:]).all()
+    for row in range(4):
+        assert sorted(labels[row, :3].tolist()) == [70, 71, 72]
+        cosines = queries[row] @ data[labels[row, :3] - 70].T
+        assert np.allclose(sims[row, :3], cosines, atol=2e-3)  # f16 storage
+        assert np.all(np.diff(sims[row, :3]) <= 1e-6)
+
+
 def test_hnsw_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from geoalign.retrieval.index import make_index
 

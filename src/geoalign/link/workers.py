@@ -248,7 +248,8 @@ def map_chunks(
     if scorer is not None and uses_torch(scorer):
         raise InputError(
             "--workers N forks the scoring processes, and a PyTorch neural stage cannot be forked safely: "
-            "export the model to ONNX (`geoalign export`) and pass that directory as --model, or use --workers 1"
+            "export the model to ONNX (`geoalign export`) and pass that directory as --model, "
+            "or use --workers 1"
         )
     yield from _forked(job, _chain(first, second, stream), workers)
 

@@ -147,11 +147,13 @@ class HnswIndex:
         found: Any = self.index.search(np.asarray(vectors, dtype=np.float32), k, threads=self.threads)
         keys = np.asarray(found.keys).reshape(n, -1)
         dist = np.asarray(found.distances).reshape(n, -1)
-        counts = np.asarray(found.counts).reshape(n)
-        for row in range(n):
-            m = int(counts[row])
-            labels[row, :m] = keys[row, :m].astype(np.int64)
-            sims[row, :m] = 1.0 - dist[row, :m]  # usearch's "ip" distance is 1 - inner product
+        counts = np.asarray(found.counts).reshape(n, 1)
+        width = min(k, keys.shape[1])
+        # a row holds counts[row] hits, best first; the slots after them are usearch's filler
+        hit = np.arange(width)[None, :] < counts
+        labels[:, :width] = np.where(hit, keys[:, :width].astype(np.int64), -1)
+        # usearch's "ip" distance is 1 - inner product
+        sims[:, :width] = np.where(hit, 1.0 - dist[:, :width], -np.inf).astype(np.float32)
         return labels, sims
 
     def save(self, path: Path) -> None:
