@@ -12,7 +12,8 @@ matcher scores with, so nothing is parsed twice), and only records that share a 
 * ``poi``            — each 3-gram of the POI / sub-POI name, anywhere (POI-only records; capped)
 * ``road``           — the road name alone, anywhere (a shop record "文三路好利来蛋糕店" vs a full address
   on 文三路; big blocks, capped, and ranked below every rarer shared key)
-* ``community``      — the community / village name (小冯村), anywhere
+* ``community``      — the community / village name (小冯村), anywhere; also a POI name ending in
+  社区 / 小区 / 村, which the parser tags either way
 * ``text_gram``      — opt-in, not a default: each 3-gram of the normalized text after the admin
   prefix (a canopy for free-form records; costly on big tables)
 
@@ -135,10 +136,19 @@ def _road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
         yield road
 
 
+#: POI names with these endings name a community (科源社区, 小冯村, 金桥小区); the parser tags the same name
+#: poi in one address and community in another, so both sides give the community key
+COMMUNITY_SUFFIXES: Final = ("社区", "小区", "村")
+
+
 def _community(view: AddressView, codes: AdminCodes) -> Iterable[str]:
     name = _comp(view, "community")
     if name and len(name) >= 2:
         yield name
+    for poi in _poi_names(view):
+        # two characters of name before the suffix at least: 新村 or a bare 小区 would make huge blocks
+        if poi != name and any(poi.endswith(end) and len(poi) >= len(end) + 2 for end in COMMUNITY_SUFFIXES):
+            yield poi
 
 
 def _text_gram(view: AddressView, codes: AdminCodes) -> Iterable[str]:
