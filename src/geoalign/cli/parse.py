@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -145,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.workers < 0:
         raise InputError("--workers must be 0 (one per core) or more")
-    workers = args.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if args.workers:
+        workers = args.workers
+    else:
+        from geoalign.cpus import usable_cpus
+
+        workers = usable_cpus()
     out = sys.stdout
     blocks = _blocks(args.file, workers)
     head = next(blocks, None)  # opens the file here, so an unreadable one is a clear error up front

@@ -53,6 +53,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.cpus import usable_cpus
 from geoalign.errors import GeoalignError, InputError
 from geoalign.types import AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
@@ -76,14 +77,6 @@ class WorkerDied(GeoalignError):
     been replaced."""
 
     code = "worker_died"
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (the affinity mask, as ``taskset`` or a container's cpuset set it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def resolve_workers(requested: int | None, backend: str) -> int:

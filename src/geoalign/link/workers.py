@@ -50,7 +50,7 @@ class LinkWorkerDied(GeoalignError):
 
 def resolve_workers(requested: int) -> int:
     """``--workers``: 0 means one per usable CPU; otherwise at least 1."""
-    from geoalign.engine.pool import usable_cpus
+    from geoalign.cpus import usable_cpus
 
     if requested < 0:
         raise InputError(f"--workers must be 0 (one per core) or more, got {requested}")
@@ -291,7 +291,7 @@ def _forked(job: Callable[[T], ChunkOutcome], items: Iterable[T], workers: int) 
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from geoalign.engine.pool import usable_cpus
+    from geoalign.cpus import usable_cpus
 
     threads = max(1, usable_cpus() // workers)
     # Hugging Face tokenizers warns at every fork after it used its own threads; the children then run

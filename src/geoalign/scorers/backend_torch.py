@@ -6,7 +6,6 @@ Softmax and everything after the logits happen in the scorer (float64 numpy), wh
 
 from __future__ import annotations
 
-import os
 from typing import Any, Final
 
 import numpy as np
@@ -51,10 +50,9 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 def default_threads() -> int:
     """Intra-op threads: the CPUs this process may use, not the machine's (containers/taskset)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    from geoalign.cpus import usable_cpus
+
+    return usable_cpus()
 
 
 class TorchBackend:

@@ -23,7 +23,6 @@ In dedupe the records are their own queries: their vectors are embedded once and
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from geoalign.cpus import usable_cpus
 from geoalign.link.ray_engine.common import require_pyarrow, require_ray
 from geoalign.link.settings import LinkSettings
 
@@ -150,7 +150,7 @@ def build_index(
     from geoalign.retrieval.index import make_index
 
     order = np.argsort(records.positions, kind="stable")
-    index = make_index(settings.ann_index, dim, threads=max(1, os.cpu_count() or 1))
+    index = make_index(settings.ann_index, dim, threads=usable_cpus())
     index.add(matrix[records.tids[order]], records.positions[order])
     return ray.put(index.to_bytes()), len(index)
 

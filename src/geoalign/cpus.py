@@ -1,0 +1,22 @@
+"""How many CPUs this process may use: the number every "one per core" default starts from.
+
+``os.cpu_count()`` is the machine's count, and ``os.sched_getaffinity`` only sees ``taskset`` and
+cpusets; a container limited by a CPU *quota* (``docker --cpus 2``, a Kubernetes CPU limit) sees every
+core of its host in both, so a default of one worker per core would start dozens of processes that
+share two cores' worth of time and each hold their own models and caches. loky (joblib's process
+executor) reads all of them, the cgroup v1/v2 quota included, and the ``LOKY_MAX_CPU_COUNT``
+environment variable, and returns the smallest.
+"""
+
+from __future__ import annotations
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: the machine's, the affinity mask and the container's CPU quota,
+    whichever is smallest (at least 1)."""
+    from loky.backend.context import cpu_count  # imported here: ~50 ms, and only the pool defaults ask
+
+    return max(1, int(cpu_count()))
+
+
+__all__ = ["usable_cpus"]
