@@ -23,6 +23,12 @@ from geoalign.link.workers import LinkWorkerDied
 ROADS = ["文三路", "学院路", "教工路", "天目山路", "莫干山路"]
 
 
+@pytest.fixture(autouse=True)
+def _small_analyze_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 4 records: these small tables' parses are spread over the workers too."""
+    monkeypatch.setattr("geoalign.link.workers.ANALYZE_BLOCK", 4)
+
+
 def _address(n: int, variant: int) -> str:
     road = ROADS[n % len(ROADS)]
     number = 10 + n
@@ -47,6 +53,7 @@ def _tables(tmp_path: Path, n: int = 30) -> tuple[Path, Path]:
         writer = csv.writer(handle)
         writer.writerow(["rid", "address"])
         writer.writerows((f"R{i}", _address(i, 0)) for i in range(n))
+        writer.writerow(["Rbad", "\x00\x01"])  # unusable on the indexed side: parsed in a worker, reported
     return left, right
 
 
@@ -135,6 +142,28 @@ def test_dedupe_with_two_workers_writes_what_one_process_writes(tmp_path: Path) 
     assert (tmp_path / "e1.csv").read_bytes() == (tmp_path / "e2.csv").read_bytes()
     assert many.clusters is not None and many.clusters.merged_edges > 0
     _same_summary(one, many)
+
+
+def test_parses_made_in_workers_reach_this_process_and_its_parse_cache() -> None:
+    from geoalign.link.blocking import parse_rules
+    from geoalign.link.candidates import Record, RecordAnalyzer, featurizer_of
+    from geoalign.link.workers import analyze_records
+
+    def records() -> list[Record]:
+        rows = [Record(f"R{i}", _address(i, i % 4)) for i in range(30)]
+        return [*rows, Record("bad", None), Record("ctl", "\x00\x01")]
+
+    serial, forked = records(), records()
+    RecordAnalyzer(featurizer_of(default_scorer()), parse_rules(None)).analyze_many(serial)
+    featurizer = featurizer_of(default_scorer())
+    analyze_records(forked, RecordAnalyzer(featurizer, parse_rules(None)), 2)
+    for one, other in zip(serial, forked, strict=True):
+        assert (one.view, one.keys, one.error) == (other.view, other.keys, other.error)
+    assert forked[-2].error is not None and forked[-1].error is not None
+    for record in forked[:-2]:
+        # the parent holds the worker's view in its cache: scoring here (or in a fork) parses nothing
+        cached = [v for v in featurizer.cache.data.values() if v is record.view]
+        assert cached, record.address
 
 
 def _rows(path: Path) -> list[list[str]]:

@@ -50,6 +50,11 @@ class Record:
     error: ItemError | None = None
 
 
+#: What analyzing one record found, as a worker process sends it back: the cleaned address (None where
+#: the record failed before parsing), its view, its blocking keys and its error.
+Analysis = tuple[str | None, AddressView | None, list[tuple[str, str]], ItemError | None]
+
+
 class RecordAnalyzer:
     """Clean + normalize + parse a record's address once and derive its blocking keys."""
 
@@ -64,9 +69,10 @@ class RecordAnalyzer:
         cleaned = self._clean(record)
         return record if cleaned is None else self._finish(record, cleaned)
 
-    def analyze_many(self, records: Sequence[Record]) -> None:
+    def analyze_many(self, records: Sequence[Record]) -> list[str | None]:
         """Analyze ``records`` in place, parsing their distinct uncached addresses in one batch first:
-        the tagger's batched path costs about half as much per address as one address per call."""
+        the tagger's batched path costs about half as much per address as one address per call.
+        Returns each record's cleaned address (None where the record has an error before parsing)."""
         cleaned = [None if record.error is not None else self._clean(record) for record in records]
         warm = getattr(self.featurizer, "warm", None)
         if warm is not None:
@@ -74,6 +80,24 @@ class RecordAnalyzer:
         for record, text in zip(records, cleaned, strict=True):
             if text is not None:
                 self._finish(record, text)
+        return cleaned
+
+    def analyze_block(self, records: Sequence[Record]) -> list[Analysis]:
+        """``analyze_many`` in a worker process: what it found, for the parent to ``adopt``."""
+        cleaned = self.analyze_many(records)
+        return [(text, r.view, r.keys, r.error) for text, r in zip(cleaned, records, strict=True)]
+
+    def adopt(self, records: Sequence[Record], analyses: Sequence[Analysis]) -> None:
+        """Take a worker's ``analyze_block`` results for ``records``, and cache their views here as
+        ``analyze_many`` would have: scoring in this process, and in processes forked from it later,
+        then finds every one of these addresses parsed."""
+        cache = getattr(self.featurizer, "cache", self.featurizer)  # a PairFeaturizer's, or a ViewCache
+        for record, (text, view, keys, error) in zip(records, analyses, strict=True):
+            record.view, record.keys, record.error = view, keys, error
+            if text is not None:  # parsed: a view, or the parse failure the cache keeps as an error
+                parsed = view if view is not None else error
+                if parsed is not None:
+                    cache.put(text, parsed)
 
     def _clean(self, record: Record) -> str | None:
         """The cleaned address, or None with ``record.error`` set."""

@@ -73,18 +73,24 @@ def index_records(
     tick: Callable[[], Any] | None = None,
 ) -> IndexedTable:
     """Analyze ``records`` (in place) and index the usable ones; ``tick`` is called once per record."""
-    index = BlockIndex(max_block_size)
-    unusable = 0
     for start in range(0, len(records), ANALYZE_BLOCK):
         block = records[start : start + ANALYZE_BLOCK]
         analyzer.analyze_many(block)
-        for n, record in enumerate(block, start=start):
-            if tick is not None:
+        if tick is not None:
+            for _ in block:
                 tick()
-            if record.error is None:
-                index.add(n, record.keys)
-            else:
-                unusable += 1
+    return index_analyzed(records, max_block_size)
+
+
+def index_analyzed(records: list[Record], max_block_size: int) -> IndexedTable:
+    """Index the usable records of a table that is already analyzed (``index_records`` without the parse)."""
+    index = BlockIndex(max_block_size)
+    unusable = 0
+    for n, record in enumerate(records):
+        if record.error is None:
+            index.add(n, record.keys)
+        else:
+            unusable += 1
     return IndexedTable(records, index, unusable)
 
 
@@ -233,6 +239,7 @@ __all__ = [
     "blocking_report",
     "dedupe_rows",
     "find_candidates",
+    "index_analyzed",
     "index_records",
     "judge_dedupe",
     "judge_link",

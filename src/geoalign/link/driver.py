@@ -26,7 +26,7 @@ from geoalign.link.core import (
     IndexedTable,
     blocking_report,
     dedupe_rows,
-    index_records,
+    index_analyzed,
     refused_message,
 )
 from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
@@ -34,7 +34,7 @@ from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
 from geoalign.link.truth import TruthTally
-from geoalign.link.workers import DedupeChunks, LinkChunks, Totals, map_chunks
+from geoalign.link.workers import DedupeChunks, LinkChunks, Totals, analyze_records, map_chunks
 from geoalign.types import Scorer
 
 Log = Callable[[str], None]
@@ -71,7 +71,10 @@ def _index_table(records: list[Record], path: Any, run: _Run, label: str) -> Ind
         check_unique(records, path)
     bar = _Bar(run.flags.progress, len(records), 0, label)
     try:
-        return index_records(records, run.analyzer, run.settings.max_block_size, tick=bar.update)
+        # the parses spread over --workers processes too: before the chunk workers fork, this is the
+        # run's serial part
+        analyze_records(records, run.analyzer, run.flags.workers, tick=bar.update)
+        return index_analyzed(records, run.settings.max_block_size)
     finally:
         bar.close()
 
