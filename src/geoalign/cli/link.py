@@ -120,8 +120,9 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=0,
-        help="processes judging chunks, forked after the table is indexed (0: one per CPU core; 1: this "
-        "process alone; a table of one chunk always runs here). Output is the same for any number",
+        help="processes that parse the indexed table, then judge chunks of the other (0: one per usable CPU, "
+        "a container's CPU quota included; 1: this process alone; a table of one chunk always runs here). "
+        "Output is the same for any number",
     )
     run_.add_argument("--no-explanation", action="store_true", help="leave the explanation column empty")
     run_.add_argument("--no-progress", action="store_true", help="no progress bar")
