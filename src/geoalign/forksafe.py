@@ -50,6 +50,34 @@ def child_threads(own: int | None) -> int | None:
     return _child_threads if _child_threads is not None else own
 
 
+class LazySession:
+    """A mixin for a class that holds one ONNX Runtime session: ``session`` opens it on first use
+    (again in a forked child, with the child's share of the cores), and assigning it registers the
+    holder here. The class sets ``threads`` and ``_session`` (None) and defines ``_open(threads)``."""
+
+    threads: int | None
+    _session: Any
+
+    def _open(self, threads: int | None) -> Any:
+        raise NotImplementedError
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session; a forked child opens its own on first use."""
+        if self._session is None:
+            self._session = self._open(child_threads(self.threads))
+        return self._session
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session = session
+        register(self)
+
+    def detach_session(self) -> Any:
+        session, self._session = self._session, None
+        return session
+
+
 def _after_fork_in_child() -> None:
     for holder in list(_holders):
         session = holder.detach_session()
@@ -61,4 +89,4 @@ if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to surv
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-__all__ = ["SessionHolder", "child_threads", "register", "set_child_threads"]
+__all__ = ["LazySession", "SessionHolder", "child_threads", "register", "set_child_threads"]

@@ -253,7 +253,7 @@ def test_the_cli_defaults_to_one_worker_per_core_and_says_how_many_ran(
     assert main([*args, "-o", str(tmp_path / "c.csv"), "--workers", "-1"]) != 0
     assert "--workers must be 0 (one per core) or more" in capsys.readouterr().err
     help_text = _help(capsys)
-    assert "one per CPU core" in help_text
+    assert "one per usable CPU" in help_text
 
 
 def _help(capsys: pytest.CaptureFixture[str]) -> str:

@@ -36,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--indent", type=int, default=None, help="pretty-print single-address output")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes for --file (0: one per CPU core; default 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for --file (0: one per usable CPU, a container's CPU quota included; default 1)",
     )
 
 

@@ -83,8 +83,8 @@ class RunFlags:
     resume: bool = True
     progress: bool = False
     with_explanation: bool = True
-    #: processes judging chunks (``link.workers``): 1 = this process; the CLI's 0 (one per core) is
-    #: resolved before it gets here
+    #: processes parsing the indexed table and judging chunks (``link.workers``): 1 = this process; the
+    #: CLI's 0 (one per usable CPU) is resolved before it gets here
     workers: int = 1
 
     def __post_init__(self) -> None:

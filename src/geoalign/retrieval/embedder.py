@@ -36,7 +36,7 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     return directory
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(forksafe.LazySession):
     """Embeds address texts with an exported retrieval model directory."""
 
     def __init__(
@@ -77,22 +77,6 @@ class OnnxEmbedder:
             return ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelLoadError(f"{self._model_path}: cannot load the retrieval graph ({exc})") from exc
-
-    @property
-    def session(self) -> Any:
-        """The ONNX Runtime session; a forked child opens its own on first use (``geoalign.forksafe``)."""
-        if self._session is None:
-            self._session = self._open(forksafe.child_threads(self.threads))
-        return self._session
-
-    @session.setter
-    def session(self, session: Any) -> None:
-        self._session = session
-        forksafe.register(self)
-
-    def detach_session(self) -> Any:
-        session, self._session = self._session, None
-        return session
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit rows, in the order of ``texts``."""

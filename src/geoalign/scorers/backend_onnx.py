@@ -117,7 +117,7 @@ def _np_int_type(ort_type: str) -> type:
     return np.int32 if ort_type == "tensor(int32)" else np.int64
 
 
-class OnnxBackend:
+class OnnxBackend(forksafe.LazySession):
     """One ONNX graph in an ONNX Runtime session, as a :class:`~geoalign.scorers.pair_classifier.PairBackend`.
 
     ``threads``: intra-op threads (None/0 = onnxruntime's default, one per core). ``spin=False`` stops idle
@@ -197,22 +197,6 @@ class OnnxBackend:
             )
         except Exception as exc:  # onnxruntime raises its own non-Exception-subclassed errors
             raise ModelLoadError(f"onnxruntime cannot load {self.path}: {exc}") from exc
-
-    @property
-    def session(self) -> Any:
-        """The ONNX Runtime session; a forked child opens its own on first use (``geoalign.forksafe``)."""
-        if self._session is None:
-            self._session = self._open(forksafe.child_threads(self.threads))
-        return self._session
-
-    @session.setter
-    def session(self, session: Any) -> None:
-        self._session = session
-        forksafe.register(self)
-
-    def detach_session(self) -> Any:
-        session, self._session = self._session, None
-        return session
 
     def forward(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
