@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from rapidfuzz.distance import Levenshtein
@@ -126,11 +127,16 @@ def road_key(view: AddressView) -> str | None:
     """The road name in one spelling (``canonical_name``), or None where the parse has no road or the
     value does not look like a road name."""
     value = view.comps.get("road")
-    if not value:
-        return None
+    return _road_key(value, view.text) if value else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _road_key(value: str, text: str) -> str | None:
+    # cached: a link run asks for one record's road key against each of its candidates, four times per
+    # pair (road_conflict and the road-number check, both sides), and canonical_name reads the whole text
     key = canonical_name(value)
     # the section right after the road in the text, however the parser tagged it (road, sub-road, poi)
-    text = canonical_name(view.text)
+    text = canonical_name(text)
     at = text.find(key)
     if at >= 0:
         section = _SECTION.match(text, at + len(key))
