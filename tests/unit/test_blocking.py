@@ -64,17 +64,17 @@ def test_record_keys_per_rule() -> None:
 
 
 def test_a_community_name_tagged_poi_on_one_side_shares_the_community_key() -> None:
-    # the parser tags 科源社区 poi in one address and community in the other: both give the key
-    as_poi = view({"road": "北一街", "poi": "科源社区", "houseno": "4"})
-    as_community = view({"community": "科源社区", "houseno": "4"}, (None, "北京市", "海淀区", None))
-    key = "community:科源社区"
+    # the parser tags 青禾社区 poi in one address and community in the other: both give the key
+    as_poi = view({"road": "松林路", "poi": "青禾社区", "houseno": "4"})
+    as_community = view({"community": "青禾社区", "houseno": "4"}, (None, "北京市", "海淀区", None))
+    key = "community:青禾社区"
     assert key in [k for _, k in record_keys(as_poi, parse_rules(None))]
     assert key in [k for _, k in record_keys(as_community, parse_rules(None))]
     # other POIs, and names that are little more than the suffix, give no community key
     for poi in ("华星大厦", "新村", "小区", "东小区"):
         assert [k for _, k in record_keys(view({"poi": poi}), ("community",))] == [], poi
-    assert [k for _, k in record_keys(view({"poi": "金桥小区"}), ("community",))] == ["community:金桥小区"]
-    assert [k for _, k in record_keys(view({"poi": "小冯村"}), ("community",))] == ["community:小冯村"]
+    assert [k for _, k in record_keys(view({"poi": "桂香小区"}), ("community",))] == ["community:桂香小区"]
+    assert [k for _, k in record_keys(view({"poi": "柳湾村"}), ("community",))] == ["community:柳湾村"]
 
 
 def test_record_without_admin_still_blocks_on_road_and_poi() -> None:

@@ -136,7 +136,7 @@ def _road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
         yield road
 
 
-#: POI names with these endings name a community (科源社区, 小冯村, 金桥小区); the parser tags the same name
+#: POI names with these endings name a community (青禾社区, 柳湾村, 桂香小区); the parser tags the same name
 #: poi in one address and community in another, so both sides give the community key
 COMMUNITY_SUFFIXES: Final = ("社区", "小区", "村")
 
