@@ -93,6 +93,8 @@ class RecordAnalyzer:
         then finds every one of these addresses parsed."""
         cache = getattr(self.featurizer, "cache", self.featurizer)  # a PairFeaturizer's, or a ViewCache
         for record, (text, view, keys, error) in zip(records, analyses, strict=True):
+            if record.view is view and record.keys is keys:
+                continue  # analyzed in this process (one worker, one block): already set and cached
             record.view, record.keys, record.error = view, keys, error
             if text is not None:  # parsed: a view, or the parse failure the cache keeps as an error
                 parsed = view if view is not None else error
