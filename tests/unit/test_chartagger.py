@@ -149,6 +149,39 @@ def test_tagger_spans_are_well_formed_and_exact(texts: list[str]) -> None:
     assert tagger.spans_many(texts) == [tagger.spans_many([t])[0] for t in texts]
 
 
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(address_text, min_size=1, max_size=4), data=st.data())
+def test_forced_spans_are_decoded_as_given(texts: list[str], data: st.DataObject) -> None:
+    """A forced span comes out exactly (same element, start and end), whatever the weights say; the
+    rest stays well formed; a text with nothing forced is tagged as without ``forced``."""
+    tagger = FastTagger(_model(5), "naacl")
+    forced: list[list[tuple[str, int, int]]] = []
+    for text in texts:
+        visible = featurize([text], 0, BITS, LEXICON).raw_index.tolist()  # the characters it tags
+        if len(visible) < 2 or not data.draw(st.booleans()):
+            forced.append([])
+            continue
+        start = data.draw(st.sampled_from(visible[:-1]))
+        end = data.draw(st.sampled_from([i + 1 for i in visible if i >= start]))
+        forced.append([(data.draw(st.sampled_from(["prov", "road"])), start, end)])
+    plain = tagger.spans_many(texts)
+    for text, want, got, before in zip(texts, forced, tagger.spans_many(texts, forced), plain, strict=True):
+        for span in want:
+            assert span in got
+        last = 0
+        for _, start, end in got:
+            assert last <= start < end <= len(text)
+            last = end
+        if not want:
+            assert got == before
+
+
+def test_an_element_the_model_lacks_is_not_forced() -> None:
+    tagger = FastTagger(_model(5), "naacl")
+    text = "浙江省杭州市文一路1号"
+    assert tagger.spans_many([text], [[("district", 0, 3)]]) == tagger.spans_many([text])
+
+
 def test_spans_from_labels_skip_whitespace_offsets() -> None:
     assert spans_from_labels(["B-road", "I-road", "B-roadno"], [0, 2, 3]) == [
         ("road", 0, 3),

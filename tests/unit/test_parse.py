@@ -14,12 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geoalign.address import gazetteer
 from geoalign.address.chartagger import FEATURE_VERSION, Lexicon, save_model
 from geoalign.address.normalize import normalize
 from geoalign.address.parse import (
     MAX_TAG_CHARS,
     NUMERIC_ELEMENTS,
     Parser,
+    forced_admin,
     numeric_value,
     parse,
     parse_many,
@@ -211,6 +213,34 @@ def test_admin_spans_agree_with_the_gazetteer_also_inside_prose() -> None:
     parts = _by_name(result)
     assert (parts.get("prov"), parts.get("city"), parts.get("district")) == ("江苏", "淮安", "清江浦区")
     assert normalize(raw, complete_admin=True).startswith("我家的地址是江苏省淮安市清江浦区")
+
+
+def test_an_admin_name_is_not_swallowed_by_a_redundant_span() -> None:
+    """The tagger read the README's short address as one ``redundant`` span, which made every
+    component disappear; redundant means a repeated copy, so the text is decoded again around 北京."""
+    for raw in ("北京望京SOHO T1", "北京望京SOHOT1"):
+        result = parse(raw)
+        _assert_invariants(raw, result)
+        items = list(result)
+        names = [c.name for c in items]
+        assert (items[0].name, items[0].text) == ("prov", "北京")
+        assert "redundant" not in names
+        assert "poi" in names
+
+
+def test_a_repeated_admin_prefix_is_left_to_the_tagger() -> None:
+    """Which copy of a repeated prefix is ``redundant`` is the tagger's learned convention: nothing is
+    forced there, in full or short form; a single prefix is forced as resolved."""
+    once = "浙江省杭州市西湖区文三路1号"
+    resolution = gazetteer.resolve(once)
+    assert forced_admin(once, resolution) == [("prov", 0, 3), ("city", 3, 6), ("district", 6, 9)]
+    twice = "浙江省杭州市西湖区浙江省杭州市西湖区文三路1号"
+    assert forced_admin(twice, gazetteer.resolve(twice)) == []
+    short_again = "天津市河西区友谊路街道友谊路1号"
+    found = gazetteer.resolve(short_again)
+    assert any(s.text == "友谊路街道" for s in found.spans)
+    assert forced_admin(short_again, found) == []
+    assert forced_admin(once, None) == []
 
 
 # --- properties -------------------------------------------------------------------------------------

@@ -945,15 +945,27 @@ class FastTagger:
             [-1 if lab == "O" else self.elements.index(lab[2:]) for lab in model.labels], dtype=np.int64
         )
         self.inside = np.array([lab.startswith("I-") for lab in model.labels], dtype=bool)
+        self._label_index = {lab: i for i, lab in enumerate(model.labels)}
 
-    def label_ids(self, texts: Sequence[str]) -> tuple[Batch, IntArray]:
+    def label_ids(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> tuple[Batch, IntArray]:
         batch = featurize(texts, self.domain, self.model.bits, self.model.lexicon)
         em = self.model.emissions(batch.ids)
+        if forced is not None:
+            self._force(em, batch, forced)
         return batch, viterbi_batch(em, batch.starts, self.model.transitions, self.allowed, self.first)
 
-    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Spans of each text (character offsets into that text)."""
-        batch, ids = self.label_ids(texts)
+    def spans_many(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> list[list[Span]]:
+        """Spans of each text (character offsets into that text).
+
+        ``forced[i]``: spans ``(element, start, end)`` text i must contain (the admin names the gazetteer
+        resolved): the decoder may only label those characters B-element, I-element…, and the next
+        character not I-element, so the best sequence is the best one *around* them (the rest of the
+        address is decoded knowing where its admin prefix ends), not a tagging cut up afterwards."""
+        batch, ids = self.label_ids(texts, forced)
         if len(texts) >= _SPANS_BATCHED_MIN:
             return self._spans_batched(batch, ids)
         labels = self.model.labels
@@ -963,6 +975,30 @@ class FastTagger:
         return [
             spans_from_labels(names[st[i] : st[i + 1]], raw[st[i] : st[i + 1]]) for i in range(len(texts))
         ]
+
+    def _force(self, em: FloatArray, batch: Batch, forced: Sequence[Sequence[Span]]) -> None:
+        """Restrict ``em`` in place to the labels of the forced spans (others at ``_NEG``, as Viterbi's
+        disallowed moves). An element the model has no labels for is not forced."""
+        starts, raw_index, index = batch.starts, batch.raw_index, self._label_index
+        neg = np.float32(_NEG)
+        for i, spans in enumerate(forced):
+            if not spans:
+                continue
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            offsets = raw_index[lo:hi]
+            for element, start, end in spans:
+                begin, inside = index.get(f"B-{element}"), index.get(f"I-{element}")
+                if begin is None or inside is None:
+                    continue
+                r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
+                if r0 >= r1:
+                    continue  # only whitespace inside the span
+                keep = em[r0:r1, [begin, inside]].copy()
+                em[r0:r1] = neg
+                em[r0, begin] = keep[0, 0]
+                em[r0 + 1 : r1, inside] = keep[1:, 1]
+                if r1 < hi:
+                    em[r1, inside] = neg  # the span ends where the gazetteer's name ends
 
     def _spans_batched(self, batch: Batch, ids: IntArray) -> list[list[Span]]:
         """``spans_from_labels`` of every address at once, with array operations over the batch: the

@@ -110,7 +110,9 @@ def _check(text: Any) -> str:
 class Tagger(Protocol):
     """What ``Parser`` needs of a tagger: spans of many texts at once (offsets into each text)."""
 
-    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]: ...
+    def spans_many(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> list[list[Span]]: ...
 
 
 class _CrfStages:
@@ -122,7 +124,11 @@ class _CrfStages:
     def __init__(self, crf: CrfTagger) -> None:
         self.crf = crf
 
-    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
+    def spans_many(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> list[list[Span]]:
+        """``forced`` is not used in decoding (CRFsuite decodes alone); ``align_admin`` still makes the
+        admin spans agree with the gazetteer afterwards."""
         return [self.crf.spans(text) for text in texts]
 
 
@@ -226,6 +232,36 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
     return kept
 
 
+def forced_admin(raw: str, resolution: gazetteer.Resolution | None) -> list[Span]:
+    """The admin names the tagger must label as the gazetteer resolved them: every one with one level,
+    within the tagged prefix. None when one of them is written twice in the address (in full or short:
+    杭州道街道 … 杭州道): the address then repeats an admin prefix, and which copy is ``redundant`` is a
+    labelling convention the tagger learned (see :func:`align_admin`), not something the gazetteer
+    knows — forcing one copy would also change how the tagger reads the other."""
+    if resolution is None:
+        return []
+    forced: list[Span] = []
+    for found in resolution.spans:
+        if found.level is None:
+            continue
+        short = gazetteer.short_name(found.text, found.level)
+        if raw.count(found.text) > 1 or (short != found.text and raw.count(short) > 1):
+            return []
+        if found.end <= MAX_TAG_CHARS:
+            forced.append((found.level, found.start, found.end))
+    return forced
+
+
+def _redundant_over_admin(spans: list[Span], resolution: gazetteer.Resolution) -> bool:
+    """True when a ``redundant`` span overlaps an admin name the gazetteer resolved with one level."""
+    for name, start, end in spans:
+        if name == "redundant":
+            for found in resolution.spans:
+                if found.level is not None and start < found.end and found.start < end:
+                    return True
+    return False
+
+
 #: a span's start (sort key of ``align_admin``; stable, as ``sorted`` with a lambda was)
 _START: Final = operator.itemgetter(1)
 
@@ -284,24 +320,60 @@ class Parser:
             self._local.tagger = tagger
         return tagger
 
-    def _aligned(self, raw: str, spans: list[Span]) -> tuple[str, list[Span]]:
+    def _resolution(self, raw: str) -> gazetteer.Resolution | None:
+        """The admin names ``raw`` starts with (or holds, inside prose), when the parse follows them."""
+        if not self.admin_from_gazetteer:
+            return None
+        return gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True)
+
+    def _tag(self, raws: Sequence[str]) -> list[tuple[list[Span], gazetteer.Resolution | None]]:
+        """Tagger spans of each text and its gazetteer resolution.
+
+        Where the tagger calls a resolved admin name ``redundant`` although the address never repeats
+        it (北京望京SOHO T1 read as one redundant span), the text is decoded again with that name
+        forced to its level (``forced_admin``): redundant means a repeated copy, and keeping the
+        tagger's reading would leave the address with no components at all. Only those addresses are
+        decoded twice; every other parse is the tagger's, aligned afterwards (``align_admin``)."""
+        tagger = self._tagger()
+        resolutions = [self._resolution(raw) for raw in raws]
+        spans = tagger.spans_many([raw[:MAX_TAG_CHARS] for raw in raws])
+        again: list[int] = []
+        forced: list[list[Span]] = []
+        for i, (raw, resolution, found) in enumerate(zip(raws, resolutions, spans, strict=True)):
+            if resolution is None or not _redundant_over_admin(found, resolution):
+                continue
+            names = forced_admin(raw, resolution)
+            if names:
+                again.append(i)
+                forced.append(names)
+        if again:
+            redone = tagger.spans_many([raws[i][:MAX_TAG_CHARS] for i in again], forced)
+            for i, found in zip(again, redone, strict=True):
+                spans[i] = found
+        return list(zip(spans, resolutions, strict=True))
+
+    def _aligned(
+        self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
+    ) -> tuple[str, list[Span]]:
         """``raw``'s normalized text (InputError when nothing is left of it) and its final spans."""
         normalized = normalize(raw)
-        if self.admin_from_gazetteer:
-            spans = align_admin(spans, gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True))
+        if resolution is not None:
+            spans = align_admin(spans, resolution)
         return normalized, spans
 
-    def _rows(self, raw: str, spans: list[Span]) -> tuple[str, str, list[Row]]:
+    def _rows(
+        self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
+    ) -> tuple[str, str, list[Row]]:
         """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
-        normalized, spans = self._aligned(raw, spans)
+        normalized, spans = self._aligned(raw, spans, resolution)
         rows = []
         for name, start, end in spans:
             piece = raw[start:end]
             rows.append((name, piece, start, end, _value(name, piece)))
         return raw, normalized, rows
 
-    def _components(self, raw: str, spans: list[Span]) -> Components:
-        normalized, spans = self._aligned(raw, spans)
+    def _components(self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None) -> Components:
+        normalized, spans = self._aligned(raw, spans, resolution)
         items = []
         for name, start, end in spans:
             piece = raw[start:end]
@@ -315,8 +387,8 @@ class Parser:
         finds nothing in (only punctuation or a phone number): there is no address to split.
         """
         raw = _check(text)
-        spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS]])[0]
-        return self._components(raw, spans)
+        ((spans, resolution),) = self._tag([raw])
+        return self._components(raw, spans, resolution)
 
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
@@ -329,16 +401,21 @@ class Parser:
         results (``geoalign parse --file``), which need no objects in between."""
         return self._batched(texts, self._rows)
 
-    def _batched(self, texts: Iterable[Any], build: Callable[[str, list[Span]], _T]) -> list[_T | ItemError]:
-        """``build(raw, spans)`` of each address, tagged in batches of ``BATCH``; ItemError for bad ones."""
+    def _batched(
+        self,
+        texts: Iterable[Any],
+        build: Callable[[str, list[Span], gazetteer.Resolution | None], _T],
+    ) -> list[_T | ItemError]:
+        """``build(raw, spans, resolution)`` of each address, tagged in batches of ``BATCH``; ItemError
+        for bad ones."""
         out: list[_T | ItemError] = []
         pending: list[tuple[int, str]] = []
 
         def flush() -> None:
-            spans = self._tagger().spans_many([raw[:MAX_TAG_CHARS] for _, raw in pending])
-            for (slot, raw), found in zip(pending, spans, strict=True):
+            tagged = self._tag([raw for _, raw in pending])
+            for (slot, raw), (found, resolution) in zip(pending, tagged, strict=True):
                 try:
-                    out[slot] = build(raw, found)
+                    out[slot] = build(raw, found, resolution)
                 except InputError as exc:
                     out[slot] = ItemError(exc.code, str(exc))
             pending.clear()

@@ -140,7 +140,10 @@ class NeuralCharTagger:
         self.batch_size = batch_size
         self.bf16 = bf16
 
-    def spans_many(self, texts: Sequence[str]) -> list[list[Span]]:
+    def spans_many(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> list[list[Span]]:
+        """``forced`` is not used (the probe decodes alone); ``Parser`` aligns admin spans afterwards."""
         encoded = [self.vocab.encode(t, self.domain) for t in texts]
         logits = char_logits(
             self.model, [e[0] for e in encoded], self.vocab.pad, batch_size=self.batch_size, bf16=self.bf16
