@@ -107,6 +107,16 @@ def test_link_writes_one_row_per_left_record(tables: tuple[Path, Path], tmp_path
     assert any(c["name"] == "roadno" and c["status"] == "agree" for c in explanation["components"])
 
 
+def test_the_summary_points_records_without_candidates_to_ann(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left, right = tables
+    assert run_link(left, right, tmp_path / "links.csv") == 0
+    err = capsys.readouterr().err
+    assert "no_candidates 1" in err
+    assert "1 left records found no candidate by the rule keys" in err and "--ann" in err
+
+
 def test_explain_blocking_scores_nothing_and_reports_recall(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -232,6 +232,19 @@ def _scoring_lines(summary: RunSummary, neural: bool) -> list[str]:
     return lines
 
 
+def _no_candidate_hint(no_candidates: int, args: argparse.Namespace) -> list[str]:
+    """What to try when rule blocking found nothing for some records and learned retrieval was off:
+    records written differently (no district, another spelling of the road, a POI without its road)
+    share no rule key, and ``--ann`` is the tool made for them (docs/linking.md)."""
+    if not no_candidates or args.ann is not None:
+        return []
+    return [
+        f"  {no_candidates:,} left records found no candidate by the rule keys (admin, road + number, POI "
+        "names); --ann also proposes each record's nearest neighbours by a learned address embedding, "
+        "which finds records written differently"
+    ]
+
+
 def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, output: str | None) -> None:
     """The run summary: human text on stderr, JSON on stdout with --json."""
     from geoalign.link.blocking import format_report
@@ -255,6 +268,7 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
     if isinstance(summary, LinkSummary) and summary.counts.status:
         statuses = ", ".join(f"{k} {v:,}" for k, v in summary.counts.status.items())
         lines.append(f"  left records: {statuses}")
+        lines += _no_candidate_hint(summary.counts.status.get("no_candidates", 0), args)
     if isinstance(summary, DedupeSummary) and summary.clusters is not None:
         c = summary.clusters
         lines.append(
