@@ -233,11 +233,11 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
 
 
 def forced_admin(raw: str, resolution: gazetteer.Resolution | None) -> list[Span]:
-    """The admin names the tagger must label as the gazetteer resolved them: every one with one level,
-    within the tagged prefix. None when one of them is written twice in the address (in full or short:
-    杭州道街道 … 杭州道): the address then repeats an admin prefix, and which copy is ``redundant`` is a
-    labelling convention the tagger learned (see :func:`align_admin`), not something the gazetteer
-    knows — forcing one copy would also change how the tagger reads the other."""
+    """The admin names the tagger must label as the gazetteer resolved them (in the tagged prefix):
+    every one with one level. Empty when one of them is written twice in the address (in full or
+    short: 杭州道街道 … 杭州道): the address then repeats an admin prefix, and which copy is
+    ``redundant`` is a labelling convention the tagger learned (see :func:`align_admin`), not something
+    the gazetteer knows; forcing one copy would also change how the tagger reads the other."""
     if resolution is None:
         return []
     forced: list[Span] = []
@@ -247,8 +247,7 @@ def forced_admin(raw: str, resolution: gazetteer.Resolution | None) -> list[Span
         short = gazetteer.short_name(found.text, found.level)
         if raw.count(found.text) > 1 or (short != found.text and raw.count(short) > 1):
             return []
-        if found.end <= MAX_TAG_CHARS:
-            forced.append((found.level, found.start, found.end))
+        forced.append((found.level, found.start, found.end))
     return forced
 
 
