@@ -10,6 +10,8 @@ environment variable, and returns the smallest.
 
 from __future__ import annotations
 
+from geoalign.errors import InputError
+
 
 def usable_cpus() -> int:
     """CPUs this process may run on: the machine's, the affinity mask and the container's CPU quota,
@@ -19,4 +21,12 @@ def usable_cpus() -> int:
     return max(1, int(cpu_count()))
 
 
-__all__ = ["usable_cpus"]
+def resolve_workers(requested: int) -> int:
+    """A ``--workers`` option of the batch commands (``parse --file``, ``link``, ``dedupe``): 0 means
+    one per usable CPU; otherwise at least 1."""
+    if requested < 0:
+        raise InputError(f"--workers must be 0 (one per core) or more, got {requested}")
+    return requested or usable_cpus()
+
+
+__all__ = ["resolve_workers", "usable_cpus"]

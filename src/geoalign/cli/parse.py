@@ -145,14 +145,9 @@ def run(args: argparse.Namespace) -> int:
     if args.address is not None:
         print(json.dumps(parse(args.address).to_dict(), ensure_ascii=False, indent=args.indent))
         return 0
-    if args.workers < 0:
-        raise InputError("--workers must be 0 (one per core) or more")
-    if args.workers:
-        workers = args.workers
-    else:
-        from geoalign.cpus import usable_cpus
+    from geoalign.cpus import resolve_workers
 
-        workers = usable_cpus()
+    workers = resolve_workers(args.workers)
     out = sys.stdout
     blocks = _blocks(args.file, workers)
     head = next(blocks, None)  # opens the file here, so an unreadable one is a clear error up front

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from geoalign.cpus import resolve_workers
 from geoalign.errors import GeoalignError, InputError
 from geoalign.link.blocking import BlockingDiagnostics
 from geoalign.link.candidates import Analysis, JudgeStats, Record, RecordAnalyzer, SamePlaceJudge
@@ -64,15 +65,6 @@ class LinkWorkerDied(GeoalignError):
     """A worker process of a link/dedupe run died (killed, or out of memory)."""
 
     code = "worker_died"
-
-
-def resolve_workers(requested: int) -> int:
-    """``--workers``: 0 means one per usable CPU; otherwise at least 1."""
-    from geoalign.cpus import usable_cpus
-
-    if requested < 0:
-        raise InputError(f"--workers must be 0 (one per core) or more, got {requested}")
-    return requested or usable_cpus()
 
 
 def _subtract(after: N, before: N) -> N:
