@@ -993,7 +993,7 @@ class FastTagger:
                 r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
                 if r0 >= r1:
                     continue  # only whitespace inside the span
-                keep = em[r0:r1, [begin, inside]].copy()
+                keep = em[r0:r1, [begin, inside]]  # fancy indexing: a copy
                 em[r0:r1] = neg
                 em[r0, begin] = keep[0, 0]
                 em[r0 + 1 : r1, inside] = keep[1:, 1]
