@@ -42,12 +42,33 @@ def rate(scorer: object, pairs: list[AddressPair], chunk: int = 1024) -> float:
     return len(pairs) / (time.perf_counter() - start)
 
 
+def neural_row(
+    model: Path, pairs: list[AddressPair], threads: int, single: int
+) -> tuple[float, float, float]:
+    """(batched pairs/s, single-pair p50 ms, p95 ms) of a neural model directory, rules off."""
+    neural = ScorerSpec(scorer="onnx", model=str(model), threads=threads, rules=False, explain=False).build()
+    neural.warmup()
+    batched = rate(neural, pairs)
+    lat = []
+    for pair in pairs[:single]:
+        start = time.perf_counter()
+        neural.score([pair])
+        lat.append((time.perf_counter() - start) * 1000.0)
+    return batched, statistics.median(lat), sorted(lat)[int(0.95 * (len(lat) - 1))]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--single", type=int, default=200, help="single-pair calls for the latency row")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--pairs", type=Path, default=None, help="TSV a<TAB>b[...] instead of synthetic pairs")
+    ap.add_argument(
+        "--candidate",
+        type=Path,
+        default=None,
+        help="another neural model directory (e.g. ship_neural.py --out) measured in the same run",
+    )
     args = ap.parse_args()
 
     raw = read_pairs(args.pairs, args.n) if args.pairs else linkage_pairs(args.n, fanout=1, seed=11)
@@ -58,17 +79,8 @@ def main() -> int:
 
     print(f"onnxruntime {onnxruntime.__version__}; threads {args.threads}; {len(pairs)} pairs")
 
-    neural = ScorerSpec(
-        scorer="onnx", model=str(SHIPPED_NEURAL), threads=args.threads, rules=False, explain=False
-    ).build()
-    neural.warmup()
-    neural_rate = rate(neural, pairs)
-    lat = []
-    for pair in pairs[: args.single]:
-        start = time.perf_counter()
-        neural.score([pair])
-        lat.append((time.perf_counter() - start) * 1000.0)
-    p50, p95 = statistics.median(lat), sorted(lat)[int(0.95 * (len(lat) - 1))]
+    neural_rate, p50, p95 = neural_row(SHIPPED_NEURAL, pairs, args.threads, args.single)
+    candidate = neural_row(args.candidate, pairs, args.threads, args.single) if args.candidate else None
 
     structured = ScorerSpec(scorer="structured", explain=False).build()
     structured.warmup()
@@ -87,6 +99,12 @@ def main() -> int:
 
     print(f"neural shipped batched   {neural_rate:8.0f} pairs/s   (goal >= 1,000)")
     print(f"neural shipped 1 pair    p50 {p50:.2f} ms, p95 {p95:.2f} ms   (goal p50 <= 5 ms)")
+    if candidate is not None:
+        c_rate, c_p50, c_p95 = candidate
+        print(
+            f"candidate {args.candidate}: batched {c_rate:.0f} pairs/s "
+            f"({c_rate / neural_rate:.2f}x shipped), 1 pair p50 {c_p50:.2f} ms, p95 {c_p95:.2f} ms"
+        )
     print(f"structured               {structured_rate:8.0f} pairs/s")
     print(
         f"default judge            {judge_rate:8.0f} pairs/s   (goal >= 2,000); neural stage saw {share:.1%}"
