@@ -11,7 +11,9 @@ from the fine-tuned model instead of the pretrained encoder's lowest layers).
 
 The output directory is a ``train-neural --init-from`` directory (config.json, weights, tokenizer files,
 geoalign_neural.json). A compactly stored graph (fp16 + Cast) is first restored with
-``geoalign.scorers.quantize.restore_fp32_initializers``; a quantized graph cannot be rebuilt.
+``geoalign.scorers.quantize.restore_fp32_initializers``; a statically quantized (QDQ) graph, as shipped
+since session 6, gives its int8 weights dequantized (``graph_weights``); a dynamically quantized one
+(``MatMulInteger``) cannot be rebuilt.
 """
 
 from __future__ import annotations

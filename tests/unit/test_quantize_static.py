@@ -106,3 +106,28 @@ def test_compactly_stored_weights_are_restored_to_plain_fp32(exported: Path, tmp
     assert not any(n.op_type == "Cast" and n.output[0] == big.name for n in restored.graph.node)
     again = next(i for i in restored.graph.initializer if i.name == big.name)
     np.testing.assert_allclose(numpy_helper.to_array(again), weight.astype(np.float16).astype(np.float32))
+
+
+def test_static_graph_weights_read_back_dequantized(exported: Path, tmp_path: Path) -> None:
+    """A student can start from a shipped static int8 graph (``scripts/onnx_to_hf.py``): every Linear's
+    weight is read back through its DequantizeLinear, within half a quantization step of the fp32 one."""
+    from geoalign.scorers.graph_weights import read_module_state
+    from geoalign.scorers.mgeo_onnx import OnnxScorer
+    from geoalign.scorers.quantize import quantize_static_int8, record_feeds
+
+    src = exported / "model_fp32.onnx"
+    plain = OnnxScorer(exported, variant="fp32", explain=False)
+    feeds = record_feeds(plain.onnx, lambda: plain.score(PAIRS[:4]))
+    types = {i.name: np.int64 for i in plain.onnx.session.get_inputs()}
+    quantize_static_int8(src, tmp_path / "static.onnx", feeds, input_types=types)
+
+    fp32 = read_module_state(src, "inner")
+    static = read_module_state(tmp_path / "static.onnx", "inner")
+    linears = [k for k in fp32 if k.endswith(".weight") and ".encoder.layer." in k and fp32[k].ndim == 2]
+    assert linears and set(linears) <= set(static)
+    for key in linears:
+        want, got = fp32[key], static[key]
+        assert got.dtype == np.float32 and got.shape == want.shape
+        step = np.abs(want).max(axis=1, keepdims=True) / 127.0  # per output channel (a weight row)
+        assert np.all(np.abs(got - want) <= step * 0.5 + 1e-6), key
+        assert not np.array_equal(got, want)  # really read through the int8 values
