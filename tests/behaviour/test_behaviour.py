@@ -22,6 +22,8 @@ REQUIRED_CATEGORIES = {
     "noise_phone", "noise_name", "suffix", "old_names", "typo", "identical", "another_building",
     "another_unit", "another_floor", "another_room", "another_roadno", "road_one_char", "road_section",
     "another_district", "another_city", "unrelated",
+    # session 14: floors written with a letter (11F) and basements (负一层 / 地下一层 / B1层 vs 一层)
+    "floor_letter", "basement_forms", "basement_vs_ground",
 }  # fmt: skip
 
 

@@ -207,12 +207,14 @@ def test_component_values_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(parse_module, "_VALUES_MAX", 3)
     parse_module._VALUES.clear()
-    pieces = ["三号楼", "969号", "Ｂ座", "0501室", "顶楼", "文三路", "ＡＢＣ大厦", "三号楼"]
+    pieces = ["三号楼", "969号", "Ｂ座", "0501室", "顶楼", "文三路", "ＡＢＣ大厦", "三号楼", "11F", "B1层"]
     for _ in range(2):
         for piece in pieces:
-            for name in ("houseno", "poi", "roomno", "road"):
+            for name in ("houseno", "poi", "roomno", "road", "floorno"):
                 expected = (
-                    parse_module.numeric_value(piece)
+                    parse_module.floor_value(piece)
+                    if name == "floorno"
+                    else parse_module.numeric_value(piece)
                     if name in parse_module.NUMERIC_ELEMENTS
                     else width(piece)
                 )

@@ -153,11 +153,24 @@ def test_ordinals() -> None:
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["12层", "12F", "12楼层"], "12层"),
+        (["负1层", "负1楼", "负1F", "地下1层", "地下室1层", "B1层", "B1F"], "负1层"),
     ],
 )
 def test_unit_synonyms(forms: list[str], canonical: str) -> None:
     for form in forms:
         assert canonical_units(form) == canonical, form
+
+
+@pytest.mark.parametrize("text", ["B1楼", "AB1层", "3B1层", "B栋"])
+def test_a_b_is_a_basement_only_directly_before_a_floor_number(text: str) -> None:
+    """B1楼 is as often building B1, and a B after another letter or digit is part of a name."""
+    assert canonical_units(text) == text
+
+
+def test_basement_forms_normalize_alike_and_apart_from_the_ground_floor() -> None:
+    place = "上海市闵行区七莘路3588号"
+    assert {normalize(place + form) for form in ["地下一层", "B1层", "负一楼"]} == {place + "负1层"}
+    assert normalize(place + "一层") == place + "1层"
 
 
 # ------------------------------------------------------------------------------------- whole thing

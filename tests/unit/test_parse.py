@@ -21,6 +21,8 @@ from geoalign.address.parse import (
     MAX_TAG_CHARS,
     NUMERIC_ELEMENTS,
     Parser,
+    attach_basement,
+    floor_value,
     forced_admin,
     numeric_value,
     parse,
@@ -118,6 +120,65 @@ def test_spaces_and_controls_do_not_shift_offsets() -> None:
 )
 def test_numeric_value(text: str, value: str) -> None:
     assert numeric_value(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("11F", "11"),
+        ("F11", "11"),
+        ("11楼", "11"),
+        ("十一层", "11"),
+        ("3L", "3"),
+        ("负一层", "-1"),
+        ("地下1层", "-1"),
+        ("地下室2层", "-2"),
+        ("B1层", "-1"),
+        ("ｂ２层", "-2"),
+        ("B1F", "-1"),
+        ("12-3层", "12-3"),
+        ("顶楼", "顶楼"),
+        ("地下室", "地下室"),
+    ],
+)
+def test_floor_value(text: str, value: str) -> None:
+    """The floor letter is how a floor is written, not its number; below ground is signed."""
+    assert floor_value(text) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # the marker tagged as a POI of its own, inside a POI, as a building, or left untagged
+        ("商场地下一层", [("poi", 0, 4), ("floorno", 4, 6)], [("poi", 0, 2), ("floorno", 2, 6)]),
+        ("地下一层", [("poi", 0, 2), ("floorno", 2, 4)], [("floorno", 0, 4)]),
+        (
+            "3号B1层",
+            [("roadno", 0, 2), ("houseno", 2, 3), ("floorno", 3, 5)],
+            [("roadno", 0, 2), ("floorno", 2, 5)],
+        ),
+        ("3号Ｂ1层", [("roadno", 0, 2), ("floorno", 3, 5)], [("roadno", 0, 2), ("floorno", 2, 5)]),
+        ("负一层", [("floorno", 1, 3)], [("floorno", 0, 3)]),
+        # not a basement: B before 楼 (building B1), B after a letter or digit, B before no digit
+        ("3号B1楼", [("roadno", 0, 2), ("houseno", 2, 3), ("floorno", 3, 5)], None),
+        ("AB1层", [("poi", 0, 2), ("floorno", 2, 4)], None),
+        ("3B1层", [("houseno", 0, 2), ("floorno", 2, 4)], None),
+        ("B座一层", [("houseno", 0, 2), ("floorno", 2, 4)], None),
+        ("文三路1层", [("road", 0, 3), ("floorno", 3, 5)], None),
+    ],
+)
+def test_attach_basement(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert attach_basement(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize("tail", ["地下一层", "B1层", "负一层"])
+def test_a_basement_floor_is_one_component_with_a_signed_value(tail: str) -> None:
+    raw = "上海市闵行区七莘路3588号" + tail
+    result = parse(raw)
+    _assert_invariants(raw, result)
+    floor = result.get("floorno")
+    assert floor is not None and floor.text == tail and floor.value == "-1"
+    assert parse("上海市闵行区七莘路3588号一层").get("floorno").value == "1"  # type: ignore[union-attr]
 
 
 def test_non_numeric_elements_keep_width_folded_text() -> None:

@@ -271,6 +271,18 @@ def test_link_typed_numbers_agree(a: str, b: str) -> None:
     assert judged[0].same_place and judged[0].conflicts == []
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("上海市闵行区七莘路3588号负一层", "上海市闵行区七莘路3588号一层"),
+        ("上海市闵行区七莘路3588号地下一层", "上海市闵行区七莘路3588号1楼"),
+        ("上海市闵行区七莘路3588号B1层", "上海市闵行区七莘路3588号1F"),
+    ],
+)
+def test_a_basement_is_another_floor_than_the_ground_floor(a: str, b: str) -> None:
+    assert view_conflicts(record("q", a), record("c", b)) == ["floorno"]
+
+
 def test_link_typed_numbers_conflict() -> None:
     q, c = record("q", "上海市浦东新区张杨路500号0501室"), record("c", "上海市浦东新区张杨路500号502室")
     assert view_conflicts(q, c) == ["roomno"]

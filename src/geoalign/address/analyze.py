@@ -53,7 +53,7 @@ TYPED_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     "t_hao": re.compile(r"(\d+)(?:-\d+)?号(?!楼|院)"),
     "t_building": re.compile(r"(?:(\d+)|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
     "t_unit": re.compile(r"(\d+)单元"),
-    "t_floor": re.compile(r"(\d+)(?:层|楼(?!\d))"),
+    "t_floor": re.compile(r"(负?\d+)(?:层|楼(?!\d))"),  # 负1层: the normalizer's basement form
     "t_room": re.compile(r"(\d+)(?:室|房|号房)"),
 }
 #: The typed number of each hard-number component (road number, building, unit, floor, room).

@@ -3,7 +3,8 @@
 ``parse(text)`` returns ``types.Components``: every component carries its character offsets into the
 *original* input (``raw[start:end] == text``, no overlaps, left to right) and a normalized ``value``:
 for the number elements (road number, building, unit, floor, room) the number itself — ``三号楼`` → ``3``,
-``969号`` → ``969``, ``B座`` → ``B`` — otherwise the width-folded (NFKC) text. ``Components.normalized``
+``969号`` → ``969``, ``B座`` → ``B``; a floor without its letter and signed below ground, ``11F`` → ``11``,
+``负一层`` / ``B1层`` → ``-1`` (``floor_value``) — otherwise the width-folded (NFKC) text. ``Components.normalized``
 is ``geoalign.address.normalize.normalize(raw)``, the text the embedded matcher compares.
 
 The elements come from the tagger of the model directory (``models/parser/``, see its MODEL_CARD.md):
@@ -68,6 +69,69 @@ def numeric_value(text: str) -> str:
     return "-".join(run.lstrip("0") or "0" if run.isdigit() else run for run in runs)
 
 
+#: A basement marker at the start of a floor's text: 负一层, 地下1层, 地下室2层, B1层, B2F (B only directly
+#: before the number; B座 is a building).
+_BASEMENT: Final[re.Pattern[str]] = re.compile(r"地下室?|负|B(?=\d)")
+#: A floor letter beside the number: 11F, F11, 3L (F/L never name a floor themselves).
+_FLOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"(?<=\d)[FL](?![A-Z])|(?<![A-Z])[FL](?=\d)")
+
+
+def floor_value(text: str) -> str:
+    """The value of a floor: ``numeric_value`` without the floor letters, signed below ground.
+
+    ``11F``, ``F11``, ``十一层`` and ``11楼`` → ``11`` (the letter is how the floor is written, not part
+    of its number); ``负一层``, ``地下1层``, ``B1层``, ``B1F`` → ``-1``, so that the first basement and the
+    ground floor are two floors (a hard-number conflict), not one.
+    """
+    folded = upper(width(text))
+    basement = _BASEMENT.match(folded)
+    rest = folded[basement.end() :] if basement else folded
+    value = numeric_value(_FLOOR_LETTER.sub("", rest))
+    if basement and value.isdigit():
+        return f"-{value}"
+    return value if any(ch.isdigit() for ch in value) else numeric_value(text)
+
+
+#: A basement marker the tagger left outside a floor span (地下|一层, B|1层): what ``attach_basement``
+#: moves into it. Tested on the raw text (offsets stay raw), so the letter's other widths and cases too.
+_BASEMENT_BEFORE: Final[re.Pattern[str]] = re.compile(
+    r"(?:地下室?|负|(?<![A-Za-zＡ-Ｚａ-ｚ0-9０-９])[BbＢｂ])$"
+)
+#: Characters without which no basement marker can be present (the cheap test run on every address).
+_BASEMENT_CHARS: Final[frozenset[str]] = frozenset("负地BbＢｂ")
+
+
+def attach_basement(raw: str, spans: list[Span]) -> list[Span]:
+    """Move a basement marker written just before a floor into the floor span.
+
+    The tagger reads 地下一层 as a POI 地下 and a floor 一层, and B1层 as a building B and a floor 1层: the
+    floor's value then says the first floor, and B1 and 1层 would agree. The marker's characters leave
+    the span before (which is dropped when nothing else is left of it), and the floor starts at the
+    marker; ``floor_value`` then reads it as ``-1``. B counts only directly before a digit and not
+    after another letter or digit (AB1层, 3B1层), and not before 楼 (B1楼 is as often building B1).
+    """
+    if _BASEMENT_CHARS.isdisjoint(raw):
+        return spans
+    out = list(spans)
+    for i, (name, start, end) in enumerate(out):
+        if name != "floorno" or start == 0:
+            continue
+        found = _BASEMENT_BEFORE.search(raw, max(0, start - 3), start)
+        if found is None:
+            continue
+        if found.group(0) in "BbＢｂ" and (not raw[start].isdigit() or raw[end - 1] == "楼"):
+            continue
+        begin = found.start()
+        if i > 0 and out[i - 1][2] > begin:
+            before = out[i - 1]
+            if before[1] >= begin:
+                out[i - 1] = ("", 0, 0)  # the span before was only the marker
+            else:
+                out[i - 1] = (before[0], before[1], begin)
+        out[i] = (name, begin, end)
+    return [span for span in out if span[2] > span[1]]
+
+
 def _numeral_or_self(run: str) -> str:
     value = chinese_to_int(run)
     return run if value is None else str(value)
@@ -80,17 +144,18 @@ Row = tuple[str, str, int, int, str]
 
 #: Values of component texts already seen (element kind, text) -> value: most pieces of a table repeat
 #: (division names, 号, 室...). Bounded; cleared when full.
-_VALUES: dict[tuple[bool, str], str] = {}
+_VALUES: dict[tuple[int, str], str] = {}
 _VALUES_MAX: Final[int] = 1 << 16
 
 
 def _value(name: str, piece: str) -> str:
-    """``numeric_value(piece)`` for a number element, else ``width(piece)``; remembered."""
-    numeric = name in NUMERIC_ELEMENTS
-    key = (numeric, piece)
+    """``floor_value`` of a floor, ``numeric_value(piece)`` of another number element, else
+    ``width(piece)``; remembered."""
+    kind = 2 if name == "floorno" else 1 if name in NUMERIC_ELEMENTS else 0
+    key = (kind, piece)
     value = _VALUES.get(key)
     if value is None:
-        value = numeric_value(piece) if numeric else width(piece)
+        value = floor_value(piece) if kind == 2 else numeric_value(piece) if kind else width(piece)
         if len(_VALUES) >= _VALUES_MAX:
             _VALUES.clear()
         _VALUES[key] = value
@@ -358,7 +423,7 @@ class Parser:
         normalized = normalize(raw)
         if resolution is not None:
             spans = align_admin(spans, resolution)
-        return normalized, spans
+        return normalized, attach_basement(raw, spans)
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None

@@ -7,6 +7,7 @@ building      3号楼, 3幢, 3座, 3栋, A座, A幢                 3栋, A栋
 tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
 room          203室, 203房, 203房间, 203号房                 203室
 floor         12层, 12F, 12楼层                            12层
+basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
 ============  ===========================================  ==========
 
@@ -36,6 +37,11 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋", "楼幢座"),
     (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室", "房"),
+    # Below ground before the plain floor rule (B1F is the first basement, not floor B1). B only
+    # directly before the number and not after another letter or digit; not with 楼 (B1楼 is as often
+    # building B1). 负1层 is matched again by the first rule and left as it is.
+    (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
+    (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
 )
 

@@ -37,7 +37,9 @@ from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
 #: Bumped whenever a rule changes what it answers: part of ``model_id`` and so of every cache key.
-RULES_VERSION: Final[str] = "rules/v2"
+#: v3: floors are read with their sign (负一层 / B1层 = -1, another floor than 一层) and without the
+#: floor letter (11F = 11), which changes the hard-number conflicts the caps act on.
+RULES_VERSION: Final[str] = "rules/v3"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
