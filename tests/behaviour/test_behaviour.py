@@ -24,6 +24,8 @@ REQUIRED_CATEGORIES = {
     "another_district", "another_city", "unrelated",
     # session 14: floors written with a letter (11F) and basements (负一层 / 地下一层 / B1层 vs 一层)
     "floor_letter", "basement_forms", "basement_vs_ground",
+    # building-unit-room written with dashes (5-2-1101), a room written digit by digit (3栋五零二)
+    "unit_dashes", "room_digits",
 }  # fmt: skip
 
 

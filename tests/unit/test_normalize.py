@@ -108,6 +108,10 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("三期", "3期"),
         ("五组", "5组"),
         ("二单元十二层一二零三室", "2单元12层1203室"),
+        # a room written digit by digit ends the address after a building, unit or floor word
+        ("二栋三零一", "2栋301"),
+        ("三单元一二零三", "3单元1203"),
+        ("十二层一二零三", "12层1203"),
     ],
 )
 def test_numerals_before_units(text: str, expected: str) -> None:
@@ -159,6 +163,34 @@ def test_ordinals() -> None:
 def test_unit_synonyms(forms: list[str], canonical: str) -> None:
     for form in forms:
         assert canonical_units(form) == canonical, form
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "和平小区二七",  # no building word before the run
+        "2栋三十一",  # 十: a count or a name, not digits read one by one
+        "2栋三零一旁",  # not the end of the address
+        "2栋三零",  # too short for a room
+    ],
+)
+def test_numerals_leave_other_runs_at_the_end(text: str) -> None:
+    assert numerals(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("复康路23号6-3-402", "复康路23号6栋3单元402"),
+        ("润枫德尚3-2-501", "润枫德尚3栋2单元501"),
+        ("复康路23-3-402", "复康路23-3-402"),  # after a road word the first number is the road number
+        ("小区12-1-3", "小区12-1-3"),  # the last part too short for a room
+        ("小区A3-5-101", "小区A3-5-101"),
+        ("小区3-2-501-1", "小区3-2-501-1"),
+    ],
+)
+def test_building_unit_room_dashes(text: str, expected: str) -> None:
+    assert canonical_units(text) == expected
 
 
 @pytest.mark.parametrize("text", ["B1楼", "AB1层", "3B1层", "B栋"])

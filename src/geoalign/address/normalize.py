@@ -22,9 +22,12 @@ The pipeline, in order (each step a small pure function on a string):
    postcodes (邮编310000).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO).
 9. ``numerals``: Chinese numerals before a unit word become Arabic (三号楼 → 3号楼, 十二层 → 12层,
-   二零三室 → 203室, 第一单元 → 1单元). Never inside names: a numeral not followed by a unit stays (文三路,
-   三里屯, 十里河) and official division names stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
-10. ``units``: building/tower/room/floor synonyms to canonical forms (``geoalign.address.synonyms``);
+   二零三室 → 203室, 第一单元 → 1单元), and a room written digit by digit that ends the address after a
+   building, unit or floor word (2栋三零一 → 2栋301). Never inside names: a numeral not followed by a
+   unit stays (文三路, 三里屯, 十里河) and official division names stay (二七区, 三号乡, 七百弄乡, 八区街道,
+   三座店镇).
+10. ``units``: building/tower/room/floor/basement synonyms to canonical forms, and building-unit-room
+    dashes to words (6-3-402 → 6栋3单元402) (``geoalign.address.synonyms``);
     then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), and ``tidy`` removes
     spaces and dashes the unit rules left stranded. Steps 9-10 repeat until nothing changes (a unit
     rewrite can expose a numeral: T1三号楼 → T1栋三号楼 → T1栋3栋), at most four rounds.
@@ -265,9 +268,27 @@ def _inside_division_name(text: str, start: int, run: str) -> bool:
 _NUMERAL_SET: Final[frozenset[str]] = frozenset(NUMERAL_CHARS)
 
 
+#: A room written digit by digit at the very end, after a building/unit/floor word (2栋三零一): a run of
+#: digit characters only (no 十/百) of three to six, so a name (二七, 三元) is never read as a number.
+_DIGIT_NUMERALS_AT_END: Final[re.Pattern[str]] = re.compile(
+    r"(?:(?<=[栋幢座楼层号])|(?<=单元))([零〇一二三四五六七八九]{3,6})$"
+)
+
+
 def numerals(text: str) -> str:
-    """Chinese numerals before unit words to Arabic, except inside names (see module docstring)."""
-    return text if _NUMERAL_SET.isdisjoint(text) else _chinese_numerals(text)
+    """Chinese numerals before unit words to Arabic, except inside names (see module docstring); and a
+    digit-by-digit room number that ends the address after a building, unit or floor (2栋三零一)."""
+    if _NUMERAL_SET.isdisjoint(text):
+        return text
+    text = _chinese_numerals(text)
+    return _DIGIT_NUMERALS_AT_END.sub(_numeral_digits, text) if text[-1] in _NUMERAL_SET else text
+
+
+_DIGIT_OF: Final[dict[int, str]] = str.maketrans({ch: str(value) for ch, value in DIGITS.items()})
+
+
+def _numeral_digits(match: re.Match[str]) -> str:
+    return match.group(1).translate(_DIGIT_OF)
 
 
 def ordinals(text: str) -> str:

@@ -4,8 +4,9 @@
 *original* input (``raw[start:end] == text``, no overlaps, left to right) and a normalized ``value``:
 for the number elements (road number, building, unit, floor, room) the number itself — ``三号楼`` → ``3``,
 ``969号`` → ``969``, ``B座`` → ``B``; a floor without its letter and signed below ground, ``11F`` → ``11``,
-``负一层`` / ``B1层`` → ``-1`` (``floor_value``) — otherwise the width-folded (NFKC) text. ``Components.normalized``
-is ``geoalign.address.normalize.normalize(raw)``, the text the embedded matcher compares.
+``负一层`` / ``B1层`` → ``-1`` (``floor_value``) — otherwise the width-folded (NFKC) text.
+``Components.normalized`` is ``geoalign.address.normalize.normalize(raw)``, the text the embedded matcher
+compares.
 
 The elements come from the tagger of the model directory (``models/parser/``, see its MODEL_CARD.md):
 ``geoalign.address.chartagger`` (a linear-chain model over characters with hashed features, trained on

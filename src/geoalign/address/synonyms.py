@@ -9,6 +9,7 @@ room          203室, 203房, 203房间, 203号房                 203室
 floor         12层, 12F, 12楼层                            12层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
+bldg-unit-rm  6-3-402 (after a name or 号, not a road)      6栋3单元402
 ============  ===========================================  ==========
 
 The tower keeps a building word (T1栋, not T1) so that a following number never runs into it:
@@ -43,6 +44,14 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
+    # Building-unit-room written with dashes (6-3-402: building 6, unit 3, room 402), as in 6号楼3单元402.
+    # Only after a Chinese character that is not a road word (复康路23-3-402 starts with a road number)
+    # and only a room of three or four digits at the end of the group (12-1-3 says too little).
+    (
+        re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-A-Z])"),
+        r"\1栋\2单元\3",
+        "-",
+    ),
 )
 
 
