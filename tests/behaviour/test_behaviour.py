@@ -26,6 +26,8 @@ REQUIRED_CATEGORIES = {
     "floor_letter", "basement_forms", "basement_vs_ground",
     # building-unit-room written with dashes (5-2-1101), a room written digit by digit (3栋五零二)
     "unit_dashes", "room_digits",
+    # zones of a compound: one zone written two ways (三区 / 3区), two zones (E1区 / E2区)
+    "zone_numerals", "another_zone",
 }  # fmt: skip
 
 

@@ -97,6 +97,14 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("成都市武侯区人民南路四段27号", "成都市武侯区人民南路4段27号", []),
         # a bare district completes to one city; a completed name never invents a province conflict
         ("重庆市江北区观音桥步行街8号", "江北区观音桥步行街8号", []),
+        # zones of a compound named by a letter or a number; a named 区 is a district or an area
+        ("成都市天府大道1700号环球中心E1区1204", "成都市天府大道1700号环球中心E2区1204", ["another_zone"]),
+        ("杭州市西湖区文三路8号万科城三区5栋", "杭州市西湖区文三路8号万科城5区5栋", ["another_zone"]),
+        ("杭州市西湖区文三路8号万科城三区5栋", "杭州市西湖区文三路8号万科城3区5栋", []),
+        ("杭州市西湖区文三路8号万科城3区5栋", "杭州市西湖区文三路8号万科城5栋", []),  # one side omits it
+        # a basement and the ground floor are two floors; a floor letter is how the floor is written
+        ("上海市闵行区七莘路3588号B1层", "上海市闵行区七莘路3588号1层", ["another_floor"]),
+        ("杭州市滨江区江南大道3850号11F", "杭州市滨江区江南大道3850号11层", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

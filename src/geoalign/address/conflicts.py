@@ -13,6 +13,8 @@ share.
 * **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different).
+* **Zones** of a compound named by a letter or number (E1区 / E2区, 3区 / 5区), read off the normalized
+  text: two different ones are two places (``zone_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
   including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
@@ -59,7 +61,13 @@ RULE_OF: Final[dict[str, str]] = {
     "cellno": "another_unit",
     "floorno": "another_floor",
     "roomno": "another_room",
+    "zone": "another_zone",
 }
+
+#: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
+#: as 3区), read off the normalized text after a Chinese character. A name before 区 is a district or an
+#: area (高新区, 西湖区); 八区街道 is a street office, not a zone.
+_ZONE: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fff])([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -165,14 +173,28 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
+def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another zone of a compound (E1区 / E2区, 3区 / 5区): both texts name one and they differ. On the
+    CCKS training part no pair with two different zones is labelled exact_match (docs/rules.md)."""
+    if "区" not in a.text or "区" not in b.text:
+        return None
+    za, zb = _ZONE.search(a.text), _ZONE.search(b.text)
+    if za is None or zb is None or za.group(1) == zb.group(1):
+        return None
+    return Conflict("zone", za.group(0), zb.group(0), RULE_OF["zone"])
+
+
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
-    """Every conflict between two analyzed addresses, coarse to fine (admin, road, hard numbers)."""
+    """Every conflict between two analyzed addresses, coarse to fine (admin, road, zone, hard numbers)."""
     if a.text == b.text:
         return []
     out = admin_conflicts(a, b)
     road = road_conflict(a, b)
     if road is not None:
         out.append(road)
+    zone = zone_conflict(a, b)
+    if zone is not None:
+        out.append(zone)
     out += number_conflicts(a, b)
     return out
 
@@ -188,4 +210,5 @@ __all__ = [
     "number_conflicts",
     "road_conflict",
     "road_key",
+    "zone_conflict",
 ]

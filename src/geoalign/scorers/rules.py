@@ -6,8 +6,9 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
 
 * **Hard conflicts cap the label** (``geoalign.address.conflicts``): another province or city →
   not_match (two cities' 建国路88号 are two places); another district, another road name (one character
-  is enough: 延安东路 / 延安西路; a section is part of the road), another road number, building, unit,
-  floor or room → never exact_match (the exact_match mass moves to partial_match).
+  is enough: 延安东路 / 延安西路; a section is part of the road), another zone of a compound (E1区 /
+  E2区), another road number, building, unit, floor or room → never exact_match (the exact_match mass
+  moves to partial_match).
 * **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
@@ -38,7 +39,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 
 #: Bumped whenever a rule changes what it answers: part of ``model_id`` and so of every cache key.
 #: v3: floors are read with their sign (负一层 / B1层 = -1, another floor than 一层) and without the
-#: floor letter (11F = 11), which changes the hard-number conflicts the caps act on.
+#: floor letter (11F = 11), which changes the hard-number conflicts the caps act on; another_zone.
 RULES_VERSION: Final[str] = "rules/v3"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -53,6 +54,7 @@ CAPS: Final[dict[str, str]] = {
     "another_unit": "partial_match",
     "another_floor": "partial_match",
     "another_room": "partial_match",
+    "another_zone": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
