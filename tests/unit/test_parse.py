@@ -21,6 +21,7 @@ from geoalign.address.parse import (
     MAX_TAG_CHARS,
     NUMERIC_ELEMENTS,
     Parser,
+    align_admin,
     attach_basement,
     floor_value,
     forced_admin,
@@ -169,6 +170,31 @@ def test_floor_value(text: str, value: str) -> None:
 )
 def test_attach_basement(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert attach_basement(raw, spans) == (spans if expected is None else expected)
+
+
+def _resolution(raw: str, *names: tuple[str, str]) -> gazetteer.Resolution:
+    """A resolution holding the given (level, name) spans of ``raw``, in order."""
+    spans = []
+    for level, name in names:
+        start = raw.index(name)
+        spans.append(gazetteer.Span(start, start + len(name), name, level, None))  # type: ignore[arg-type]
+    return gazetteer.Resolution(spans=tuple(spans))
+
+
+def test_align_admin_keeps_a_name_that_holds_the_admin_name_whole() -> None:
+    """The labelled data writes 余杭经济开发区 and 余杭区人民法院 as one devzone / POI: the admin name is
+    part of the name, so a tagged name that reaches past the admin prefix is kept whole (dropping it lost
+    经济开发区 from the components) and the gazetteer's span inside it gives way."""
+    raw = "杭州市余杭经济开发区兴国路1号"
+    spans = [("city", 0, 3), ("devzone", 3, 10), ("road", 10, 13), ("roadno", 13, 15)]
+    resolution = _resolution(raw, ("city", "杭州市"), ("district", "余杭"))
+    assert align_admin(spans, resolution) == spans
+    # a tagged span that does not reach two characters past the prefix is the gazetteer's reading
+    raw = "杭州市余杭区文一西路1号"
+    spans = [("city", 0, 3), ("poi", 3, 7), ("road", 7, 11), ("roadno", 11, 13)]
+    resolution = _resolution(raw, ("city", "杭州市"), ("district", "余杭区"))
+    expected = [("city", 0, 3), ("district", 3, 6), ("road", 7, 11), ("roadno", 11, 13)]
+    assert align_admin(spans, resolution) == expected
 
 
 @pytest.mark.parametrize("tail", ["地下一层", "B1层", "负一层"])

@@ -259,6 +259,12 @@ def _load_crf(model_dir: Path, manifest: dict[str, Any], domain: str | None) -> 
     return _CrfStages(crf.CrfTagger(model_dir / stages[0], second))
 
 
+#: Tagged names that may hold an admin name (余杭经济开发区, 余杭区人民法院) and how much of them must reach
+#: past the admin prefix for ``align_admin`` to keep them whole (a lone 区 or 市 is no name).
+_NAMED_PLACES: Final[frozenset[str]] = frozenset({"devzone", "poi", "subpoi"})
+_MIN_REST: Final[int] = 2
+
+
 def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Span]:
     """Make the admin spans agree with the gazetteer where it resolved them.
 
@@ -288,7 +294,12 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
             continue
         for f in fixed:
             if start < f[2] and f[1] < end:
-                break  # overlaps a gazetteer span: dropped
+                if sp[0] in _NAMED_PLACES and end - hi >= _MIN_REST:
+                    # a name that reaches past the admin prefix (余杭经济开发区, 滨海新区经济技术开发区,
+                    # 余杭区人民法院): the admin name is part of it, as the labelled data writes it
+                    kept.append(sp)
+                    fixed = [g for g in fixed if not (start < g[2] and g[1] < end)]
+                break  # else overlaps a gazetteer span: dropped
         else:
             kept.append(sp)
     if len(kept) == len(spans) and all(f in spans for f in fixed):
