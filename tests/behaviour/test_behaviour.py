@@ -28,6 +28,8 @@ REQUIRED_CATEGORIES = {
     "unit_dashes", "room_digits",
     # zones of a compound: one zone written two ways (三区 / 3区), two zones (E1区 / E2区)
     "zone_numerals", "another_zone",
+    # a sub-number written 之一 (219号之一 = 219-1号)
+    "sub_number",
 }  # fmt: skip
 
 

@@ -185,11 +185,38 @@ def test_numerals_leave_other_runs_at_the_end(text: str) -> None:
         ("润枫德尚3-2-501", "润枫德尚3栋2单元501"),
         ("复康路23-3-402", "复康路23-3-402"),  # after a road word the first number is the road number
         ("小区12-1-3", "小区12-1-3"),  # the last part too short for a room
-        ("小区A3-5-101", "小区A3-5-101"),
+        ("新世界D2-1-1703", "新世界D2栋1单元1703"),  # a lettered building
+        ("小区AB3-5-101", "小区AB3-5-101"),
         ("小区3-2-501-1", "小区3-2-501-1"),
     ],
 )
 def test_building_unit_room_dashes(text: str, expected: str) -> None:
+    assert canonical_units(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("北京路168号之一", "北京路168-1号"),
+        ("北京路168号之12", "北京路168-12号"),
+        ("北京路168号之1号楼", "北京路168号之1栋"),  # building 1 of number 168
+    ],
+)
+def test_sub_numbers(text: str, expected: str) -> None:
+    assert canonical_units(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("望京SOHO塔1", "望京SOHOT1栋"),
+        ("望京SOHO塔楼2", "望京SOHOT2栋"),
+        ("环球金融中心西塔12层", "环球金融中心西塔12层"),  # a named tower; 12 is its floor
+        ("国贸大厦东塔3楼", "国贸大厦东塔3楼"),
+        ("望京SOHO塔12层", "望京SOHO塔12层"),  # the tower's 12th floor, not tower 12
+    ],
+)
+def test_towers_and_their_floors(text: str, expected: str) -> None:
     assert canonical_units(text) == expected
 
 

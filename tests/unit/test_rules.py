@@ -102,6 +102,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区文三路8号万科城三区5栋", "杭州市西湖区文三路8号万科城5区5栋", ["another_zone"]),
         ("杭州市西湖区文三路8号万科城三区5栋", "杭州市西湖区文三路8号万科城3区5栋", []),
         ("杭州市西湖区文三路8号万科城3区5栋", "杭州市西湖区文三路8号万科城5栋", []),  # one side omits it
+        ("上海市世纪大道8号国金中心东塔20层", "上海市世纪大道8号国金中心西塔20层", ["another_zone"]),
+        ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
+        ("杭州市西湖区文三路369号东门", "杭州市西湖区文三路369号西门", []),  # gates of one place
+        # an admin name is no side
+        ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district"]),
         # a basement and the ground floor are two floors; a floor letter is how the floor is written
         ("上海市闵行区七莘路3588号B1层", "上海市闵行区七莘路3588号1层", ["another_floor"]),
         ("杭州市滨江区江南大道3850号11F", "杭州市滨江区江南大道3850号11层", []),

@@ -9,7 +9,8 @@ room          203室, 203房, 203房间, 203号房                 203室
 floor         12层, 12F, 12楼层                            12层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
-bldg-unit-rm  6-3-402 (after a name or 号, not a road)      6栋3单元402
+bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
+sub-number    168号之一, 168号之1                          168-1号
 ============  ===========================================  ==========
 
 The tower keeps a building word (T1栋, not T1) so that a following number never runs into it:
@@ -25,10 +26,14 @@ from typing import Final
 
 from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 
-_TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(f"塔楼?([{NUMERAL_CHARS}]+)(?:号)?(?:栋|座|楼|幢)?")
+#: 塔 + number is tower N (塔1, 塔楼2), except after a side (东塔, 西塔: a named tower, the number after it is
+#: its floor or room) and where the number is a floor (塔12层, 塔12F: the tower's 12th floor).
+_TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
+    f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[层F])(?:号)?(?:栋|座|楼|幢)?"
+)
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(\d+)号?塔楼?"), r"T\1栋"),
-    (re.compile(r"塔楼?(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
+    (re.compile(r"(?<![东西南北中])塔楼?(\d+)(?![\d层F])(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
     # A Latin T is a tower only as a word of its own: after a space (望京SOHO T1, the space is dropped)
     # or after a non-letter (望京T1座); in SOHOT1 it is part of a name.
     (re.compile(r"(?: |(?<![A-Z]))T(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
@@ -48,11 +53,22 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # Only after a Chinese character that is not a road word (复康路23-3-402 starts with a road number)
     # and only a room of three or four digits at the end of the group (12-1-3 says too little).
     (
-        re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄])(\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-A-Z])"),
+        re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄])([A-Z]?\d{1,3})-(\d{1,2})-(\d{3,4})(?![\d\-A-Z])"),
         r"\1栋\2单元\3",
         "-",
     ),
 )
+#: A sub-number written 之一 (168号之一: number 168-1, as Guangdong and Taiwan write it).
+#: Not where a unit word follows (168号之一号楼 is building 1 of number 168).
+_SUB_NUMBER: Final[re.Pattern[str]] = re.compile(
+    f"(\\d+)号之([{NUMERAL_CHARS}]+|\\d+)(?![{NUMERAL_CHARS}\\d]*[号栋幢楼层室座单])"
+)
+
+
+def _sub_number(match: re.Match[str]) -> str:
+    sub = match.group(2)
+    value = int(sub) if sub.isdigit() else chinese_to_int(sub)
+    return match.group(0) if value is None else f"{match.group(1)}-{value}号"
 
 
 def _tower_chinese(match: re.Match[str]) -> str:
@@ -70,4 +86,6 @@ def canonical_units(text: str) -> str:
     for pattern, repl, needs in _OTHER_RULES:
         if any(ch in text for ch in needs):
             text = pattern.sub(repl, text)
+    if "之" in text:
+        text = _SUB_NUMBER.sub(_sub_number, text)
     return text
