@@ -71,6 +71,9 @@ def test_spaces_only_between_latin_words() -> None:
         ("地址 上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
         ("邮编310000 杭州市西湖区", "杭州市西湖区"),
         ("北京市海淀区中关村大街1号 李四收 13900001111", "北京市海淀区中关村大街1号"),
+        ("北京市海淀区中关村大街1号 王女士 139    1234", "北京市海淀区中关村大街1号"),  # masked: 139****1234
+        ("北京市海淀区中关村大街1号李先生收", "北京市海淀区中关村大街1号"),
+        ("北京市海淀区中关村大街1号 赵小姐", "北京市海淀区中关村大街1号"),
     ],
 )
 def test_noise_removed(text: str, expected: str) -> None:
@@ -84,6 +87,7 @@ def test_noise_removed(text: str, expected: str) -> None:
         "上海市浦东新区世纪大道1000号1201室",
         "订单号123456789012345",  # too long for a phone number, even with a 1 inside
         "朝阳区高碑店 北京",  # no phone: words next to each other are not names
+        "文三路369号李先生牛肉面",  # a shop named after a person, not a recipient
     ],
 )
 def test_noise_keeps_non_noise(text: str) -> None:
@@ -108,6 +112,10 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("三期", "3期"),
         ("五组", "5组"),
         ("二单元十二层一二零三室", "2单元12层1203室"),
+        # capital numerals before a unit; a name with one of their characters stays (陆家嘴, 伍家岗区)
+        ("叁佰陆拾玖号", "369号"),
+        ("陆家嘴环路1000号", "陆家嘴环路1000号"),
+        ("伍家岗区夷陵大道1号", "伍家岗区夷陵大道1号"),
         # a room written digit by digit ends the address after a building, unit or floor word
         ("二栋三零一", "2栋301"),
         ("三单元一二零三", "3单元1203"),

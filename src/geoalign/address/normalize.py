@@ -17,15 +17,15 @@ The pipeline, in order (each step a small pure function on a string):
    is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence.
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); every other punctuation mark or symbol becomes a space.
-7. ``noise``: phone numbers (mobile, landline, with their 电话/手机 labels), recipient names next to a
-   phone number or after 收件人/收货人/联系人, 先生/女士 forms, form labels (收货地址：, 地址：) and
-   postcodes (邮编310000).
+7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
+   labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
+   closing the address: 李先生收), form labels (收货地址：, 地址：) and postcodes (邮编310000).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO).
-9. ``numerals``: Chinese numerals before a unit word become Arabic (三号楼 → 3号楼, 十二层 → 12层,
-   二零三室 → 203室, 第一单元 → 1单元), and a room written digit by digit that ends the address after a
-   building, unit or floor word (2栋三零一 → 2栋301). Never inside names: a numeral not followed by a
-   unit stays (文三路, 三里屯, 十里河) and official division names stay (二七区, 三号乡, 七百弄乡, 八区街道,
-   三座店镇).
+9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
+   (三号楼 → 3号楼, 十二层 → 12层, 二零三室 → 203室, 第一单元 → 1单元), and a room written digit by
+   digit that ends the address after a building, unit or floor word (2栋三零一 → 2栋301). Never inside
+   names: a numeral not followed by a unit stays (文三路, 三里屯, 十里河) and official division names
+   stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
 10. ``units``: building/tower/room/floor/basement synonyms to canonical forms, and building-unit-room
     dashes to words (6-3-402 → 6栋3单元402) (``geoalign.address.synonyms``);
     then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), and ``tidy`` removes
@@ -172,7 +172,11 @@ _NOT_AFTER_DIGIT_GROUP = (
     + "".join(rf"|(?<=[A-Za-z-]\d{{{n}}}[\s-])" for n in range(1, 5))
     + ")"
 )
-_PHONE_CORE = rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
+# A mobile number may come masked, as shops print it on a label (139****1234; the punctuation step has
+# made each * a space by the time noise runs).
+_PHONE_CORE = (
+    rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|1[3-9]\d[*\s]{{4}}\d{{4}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
+)
 _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|电话|手机|座机|TEL|PHONE)\s*[:：]?\s*"
 _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
 _PHONE: Final[re.Pattern[str]] = re.compile(
@@ -202,6 +206,10 @@ _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
     rf"(?:^|(?<={_SEP}))(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?"
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
+#: A polite name closing the address with no phone beside it: 李先生收, or 王女士 after a space. Never a
+#: name run into the address without 收 (李先生牛肉面 is a shop).
+_POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
+_NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{_POLITE}收?|{_POLITE}收)$")
 
 
 def noise(text: str) -> str:
@@ -220,6 +228,8 @@ def noise(text: str) -> str:
         text = _FIELD_LABEL.sub(" ", text)
     if "邮" in text:
         text = _POSTCODE.sub(" ", text)
+    if "先生" in text or "女士" in text or "小姐" in text:
+        text = _NAME_AT_END.sub("", text.rstrip())
     return text
 
 
@@ -275,9 +285,20 @@ _DIGIT_NUMERALS_AT_END: Final[re.Pattern[str]] = re.compile(
 )
 
 
+#: The capital (banker's) numerals, as formal documents write them (叁佰陆拾玖号): read as the common ones,
+#: but only in a run of numerals before a unit word (陆家嘴, 伍家岗区 stay names).
+_CAPITALS: Final[dict[int, int]] = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
+_CAPITAL_RUN: Final[re.Pattern[str]] = re.compile(
+    f"[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*[壹贰叁肆伍陆柒捌玖拾佰仟][壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*(?={_UNIT})"
+)
+_CAPITAL_SET: Final[frozenset[str]] = frozenset("壹贰叁肆伍陆柒捌玖拾佰仟")
+
+
 def numerals(text: str) -> str:
     """Chinese numerals before unit words to Arabic, except inside names (see module docstring); and a
     digit-by-digit room number that ends the address after a building, unit or floor (2栋三零一)."""
+    if not _CAPITAL_SET.isdisjoint(text):
+        text = _CAPITAL_RUN.sub(lambda m: m.group(0).translate(_CAPITALS), text)
     if _NUMERAL_SET.isdisjoint(text):
         return text
     text = _chinese_numerals(text)

@@ -90,7 +90,7 @@ _NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】
 #: name a part of the place, and the CCKS labels treat it so (docs/rules.md): no lift then.
 _BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(?:分店|门店|店)$")
 _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
-    r"^(?:近|靠近|邻近|附近|位于)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收"
+    r"^(?:近|靠近|邻近|附近|位于|放)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收|门卫|驿站|前台|丰巢|自提"
 )
 
 
