@@ -228,6 +228,20 @@ def test_towers_and_their_floors(text: str, expected: str) -> None:
     assert canonical_units(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("北京望京SOHO T1 3F", "北京望京SOHOT1栋3层"),  # not tower 13
+        ("望京SOHO塔1 3层", "望京SOHOT1栋3层"),
+        ("北京望京SOHO T1 12层", "北京望京SOHOT1栋12层"),
+        ("文三路 369 号", "文三路369号"),
+        ("文三路100 200号", "文三路100 200号"),  # two numbers stay two numbers
+    ],
+)
+def test_a_space_between_two_numbers_keeps_them_apart(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
 @pytest.mark.parametrize("text", ["B1楼", "AB1层", "3B1层", "B栋"])
 def test_a_b_is_a_basement_only_directly_before_a_floor_number(text: str) -> None:
     """B1楼 is as often building B1, and a B after another letter or digit is part of a name."""

@@ -20,7 +20,8 @@ The pipeline, in order (each step a small pure function on a string):
 7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
    labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
    closing the address: 李先生收), form labels (收货地址：, 地址：) and postcodes (邮编310000).
-8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO).
+8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or two
+   digits (T1 3F, until the unit rules have read the tower number).
 9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
    (三号楼 → 3号楼, 十二层 → 12层, 二零三室 → 203室, 第一单元 → 1单元), and a room written digit by
    digit that ends the address after a building, unit or floor word (2栋三零一 → 2栋301). Never inside
@@ -150,11 +151,16 @@ def punctuation(text: str) -> str:
 
 
 _SPACE_RUN: Final[re.Pattern[str]] = re.compile(r"\s+")
-_SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(r"(?<![A-Za-z]) | (?![A-Za-z])")
+#: A space that goes: every one but those between two Latin letters (JIANWAI SOHO) or two digits (T1 3F,
+#: 塔1 3层: glued, the tower number and the floor would run into one number, T13).
+_SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(
+    r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])|(?<=[A-Za-z]) (?=[0-9])|(?<=[0-9]) (?=[A-Za-z])"
+)
 
 
 def spaces(text: str) -> str:
-    """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO)."""
+    """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO) or two
+    digits (T1 3F: ``tidy`` drops it once the unit rules have read the tower number, T1栋3层)."""
     if " " not in text:  # cleaned text has no other whitespace (clean() turns all of it into spaces)
         return text
     return _SPACE_NOT_BETWEEN_LATIN.sub("", _SPACE_RUN.sub(" ", text)).strip()
