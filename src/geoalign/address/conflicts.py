@@ -14,8 +14,8 @@ share.
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different).
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
-  东塔 / 西塔), read in the place text after the admin prefix: two different ones are two places
-  (``zone_conflict``).
+  东塔 / 西塔), and its phases (2期 / 3期), read in the place text after the admin prefix: two different
+  ones are two places (``zone_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
   including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
@@ -72,6 +72,8 @@ _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑. Gates (东门)
 #: are not here: a gate is a way into the same place.
 _SIDE: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fffA-Z0-9])([东西南北])(区|塔|座|楼|院|苑)")
+#: A phase of a compound (二期 / 三期; the normalizer writes 2期).
+_PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -178,14 +180,15 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another zone or side of a compound (E1区 / E2区, 3区 / 5区; 东区 / 西区, 东塔 / 西塔): both texts
-    name one of the same kind and they differ. Read in the place text after the admin prefix
+    """Another zone, phase or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 东区 / 西区, 东塔 /
+    西塔): both texts name one of the same kind and they differ. Read in the place text after the admin prefix
     (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
     training parts in docs/rules.md."""
     ra, rb = a.canon_rest, b.canon_rest
-    za, zb = _ZONE.search(ra), _ZONE.search(rb)
-    if za is not None and zb is not None and za.group(1) != zb.group(1):
-        return Conflict("zone", za.group(0), zb.group(0), RULE_OF["zone"])
+    for numbered in (_ZONE, _PHASE):
+        za, zb = numbered.search(ra), numbered.search(rb)
+        if za is not None and zb is not None and za.group(1) != zb.group(1):
+            return Conflict("zone", za.group(0), zb.group(0), RULE_OF["zone"])
     sa, sb = _SIDE.search(ra), _SIDE.search(rb)
     if sa is not None and sb is not None and sa.group(2) == sb.group(2) and sa.group(1) != sb.group(1):
         return Conflict("zone", sa.group(0), sb.group(0), RULE_OF["zone"])
