@@ -106,6 +106,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
         ("杭州市西湖区文三路369号东门", "杭州市西湖区文三路369号西门", []),  # gates of one place
         ("杭州市莫干山路100号耀江广厦二期3幢", "杭州市莫干山路100号耀江广厦3期3幢", ["another_zone"]),
+        # a sub-number is part of the road number (之三 = -3); one side without it is another door
+        ("中山市孙文中路166号之三", "中山市孙文中路166号之四", ["another_road_number"]),
+        ("广州市北京路168-1号", "广州市北京路168号", ["another_road_number"]),
+        ("广州市北京路168号之一", "广州市北京路168-1号", []),
         # an admin name is no side
         ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district"]),
         # a basement and the ground floor are two floors; a floor letter is how the floor is written
