@@ -208,15 +208,23 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     西塔): both texts name one of the same kind and they differ. Read in the place text after the admin prefix
     (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
     training parts in docs/rules.md."""
-    ra, rb = a.canon_rest, b.canon_rest
-    for numbered in (_ZONE, _PHASE):
-        za, zb = numbered.search(ra), numbered.search(rb)
-        if za is not None and zb is not None and za.group(1) != zb.group(1):
-            return Conflict("zone", za.group(0), zb.group(0), RULE_OF["zone"])
-    sa, sb = _SIDE.search(ra), _SIDE.search(rb)
-    if sa is not None and sb is not None and sa.group(2) == sb.group(2) and sa.group(1) != sb.group(1):
-        return Conflict("zone", sa.group(0), sb.group(0), RULE_OF["zone"])
+    pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
+    for (kind_a, va), (kind_b, vb) in zip(pa, pb, strict=True):
+        if va and vb and kind_a == kind_b and va != vb:
+            return Conflict("zone", va, vb, RULE_OF["zone"])
     return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _compound_parts(text: str) -> tuple[tuple[str, str], ...]:
+    """(kind, text) of the first zone, phase and side in a place text ("" where none): cached, since a
+    link run compares one record with each of its candidates."""
+    zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
+    return (
+        ("zone", zone.group(0) if zone else ""),
+        ("phase", phase.group(0) if phase else ""),
+        (side.group(2) if side else "", side.group(0) if side else ""),
+    )
 
 
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:

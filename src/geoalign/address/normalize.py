@@ -282,6 +282,7 @@ def _inside_division_name(text: str, start: int, run: str) -> bool:
 
 
 _NUMERAL_SET: Final[frozenset[str]] = frozenset(NUMERAL_CHARS)
+_NUMERAL_ANY: Final[re.Pattern[str]] = re.compile(f"[{NUMERAL_CHARS}]")
 
 
 #: A room written digit by digit at the very end, after a building/unit/floor word (2栋三零一): a run of
@@ -297,15 +298,15 @@ _CAPITALS: Final[dict[int, int]] = str.maketrans("壹贰叁肆伍陆柒捌玖拾
 _CAPITAL_RUN: Final[re.Pattern[str]] = re.compile(
     f"[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*[壹贰叁肆伍陆柒捌玖拾佰仟][壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*(?={_UNIT})"
 )
-_CAPITAL_SET: Final[frozenset[str]] = frozenset("壹贰叁肆伍陆柒捌玖拾佰仟")
+_CAPITAL_ANY: Final[re.Pattern[str]] = re.compile("[壹贰叁肆伍陆柒捌玖拾佰仟]")
 
 
 def numerals(text: str) -> str:
     """Chinese numerals before unit words to Arabic, except inside names (see module docstring); and a
     digit-by-digit room number that ends the address after a building, unit or floor (2栋三零一)."""
-    if not _CAPITAL_SET.isdisjoint(text):
+    if _CAPITAL_ANY.search(text):
         text = _CAPITAL_RUN.sub(lambda m: m.group(0).translate(_CAPITALS), text)
-    if _NUMERAL_SET.isdisjoint(text):
+    if not _NUMERAL_ANY.search(text):  # a C-level scan: most addresses have no numeral character
         return text
     text = _chinese_numerals(text)
     return _DIGIT_NUMERALS_AT_END.sub(_numeral_digits, text) if text[-1] in _NUMERAL_SET else text

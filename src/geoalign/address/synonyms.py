@@ -58,6 +58,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
         "-",
     ),
 )
+#: Each rule's cheap guard as one character class (a C-level scan; a generator over the characters cost
+#: as much as the rules themselves on text that needs none).
+_GUARDS: Final[tuple[re.Pattern[str], ...]] = tuple(
+    re.compile(f"[{re.escape(needs)}]") for _, _, needs in _OTHER_RULES
+)
 #: A sub-number written 之一 (168号之一: number 168-1, as Guangdong and Taiwan write it).
 #: Not where a unit word follows (168号之一号楼 is building 1 of number 168).
 _SUB_NUMBER: Final[re.Pattern[str]] = re.compile(
@@ -83,8 +88,8 @@ def canonical_units(text: str) -> str:
     if "塔" in text or "T" in text:
         for pattern, repl in _TOWER_RULES:
             text = pattern.sub(repl, text)
-    for pattern, repl, needs in _OTHER_RULES:
-        if any(ch in text for ch in needs):
+    for (pattern, repl, _), guard in zip(_OTHER_RULES, _GUARDS, strict=True):
+        if guard.search(text):
             text = pattern.sub(repl, text)
     if "之" in text:
         text = _SUB_NUMBER.sub(_sub_number, text)
