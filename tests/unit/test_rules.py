@@ -86,6 +86,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("上海市黄浦区延安东路100号", "上海市黄浦区延安西路100号", ["another_road"]),
         ("南京市玄武区长江路200号", "南京市玄武区长江中路200号", ["another_road"]),
         ("成都市锦江区红星路三段99号", "成都市锦江区红星路一段99号", ["another_road"]),
+        ("成都市锦江区春熙路南段8号", "成都市锦江区春熙路北段8号", ["another_road"]),
+        ("成都市锦江区春熙路南段8号", "成都市锦江区春熙路8号", []),  # one side omits the section
         ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
         ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district"]),
         # typed numbers first: two writings of one number agree

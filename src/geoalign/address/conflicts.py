@@ -81,7 +81,8 @@ _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2}
 NEAR_EDITS: Final[int] = 2
 
 _ROAD_NAME: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
-_SECTION: Final[re.Pattern[str]] = re.compile(r"\d+段")
+#: A section of a road, by number (三段 → 3段) or by side (南段, 中段): part of the road's name.
+_SECTION: Final[re.Pattern[str]] = re.compile(r"(?:\d+|[东西南北中])段")
 
 
 @dataclass(frozen=True, slots=True)
