@@ -7,6 +7,7 @@ what any usable parser must get right on clean, typical addresses; they are not 
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -160,6 +161,12 @@ def test_floor_value(text: str, value: str) -> None:
         ),
         ("3号Ｂ1层", [("roadno", 0, 2), ("floorno", 3, 5)], [("roadno", 0, 2), ("floorno", 2, 5)]),
         ("负一层", [("floorno", 1, 3)], [("floorno", 0, 3)]),
+        # a marker the tagger cut in two: no span may overlap the floor afterwards
+        (
+            "楼地下室一层",
+            [("poi", 0, 2), ("subpoi", 2, 4), ("floorno", 4, 6)],
+            [("poi", 0, 1), ("floorno", 1, 6)],
+        ),
         # not a basement: B before 楼 (building B1), B after a letter or digit, B before no digit
         ("3号B1楼", [("roadno", 0, 2), ("houseno", 2, 3), ("floorno", 3, 5)], None),
         ("AB1层", [("poi", 0, 2), ("floorno", 2, 4)], None),
@@ -195,6 +202,21 @@ def test_align_admin_keeps_a_name_that_holds_the_admin_name_whole() -> None:
     resolution = _resolution(raw, ("city", "杭州市"), ("district", "余杭区"))
     expected = [("city", 0, 3), ("district", 3, 6), ("road", 7, 11), ("roadno", 11, 13)]
     assert align_admin(spans, resolution) == expected
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.text(alphabet="地下室负Bb一1层楼号A", min_size=1, max_size=12),
+    st.lists(st.tuples(st.sampled_from(["poi", "floorno", "houseno"]), st.integers(0, 12)), max_size=6),
+)
+def test_attach_basement_keeps_spans_ordered_and_apart(raw: str, cuts: list[tuple[str, int]]) -> None:
+    """Whatever the tagger's spans, the result is left to right, inside the text, with no overlaps."""
+    bounds = sorted({min(c, len(raw)) for _, c in cuts} | {0, len(raw)})
+    names = [name for name, _ in cuts] or ["floorno"]
+    spans = [(names[k % len(names)], a, b) for k, (a, b) in enumerate(itertools.pairwise(bounds))]
+    out = attach_basement(raw, spans)
+    assert all(0 <= a < b <= len(raw) for _, a, b in out)
+    assert all(prev[2] <= nxt[1] for prev, nxt in itertools.pairwise(out))
 
 
 @pytest.mark.parametrize("tail", ["地下一层", "B1层", "负一层"])

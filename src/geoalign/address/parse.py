@@ -123,12 +123,12 @@ def attach_basement(raw: str, spans: list[Span]) -> list[Span]:
         if found.group(0) in "BbＢｂ" and (not raw[start].isdigit() or raw[end - 1] == "楼"):
             continue
         begin = found.start()
-        if i > 0 and out[i - 1][2] > begin:
-            before = out[i - 1]
-            if before[1] >= begin:
-                out[i - 1] = ("", 0, 0)  # the span before was only the marker
-            else:
-                out[i - 1] = (before[0], before[1], begin)
+        j = i - 1
+        while j >= 0 and out[j][2] > begin:  # every span reaching into the marker (地|下室|一层 too)
+            before = out[j]
+            # a span that was only (part of) the marker is dropped; one that began earlier gives it up
+            out[j] = ("", 0, 0) if before[1] >= begin else (before[0], before[1], begin)
+            j -= 1
         out[i] = (name, begin, end)
     return [span for span in out if span[2] > span[1]]
 
