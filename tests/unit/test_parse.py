@@ -204,9 +204,9 @@ def test_align_admin_keeps_a_name_that_holds_the_admin_name_whole() -> None:
     assert align_admin(spans, resolution) == expected
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
-    st.text(alphabet="地下室负Bb一1层楼号A", min_size=1, max_size=12),
+    st.text(alphabet="地下室负Bb一1层楼号A", min_size=1, max_size=8),
     st.lists(st.tuples(st.sampled_from(["poi", "floorno", "houseno"]), st.integers(0, 12)), max_size=6),
 )
 def test_attach_basement_keeps_spans_ordered_and_apart(raw: str, cuts: list[tuple[str, int]]) -> None:
