@@ -116,6 +116,10 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("叁佰陆拾玖号", "369号"),
         ("陆家嘴环路1000号", "陆家嘴环路1000号"),
         ("伍家岗区夷陵大道1号", "伍家岗区夷陵大道1号"),
+        ("黄石市下陆区", "黄石市下陆区"),  # one capital before a unit is a name
+        ("沙湾路半山壹号5栋", "沙湾路半山壹号5栋"),
+        ("观音桥步行街壹号", "观音桥步行街1号"),  # the house number right after a road
+        ("湖滨北路捌拾捌号", "湖滨北路88号"),
         # a room written digit by digit ends the address after a building, unit or floor word
         ("二栋三零一", "2栋301"),
         ("三单元一二零三", "3单元1203"),
@@ -235,10 +239,11 @@ def test_towers_and_their_floors(text: str, expected: str) -> None:
         ("望京SOHO塔1 3层", "望京SOHOT1栋3层"),
         ("北京望京SOHO T1 12层", "北京望京SOHOT1栋12层"),
         ("文三路 369 号", "文三路369号"),
-        ("文三路100 200号", "文三路100 200号"),  # two numbers stay two numbers
+        ("城发雅郡6 701", "城发雅郡6701"),  # elsewhere glued as before: with or without the space, one text
+        ("汉水紫薇D2 3单元306", "汉水紫薇D2 3单元306"),
     ],
 )
-def test_a_space_between_two_numbers_keeps_them_apart(text: str, expected: str) -> None:
+def test_a_space_after_a_tower_number_keeps_the_next_number_apart(text: str, expected: str) -> None:
     assert normalize(text) == expected
 
 

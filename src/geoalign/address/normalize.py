@@ -20,8 +20,8 @@ The pipeline, in order (each step a small pure function on a string):
 7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
    labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
    closing the address: 李先生收), form labels (收货地址：, 地址：) and postcodes (邮编310000).
-8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or two
-   digits (T1 3F, until the unit rules have read the tower number).
+8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or after a
+   tower's number before another number (T1 3F, until the unit rules have read the tower number).
 9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
    (三号楼 → 3号楼, 十二层 → 12层, 二零三室 → 203室, 第一单元 → 1单元), and a room written digit by
    digit that ends the address after a building, unit or floor word (2栋三零一 → 2栋301). Never inside
@@ -151,19 +151,29 @@ def punctuation(text: str) -> str:
 
 
 _SPACE_RUN: Final[re.Pattern[str]] = re.compile(r"\s+")
-#: A space that goes: every one but those between two Latin letters (JIANWAI SOHO) or two digits (T1 3F,
-#: 塔1 3层: glued, the tower number and the floor would run into one number, T13).
+#: A space that goes: every one but those between two Latin letters (JIANWAI SOHO) or two digits (the
+#: digit spaces left after ``_DIGIT_GAP``).
 _SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(
     r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])|(?<=[A-Za-z]) (?=[0-9])|(?<=[0-9]) (?=[A-Za-z])"
 )
+#: A space between two numbers is kept only after a tower's or a lettered building's number (T1 3F, 塔1
+#: 3层, B2 5层: glued, the number and the floor would run into one, T13); elsewhere the numbers are
+#: glued as before (城发雅郡6 701 = 6701: one side with the space and one without stay one text).
+_DIGIT_GAP: Final[re.Pattern[str]] = re.compile(r"([A-Za-z塔]?)(\d+) (?=\d)")
+
+
+def _glue_digits(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(1) else match.group(2)
 
 
 def spaces(text: str) -> str:
-    """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO) or two
-    digits (T1 3F: ``tidy`` drops it once the unit rules have read the tower number, T1栋3层)."""
+    """Chinese addresses need no spaces; keep one only between two Latin letters (JIANWAI SOHO) or after
+    a tower's number before another number (T1 3F: ``tidy`` drops it once the unit rules have read the
+    tower number, T1栋3层)."""
     if " " not in text:  # cleaned text has no other whitespace (clean() turns all of it into spaces)
         return text
-    return _SPACE_NOT_BETWEEN_LATIN.sub("", _SPACE_RUN.sub(" ", text)).strip()
+    text = _DIGIT_GAP.sub(_glue_digits, _SPACE_RUN.sub(" ", text))
+    return _SPACE_NOT_BETWEEN_LATIN.sub("", text).strip()
 
 
 # ------------------------------------------------------------------------------------------- noise
@@ -293,10 +303,17 @@ _DIGIT_NUMERALS_AT_END: Final[re.Pattern[str]] = re.compile(
 
 
 #: The capital (banker's) numerals, as formal documents write them (叁佰陆拾玖号): read as the common ones,
-#: but only in a run of numerals before a unit word (陆家嘴, 伍家岗区 stay names).
+#: but only in a run of two or more numerals before a unit word, or one capital as the house number
+#: right after a road (步行街壹号). Elsewhere one capital before a unit is a name far more often than a
+#: number: 下陆区 and 陆丰 are divisions, 西湖壹号 and 壹号院 are compounds (read as 1号 they would invent
+#: a road number); 陆家嘴 and 伍家岗区 have no unit after the numeral at all.
 _CAPITALS: Final[dict[int, int]] = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _CAPITAL_RUN: Final[re.Pattern[str]] = re.compile(
-    f"[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*[壹贰叁肆伍陆柒捌玖拾佰仟][壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*(?={_UNIT})"
+    f"(?<![壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}])"
+    f"(?=[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*[壹贰叁肆伍陆柒捌玖拾佰仟])"
+    f"(?:[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]{{2,}}(?={_UNIT})"
+    # one capital is a number only as the house number right after a road: 步行街壹号 is number 1
+    f"|(?<=[路街道巷弄同里])[壹贰叁肆伍陆柒捌玖](?=号))"
 )
 _CAPITAL_ANY: Final[re.Pattern[str]] = re.compile("[壹贰叁肆伍陆柒捌玖拾佰仟]")
 
