@@ -210,22 +210,19 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
     training parts in docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
-    for (kind_a, va), (kind_b, vb) in zip(pa, pb, strict=True):
-        if va and vb and kind_a == kind_b and va != vb:
+    for va, vb in zip(pa, pb, strict=True):
+        # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
+        if va and vb and va[-1] == vb[-1] and va != vb:
             return Conflict("zone", va, vb, RULE_OF["zone"])
     return None
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[tuple[str, str], ...]:
-    """(kind, text) of the first zone, phase and side in a place text ("" where none): cached, since a
-    link run compares one record with each of its candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str]:
+    """The first zone, phase and side in a place text ("" where none): cached, since a link run compares
+    one record with each of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
-    return (
-        ("zone", zone.group(0) if zone else ""),
-        ("phase", phase.group(0) if phase else ""),
-        (side.group(2) if side else "", side.group(0) if side else ""),
-    )
+    return (zone.group(0) if zone else "", phase.group(0) if phase else "", side.group(0) if side else "")
 
 
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:

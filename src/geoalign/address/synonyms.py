@@ -65,12 +65,12 @@ _GUARDS: Final[tuple[re.Pattern[str], ...]] = tuple(
 )
 #: A sub-number written 之一 (168号之一: number 168-1, as Guangdong and Taiwan write it).
 #: Not where a unit word follows (168号之一号楼 is building 1 of number 168).
-_SUB_NUMBER: Final[re.Pattern[str]] = re.compile(
+_ZHI_NUMBER: Final[re.Pattern[str]] = re.compile(
     f"(\\d+)号之([{NUMERAL_CHARS}]+|\\d+)(?![{NUMERAL_CHARS}\\d]*[号栋幢楼层室座单])"
 )
 
 
-def _sub_number(match: re.Match[str]) -> str:
+def _zhi_number(match: re.Match[str]) -> str:
     sub = match.group(2)
     value = int(sub) if sub.isdigit() else chinese_to_int(sub)
     return match.group(0) if value is None else f"{match.group(1)}-{value}号"
@@ -92,5 +92,5 @@ def canonical_units(text: str) -> str:
         if guard.search(text):
             text = pattern.sub(repl, text)
     if "之" in text:
-        text = _SUB_NUMBER.sub(_sub_number, text)
+        text = _ZHI_NUMBER.sub(_zhi_number, text)
     return text

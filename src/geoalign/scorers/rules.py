@@ -39,7 +39,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 
 #: Bumped whenever a rule changes what it answers: part of ``model_id`` and so of every cache key.
 #: v3: floors are read with their sign (负一层 / B1层 = -1, another floor than 一层) and without the
-#: floor letter (11F = 11), which changes the hard-number conflicts the caps act on; another_zone.
+#: floor letter (11F = 11); another_zone (zones, phases, sides of a compound); a road number's
+#: sub-number and a road's side section count; delivery notes are noise (docs/rules.md, session 14).
 RULES_VERSION: Final[str] = "rules/v3"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
