@@ -64,6 +64,24 @@ def evaluate(model: TagModel, sets: dict[Format, list[Example]], title: str) -> 
     return scores
 
 
+def read_silver(paths: list[str]) -> dict[Format, list[Example]]:
+    """Silver addresses by data set (``scripts/silver_parser_data.py``'s JSON lines)."""
+    out: dict[Format, list[Example]] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, 1):
+                try:
+                    row = json.loads(line)
+                    fmt = row["source"]
+                    if fmt not in TRAIN_FILES:
+                        raise ValueError(f"unknown source {fmt!r}")
+                    spans = tuple((str(n), int(a), int(b)) for n, a, b in row["spans"])
+                    out.setdefault(fmt, []).append(Example(str(row["text"]), spans, fmt))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise SystemExit(f"{path}:{lineno}: not a silver address ({exc})") from exc
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", required=True, type=Path, help="folder holding the three data sets")
@@ -82,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="SET=N",
         help="train on a data set's training addresses N times (weights its conventions; e.g. naacl=2)",
+    )
+    ap.add_argument(
+        "--silver",
+        action="append",
+        default=[],
+        metavar="JSONL",
+        help="extra training addresses tagged by the neural tagger (scripts/silver_parser_data.py)",
     )
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--verbose", action="store_true", help="CRFsuite progress per iteration")
@@ -102,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         times = repeat.get(fmt, 1)
         train.extend([(fmt, examples)] * times)
         print(f"{fmt}: {len(examples)} train (x{times}), {len(select[fmt])} selection", flush=True)
+    silver = read_silver(args.silver)
+    for fmt, examples in silver.items():
+        train.append((fmt, examples))
+        print(f"{fmt}: {len(examples)} silver", flush=True)
     params: dict[str, object] = {"max_iterations": args.max_iterations}
     if args.algorithm == "lbfgs":
         params |= {"c1": args.c1, "c2": args.c2}
@@ -129,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         "train_data": {
             fmt: {"file": TRAIN_FILES[fmt], "addresses": len(exs), "repeat": repeat.get(fmt, 1)}
             for fmt, exs in dict(train).items()
+        },
+        "silver_data": {
+            "files": [Path(f).name for f in args.silver],
+            "addresses": {fmt: len(exs) for fmt, exs in silver.items()},
         },
         "selection_split": {"fraction": args.select_fraction, "seed": args.seed, "micro_f1": sel},
         "params": params | {"algorithm": args.algorithm, "bits": args.bits},

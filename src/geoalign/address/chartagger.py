@@ -971,14 +971,26 @@ class FastTagger:
         self.inside = np.array([lab.startswith("I-") for lab in model.labels], dtype=bool)
         self._label_index = {lab: i for i, lab in enumerate(model.labels)}
 
-    def label_ids(
-        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
-    ) -> tuple[Batch, IntArray]:
+    def scores(self, texts: Sequence[str]) -> tuple[Batch, FloatArray]:
+        """The featurized batch and its emission scores ``(n_chars, n_labels)`` (``model.labels``)."""
         batch = featurize(texts, self.domain, self.model.bits, self.model.lexicon)
-        em = self.model.emissions(batch.ids)
+        return batch, self.model.emissions(batch.ids)
+
+    def label_ids(
+        self,
+        texts: Sequence[str],
+        forced: Sequence[Sequence[Span]] | None = None,
+        *,
+        scored: tuple[Batch, FloatArray] | None = None,
+        constraints: Constraints | None = None,
+    ) -> tuple[Batch, IntArray]:
+        """Best label ids of every character. ``scored``: :meth:`scores` of ``texts``, changed by the
+        caller (the neural parser adds its own scores to the emissions); ``constraints``: other
+        transition scores (same allowed moves)."""
+        batch, em = scored if scored is not None else self.scores(texts)
         if forced is not None:
             self._force(em, batch, forced)
-        return batch, decode_batch(em, batch.starts, self.constraints, self.first)
+        return batch, decode_batch(em, batch.starts, constraints or self.constraints, self.first)
 
     def spans_many(
         self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
@@ -989,7 +1001,10 @@ class FastTagger:
         resolved): the decoder may only label those characters B-element, I-element…, and the next
         character not I-element, so the best sequence is the best one *around* them (the rest of the
         address is decoded knowing where its admin prefix ends), not a tagging cut up afterwards."""
-        batch, ids = self.label_ids(texts, forced)
+        return self.spans_of(texts, *self.label_ids(texts, forced))
+
+    def spans_of(self, texts: Sequence[str], batch: Batch, ids: IntArray) -> list[list[Span]]:
+        """Spans of each text from its decoded label ids."""
         if len(texts) >= _SPANS_BATCHED_MIN:
             return self._spans_batched(batch, ids)
         labels = self.model.labels

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from geoalign.address import gazetteer
-from geoalign.address.chartagger import FEATURE_VERSION, FastTagger, Span, load_model
+from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Span, load_model
+from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
+from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.errors import InputError, ModelLoadError
@@ -201,16 +203,21 @@ class _CrfStages:
 def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
     """Open the tagger a model directory's ``parser.json`` names; ModelLoadError if unusable.
 
-    Two formats: ``chartagger`` (``geoalign.address.chartagger``: hashed character features, batched
+    Three formats: ``chartagger`` (``geoalign.address.chartagger``: hashed character features, batched
     Viterbi; ``domain`` picks which labelled data set's conventions to decode with — ``naacl``,
-    ``ccks`` or ``supermap``, default the manifest's ``default_domain``) and ``crfsuite`` (the v1 CRF,
-    NAACL conventions only: any other ``domain`` is refused).
+    ``ccks`` or ``supermap``, default the manifest's ``default_domain``), ``neural-chartagger``
+    (``address.neural_tagger``: the accurate, slower ONNX tagger; domains as above) and ``crfsuite``
+    (the v1 CRF, NAACL conventions only: any other ``domain`` is refused).
     """
     model_dir = Path(model_dir)
     manifest_path = model_dir / "parser.json"
+    if not model_dir.is_dir():
+        raise ModelLoadError(f"{model_dir}: no such parser model directory")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         kind = manifest.get("format", "crfsuite")
+        if kind == NEURAL_FORMAT:
+            return OnnxCharTagger(model_dir, domain)
         version = manifest["feature_version"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{manifest_path}: not a parser model manifest ({exc})") from exc
@@ -237,6 +244,8 @@ def model_domains(model_dir: str | Path) -> tuple[str, ...]:
         domains = tagger.model.domains
         default = domains[tagger.domain]
         return (default, *(d for d in domains if d != default))
+    if isinstance(tagger, OnnxCharTagger):
+        return (tagger.domain, *(d for d in DOMAINS if d != tagger.domain))
     return ("naacl",)
 
 

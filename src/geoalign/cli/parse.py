@@ -18,9 +18,12 @@ import itertools
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from geoalign.errors import InputError
+
+if TYPE_CHECKING:
+    from geoalign.address.parse import Parser
 
 #: lines per block handed to ``parse_many`` (and to a worker)
 BLOCK_LINES = 2048
@@ -35,6 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--file", metavar="FILE", help="parse one address per line of FILE ('-' = stdin), JSON lines out"
     )
     parser.add_argument("--indent", type=int, default=None, help="pretty-print single-address output")
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="parser model directory (default: the shipped linear tagger; a neural-chartagger directory "
+        "is the accurate, slower parser)",
+    )
+    parser.add_argument(
+        "--domain",
+        choices=("naacl", "ccks", "supermap"),
+        help="tagging conventions to decode with (default: the model's default domain)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -83,9 +97,18 @@ def _blocks(path: str, workers: int = 1) -> Iterator[tuple[int, list[bytes]]]:
         first += size
 
 
+#: the parser ``run`` chose (set before forking, so a worker inherits it); None: the shipped one
+_chosen: Parser | None = None
+
+
+def _parser() -> Parser:
+    from geoalign.address.parse import default_parser
+
+    return _chosen if _chosen is not None else default_parser()
+
+
 def _answer_block(job: tuple[int, list[bytes]]) -> str:
     """JSON lines answering one block of raw lines (``first`` is the block's first line number)."""
-    from geoalign.address.parse import default_parser
     from geoalign.types import ItemError
 
     first, raw_lines = job
@@ -105,7 +128,7 @@ def _answer_block(job: tuple[int, list[bytes]]) -> str:
             text = text.removeprefix("\ufeff")  # a BOM is not part of the first address
         texts.append(text)
         slots.append(i)
-    for i, result in zip(slots, default_parser().parse_many_rows(texts), strict=True):
+    for i, result in zip(slots, _parser().parse_many_rows(texts), strict=True):
         if isinstance(result, ItemError):
             answers[i] = _dumps(
                 {"error": {"code": result.code, "message": result.message}, "line": first + i}
@@ -138,12 +161,15 @@ def components_json(raw: str, normalized: str, rows: list[tuple[str, str, int, i
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import default_parser, parse
+    global _chosen
+    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser
 
     if (args.address is None) == (args.file is None):
         raise InputError("give either one ADDRESS or --file FILE (use '-' for stdin)")
+    if args.model is not None or args.domain is not None:
+        _chosen = Parser(args.model or DEFAULT_MODEL_DIR, domain=args.domain)
     if args.address is not None:
-        print(json.dumps(parse(args.address).to_dict(), ensure_ascii=False, indent=args.indent))
+        print(json.dumps(_parser().parse(args.address).to_dict(), ensure_ascii=False, indent=args.indent))
         return 0
     from geoalign.cpus import resolve_workers
 
@@ -154,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if head is None:
         return 0
     jobs = itertools.chain([head], blocks)
-    parser = default_parser()
+    parser = _parser()
     parser.load()  # the model and the gazetteer, side by side (once, before forking)
     parser.parse("杭州市")  # and the first call's lazy tables
     _settle_heap()

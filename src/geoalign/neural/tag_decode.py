@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geoalign.address.chartagger import Span, spans_from_labels, viterbi_batch
-from geoalign.neural.tag_data import LABELS, domain_label_mask
+from geoalign.neural.tag_data import LABEL_INDEX, LABELS, domain_label_mask
 
 _NEG = np.float32(-1e9)
 
@@ -38,8 +38,17 @@ def log_softmax(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
-def decode_label_ids(scores: Sequence[npt.NDArray[np.float32]], domain: str) -> list[list[int]]:
-    """Best well-formed label ids of each address from its (n_chars, len(LABELS)) logits."""
+def decode_label_ids(
+    scores: Sequence[npt.NDArray[np.float32]],
+    domain: str,
+    forced: Sequence[Sequence[Span]] | None = None,
+    raw: Sequence[Sequence[int]] | None = None,
+) -> list[list[int]]:
+    """Best well-formed label ids of each address from its (n_chars, len(LABELS)) logits.
+
+    ``forced[i]`` (with ``raw[i]``, each character row's offset in the text): spans ``(element, start,
+    end)`` address i must contain, as the linear tagger's ``FastTagger._force``: those characters may
+    only be B-element, I-element…, and the character after the span not I-element."""
     mask = domain_label_mask(domain)
     allowed, first = bio_constraints()
     allowed = allowed & mask[:, None] & mask[None, :]
@@ -51,16 +60,49 @@ def decode_label_ids(scores: Sequence[npt.NDArray[np.float32]], domain: str) -> 
         return [[] for _ in scores]
     em = log_softmax(np.concatenate([np.asarray(s, dtype=np.float32) for s in scores if len(s)]))
     em[:, ~mask] = _NEG
+    if forced is not None:
+        if raw is None:
+            raise ValueError("forced spans need the character offsets (raw)")
+        _force(em, starts, raw, forced)
     zeros = np.zeros((len(LABELS), len(LABELS)), dtype=np.float32)
     ids = viterbi_batch(em, starts, zeros, allowed, first).tolist()
     return [ids[starts[i] : starts[i + 1]] for i in range(len(scores))]
 
 
+def _force(
+    em: npt.NDArray[np.float32],
+    starts: npt.NDArray[np.int64],
+    raw: Sequence[Sequence[int]],
+    forced: Sequence[Sequence[Span]],
+) -> None:
+    """Restrict ``em`` (all addresses' rows, address i at ``starts[i]:starts[i+1]``) in place to the
+    forced spans' labels; an element without labels is not forced."""
+    for i, spans in enumerate(forced):
+        lo, hi = int(starts[i]), int(starts[i + 1])
+        offsets = np.asarray(raw[i], dtype=np.int64)
+        for element, start, end in spans:
+            begin, inside = LABEL_INDEX.get(f"B-{element}"), LABEL_INDEX.get(f"I-{element}")
+            if begin is None or inside is None:
+                continue
+            r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
+            if r0 >= r1:
+                continue  # only whitespace (or characters past MAX_CHARS) inside the span
+            keep = em[r0:r1, [begin, inside]]  # fancy indexing: a copy
+            em[r0:r1] = _NEG
+            em[r0, begin] = keep[0, 0]
+            em[r0 + 1 : r1, inside] = keep[1:, 1]
+            if r1 < hi:
+                em[r1, inside] = _NEG  # the span ends where the gazetteer's name ends
+
+
 def decode_spans(
-    scores: Sequence[npt.NDArray[np.float32]], raw: Sequence[Sequence[int]], domain: str
+    scores: Sequence[npt.NDArray[np.float32]],
+    raw: Sequence[Sequence[int]],
+    domain: str,
+    forced: Sequence[Sequence[Span]] | None = None,
 ) -> list[list[Span]]:
     """Spans (character offsets via ``raw``, each address's character positions) of every address."""
     out: list[list[Span]] = []
-    for ids, offsets in zip(decode_label_ids(scores, domain), raw, strict=True):
+    for ids, offsets in zip(decode_label_ids(scores, domain, forced, raw), raw, strict=True):
         out.append(spans_from_labels([LABELS[i] for i in ids], list(offsets)))
     return out

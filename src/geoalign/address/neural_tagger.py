@@ -1,0 +1,173 @@
+"""The neural character tagger at inference: onnxruntime logits + constrained Viterbi, no torch.
+
+A parser model directory of format ``neural-chartagger`` (``geoalign.neural.tag_export``) holds a BERT
+token classifier over one token per visible character (``neural.tag_data.CharVocab``). This is the
+accurate parser: a few points of span F1 above the linear tagger at tens of times its cost per address
+(models/parser-neural/MODEL_CARD.md), for ``geoalign parse --model neural`` and ``eval-parse``;
+the matcher and the linker keep the fast linear tagger.
+
+Addresses are tagged in batches sorted by length (little padding); the decode is the most probable
+well-formed BIO sequence of the domain's labels (``neural.tag_decode``), with the gazetteer's admin names
+forced where the parser asks (``forced``), as the linear tagger does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geoalign import forksafe
+from geoalign.address.chartagger import DOMAINS, FastTagger, Span
+from geoalign.errors import ModelLoadError
+
+FORMAT = "neural-chartagger"
+#: the shipped linear parser (``linear_partner: {"model": "shipped"}``)
+SHIPPED_LINEAR = Path(__file__).resolve().parent.parent / "models" / "parser"
+#: addresses per onnxruntime call (sorted by length first, so a batch pads little)
+BATCH = 64
+
+
+class OnnxCharTagger(forksafe.LazySession):
+    """``spans_many`` over a ``neural-chartagger`` model directory, in one domain's conventions."""
+
+    def __init__(
+        self, model_dir: str | Path, domain: str | None = None, *, threads: int | None = None
+    ) -> None:
+        from geoalign.neural.tag_data import LABELS, CharVocab
+
+        self.model_dir = Path(model_dir)
+        manifest_path = self.model_dir / "parser.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != FORMAT:
+                raise ValueError(f"format is {manifest.get('format')!r}, not {FORMAT!r}")
+            pieces = json.loads((self.model_dir / manifest["pieces"]).read_text(encoding="utf-8"))
+            labels, domains = manifest["labels"], manifest["domains"]
+            self.domain = domain or manifest["default_domain"]
+            self._model_path = self.model_dir / manifest["model"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"{manifest_path}: not a neural parser model ({exc})") from exc
+        if tuple(labels) != LABELS or tuple(domains) != DOMAINS:
+            raise ModelLoadError(
+                f"{self.model_dir}: the model's labels or domains differ from this code's (retrain or "
+                "re-export it with this version of geoalign)"
+            )
+        if self.domain not in DOMAINS:
+            raise ModelLoadError(f"domain {self.domain!r} is not one of the model's {DOMAINS}")
+        if not self._model_path.is_file():
+            raise ModelLoadError(f"{self._model_path}: missing (the parser's ONNX graph)")
+        self.vocab = CharVocab.from_pieces(pieces)
+        self.partner: FastTagger | None = None
+        self.neural_weight = 1.0
+        partner = manifest.get("linear_partner")
+        if partner is not None:
+            self._join(partner, manifest, manifest_path)
+        self.threads = threads
+        self._session = None
+        self.session = self._open(threads)
+
+    def _join(self, partner: Any, manifest: dict[str, Any], manifest_path: Path) -> None:
+        """Decode with a linear tagger's scores added (``linear_partner``: ``{"model": DIR or "shipped",
+        "weight": w}``, ``neural_weight``): the two taggers err in different places, so the sum of the
+        linear tagger's emissions and transitions and the neural log-probabilities beats either alone
+        (models/parser-neural/MODEL_CARD.md)."""
+        from geoalign.address.chartagger import Constraints, load_model
+
+        try:
+            where = str(partner["model"])
+            directory = SHIPPED_LINEAR if where == "shipped" else (self.model_dir / where).resolve()
+            partner_manifest = json.loads((directory / "parser.json").read_text(encoding="utf-8"))
+            if partner_manifest.get("format") != "chartagger":
+                raise ValueError(f"{directory} is not a chartagger model")
+            linear = FastTagger(load_model(directory / partner_manifest["model"]), self.domain)
+            weight = float(partner["weight"])
+            self.neural_weight = float(manifest.get("neural_weight", 1.0))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(f"{manifest_path}: unusable linear_partner ({exc})") from exc
+        from geoalign.neural.tag_data import LABELS
+
+        missing = [lab for lab in linear.model.labels if lab not in LABELS]
+        if missing:
+            raise ModelLoadError(f"{manifest_path}: the linear partner has labels the model lacks: {missing}")
+        self.partner = linear
+        self._partner_weight = np.float32(weight)
+        self._partner_columns = np.array([LABELS.index(lab) for lab in linear.model.labels], dtype=np.int64)
+        self._partner_constraints = Constraints(linear.model.transitions * weight, linear.allowed)
+
+    def _open(self, threads: int | None) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            return ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelLoadError(f"{self._model_path}: cannot load the parser graph ({exc})") from exc
+
+    def logits(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Per-character logits ``(n_chars, n_labels)`` of each token id list (specials stripped)."""
+        from geoalign.neural.tag_data import PREFIX
+
+        out: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * len(ids)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for lo in range(0, len(order), BATCH):
+            rows = order[lo : lo + BATCH]
+            width = max(len(ids[i]) for i in rows)
+            batch = np.full((len(rows), width), self.vocab.pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                batch[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            (logits,) = self.session.run(None, {"input_ids": batch, "attention_mask": mask})
+            for r, i in enumerate(rows):
+                out[i] = np.asarray(logits[r, PREFIX : len(ids[i]) - 1], dtype=np.float32)
+        return out
+
+    def spans_many(
+        self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None = None
+    ) -> list[list[Span]]:
+        """Spans ``(element, start, end)`` of each text; ``forced[i]``: spans text i must contain."""
+        from geoalign.neural.tag_decode import decode_spans
+
+        encoded = [self.vocab.encode(text, self.domain) for text in texts]
+        scores = self.logits([ids for ids, _ in encoded])
+        if self.partner is None:
+            return decode_spans(scores, [raw for _, raw in encoded], self.domain, forced)
+        return self._joint_spans(texts, scores, forced)
+
+    def _joint_spans(
+        self, texts: Sequence[str], scores: list[np.ndarray], forced: Sequence[Sequence[Span]] | None
+    ) -> list[list[Span]]:
+        """Decode the sum of the linear partner's scores and the neural log-probabilities (the
+        domain's labels only). Characters past the neural model's reach (``MAX_CHARS``) keep the
+        linear scores alone."""
+        from geoalign.neural.tag_data import domain_label_mask
+        from geoalign.neural.tag_decode import log_softmax
+
+        partner = self.partner
+        assert partner is not None
+        batch, em = partner.scores(texts)
+        em *= self._partner_weight
+        outside = ~domain_label_mask(self.domain)
+        starts = batch.starts
+        for i, logits in enumerate(scores):
+            rows = int(starts[i + 1] - starts[i])
+            if len(logits) > rows:
+                raise RuntimeError("the neural and linear taggers read different characters")
+            if not len(logits):
+                continue
+            masked = logits.copy()
+            masked[:, outside] = -1e4
+            lo = int(starts[i])
+            em[lo : lo + len(logits)] += self.neural_weight * log_softmax(masked)[:, self._partner_columns]
+        ids = partner.label_ids(texts, forced, scored=(batch, em), constraints=self._partner_constraints)
+        return partner.spans_of(texts, *ids)
+
+
+__all__ = ["BATCH", "FORMAT", "OnnxCharTagger"]
