@@ -168,3 +168,16 @@ def test_an_unusable_linear_partner_is_a_clear_error(exported: tuple[Path, Path]
     _, onnx_dir = exported
     with pytest.raises(ModelLoadError, match="unusable linear_partner"):
         load_tagger(_joint(onnx_dir, tmp_path, 1.0, partner="../nowhere"))
+
+
+def test_the_shipped_accurate_parser_loads_and_parses() -> None:
+    from geoalign.address.parse import NEURAL_MODEL_DIR
+
+    assert (NEURAL_MODEL_DIR / "tagger.onnx").stat().st_size < 30_000_000
+    card = (NEURAL_MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "multilingual-e5-small" in card and "MIT" in card and "non-commercial" in card
+    parsed = Parser("neural").parse("浙江省杭州市西湖区文三路369号1幢2单元301室")  # invented
+    assert [(c.name, c.text) for c in parsed][3:] == [
+        ("road", "文三路"), ("roadno", "369号"), ("houseno", "1幢"), ("cellno", "2单元"), ("roomno", "301室"),
+    ]  # fmt: skip
+    assert model_domains("neural") == ("naacl", "ccks", "supermap")

@@ -52,6 +52,18 @@ NUMERIC_ELEMENTS: Final[frozenset[str]] = frozenset(
 #: The shipped model directory: ``parser.json`` (which CRFsuite files, which feature version) and the
 #: model files it names. Pass another directory to ``Parser`` to use another model.
 DEFAULT_MODEL_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "models" / "parser"
+#: the accurate parser: the neural character tagger decoded with the linear one (``--model neural``)
+NEURAL_MODEL_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "models" / "parser-neural"
+#: names a user can give instead of a directory
+MODEL_NAMES: Final[dict[str, Path]] = {"linear": DEFAULT_MODEL_DIR, "neural": NEURAL_MODEL_DIR}
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """A parser model directory from a name (``linear``: the shipped fast parser, the default;
+    ``neural``: the shipped accurate one) or a path."""
+    if model is None:
+        return DEFAULT_MODEL_DIR
+    return MODEL_NAMES.get(str(model), Path(model))
 
 _ALNUM_RUN = re.compile(r"[0-9]+|[A-Z]+")
 
@@ -209,7 +221,7 @@ def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
     (``address.neural_tagger``: the accurate, slower ONNX tagger; domains as above) and ``crfsuite``
     (the v1 CRF, NAACL conventions only: any other ``domain`` is refused).
     """
-    model_dir = Path(model_dir)
+    model_dir = resolve_model_dir(model_dir)
     manifest_path = model_dir / "parser.json"
     if not model_dir.is_dir():
         raise ModelLoadError(f"{model_dir}: no such parser model directory")
@@ -352,7 +364,8 @@ _START: Final = operator.itemgetter(1)
 
 
 class Parser:
-    """A parser bound to one model directory. ``parse``/``parse_many`` below use the shipped one.
+    """A parser bound to one model directory (or ``"linear"`` / ``"neural"``, the shipped ones).
+    ``parse``/``parse_many`` below use the shipped linear one.
 
     ``domain``: which data set's tagging conventions to decode with (see :func:`load_tagger`).
     ``admin_from_gazetteer``: make admin spans agree with ``gazetteer.resolve`` (see :func:`align_admin`).
@@ -368,7 +381,7 @@ class Parser:
         domain: str | None = None,
         admin_from_gazetteer: bool = True,
     ) -> None:
-        self.model_dir = Path(model_dir)
+        self.model_dir = resolve_model_dir(model_dir)
         self.domain = domain
         self.admin_from_gazetteer = admin_from_gazetteer
         self._local = threading.local()

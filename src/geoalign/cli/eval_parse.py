@@ -34,11 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="tagging conventions to decode with (default: the file's format where the model has it)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the scores as JSON to OUT")
-    parser.add_argument("--model", type=Path, metavar="DIR", help="parser model directory (default: shipped)")
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="parser model: 'linear' (the shipped fast parser, default), 'neural' (the shipped accurate "
+        "parser) or a model directory",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser, model_domains
+    from geoalign.address.parse import Parser, model_domains, resolve_model_dir
     from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, read_labelled
     from geoalign.errors import InputError
     from geoalign.evaluate.parse_metrics import format_table, span_scores
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not examples:
         raise InputError(f"--data {args.data}: no labelled addresses found")
     fmt = examples[0].source
-    model_dir = args.model or DEFAULT_MODEL_DIR
+    model_dir = resolve_model_dir(args.model)
     domains = model_domains(model_dir)
     domain = args.domain or (fmt if fmt in domains else domains[0])
     note = "" if args.domain or domain == fmt else f" (the model has no {fmt} domain)"

