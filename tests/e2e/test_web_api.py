@@ -179,6 +179,17 @@ def test_parse_gives_components_with_offsets_and_errors_in_their_slots(client: T
     assert all(c["end"] <= 64 for c in too_long["components"])
 
 
+def test_parse_with_the_accurate_parser(client: TestClient) -> None:
+    r = client.post("/v1/parse", json={"addresses": [A1, ""], "model": "neural"})
+    assert r.status_code == 200
+    first, empty = r.json()["results"]
+    assert first["raw"] == A1 and empty["error"]["code"] == "invalid_input"
+    assert all(A1[c["start"] : c["end"]] == c["text"] for c in first["components"])
+    assert "roomno" in [c["name"] for c in first["components"]]
+    unknown = client.post("/v1/parse", json={"addresses": [A1], "model": "bert"})
+    assert unknown.status_code == 422
+
+
 def test_parse_refuses_too_many_addresses(client: TestClient) -> None:
     r = client.post("/v1/parse", json={"addresses": ["文三路369号"] * 101})
     assert r.status_code == 413

@@ -4,12 +4,14 @@ text, so the page can highlight each component in place (the Match explanation c
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from geoalign.errors import ModelLoadError
 from geoalign.server.errors import ApiError
 from geoalign.server.routes_match import ERRORS
 
@@ -24,6 +26,11 @@ class ParseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     addresses: list[str] = Field(description=f"addresses to parse, at most {MAX_PARSE}")
+    model: Literal["linear", "neural"] = Field(
+        "linear",
+        description="'linear': the fast parser (the matcher's); 'neural': the accurate parser (about 1-2 "
+        "points more span F1, ~20x the CPU per address; loaded at its first request)",
+    )
 
 
 class ParseResponse(BaseModel):
@@ -63,16 +70,30 @@ async def parse(body: ParseRequest, request: Request) -> dict[str, Any]:
             )
     max_chars = request.app.state.settings.max_chars
     # the CRF is CPU work: keep it off the event loop that also feeds the match engine
-    results = await asyncio.to_thread(_parse_each, body.addresses, max_chars)
+    try:
+        results = await asyncio.to_thread(_parse_each, body.addresses, max_chars, body.model)
+    except ModelLoadError as exc:
+        raise ApiError(503, "model_unavailable", f"the {body.model} parser cannot be loaded: {exc}") from exc
     return {"results": results}
 
 
-def _parse_each(addresses: list[str], max_chars: int) -> list[dict[str, Any]]:
+@functools.cache
+def _parser(model: str) -> Any:
+    """The parser a request names, loaded once (the neural one at its first request: ~1 s)."""
+    from geoalign.address.parse import Parser, default_parser
+
+    parser = default_parser() if model == "linear" else Parser(model)
+    parser.load()  # a model that cannot load is the request's error, not each address's
+    return parser
+
+
+def _parse_each(addresses: list[str], max_chars: int, model: str = "linear") -> list[dict[str, Any]]:
     """Components JSON per address; a bad address gets an ItemError in its slot, never failing the
     others (the page shows the error beside that address)."""
-    from geoalign.address.parse import parse as parse_one
     from geoalign.errors import InputError
     from geoalign.types import ItemError
+
+    parse_one = _parser(model).parse
 
     out: list[dict[str, Any]] = []
     for text in addresses:
