@@ -42,13 +42,14 @@ def _best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return wall, cpu
 
 
-def _e2e(texts: list[str], workers: int) -> float:
+def _e2e(texts: list[str], workers: int, model: str = "linear") -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "addresses.txt"
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "geoalign", "parse", "--file", str(path), "--workers", str(workers)],
+            [sys.executable, "-m", "geoalign", "parse", "--model", model, "--file", str(path), "--workers",
+             str(workers)],
             capture_output=True,
             check=False,
         )
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="use only the first N distinct addresses")
     ap.add_argument("--e2e", action="store_true", help="also time `geoalign parse --file` (1 and 2 workers)")
     ap.add_argument("--single", type=int, default=500, help="addresses parsed one per call (parse(one))")
+    ap.add_argument(
+        "--models",
+        help="comma-separated parser models (linear, neural, DIR) compared side by side: parse_many on "
+        "all cores and, with --e2e, `geoalign parse --model M --file` (no stage breakdown)",
+    )
     args = ap.parse_args(argv)
 
     from geoalign.address import gazetteer
@@ -91,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         texts = texts[: args.limit]
     n = len(texts)
+
+    if args.models:
+        return _compare(texts, args.models.split(","), args.repeat, args.e2e)
 
     e2e: dict[int, float] = {}
     if args.e2e:  # before pinning: the 2-worker run needs both cores
@@ -144,6 +153,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'parse(one)':<20} {m / single[1]:>11,.0f} {single[1] / m * 1e6:>12.1f} {m / single[0]:>12,.0f}")
     for workers, seconds in e2e.items():
         print(f"geoalign parse --file --workers {workers}: {seconds:.2f} s wall, {n / seconds:,.0f} addr/s")
+    return 0
+
+
+def _compare(texts: list[str], models: list[str], repeat: int, e2e: bool) -> int:
+    """Parser models side by side on the same addresses: ``parse_many`` wall time (best of ``repeat``,
+    all cores: the neural graph's onnxruntime threads use them) and end-to-end CLI runs; ratios to the
+    first model."""
+    from geoalign.address.parse import Parser
+
+    n = len(texts)
+    rows: list[tuple[str, float, dict[int, float]]] = []
+    for model in models:
+        parser = Parser(model)
+        parser.parse_many(texts[:50])  # load + warm
+        wall, _ = _best(lambda parser=parser: parser.parse_many(texts), repeat)  # type: ignore[misc]
+        runs = {workers: _e2e(texts, workers, model) for workers in (1, 2)} if e2e else {}
+        rows.append((model, wall, runs))
+    print(f"addresses: {n} distinct, best of {repeat}; cpu: {_cpu_name()}")
+    print(f"python {platform.python_version()}")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+    base = rows[0][1]
+    header = f"{'model':<10} {'parse_many addr/s':>18} {'x first':>8} {'e2e 1 worker':>13}"
+    print(f"{header} {'e2e 2 workers':>14}")
+    for model, wall, runs in rows:
+        cells = [f"{n / runs[w]:>13,.0f}" if w in runs else f"{'-':>13}" for w in (1, 2)]
+        print(f"{model:<10} {n / wall:>18,.0f} {base / wall:>8.3f} {cells[0]} {cells[1]:>14}")
     return 0
 
 
