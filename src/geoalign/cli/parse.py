@@ -194,9 +194,10 @@ def run(args: argparse.Namespace) -> int:
         from geoalign.cpus import usable_cpus
 
         # a neural parser's ONNX session, opened again in each worker, gets that worker's share of cores
-        forksafe.set_child_threads(max(1, usable_cpus() // workers))
+        share = max(1, usable_cpus() // workers)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(workers) as pool:
+        context = multiprocessing.get_context(method)
+        with context.Pool(workers, initializer=forksafe.set_child_threads, initargs=(share,)) as pool:
             for text in pool.imap(_answer_block, jobs):
                 out.write(text)
     out.flush()
