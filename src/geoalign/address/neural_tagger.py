@@ -135,39 +135,40 @@ class OnnxCharTagger(forksafe.LazySession):
         """Spans ``(element, start, end)`` of each text; ``forced[i]``: spans text i must contain."""
         from geoalign.neural.tag_decode import decode_spans
 
+        if self.partner is not None:
+            return self._joint_spans(texts, forced)
         encoded = [self.vocab.encode(text, self.domain) for text in texts]
         scores = self.logits([ids for ids, _ in encoded])
-        if self.partner is None:
-            return decode_spans(scores, [raw for _, raw in encoded], self.domain, forced)
-        return self._joint_spans(texts, scores, forced)
+        return decode_spans(scores, [raw for _, raw in encoded], self.domain, forced)
 
-    def _joint_spans(
-        self, texts: Sequence[str], scores: list[np.ndarray], forced: Sequence[Sequence[Span]] | None
-    ) -> list[list[Span]]:
+    def _joint_spans(self, texts: Sequence[str], forced: Sequence[Sequence[Span]] | None) -> list[list[Span]]:
         """Decode the sum of the linear partner's scores and the neural log-probabilities (the
-        domain's labels only). Characters past the neural model's reach (``MAX_CHARS``) keep the
-        linear scores alone."""
+        domain's labels only) over the characters the linear tagger reads (it also skips invisible
+        and private-use characters, which the neural encoding alone would keep). Characters past the
+        neural model's reach (``MAX_CHARS``) keep the linear scores alone."""
         from geoalign.neural.tag_data import domain_label_mask
         from geoalign.neural.tag_decode import log_softmax
 
         partner = self.partner
         assert partner is not None
         batch, em = partner.scores(texts)
+        starts, raw_index = batch.starts.tolist(), batch.raw_index.tolist()
+        tokens = [
+            self.vocab.encode_at(text, self.domain, raw_index[starts[i] : starts[i + 1]])
+            for i, text in enumerate(texts)
+        ]
+        scores = self.logits(tokens)
         em *= self._partner_weight
         outside = ~domain_label_mask(self.domain)
-        starts = batch.starts
         for i, logits in enumerate(scores):
-            rows = int(starts[i + 1] - starts[i])
-            if len(logits) > rows:
-                raise RuntimeError("the neural and linear taggers read different characters")
             if not len(logits):
                 continue
             masked = logits.copy()
             masked[:, outside] = -1e4
-            lo = int(starts[i])
+            lo = starts[i]
             em[lo : lo + len(logits)] += self.neural_weight * log_softmax(masked)[:, self._partner_columns]
-        ids = partner.label_ids(texts, forced, scored=(batch, em), constraints=self._partner_constraints)
-        return partner.spans_of(texts, *ids)
+        decoded = partner.label_ids(texts, forced, scored=(batch, em), constraints=self._partner_constraints)
+        return partner.spans_of(texts, *decoded)
 
 
 __all__ = ["BATCH", "FORMAT", "OnnxCharTagger"]

@@ -74,10 +74,15 @@ class CharVocab:
     def encode(self, text: str, domain: str) -> tuple[list[int], list[int]]:
         """(token ids with specials and domain token, offset in ``text`` of each character token)."""
         raw = [i for i, ch in enumerate(text) if not ch.isspace()][:MAX_CHARS]
+        return self.encode_at(text, domain, raw), raw
+
+    def encode_at(self, text: str, domain: str, positions: Sequence[int]) -> list[int]:
+        """Token ids of the characters of ``text`` at ``positions`` (at most ``MAX_CHARS`` of them),
+        with the specials and the domain token."""
         ids = [self.bos, self.domain_base + DOMAINS.index(domain)]
-        ids += [self.char_id(text[i]) for i in raw]
+        ids += [self.char_id(text[i]) for i in positions[:MAX_CHARS]]
         ids.append(self.eos)
-        return ids, raw
+        return ids
 
 
 #: Token positions before the first character (``<s>`` and the domain token).
