@@ -183,3 +183,22 @@ def test_the_shipped_accurate_parser_loads_and_parses() -> None:
         ("road", "文三路"), ("roadno", "369号"), ("houseno", "1幢"), ("cellno", "2单元"), ("roomno", "301室"),
     ]  # fmt: skip
     assert model_domains("neural") == ("naacl", "ccks", "supermap")
+
+
+def test_threads_share_one_neural_session(exported: tuple[Path, Path]) -> None:
+    import threading
+
+    _, onnx_dir = exported
+    parser = Parser(onnx_dir)
+    seen: list[object] = []
+
+    def parse_in_a_thread() -> None:
+        parser.parse(TEXTS[0])
+        seen.append(parser._tagger())
+
+    threads = [threading.Thread(target=parse_in_a_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 3 and all(tagger is seen[0] for tagger in seen)

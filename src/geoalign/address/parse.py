@@ -229,7 +229,7 @@ def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         kind = manifest.get("format", "crfsuite")
         if kind == NEURAL_FORMAT:
-            return OnnxCharTagger(model_dir, domain)
+            return _shared_neural_tagger(model_dir, domain)
         version = manifest["feature_version"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{manifest_path}: not a parser model manifest ({exc})") from exc
@@ -247,6 +247,22 @@ def load_tagger(model_dir: str | Path, domain: str | None = None) -> Tagger:
     except KeyError as exc:
         raise ModelLoadError(f"{manifest_path}: not a parser model manifest (missing {exc})") from exc
     return FastTagger(load_model(model_dir / model_file), domain or default_domain)
+
+
+_neural_taggers: dict[tuple[Path, str | None], OnnxCharTagger] = {}
+_neural_lock = threading.Lock()
+
+
+def _shared_neural_tagger(model_dir: Path, domain: str | None) -> OnnxCharTagger:
+    """One neural tagger per (directory, domain) in a process: ``Parser`` keeps a tagger per thread
+    (the linear one is cheap to hold), but an ONNX session is large and safe to share between
+    threads, so the service's parse threads use one session, not one each."""
+    key = (model_dir.resolve(), domain)
+    with _neural_lock:
+        tagger = _neural_taggers.get(key)
+        if tagger is None:
+            tagger = _neural_taggers[key] = OnnxCharTagger(model_dir, domain)
+        return tagger
 
 
 def model_domains(model_dir: str | Path) -> tuple[str, ...]:
