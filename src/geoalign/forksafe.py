@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -78,6 +79,23 @@ class LazySession:
         return session
 
 
+def cpu_session(path: Path, threads: int | None, what: str) -> Any:
+    """A new CPU ONNX Runtime session on ``path`` (``threads`` intra-op threads, or its default);
+    ModelLoadError naming ``what`` when the graph cannot be loaded."""
+    import onnxruntime as ort
+
+    from geoalign.errors import ModelLoadError
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelLoadError(f"{path}: cannot load {what} ({exc})") from exc
+
+
 def _after_fork_in_child() -> None:
     for holder in list(_holders):
         session = holder.detach_session()
@@ -89,4 +107,4 @@ if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to surv
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-__all__ = ["LazySession", "SessionHolder", "child_threads", "register", "set_child_threads"]
+__all__ = ["LazySession", "SessionHolder", "child_threads", "cpu_session", "register", "set_child_threads"]

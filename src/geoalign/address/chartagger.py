@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -952,6 +952,34 @@ def spans_from_labels(labels: Sequence[str], raw_index: Sequence[int]) -> list[S
     return spans
 
 
+def force_rows(
+    em: FloatArray,
+    lo: int,
+    hi: int,
+    offsets: npt.ArrayLike,
+    spans: Sequence[Span],
+    label_index: Mapping[str, int],
+) -> None:
+    """Restrict one address's emission rows ``em[lo:hi]`` (``offsets``: each row's character offset in
+    the text) in place to the labels of the forced ``spans``: their characters may only be B-element,
+    I-element…, the character after a span not I-element (others at ``_NEG``, as Viterbi's disallowed
+    moves). An element without labels in ``label_index`` is not forced."""
+    neg = np.float32(_NEG)
+    for element, start, end in spans:
+        begin, inside = label_index.get(f"B-{element}"), label_index.get(f"I-{element}")
+        if begin is None or inside is None:
+            continue
+        r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
+        if r0 >= r1:
+            continue  # only whitespace inside the span
+        keep = em[r0:r1, [begin, inside]]  # fancy indexing: a copy
+        em[r0:r1] = neg
+        em[r0, begin] = keep[0, 0]
+        em[r0 + 1 : r1, inside] = keep[1:, 1]
+        if r1 < hi:
+            em[r1, inside] = neg  # the span ends where the gazetteer's name ends
+
+
 class FastTagger:
     """A loaded :class:`TagModel` with its decoding constraints; tags many addresses per call."""
 
@@ -1018,26 +1046,11 @@ class FastTagger:
     def _force(self, em: FloatArray, batch: Batch, forced: Sequence[Sequence[Span]]) -> None:
         """Restrict ``em`` in place to the labels of the forced spans (others at ``_NEG``, as Viterbi's
         disallowed moves). An element the model has no labels for is not forced."""
-        starts, raw_index, index = batch.starts, batch.raw_index, self._label_index
-        neg = np.float32(_NEG)
+        starts, raw_index = batch.starts, batch.raw_index
         for i, spans in enumerate(forced):
-            if not spans:
-                continue
-            lo, hi = int(starts[i]), int(starts[i + 1])
-            offsets = raw_index[lo:hi]
-            for element, start, end in spans:
-                begin, inside = index.get(f"B-{element}"), index.get(f"I-{element}")
-                if begin is None or inside is None:
-                    continue
-                r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
-                if r0 >= r1:
-                    continue  # only whitespace inside the span
-                keep = em[r0:r1, [begin, inside]]  # fancy indexing: a copy
-                em[r0:r1] = neg
-                em[r0, begin] = keep[0, 0]
-                em[r0 + 1 : r1, inside] = keep[1:, 1]
-                if r1 < hi:
-                    em[r1, inside] = neg  # the span ends where the gazetteer's name ends
+            if spans:
+                lo, hi = int(starts[i]), int(starts[i + 1])
+                force_rows(em, lo, hi, raw_index[lo:hi], spans, self._label_index)
 
     def _spans_batched(self, batch: Batch, ids: IntArray) -> list[list[Span]]:
         """``spans_from_labels`` of every address at once, with array operations over the batch: the

@@ -99,16 +99,8 @@ class OnnxCharTagger(forksafe.LazySession):
         self._partner_constraints = Constraints(linear.model.transitions * weight, linear.allowed)
 
     def _open(self, threads: int | None) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            return ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{self._model_path}: cannot load the parser graph ({exc})") from exc
+        """A new ONNX Runtime session on the graph (in ``__init__``, and again in a forked child)."""
+        return forksafe.cpu_session(self._model_path, threads, "the parser graph")
 
     def logits(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Per-character logits ``(n_chars, n_labels)`` of each token id list (specials stripped)."""

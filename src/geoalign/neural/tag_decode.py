@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from geoalign.address.chartagger import Span, spans_from_labels, viterbi_batch
+from geoalign.address.chartagger import Span, force_rows, spans_from_labels, viterbi_batch
 from geoalign.neural.tag_data import LABEL_INDEX, LABELS, domain_label_mask
 
 _NEG = np.float32(-1e9)
@@ -76,23 +76,11 @@ def _force(
     forced: Sequence[Sequence[Span]],
 ) -> None:
     """Restrict ``em`` (all addresses' rows, address i at ``starts[i]:starts[i+1]``) in place to the
-    forced spans' labels; an element without labels is not forced."""
+    forced spans' labels (``chartagger.force_rows``, as the linear tagger does)."""
     for i, spans in enumerate(forced):
-        lo, hi = int(starts[i]), int(starts[i + 1])
-        offsets = np.asarray(raw[i], dtype=np.int64)
-        for element, start, end in spans:
-            begin, inside = LABEL_INDEX.get(f"B-{element}"), LABEL_INDEX.get(f"I-{element}")
-            if begin is None or inside is None:
-                continue
-            r0, r1 = lo + int(np.searchsorted(offsets, start)), lo + int(np.searchsorted(offsets, end))
-            if r0 >= r1:
-                continue  # only whitespace (or characters past MAX_CHARS) inside the span
-            keep = em[r0:r1, [begin, inside]]  # fancy indexing: a copy
-            em[r0:r1] = _NEG
-            em[r0, begin] = keep[0, 0]
-            em[r0 + 1 : r1, inside] = keep[1:, 1]
-            if r1 < hi:
-                em[r1, inside] = _NEG  # the span ends where the gazetteer's name ends
+        if spans:
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            force_rows(em, lo, hi, np.asarray(raw[i], dtype=np.int64), spans, LABEL_INDEX)
 
 
 def decode_spans(

@@ -67,16 +67,7 @@ class OnnxEmbedder(forksafe.LazySession):
 
     def _open(self, threads: int | None) -> Any:
         """A new ONNX Runtime session on the graph (in ``__init__``, and again in a forked child)."""
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        try:
-            return ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelLoadError(f"{self._model_path}: cannot load the retrieval graph ({exc})") from exc
+        return forksafe.cpu_session(self._model_path, threads, "the retrieval graph")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit rows, in the order of ``texts``."""
