@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         metavar="DIR",
         help="parser model: 'linear' (the shipped fast parser, default), 'neural' (the shipped accurate "
-        "parser, ~20x slower) or a model directory",
+        "parser, ~10x slower) or a model directory",
     )
     parser.add_argument(
         "--domain",

@@ -29,7 +29,7 @@ class ParseRequest(BaseModel):
     model: Literal["linear", "neural"] = Field(
         "linear",
         description="'linear': the fast parser (the matcher's); 'neural': the accurate parser (about 1-2 "
-        "points more span F1, ~20x the CPU per address; loaded at its first request)",
+        "points more span F1, ~10x the CPU per address; loaded at its first request)",
     )
 
 
