@@ -9,6 +9,7 @@ The public vocabulary, all importable from here::
     m.score(df, a="addr_a", b="addr_b")        # a pandas / polars DataFrame -> the same kind, + results
     geoalign.AddressPair(a, b)                 # a pair, as scorers take it
     geoalign.normalize(text), geoalign.parse(text)
+    geoalign.parse(text, model="neural")      # the accurate parser (about ten times slower)
     geoalign.LABELS                            # ("exact_match", "partial_match", "not_match")
 
 Errors: every error geoalign raises on purpose is a ``GeoalignError``; bad input is an ``InputError``

@@ -183,6 +183,13 @@ def test_the_shipped_accurate_parser_loads_and_parses() -> None:
         ("road", "文三路"), ("roadno", "369号"), ("houseno", "1幢"), ("cellno", "2单元"), ("roomno", "301室"),
     ]  # fmt: skip
     assert model_domains("neural") == ("naacl", "ccks", "supermap")
+    import geoalign
+
+    address = "浙江省杭州市西湖区文三路369号1幢2单元301室"
+    assert geoalign.parse(address, model="neural") == parsed
+    assert geoalign.parse(address) == Parser("linear").parse(address)
+    with pytest.raises(ModelLoadError, match="no such parser model directory"):
+        geoalign.parse(address, model="nowhere")
 
 
 def test_threads_share_one_neural_session(exported: tuple[Path, Path]) -> None:

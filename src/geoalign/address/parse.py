@@ -563,11 +563,29 @@ def default_parser() -> Parser:
     return _default
 
 
-def parse(text: str) -> Components:
-    """Components of one address with the shipped model; see the module docstring."""
-    return default_parser().parse(text)
+_named: dict[Path, Parser] = {}
 
 
-def parse_many(texts: Sequence[Any] | Iterable[Any]) -> list[Components | ItemError]:
-    """Parse many addresses with the shipped model; bad items become ItemError in their slot."""
-    return default_parser().parse_many(texts)
+def _parser_for(model: str | Path | None) -> Parser:
+    """The shipped fast parser (``None``), else one parser per model directory, kept for the process."""
+    if model is None:
+        return default_parser()
+    directory = resolve_model_dir(model)
+    with _default_lock:
+        parser = _named.get(directory)
+        if parser is None:
+            parser = _named[directory] = Parser(directory)
+    return parser
+
+
+def parse(text: str, model: str | Path | None = None) -> Components:
+    """Components of one address with the shipped fast parser, or with ``model``: ``"neural"`` (the
+    accurate parser, about ten times slower), ``"linear"`` or a model directory."""
+    return _parser_for(model).parse(text)
+
+
+def parse_many(
+    texts: Sequence[Any] | Iterable[Any], model: str | Path | None = None
+) -> list[Components | ItemError]:
+    """Parse many addresses (``model`` as for :func:`parse`); bad items become ItemError in their slot."""
+    return _parser_for(model).parse_many(texts)
