@@ -25,8 +25,6 @@ from geoalign.address.chartagger import DOMAINS, FastTagger, Span
 from geoalign.errors import ModelLoadError
 
 FORMAT = "neural-chartagger"
-#: the shipped linear parser (``linear_partner: {"model": "shipped"}``)
-SHIPPED_LINEAR = Path(__file__).resolve().parent.parent / "models" / "parser"
 #: addresses per onnxruntime call (sorted by length first, so a batch pads little)
 BATCH = 64
 
@@ -74,22 +72,22 @@ class OnnxCharTagger(forksafe.LazySession):
         """Decode with a linear tagger's scores added (``linear_partner``: ``{"model": DIR or "shipped",
         "weight": w}``, ``neural_weight``): the two taggers err in different places, so the sum of the
         linear tagger's emissions and transitions and the neural log-probabilities beats either alone
-        (models/parser-neural/MODEL_CARD.md)."""
-        from geoalign.address.chartagger import Constraints, load_model
+        (models/parser-neural/MODEL_CARD.md). The partner is opened by ``parse.load_tagger``, with all
+        its checks (format, feature version, domain)."""
+        from geoalign.address.chartagger import Constraints
+        from geoalign.address.parse import DEFAULT_MODEL_DIR, load_tagger
+        from geoalign.neural.tag_data import LABELS
 
         try:
             where = str(partner["model"])
-            directory = SHIPPED_LINEAR if where == "shipped" else (self.model_dir / where).resolve()
-            partner_manifest = json.loads((directory / "parser.json").read_text(encoding="utf-8"))
-            if partner_manifest.get("format") != "chartagger":
+            directory = DEFAULT_MODEL_DIR if where == "shipped" else (self.model_dir / where).resolve()
+            linear = load_tagger(directory, self.domain)
+            if not isinstance(linear, FastTagger):
                 raise ValueError(f"{directory} is not a chartagger model")
-            linear = FastTagger(load_model(directory / partner_manifest["model"]), self.domain)
             weight = float(partner["weight"])
             self.neural_weight = float(manifest.get("neural_weight", 1.0))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ModelLoadError, ValueError, KeyError, TypeError) as exc:
             raise ModelLoadError(f"{manifest_path}: unusable linear_partner ({exc})") from exc
-        from geoalign.neural.tag_data import LABELS
-
         missing = [lab for lab in linear.model.labels if lab not in LABELS]
         if missing:
             raise ModelLoadError(f"{manifest_path}: the linear partner has labels the model lacks: {missing}")

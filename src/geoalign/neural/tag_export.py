@@ -20,6 +20,7 @@ import numpy as np
 
 from geoalign.address.chartagger import DOMAINS
 from geoalign.address.neural_tagger import FORMAT
+from geoalign.engine.batching import pad_batch
 from geoalign.neural.tag_data import LABELS
 from geoalign.neural.tag_model import PIECES_FILE, load_model
 
@@ -39,13 +40,7 @@ def calibration_feeds(
     encoded = sorted((vocab.encode(text, domain)[0] for text, domain in examples), key=len)
     feeds = []
     for lo in range(0, len(encoded), batch_size):
-        rows = encoded[lo : lo + batch_size]
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), vocab.pad, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
+        ids, mask = pad_batch(encoded[lo : lo + batch_size], vocab.pad)
         feeds.append({"input_ids": ids, "attention_mask": mask})
     return feeds
 

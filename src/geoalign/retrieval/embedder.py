@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from geoalign import forksafe
+from geoalign.engine.batching import pad_batch
 from geoalign.errors import ModelLoadError
 
 MANIFEST = "retrieval.json"
@@ -78,13 +79,7 @@ class OnnxEmbedder(forksafe.LazySession):
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                seq = encodings[i].ids
-                ids[r, : len(seq)] = seq
-                mask[r, : len(seq)] = 1
+            ids, mask = pad_batch([encodings[i].ids for i in rows], self.pad_id)
             out[rows] = self.forward(ids, mask)
         return out
 
