@@ -56,7 +56,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=defaults.threads, help="torch threads (set to free cores)"
     )
-    parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument(
+        "--bf16",
+        dest="bf16",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="bf16 autocast (default: on a GPU or a CPU with native bf16, where it is faster than fp32)",
+    )
+    precision.add_argument(
+        "--no-bf16", dest="bf16", action="store_false", default=argparse.SUPPRESS, help="train in fp32"
+    )
+    parser.set_defaults(bf16=None)
+    parser.add_argument(
+        "--device",
+        default=defaults.device,
+        help="torch device: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda, cuda:N",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--teacher",
@@ -114,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         synth_per_epoch=args.synth_per_epoch,
         class_weights=tuple(args.class_weights),  # type: ignore[arg-type]
         threads=args.threads,
-        bf16=not args.no_bf16,
+        bf16=args.bf16,
+        device=args.device,
         seed=args.seed,
         teacher=tuple(args.teacher),
         teacher_onnx=args.teacher_onnx,

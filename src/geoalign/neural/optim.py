@@ -25,7 +25,9 @@ def adamw_with_warmup(
         if param.requires_grad:
             (not_decayed if any(k in name for k in _NO_DECAY) else decayed).append(param)
     groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": not_decayed, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=lr)
+    # the fused kernel on a GPU: one launch per step instead of several per parameter tensor
+    on_gpu = any(param.is_cuda for param in decayed + not_decayed)
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=on_gpu or None)
     return optimizer, get_linear_schedule_with_warmup(optimizer, int(warmup * total_steps), total_steps)
 
 
