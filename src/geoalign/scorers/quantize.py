@@ -79,11 +79,19 @@ def quantize_static_int8(
     *,
     input_types: dict[str, Any],
     exclude_nodes: Sequence[str] = (),
+    reduce_range: bool = True,
 ) -> dict[str, Any]:
     """Quantize the fp32 graph ``src`` to ``dst`` (QDQ, MatMul weights int8 per channel, MatMul inputs
     uint8 with MinMax-calibrated fixed scales, outputs fp32). ``input_types``: the graph input names
     and the numpy integer type each takes (feeds are cast to them). Returns what was done, for the
-    manifest."""
+    manifest.
+
+    ``reduce_range`` (the default) keeps weights in 7 bits. Why: on x86 CPUs without VNNI (AVX2, and
+    AVX-512 before Cascade Lake) ONNX Runtime multiplies uint8 by int8 with an instruction that adds
+    pairs of products into int16 and saturates; with 8-bit weights large activations overflow. Measured
+    on an AVX2 machine (session 16), the neural matcher's validation labels agreed with its fp32 graph
+    on 93.6% of pairs with 8-bit weights and 98.1% with 7-bit ones (macro-F1 0.693 / 0.698; fp32 0.697).
+    """
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -122,6 +130,7 @@ def quantize_static_int8(
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["MatMul"],
             per_channel=True,
+            reduce_range=reduce_range,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
@@ -134,6 +143,7 @@ def quantize_static_int8(
         "calibration_batches": len(batches),
         "calibration_rows": int(sum(len(next(iter(b.values()))) for b in batches)),
         "fp32_nodes": list(exclude_nodes),
+        "reduce_range": reduce_range,
     }
 
 
