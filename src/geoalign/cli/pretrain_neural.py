@@ -57,7 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-every", type=int, default=defaults.log_every)
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
-    parser.add_argument("--no-bf16", action="store_true", help="train in fp32 (bf16 autocast is the default)")
+    parser.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="train in fp32 (default: bf16 autocast where the CPU has native bf16, fp32 elsewhere)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         log_every=args.log_every,
         threads=args.threads,
-        bf16=not args.no_bf16,
+        bf16=False if args.no_bf16 else None,
         seed=args.seed,
     )
     print(pretrain(cfg))

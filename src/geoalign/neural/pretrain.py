@@ -65,7 +65,7 @@ class PretrainConfig:
     log_every: int = 50
     seed: int = 20211
     threads: int = 1
-    bf16: bool = True
+    bf16: bool | None = None  # None: where the CPU has native bf16 (elsewhere emulated, ~10x slower)
 
 
 def log(out: Path, message: str) -> None:
@@ -230,6 +230,9 @@ def pretrain(cfg: PretrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     final = out / "final"
     torch.set_num_threads(cfg.threads)
+    from geoalign.neural.train import autocast_wanted
+
+    bf16 = autocast_wanted(torch.device("cpu"), cfg.bf16)
     (out / "pretrain_config.json").write_text(json.dumps(asdict(cfg), indent=1), encoding="utf-8")
 
     exclude = read_exclusions(ccks=cfg.ccks, plain=cfg.exclude, tagged=cfg.exclude_tagged)
@@ -271,7 +274,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     t0, run_steps, window = time.time(), 0, []
     while step < cfg.steps:
         batch = collator([examples[i] for i in plan[step]])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = masked_lm_loss(model, batch)
         apply_step(loss, model, optimizer, scheduler)
         step += 1
