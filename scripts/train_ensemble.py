@@ -101,41 +101,58 @@ def make_init(full: Path, layers: int, out: Path) -> Path:
     return target
 
 
+TRAIN_NEURAL = (sys.executable, "-m", "geoalign", "train-neural")
+
+
 def run_all(
-    jobs: list[tuple[str, list[str]]], out: Path, parallel: int, deadline: float, env: dict[str, str]
+    jobs: list[tuple[str, list[str]]],
+    out: Path,
+    parallel: int,
+    deadline: float,
+    env: dict[str, str],
+    command: tuple[str, ...] = TRAIN_NEURAL,
 ) -> dict[str, int | None]:
-    """Run ``train-neural`` jobs, ``parallel`` at once; stop what is still running at ``deadline``
-    (epoch time). Returns each job's exit status (None: stopped at the deadline)."""
+    """Run ``command -o OUT/NAME ARGS`` for each (NAME, ARGS) job, ``parallel`` at once; stop what is
+    still running at ``deadline`` (epoch time). Returns each job's exit status (None: stopped)."""
     waiting = list(jobs)
     running: dict[str, subprocess.Popen[bytes]] = {}
     status: dict[str, int | None] = {}
-    while waiting or running:
-        while waiting and len(running) < parallel:
-            name, args = waiting.pop(0)
-            (out / name).mkdir(parents=True, exist_ok=True)
-            with open(out / name / "stdout.log", "ab") as sink:
-                cmd = [sys.executable, "-m", "geoalign", "train-neural", "-o", str(out / name), *args]
-                running[name] = subprocess.Popen(
-                    cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
-                )
-            log(out, f"started {name}: {' '.join(args)}")
-        time.sleep(2)
-        for name, proc in list(running.items()):
-            if proc.poll() is not None:
-                status[name] = proc.returncode
-                log(out, f"{name} exited {proc.returncode}")
-                del running[name]
-        if time.time() > deadline:
-            for name, proc in running.items():
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait()
-                status[name] = None
-                log(out, f"{name} stopped at the deadline")
-            running.clear()
-            for name, _ in waiting:
-                status[name] = None
-                log(out, f"{name} never started (deadline)")
-            waiting.clear()
+
+    def stop_running(why: str) -> None:
+        # each run is its own process group (so its workers go too); the driver dying must not leave
+        # training processes holding the GPU
+        for name, proc in running.items():
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            status[name] = None
+            log(out, f"{name} stopped ({why})")
+        running.clear()
+
+    try:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                name, args = waiting.pop(0)
+                (out / name).mkdir(parents=True, exist_ok=True)
+                with open(out / name / "stdout.log", "ab") as sink:
+                    cmd = [*command, "-o", str(out / name), *args]
+                    running[name] = subprocess.Popen(
+                        cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                    )
+                log(out, f"started {name}: {' '.join(args)}")
+            time.sleep(2)
+            for name, proc in list(running.items()):
+                if proc.poll() is not None:
+                    status[name] = proc.returncode
+                    log(out, f"{name} exited {proc.returncode}")
+                    del running[name]
+            if time.time() > deadline:
+                stop_running("deadline")
+                for name, _ in waiting:
+                    status[name] = None
+                    log(out, f"{name} never started (deadline)")
+                waiting.clear()
+    finally:
+        stop_running("the driver is exiting")
     return status
 
 

@@ -91,3 +91,21 @@ def test_train_ensemble_trains_teachers_reports_the_ensemble_and_packs_a_student
     trained = BertForSequenceClassification.from_pretrained(out / "kd" / "best")
     for (name, a), b in zip(packed.state_dict().items(), trained.state_dict().values(), strict=True):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-3), name
+
+
+def test_runs_past_the_deadline_are_stopped_and_the_rest_never_start(tmp_path: Path) -> None:
+    import time
+
+    from scripts.train_ensemble import run_all
+
+    # stand-ins for train-neural: one finishes at once with status 3, the other would sleep a minute
+    script = "import sys, time; time.sleep(60 if 'slow' in sys.argv[-1] else 0); sys.exit(3)"
+    jobs = [("quick", ["quick"]), ("slow", ["slow"]), ("queued", ["slow"])]
+    start = time.time()
+    status = run_all(jobs, tmp_path, 2, start + 4, {}, command=(sys.executable, "-c", script))
+    assert status == {"quick": 3, "slow": None, "queued": None}
+    assert time.time() - start < 30  # stopped at the deadline, not after the minute
+    log = (tmp_path / "ensemble.log").read_text(encoding="utf-8")
+    assert "slow stopped (deadline)" in log and "quick exited 3" in log
+    # the queued job took the slot "quick" freed, or (on a slow machine) had not started by the deadline
+    assert ("queued stopped (deadline)" in log) != ("queued never started (deadline)" in log)
