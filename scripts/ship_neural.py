@@ -162,13 +162,7 @@ def parity(plain: Path, shipped: Path, variant: str) -> dict[str, float]:
 
 
 def ship_static_int8(
-    plain: Path,
-    out: Path,
-    calibration: list[AddressPair],
-    *,
-    keep_fp32: str | None,
-    max_diff: float,
-    reduce_range: bool = True,
+    plain: Path, out: Path, calibration: list[AddressPair], *, keep_fp32: str | None, max_diff: float
 ) -> None:
     """Quantize the plain fp32 export in ``plain`` with fixed (calibrated) activation scales and ship
     that graph alone as the ``int8`` variant: int8 speed with answers that do not depend on batching.
@@ -194,12 +188,7 @@ def ship_static_int8(
     with tempfile.TemporaryDirectory() as tmp:
         quantized = Path(tmp) / "int8.onnx"
         info = quantize_static_int8(
-            plain / fp32["file"],
-            quantized,
-            feeds,
-            input_types=inputs,
-            exclude_nodes=keep,
-            reduce_range=reduce_range,
+            plain / fp32["file"], quantized, feeds, input_types=inputs, exclude_nodes=keep
         )
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("*.onnx"):

@@ -40,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from geoalign.neural.checkpoint import log_line
 from geoalign.neural.data import ccks_splits
+from geoalign.neural.tag_decode import log_softmax
 from geoalign.neural.train import macro_f1
 
 COMMON = ["--class-weights", "1", "1", "3.5", "--synth-per-epoch", "0"]
@@ -77,10 +79,7 @@ def parse_student(text: str) -> Student:
 
 
 def log(out: Path, message: str) -> None:
-    line = f"{time.strftime('%H:%M:%S')} {message}"
-    print(line, flush=True)
-    with open(out / "ensemble.log", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    log_line(out / "ensemble.log", message)
 
 
 def make_init(full: Path, layers: int, out: Path) -> Path:
@@ -161,11 +160,6 @@ def best_score(run: Path) -> float | None:
     if not meta.is_file():
         return None
     return float(json.loads(meta.read_text(encoding="utf-8"))["val_macro_f1"])
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def pack(run: Path, target: Path, shard_size: str) -> None:

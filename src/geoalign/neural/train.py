@@ -352,11 +352,12 @@ class Teachers:
 
     def log_probs(self, enc: Encoded, pad_id: int, bf16: bool, batch_size: int = 256) -> np.ndarray:
         """(n, 3) mean log-probabilities of the teachers over every row of ``enc``."""
+        from geoalign.neural.tag_decode import log_softmax
+
         total = np.zeros((len(enc.ids), 3), dtype=np.float64)
         for model in self.models:
             logits = predict_logits(model, enc, pad_id, batch_size=batch_size, bf16=bf16, device=self.device)
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            total += shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            total += log_softmax(logits)
         return (total / len(self.models)).astype(np.float32)
 
 
