@@ -19,8 +19,11 @@ shipped neural matcher to the cascade, the default judge of ``geoalign match``):
     python benchmarks/bench_link_ccks.py ccks /work/shared/data/ccks2021-address-relevance/round1_slice.tsv \
         --judge structured
     python benchmarks/bench_link_ccks.py shenzhen /work/shared/data/shenzhen-address-pairs
-    # with learned retrieval (k nearest neighbours beside the rule blocks):
+    # with learned retrieval (k nearest neighbours beside the rule blocks; the best k of a pool of 64
+    # by cosine + spelling, link's default; --ann-pool 0: cosine order alone):
     python benchmarks/bench_link_ccks.py ccks ... --ann src/geoalign/models/retrieval --ann-k 20
+    python benchmarks/bench_link_ccks.py ccks ... --ann src/geoalign/models/retrieval --ann-k 30 \
+        --ann-pool 500
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     explain_only = args.judge == "none"
     retrieval: dict[str, Any] = {}
     if args.ann:
-        retrieval = {"ann": args.ann, "ann_k": args.ann_k}
+        retrieval = {"ann": args.ann, "ann_k": args.ann_k, "ann_pool": args.ann_pool}
     settings = LinkSettings(max_candidates=args.max_candidates, ann_index=args.ann_index, **retrieval)
     flags = RunFlags(resume=False, progress=not args.no_progress and sys.stderr.isatty())
     start = time.perf_counter()
@@ -146,6 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_candidates": args.max_candidates,
         "ann": args.ann,
         "ann_k": args.ann_k if args.ann else None,
+        "ann_pool": args.ann_pool if args.ann else None,
         "blocking_recall": round(blocking["blocking_recall"], 4),
         "recall_by_source": blocking.get("recall_by_source"),
         "ann_recall_at_k": blocking.get("ann_recall_at_k"),
@@ -191,6 +195,12 @@ def main() -> None:
     parser.add_argument("--ann", help="retrieval model directory (adds the k nearest neighbours)")
     parser.add_argument("--ann-k", type=int, default=20)
     parser.add_argument("--ann-index", choices=("hnsw", "exact"), default="hnsw")
+    parser.add_argument(
+        "--ann-pool",
+        type=int,
+        default=64,
+        help="neighbours fetched before the --ann-k best are kept (0: cosine)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if args.mode == "shenzhen" and args.judge != "none":

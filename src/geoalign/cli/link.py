@@ -36,7 +36,7 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
     from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES, RULES
     from geoalign.link.candidates import SAME_PLACE_THRESHOLD
-    from geoalign.link.settings import DEFAULT_ANN_K, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+    from geoalign.link.settings import DEFAULT_ANN_K, DEFAULT_ANN_POOL, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
     from geoalign.retrieval.index import BACKENDS, DEFAULT_BACKEND
     from geoalign.scorers.spec import TABLE_FIELDS, ScorerSpec
 
@@ -93,6 +93,14 @@ def add_table_options(parser: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         default=DEFAULT_BACKEND,
         help="--ann: hnsw (usearch, extra 'ann') or exact (numpy; small tables)",
+    )
+    block.add_argument(
+        "--ann-pool",
+        type=int,
+        default=DEFAULT_ANN_POOL,
+        help="--ann: neighbours fetched per record before the --ann-k best by embedding + spelling are "
+        "kept (larger finds more true records and costs index search time: docs/linking.md; "
+        "<= --ann-k: embedding order alone)",
     )
     score = parser.add_argument_group("scoring")
     score.add_argument(
@@ -157,6 +165,7 @@ def settings_from_args(args: argparse.Namespace) -> LinkSettings:
         ann=args.ann,
         ann_k=args.ann_k,
         ann_index=args.ann_index,
+        ann_pool=args.ann_pool,
     )
 
 

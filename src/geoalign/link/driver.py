@@ -94,6 +94,7 @@ def _fingerprint(path: Any, run: _Run, **fields: Any) -> dict[str, Any]:
         ann=run.settings.ann,
         ann_k=run.settings.ann_k,
         ann_index=run.settings.ann_index,
+        ann_pool=run.settings.ann_pool,
     )
 
 

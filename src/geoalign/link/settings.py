@@ -31,6 +31,10 @@ DEFAULT_BATCH_SIZE = 4096
 DEFAULT_CHUNK_SIZE = 2000
 #: Nearest neighbours per query record that retrieval (``--ann``) adds to the rule candidates.
 DEFAULT_ANN_K = 20
+#: Neighbours retrieval asks the index for before it keeps the ``ann_k`` best by cosine + spelling
+#: (``geoalign.retrieval.rerank``; the same figure as ``retrieval.retriever.DEFAULT_POOL``, kept here so
+#: the settings import nothing of retrieval).
+DEFAULT_ANN_POOL = 64
 
 
 def _at_least(value: int, minimum: int, name: str) -> None:
@@ -49,13 +53,16 @@ class LinkSettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
     #: learned retrieval beside the rule blocks: a retrieval model directory ("shipped": the packaged
-    #: one), or None for rule blocking alone; ``ann_k`` nearest neighbours per query record
+    #: one), or None for rule blocking alone; ``ann_k`` neighbours per query record, the best of its
+    #: ``ann_pool`` nearest by cosine + spelling (a pool of at most ``ann_k``: the cosine order alone)
     ann: str | None = None
     ann_k: int = DEFAULT_ANN_K
     ann_index: str = "hnsw"
+    ann_pool: int = DEFAULT_ANN_POOL
 
     def __post_init__(self) -> None:
         _at_least(self.ann_k, 1, "ann-k")
+        _at_least(self.ann_pool, 0, "ann-pool")
         _at_least(self.max_block_size, 1, "max-block-size")
         _at_least(self.max_candidates, 1, "max-candidates")
         _at_least(self.batch_size, 1, "batch-size")
@@ -70,7 +77,9 @@ def make_retriever(settings: LinkSettings, cache_dir: str | Path | None = None) 
     from geoalign.retrieval.retriever import AnnRetriever, RetrievalSettings
 
     return AnnRetriever(
-        RetrievalSettings(model=settings.ann, k=settings.ann_k, backend=settings.ann_index),
+        RetrievalSettings(
+            model=settings.ann, k=settings.ann_k, backend=settings.ann_index, pool=settings.ann_pool
+        ),
         cache_dir=cache_dir,
     )
 

@@ -23,24 +23,32 @@ import numpy as np
 from geoalign.errors import InputError
 from geoalign.retrieval.cache import EmbeddingCache
 from geoalign.retrieval.index import DEFAULT_BACKEND, VectorIndex, make_index
+from geoalign.retrieval.rerank import rerank
 from geoalign.retrieval.saved import IndexIdentity, PrefixDigests, SavedIndex, backend_params
 
 DEFAULT_K: Final[int] = 20
+#: Neighbours asked of the index per query before the k best by cosine + spelling are kept
+#: (``rerank``). 64 costs no more than k = 20: usearch searches with a beam of 64 either way.
+DEFAULT_POOL: Final[int] = 64
 
 
 @dataclass(frozen=True, slots=True)
 class RetrievalSettings:
     """What retrieval adds to blocking: the model directory ("shipped" for the packaged one), the k
-    nearest neighbours per query, the index backend and the threads it may use."""
+    neighbours kept per query out of a pool of ``pool`` nearest (re-ordered by ``rerank``; a pool of
+    at most k is the cosine order alone), the index backend and the threads it may use."""
 
     model: str = "shipped"
     k: int = DEFAULT_K
     backend: str = DEFAULT_BACKEND
     threads: int = 2
+    pool: int = DEFAULT_POOL
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise InputError("ann-k must be >= 1")
+        if self.pool < 0:
+            raise InputError("ann-pool must be >= 0")
 
 
 def _text(record: Any) -> str | None:
@@ -104,6 +112,8 @@ class AnnRetriever:
         )
         self.index: VectorIndex = make_index(settings.backend, embedder.dim, threads=settings.threads)
         self.n_indexed = 0  # records of the table seen (indexed or unusable)
+        #: each table position's normalized text (None: unusable), for re-ranking by spelling
+        self.texts: list[str | None] = []
         self._digest: str | None = None  # over the indexed table, once ``index_table`` ran
         self._index_saved = False  # the index in ``cache_dir`` is this one
 
@@ -127,6 +137,7 @@ class AnnRetriever:
             report.from_saved, report.source = found.records, str(found.directory)
             self._index_saved = self.cache_dir is not None and found.directory == self.cache_dir
             break
+        self.texts = [_text(r) for r in records[: self.n_indexed]]
         self.add(records[self.n_indexed :], start=self.n_indexed)
         self._digest, _usable = digests.at(len(records))
         if report.source is not None:
@@ -139,6 +150,10 @@ class AnnRetriever:
         """Index ``records``, which sit at positions ``start..`` of the indexed table (default: after
         the ones added before); unusable records take a position but are not indexed."""
         first = self.n_indexed if start is None else start
+        if len(self.texts) < first + len(records):
+            self.texts.extend([None] * (first + len(records) - len(self.texts)))
+        for i, record in enumerate(records):
+            self.texts[first + i] = _text(record)
         positions = [first + i for i, r in enumerate(records) if _text(r) is not None]
         texts = [t for t in (_text(r) for r in records) if t is not None]
         if texts:
@@ -153,10 +168,12 @@ class AnnRetriever:
         out: list[list[int]] = [[] for _ in queries]
         if not usable:
             return out
-        vectors = self.cache.get([_text(queries[i]) or "" for i in usable])
-        labels, _sims = self.index.search(vectors, self.settings.k)
+        texts = [_text(queries[i]) or "" for i in usable]
+        k = self.settings.k
+        labels, sims = self.index.search(self.cache.get(texts), max(k, self.settings.pool))
+        kept = rerank(texts, labels, sims, self.texts, k, workers=self.settings.threads)
         for row, i in enumerate(usable):
-            out[i] = [int(x) for x in labels[row] if x >= 0]
+            out[i] = kept[row]
         return out
 
     def save(self) -> None:

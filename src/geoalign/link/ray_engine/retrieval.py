@@ -6,8 +6,9 @@ stream beside the rule blocks.
       -> build: the indexed table's vectors gathered on the driver and added in position order,
          one index (the local engine adds them in that order too, so the exact index breaks ties
          the same way), serialized once into the object store
-      -> search: CPU tasks; each worker restores the index once and asks for each query's k
-         nearest records
+      -> search: CPU tasks; each worker restores the index once, asks for each query's pool of
+         nearest records and keeps the k best by cosine + spelling (``retrieval.rerank``, as the
+         local retriever does; the distinct texts and each position's text id travel with the index)
       -> one row per query in the blocking stage's block schema, marked ``kidx = ANN_KIDX``: the
          ranking group-by over queries (``blocking._rank``) then takes the union with the rule
          candidates exactly as the local core does (``link.core.union_sources``: rule candidates
@@ -43,6 +44,7 @@ EMBED_BATCH: Final = 1024
 _EMBEDDERS: dict[str, Any] = {}
 _INDEXES: dict[str, Any] = {}
 _MATRICES: dict[str, Any] = {}
+_TEXTS: dict[str, Any] = {}
 
 
 def _embedder(model: str) -> Any:
@@ -168,23 +170,61 @@ def _restored(holder: list[Any], cache: dict[str, Any], restore: Any) -> Any:
     return value
 
 
-def _search(batch: Any, *, index: list[Any], vectors: list[Any], backend: str, dim: int, k: int) -> Any:
-    """Each query's k nearest indexed positions, as a block row (``kidx = ANN_KIDX``); the ranking
-    stage filters them (dedupe: each pair once) and merges them with the rule candidates. A query row
-    carries the id of its text; its vector is that row of the run's distinct-text matrix."""
+@dataclass(frozen=True, slots=True)
+class PositionTexts:
+    """An indexed position's normalized text: ``texts[tid_of[position]]`` (-1: no text)."""
+
+    texts: list[str]
+    tid_of: np.ndarray
+
+    def __getitem__(self, position: int) -> str | None:
+        tid = int(self.tid_of[position]) if 0 <= position < len(self.tid_of) else -1
+        return self.texts[tid] if tid >= 0 else None
+
+    def __len__(self) -> int:
+        return len(self.tid_of)
+
+
+def position_texts(records: RecordTexts, texts: Any) -> PositionTexts:
+    """Each indexed position's text (``records``: the indexed table's; ``texts``: the distinct ones)."""
+    size = int(records.positions.max()) + 1 if len(records.positions) else 0
+    tid_of = np.full(size, -1, dtype=np.int64)
+    tid_of[records.positions] = records.tids
+    return PositionTexts(texts.to_pylist(), tid_of)
+
+
+def _search(
+    batch: Any,
+    *,
+    index: list[Any],
+    vectors: list[Any],
+    texts: list[Any],
+    backend: str,
+    dim: int,
+    k: int,
+    pool: int,
+) -> Any:
+    """Each query's k best indexed positions of its ``pool`` nearest (``retrieval.rerank``), as a block
+    row (``kidx = ANN_KIDX``); the ranking stage filters them (dedupe: each pair once) and merges them
+    with the rule candidates. A query row carries the id of its text; its vector is that row of the
+    run's distinct-text matrix."""
     pa = require_pyarrow()
     from geoalign.link.ray_engine.blocking import block_schema
     from geoalign.retrieval.index import index_from_bytes
+    from geoalign.retrieval.rerank import rerank
 
     searcher = _restored(index, _INDEXES, lambda raw: index_from_bytes(backend, raw, dim, threads=1))
     matrix = _restored(vectors, _MATRICES, lambda array: array)
+    by_position: PositionTexts = _restored(texts, _TEXTS, lambda value: value)
     queries = batch.column("pos").to_numpy()
-    labels, _sims = searcher.search(matrix[batch.column("tid").to_numpy()], k)
+    tids = batch.column("tid").to_numpy()
+    labels, sims = searcher.search(matrix[tids], max(k, pool))
+    kept = rerank([by_position.texts[t] for t in tids], labels, sims, by_position, k)
     n = len(queries)
     rows = {
         "q": queries.tolist(),
         "kidx": [ANN_KIDX] * n,
-        "block": [[int(c) for c in row if c >= 0] for row in labels],
+        "block": kept,
         "skipped_blocks": [0] * n,
         "skipped_pairs": [0] * n,
     }
@@ -239,9 +279,11 @@ def ann_candidates(query: Any, index: Any, settings: LinkSettings, *, dedupe: bo
         fn_kwargs={
             "index": [ref],
             "vectors": [ray.put(matrix)],
+            "texts": [ray.put(position_texts(index_records, texts))],
             "backend": settings.ann_index,
             "dim": dim,
             "k": settings.ann_k,
+            "pool": settings.ann_pool,
         },
         batch_format="pyarrow",
         batch_size=EMBED_BATCH,
