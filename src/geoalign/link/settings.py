@@ -21,6 +21,7 @@ from typing import Any
 from geoalign.errors import InputError
 from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES
 from geoalign.link.candidates import SAME_PLACE_THRESHOLD
+from geoalign.retrieval.rerank import DEFAULT_POOL as DEFAULT_ANN_POOL
 from geoalign.types import Scorer
 
 #: A merge that would make a cluster larger than this is refused and reported (the giant-cluster guard).
@@ -31,10 +32,6 @@ DEFAULT_BATCH_SIZE = 4096
 DEFAULT_CHUNK_SIZE = 2000
 #: Nearest neighbours per query record that retrieval (``--ann``) adds to the rule candidates.
 DEFAULT_ANN_K = 20
-#: Neighbours retrieval asks the index for before it keeps the ``ann_k`` best by cosine + spelling
-#: (``geoalign.retrieval.rerank``; the same figure as ``retrieval.retriever.DEFAULT_POOL``, kept here so
-#: the settings import nothing of retrieval).
-DEFAULT_ANN_POOL = 64
 
 
 def _at_least(value: int, minimum: int, name: str) -> None:
@@ -126,6 +123,7 @@ def default_scorer(
 
 __all__ = [
     "DEFAULT_ANN_K",
+    "DEFAULT_ANN_POOL",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MAX_CLUSTER_SIZE",

@@ -24,6 +24,9 @@ import numpy as np
 #: How much the spelling counts beside the cosine (both on a 0..1 scale). Chosen on the validation fold
 #: among 0.2, 0.3, 0.5, 1, 1.5, 2, 3 (1 and 1.5 tied best; the plain sum kept).
 LEXICAL_WEIGHT: Final[float] = 1.0
+#: Neighbours asked of the index per query before the k best are kept. 64 costs no more than k = 20:
+#: usearch searches with a beam of 64 either way.
+DEFAULT_POOL: Final[int] = 64
 
 
 class TextLookup(Protocol):
@@ -63,4 +66,4 @@ def rerank(
     return [[int(c) for c in best[i][keep[i]]] for i in range(rows)]
 
 
-__all__ = ["LEXICAL_WEIGHT", "TextLookup", "rerank"]
+__all__ = ["DEFAULT_POOL", "LEXICAL_WEIGHT", "TextLookup", "rerank"]

@@ -23,13 +23,10 @@ import numpy as np
 from geoalign.errors import InputError
 from geoalign.retrieval.cache import EmbeddingCache
 from geoalign.retrieval.index import DEFAULT_BACKEND, VectorIndex, make_index
-from geoalign.retrieval.rerank import rerank
+from geoalign.retrieval.rerank import DEFAULT_POOL, rerank
 from geoalign.retrieval.saved import IndexIdentity, PrefixDigests, SavedIndex, backend_params
 
 DEFAULT_K: Final[int] = 20
-#: Neighbours asked of the index per query before the k best by cosine + spelling are kept
-#: (``rerank``). 64 costs no more than k = 20: usearch searches with a beam of 64 either way.
-DEFAULT_POOL: Final[int] = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +147,11 @@ class AnnRetriever:
         """Index ``records``, which sit at positions ``start..`` of the indexed table (default: after
         the ones added before); unusable records take a position but are not indexed."""
         first = self.n_indexed if start is None else start
-        if len(self.texts) < first + len(records):
-            self.texts.extend([None] * (first + len(records) - len(self.texts)))
-        for i, record in enumerate(records):
-            self.texts[first + i] = _text(record)
-        positions = [first + i for i, r in enumerate(records) if _text(r) is not None]
-        texts = [t for t in (_text(r) for r in records) if t is not None]
+        added = [_text(r) for r in records]
+        self.texts.extend([None] * (first - len(self.texts)))  # a gap before ``first``: no texts
+        self.texts[first : first + len(added)] = added
+        positions = [first + i for i, t in enumerate(added) if t is not None]
+        texts = [t for t in added if t is not None]
         if texts:
             self.index.add(self.cache.get(texts), np.asarray(positions, dtype=np.int64))
             self._index_saved = False

@@ -181,9 +181,6 @@ class PositionTexts:
         tid = int(self.tid_of[position]) if 0 <= position < len(self.tid_of) else -1
         return self.texts[tid] if tid >= 0 else None
 
-    def __len__(self) -> int:
-        return len(self.tid_of)
-
 
 def position_texts(records: RecordTexts, texts: Any) -> PositionTexts:
     """Each indexed position's text (``records``: the indexed table's; ``texts``: the distinct ones)."""
