@@ -25,12 +25,14 @@ demo: $(DEMO_VENV)/.installed
 
 test: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check src tests benchmarks scripts
+	$(DEV_VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(DEV_VENV)/bin/lint-imports --no-cache
 	$(DEV_VENV)/bin/mypy src
 	$(DEV_VENV)/bin/python -m pytest tests
 
 lint: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check src tests benchmarks scripts
+	$(DEV_VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(DEV_VENV)/bin/lint-imports --no-cache
 	$(DEV_VENV)/bin/mypy src
 

@@ -48,8 +48,18 @@ def _e2e(texts: list[str], workers: int, model: str = "linear") -> float:
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "geoalign", "parse", "--model", model, "--file", str(path), "--workers",
-             str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "geoalign",
+                "parse",
+                "--model",
+                model,
+                "--file",
+                str(path),
+                "--workers",
+                str(workers),
+            ],
             capture_output=True,
             check=False,
         )

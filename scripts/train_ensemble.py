@@ -198,6 +198,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+
     def base(shenzhen_per_epoch: int = 6000) -> list[str]:
         return [
             "--ccks", args.ccks, "--shenzhen", args.shenzhen, "--shenzhen-per-epoch", str(shenzhen_per_epoch),

@@ -98,7 +98,14 @@ def test_verify_mgeo_reports_expected_vs_got_and_fails_on_random_weights(workdir
 def test_match_with_a_checkpoint_dir_uses_the_torch_scorer(workdir: Path) -> None:
     """``--model DIR`` holding a ModelScope checkpoint picks the torch scorer through the registry."""
     proc = _cli(
-        "match", "--model", str(workdir / "mgeo"), "--device", "cpu", "--json", "--no-rules", "文一路3号",
+        "match",
+        "--model",
+        str(workdir / "mgeo"),
+        "--device",
+        "cpu",
+        "--json",
+        "--no-rules",
+        "文一路3号",
         "杭州市文一路3号",
     )
     assert proc.returncode == 0, proc.stderr

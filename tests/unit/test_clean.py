@@ -10,8 +10,14 @@ from geoalign.types import ItemError
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [(None, "missing"), (42, "not_a_string"), (b"bytes", "not_a_string"), ("", "empty"), (" \t\n ", "empty"),
-     ("\u200b\ufeff", "empty")],
+    [
+        (None, "missing"),
+        (42, "not_a_string"),
+        (b"bytes", "not_a_string"),
+        ("", "empty"),
+        (" \t\n ", "empty"),
+        ("\u200b\ufeff", "empty"),
+    ],
 )
 def test_unusable_values_become_item_errors(value: object, code: str) -> None:
     result = clean(value)

@@ -7,8 +7,22 @@ import sys
 
 from geoalign.cli.main import SUBCOMMANDS, main
 
-HEAVY = ("torch", "transformers", "onnxruntime", "lightgbm", "fastapi", "uvicorn", "pyarrow", "numpy",
-         "rapidfuzz", "opencc", "pycrfsuite", "ray", "redis", "matplotlib")
+HEAVY = (
+    "torch",
+    "transformers",
+    "onnxruntime",
+    "lightgbm",
+    "fastapi",
+    "uvicorn",
+    "pyarrow",
+    "numpy",
+    "rapidfuzz",
+    "opencc",
+    "pycrfsuite",
+    "ray",
+    "redis",
+    "matplotlib",
+)
 
 
 def test_help_imports_no_heavy_module() -> None:

@@ -128,9 +128,7 @@ def test_a_hand_built_encoder_refuses_a_template_it_cannot_reproduce() -> None:
         encoder.check_against(bert_like)
 
 
-def test_fp32_and_bf16_replicas_get_different_cache_keys(
-    xlmr: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fp32_and_bf16_replicas_get_different_cache_keys(xlmr: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same checkpoint in two precisions gives different numbers: it must never share cache entries."""
     monkeypatch.setattr(backend_torch, "cpu_supports_bf16", lambda: True)  # emulated bf16 runs anyway
     checkpoint = load_checkpoint(xlmr)

@@ -184,9 +184,7 @@ def spaces(text: str) -> str:
 # the number that follows it (文三路 T2 13812345678: the space must not glue the phone to the tower).
 _D = r"[\s-]?\d"
 _NOT_AFTER_DIGIT_GROUP = (
-    r"(?:(?<!\d[\s-])"
-    + "".join(rf"|(?<=[A-Za-z-]\d{{{n}}}[\s-])" for n in range(1, 5))
-    + ")"
+    r"(?:(?<!\d[\s-])" + "".join(rf"|(?<=[A-Za-z-]\d{{{n}}}[\s-])" for n in range(1, 5)) + ")"
 )
 # A mobile number may come masked, as shops print it on a label (139****1234; the punctuation step has
 # made each * a space by the time noise runs).

@@ -65,6 +65,7 @@ def resolve_model_dir(model: str | Path | None) -> Path:
         return DEFAULT_MODEL_DIR
     return MODEL_NAMES.get(str(model), Path(model))
 
+
 _ALNUM_RUN = re.compile(r"[0-9]+|[A-Z]+")
 
 

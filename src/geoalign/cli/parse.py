@@ -214,4 +214,3 @@ def _settle_heap() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(50_000, second, third)
-

@@ -462,9 +462,7 @@ def train(cfg: TrainConfig) -> Path:
         log(out, f"teacher {cfg.teacher_onnx}: {len(onnx_teacher.cache):,} distinct pairs scored")
     torch_soft: list[Any] = []
     if teachers is not None:
-        torch_soft = [
-            torch.from_numpy(teachers.log_probs(enc, pad_id, bf16)).to(device) for enc in encoded
-        ]
+        torch_soft = [torch.from_numpy(teachers.log_probs(enc, pad_id, bf16)).to(device) for enc in encoded]
         rows = sum(len(soft) for soft in torch_soft)
         log(out, f"teachers: {len(teachers.models)} models, soft labels for {rows:,} rows")
         del teachers  # their soft labels are all the student needs from them

@@ -237,9 +237,7 @@ def _fuse(src: Path, dst: Path, config: Any, *, use_gpu: bool, fp16: bool) -> di
     return {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
 
 
-def _quantize(
-    onnx: Any, src: Path, dst: Path, *, per_channel: bool, attention_matmuls: bool = False
-) -> None:
+def _quantize(onnx: Any, src: Path, dst: Path, *, per_channel: bool, attention_matmuls: bool = False) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Contrib ops of the fused graph (Attention, SkipLayerNormalization) defeat ONNX shape inference, so
