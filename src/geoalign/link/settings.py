@@ -21,6 +21,7 @@ from typing import Any
 from geoalign.errors import InputError
 from geoalign.link.blocking import DEFAULT_MAX_BLOCK_SIZE, DEFAULT_MAX_CANDIDATES
 from geoalign.link.candidates import SAME_PLACE_THRESHOLD
+from geoalign.retrieval.rerank import DEFAULT_K as DEFAULT_ANN_K
 from geoalign.retrieval.rerank import DEFAULT_POOL as DEFAULT_ANN_POOL
 from geoalign.types import Scorer
 
@@ -30,8 +31,6 @@ DEFAULT_MAX_CLUSTER_SIZE = 1000
 DEFAULT_BATCH_SIZE = 4096
 #: Query records per chunk (and per checkpoint of a resumable run).
 DEFAULT_CHUNK_SIZE = 2000
-#: Nearest neighbours per query record that retrieval (``--ann``) adds to the rule candidates.
-DEFAULT_ANN_K = 20
 
 
 def _at_least(value: int, minimum: int, name: str) -> None:

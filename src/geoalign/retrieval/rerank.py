@@ -24,6 +24,8 @@ import numpy as np
 #: How much the spelling counts beside the cosine (both on a 0..1 scale). Chosen on the validation fold
 #: among 0.2, 0.3, 0.5, 1, 1.5, 2, 3 (1 and 1.5 tied best; the plain sum kept).
 LEXICAL_WEIGHT: Final[float] = 1.0
+#: Neighbours per query that retrieval adds to the rule candidates (``link``/``dedupe --ann-k``).
+DEFAULT_K: Final[int] = 20
 #: Neighbours asked of the index per query before the k best are kept. 64 costs no more than k = 20:
 #: usearch searches with a beam of 64 either way.
 DEFAULT_POOL: Final[int] = 64
@@ -66,4 +68,4 @@ def rerank(
     return [[int(c) for c in best[i][keep[i]]] for i in range(rows)]
 
 
-__all__ = ["DEFAULT_POOL", "LEXICAL_WEIGHT", "TextLookup", "rerank"]
+__all__ = ["DEFAULT_K", "DEFAULT_POOL", "LEXICAL_WEIGHT", "TextLookup", "rerank"]

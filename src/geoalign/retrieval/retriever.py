@@ -16,17 +16,15 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
 from geoalign.errors import InputError
 from geoalign.retrieval.cache import EmbeddingCache
 from geoalign.retrieval.index import DEFAULT_BACKEND, VectorIndex, make_index
-from geoalign.retrieval.rerank import DEFAULT_POOL, rerank
+from geoalign.retrieval.rerank import DEFAULT_K, DEFAULT_POOL, rerank
 from geoalign.retrieval.saved import IndexIdentity, PrefixDigests, SavedIndex, backend_params
-
-DEFAULT_K: Final[int] = 20
 
 
 @dataclass(frozen=True, slots=True)
