@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -81,10 +82,40 @@ def test_eval_report_json_and_plot(tmp_path, capsys):
         f"macro-F1: {report['macro_f1']:.4f}",
     ]
     assert "confusion (rows = true, columns = predicted):" in out
+    assert out[-1] == (
+        f"calibration: ECE {report['calibration']['ece']:.4f} (top label, 10 bins), "
+        f"mean confidence {report['calibration']['mean_confidence']:.4f}"
+    )
     pytest.importorskip("matplotlib")
     plot = tmp_path / "eval.png"
     assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--plot", str(plot)]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_calibration_is_the_top_label_ece_of_the_scores(tmp_path, capsys):
+    """The reported ECE, recomputed here from ``geoalign score``'s probabilities by its definition:
+    per equal-width bin of the top probability, |mean probability - share right|, weighted by size."""
+    model = tmp_path / "m"
+    assert _train(model, "--folds", "0") == 0
+    assert main(["eval", "--pairs", str(EXAMPLES), "--model", str(model), "--json"]) == 0
+    reported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["calibration"]
+    scored = tmp_path / "scored.tsv"
+    assert main(["score", str(EXAMPLES), "-o", str(scored), "--model", str(model), "--no-progress"]) == 0
+    rows = list(csv.DictReader(scored.open(encoding="utf-8"), delimiter="\t"))
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for row in rows:
+        probs = {label: float(row[f"p_{label}"]) for label in ("exact_match", "partial_match", "not_match")}
+        top = max(probs.values())
+        bins.setdefault(min(int(top * 10), 9), []).append((top, row["label"] == row["expected"]))
+    ece = sum(
+        abs(sum(p for p, _ in items) / len(items) - sum(ok for _, ok in items) / len(items)) * len(items)
+        for items in bins.values()
+    ) / len(rows)
+    assert len(rows) == 34
+    assert reported["ece"] == pytest.approx(ece, abs=1e-6)
+    assert reported["mean_confidence"] == pytest.approx(
+        sum(max(float(r[f"p_{k}"]) for k in ("exact_match", "partial_match", "not_match")) for r in rows) / 34
+    )
 
 
 def test_eval_default_scorer_and_subsets(capsys):

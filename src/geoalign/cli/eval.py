@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from geoalign.api import Matcher
     from geoalign.errors import InputError
-    from geoalign.evaluate.metrics import classification_report, format_report
+    from geoalign.evaluate.metrics import classification_report, expected_calibration_error, format_report
     from geoalign.io.labels import read_labelled_pairs
     from geoalign.io.paths import check_output
     from geoalign.scorers.spec import ScorerSpec
@@ -78,15 +78,22 @@ def run(args: argparse.Namespace) -> int:
     if not truth:
         raise InputError(f"{args.pairs}: none of the {len(pairs)} pairs could be scored")
     report = classification_report(truth, pred)
+    # how far the top label's probability is from how often it is right (10 equal-width bins): a
+    # calibrated judge's 0.8 is right 80% of the time, which thresholds on the probabilities rely on
+    calibration = {
+        "ece": expected_calibration_error(confidences, correct),
+        "mean_confidence": sum(confidences) / len(confidences),
+    }
     if args.json:
-        print(
-            json.dumps(
-                {**report.to_dict(), "unscored": errors, "model": matcher.model_id}, ensure_ascii=False
-            )
-        )
+        payload = {**report.to_dict(), "calibration": calibration, "unscored": errors}
+        print(json.dumps({**payload, "model": matcher.model_id}, ensure_ascii=False))
     else:
         print(f"scorer: {matcher.scorer.name} ({matcher.model_id}), subset: {args.subset}")
         print(format_report(report))
+        print(
+            f"calibration: ECE {calibration['ece']:.4f} (top label, 10 bins), "
+            f"mean confidence {calibration['mean_confidence']:.4f}"
+        )
         if errors:
             print(f"unscored pairs (errors): {errors}")
     if args.errors:
