@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train without the frozen test fold (~20%% of queries by hash) and report the score on it",
     )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also export the trees to model.onnx, so scoring needs no lightgbm import (~1 s less start-up; "
+        "the export extra), checked against the booster on the training rows",
+    )
     parser.add_argument("--data-name", default=None, help="training data name for the model card")
     parser.add_argument("--data-licence", default="unknown", help="training data licence for the model card")
 
@@ -109,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         "metrics": meta_metrics,
     }
     save_model(args.output, booster, meta, featurizer.char_weights)
+    if args.onnx:
+        from geoalign.scorers.structured_onnx import export_forest
+
+        record = export_forest(args.output, data.features)
+        log(f"model.onnx: max difference to the booster {record['parity']['max_abs_diff']:.1e}")
     card = Path(args.output) / "MODEL_CARD.md"
     if not card.exists():
         from geoalign.io.atomic import atomic_write_text

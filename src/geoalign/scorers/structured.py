@@ -36,6 +36,7 @@ from geoalign.scorers.features import (
     compare_components,
     pair_features,
 )
+from geoalign.scorers.structured_onnx import ONNX_FILE, load_forest
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
 
 #: The model shipped inside the package.
@@ -91,8 +92,6 @@ class StructuredModel:
     @classmethod
     def load(cls, directory: str | Path) -> StructuredModel:
         """Load and validate a model directory (ModelLoadError on anything inconsistent)."""
-        import lightgbm as lgb
-
         root = Path(directory)
         model_path, meta_path = root / MODEL_FILE, root / META_FILE
         for path in (model_path, meta_path):
@@ -117,15 +116,10 @@ class StructuredModel:
                 f"(missing here: {sorted(theirs - ours)[:5]}, new here: {sorted(ours - theirs)[:5]}, "
                 "or another order); retrain it with 'geoalign train'"
             )
-        try:
-            booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
-        except Exception as exc:  # lightgbm raises its own LightGBMError for a corrupt file
-            raise ModelLoadError(f"{model_path}: not a LightGBM text model ({exc})") from exc
-        if booster.feature_name() != list(FEATURE_NAMES):
-            raise ModelLoadError(f"{model_path}: booster features differ from {META_FILE}")
-        num_class = int(booster.params.get("num_class", 0) or 0) or booster.num_model_per_iteration()
-        if num_class != len(LABELS):
-            raise ModelLoadError(f"{model_path}: booster has {num_class} classes, expected {len(LABELS)}")
+        # the exported graph when the directory has one (no lightgbm import: structured_onnx.py says why)
+        booster = load_forest(root, meta, model_bytes, len(FEATURE_NAMES), len(LABELS))
+        if booster is None:
+            booster = _load_booster(model_path, model_bytes)
         weights = np.asarray(meta.get("class_weights", [1.0] * len(LABELS)), dtype=np.float64)
         if weights.shape != (len(LABELS),) or not np.all(weights > 0):
             raise ModelLoadError(f"{meta_path}: class_weights must be {len(LABELS)} positive numbers")
@@ -151,7 +145,8 @@ class StructuredModel:
         return cls(booster, meta, f"structured-{digest}", weights, char_weights)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities in ``LABELS`` order, after the decision step (``decide``)."""
+        """Probabilities in ``LABELS`` order, after the decision step (``decide``). ``booster`` is the
+        LightGBM booster, or the same trees exported to ONNX (``structured_onnx.OnnxForest``)."""
         # One OpenMP thread: geoalign parallelizes with processes (score/serve --workers, link), and
         # LightGBM's default (every core) makes each call wait at OpenMP barriers for threads that other
         # busy processes hold: 8 ms for one row on a 2-core machine with the other core busy, against
@@ -159,6 +154,22 @@ class StructuredModel:
         raw = self.booster.predict(features, num_threads=1)
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, len(LABELS))
         return decide(raw, features, self.class_weights)
+
+
+def _load_booster(model_path: Path, model_bytes: bytes) -> Any:
+    """The LightGBM booster of ``model.txt``, checked against this geoalign's features and labels."""
+    import lightgbm as lgb
+
+    try:
+        booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
+    except Exception as exc:  # lightgbm raises its own LightGBMError for a corrupt file
+        raise ModelLoadError(f"{model_path}: not a LightGBM text model ({exc})") from exc
+    if booster.feature_name() != list(FEATURE_NAMES):
+        raise ModelLoadError(f"{model_path}: booster features differ from {META_FILE}")
+    num_class = int(booster.params.get("num_class", 0) or 0) or booster.num_model_per_iteration()
+    if num_class != len(LABELS):
+        raise ModelLoadError(f"{model_path}: booster has {num_class} classes, expected {len(LABELS)}")
+    return booster
 
 
 def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_weights: CharWeights) -> None:
@@ -178,6 +189,9 @@ def save_model(directory: str | Path, booster: Any, meta: dict[str, Any], char_w
     }
     atomic_write_text(root / MODEL_FILE, booster.model_to_string())
     atomic_write_text(root / META_FILE, json.dumps(full, ensure_ascii=False, indent=2) + "\n")
+    # an ONNX export of the model this one replaces would be refused at load (it names the old
+    # model.txt): the new model is scored with its booster until it is exported again
+    (root / ONNX_FILE).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
