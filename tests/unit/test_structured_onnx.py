@@ -25,11 +25,13 @@ EXAMPLES = ROOT / "examples" / "pairs.tsv"
 
 
 def _rows(n_features: int, n: int = 2000, seed: int = 1) -> np.ndarray:
-    """Random feature rows with exact zeros and ones mixed in (where tree thresholds sit)."""
+    """Random feature rows with exact zeros and ones mixed in (where tree thresholds sit), and NaN:
+    real rows have missing features, which the trees route by each split's missing-value direction."""
     rng = np.random.default_rng(seed)
     rows = rng.random((n, n_features)) * rng.choice([1.0, 3.0, 30.0], size=(1, n_features))
     rows[rng.random(rows.shape) < 0.3] = 0.0
     rows[rng.random(rows.shape) < 0.1] = 1.0
+    rows[rng.random(rows.shape) < 0.05] = np.nan
     return rows
 
 

@@ -73,8 +73,8 @@ def export_forest(
 ) -> dict[str, Any]:
     """Write ``model.onnx`` for the ``model.txt`` in ``directory`` and record the export in its
     ``model.json`` (``onnx``: source digest, converter versions, the parity check). The check compares
-    both runtimes on ``sample`` (feature rows; e.g. real pairs) plus 2,000 random rows with zeros and
-    ones mixed in; an export that differs by more than ``PARITY_TOLERANCE`` or changes a label is
+    both runtimes on ``sample`` (feature rows; e.g. real pairs) plus 2,000 random rows with zeros,
+    ones and NaN mixed in; an export that differs by more than ``PARITY_TOLERANCE`` or changes a label is
     refused (InputError) and nothing is written. Needs the ``export`` extra."""
     from geoalign._extras import require
 
@@ -104,6 +104,7 @@ def export_forest(
     rows = rng.random((2000, n_features))
     rows[rng.random(rows.shape) < 0.3] = 0.0
     rows[rng.random(rows.shape) < 0.1] = 1.0
+    rows[rng.random(rows.shape) < 0.05] = np.nan  # missing features: each split's missing-value direction
     if sample is not None and len(sample):
         rows = np.vstack([np.asarray(sample, dtype=np.float64), rows])
     session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
