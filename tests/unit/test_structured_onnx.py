@@ -108,3 +108,11 @@ def test_scoring_with_the_shipped_model_does_not_import_lightgbm() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_train_onnx_without_the_extra_fails_before_training(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "onnxmltools", None)  # as if the export extra were not installed
+    model_dir = tmp_path / "m"
+    assert main(["train", "--pairs", str(EXAMPLES), "-o", str(model_dir), "--onnx"]) != 0
+    assert "export" in capsys.readouterr().err
+    assert not model_dir.exists()  # nothing trained, nothing half-written

@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr)
 
+    if args.onnx:  # before the training, not after it: a missing extra should not cost a training run
+        from geoalign._extras import require
+
+        require("onnxmltools", "export", "geoalign train --onnx")
+
     if args.rounds < 1 or args.folds < 0 or args.folds == 1:
         raise InputError("--rounds must be >= 1 and --folds 0 or >= 2")
     pairs = read_labelled_pairs(args.pairs)
