@@ -26,23 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from geoalign.io.labels import read_labelled_pairs
-    from geoalign.scorers.structured import PairFeaturizer, StructuredModel
-    from geoalign.scorers.structured_onnx import ONNX_FILE, export_forest
+    from geoalign.scorers.structured import META_FILE, PairFeaturizer, char_weights_of
+    from geoalign.scorers.structured_onnx import export_forest
     from geoalign.types import AddressPair
 
     sample = None
     if args.pairs is not None:
-        # the char weights of this very model: the rows it scores (read before a new export replaces
-        # anything, from model.txt alone)
-        stale = args.model_dir / ONNX_FILE
-        if stale.exists():
-            stale.unlink()  # a previous export must not stand in for the booster while we read the model
-        model = StructuredModel.load(args.model_dir)
-        featurizer = PairFeaturizer(char_weights=model.char_weights)
+        # the rows this model scores: features with its own character weights (read from model.json,
+        # so an existing model.onnx, stale or not, stays untouched unless the new export succeeds)
+        meta_path = args.model_dir / META_FILE
+        weights = char_weights_of(json.loads(meta_path.read_text(encoding="utf-8")), meta_path)
         pairs = read_labelled_pairs(args.pairs)
-        matrix, errors = featurizer.matrix([AddressPair(p.a, p.b) for p in pairs])
-        rows = np.asarray(matrix, dtype=np.float64)
-        sample = rows[[e is None for e in errors]]
+        matrix, errors = PairFeaturizer(char_weights=weights).matrix([AddressPair(p.a, p.b) for p in pairs])
+        sample = np.asarray(matrix, dtype=np.float64)[[e is None for e in errors]]
     record = export_forest(args.model_dir, sample)
     print(json.dumps(record, indent=2))
     return 0

@@ -17,22 +17,11 @@ from tests.servers import require_module
 from geoalign.cli.main import main
 from geoalign.errors import ModelLoadError
 from geoalign.scorers.structured import DEFAULT_MODEL_DIR, META_FILE, MODEL_FILE, StructuredModel
-from geoalign.scorers.structured_onnx import ONNX_FILE, PARITY_TOLERANCE, OnnxForest, model_digest
+from geoalign.scorers.structured_onnx import ONNX_FILE, PARITY_TOLERANCE, OnnxForest, model_digest, probe_rows
 from geoalign.types import LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pairs.tsv"
-
-
-def _rows(n_features: int, n: int = 2000, seed: int = 1) -> np.ndarray:
-    """Random feature rows with exact zeros and ones mixed in (where tree thresholds sit), and NaN:
-    real rows have missing features, which the trees route by each split's missing-value direction."""
-    rng = np.random.default_rng(seed)
-    rows = rng.random((n, n_features)) * rng.choice([1.0, 3.0, 30.0], size=(1, n_features))
-    rows[rng.random(rows.shape) < 0.3] = 0.0
-    rows[rng.random(rows.shape) < 0.1] = 1.0
-    rows[rng.random(rows.shape) < 0.05] = np.nan
-    return rows
 
 
 def _booster_probabilities(directory: Path, rows: np.ndarray) -> np.ndarray:
@@ -54,7 +43,7 @@ def test_trained_with_onnx_scores_through_the_graph_as_the_booster_does(tmp_path
     assert record["parity"]["labels_changed"] == 0 and record["parity"]["max_abs_diff"] <= PARITY_TOLERANCE
     model = StructuredModel.load(model_dir)
     assert isinstance(model.booster, OnnxForest)
-    rows = _rows(model.booster.session.get_inputs()[0].shape[1])
+    rows = probe_rows(model.booster.session.get_inputs()[0].shape[1], seed=1)
     got = model.booster.predict(rows)
     want = _booster_probabilities(model_dir, rows)
     assert np.abs(got - want).max() <= PARITY_TOLERANCE
@@ -92,7 +81,7 @@ def test_the_shipped_graph_is_the_shipped_booster() -> None:
     assert meta["onnx"]["from_model_sha256"] == model_digest(model_bytes)
     model = StructuredModel.load(DEFAULT_MODEL_DIR)
     assert isinstance(model.booster, OnnxForest)
-    rows = _rows(len(meta["feature_names"]), seed=2)
+    rows = probe_rows(len(meta["feature_names"]), seed=2)
     got = model.booster.predict(rows)
     want = _booster_probabilities(DEFAULT_MODEL_DIR, rows)
     assert np.abs(got - want).max() <= PARITY_TOLERANCE

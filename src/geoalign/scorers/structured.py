@@ -128,12 +128,8 @@ class StructuredModel:
                 f"{meta_path}: decision rule {meta.get('decision_rule')!r}, this geoalign applies "
                 f"{DECISION_RULE!r}; retrain the model with 'geoalign train'"
             )
-        idf = meta.get("char_idf")
-        if not isinstance(idf, dict) or not isinstance(idf.get("weights"), dict) or "default" not in idf:
-            raise ModelLoadError(f"{meta_path}: char_idf (character weights) is missing or malformed")
-        char_weights = CharWeights(
-            {str(k): float(v) for k, v in idf["weights"].items()}, float(idf["default"])
-        )
+        char_weights = char_weights_of(meta, meta_path)
+        idf = meta["char_idf"]
         # The id covers what decides the outputs (booster, features, labels, decision weights), not
         # provenance such as the training date: retraining on the same data reproduces the same id.
         decisive = json.dumps(
@@ -154,6 +150,14 @@ class StructuredModel:
         raw = self.booster.predict(features, num_threads=1)
         raw = np.asarray(raw, dtype=np.float64).reshape(-1, len(LABELS))
         return decide(raw, features, self.class_weights)
+
+
+def char_weights_of(meta: dict[str, Any], meta_path: Path) -> CharWeights:
+    """The character IDF weights a model's features were computed with (its ``model.json``)."""
+    idf = meta.get("char_idf")
+    if not isinstance(idf, dict) or not isinstance(idf.get("weights"), dict) or "default" not in idf:
+        raise ModelLoadError(f"{meta_path}: char_idf (character weights) is missing or malformed")
+    return CharWeights({str(k): float(v) for k, v in idf["weights"].items()}, float(idf["default"]))
 
 
 def _load_booster(model_path: Path, model_bytes: bytes) -> Any:

@@ -68,14 +68,26 @@ class OnnxForest(forksafe.LazySession):
         return np.asarray(probs, dtype=np.float64).reshape(-1, self.n_classes)
 
 
+def probe_rows(n_features: int, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """Random feature rows to compare the two runtimes on: values on a few scales, with exact zeros and
+    ones mixed in (where tree thresholds sit) and NaN (real rows have missing features, which each
+    split routes by its missing-value direction)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.random((n, n_features)) * rng.choice([1.0, 3.0, 30.0], size=(1, n_features))
+    rows[rng.random(rows.shape) < 0.3] = 0.0
+    rows[rng.random(rows.shape) < 0.1] = 1.0
+    rows[rng.random(rows.shape) < 0.05] = np.nan
+    return rows
+
+
 def export_forest(
     directory: str | Path, sample: np.ndarray | None = None, *, seed: int = 0
 ) -> dict[str, Any]:
     """Write ``model.onnx`` for the ``model.txt`` in ``directory`` and record the export in its
     ``model.json`` (``onnx``: source digest, converter versions, the parity check). The check compares
-    both runtimes on ``sample`` (feature rows; e.g. real pairs) plus 2,000 random rows with zeros,
-    ones and NaN mixed in; an export that differs by more than ``PARITY_TOLERANCE`` or changes a label is
-    refused (InputError) and nothing is written. Needs the ``export`` extra."""
+    both runtimes on ``sample`` (feature rows; e.g. real pairs) plus 2,000 ``probe_rows``; an export
+    that differs by more than ``PARITY_TOLERANCE`` or changes a label is refused (InputError) and
+    nothing is written. Needs the ``export`` extra."""
     from geoalign._extras import require
 
     require("onnxmltools", "export", "exporting the structured model to ONNX")
@@ -100,11 +112,7 @@ def export_forest(
         target_opset=15,
     )
     blob = graph.SerializeToString()
-    rng = np.random.default_rng(seed)
-    rows = rng.random((2000, n_features))
-    rows[rng.random(rows.shape) < 0.3] = 0.0
-    rows[rng.random(rows.shape) < 0.1] = 1.0
-    rows[rng.random(rows.shape) < 0.05] = np.nan  # missing features: each split's missing-value direction
+    rows = probe_rows(n_features, seed=seed)
     if sample is not None and len(sample):
         rows = np.vstack([np.asarray(sample, dtype=np.float64), rows])
     session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
@@ -146,4 +154,12 @@ def load_forest(root: Path, meta: dict[str, Any], model_bytes: bytes, n_features
     return OnnxForest(path, n_features, n_classes)
 
 
-__all__ = ["ONNX_FILE", "PARITY_TOLERANCE", "OnnxForest", "export_forest", "load_forest", "model_digest"]
+__all__ = [
+    "ONNX_FILE",
+    "PARITY_TOLERANCE",
+    "OnnxForest",
+    "export_forest",
+    "load_forest",
+    "model_digest",
+    "probe_rows",
+]
