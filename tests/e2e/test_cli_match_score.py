@@ -248,6 +248,31 @@ def test_score_is_deterministic_across_processes_and_workers(tmp_path, scorer):
     assert _score_subprocess(tmp_path / "3.tsv", "3", *scorer, *workers) == one
 
 
+def test_score_with_workers_cuts_big_chunks_and_keeps_every_row_in_order(tmp_path):
+    """A chunk big enough to be cut into pieces for the workers (``score._pieces``) comes back whole and
+    in input order, bad rows included, the same bytes as one process writes."""
+    lines = EXAMPLES.read_text(encoding="utf-8").splitlines()
+    header, pairs = lines[0], lines[1:]
+    rows = [f"{a}{i}号楼\t{b}" for i in range(40) for a, b in (p.split("\t")[:2] for p in pairs)]
+    rows[5] = "\t杭州市西湖区文三路369号"  # an empty address: an error row, kept in place
+    source = tmp_path / "big.tsv"
+    source.write_text("\n".join(["a\tb", *rows]) + "\n", encoding="utf-8")
+    assert header.startswith("a\tb") and len(rows) > 4 * 256
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.tsv"
+        cmd = [sys.executable, "-m", "geoalign", "score", str(source), "-o", str(out), "--no-progress"]
+        cmd += ["--scorer", "structured", "--workers", workers, "--batch-size", str(len(rows))]
+        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", check=False)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[1] == outs[0]
+    written = outs[0].splitlines()
+    assert len(written) == len(rows) + 1
+    assert '"code": "empty"' in written[6] and '"code"' not in written[5] + written[7]
+    assert written[7].startswith(rows[6].split("\t")[0])
+
+
 def test_score_with_workers_reports_a_bad_model_as_one_worker_does(tmp_path):
     """With --workers the parent builds no scorer: a worker's failed build must still be the same clear
     error (exit 2 and the message), not a broken pool."""

@@ -176,8 +176,14 @@ def _scored(
     chunks: Iterator[list[Any]], scorer: Any, pool: ProcessPoolExecutor | None, workers: int, ia: int, ib: int
 ) -> Iterator[tuple[list[Any], list[Compact]]]:
     """(chunk, compact results of its valid rows), in input order, in-process (``scorer``) or over the
-    worker processes of ``pool`` (``_start_pool``). At most two chunks per worker are in flight, so a
-    huge input is never read into memory ahead of the writer."""
+    worker processes of ``pool`` (``_start_pool``). At most two chunks are in flight, so a huge input is
+    never read into memory ahead of the writer.
+
+    With a pool, each chunk is cut into ``2 * workers`` pieces (``_pieces``), so every worker gets a
+    share of every chunk and all finish together. One whole chunk per task left the workers unequal
+    whenever the chunks did not divide evenly among them: 19,251 pairs in chunks of 4,096 gave one worker
+    three chunks and the other two, and the run waited for the first (wall 4.42 s for 3.80 s of work
+    a core)."""
     from geoalign.types import AddressPair
 
     if pool is None:
@@ -188,16 +194,37 @@ def _scored(
     import collections
     from concurrent.futures import Future
 
-    window: collections.deque[tuple[list[Any], Future[list[Compact]]]] = collections.deque()
+    window: collections.deque[tuple[list[Any], list[Future[list[Compact]]]]] = collections.deque()
     for chunk in chunks:
         raw_pairs = [(r.values[ia], r.values[ib]) for r in chunk if r.error is None]
-        window.append((chunk, pool.submit(_worker_score, raw_pairs)))
-        if len(window) >= 2 * workers:
-            head, future = window.popleft()
-            yield head, future.result()
+        futures = [pool.submit(_worker_score, piece) for piece in _pieces(raw_pairs, 2 * workers)]
+        window.append((chunk, futures))
+        if len(window) >= 2:
+            head, done = window.popleft()
+            yield head, [result for future in done for result in future.result()]
     while window:
-        head, future = window.popleft()
-        yield head, future.result()
+        head, done = window.popleft()
+        yield head, [result for future in done for result in future.result()]
+
+
+#: below this many pairs a piece is not cut further: the task's own cost (pickling both ways, one
+#: scorer call) would outweigh the balance gained
+MIN_PIECE = 256
+
+
+def _pieces(items: list[Any], parts: int) -> list[list[Any]]:
+    """``items`` cut into at most ``parts`` consecutive pieces of near-equal size (none under
+    ``MIN_PIECE`` unless ``items`` is), in order; an empty list gives no pieces."""
+    if not items:
+        return []
+    count = max(1, min(parts, len(items) // MIN_PIECE))
+    size, extra = divmod(len(items), count)
+    pieces, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        pieces.append(items[start:end])
+        start = end
+    return pieces
 
 
 def _cut(value: Any, limit: int) -> bool:
