@@ -59,6 +59,10 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # run as the ``geoalign`` program (not called by a test or a library): exit fast
+        from geoalign.quick_exit import freeze_heap_at_exit
+
+        freeze_heap_at_exit()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in SUBCOMMANDS:
         parser = _top_parser()

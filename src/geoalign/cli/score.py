@@ -107,6 +107,9 @@ _worker_error: Exception | None = None
 
 def _worker_init(spec: ScorerSpec) -> None:
     global _worker_scorer, _worker_error
+    from geoalign.quick_exit import freeze_heap_at_exit
+
+    freeze_heap_at_exit()  # the pool's shutdown waits for each worker's exit (0.2 s -> 0.05 s)
     try:
         _worker_scorer = spec.build()
     except Exception as exc:  # an initializer's exception only breaks the pool: raised by each task instead
