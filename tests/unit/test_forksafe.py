@@ -24,7 +24,8 @@ def _in_child(_: int) -> tuple[bool, bool, np.ndarray]:
     forksafe.set_child_threads(1)
     vectors = _embedder.embed(TEXTS)
     options = _embedder.session.get_session_options()
-    return inherited, options.intra_op_num_threads == 1, vectors
+    # the embedder's cores work by batch: the child runs as many batches at once as it has threads
+    return inherited, options.intra_op_num_threads == 1 and _embedder.parallel_batches() == 1, vectors
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
@@ -36,6 +37,7 @@ def test_a_forked_child_reopens_the_session_with_its_share_of_threads(tmp_path: 
     _embedder = OnnxEmbedder(build_tiny_retrieval_model(tmp_path / "model"), threads=2)
     expected = _embedder.embed(TEXTS)
     parent_session = _embedder.session
+    assert _embedder.parallel_batches() == 2
     # let the session's pool thread go to sleep on its condition variable: destroying the inherited
     # session in the child can then wait for that thread forever (seen in the full suite: a child hung in
     # pthread_cond_destroy), so the child must keep it (``forksafe._inherited``), not drop it

@@ -37,6 +37,19 @@ def test_embedder_rows_are_unit_vectors_independent_of_batching(tiny_model: Path
     assert embedder.embed([]).shape == (0, embedder.dim)
 
 
+def test_batches_run_side_by_side_give_the_same_vectors_as_one_after_another(tiny_model: Path) -> None:
+    """With several threads the batches run in parallel (one intra-op thread each); they are the same
+    batches, so the vectors are bit for bit those of a single thread, in the input's order."""
+    from geoalign.retrieval.embedder import OnnxEmbedder
+
+    texts = [f"杭州市西湖区文三路{n}号" + "东" * (n % 5) for n in range(23)] + ["上海市浦东新区"]
+    one = OnnxEmbedder(tiny_model, threads=1, batch_size=4)
+    many = OnnxEmbedder(tiny_model, threads=3, batch_size=4)
+    assert one.parallel_batches() == 1 and many.parallel_batches() == 3
+    assert np.array_equal(many.embed(texts), one.embed(texts))
+    assert np.array_equal(many.embed(texts[:3]), one.embed(texts[:3]))  # one batch: no pool
+
+
 def test_embedder_rejects_a_directory_without_manifest(tmp_path: Path) -> None:
     from geoalign.retrieval.embedder import OnnxEmbedder
 
