@@ -9,9 +9,8 @@ scored CCKS pairs). The objects are still deallocated as the modules are cleared
 saved.
 
 Registered only in processes that end when their work ends: a command run as a program
-(``geoalign.cli.main``) and the spawned worker processes of ``score`` and the service's pool. Never in a
-library caller's process, where a frozen object would never be collected (the hook runs at exit only,
-so even there it would cost nothing before).
+(``geoalign.cli.main``) and the spawned worker processes of ``score`` and the service's pool. A library
+caller's process is left alone: how it exits is its program's choice, not geoalign's.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ batches sorted by token count (little padding); duplicates are embedded once.
 The cores work on whole batches side by side (one Python thread per core, each running the session
 with one intra-op thread; ONNX Runtime releases the GIL while it runs) rather than all on each batch in
 turn: a batch of 256 short addresses is too small a job to split across cores without the threads
-waiting on each other, and whole batches in parallel embed 1.2x faster on 2 cores (docs/benchmarks.md,
-session 19). The batches are the same either way, so are the vectors: the graph's dynamic int8
-quantization depends on what shares a batch, never on which thread runs it.
+waiting on each other, and whole batches in parallel embed 1.13-1.17x faster on 2 cores
+(docs/benchmarks.md, session 19). The batches are the same either way, so are the vectors: the graph's
+dynamic int8 quantization depends on what shares a batch, never on which thread runs it.
 """
 
 from __future__ import annotations
