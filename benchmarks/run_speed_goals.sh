@@ -5,7 +5,8 @@
 #
 # DATA_DIR is the shared data directory (the CCKS slice, the SuperMap train file, the address
 # corpus); OUT_DIR receives one log per benchmark and the generated 100k tables. Run it on a quiet
-# machine (no training, no helpers): every figure is wall time. About 20-30 minutes on 2 cores.
+# machine (no training, no helpers): every figure is wall time. About 9 minutes on session 19's AVX-512
+# VM, longer on slower ones.
 # The machine line (CPU model and the AVX-512 / VNNI flags, which decide int8 ONNX speed) goes first.
 set -euo pipefail
 
