@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,3 +226,67 @@ def test_atomic_write_gives_normal_permissions(tmp_path: Path):
         assert (target.with_suffix(".tsv").stat().st_mode & 0o777) == 0o644
     finally:
         os.umask(umask)
+
+
+def _jsonl_rows() -> list[list[Any]]:
+    # every kind of cell a run writes: text, numbers, None, NaN, a nested object, JSON text in a
+    # json column, text that only looks like JSON, and a value json cannot encode (written via str)
+    return [
+        ["杭州市文三路369号", 0.25, None, '{"code": "empty"}', {"k": [1, 2]}],
+        ["x\ty", float("nan"), 3, "[not json", Path("p")],
+        ["", 1, True, None, "plain"],
+    ]
+
+
+def test_partial_output_jsonl_finish_is_the_same_file_as_write_table(tmp_path: Path):
+    # a JSON-lines sidecar holds the final lines already; its finish (a byte copy) must write exactly
+    # what write_table writes from the same rows
+    source = tmp_path / "in.tsv"
+    source.write_text("x\n", encoding="utf-8")
+    columns = ["a", "p", "n", "error", "extra"]
+    reference = tmp_path / "reference.jsonl"
+    write_table(reference, columns, _jsonl_rows(), json_columns=["error"])
+    out = tmp_path / "out.jsonl"
+    part = PartialOutput(out, input_fingerprint(source), columns, fmt="jsonl", json_columns=["error"])
+    assert part.row_form == "objects"
+    assert part.start() == 0
+    part.append(_jsonl_rows()[:2])
+    part.append(_jsonl_rows()[2:])
+    read_back = list(part.rows())
+    assert read_back[0][:3] == ["杭州市文三路369号", 0.25, None] and read_back[0][3] == {"code": "empty"}
+    part.finish()
+    assert not part.path.exists()
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_partial_output_jsonl_resume_cuts_a_half_line(tmp_path: Path):
+    source = tmp_path / "in.tsv"
+    source.write_text("x\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    fp = input_fingerprint(source)
+    part = PartialOutput(out, fp, ["a", "label"], fmt="jsonl")
+    part.start()
+    part.append([["x1", "exact_match"]])
+    with open(part.path, "a", encoding="utf-8") as handle:
+        handle.write('{"a": "x2", "la')
+    again = PartialOutput(out, fp, ["a", "label"], fmt="jsonl")
+    assert again.start() == 1
+    again.append([["x2", None]])
+    again.finish()
+    assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == [
+        {"a": "x1", "label": "exact_match"},
+        {"a": "x2", "label": None},
+    ]
+
+
+def test_partial_output_for_another_output_format_starts_over(tmp_path: Path):
+    # rows kept as arrays (for a TSV) are never copied as the lines of a JSON-lines file, nor the reverse
+    source = tmp_path / "in.tsv"
+    source.write_text("x\n", encoding="utf-8")
+    fp = input_fingerprint(source)
+    first = PartialOutput(tmp_path / "out", fp, ["a"], fmt="tsv")
+    first.start()
+    first.append([["x"]])
+    other = PartialOutput(tmp_path / "out", fp, ["a"], fmt="jsonl")
+    assert other.start() == 0
+    assert other.stale_reason and "another output format" in other.stale_reason

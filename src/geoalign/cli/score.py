@@ -256,6 +256,7 @@ def _open_partial(
     ia: int,
     ib: int,
     identity: tuple[str, str],
+    out_fmt: str,
 ) -> tuple[PartialOutput, int]:
     """The output's partial file and how many rows it already holds (0: a fresh start, as with
     --restart). One written from another input file, other options or another scorer is started over,
@@ -272,7 +273,7 @@ def _open_partial(
         scorer=identity[0],
         model=identity[1],
     )
-    partial = PartialOutput(args.output, fingerprint, columns)
+    partial = PartialOutput(args.output, fingerprint, columns, fmt=out_fmt)
     done = partial.start(resume=not args.restart)
     if partial.stale_reason:
         print(f"geoalign score: {partial.stale_reason}", file=sys.stderr)
@@ -358,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
     limit = spec.max_chars or DEFAULT_MAX_CHARS
     with _pool(spec, args.workers) as pool:
         scorer, identity = _scorer(spec, pool, args.workers)
-        partial, done = _open_partial(args, table, columns, ia, ib, identity)
+        partial, done = _open_partial(args, table, columns, ia, ib, identity, out_fmt)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -375,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
-        partial.finish(out_fmt)
+        partial.finish()
         seconds = time.perf_counter() - start
         rate = written.rows / seconds if seconds > 0 else 0.0
         print(

@@ -210,7 +210,7 @@ def link(
     partial = (
         None
         if explain_only
-        else _link_output(left, right, output, run, link_columns(left_carry, right_carry))
+        else _link_output(left, right, output, out_fmt, run, link_columns(left_carry, right_carry))
     )
     judge = None if partial is None else run.judge()
     done = 0 if partial is None else _start(partial, run, "left records")
@@ -265,13 +265,15 @@ def link(
             )
     if partial is not None:
         t2 = time.perf_counter()
-        partial.finish(out_fmt, json_columns=JSON_TEXT_COLUMNS)
+        partial.finish()
         summary.seconds["write"] = time.perf_counter() - t2
     run.finish(summary, totals, judge is not None)
     return summary
 
 
-def _link_output(left: TableSpec, right: TableSpec, output: str | Path, run: _Run, columns: list[str]) -> Any:
+def _link_output(
+    left: TableSpec, right: TableSpec, output: str | Path, out_fmt: str | None, run: _Run, columns: list[str]
+) -> Any:
     """The resumable output of a link run."""
     from geoalign.io.resume import PartialOutput, input_fingerprint
 
@@ -285,7 +287,7 @@ def _link_output(left: TableSpec, right: TableSpec, output: str | Path, run: _Ru
         right_id=right.id_col,
         carry=[list(left.carry), list(right.carry)],
     )
-    return PartialOutput(output, fingerprint, columns)
+    return PartialOutput(output, fingerprint, columns, fmt=out_fmt, json_columns=JSON_TEXT_COLUMNS)
 
 
 @dataclass(slots=True)
