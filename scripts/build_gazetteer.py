@@ -211,6 +211,10 @@ def build(cag: Path, jionlp: Path, cag_version: str, jionlp_version: str) -> Non
     )
     print(version)
     print(f"divisions: {len(rows)}, change rows: {len(changes)} ({n_jionlp} from jionlp)")
+    # the indexes every process loads instead of building them (see scripts/build_gazetteer_index.py)
+    from geoalign.address import gazetteer
+
+    gazetteer.write_index(DATA_DIR / gazetteer.INDEX_FILE)
 
 
 def _count_levels(rows: list[tuple[str, str, int, str]]) -> dict[int, int]:

@@ -218,3 +218,73 @@ def test_resolve_anywhere_finds_an_admin_chain_inside_prose() -> None:
     assert (found.start, found.end) == (6, 14)
     assert [s.level for s in found.spans] == ["prov", "city", "district"]
     assert g.resolve("我在朝阳吃饭", anywhere=True).spans == ()
+
+
+def _built_from_sources() -> g._Data:
+    return g._parse_sources(g._data_file("divisions.tsv.gz"), g._data_file("changes.tsv"))
+
+
+def _same_indexes(a: g._Data, b: g._Data) -> None:
+    assert a.by_code == b.by_code
+    assert all(type(d) is g.Division for d in a.by_code.values())
+    # dict order too: resolve and lookup walk these in order
+    assert list(a.full.items()) == list(b.full.items())
+    assert list(a.short.items()) == list(b.short.items())
+    assert list(a.old.items()) == list(b.old.items())
+    assert a.old_is_short == b.old_is_short
+    assert list(a.lengths.items()) == list(b.lengths.items())
+
+
+def test_shipped_index_is_current_and_equals_the_build() -> None:
+    # fails after a change to the data files or to _Data's build until the index is regenerated
+    # (scripts/build_gazetteer_index.py): the process would otherwise build the indexes itself each time
+    divisions, changes = g._data_file("divisions.tsv.gz"), g._data_file("changes.tsv")
+    blob = g._data_file(g.INDEX_FILE)
+    key = g._index_key(divisions, changes)
+    assert blob.startswith(key), "stale gazetteer index: run scripts/build_gazetteer_index.py"
+    loaded = g._from_index(blob, key)
+    assert loaded is not None
+    _same_indexes(loaded, _built_from_sources())
+    _same_indexes(g._data(), loaded)
+
+
+def test_index_of_other_data_or_unreadable_is_not_used(monkeypatch, caplog) -> None:
+    real = g._data_file
+    blob = real(g.INDEX_FILE)
+    key = g._index_key(real("divisions.tsv.gz"), real("changes.tsv"))
+    cases = {
+        "stale": bytes(32) + blob[32:],  # another key: other data, another build or another marshal
+        "unreadable": key + b"not zlib",
+        "cut short": key + blob[32 : len(blob) // 2],
+    }
+    for what, bad in cases.items():
+        monkeypatch.setattr(g, "_data_file", lambda n, bad=bad: bad if n == g.INDEX_FILE else real(n))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger=g.__name__):
+            data = g._data.__wrapped__()  # past the cache: a fresh load
+        assert caplog.records and "gazetteer index" in caplog.records[0].getMessage(), what
+        _same_indexes(data, _built_from_sources())
+
+
+def test_missing_index_builds_from_the_data(monkeypatch, caplog) -> None:
+    real = g._data_file
+
+    def without_index(name: str) -> bytes:
+        if name == g.INDEX_FILE:
+            raise FileNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(g, "_data_file", without_index)
+    with caplog.at_level("WARNING", logger=g.__name__):
+        data = g._data.__wrapped__()
+    assert "no gazetteer index" in caplog.text
+    _same_indexes(data, _built_from_sources())
+
+
+def test_index_key_names_the_data_and_the_build(monkeypatch) -> None:
+    key = g._index_key(b"divisions", b"changes")
+    assert len(key) == 32
+    assert g._index_key(b"divisions", b"changes2") != key
+    assert g._index_key(b"divisions2", b"changes") != key
+    monkeypatch.setattr(g, "INDEX_BUILD", g.INDEX_BUILD + 1)
+    assert g._index_key(b"divisions", b"changes") != key
