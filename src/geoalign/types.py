@@ -164,8 +164,9 @@ class Match:
         timings_ms: dict[str, float] | None = None,
     ) -> Match:
         """Build a Match from probabilities given in ``LABELS`` order; the label is the argmax."""
-        probs: dict[str, float] = {name: float(p) for name, p in zip(LABELS, probabilities, strict=True)}
-        label = max(LABELS, key=lambda name: probs[name])
+        probs: dict[str, float] = dict(zip(LABELS, map(float, probabilities), strict=True))
+        # the first of equal maxima in LABELS order (the dict keeps that order)
+        label = max(LABELS, key=probs.__getitem__)
         return cls(label, probs, scorer, model, explanation, timings_ms)
 
     @classmethod

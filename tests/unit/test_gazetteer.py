@@ -288,3 +288,22 @@ def test_index_key_names_the_data_and_the_build(monkeypatch) -> None:
     assert g._index_key(b"divisions2", b"changes") != key
     monkeypatch.setattr(g, "INDEX_BUILD", g.INDEX_BUILD + 1)
     assert g._index_key(b"divisions", b"changes") != key
+
+
+@pytest.mark.parametrize("first_anywhere", [True, False])
+def test_resolve_answers_the_same_from_its_cache_in_either_order(first_anywhere: bool) -> None:
+    # resolve keeps the answer for the names a text starts with; the prose search of anywhere=True must
+    # neither leak into a plain resolve of the same text nor be skipped after one
+    texts = ["我家的地址是江苏淮安清江浦区健康东路1号", "北京市朝阳区望京街道", "文三路369号", ""]
+    expected = {}
+    for text in texts:
+        g._AT_START.clear()
+        expected[text, True] = g.resolve(text, anywhere=True)
+        g._AT_START.clear()
+        expected[text, False] = g.resolve(text)
+    assert expected[texts[0], True].district == "清江浦区" and expected[texts[0], False].end == 0
+    assert expected[texts[1], True] == expected[texts[1], False] and expected[texts[1], False].district
+    g._AT_START.clear()
+    for text in texts:
+        for anywhere in (first_anywhere, not first_anywhere, first_anywhere):
+            assert g.resolve(text, anywhere=anywhere) == expected[text, anywhere]

@@ -21,6 +21,21 @@ def test_match_from_probabilities_requires_three_values() -> None:
         Match.from_probabilities([0.5, 0.5], scorer="s", model="m")
 
 
+def test_match_from_probabilities_label_is_the_first_maximum_in_label_order() -> None:
+    import numpy as np
+
+    for probabilities, label in [
+        ((0.4, 0.4, 0.2), "exact_match"),
+        ((0.2, 0.4, 0.4), "partial_match"),
+        ((1 / 3, 1 / 3, 1 / 3), "exact_match"),
+        (np.array([0.1, 0.2, 0.7], dtype=np.float32), "not_match"),
+    ]:
+        match = Match.from_probabilities(probabilities, scorer="s", model="m")
+        assert match.label == label
+        assert all(type(p) is float for p in match.probabilities.values())
+        assert list(match.probabilities) == list(LABELS)
+
+
 def test_item_error_json() -> None:
     assert ItemError("empty", "nothing").to_dict() == {"error": {"code": "empty", "message": "nothing"}}
 

@@ -506,17 +506,29 @@ def resolve(text: str, *, anywhere: bool = False) -> Resolution:
     the end is the answer, ambiguous if more than one (朝阳区 alone: 北京 or 长春).
     """
     data = _data()
-    matches = _chain(data, text, _skip_separators(text, 0))
-    if not matches and anywhere:
+    if text in _AT_START:
+        found = _AT_START[text]
+    else:
+        matches = _chain(data, text, _skip_separators(text, 0))
+        found = _finish(data, text, matches) if matches else None
+        if len(_AT_START) >= _FINISHED_MAX:
+            _AT_START.clear()
+        _AT_START[text] = found
+    if found is not None:
+        return found
+    if anywhere:
         for start in range(1, len(text) - 1):
             if text[start : start + 2] in data.lengths:
                 matches = _chain(data, text, start)
                 if len(matches) >= 2:
-                    break
-                matches = []
-    if not matches:
-        return Resolution()
-    return _finish(data, text, matches)
+                    return _finish(data, text, matches)
+    return _NOTHING
+
+
+#: ``resolve``'s answer for the names a text starts with (None: no name starts it), by text. The parser
+#: resolves an address's raw text and the matcher its normalized text, most often the same string.
+_AT_START: dict[str, Resolution | None] = {}
+_NOTHING: Final = Resolution()
 
 
 def _chain(data: _Data, text: str, pos: int) -> list[_Match]:

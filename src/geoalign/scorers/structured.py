@@ -237,7 +237,9 @@ class PairFeaturizer:
         return self._cache.view(text)
 
     def side(self, value: Any, which: str) -> tuple[Cleaned, AddressView] | ItemError:
-        cleaned = clean(value, max_chars=self.max_chars)
+        return self._side(clean(value, max_chars=self.max_chars), which)
+
+    def _side(self, cleaned: Cleaned | ItemError, which: str) -> tuple[Cleaned, AddressView] | ItemError:
         if isinstance(cleaned, ItemError):
             return ItemError(cleaned.code, f"address {which}: {cleaned.message}")
         assert isinstance(cleaned, Cleaned)
@@ -254,12 +256,12 @@ class PairFeaturizer:
         cleaned = [clean(v, max_chars=self.max_chars) for pair in pairs for v in (pair.a, pair.b)]
         self.warm([c.text for c in cleaned if isinstance(c, Cleaned)])
         items: list[PreparedItem | ItemError] = []
-        for pair in pairs:
-            side_a = self.side(pair.a, "a")
+        for i in range(len(pairs)):
+            side_a = self._side(cleaned[2 * i], "a")
             if isinstance(side_a, ItemError):
                 items.append(side_a)
                 continue
-            side_b = self.side(pair.b, "b")
+            side_b = self._side(cleaned[2 * i + 1], "b")
             if isinstance(side_b, ItemError):
                 items.append(side_b)
                 continue
