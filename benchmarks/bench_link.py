@@ -144,8 +144,10 @@ def bench_generated(args: argparse.Namespace) -> dict[str, object]:
     root = Path(args.data)
     truth = read_true_pairs(root / "truth.csv")
     out = Path(args.output or tempfile.mkdtemp(prefix="bench_link_")) / "links.csv"
-    # the scorer link builds (ScorerSpec: the rule layer on unless --no-judge-rules)
-    scorer = default_scorer(args.model, rules=not getattr(args, "no_judge_rules", False))
+    # the scorer link builds (ScorerSpec: the rule layer on unless --no-judge-rules); without --model the
+    # structured judge (`link --judge structured`), with it the default judge's cascade over that model
+    rules = not getattr(args, "no_judge_rules", False)
+    scorer = default_scorer(args.model, neural=args.model is not None, rules=rules)
     start = time.perf_counter()
     with TreeMemory() as memory:
         summary = link(
@@ -233,7 +235,7 @@ def bench_ccks(args: argparse.Namespace) -> dict[str, object]:
         TableSpec(tmp / "left.csv", "address", "id"),
         TableSpec(tmp / "right.csv", "address", "id"),
         tmp / "links.csv",
-        scorer=default_scorer(args.model),
+        scorer=default_scorer(args.model, neural=args.model is not None),
         **_options(args),
         true_pairs=true_pairs,
     )

@@ -13,8 +13,9 @@ Two data sets, both read from their own paths (never copied into the repository;
   distinct ``b`` of the file; blocking recall of the positive pairs (blocking only: its "match" is
   coarser than the judge's same place, so top-1 is not its question).
 
-Commands (``--judge none`` is blocking alone; ``structured`` is link's default; ``default`` adds the
-shipped neural matcher to the cascade, the default judge of ``geoalign match``)::
+Commands (``--judge none`` is blocking alone; ``structured`` is the embedded matcher alone, ``link
+--judge structured``; ``default`` adds the shipped neural matcher to the cascade, the default judge of
+``geoalign match`` and, since session 20, of ``link``)::
 
     python benchmarks/bench_link_ccks.py ccks /work/shared/data/ccks2021-address-relevance/round1_slice.tsv \
         --judge structured
@@ -102,9 +103,9 @@ def _scorer(judge: str) -> Any:
     from geoalign.link.settings import default_scorer
     from geoalign.scorers.spec import ScorerSpec
 
-    if judge == "default":  # the default judge of `geoalign match`: cascade + shipped neural matcher
+    if judge == "default":  # the default judge (of `geoalign match`, and of `link` since session 20)
         return ScorerSpec(scorer="cascade").build()
-    return default_scorer()  # what `geoalign link` builds without --model: the structured judge
+    return default_scorer(neural=False)  # what `geoalign link --judge structured` builds
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("ccks", "shenzhen"))
     parser.add_argument("data", help="ccks: round1_slice.tsv; shenzhen: the directory with valid.tsv")
-    parser.add_argument("--judge", choices=("none", "structured", "default"), default="structured")
+    parser.add_argument("--judge", choices=("none", "structured", "default"), default="default")
     parser.add_argument(
         "--queries",
         choices=("frozen", "validation"),

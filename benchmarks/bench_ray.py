@@ -42,8 +42,13 @@ def peak_mb() -> float:
 
 
 def child(mode: str, data: Path, out: Path, actors: int) -> None:
-    """One measurement in this (fresh) process; prints one JSON line."""
+    """One measurement in this (fresh) process; prints one JSON line. Both engines judge with the
+    embedded matcher alone (`--judge structured`): what this measures is the engines, not the judge."""
+    import functools
+
     from geoalign.link.pipeline import RunFlags, TableSpec, default_scorer, link
+
+    structured = functools.partial(default_scorer, neural=False)
 
     left = TableSpec(data / "left.parquet", "address", "id")
     right = TableSpec(data / "right.parquet", "address", "id")
@@ -62,16 +67,17 @@ def child(mode: str, data: Path, out: Path, actors: int) -> None:
             left,
             right,
             out,
-            scorer_factory=default_scorer,
+            scorer_factory=structured,
             flags=flags,
             ray_options=RayOptions(actors=(actors, actors)),
         )
         rows = sum(summary.counts.status.values())
     else:
-        default_scorer().warmup()
+        scorer = structured()
+        scorer.warmup()
         base = rss_mb()
         start = time.perf_counter()
-        summary = link(left, right, out, flags=flags)
+        summary = link(left, right, out, scorer=scorer, flags=flags)
         rows = summary.counts.left_records
     seconds = time.perf_counter() - start
     print(

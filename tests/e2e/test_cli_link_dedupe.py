@@ -156,7 +156,9 @@ def test_explain_blocking_scores_nothing_and_reports_recall(
 def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path: Path) -> None:
     left, right = tables
     full = tmp_path / "full.csv"
-    assert run_link(left, right, full, "--chunk-size", "2") == 0
+    # the embedded matcher alone throughout: a wrapped cascade would be scored without its cheap pass
+    # (``cascade.cheap_stage`` sees no cascade), and some probabilities would differ from the full run
+    assert run_link(left, right, full, "--chunk-size", "2", "--judge", "structured") == 0
 
     from geoalign.link.pipeline import default_scorer
 
@@ -164,7 +166,7 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
         """Delegates to the real scorer; the run is interrupted when the third chunk (L5, L6) is scored."""
 
         def __init__(self) -> None:
-            self.inner = default_scorer()
+            self.inner = default_scorer(neural=False)
             self.name = self.inner.name
 
         @property
@@ -186,7 +188,9 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
     partial = tmp_path / "resumed.csv.partial"
     assert partial.exists() and not out.exists()
     messages: list[str] = []
-    summary = link(*specs, out, flags=RunFlags(chunk_size=2), log=messages.append)
+    summary = link(
+        *specs, out, scorer=default_scorer(neural=False), flags=RunFlags(chunk_size=2), log=messages.append
+    )
     assert summary.counts.left_resumed == 4
     assert any("resuming after 4" in m for m in messages)
     assert not partial.exists()
@@ -364,11 +368,16 @@ def test_summary_speaks_of_the_options_given(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     left, right = tables
-    assert run_link(left, right, tmp_path / "o.csv") == 0
+    assert run_link(left, right, tmp_path / "o.csv", "--judge", "structured") == 0
     err = capsys.readouterr().err
-    # no --model: no cascade, no "uncertain band", no internal scorer names
+    # the embedded matcher alone: no cascade, no "uncertain band", no internal scorer names
     assert "model: the embedded matcher scored" in err
     for word in ("uncertain", "cascade", "structured", "--model"):
+        assert word not in err
+    assert run_link(left, right, tmp_path / "d.csv") == 0  # the default judge: both stages are named
+    err = capsys.readouterr().err
+    assert "models: the embedded matcher decided" in err and "the neural stage decided" in err
+    for word in ("uncertain", "cascade", "--model"):
         assert word not in err
 
 

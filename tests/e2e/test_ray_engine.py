@@ -204,9 +204,10 @@ def test_ray_retrieval_embeds_each_distinct_text_once(local_ray: Any, tiny_model
 
 
 def killing_scorer(marker: str, address: str) -> Any:
-    """The default scorer, except that the first batch holding ``address`` kills its process (os._exit:
-    no cleanup, like an OOM kill); the marker file makes it happen once across actor restarts."""
-    scorer = default_scorer()
+    """The embedded matcher (``--judge structured``: every pair goes through ``score``, no cheap pass
+    around it), except that the first batch holding ``address`` kills its process (os._exit: no
+    cleanup, like an OOM kill); the marker file makes it happen once across actor restarts."""
+    scorer = default_scorer(neural=False)
     inner = scorer.score
 
     def score(pairs: list[AddressPair]) -> list[Result]:
@@ -229,7 +230,7 @@ def test_killed_scoring_worker_is_retried_without_lost_or_duplicate_rows(
         rows = list(csv.DictReader(handle))
     marked = rows[len(rows) // 2]["address"]
     marker = tmp_path / "killed"
-    link(left, right, tmp_path / "local.parquet", settings=settings)
+    link(left, right, tmp_path / "local.parquet", scorer=default_scorer(neural=False), settings=settings)
     link_ray(
         left,
         right,

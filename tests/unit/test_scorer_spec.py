@@ -107,9 +107,32 @@ def test_table_commands_read_the_cascade_options(command: str) -> None:
         cascade_threshold=0.8,
         rules=False,
         parse_cache=7,
-        cascade_without_model=True,
     )
     assert ScorerSpec.for_tables(_parse(command, positional)).rules is True
+
+
+@pytest.mark.parametrize("command", ["link", "dedupe"])
+def test_table_commands_judge_as_the_python_api_does(command: str) -> None:
+    # the default judge (the shipped neural stage at the band its stack was fitted for), and the
+    # embedded matcher alone with --judge structured: the CLI builds what default_scorer builds
+    from geoalign.link.settings import default_scorer
+
+    positional = ["l.csv", "r.csv", "--left-col", "a", "--right-col", "a"] if command == "link" else ["t.csv"]
+    if command == "dedupe":
+        positional += ["--col", "a"]
+    by_default = ScorerSpec.for_tables(_parse(command, positional))
+    assert by_default == ScorerSpec(scorer="cascade")
+    assert by_default.cascade_threshold is None  # the stack's own threshold, not a CLI constant
+    built = by_default.build()
+    assert built.model_id == default_scorer().model_id
+    assert "stack@0.85" in built.model_id
+    fast = ScorerSpec.for_tables(_parse(command, [*positional, "--judge", "structured"]))
+    assert fast == ScorerSpec(scorer="cascade", cascade_without_model=True)
+    assert fast.build().model_id == default_scorer(neural=False).model_id
+    with pytest.raises(InputError):
+        ScorerSpec.for_tables(_parse(command, [*positional, "--judge", "structured", "--model", "/m"]))
+    with pytest.raises(InputError):
+        default_scorer("/m", neural=False)
 
 
 def test_verify_mgeo_declares_only_model_and_device() -> None:

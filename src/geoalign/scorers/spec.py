@@ -299,12 +299,12 @@ class ScorerSpec:
     @classmethod
     def for_tables(cls, args: argparse.Namespace, **overrides: Any) -> ScorerSpec:
         """link / dedupe (local and Ray engines): always the cascade, so the per-stage counts are
-        reported either way; its neural stage is ``--model`` when given, the shipped one with
-        ``--judge default``, none otherwise (``--judge structured``, the fast path and the default)."""
+        reported either way; its neural stage is ``--model`` when given, else the shipped one (the
+        default judge, as ``geoalign match``), none with ``--judge structured`` (the fast path)."""
         judge = getattr(args, "judge", None)
         if judge == "structured" and getattr(args, "model", None) is not None:
             raise InputError("--judge structured scores with the embedded matcher alone; drop --model")
-        without = judge != "default"
+        without = judge == "structured"
         return cls.from_args(args, scorer="cascade", cascade_without_model=without, **overrides)
 
 
@@ -359,10 +359,14 @@ def _scorer_option() -> tuple[tuple[str, ...], dict[str, Any]]:
 def _cascade_threshold_option() -> tuple[tuple[str, ...], dict[str, Any]]:
     from geoalign.scorers.cascade import CASCADE_CONFIDENCE_THRESHOLD
 
+    # default None, not the constant: the shipped neural stage's stack was fitted for its own band
+    # (stack.json's threshold), which a CLI default must not override
     return ("--cascade-threshold",), {
         "type": float,
-        "default": CASCADE_CONFIDENCE_THRESHOLD,
-        "help": "pairs whose top structured probability is below this go to --model",
+        "default": None,
+        "help": "pairs whose top structured probability is below this go to the neural stage (default: "
+        "the threshold its stack was fitted for, 0.85 for the shipped model; "
+        f"{CASCADE_CONFIDENCE_THRESHOLD:g} for a model without a stack)",
     }
 
 
