@@ -153,9 +153,10 @@ def test_explain_blocking_scores_nothing_and_reports_recall(
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])  # JSON lines: the sidecar holds the final lines
+def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path: Path, suffix: str) -> None:
     left, right = tables
-    full = tmp_path / "full.csv"
+    full = tmp_path / f"full{suffix}"
     # the embedded matcher alone throughout: a wrapped cascade would be scored without its cheap pass
     # (``cascade.cheap_stage`` sees no cascade), and some probabilities would differ from the full run
     assert run_link(left, right, full, "--chunk-size", "2", "--judge", "structured") == 0
@@ -181,11 +182,11 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
                 raise KeyboardInterrupt
             return self.inner.score(pairs)
 
-    out = tmp_path / "resumed.csv"
+    out = tmp_path / f"resumed{suffix}"
     specs = (TableSpec(left, "addr", "id"), TableSpec(right, "address", "rid"))
     with pytest.raises(KeyboardInterrupt):
         link(*specs, out, scorer=Interrupting(), flags=RunFlags(chunk_size=2))  # type: ignore[arg-type]
-    partial = tmp_path / "resumed.csv.partial"
+    partial = tmp_path / f"resumed{suffix}.partial"
     assert partial.exists() and not out.exists()
     messages: list[str] = []
     summary = link(
@@ -194,7 +195,10 @@ def test_link_resumes_after_an_interruption(tables: tuple[Path, Path], tmp_path:
     assert summary.counts.left_resumed == 4
     assert any("resuming after 4" in m for m in messages)
     assert not partial.exists()
-    assert read_csv(out) == read_csv(full)
+    assert out.read_bytes() == full.read_bytes()
+    if suffix == ".jsonl":  # explanation and error nested as objects, as write_table writes them
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert len(rows) == len(LEFT) and isinstance(rows[0]["explanation"], dict)
 
 
 def test_dedupe_clusters_and_incremental_update_keeps_ids(tmp_path: Path) -> None:
