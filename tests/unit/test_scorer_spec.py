@@ -327,3 +327,26 @@ def test_max_chars_and_parse_cache_reach_every_stage_that_uses_them() -> None:
     with pytest.raises(InputError, match="--parse-cache does not apply to the 'onnx' scorer without"):
         ScorerSpec(scorer="onnx", model="/m", parse_cache=5, rules=False).options_for("onnx")
     assert "cache_size" not in ScorerSpec(scorer="onnx", parse_cache=5).options_for("onnx")
+
+
+def test_every_command_judges_with_the_default_judge_by_default() -> None:
+    # one default judge for the whole product (issue 14): a command-line default must not change it
+    # (link's --cascade-threshold once overrode the band the shipped stack was fitted for)
+    positional = {
+        "match": ["a", "b"],
+        "score": ["in.tsv", "-o", "out.tsv"],
+        "eval": ["--pairs", "pairs.tsv"],
+        "serve": [],
+        "link": ["l.csv", "r.csv", "--left-col", "a", "--right-col", "a", "-o", "out.csv"],
+        "dedupe": ["t.csv", "--col", "a", "-o", "out.csv"],
+    }
+    specs = {
+        command: ScorerSpec.for_tables(args) if command in ("link", "dedupe") else ScorerSpec.from_args(args)
+        for command, args in ((c, _parse(c, argv)) for c, argv in positional.items())
+    }
+    built: dict[ScorerSpec, str] = {}
+    ids = {
+        command: built.setdefault(spec, built.get(spec) or spec.build().model_id)
+        for command, spec in specs.items()
+    }
+    assert set(ids.values()) == {Matcher().model_id}, ids
