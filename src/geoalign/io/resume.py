@@ -9,8 +9,8 @@ cannot be appended to; the final file is written from it atomically, then the si
 
 When the final file is JSON lines, the sidecar's rows are written as the final file's lines already (one
 JSON object per row, keyed by column), so finishing is a byte copy of the sidecar past its header. Decoding
-every row and encoding it again took a second of a 19k-row `geoalign score` run's four, on one core, after
-the scoring had ended.
+every row and encoding it again took 0.16 s of a 19k-row `geoalign score` run's 4 s, on one core, after
+the scoring had ended (0.01 s now).
 """
 
 from __future__ import annotations
