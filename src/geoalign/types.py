@@ -165,8 +165,7 @@ class Match:
     ) -> Match:
         """Build a Match from probabilities given in ``LABELS`` order; the label is the argmax."""
         probs: dict[str, float] = dict(zip(LABELS, map(float, probabilities), strict=True))
-        # the first of equal maxima in LABELS order (the dict keeps that order)
-        label = max(LABELS, key=probs.__getitem__)
+        label = max(LABELS, key=probs.__getitem__)  # max keeps the first of equal maxima: LABELS order
         return cls(label, probs, scorer, model, explanation, timings_ms)
 
     @classmethod

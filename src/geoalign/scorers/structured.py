@@ -236,10 +236,8 @@ class PairFeaturizer:
         """The analyzed view of one cleaned address (``address.analyze``, cached across batches)."""
         return self._cache.view(text)
 
-    def side(self, value: Any, which: str) -> tuple[Cleaned, AddressView] | ItemError:
-        return self._side(clean(value, max_chars=self.max_chars), which)
-
     def _side(self, cleaned: Cleaned | ItemError, which: str) -> tuple[Cleaned, AddressView] | ItemError:
+        """One side of a pair from its ``clean`` result: the cleaned text and its view, or why not."""
         if isinstance(cleaned, ItemError):
             return ItemError(cleaned.code, f"address {which}: {cleaned.message}")
         assert isinstance(cleaned, Cleaned)
