@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-TRAIN_FILES = {
-    "naacl": "naacl2019-address-parsing/train.txt",
-    "ccks": "ccks2021-address-parsing/train.conll",
-    "supermap": "supermap-address-tagging/train.txt",
-}
+from train_parser import TRAIN_FILES  # the same three files, one list
+
+from geoalign.address.tagger_train import SELECTION_FRACTION, SELECTION_SEED
+
 DEV_FILES = {
     "naacl": "naacl2019-address-parsing/dev.txt",
     "ccks": "ccks2021-address-parsing/dev.conll",
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     sets: dict[str, dict[str, list[Any]]] = {}
     if "selection" in args.split:
         raw = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in TRAIN_FILES.items()}  # type: ignore[arg-type]
-        sets["selection"] = selection_split(raw, fraction=0.1, seed=13)[1]  # type: ignore[arg-type,assignment]
+        sets["selection"] = selection_split(raw, fraction=SELECTION_FRACTION, seed=SELECTION_SEED)[1]  # type: ignore[arg-type,assignment]
     if "dev" in args.split:
         sets["dev"] = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in DEV_FILES.items()}  # type: ignore[arg-type]
     for split, by_fmt in sets.items():

@@ -23,7 +23,7 @@ from train_parser import TRAIN_FILES
 
 from geoalign.address.parse import Parser, resolve_model_dir
 from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, read_labelled
-from geoalign.address.tagger_train import selection_split
+from geoalign.address.tagger_train import SELECTION_FRACTION, SELECTION_SEED, selection_split
 from geoalign.evaluate.parse_metrics import span_scores
 from geoalign.types import Components
 
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", required=True, type=Path, help="folder holding the three data sets")
     ap.add_argument("--model", action="append", required=True, help="parser model (repeat to compare)")
-    ap.add_argument("--select-fraction", type=float, default=0.1, help="train_parser.py's")
-    ap.add_argument("--seed", type=int, default=13, help="train_parser.py's")
+    ap.add_argument("--select-fraction", type=float, default=SELECTION_FRACTION, help="train_parser.py's")
+    ap.add_argument("--seed", type=int, default=SELECTION_SEED, help="train_parser.py's")
     ap.add_argument("--json", type=Path, help="also write the scores here")
     args = ap.parse_args(argv)
 

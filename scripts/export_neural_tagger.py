@@ -22,7 +22,7 @@ from pathlib import Path
 from train_parser import TRAIN_FILES
 
 from geoalign.address.schemes import read_labelled
-from geoalign.address.tagger_train import selection_split
+from geoalign.address.tagger_train import SELECTION_FRACTION, SELECTION_SEED, selection_split
 from geoalign.neural.tag_export import export_tagger
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     raw = {fmt: read_labelled(args.data_root / rel, fmt) for fmt, rel in TRAIN_FILES.items()}
-    train, _ = selection_split(raw, fraction=0.1, seed=13)
+    train, _ = selection_split(raw, fraction=SELECTION_FRACTION, seed=SELECTION_SEED)
     rng = random.Random(args.seed)
     calibration = [(ex.text, fmt) for fmt, exs in train.items() for ex in rng.sample(exs, args.per_set)]
     out = export_tagger(args.run, args.out, calibration=calibration)

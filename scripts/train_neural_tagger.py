@@ -17,11 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-TRAIN_FILES = {
-    "naacl": "naacl2019-address-parsing/train.txt",
-    "ccks": "ccks2021-address-parsing/train.conll",
-    "supermap": "supermap-address-tagging/train.txt",
-}
+from train_parser import TRAIN_FILES  # the same three files, one list
+
+from geoalign.address.tagger_train import SELECTION_FRACTION, SELECTION_SEED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--per-epoch", action="append", default=[], metavar="SET=N", help="addresses per epoch")
-    ap.add_argument("--select-fraction", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=13, help="selection split seed (train_parser.py's: 13)")
+    ap.add_argument("--select-fraction", type=float, default=SELECTION_FRACTION)
+    ap.add_argument("--seed", type=int, default=SELECTION_SEED, help="selection split seed")
     ap.add_argument("--run-seed", type=int, default=13, help="seed of the per-epoch samples, order and init")
     ap.add_argument(
         "--init-from", type=Path, help="continue from a run's best/ directory instead of the e5 init"

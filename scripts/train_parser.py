@@ -34,7 +34,7 @@ from geoalign.address.chartagger import (
     save_model,
 )
 from geoalign.address.schemes import ELEMENTS, SCHEME_ELEMENTS, Example, Format, read_labelled
-from geoalign.address.tagger_train import selection_split, train_model
+from geoalign.address.tagger_train import SELECTION_FRACTION, SELECTION_SEED, selection_split, train_model
 from geoalign.evaluate.parse_metrics import format_table, span_scores
 
 TRAIN_FILES: dict[Format, str] = {
@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c2", type=float, default=0.01, help="L2 weight")
     ap.add_argument("--algorithm", choices=("lbfgs", "ap"), default="ap", help="CRFsuite training algorithm")
     ap.add_argument("--max-iterations", type=int, default=12, help="L-BFGS iterations or perceptron epochs")
-    ap.add_argument("--select-fraction", type=float, default=0.1, help="held out of each train file")
+    ap.add_argument(
+        "--select-fraction", type=float, default=SELECTION_FRACTION, help="held out of each train file"
+    )
     ap.add_argument("--limit", type=int, default=0, help="use only N addresses of each train file (smoke)")
     ap.add_argument("--report-dev", action="store_true", help="also score the dev files (report only)")
     ap.add_argument(
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSONL",
         help="extra training addresses tagged by the neural tagger (scripts/silver_parser_data.py)",
     )
-    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=SELECTION_SEED)
     ap.add_argument("--verbose", action="store_true", help="CRFsuite progress per iteration")
     args = ap.parse_args(argv)
 
