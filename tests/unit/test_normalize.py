@@ -74,6 +74,12 @@ def test_spaces_only_between_latin_words() -> None:
         ("北京市海淀区中关村大街1号 王女士 139    1234", "北京市海淀区中关村大街1号"),  # masked: 139****1234
         ("北京市海淀区中关村大街1号李先生收", "北京市海淀区中关村大街1号"),
         ("北京市海淀区中关村大街1号 赵小姐", "北京市海淀区中关村大街1号"),
+        # a phone after the room number and a space: the room number ends at a Chinese character, so
+        # it is not the first group of a spaced phone number (the space must not glue them together)
+        ("杭州市文三路369号3号楼501 13812345678", "杭州市文三路369号3号楼501"),
+        ("杭州市文三路369号3号楼501 王先生 13812345678", "杭州市文三路369号3号楼501"),
+        ("杭州市文三路369号沿街9 +8613812345678", "杭州市文三路369号沿街9"),
+        ("杭州市文三路369号501 0571-88881234", "杭州市文三路369号501"),
     ],
 )
 def test_noise_removed(text: str, expected: str) -> None:
@@ -86,6 +92,8 @@ def test_noise_removed(text: str, expected: str) -> None:
         "北京市朝阳区建国路88号",  # a house number is not a phone number
         "上海市浦东新区世纪大道1000号1201室",
         "订单号123456789012345",  # too long for a phone number, even with a 1 inside
+        "编码3301 13812345678 9",  # digit groups of a longer code: the mobile-looking group is inside it
+        "编码3301 1381234 5678",  # after a room-like number only an unbroken mobile is taken
         "朝阳区高碑店 北京",  # no phone: words next to each other are not names
         "文三路369号李先生牛肉面",  # a shop named after a person, not a recipient
     ],

@@ -192,9 +192,17 @@ _PHONE_CORE = (
     rf"(?:(?:\+?86[\s-]?)?1[3-9]\d(?:{_D}){{8}}|1[3-9]\d[*\s]{{4}}\d{{4}}|0\d{{2,3}}[\s-]?\d(?:{_D}){{6,7}})"
 )
 _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|电话|手机|座机|TEL|PHONE)\s*[:：]?\s*"
+# A whole mobile number written after the address's last number and a space (6号楼101 13812345678): the
+# number before the space ends at a Chinese character, so it is a room or house number, not the first
+# group of a spaced phone number; only an unbroken 11-digit mobile or a landline with its dash
+# (0571-88881234) is taken there (a spaced group could still be part of a longer code).
+_AFTER_ROOM_NUMBER = "(?:" + "|".join(rf"(?<=[\u3400-\u9fff]\d{{{n}}}\s)" for n in range(1, 5)) + ")"
+_PHONE_WHOLE = r"(?:(?:\+?86)?1[3-9]\d{9}|0\d{2,3}-\d{7,8})"
 _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
 _PHONE: Final[re.Pattern[str]] = re.compile(
-    rf"(?:{_PHONE_LABEL})?(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}(?![\s-]?\d)", re.IGNORECASE
+    rf"(?:{_PHONE_LABEL})?(?:(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}|{_AFTER_ROOM_NUMBER}{_PHONE_WHOLE})"
+    r"(?![\s-]?\d)",
+    re.IGNORECASE,
 )
 #: The ~150 commonest single-character surnames; a 2-4 character word next to a phone number that starts
 #: with one of them is taken for the recipient's name.
