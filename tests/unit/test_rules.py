@@ -161,6 +161,27 @@ def test_cap_another_building_moves_exact_to_partial() -> None:
     assert m.explanation["components"]  # the wrapped scorer's explanation is kept
 
 
+def test_cap_another_road_conditions_on_not_exact() -> None:
+    """Another road names another place: the answer is the scorer's, given not exact_match (its
+    partial : not ratio kept), where a changed building number moves the exact mass to partial."""
+    pair = AddressPair("杭州市西湖区文三路369号", "杭州市西湖区文二路369号")
+    [m] = judge((0.6, 0.1, 0.3)).score([pair])
+    assert isinstance(m, Match)
+    assert m.explanation is not None and m.explanation["rules"] == ["another_road"]
+    assert m.label == "not_match"
+    assert m.probabilities == pytest.approx({"exact_match": 0.0, "partial_match": 0.25, "not_match": 0.75})
+    # a scorer sure of exact_match leaves nothing to condition on: the nearest allowed label
+    [sure] = judge((1.0, 0.0, 0.0)).score([pair])
+    assert isinstance(sure, Match) and sure.label == "partial_match"
+    assert sure.probabilities == pytest.approx({"exact_match": 0.0, "partial_match": 1.0, "not_match": 0.0})
+    # another district: the same conditioning
+    [district] = judge((0.6, 0.1, 0.3)).score(
+        [AddressPair("浙江省宁波市鄞州区天童南路588号", "浙江省宁波市海曙区天童南路588号")]
+    )
+    assert isinstance(district, Match) and district.explanation is not None
+    assert district.explanation["rules"] == ["another_district"] and district.label == "not_match"
+
+
 def test_cap_another_city_is_not_match() -> None:
     [m] = judge().score([AddressPair("北京市朝阳区建国路88号", "上海市浦东新区建国路88号")])
     assert isinstance(m, Match)

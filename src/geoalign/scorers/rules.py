@@ -8,7 +8,8 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
   not_match (two cities' 建国路88号 are two places); another district, another road name (one character
   is enough: 延安东路 / 延安西路; a section is part of the road), another zone of a compound (E1区 /
   E2区), another road number, building, unit, floor or room → never exact_match (the exact_match mass
-  moves to partial_match).
+  moves to partial_match; for another road or district, which name another place, the answer is
+  conditioned on not exact_match instead: the scorer's partial : not ratio is kept).
 * **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
@@ -41,7 +42,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v3: floors are read with their sign (负一层 / B1层 = -1, another floor than 一层) and without the
 #: floor letter (11F = 11); another_zone (zones, phases, sides of a compound); a road number's
 #: sub-number and a road's side section count; delivery notes are noise (docs/rules.md, session 14).
-RULES_VERSION: Final[str] = "rules/v3"
+#: v4: under another road or district the answer is conditioned on not exact_match (the scorer's
+#: partial : not ratio kept) instead of moving the exact mass to partial_match; a phone number after a
+#: room number and a space is noise (session 21).
+RULES_VERSION: Final[str] = "rules/v4"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -66,6 +70,12 @@ LIFT_PROBABILITY: Final[dict[str, float]] = {
     "floor_in_room": 0.9,
 }
 ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
+#: Caps that say "another place" (another road or district) rather than "another part of this place":
+#: the scorer's exact_match mass is not moved to partial_match for them, the answer is conditioned on
+#: not exact_match instead (its partial : not ratio kept). A changed number (3栋 / 5栋) is another entity
+#: of the same road or compound, which CCKS labels partial_match (60–89 % of such pairs in the training
+#: part); under another road or district 73–81 % are not_match (docs/rules.md, rules/v4).
+ANOTHER_PLACE: Final[frozenset[str]] = frozenset({"another_district", "another_road", "another_road_weak"})
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
 #: (names far apart, a shared compound, no road numbers), which the real labels contradict: a corner
 #: shop's record names the cross street, a compound fronts several roads.
@@ -210,15 +220,29 @@ def decide_pair(
     return Decision(None, (), lift, ())
 
 
-def _capped(probabilities: dict[str, float], cap: str) -> dict[str, float]:
+def _capped(probabilities: dict[str, float], cap: str, rules: Iterable[str] = ()) -> dict[str, float]:
     probs: dict[str, float] = {name: float(probabilities[name]) for name in LABELS}
-    if cap == "partial_match":
+    if cap == "partial_match" and not ANOTHER_PLACE.isdisjoint(rules):
+        _condition_on_not_exact(probs)
+    elif cap == "partial_match":
         probs["partial_match"] += probs["exact_match"]
         probs["exact_match"] = 0.0
     elif cap == "not_match":
         probs["not_match"] += probs["exact_match"] + probs["partial_match"]
         probs["exact_match"] = probs["partial_match"] = 0.0
     return probs
+
+
+def _condition_on_not_exact(probs: dict[str, float]) -> None:
+    """The scorer's answer given that the pair is not exact_match: its partial : not ratio kept (a scorer
+    sure of exact_match, with nothing left to condition on, gets partial_match, the nearest allowed)."""
+    rest = probs["partial_match"] + probs["not_match"]
+    if rest > 0.0:
+        probs["partial_match"] /= rest
+        probs["not_match"] /= rest
+    else:
+        probs["partial_match"] = 1.0
+    probs["exact_match"] = 0.0
 
 
 def _lifted(probabilities: dict[str, float], floor: float) -> dict[str, float]:
@@ -244,7 +268,7 @@ def apply_decision(match: Match, decision: Decision, scorer_name: str) -> Match:
     probs = dict(match.probabilities)
     fired: list[str] = []
     if decision.cap is not None:
-        new = _capped(probs, decision.cap)
+        new = _capped(probs, decision.cap, decision.cap_rules)
         if new != {k: float(probs[k]) for k in LABELS}:
             probs, fired = new, list(decision.cap_rules)
     elif decision.lift is not None:
@@ -418,6 +442,7 @@ def with_rules(scorer: Scorer, **options: Any) -> Scorer:
 
 __all__ = [
     "ALL_RULES",
+    "ANOTHER_PLACE",
     "CAPS",
     "DEFAULT_RULES",
     "LIFT_PROBABILITY",
