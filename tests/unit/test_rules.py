@@ -112,6 +112,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("中山市孙文中路166号之三", "中山市孙文中路166号之四", ["another_road_number"]),
         ("广州市北京路168-1号", "广州市北京路168号", ["another_road_number"]),
         ("广州市北京路168号之一", "广州市北京路168-1号", []),
+        # without a road on either side a 号 number is a door of the village or compound the text names
+        ("深圳市福田区沙头街道新洲村55号", "深圳市福田区沙头街道新洲村56号", ["another_road_number"]),
+        # ... unless one text also writes the other's number (a record naming its neighbour's door first)
+        ("深圳市罗湖区东晓街道石化村18号石化村19号旁B栋", "深圳市罗湖区东晓街道石化村19号B栋", []),
+        # one side with a road: its number says nothing about a compound's building number
+        ("翠柏小区12号", "和平路300号翠柏小区12号", []),
         # an admin name is no side
         ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district"]),
         # a basement and the ground floor are two floors; a floor letter is how the floor is written

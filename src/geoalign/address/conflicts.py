@@ -45,8 +45,11 @@ from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
 HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
-#: Hard numbers compared only when both addresses name the same road, as the structured model's decision
-#: rule does (another road's number says nothing about this one; a road conflict is reported on its own).
+#: Hard numbers compared only when both addresses name the same road, or neither names one (another
+#: road's number says nothing about this one, and a road conflict is reported on its own; but 新洲村55号
+#: and 新洲村56号 are two doors of one village: rules/v4, docs/rules.md). One side with a road and the
+#: other without is not compared: the first 号 number of a record without a road is as often a building
+#: of a compound (翠柏小区12号 vs 和平路300号翠柏小区12号).
 SAME_ROAD_ONLY: Final[frozenset[str]] = frozenset({"roadno"})
 #: Admin levels compared after gazetteer resolution (index into ``AddressView.canon_admin``).
 ADMIN_COMPARED: Final[tuple[tuple[str, int], ...]] = (("prov", 0), ("city", 1), ("district", 2))
@@ -105,12 +108,12 @@ def number_conflicts(
     """Hard-number conflicts (module docstring): typed numbers first, else parsed components."""
     out: list[Conflict] = []
     for level in levels:
-        if level in SAME_ROAD_ONLY and not _same_road(a, b):
+        if level in SAME_ROAD_ONLY and not _same_or_no_road(a, b):
             continue
         key = TYPED_OF[level]
         ta, tb = a.typed.get(key), b.typed.get(key)
         if ta and tb:
-            if _number(ta) != _number(tb):
+            if _number(ta) != _number(tb) and not (level == "roadno" and _writes_other_number(a, b, ta, tb)):
                 out.append(Conflict(level, ta, tb, RULE_OF[level]))
             elif level == "roadno":
                 sub = _sub_number_conflict(a.text, b.text, ta)
@@ -145,11 +148,21 @@ def _sub_number_conflict(text_a: str, text_b: str, number: str) -> Conflict | No
     return None if va == vb else Conflict("roadno", va, vb, RULE_OF["roadno"])
 
 
-def _same_road(a: AddressView, b: AddressView) -> bool:
-    """Both name a road and it is the same one (the first 号 number of a record without a road is as
-    often a building of a compound: 翠柏小区12号 vs 和平路300号翠柏小区12号)."""
+def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bool:
+    """Without a road, one text also writes the other's number (吓屋村18号吓屋村19号旁…B栋 vs 吓屋村19号B栋:
+    a record that names its neighbour's door first): no evidence of two doors."""
+    if road_key(a) is not None:
+        return False
+    return f"{nb}号" in a.text or f"{na}号" in b.text
+
+
+def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
+    """Both name the same road, or neither parse has a road (nor a side road) and both have a road number
+    (``SAME_ROAD_ONLY``)."""
     ra = road_key(a)
-    return ra is not None and ra == road_key(b)
+    if ra is not None:
+        return ra == road_key(b)
+    return all("roadno" in v.comps and "road" not in v.comps and "subroad" not in v.comps for v in (a, b))
 
 
 def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
