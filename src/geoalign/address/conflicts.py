@@ -84,6 +84,11 @@ _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2}
 NEAR_EDITS: Final[int] = 2
 
 _ROAD_NAME: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
+#: A road value that is only a direction and a road word (南大街, 东路): the parser cut the name off.
+_BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|大道|路|街)")
+#: Components whose value can be the cut-off head of such a road (中关村 | 南大街); not admin levels or
+#: towns, whose main streets are often called just 东大街.
+_NAME_BEFORE_ROAD: Final[tuple[str, ...]] = ("community", "poi", "devzone")
 #: A section of a road, by number (三段 → 3段) or by side (南段, 中段): part of the road's name.
 _SECTION: Final[re.Pattern[str]] = re.compile(r"(?:\d+|[东西南北中])段")
 
@@ -177,9 +182,19 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
 
 def road_key(view: AddressView) -> str | None:
     """The road name in one spelling (``canonical_name``), or None where the parse has no road or the
-    value does not look like a road name."""
+    value does not look like a road name. A road the parse cut down to a direction and a road word (中关村
+    | 南大街) takes back the name written right before it (中关村南大街), so that it is not compared as
+    南大街 with 中关村大街."""
     value = view.comps.get("road")
-    return _road_key(value, view.text) if value else None
+    if not value:
+        return None
+    if _BARE_ROAD.fullmatch(value):
+        for name in _NAME_BEFORE_ROAD:
+            head = view.comps.get(name)
+            if head and head + value in view.text:
+                value = head + value
+                break
+    return _road_key(value, view.text)
 
 
 @lru_cache(maxsize=1 << 16)
