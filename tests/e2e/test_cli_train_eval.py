@@ -129,3 +129,37 @@ def test_eval_default_scorer_and_subsets(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("scorer: structured (structured-") and out[0].endswith("), subset: dev")
     assert out[1] == f"pairs: {sizes['dev']}"
+
+
+def test_eval_binary_labels(tmp_path, capsys):
+    """0/1 labels (1 = the same place): --binary reports P/R/F1 of the same-place reading, computed
+    from the same answers `geoalign score` gives; without it the report says how it read them."""
+    from geoalign import Matcher
+    from geoalign.scorers.spec import ScorerSpec
+    from geoalign.types import AddressPair
+
+    rows = [line.split("\t") for line in EXAMPLES.read_text(encoding="utf-8").splitlines()[1:]]
+    binary = tmp_path / "binary.tsv"
+    binary.write_text(
+        "".join(f"{a}\t{b}\t{0 if label == 'not_match' else 1}\n" for a, b, label in rows), encoding="utf-8"
+    )
+    answers = Matcher(ScorerSpec(scorer="structured")).score([AddressPair(a, b) for a, b, _ in rows])
+    truth = [label != "not_match" for _, _, label in rows]
+    for mode, matches in (("any", {"exact_match", "partial_match"}), ("exact", {"exact_match"})):
+        pred = [m.label in matches for m in answers]
+        tp = sum(t and p for t, p in zip(truth, pred))
+        fp = sum(p and not t for t, p in zip(truth, pred))
+        fn = sum(t and not p for t, p in zip(truth, pred))
+        argv = ["eval", "--pairs", str(binary), "--scorer", "structured", "--binary", mode, "--json"]
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        report = json.loads(captured.out)["binary"]
+        assert (report["tp"], report["fp"], report["fn"]) == (tp, fp, fn)
+        assert report["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+        assert report["n"] == len(rows) and "note:" not in captured.err
+    assert main(["eval", "--pairs", str(binary), "--scorer", "structured", "--binary", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "binary (a match = exact_match or partial_match): pairs 34" in out and "binary F1: " in out
+    assert main(["eval", "--pairs", str(binary), "--scorer", "structured", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "binary F1" not in captured.out and "--binary reports them" in captured.err

@@ -60,3 +60,29 @@ def test_calibration():
     assert bins == [(0.3, 0.0, 1), (0.55, 1.0, 1), (pytest.approx(0.93), 0.5, 2)]
     ece = expected_calibration_error([0.95, 0.91, 0.55, 0.3], [True, False, True, False], n_bins=10)
     assert ece == pytest.approx((0.3 + 0.45 + 2 * 0.43) / 4)
+
+
+def test_binary_report_counts_and_scores() -> None:
+    from geoalign.evaluate.metrics import binary_report, format_binary_report
+
+    report = binary_report([True, True, True, False, False], [True, True, False, True, False])
+    assert (report.tp, report.fp, report.fn, report.tn, report.n) == (2, 1, 1, 1, 5)
+    assert report.precision == pytest.approx(2 / 3) and report.recall == pytest.approx(2 / 3)
+    assert report.f1 == pytest.approx(2 / 3)
+    assert "binary F1: 0.6667" in format_binary_report(report, "exact_match").splitlines()
+    nothing = binary_report([False], [False])  # no match anywhere: scores are 0, not a division error
+    assert (nothing.precision, nothing.recall, nothing.f1) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError):
+        binary_report([], [])
+    with pytest.raises(ValueError):
+        binary_report([True], [True, False])
+
+
+def test_confusion_columns_never_run_together() -> None:
+    from geoalign.evaluate.metrics import classification_report, format_report
+
+    text = format_report(
+        classification_report(["exact_match", "partial_match"], ["partial_match", "not_match"])
+    )
+    header = next(line for line in text.splitlines() if "partial" in line and "exact" in line)
+    assert header.split() == ["exact", "partial", "not"]

@@ -3,6 +3,10 @@
 ``--subset test`` scores only the frozen test fold (the queries ``geoalign train --holdout`` kept out),
 ``--subset dev`` only the rest. Pairs that cannot be scored are counted and reported, not scored as wrong.
 ``--errors FILE`` writes every misjudged or unscored pair (``geoalign.evaluate.errors``).
+``--binary`` adds the same-place reading for files labelled 0/1 (the Shenzhen pairs: 1 = the same
+place): a label other than not_match is a match, and so is an answer of exact_match or partial_match
+(``--binary exact``: exact_match only). Without it, a file whose labels are only 0 and 1 is read as
+not_match / partial_match, so the report says so and points to ``--binary``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--subset", choices=("all", "test", "dev"), default="all", help="which queries to score"
     )
+    parser.add_argument(
+        "--binary",
+        nargs="?",
+        const="any",
+        choices=("any", "exact"),
+        help="also report binary P/R/F1 for 0/1 labels (1 = the same place): a label other than "
+        "not_match is a match, and so is an answer of exact_match or partial_match ('any', the "
+        "default), or of exact_match only ('exact')",
+    )
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the confusion matrix and calibration curve")
@@ -43,7 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from geoalign.api import Matcher
     from geoalign.errors import InputError
-    from geoalign.evaluate.metrics import classification_report, expected_calibration_error, format_report
+    from geoalign.evaluate.metrics import (
+        binary_report,
+        classification_report,
+        expected_calibration_error,
+        format_binary_report,
+        format_report,
+    )
     from geoalign.io.labels import read_labelled_pairs
     from geoalign.io.paths import check_output
     from geoalign.scorers.spec import ScorerSpec
@@ -84,8 +103,17 @@ def run(args: argparse.Namespace) -> int:
         "ece": expected_calibration_error(confidences, correct),
         "mean_confidence": sum(confidences) / len(confidences),
     }
+    binary = None
+    if args.binary:
+        matches = ("exact_match",) if args.binary == "exact" else ("exact_match", "partial_match")
+        binary = binary_report([t != "not_match" for t in truth], [p in matches for p in pred])
+        counted = " or ".join(matches)
+    # 0/1 labels read as not_match / partial_match: a three-label report of a binary file misleads
+    binary_hint = not args.binary and "exact_match" not in truth
     if args.json:
         payload = {**report.to_dict(), "calibration": calibration, "unscored": errors}
+        if binary is not None:
+            payload["binary"] = {**binary.to_dict(), "match": counted}
         print(json.dumps({**payload, "model": matcher.model_id}, ensure_ascii=False))
     else:
         print(f"scorer: {matcher.scorer.name} ({matcher.model_id}), subset: {args.subset}")
@@ -94,8 +122,17 @@ def run(args: argparse.Namespace) -> int:
             f"calibration: ECE {calibration['ece']:.4f} (top label, 10 bins), "
             f"mean confidence {calibration['mean_confidence']:.4f}"
         )
+        if binary is not None:
+            print()
+            print(format_binary_report(binary, counted))
         if errors:
             print(f"unscored pairs (errors): {errors}")
+    if binary_hint:
+        print(
+            f"note: no pair of {args.pairs} is labelled exact_match (2); if its labels are 0/1 for "
+            "another place / the same place, --binary reports them as such",
+            file=sys.stderr,
+        )
     if args.errors:
         from geoalign.evaluate.errors import ERROR_COLUMNS, misjudged_rows
         from geoalign.io.writers import write_table

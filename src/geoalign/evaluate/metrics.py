@@ -120,8 +120,73 @@ def format_report(report: Report) -> str:
         lines.append(f"{name:<{width}}  {s.precision:9.4f}  {s.recall:6.4f}  {s.f1:.4f}  {s.support:7d}")
     lines += ["", "confusion (rows = true, columns = predicted):"]
     short = [name.split("_")[0] for name in report.labels]
-    cell = max(7, *(len(str(v)) for row in report.confusion for v in row))
+    # one space more than the longest name (partial), so the column names never run together
+    cell = max(8, 1 + max(len(str(v)) for row in report.confusion for v in row))
     lines.append(" " * (width + 2) + "".join(f"{s:>{cell}}" for s in short))
     for name, row in zip(report.labels, report.confusion, strict=True):
         lines.append(f"{name:<{width}}  " + "".join(f"{v:>{cell}}" for v in row))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryReport:
+    """Same place or not: counts and precision / recall / F1 of the "same place" answers."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        total = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / total if total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+        }
+
+
+def binary_report(y_true: Sequence[bool], y_pred: Sequence[bool]) -> BinaryReport:
+    """Scores of binary answers (True = a match) against binary labels."""
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} items, y_pred {len(y_pred)}")
+    if not y_true:
+        raise ValueError("no items to evaluate")
+    tp = sum(t and p for t, p in zip(y_true, y_pred, strict=True))
+    fp = sum(p and not t for t, p in zip(y_true, y_pred, strict=True))
+    fn = sum(t and not p for t, p in zip(y_true, y_pred, strict=True))
+    return BinaryReport(tp, fp, fn, len(y_true) - tp - fp - fn)
+
+
+def format_binary_report(report: BinaryReport, counted: str) -> str:
+    """The binary block of ``geoalign eval --binary`` (``binary F1: 0.xxxx`` is a stable line)."""
+    return "\n".join(
+        [
+            f"binary (a match = {counted}): pairs {report.n}",
+            f"binary F1: {report.f1:.4f}",
+            f"precision {report.precision:.4f}  recall {report.recall:.4f}  "
+            f"(true matches found {report.tp}, false matches {report.fp}, missed {report.fn}, "
+            f"true non-matches {report.tn})",
+        ]
+    )
