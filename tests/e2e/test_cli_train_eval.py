@@ -147,9 +147,9 @@ def test_eval_binary_labels(tmp_path, capsys):
     truth = [label != "not_match" for _, _, label in rows]
     for mode, matches in (("any", {"exact_match", "partial_match"}), ("exact", {"exact_match"})):
         pred = [m.label in matches for m in answers]
-        tp = sum(t and p for t, p in zip(truth, pred))
-        fp = sum(p and not t for t, p in zip(truth, pred))
-        fn = sum(t and not p for t, p in zip(truth, pred))
+        tp = sum(t and p for t, p in zip(truth, pred, strict=True))
+        fp = sum(p and not t for t, p in zip(truth, pred, strict=True))
+        fn = sum(t and not p for t, p in zip(truth, pred, strict=True))
         argv = ["eval", "--pairs", str(binary), "--scorer", "structured", "--binary", mode, "--json"]
         assert main(argv) == 0
         captured = capsys.readouterr()

@@ -148,6 +148,34 @@ def attach_basement(raw: str, spans: list[Span]) -> list[Span]:
     return [span for span in out if span[2] > span[1]]
 
 
+#: A door letter written between a road number and its 号 (109A号): the whole is the road number.
+_DOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]号")
+
+
+def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
+    """Join a door letter the tagger split off a road number back into it.
+
+    The tagger reads 格塘路109A号 as one road number (109-A) in one address and as road number 109 +
+    building A号 in another (the admin prefix in front changes its context), so the same door conflicted
+    with itself. NAACL and CCKS label such a run as one road number; a building letter comes after the
+    号 (109号A座), not before it. Only a road-number span ending in a digit, directly followed by a span
+    that is exactly one letter and 号, is joined.
+    """
+    out: list[Span] = []
+    for span in spans:
+        if (
+            out
+            and out[-1][0] == "roadno"
+            and out[-1][2] == span[1]
+            and raw[span[1] - 1 : span[1]].isdigit()
+            and _DOOR_LETTER.fullmatch(raw, span[1], span[2])
+        ):
+            out[-1] = ("roadno", out[-1][1], span[2])
+            continue
+        out.append(span)
+    return out
+
+
 def _numeral_or_self(run: str) -> str:
     value = chinese_to_int(run)
     return run if value is None else str(value)
@@ -474,7 +502,7 @@ class Parser:
         normalized = normalize(raw)
         if resolution is not None:
             spans = align_admin(spans, resolution)
-        return normalized, attach_basement(raw, spans)
+        return normalized, join_door_letter(raw, attach_basement(raw, spans))
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
