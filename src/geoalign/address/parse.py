@@ -150,6 +150,8 @@ def attach_basement(raw: str, spans: list[Span]) -> list[Span]:
 
 #: A door letter written between a road number and its 号 (109A号): the whole is the road number.
 _DOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]号")
+#: The cheap test run on every address: a digit, a letter, 号.
+_DIGIT_DOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"\d[A-Za-zＡ-Ｚａ-ｚ]号")
 
 
 def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
@@ -161,6 +163,8 @@ def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
     号 (109号A座), not before it. Only a road-number span ending in a digit, directly followed by a span
     that is exactly one letter and 号, is joined.
     """
+    if _DIGIT_DOOR_LETTER.search(raw) is None:
+        return spans
     out: list[Span] = []
     for span in spans:
         if (
