@@ -205,6 +205,7 @@ def test_lifts_name_their_rule_and_probability() -> None:
         ("浙江省杭州市西湖区文三路369号", "文三路369号", "admin_omitted", 0.95),
         ("北京市朝阳区阜通东大街6号A座1201室", "北京市朝阳区阜通东大街6号A座1201", "suffix_only", 0.95),
         ("福建省厦门市思明区湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦203室", "floor_in_room", 0.9),
+        ("广西壮族自治区贵港市港南区", "贵港市港南区", "admin_only", 0.95),
     ]
     results = scorer.score([AddressPair(a, b) for a, b, *_ in pairs])
     for (_a, _b, rule, p), m in zip(pairs, results, strict=True):
@@ -214,6 +215,15 @@ def test_lifts_name_their_rule_and_probability() -> None:
         assert sum(m.probabilities.values()) == pytest.approx(1.0)
         assert m.explanation is not None and m.explanation["rules"] == [rule]
         assert m.scorer == "fixed+rules"
+
+
+def test_admin_only_lifts_only_the_same_division() -> None:
+    """Two texts of admin divisions alone are one place only where they complete to the same divisions:
+    a city and one of its districts are not (the coarser is partial)."""
+    scorer = judge((0.2, 0.5, 0.3))
+    pairs = [("浙江省杭州市", "浙江省杭州市西湖区"), ("杭州市", "杭州市西湖区文三路369号")]
+    for m in scorer.score([AddressPair(a, b) for a, b in pairs]):
+        assert isinstance(m, Match) and m.label == "partial_match" and m.scorer == "fixed"
 
 
 def test_untouched_answer_keeps_the_scorer_name() -> None:

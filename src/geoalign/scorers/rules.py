@@ -43,8 +43,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: floor letter (11F = 11); another_zone (zones, phases, sides of a compound); a road number's
 #: sub-number and a road's side section count; delivery notes are noise (docs/rules.md, session 14).
 #: v4: under another road or district the answer is conditioned on not exact_match (the scorer's
-#: partial : not ratio kept) instead of moving the exact mass to partial_match; a phone number after a
-#: room number and a space is noise (session 21).
+#: partial : not ratio kept) instead of moving the exact mass to partial_match; a road number is also
+#: compared without a road; admin_only (the same divisions alone, with or without the levels above);
+#: a phone number after a room number and a space is noise (session 21).
 RULES_VERSION: Final[str] = "rules/v4"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -66,6 +67,7 @@ LIFT_PROBABILITY: Final[dict[str, float]] = {
     "identical": 1.0,
     "same_normalized": 0.99,
     "admin_omitted": 0.95,
+    "admin_only": 0.95,
     "suffix_only": 0.95,
     "floor_in_room": 0.9,
 }
@@ -203,6 +205,10 @@ def decide_pair(
         lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
     elif a.text == b.text:
         lift = "same_normalized"
+    elif not a.canon_rest and not b.canon_rest and a.admin == b.admin and any(a.admin):
+        # only admin divisions, and they complete to the same ones (广西壮族自治区贵港市港南区 vs
+        # 贵港市港南区): one division written with or without the levels above it
+        lift = "admin_only"
     elif not _DIGIT.search(a.canon_rest):
         lift = None  # no number: a road or an area, not one addressable place
     elif _same_rest(a, b) and _admin_compatible(a, b):
