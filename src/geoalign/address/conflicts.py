@@ -110,7 +110,10 @@ def _number(value: str) -> str:
 def number_conflicts(
     a: AddressView, b: AddressView, levels: tuple[str, ...] = HARD_NUMBERS
 ) -> list[Conflict]:
-    """Hard-number conflicts (module docstring): typed numbers first, else parsed components."""
+    """Hard-number conflicts (module docstring): typed numbers first, else parsed components — but not
+    parsed components where both addresses write the same numbers in the same order and only the parse
+    cut them apart differently (御润财富城D323号: building D-323; …D323: building D + room 323)."""
+    same_runs = _same_number_runs(a, b)
     out: list[Conflict] = []
     for level in levels:
         if level in SAME_ROAD_ONLY and not _same_or_no_road(a, b):
@@ -130,9 +133,30 @@ def number_conflicts(
             # tends to read a room glued to the number as the number itself; no evidence either way
             continue
         ca, cb = a.comps.get(level), b.comps.get(level)
-        if ca and cb and _number(ca) != _number(cb):
+        if ca and cb and _number(ca) != _number(cb) and not same_runs:
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
+
+
+_ALNUM_RUN: Final[re.Pattern[str]] = re.compile(r"[0-9]+|[A-Za-z]+")
+
+
+def _number_runs(view: AddressView) -> tuple[str, ...]:
+    """The digit and letter runs of every hard-number component, coarse to fine (leading zeros off; a
+    road number with its sub-number)."""
+    runs: list[str] = []
+    for level in HARD_NUMBERS:
+        value = view.comps.get(level)
+        if value and level == "roadno" and value.isdigit():
+            value = _sub_number(view.text, value)  # 12号之一 (12-1号) is another door than 12号
+        if value:
+            runs += [_number(run) if run.isdigit() else run.upper() for run in _ALNUM_RUN.findall(value)]
+    return tuple(runs)
+
+
+def _same_number_runs(a: AddressView, b: AddressView) -> bool:
+    runs = _number_runs(a)
+    return bool(runs) and runs == _number_runs(b)
 
 
 def _sub_number(text: str, number: str) -> str:
