@@ -50,8 +50,9 @@ _PAREN = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
 #: evidence when the parser mislabels a span (e.g. a building number tagged as poi). Keys are the
 #: names the structured model's features carry (``t_hao_state`` ...); ``TYPED_OF`` maps components to them.
 TYPED_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
-    "t_hao": re.compile(r"(\d+)(?:-\d+)?号(?!楼|院)"),
-    "t_building": re.compile(r"(?:(\d+)|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
+    # a list of numbers (76、78、80号: the normalizer keeps the 、) types its first number
+    "t_hao": re.compile(r"(\d+)(?:、\d+)*(?:-\d+)?号(?!楼|院)"),
+    "t_building": re.compile(r"(?:(\d+)(?:、\d+)*|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
     "t_unit": re.compile(r"(\d+)单元"),
     "t_floor": re.compile(r"(负?\d+)(?:层|楼(?!\d))"),  # 负1层: the normalizer's basement form
     "t_room": re.compile(r"(\d+)(?:室|房|号房)"),

@@ -16,7 +16,8 @@ The pipeline, in order (each step a small pure function on a string):
 5. ``brackets``: a bracketed note without digits is dropped ((近地铁站), 【送货前电话联系】); one with digits
    is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence.
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
-   (3-2-101); every other punctuation mark or symbol becomes a space.
+   (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
+   and is kept; every other punctuation mark or symbol becomes a space.
 7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
    labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
    closing the address: 李先生收), form labels (收货地址：, 地址：) and postcodes (邮编310000).
@@ -138,14 +139,22 @@ def brackets(text: str) -> str:
 
 _HASH_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d)\s*#")
 _DASHES: Final[re.Pattern[str]] = re.compile(r"[‐‑‒–—―−~～]")
-_PUNCT: Final[re.Pattern[str]] = re.compile(r"[^\w\s-]|_")
+#: A list of numbers (29、31号; 102，103室; 13.14栋): the mark between two numbers is kept as 、, or the space
+#: step would glue them into one other number (2931号).
+_NUMBER_LIST: Final[re.Pattern[str]] = re.compile(
+    r"(?<=\d)\s*(?:[、，,]|[.．](?!\d+\s*(?:公里|千米|米|km|KM)))\s*(?=\d)"  # 3.5公里 is a distance
+)
+_PUNCT: Final[re.Pattern[str]] = re.compile(r"(?<!\d)、|、(?!\d)|[^\w\s、-]|_")
 _LONE_DASH: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])")
 
 
 def punctuation(text: str) -> str:
-    """Punctuation and symbols to spaces; keep ``-`` inside 3-2-101; ``3#`` is 3号."""
+    """Punctuation and symbols to spaces; keep ``-`` inside 3-2-101 and 、 between two numbers (29、31号);
+    ``3#`` is 3号."""
     if "#" in text:
         text = _HASH_NUMBER.sub(r"\1号", text)
+    if _NUMBER_LIST.search(text):
+        text = _NUMBER_LIST.sub("、", text)
     text = _PUNCT.sub(" ", _DASHES.sub("-", text))
     return _LONE_DASH.sub(" ", text) if "-" in text else text
 
