@@ -113,7 +113,6 @@ def number_conflicts(
     """Hard-number conflicts (module docstring): typed numbers first, else parsed components — but not
     parsed components where both addresses write the same numbers in the same order and only the parse
     cut them apart differently (御润财富城D323号: building D-323; …D323: building D + room 323)."""
-    same_runs = _same_number_runs(a, b)
     out: list[Conflict] = []
     for level in levels:
         if level in SAME_ROAD_ONLY and not _same_or_no_road(a, b):
@@ -133,7 +132,9 @@ def number_conflicts(
             # tends to read a room glued to the number as the number itself; no evidence either way
             continue
         ca, cb = a.comps.get(level), b.comps.get(level)
-        if ca and cb and _number(ca) != _number(cb) and not same_runs:
+        # the runs are read only here, where a parsed conflict is about to be drawn: a link compares
+        # millions of candidate pairs, almost none of which get this far
+        if ca and cb and _number(ca) != _number(cb) and not _same_number_runs(a, b):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
 
@@ -212,7 +213,7 @@ def road_key(view: AddressView) -> str | None:
     value = view.comps.get("road")
     if not value:
         return None
-    if _BARE_ROAD.fullmatch(value):
+    if len(value) <= 3 and _BARE_ROAD.fullmatch(value):  # the length first: road_key runs per candidate
         for name in _NAME_BEFORE_ROAD:
             head = view.comps.get(name)
             if head and head + value in view.text:
