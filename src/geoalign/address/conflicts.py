@@ -46,8 +46,8 @@ from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
 HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
 #: Hard numbers compared only when both addresses name the same road, or neither names one (another
-#: road's number says nothing about this one, and a road conflict is reported on its own; but 新洲村55号
-#: and 新洲村56号 are two doors of one village: rules/v4, docs/rules.md). One side with a road and the
+#: road's number says nothing about this one, and a road conflict is reported on its own; but 青石村55号
+#: and 青石村56号 are two doors of one village: rules/v4, docs/rules.md). One side with a road and the
 #: other without is not compared: the first 号 number of a record without a road is as often a building
 #: of a compound (翠柏小区12号 vs 和平路300号翠柏小区12号).
 SAME_ROAD_ONLY: Final[frozenset[str]] = frozenset({"roadno"})
@@ -112,7 +112,7 @@ def number_conflicts(
 ) -> list[Conflict]:
     """Hard-number conflicts (module docstring): typed numbers first, else parsed components — but not
     parsed components where both addresses write the same numbers in the same order and only the parse
-    cut them apart differently (御润财富城D323号: building D-323; …D323: building D + room 323)."""
+    cut them apart differently (华府商城D323号: building D-323; …D323: building D + room 323)."""
     out: list[Conflict] = []
     for level in levels:
         if level in SAME_ROAD_ONLY and not _same_or_no_road(a, b):
@@ -179,7 +179,7 @@ def _sub_number_conflict(text_a: str, text_b: str, number: str) -> Conflict | No
 
 
 def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bool:
-    """Without a road, one text also writes the other's number (吓屋村18号吓屋村19号旁…B栋 vs 吓屋村19号B栋:
+    """Without a road, one text also writes the other's number (石化村18号石化村19号旁…B栋 vs 石化村19号B栋:
     a record that names its neighbour's door first): no evidence of two doors."""
     if road_key(a) is not None:
         return False

@@ -157,7 +157,7 @@ _DIGIT_DOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"\d[A-Za-zＡ-Ｚａ-�
 def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
     """Join a door letter the tagger split off a road number back into it.
 
-    The tagger reads 格塘路109A号 as one road number (109-A) in one address and as road number 109 +
+    The tagger reads 学林路109A号 as one road number (109-A) in one address and as road number 109 +
     building A号 in another (the admin prefix in front changes its context), so the same door conflicted
     with itself. NAACL and CCKS label such a run as one road number; a building letter comes after the
     号 (109号A座), not before it. Only a road-number span ending in a digit, directly followed by a span
