@@ -143,16 +143,15 @@ class BinaryReport:
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return _ratio(self.tp, self.tp + self.fp)
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return _ratio(self.tp, self.tp + self.fn)
 
     @property
     def f1(self) -> float:
-        total = 2 * self.tp + self.fp + self.fn
-        return 2 * self.tp / total if total else 0.0
+        return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn)  # as classification_report's
 
     def to_dict(self) -> dict[str, Any]:
         return {
