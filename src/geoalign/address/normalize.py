@@ -153,8 +153,7 @@ def punctuation(text: str) -> str:
     ``3#`` is 3号."""
     if "#" in text:
         text = _HASH_NUMBER.sub(r"\1号", text)
-    if _NUMBER_LIST.search(text):
-        text = _NUMBER_LIST.sub("、", text)
+    text = _NUMBER_LIST.sub("、", text)
     text = _PUNCT.sub(" ", _DASHES.sub("-", text))
     return _LONE_DASH.sub(" ", text) if "-" in text else text
 
