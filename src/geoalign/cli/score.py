@@ -149,8 +149,15 @@ def _start_pool(spec: ScorerSpec, workers: int) -> ProcessPoolExecutor:
 @contextlib.contextmanager
 def _pool(spec: ScorerSpec, workers: int) -> Iterator[ProcessPoolExecutor | None]:
     """The worker pool of ``--workers N`` (None for one worker). On an error or an interrupt the chunks
-    still queued are cancelled (scoring them would only delay the exit); on every exit the workers are
-    waited for, so none outlives the command."""
+    still queued are cancelled (scoring them would only delay the exit); on every exit the workers and
+    the executor's manager thread are waited for, so none outlives the command.
+
+    One ``shutdown(wait=True, cancel_futures=True)``, not a ``wait=False`` one first: the first shutdown
+    call drops the executor's thread handle, so a second ``wait=True`` returned at once, and the manager
+    thread was still closing its wake-up pipe when the interpreter's exit hook wrote to it ("OSError:
+    [Errno 9] Bad file descriptor" as the command's last line, seen once on a loaded CI machine; the
+    hook's write is unguarded in CPython 3.11).
+    """
     if workers <= 1:
         yield None
         return
@@ -158,10 +165,9 @@ def _pool(spec: ScorerSpec, workers: int) -> Iterator[ProcessPoolExecutor | None
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=True)
+    pool.shutdown(wait=True)
 
 
 def _scorer(spec: ScorerSpec, pool: ProcessPoolExecutor | None, workers: int) -> tuple[Any, tuple[str, str]]:
