@@ -80,6 +80,12 @@ def test_spaces_only_between_latin_words() -> None:
         ("杭州市文三路369号3号楼501 王先生 13812345678", "杭州市文三路369号3号楼501"),
         ("杭州市文三路369号沿街9 +8613812345678", "杭州市文三路369号沿街9"),
         ("杭州市文三路369号501 0571-88881234", "杭州市文三路369号501"),
+        # a road or district beside a phone number starts with a surname (成, 屈) but is the place
+        ("成业路 15998765432", "成业路"),
+        ("屈原区 18623456789", "屈原区"),
+        ("李先生 13812345678 成业路", "成业路"),
+        # the words beside the phone number are all the text: kept, never erased to an empty address
+        ("王府井 13812345678", "王府井"),
     ],
 )
 def test_noise_removed(text: str, expected: str) -> None:
@@ -474,7 +480,8 @@ def test_cleaning_fast_path_agrees_with_clean(text: str, limit: int) -> None:
         ("杭州市学林路29, 31号", "杭州市学林路29、31号"),
         ("深圳市枫丹花园13.14.15栋", "深圳市枫丹花园13、14、15栋"),
         ("文三路369号、学院路1号", "文三路369号学院路1号"),  # not between two numbers: punctuation
-        ("距离地铁站3.5公里", "距离地铁站35公里"),  # a distance, not a list
+        ("距离地铁站3.5公里", "距离地铁站3.5公里"),  # a distance, not a list: its decimal point is kept
+        ("通惠中路29、三十一号", "通惠中路29、31号"),  # the next number in Chinese numerals
     ],
 )
 def test_a_list_of_numbers_keeps_its_mark(text: str, expected: str) -> None:
@@ -487,3 +494,19 @@ def test_a_list_of_numbers_types_its_first_number() -> None:
 
     assert typed_numbers(normalize("平安路76、78、80号"))["t_hao"] == "76"
     assert typed_numbers(normalize("枫丹花园13.14.15栋"))["t_building"] == "13"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the punctuation step makes the dash a space (3栋 104): the room number is still one
+        ("杭州市文三路369号3栋-104 13812345678", "杭州市文三路369号3栋104"),
+        ("杭州市文三路369号-2 13812345678", "杭州市文三路369号2"),
+        ("杭州市桂花巷10304 13812345678", "杭州市桂花巷10304"),  # a five-digit door number
+        # a four-character place word before a phone number is no recipient's name
+        ("杭州市文三路18号金色花庭 0571-88881234", "杭州市文三路18号金色花庭"),
+        ("杭州市文三路18号 王小明 13812345678", "杭州市文三路18号"),
+    ],
+)
+def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: str, expected: str) -> None:
+    assert normalize(text) == expected

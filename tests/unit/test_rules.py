@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from geoalign.address.analyze import analyze
-from geoalign.address.conflicts import HARD_NUMBERS, conflicts
+from geoalign.address.conflicts import HARD_NUMBERS, conflicts, other_half
 from geoalign.errors import InputError
 from geoalign.link.candidates import Record, SamePlaceJudge, view_conflicts
 from geoalign.scorers.rules import RULES_VERSION, RuleScorer, decide_pair, with_rules
@@ -88,6 +88,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("成都市锦江区红星路三段99号", "成都市锦江区红星路一段99号", ["another_road"]),
         ("成都市锦江区春熙路南段8号", "成都市锦江区春熙路北段8号", ["another_road"]),
         ("成都市锦江区春熙路南段8号", "成都市锦江区春熙路8号", []),  # one side omits the section
+        # a shared POI makes a one-character road difference a likely misspelling, but not between
+        # the halves of one road (a chain's branches on 人民北路 and 人民南路 are two shops)
+        ("杭州市人民北路88号星光咖啡", "杭州市人民南路88号星光咖啡", ["another_road"]),
+        ("杭州市人民路88号星光咖啡", "杭州市人明路88号星光咖啡", ["another_road_weak"]),
         # the parse cuts 中关村南大街 into 中关村 | 南大街: the road takes its name back
         ("北京市海淀区中关村大街27号", "北京市海淀区中关村南大街27号", ["another_road"]),
         ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
@@ -391,3 +395,19 @@ def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None
     (m,) = judge((0.2, 0.5, 0.3)).score([AddressPair(a, b)])
     assert isinstance(m, Match)
     assert "floor_in_room" not in ((m.explanation or {}).get("rules") or [])
+
+
+@pytest.mark.parametrize(
+    ("ra", "rb", "expected"),
+    [
+        ("人民北路", "人民南路", True),
+        ("庆丰西路", "庆丰东路", True),
+        ("延安中路", "延安东路", True),
+        ("人民路", "人民南路", False),  # one side without the direction: not two halves
+        ("人民路", "人明路", False),
+        ("北京路", "南京路", True),  # two roads named after directions: no misspelling either
+        ("人民北路", "人民北路", False),
+    ],
+)
+def test_other_half(ra: str, rb: str, expected: bool) -> None:
+    assert other_half(ra, rb) is expected

@@ -89,6 +89,7 @@ _BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|�
 #: Components whose value can be the cut-off head of such a road (中关村 | 南大街); not admin levels or
 #: towns, whose main streets are often called just 东大街.
 _NAME_BEFORE_ROAD: Final[tuple[str, ...]] = ("community", "poi", "devzone")
+_DIRECTIONS: Final[str] = "东西南北中"
 #: A section of a road, by number (三段 → 3段) or by side (南段, 中段): part of the road's name.
 _SECTION: Final[re.Pattern[str]] = re.compile(r"(?:\d+|[东西南北中])段")
 
@@ -237,10 +238,22 @@ def _road_key(value: str, text: str) -> str | None:
     return key if _ROAD_NAME.search(key) else None
 
 
+def other_half(ra: str, rb: str) -> bool:
+    """The two road names differ only in direction characters: mostly the two halves of one road
+    (人民北路 / 人民南路, 庆丰西路 / 庆丰东路), numbered each on its own, so one number names two places;
+    also two roads named after directions (北京路 / 南京路). Either way not the misspelling of one name
+    that another one-character difference with a shared POI usually is (docs/rules.md)."""
+    if len(ra) != len(rb) or ra == rb:
+        return False
+    return all(x == y or (x in _DIRECTIONS and y in _DIRECTIONS) for x, y in zip(ra, rb, strict=True))
+
+
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another road. ``another_road`` where the difference is the one a similarity model cannot see:
     names that are near misses (at most ``NEAR_EDITS`` character edits: 延安东路 / 延安西路, 长江路 /
-    长江中路, sections) on two street addresses (both give a road number) that share no POI.
+    长江中路, sections) on two street addresses (both give a road number) that share no POI; a shared
+    POI makes a one-character difference a likely misspelling, except between the halves of one road
+    (``other_half``: 人民北路 / 人民南路), which a shared shop name does not join (a chain's branches).
     ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
     shop's record may name the cross street), or addresses located by a compound that fronts several
     roads (阳光花园 on 文三路 and on 学院路), or without road numbers."""
@@ -251,7 +264,7 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
             Levenshtein.distance(ra, rb) <= NEAR_EDITS
             and a.typed.get(TYPED_OF["roadno"]) is not None
             and b.typed.get(TYPED_OF["roadno"]) is not None
-            and not (poi_a and poi_a == poi_b)
+            and (not (poi_a and poi_a == poi_b) or other_half(ra, rb))
         )
         return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
     return None

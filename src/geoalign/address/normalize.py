@@ -140,11 +140,18 @@ def brackets(text: str) -> str:
 _HASH_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d)\s*#")
 _DASHES: Final[re.Pattern[str]] = re.compile(r"[‐‑‒–—―−~～]")
 #: A list of numbers (29、31号; 102，103室; 13.14栋): the mark between two numbers is kept as 、, or the space
-#: step would glue them into one other number (2931号).
+#: step would glue them into one other number (2931号). The next number may be written in Chinese
+#: numerals before its unit (29、三十一号), which the numerals step turns into digits later.
+_LIST_NUMBER = rf"\d|[{NUMERAL_CHARS}]+(?:号|栋|幢|座|室|楼|层|单元)"
+#: The decimal point of a distance (3.5公里), kept: as a space it would glue 3.5 into 35.
+_DISTANCE = r"\d+\s*(?:公里|千米|米|km|KM)"
+_DECIMAL_POINT = rf"(?<=\d)[.．](?={_DISTANCE})"
 _NUMBER_LIST: Final[re.Pattern[str]] = re.compile(
-    r"(?<=\d)\s*(?:[、，,]|[.．](?!\d+\s*(?:公里|千米|米|km|KM)))\s*(?=\d)"  # 3.5公里 is a distance
+    rf"(?<=\d)\s*(?:[、，,]|[.．](?!{_DISTANCE}))\s*(?={_LIST_NUMBER})"
 )
-_PUNCT: Final[re.Pattern[str]] = re.compile(r"(?<!\d)、|、(?!\d)|[^\w\s、-]|_")
+_PUNCT: Final[re.Pattern[str]] = re.compile(
+    rf"(?<!\d)、|、(?!{_LIST_NUMBER})|(?!{_DECIMAL_POINT})[^\w\s、-]|_"
+)
 _LONE_DASH: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z])-|-(?![0-9A-Za-z])")
 
 
@@ -203,8 +210,13 @@ _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机�
 # A whole mobile number written after the address's last number and a space (6号楼101 13812345678): the
 # number before the space ends at a Chinese character, so it is a room or house number, not the first
 # group of a spaced phone number; only an unbroken 11-digit mobile or a landline with its dash
-# (0571-88881234) is taken there (a spaced group could still be part of a longer code).
-_AFTER_ROOM_NUMBER = "(?:" + "|".join(rf"(?<=[\u3400-\u9fff]\d{{{n}}}\s)" for n in range(1, 5)) + ")"
+# (0571-88881234) is taken there (a spaced group could still be part of a longer code). The room number
+# may stand one space after its word, where the punctuation step made a space of a dash (3栋-104 → 3栋 104).
+_AFTER_ROOM_NUMBER = (
+    "(?:"
+    + "|".join(rf"(?<=[\u3400-\u9fff]{gap}\d{{{n}}}\s)" for n in range(1, 6) for gap in ("", r"\s"))
+    + ")"
+)
 _PHONE_WHOLE = r"(?:(?:\+?86)?1[3-9]\d{9}|0\d{2,3}-\d{7,8})"
 _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
 _PHONE: Final[re.Pattern[str]] = re.compile(
@@ -212,7 +224,7 @@ _PHONE: Final[re.Pattern[str]] = re.compile(
     r"(?![\s-]?\d)",
     re.IGNORECASE,
 )
-#: The ~150 commonest single-character surnames; a 2-4 character word next to a phone number that starts
+#: The ~150 commonest single-character surnames; a 2-3 character word next to a phone number that starts
 #: with one of them is taken for the recipient's name.
 _SURNAMES: Final[str] = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -223,9 +235,15 @@ _SURNAMES: Final[str] = (
     "苑迟邝"
 )
 _SEP = r"[\s,，;；:：/|]"
-_NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]{{1,3}}|[\u4e00-\u9fff]{{1,2}}(?:先生|女士|小姐)"
+#: Last characters of a place word, never of a person's name: 成业路 and 屈原区 start with a surname
+#: (成, 屈) but are a road and a district, and an address that is only a road beside a phone number
+#: must keep its road.
+_PLACE_END = "省市区县镇乡村路街道巷弄号栋幢楼室层厦苑园庭府"
+#: A name is 2-3 characters: a 4-character word beside a phone number is more often a place (金色蓝庭).
+_NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?<![{_PLACE_END}])|[\u4e00-\u9fff]{{1,2}}(?:先生|女士|小姐)"
 _NAME_BEFORE_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?:^|(?<={_SEP}))(?:{_NAME}){_SEP}*(?=\x00)")
 _NAME_AFTER_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?<=\x00){_SEP}*(?:{_NAME})(?={_SEP}|$)")
+_HAS_WORD: Final[re.Pattern[str]] = re.compile(r"[^\W_]")
 _LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
     r"(?:收件人|收货人|联系人|收件|姓名)\s*[:：]?\s*"
     rf"(?:(?:[\u4e00-\u9fff]{{1,4}}|[A-Za-z ]{{1,20}})(?={_SEP}|$))?"
@@ -249,9 +267,9 @@ def noise(text: str) -> str:
         # right next to a phone number can be found, then drop names and marks together.
         marked = _PHONE.sub("\x00", text)
         if marked != text:
-            marked = _NAME_BEFORE_PHONE.sub("", marked)
-            marked = _NAME_AFTER_PHONE.sub("", marked)
-            text = marked.replace("\x00", " ")
+            unnamed = _NAME_AFTER_PHONE.sub("", _NAME_BEFORE_PHONE.sub("", marked))
+            # the words beside the phone number were all there was: they were the place, not a name
+            text = (unnamed if _HAS_WORD.search(unnamed) else marked).replace("\x00", " ")
     if "收" in text or "联系人" in text or "姓名" in text:
         text = _LABELLED_NAME.sub(" ", text)
     if "地址" in text or "地区" in text:

@@ -46,7 +46,11 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: partial : not ratio kept) instead of moving the exact mass to partial_match; a road number is also
 #: compared without a road; admin_only (the same divisions alone, with or without the levels above);
 #: a phone number after a room number and a space is noise (session 21).
-RULES_VERSION: Final[str] = "rules/v4"
+#: v5: the two halves of one road (人民北路 / 人民南路) are another road even where both name the same
+#: POI; a place word beside a phone number (成业路 13812345678) is no recipient's name; a phone number
+#: after a room number written with a dash or five digits is noise; 29、三十一号 is a list and 3.5公里
+#: keeps its decimal point (session 22).
+RULES_VERSION: Final[str] = "rules/v5"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
