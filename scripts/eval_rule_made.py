@@ -7,7 +7,9 @@ Draws ``--n`` addresses from the corpus (seeded; every string of the CCKS slice'
 out first when ``--exclude-ccks`` is given), rewrites each with every transformation of
 ``geoalign.address.synth`` that applies (drop the province, Chinese numerals, a phone number added, the
 building or road number changed, one character of the road name changed …) and scores each pair with
-the judges asked for. Prints, per transformation, the label the rewrite means, how many pairs, and the
+the judges asked for; then with the rewrites of ``geoalign.address.synth_eval``, which no training
+pair uses (another district, a former division name, traditional characters, a field label, the room
+left out). Prints, per transformation, the label the rewrite means, how many pairs, and the
 share each judge answers with that label (with the whole answer distribution). ``--show K`` prints up
 to K misses of each transformation to standard error, to read; nothing is written anywhere.
 
@@ -27,9 +29,11 @@ import argparse
 import random
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from geoalign.address.synth import TRANSFORMS, generate_pairs
+from geoalign.address.synth_eval import EVAL_TRANSFORMS
 from geoalign.io.labels import read_labelled_pairs
 from geoalign.scorers.spec import ScorerSpec
 from geoalign.scorers.structured_train import is_test_query
@@ -58,7 +62,7 @@ def draw(corpus: str, n: int, seed: int, exclude: set[str]) -> list[str]:
     return random.Random(seed).sample(pool, n)
 
 
-def judge(name: str, pairs: list[tuple[str, str, str, str]], batch: int = 512) -> list[str]:
+def judge(name: str, pairs: Sequence[tuple[str, str, str, str]], batch: int = 512) -> list[str]:
     scorer = JUDGES[name]().build()
     labels: list[str] = []
     for start in range(0, len(pairs), batch):
@@ -83,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--judges: unknown {unknown or names}; choose from {sorted(JUDGES)}")
     exclude = frozen_fold_strings(args.exclude_ccks) if args.exclude_ccks else set()
     addresses = draw(args.corpus, args.n, args.seed, exclude)
+    # the training rewrites first, as before, so their rows do not move when evaluation ones are added
     pairs = generate_pairs(addresses, seed=args.pair_seed, per_address=len(TRANSFORMS))
+    pairs += generate_pairs(
+        addresses, seed=args.pair_seed, per_address=len(EVAL_TRANSFORMS), transforms=EVAL_TRANSFORMS
+    )
     answers = {name: judge(name, pairs) for name in names}
 
     print(
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| rewrite | label it means | pairs | " + " | ".join(f"{n}: as meant" for n in names) + " |")
     print("|---|---|---:|" + "---:|" * len(names))
-    for how, (_, meant) in TRANSFORMS.items():
+    for how, meant in [(how, meant) for how, (_, meant) in {**TRANSFORMS, **EVAL_TRANSFORMS}.items()]:
         rows = [i for i, p in enumerate(pairs) if p[3] == how]
         if not rows:
             continue
@@ -106,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 for i in misses:
                     a, b, _, _ = pairs[i]
                     print(f"[{name}] {how}: {a} | {b} -> {answers[name][i]}", file=sys.stderr)
-        print(f"| {how} | {meant} | {len(rows)} | " + " | ".join(cells) + " |")
+        shown = how if how in TRANSFORMS else f"{how} (evaluation only)"
+        print(f"| {shown} | {meant} | {len(rows)} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -26,6 +26,8 @@ def test_reports_each_rewrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     rewrites = {row.split(" | ")[0].lstrip("| ") for row in rows}
     # these apply to every address above
     assert {"drop_province", "full_width", "noise_phone", "another_road_number"} <= rewrites
+    # and the evaluation-only ones, marked as such
+    assert {"another_district (evaluation only)", "traditional (evaluation only)"} <= rewrites
     for row in rows:
         share = float(row.split(" | ")[3].split(" ")[0])
         assert 0.0 <= share <= 1.0

@@ -157,3 +157,13 @@ def test_a_non_finite_row_fails_only_its_item(xlmr: Path) -> None:
     results = scorer.score([PAIRS[0], PAIRS[2]], explain=False)
     assert isinstance(results[1], ItemError) and results[1].code == "non_finite_output"
     assert "fp32 model produced non-finite logits" in results[1].message
+
+
+def test_traditional_characters_are_read_as_simplified(xlmr: Path) -> None:
+    """The vocabulary and the training text are simplified: 西湖區 and 西湖区 are one input, one answer."""
+    scorer = TorchScorer(load_checkpoint(xlmr))
+    simplified, traditional = scorer.score(
+        [AddressPair("杭州市西湖区文一路3号", "文一路3号"), AddressPair("杭州市西湖區文一路3號", "文一路3號")]
+    )
+    assert isinstance(simplified, Match) and isinstance(traditional, Match)
+    assert traditional.probabilities == simplified.probabilities

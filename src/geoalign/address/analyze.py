@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from geoalign.address.normalize import fold_simplified
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.address.variants import fold_variants
 from geoalign.types import COMPONENT_NAMES, Components, ItemError
@@ -202,8 +203,9 @@ def view_from_components(
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))
     skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
-    # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text.
-    tail = parsed.raw[skeleton_end:]
+    # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text,
+    # in simplified characters as the tagger read it (東門 and 东门 are one tail).
+    tail = fold_simplified(parsed.raw)[skeleton_end:]
     content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
     return AddressView(
         text=text,

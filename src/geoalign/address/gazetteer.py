@@ -413,6 +413,43 @@ def numeral_names() -> frozenset[str]:
     return frozenset(n for n in names if any(ch in NUMERAL_CHARS for ch in n))
 
 
+@cache
+def _children() -> dict[str, tuple[Division, ...]]:
+    """parent code → its divisions, built once (a pass over the 41,934 divisions) on first use."""
+    out: dict[str, list[Division]] = {}
+    for division in _data().by_code.values():
+        out.setdefault(division.parent_code, []).append(division)
+    return {parent: tuple(children) for parent, children in out.items()}
+
+
+def siblings(code: str) -> tuple[Division, ...]:
+    """The other divisions under the same parent at the same level (西湖区 → 上城区, 拱墅区 …), in the
+    data's order; empty for an unknown code."""
+    division = _data().by_code.get(code)
+    if division is None:
+        return ()
+    return tuple(
+        d for d in _children().get(division.parent_code, ()) if d.code != code and d.level == division.level
+    )
+
+
+@cache
+def _former_full_names() -> dict[str, tuple[str, ...]]:
+    """current code → its recorded former full names that name it alone and no current division."""
+    data = _data()
+    out: dict[str, list[str]] = {}
+    for old, codes in data.old.items():
+        if len(codes) == 1 and old not in data.old_is_short and old not in data.full:
+            out.setdefault(codes[0], []).append(old)
+    return {code: tuple(names) for code, names in out.items()}
+
+
+def former_names(code: str) -> tuple[str, ...]:
+    """Former full names of the division ``code`` (襄阳市 → 襄樊市) that became it alone and are no
+    current division's name: each reads as this division and nothing else."""
+    return _former_full_names().get(code, ())
+
+
 def renamed(old: str) -> list[Division]:
     """Current divisions a former name became: 襄樊/襄樊市 → [襄阳市]; 江干区 → [上城区, 钱塘区].
 

@@ -97,6 +97,17 @@ def to_simplified(text: str) -> str:
     return text
 
 
+def fold_simplified(raw: str) -> str:
+    """``raw`` in simplified characters where the conversion keeps every offset (one character for one),
+    else ``raw`` itself: the text the taggers, the gazetteer and the neural matcher read. All of them
+    learned simplified text (虎玉路18號光達美術館 tagged as written gave the POI 號光達美術館; 廣東省 is
+    no division name; traditional characters are missing from the neural vocabulary), while the rest of
+    the raw input (spacing, brackets, numbers) is what they were trained on. Offsets index both texts
+    alike: a parsed component's ``text`` stays the raw input's, its ``value`` is read in this text."""
+    folded = to_simplified(raw)
+    return folded if len(folded) == len(raw) else raw
+
+
 # ------------------------------------------------------------------------------------- simple steps
 
 _ASCII_UPPER: Final[dict[int, int]] = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}

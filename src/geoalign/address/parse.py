@@ -33,7 +33,7 @@ from geoalign.address import gazetteer
 from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Span, load_model
 from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
-from geoalign.address.normalize import normalize, upper, width
+from geoalign.address.normalize import fold_simplified, normalize, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
@@ -482,19 +482,20 @@ class Parser:
         tagger's reading would leave the address with no components at all. Only those addresses are
         decoded twice; every other parse is the tagger's, aligned afterwards (``align_admin``)."""
         tagger = self._tagger()
-        resolutions = [self._resolution(raw) for raw in raws]
-        spans = tagger.spans_many([raw[:MAX_TAG_CHARS] for raw in raws])
+        texts = [fold_simplified(raw) for raw in raws]
+        resolutions = [self._resolution(text) for text in texts]
+        spans = tagger.spans_many([text[:MAX_TAG_CHARS] for text in texts])
         again: list[int] = []
         forced: list[list[Span]] = []
-        for i, (raw, resolution, found) in enumerate(zip(raws, resolutions, spans, strict=True)):
+        for i, (text, resolution, found) in enumerate(zip(texts, resolutions, spans, strict=True)):
             if resolution is None or not _redundant_over_admin(found, resolution):
                 continue
-            names = forced_admin(raw, resolution)
+            names = forced_admin(text, resolution)
             if names:
                 again.append(i)
                 forced.append(names)
         if again:
-            redone = tagger.spans_many([raws[i][:MAX_TAG_CHARS] for i in again], forced)
+            redone = tagger.spans_many([texts[i][:MAX_TAG_CHARS] for i in again], forced)
             for i, found in zip(again, redone, strict=True):
                 spans[i] = found
         return list(zip(spans, resolutions, strict=True))
@@ -506,25 +507,26 @@ class Parser:
         normalized = normalize(raw)
         if resolution is not None:
             spans = align_admin(spans, resolution)
-        return normalized, join_door_letter(raw, attach_basement(raw, spans))
+        text = fold_simplified(raw)
+        return normalized, join_door_letter(text, attach_basement(text, spans))
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
     ) -> tuple[str, str, list[Row]]:
         """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
         normalized, spans = self._aligned(raw, spans, resolution)
+        text = fold_simplified(raw)
         rows = []
         for name, start, end in spans:
-            piece = raw[start:end]
-            rows.append((name, piece, start, end, _value(name, piece)))
+            rows.append((name, raw[start:end], start, end, _value(name, text[start:end])))
         return raw, normalized, rows
 
     def _components(self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None) -> Components:
         normalized, spans = self._aligned(raw, spans, resolution)
+        text = fold_simplified(raw)
         items = []
         for name, start, end in spans:
-            piece = raw[start:end]
-            items.append(Component(name, piece, start, end, _value(name, piece)))
+            items.append(Component(name, raw[start:end], start, end, _value(name, text[start:end])))
         return Components(raw=raw, normalized=normalized, items=tuple(items))
 
     def parse(self, text: str) -> Components:

@@ -37,15 +37,16 @@ Example (a made-up address)::
 ('杭州市西湖区文三路369号3栋2单元501室', 'exact_match', 'drop_province'), \
 ('浙江省杭州市西湖区文三路３６９号３栋２单元５０１室', 'exact_match', 'full_width')]
 
-Not covered yet: another district or city (needs a sibling division from the gazetteer), old division
-names (襄樊 → 襄阳) and traditional characters; add them as transformations with their label.
+More rewrites (another district, traditional characters, a former division name, the room left out,
+a form's field label) are in ``synth_eval``: they are for evaluating a judge, not in these training
+pairs.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from geoalign.types import Label
@@ -203,10 +204,12 @@ TRANSFORMS: Final[dict[str, tuple[Transform, Label]]] = {
 }
 
 
-def variants(address: str, rng: random.Random) -> list[tuple[str, Label, str]]:
-    """Every transformation that applies to ``address``: (variant, label, transformation name)."""
+def variants(
+    address: str, rng: random.Random, transforms: Mapping[str, tuple[Transform, Label]] = TRANSFORMS
+) -> list[tuple[str, Label, str]]:
+    """Every transformation of ``transforms`` that applies to ``address``: (variant, label, name)."""
     out: list[tuple[str, Label, str]] = []
-    for name, (transform, label) in TRANSFORMS.items():
+    for name, (transform, label) in transforms.items():
         new = transform(address, rng)
         if new is not None and new != address:
             out.append((new, label, name))
@@ -214,11 +217,15 @@ def variants(address: str, rng: random.Random) -> list[tuple[str, Label, str]]:
 
 
 def generate_pairs(
-    addresses: Iterable[str], seed: int, per_address: int
+    addresses: Iterable[str],
+    seed: int,
+    per_address: int,
+    transforms: Mapping[str, tuple[Transform, Label]] = TRANSFORMS,
 ) -> list[tuple[str, str, Label, str]]:
     """Up to ``per_address`` labelled pairs (address, variant, label, transformation) per address, drawn
-    without repetition from the transformations that apply (see the module docstring). Empty or
-    non-string addresses are skipped; ``per_address`` must be positive."""
+    without repetition from the transformations of ``transforms`` that apply (see the module docstring;
+    ``synth_eval.EVAL_TRANSFORMS`` holds more, for evaluation only). Empty or non-string addresses are
+    skipped; ``per_address`` must be positive."""
     if per_address < 1:
         from geoalign.errors import InputError
 
@@ -229,7 +236,7 @@ def generate_pairs(
             continue
         text = address.strip()
         rng = random.Random(f"{seed}\0{text}")
-        options = variants(text, rng)
+        options = variants(text, rng, transforms)
         rng.shuffle(options)
         pairs.extend((text, new, label, name) for new, label, name in options[:per_address])
     return pairs

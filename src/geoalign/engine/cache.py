@@ -27,8 +27,10 @@ from geoalign.types import Explains, HasVariant, Match, RuleVersioned, Scorer
 
 log = logging.getLogger(__name__)
 
-#: Bumped when the stored value or the key recipe changes, so old entries are never misread.
-KEY_VERSION = "v3"
+#: Bumped when the stored value or the key recipe changes, so old entries are never misread; also when
+#: a scorer's answers change without its model id (v4: neural scorers read traditional characters as
+#: simplified, session 22).
+KEY_VERSION = "v4"
 
 
 def cache_key(

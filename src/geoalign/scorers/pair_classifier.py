@@ -8,7 +8,8 @@ Here the scorer owns everything but the forward pass; a backend (``backend_torch
 (model id, variant, device). Adding a backend touches no other backend.
 
 * **clean**: safe cleaning only (``address.clean``: trim, control characters, ``max_chars``); neural
-  models were trained on raw text, so nothing is normalized.
+  models were trained on raw text, so nothing is normalized, but traditional characters are read as
+  simplified, one for one (``normalize.fold_simplified``: the vocabularies hold simplified text).
 * **encode**: every distinct address is tokenized once (a join scores one address against many), through
   a bounded, locked LRU (the engine prepares from several threads), and pairs are assembled with the
   tokenizer's own pair template (``[CLS] a [SEP] b [SEP]`` for BERT, ``<s> a </s></s> b </s>`` for
@@ -34,6 +35,7 @@ import numpy as np
 
 from geoalign._extras import require
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.normalize import fold_simplified
 from geoalign.engine.batching import DEFAULT_MAX_BATCH, pad_batch, plan_batches, truncate_pair_lengths
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result
@@ -371,7 +373,11 @@ class PairClassifierScorer:
                 cleaned.append((a, b))
         t1 = time.perf_counter()
         good = [c for c in cleaned if not isinstance(c, ItemError)]
-        encoded = iter(self.encoder.encode_pairs([(a.text, b.text) for a, b in good]))
+        # simplified characters, one for one (offsets kept for the truncation report): the vocabulary
+        # and the training text are simplified; nothing else of the raw text changes
+        encoded = iter(
+            self.encoder.encode_pairs([(fold_simplified(a.text), fold_simplified(b.text)) for a, b in good])
+        )
         t2 = time.perf_counter()
         timings = {
             "normalize": (t1 - t0) * 1000 / max(len(pairs), 1),

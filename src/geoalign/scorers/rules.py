@@ -35,6 +35,7 @@ from typing import Any, Final
 from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import Conflict, conflicts
+from geoalign.address.normalize import fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
@@ -205,7 +206,7 @@ def decide_pair(
     lift: str | None = None
     if text_a == text_b:
         lift = "identical"
-    elif not _notes_are_noise(text_a, text_b):
+    elif not _notes_are_noise(fold_simplified(text_a), fold_simplified(text_b)):
         lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
     elif a.text == b.text:
         lift = "same_normalized"
