@@ -95,7 +95,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # the parse cuts 中关村南大街 into 中关村 | 南大街: the road takes its name back
         ("北京市海淀区中关村大街27号", "北京市海淀区中关村南大街27号", ["another_road"]),
         ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
-        ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district"]),
+        # the same street address in another district of the same city: another place outright
+        ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district_same_road"]),
+        ("杭州市西湖区文三路369号", "杭州市上城区文三路371号", ["another_district", "another_road_number"]),
+        # ... unless a shared street office or POI pins the place (the district is then a slip)
+        ("深圳市宝安区新安街道学林路12号", "深圳市龙华区新安街道学林路12号", ["another_district"]),
+        ("杭州市西湖区文三路369号星河大厦", "杭州市上城区文三路369号星河大厦", ["another_district"]),
         # typed numbers first: two writings of one number agree
         ("杭州市西湖区人民路三百六十号", "杭州市西湖区人民路360号", []),
         ("上海市浦东新区张杨路500号0501室", "上海市浦东新区张杨路500号501室", []),
@@ -128,7 +133,7 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # one side with a road: its number says nothing about a compound's building number
         ("翠柏小区12号", "和平路300号翠柏小区12号", []),
         # an admin name is no side
-        ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district"]),
+        ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district_same_road"]),
         # a basement and the ground floor are two floors; a floor letter is how the floor is written
         ("上海市闵行区七莘路3588号B1层", "上海市闵行区七莘路3588号1层", ["another_floor"]),
         ("杭州市滨江区江南大道3850号11F", "杭州市滨江区江南大道3850号11层", []),
@@ -191,10 +196,22 @@ def test_cap_another_road_conditions_on_not_exact() -> None:
     assert sure.probabilities == pytest.approx({"exact_match": 0.0, "partial_match": 1.0, "not_match": 0.0})
     # another district: the same conditioning
     [district] = judge((0.6, 0.1, 0.3)).score(
-        [AddressPair("浙江省宁波市鄞州区天童南路588号", "浙江省宁波市海曙区天童南路588号")]
+        [AddressPair("浙江省宁波市鄞州区天童南路588号", "浙江省宁波市海曙区学林路588号")]
     )
     assert isinstance(district, Match) and district.explanation is not None
     assert district.explanation["rules"] == ["another_district"] and district.label == "not_match"
+    assert district.probabilities == pytest.approx(
+        {"exact_match": 0.0, "partial_match": 0.25, "not_match": 0.75}
+    )
+    # ... but the same street address in another district is another place: not_match outright
+    [same_road] = judge((0.6, 0.3, 0.1)).score(
+        [AddressPair("浙江省宁波市鄞州区天童南路588号", "浙江省宁波市海曙区天童南路588号")]
+    )
+    assert isinstance(same_road, Match) and same_road.explanation is not None
+    assert same_road.explanation["rules"] == ["another_district_same_road"]
+    assert same_road.probabilities == pytest.approx(
+        {"exact_match": 0.0, "partial_match": 0.0, "not_match": 1.0}
+    )
 
 
 def test_cap_another_city_is_not_match() -> None:
@@ -273,7 +290,7 @@ def test_explain_is_forwarded_and_wrapping_twice_is_refused() -> None:
 
 def test_decide_pair_with_a_rule_switched_off() -> None:
     a, b = analyze("杭州市西湖区文三路369号"), analyze("杭州市上城区文三路369号")
-    assert decide_pair(a.text, b.text, a, b).cap == "partial_match"
+    assert decide_pair(a.text, b.text, a, b).cap == "not_match"
     off = frozenset({"another_building"})
     decision = decide_pair(a.text, b.text, a, b, off)
     assert decision.cap is None and decision.lift is None

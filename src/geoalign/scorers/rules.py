@@ -50,7 +50,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v5: the two halves of one road (人民北路 / 人民南路) are another road even where both name the same
 #: POI; a place word beside a phone number (成业路 13812345678) is no recipient's name; a phone number
 #: after a room number written with a dash or five digits is noise; 29、三十一号 is a list and 3.5公里
-#: keeps its decimal point (session 22).
+#: keeps its decimal point; the same road and number in another district of the same city is another
+#: place (another_district_same_road, not_match) (session 22).
 RULES_VERSION: Final[str] = "rules/v5"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -58,6 +59,7 @@ CAPS: Final[dict[str, str]] = {
     "another_province": "not_match",
     "another_city": "not_match",
     "another_district": "partial_match",
+    "another_district_same_road": "not_match",
     "another_road": "partial_match",
     "another_road_weak": "partial_match",
     "another_road_number": "partial_match",
