@@ -42,6 +42,14 @@ def test_match_human_and_json(capsys):
     assert houseno and houseno[0]["status"] == "conflict"
 
 
+def test_match_says_which_rule_changed_the_answer_and_on_what(capsys):
+    assert main(["match", "浙江省嘉兴市学林北路100号星河广场", "浙江省嘉兴市学林南路100号星河广场"]) == 0
+    text = capsys.readouterr().out
+    assert "学林北路  | 学林南路  [conflict]" in text  # similar names, two roads
+    assert "rules: another_road (road 学林北路 | 学林南路)" in text
+    assert text.startswith("label: partial_match") or text.startswith("label: not_match")
+
+
 def test_match_bad_input_is_a_clear_error(capsys):
     assert main(["match", "   ", B]) == 2
     assert "empty" in capsys.readouterr().err

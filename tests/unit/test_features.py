@@ -225,3 +225,16 @@ def test_every_block_lands_under_its_own_name():
     assert f["t_room_state"] == 1.0 and f["t_hao_state"] == 3.0
     assert f["gaz_prov_state"] == 3.0 and f["gaz_city_state"] == 4.0 and f["gaz_conflict"] == 1.0
     assert f["roomno_state"] == 1.0 and f["road_state"] == 3.0 and f["houseno_state"] == 1.0
+
+
+def test_a_component_the_rules_call_another_place_is_a_conflict_however_similar():
+    from geoalign.address.analyze import analyze
+
+    a, b = analyze("杭州市人民北路88号星光咖啡"), analyze("杭州市人民南路88号星光咖啡")
+    cmp = by_name(compare_components(a, b))
+    assert cmp["road"].status == "conflict"
+    assert cmp["poi"].status == "agree"
+    district = by_name(
+        compare_components(analyze("杭州市西湖区文三路369号"), analyze("杭州市上城区文三路369号"))
+    )
+    assert district["district"].status == "conflict"

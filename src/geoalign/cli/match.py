@@ -30,6 +30,11 @@ def format_match(match: Match) -> str:
         for c in components:
             a, b = c["a"] or "-", c["b"] or "-"
             lines.append(f"  {c['name']:<{width}}  {a:<{left}}  | {b}  [{c['status']}]")
+    rules: list[str] = (match.explanation or {}).get("rules", [])
+    if rules:
+        # which rule changed the scorer's answer, and on what: the reason a user looks for first
+        why = [f"{c['name']} {c['a']} | {c['b']}" for c in (match.explanation or {}).get("conflicts", [])]
+        lines.append("rules: " + ", ".join(rules) + (f" ({'; '.join(why)})" if why else ""))
     lines.append(f"scorer: {match.scorer} ({match.model})")
     return "\n".join(lines)
 

@@ -36,6 +36,7 @@ from geoalign.address.analyze import (
     char_positions,
     view_from_components,
 )
+from geoalign.address.conflicts import conflicts
 from geoalign.types import ComponentComparison, ComponentStatus
 
 NAN: Final[float] = math.nan
@@ -358,8 +359,11 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
     """Per-component agreement for the explanation, coarse to fine; components in neither are left out.
 
     Numbers agree only when equal (else conflict); text components agree when equal, are similar when
-    one contains the other or their similarity is high, and conflict otherwise.
+    one contains the other or their similarity is high, and conflict otherwise, or wherever the rule
+    layer's definition of another place (``address.conflicts``) names the component: 人民北路 and
+    人民南路 look similar, but they are two roads, and the explanation must not say otherwise.
     """
+    named = {c.component for c in conflicts(a, b)}
     out: list[ComponentComparison] = []
     for level in LEVELS:
         va, vb = a.comps.get(level), b.comps.get(level)
@@ -372,7 +376,7 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
             status = "only_a"
         elif va == vb:
             status = "agree"
-        elif level in NUMBER_LEVELS:
+        elif level in NUMBER_LEVELS or level in named:
             status = "conflict"
         elif va in vb or vb in va or fuzz.ratio(va, vb) / 100.0 >= _TEXT_SIMILAR:
             status = "similar"
