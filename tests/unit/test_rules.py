@@ -92,6 +92,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # the halves of one road (a chain's branches on 人民北路 and 人民南路 are two shops)
         ("杭州市人民北路88号星光咖啡", "杭州市人民南路88号星光咖啡", ["another_road"]),
         ("杭州市人民路88号星光咖啡", "杭州市人明路88号星光咖啡", ["another_road_weak"]),
+        # ... nor between two numbered roads (a digit is not what a misspelling changes)
+        ("杭州市下沙11号大街349号星河机械公司", "杭州市下沙21号大街349号星河机械公司", ["another_road"]),
+        # a 号 number only typed, no road on either side: two doors (shops) of one compound
+        ("铁岭市星河小区29楼21号门市", "铁岭市星河小区29楼22号门市", ["another_road_number"]),
         # the parse cuts 中关村南大街 into 中关村 | 南大街: the road takes its name back
         ("北京市海淀区中关村大街27号", "北京市海淀区中关村南大街27号", ["another_road"]),
         ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
@@ -423,6 +427,9 @@ def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None
         ("人民路", "人民南路", False),  # one side without the direction: not two halves
         ("人民路", "人明路", False),
         ("北京路", "南京路", True),  # two roads named after directions: no misspelling either
+        ("11号大街", "21号大街", True),  # two numbered roads
+        ("文1路", "文2路", True),
+        ("文1路", "文12路", False),  # not one digit for another: left to the near-miss rule
         ("人民北路", "人民北路", False),
     ],
 )

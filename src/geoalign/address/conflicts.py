@@ -188,12 +188,17 @@ def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bo
 
 
 def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
-    """Both name the same road, or neither parse has a road (nor a side road) and both have a road number
+    """Both name the same road, or neither parse has a road (nor a side road) and both have a road number,
+    parsed or only typed (星河小区29楼21号门市: the parse tags no number, the text types 21号)
     (``SAME_ROAD_ONLY``)."""
     ra = road_key(a)
     if ra is not None:
         return ra == road_key(b)
-    return all("roadno" in v.comps and "road" not in v.comps and "subroad" not in v.comps for v in (a, b))
+    key = TYPED_OF["roadno"]
+    return all(
+        ("roadno" in v.comps or key in v.typed) and "road" not in v.comps and "subroad" not in v.comps
+        for v in (a, b)
+    )
 
 
 def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
@@ -257,13 +262,17 @@ def _road_key(value: str, text: str) -> str | None:
 
 
 def other_half(ra: str, rb: str) -> bool:
-    """The two road names differ only in direction characters: mostly the two halves of one road
-    (人民北路 / 人民南路, 庆丰西路 / 庆丰东路), numbered each on its own, so one number names two places;
-    also two roads named after directions (北京路 / 南京路). Either way not the misspelling of one name
-    that another one-character difference with a shared POI usually is (docs/rules.md)."""
+    """The two road names differ only in direction characters or in digits: mostly the two halves of
+    one road (人民北路 / 人民南路, 庆丰西路 / 庆丰东路), numbered each on its own, so one number names
+    two places; or two numbered roads (11号大街 / 21号大街, 文1路 / 文2路 as the normalizer writes 文一路)
+    and two roads named after directions (北京路 / 南京路). Not the misspelling of one name that another
+    one-character difference with a shared POI usually is (docs/rules.md)."""
     if len(ra) != len(rb) or ra == rb:
         return False
-    return all(x == y or (x in _DIRECTIONS and y in _DIRECTIONS) for x, y in zip(ra, rb, strict=True))
+    return all(
+        x == y or (x in _DIRECTIONS and y in _DIRECTIONS) or (x.isdigit() and y.isdigit())
+        for x, y in zip(ra, rb, strict=True)
+    )
 
 
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
