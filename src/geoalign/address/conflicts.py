@@ -123,7 +123,7 @@ def number_conflicts(
         if ta and tb:
             if _number(ta) != _number(tb) and not (level == "roadno" and _writes_other_number(a, b, ta, tb)):
                 out.append(Conflict(level, ta, tb, RULE_OF[level]))
-            elif level == "roadno":
+            elif level == "roadno" and _parsed_or_on_a_road(a, b):
                 sub = _sub_number_conflict(a.text, b.text, ta)
                 if sub is not None:
                     out.append(sub)
@@ -185,6 +185,13 @@ def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bo
     if road_key(a) is not None:
         return False
     return f"{nb}号" in a.text or f"{na}号" in b.text
+
+
+def _parsed_or_on_a_road(a: AddressView, b: AddressView) -> bool:
+    """Where a typed 号 number is a road number whose sub-number counts: on a road, or parsed as the
+    road number on both sides. A number only typed, without a road, may head a unit-room run
+    (星河时代广场3#-3-138号: unit 3, room 138), which is no sub-number of door 3."""
+    return road_key(a) is not None or ("roadno" in a.comps and "roadno" in b.comps)
 
 
 def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
