@@ -102,15 +102,15 @@ def test_full_width_digits_keep_raw_offsets_and_get_ascii_values() -> None:
 def test_traditional_characters_parse_as_simplified_with_raw_offsets() -> None:
     """The tagger learned simplified text: a traditional address is tagged as its simplified twin,
     component texts stay the input's, values are simplified."""
-    raw = "廣東省深圳市福田區深南中路1002號光達美術館"
+    raw = "廣東省深圳市福田區深南中路1002號星河美術館"
     result = parse(raw)
     _assert_invariants(raw, result)
-    twin = parse("广东省深圳市福田区深南中路1002号光达美术馆")
+    twin = parse("广东省深圳市福田区深南中路1002号星河美术馆")
     assert [(c.name, c.start, c.end, c.value) for c in result.items] == [
         (c.name, c.start, c.end, c.value) for c in twin.items
     ]
     poi = result.get("poi")
-    assert poi is not None and poi.text == "光達美術館" and poi.value == "光达美术馆"
+    assert poi is not None and poi.text == "星河美術館" and poi.value == "星河美术馆"
 
 
 def test_spaces_and_controls_do_not_shift_offsets() -> None:

@@ -190,13 +190,13 @@ def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bo
 def _parsed_or_on_a_road(a: AddressView, b: AddressView) -> bool:
     """Where a typed 号 number is a road number whose sub-number counts: on a road, or parsed as the
     road number on both sides. A number only typed, without a road, may head a unit-room run
-    (星河时代广场3#-3-138号: unit 3, room 138), which is no sub-number of door 3."""
+    (星河时代广场5#-5-206号: unit 5, room 206), which is no sub-number of door 5."""
     return road_key(a) is not None or ("roadno" in a.comps and "roadno" in b.comps)
 
 
 def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
     """Both name the same road, or neither parse has a road (nor a side road) and both have a road number,
-    parsed or only typed (星河小区29楼21号门市: the parse tags no number, the text types 21号)
+    parsed or only typed (星河小区23楼15号门市: the parse tags no number, the text types 15号)
     (``SAME_ROAD_ONLY``)."""
     ra = road_key(a)
     if ra is not None:

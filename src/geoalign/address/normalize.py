@@ -100,7 +100,7 @@ def to_simplified(text: str) -> str:
 def fold_simplified(raw: str) -> str:
     """``raw`` in simplified characters where the conversion keeps every offset (one character for one),
     else ``raw`` itself: the text the taggers, the gazetteer and the neural matcher read. All of them
-    learned simplified text (虎玉路18號光達美術館 tagged as written gave the POI 號光達美術館; 廣東省 is
+    learned simplified text (学林路18號星河美術館 tagged as written gave the POI 號星河美術館; 廣東省 is
     no division name; traditional characters are missing from the neural vocabulary), while the rest of
     the raw input (spacing, brackets, numbers) is what they were trained on. Offsets index both texts
     alike: a parsed component's ``text`` stays the raw input's, its ``value`` is read in this text."""
@@ -246,11 +246,11 @@ _SURNAMES: Final[str] = (
     "苑迟邝"
 )
 _SEP = r"[\s,，;；:：/|]"
-#: Last characters of a place word, never of a person's name: 成业路 and 屈原区 start with a surname
+#: Last characters of a place word, never of a person's name: 金林路 and 石林县 start with a surname
 #: (成, 屈) but are a road and a district, and an address that is only a road beside a phone number
 #: must keep its road.
 _PLACE_END = "省市区县镇乡村路街道巷弄号栋幢楼室层厦苑园庭府"
-#: A name is 2-3 characters: a 4-character word beside a phone number is more often a place (金色蓝庭).
+#: A name is 2-3 characters: a 4-character word beside a phone number is more often a place (金色花庭).
 _NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}(?<![{_PLACE_END}])|[\u4e00-\u9fff]{{1,2}}(?:先生|女士|小姐)"
 _NAME_BEFORE_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?:^|(?<={_SEP}))(?:{_NAME}){_SEP}*(?=\x00)")
 _NAME_AFTER_PHONE: Final[re.Pattern[str]] = re.compile(rf"(?<=\x00){_SEP}*(?:{_NAME})(?={_SEP}|$)")
@@ -409,9 +409,16 @@ def _chinese_numerals(text: str) -> str:
 # ------------------------------------------------------------------------------------------ driver
 
 
+#: A list mark no longer between two numbers: the noise step took the number before it (a phone number:
+#: 13812345678，三号楼 → 、3栋), or the numerals step left the next one in words (29、两栋).
+_STRAY_LIST_MARK: Final[re.Pattern[str]] = re.compile(r"(?<!\d)、|、(?!\d)")
+
+
 def tidy(text: str) -> str:
-    """``spaces`` plus lone dashes: unit rules can leave either where it no longer belongs
-    (12F A → 12层 A, 0F-0 → 0层-0)."""
+    """``spaces`` plus lone dashes and stray list marks: unit rules can leave a space or a dash where it
+    no longer belongs (12F A → 12层 A, 0F-0 → 0层-0)."""
+    if "、" in text:
+        text = _STRAY_LIST_MARK.sub("", text)
     return spaces(_LONE_DASH.sub(" ", text)) if (" " in text or "-" in text) else text
 
 

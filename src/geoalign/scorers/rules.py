@@ -48,12 +48,12 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: compared without a road; admin_only (the same divisions alone, with or without the levels above);
 #: a phone number after a room number and a space is noise (session 21).
 #: v5: the two halves of one road (人民北路 / 人民南路) are another road even where both name the same
-#: POI; a place word beside a phone number (成业路 13812345678) is no recipient's name; a phone number
+#: POI; a place word beside a phone number (金林路 13812345678) is no recipient's name; a phone number
 #: after a room number written with a dash or five digits is noise; 29、三十一号 is a list and 3.5公里
 #: keeps its decimal point; the same road and number in another district of the same city is another
 #: place (another_district_same_road, not_match); road names that differ only in digits are two roads
 #: even with a shared POI (11号大街 / 21号大街); without a road, a 号 number only typed counts as the
-#: road number (星河小区29楼21号门市 / 22号门市) (session 22).
+#: road number (星河小区23楼15号门市 / 16号门市) (session 22).
 RULES_VERSION: Final[str] = "rules/v5"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
