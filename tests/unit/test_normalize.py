@@ -508,6 +508,11 @@ def test_a_list_of_numbers_types_its_first_number() -> None:
         # a four-character place word before a phone number is no recipient's name
         ("杭州市文三路18号金色花庭 0571-88881234", "杭州市文三路18号金色花庭"),
         ("杭州市文三路18号 王小明 13812345678", "杭州市文三路18号"),
+        # two contact numbers: neither was taken (each stands next to a digit group), and the space
+        # step glued them into one 22-digit number
+        ("杭州市文三路369号 13812345678 13987654321", "杭州市文三路369号"),
+        ("杭州市文三路369号 13812345678/13987654321", "杭州市文三路369号"),
+        ("杭州市文三路369号 0571-88881234 13812345678", "杭州市文三路369号"),
     ],
 )
 def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: str, expected: str) -> None:

@@ -230,6 +230,10 @@ _AFTER_ROOM_NUMBER = (
 )
 _PHONE_WHOLE = r"(?:(?:\+?86)?1[3-9]\d{9}|0\d{2,3}-\d{7,8})"
 _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-check, no label/boundaries
+#: Two or more whole phone numbers in a row (13812345678 13987654321, 138…/139…: a second contact), read
+#: as one: otherwise each stands next to a digit group and neither is taken, and the space step glues
+#: them into one 22-digit number.
+_PHONE_RUN: Final[re.Pattern[str]] = re.compile(rf"(?<!\d)({_PHONE_WHOLE})(?:[\s、/]+{_PHONE_WHOLE})+(?!\d)")
 _PHONE: Final[re.Pattern[str]] = re.compile(
     rf"(?:{_PHONE_LABEL})?(?:(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}|{_AFTER_ROOM_NUMBER}{_PHONE_WHOLE})"
     r"(?![\s-]?\d)",
@@ -274,6 +278,7 @@ _NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{_POLITE}收?|{_P
 def noise(text: str) -> str:
     """Remove phone numbers, recipient names and their labels: they are not part of the place."""
     if _PHONE_ANYWHERE.search(text):
+        text = _PHONE_RUN.sub(r"\1", text)
         # Mark each phone number with \x00 (a control character, never left in cleaned text) so names
         # right next to a phone number can be found, then drop names and marks together.
         marked = _PHONE.sub("\x00", text)

@@ -53,7 +53,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: keeps its decimal point; the same road and number in another district of the same city is another
 #: place (another_district_same_road, not_match); road names that differ only in digits are two roads
 #: even with a shared POI (11号大街 / 21号大街); without a road, a 号 number only typed counts as the
-#: road number (星河小区23楼15号门市 / 16号门市) (session 22).
+#: road number (星河小区23楼15号门市 / 16号门市); two phone numbers in a row are noise (session 22).
 RULES_VERSION: Final[str] = "rules/v5"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
