@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from geoalign.address.analyze import analyze
-from geoalign.address.conflicts import HARD_NUMBERS, conflicts, other_half
+from geoalign.address.conflicts import HARD_NUMBERS, conflicts, names_two_roads
 from geoalign.errors import InputError
 from geoalign.link.candidates import Record, SamePlaceJudge, view_conflicts
 from geoalign.scorers.rules import RULES_VERSION, RuleScorer, decide_pair, with_rules
@@ -435,5 +435,5 @@ def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None
         ("人民北路", "人民北路", False),
     ],
 )
-def test_other_half(ra: str, rb: str, expected: bool) -> None:
-    assert other_half(ra, rb) is expected
+def test_names_two_roads(ra: str, rb: str, expected: bool) -> None:
+    assert names_two_roads(ra, rb) is expected

@@ -232,8 +232,13 @@ def _one_street_address(a: AddressView, b: AddressView) -> bool:
     number = a.typed.get(TYPED_OF["roadno"])
     if number is None or number != b.typed.get(TYPED_OF["roadno"]):
         return False
-    poi, town = a.comps.get("poi"), a.comps.get("town")  # the parse's town: the gazetteer drops one
-    return not (poi and poi == b.comps.get("poi")) and not (town and town == b.comps.get("town"))
+    town = a.comps.get("town")  # the parse's town: the gazetteer drops one
+    return not _same_poi(a, b) and not (town and town == b.comps.get("town"))
+
+
+def _same_poi(a: AddressView, b: AddressView) -> bool:
+    poi = a.comps.get("poi")
+    return bool(poi) and poi == b.comps.get("poi")
 
 
 def road_key(view: AddressView) -> str | None:
@@ -268,7 +273,7 @@ def _road_key(value: str, text: str) -> str | None:
     return key if _ROAD_NAME.search(key) else None
 
 
-def other_half(ra: str, rb: str) -> bool:
+def names_two_roads(ra: str, rb: str) -> bool:
     """The two road names differ only in direction characters or in digits: mostly the two halves of
     one road (人民北路 / 人民南路, 庆丰西路 / 庆丰东路), numbered each on its own, so one number names
     two places; or two numbered roads (11号大街 / 21号大街, 文1路 / 文2路 as the normalizer writes 文一路)
@@ -287,18 +292,17 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     names that are near misses (at most ``NEAR_EDITS`` character edits: 延安东路 / 延安西路, 长江路 /
     长江中路, sections) on two street addresses (both give a road number) that share no POI; a shared
     POI makes a one-character difference a likely misspelling, except between the halves of one road
-    (``other_half``: 人民北路 / 人民南路), which a shared shop name does not join (a chain's branches).
+    (``names_two_roads``: 人民北路 / 人民南路), which a shared shop name does not join (a chain's branches).
     ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
     shop's record may name the cross street), or addresses located by a compound that fronts several
     roads (阳光花园 on 文三路 and on 学院路), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
     if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
-        poi_a, poi_b = a.comps.get("poi"), b.comps.get("poi")
         strong = (
             Levenshtein.distance(ra, rb) <= NEAR_EDITS
             and a.typed.get(TYPED_OF["roadno"]) is not None
             and b.typed.get(TYPED_OF["roadno"]) is not None
-            and (not (poi_a and poi_a == poi_b) or other_half(ra, rb))
+            and (not _same_poi(a, b) or names_two_roads(ra, rb))
         )
         return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
     return None

@@ -251,7 +251,7 @@ _SURNAMES: Final[str] = (
 )
 _SEP = r"[\s,，;；:：/|]"
 #: Last characters of a place word, never of a person's name: 金林路 and 石林县 start with a surname
-#: (成, 屈) but are a road and a district, and an address that is only a road beside a phone number
+#: (金, 石) but are a road and a district, and an address that is only a road beside a phone number
 #: must keep its road.
 _PLACE_END = "省市区县镇乡村路街道巷弄号栋幢楼室层厦苑园庭府"
 #: A name is 2-3 characters: a 4-character word beside a phone number is more often a place (金色花庭).

@@ -502,28 +502,27 @@ class Parser:
 
     def _aligned(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
-    ) -> tuple[str, list[Span]]:
-        """``raw``'s normalized text (InputError when nothing is left of it) and its final spans."""
+    ) -> tuple[str, str, list[Span]]:
+        """``raw``'s normalized text (InputError when nothing is left of it), the text the tagger read
+        (``fold_simplified``) and the final spans."""
         normalized = normalize(raw)
         if resolution is not None:
             spans = align_admin(spans, resolution)
         text = fold_simplified(raw)
-        return normalized, join_door_letter(text, attach_basement(text, spans))
+        return normalized, text, join_door_letter(text, attach_basement(text, spans))
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
     ) -> tuple[str, str, list[Row]]:
         """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
-        normalized, spans = self._aligned(raw, spans, resolution)
-        text = fold_simplified(raw)
+        normalized, text, spans = self._aligned(raw, spans, resolution)
         rows = []
         for name, start, end in spans:
             rows.append((name, raw[start:end], start, end, _value(name, text[start:end])))
         return raw, normalized, rows
 
     def _components(self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None) -> Components:
-        normalized, spans = self._aligned(raw, spans, resolution)
-        text = fold_simplified(raw)
+        normalized, text, spans = self._aligned(raw, spans, resolution)
         items = []
         for name, start, end in spans:
             items.append(Component(name, raw[start:end], start, end, _value(name, text[start:end])))

@@ -55,7 +55,7 @@ def _another_district(text: str, rng: random.Random) -> str | None:
         others = [
             d.short_name if short else d.name
             for d in gazetteer.siblings(span.code)
-            if d.name not in _PLACEHOLDERS and d.level == "district"
+            if d.name not in _PLACEHOLDERS
         ]
         others = [name for name in others if name and name not in text]
         if not others:

@@ -120,6 +120,7 @@ def _notes_are_noise(text_a: str, text_b: str) -> bool:
     """Whether every bracketed note one text has and the other lacks is noise (``_NOISE_NOTE``)."""
     if not _OPENING.search(text_a) and not _OPENING.search(text_b):
         return True
+    text_a, text_b = fold_simplified(text_a), fold_simplified(text_b)  # (東門) and (东门) are one note
     notes_a, notes_b = set(_NOTE.findall(text_a)), set(_NOTE.findall(text_b))
     return all(
         _NOISE_NOTE.search(note) or _restates(note, text_b if note in notes_a else text_a)
@@ -210,7 +211,7 @@ def decide_pair(
     lift: str | None = None
     if text_a == text_b:
         lift = "identical"
-    elif not _notes_are_noise(fold_simplified(text_a), fold_simplified(text_b)):
+    elif not _notes_are_noise(text_a, text_b):
         lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
     elif a.text == b.text:
         lift = "same_normalized"
