@@ -238,3 +238,16 @@ def test_a_component_the_rules_call_another_place_is_a_conflict_however_similar(
         compare_components(analyze("杭州市西湖区文三路369号"), analyze("杭州市上城区文三路369号"))
     )
     assert district["district"].status == "conflict"
+
+
+def test_a_municipality_is_compared_at_one_level_whichever_the_parse_names() -> None:
+    """The parse calls 上海市 a city (as the labelled data does) and 上海 a province; the views compare
+    both as the province, so 上海市 vs 上海 agree instead of reading as a city on one side only."""
+    full = view("上海市闵行区龙吴路1号", ("city", "上海市", "上海市"), ("district", "闵行区", "闵行区"))
+    short = view("上海闵行区龙吴路1号", ("prov", "上海", "上海"), ("district", "闵行区", "闵行区"))
+    assert full.comps == {"prov": "上海市", "district": "闵行区"}
+    assert "city" not in short.comps
+    twice = view("重庆市重庆市渝北区", ("city", "重庆市", "重庆市"), ("city", "重庆市", "重庆市"))
+    assert twice.comps == {"prov": "重庆市", "city": "重庆市"}
+    # a prefecture-level city stays a city
+    assert view("南京市鼓楼区", ("city", "南京市", "南京市")).comps == {"city": "南京市"}

@@ -155,6 +155,21 @@ def test_road_named_after_a_place_is_not_a_division() -> None:
     assert g.resolve("珠海斗门珠峰大道").prefix() == "广东省珠海市斗门区"  # a longer road name is fine
 
 
+def test_numbered_and_ring_roads_and_malls_after_a_short_name_are_not_divisions() -> None:
+    """中山东二路 is a road, not 中山市 + 东二路; 雁塔南二环 a ring road of 西安, 天河城 a mall (the parse
+    lost 东二路 / 南二环东段 / 城 when the short name was read as a division)."""
+    assert g.resolve("中山东二路58号").spans == ()
+    assert g.resolve("中山北一路121号").spans == ()
+    assert g.resolve("西安市雁塔南二环东段2号").prefix() == "陕西省西安市"
+    assert g.resolve("扬州市高邮外环路").prefix() == "江苏省扬州市"
+    assert g.resolve("广州天河城").prefix() == "广东省广州市"
+    # after a short name, a division whose name starts with 城 goes on with another character
+    assert g.resolve("兰州城关区").prefix() == "甘肃省兰州市城关区"
+    assert g.resolve("青岛城阳区").prefix() == "山东省青岛市城阳区"
+    assert g.resolve("中山市东区").prefix() == "广东省中山市"
+    assert g.resolve("广州天河区体育西路").prefix() == "广东省广州市天河区"
+
+
 def test_county_short_name_needs_an_ancestor_before_it() -> None:
     for poi in ("建安楼", "安定门", "桃源居", "凤凰庄1栋", "斗门珠峰大道"):
         assert g.resolve(poi).spans == (), poi

@@ -219,6 +219,45 @@ def test_align_admin_keeps_a_name_that_holds_the_admin_name_whole() -> None:
     assert align_admin(spans, resolution) == expected
 
 
+def test_align_admin_keeps_what_a_span_holds_past_the_admin_names() -> None:
+    """The gazetteer's spans win inside a tagged span, but the words after them stay, under the
+    tagger's name: a branch written after its city and district in brackets lost 文化广场店."""
+    raw = "文晖路350号锦江酒店(杭州西湖文化广场店)"
+    start = raw.index("杭州")
+    spans = [("road", 0, 3), ("roadno", 3, 7), ("poi", 7, 11), ("redundant", 11, 12)]
+    spans += [("person", start, len(raw) - 1), ("redundant", len(raw) - 1, len(raw))]
+    resolution = _resolution(raw, ("city", "杭州"), ("district", "西湖"))
+    out = align_admin(spans, resolution)
+    assert ("person", start + 4, len(raw) - 1) in out
+    assert ("city", start, start + 2) in out and ("district", start + 2, start + 4) in out
+    # a tagged admin level past the gazetteer's name is the gazetteer's to place (街道办事处 → 街道)
+    raw = "新华街道办事处人民路1号"
+    spans = [("town", 0, 7), ("road", 7, 10), ("roadno", 10, 12)]
+    out = align_admin(spans, _resolution(raw, ("town", "新华街道")))
+    assert out == [("town", 0, 4), ("road", 7, 10), ("roadno", 10, 12)]
+
+
+def test_a_municipality_written_with_shi_is_a_city_as_the_labelled_data_writes_it() -> None:
+    def first_two(raw: str) -> list[tuple[str, str]]:
+        return [(c.name, c.text) for c in parse(raw)][:2]
+
+    assert first_two("上海市闵行区龙吴路1号") == [("city", "上海市"), ("district", "闵行区")]
+    assert first_two("北京朝阳区") == [("prov", "北京"), ("district", "朝阳区")]
+    assert first_two("江苏省南京市鼓楼区") == [("prov", "江苏省"), ("city", "南京市")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "text"),
+    [
+        ("中山东二路58号外滩SOHO大厦C栋19楼", "road", "中山东二路"),
+        ("西安市雁塔南二环东段2号西安监狱", "road", "雁塔南二环东段"),
+        ("广州天河城", "poi", "天河城"),
+    ],
+)
+def test_a_road_or_mall_named_after_a_division_keeps_its_name(raw: str, name: str, text: str) -> None:
+    assert (name, text) in [(c.name, c.text) for c in parse(raw)]
+
+
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     st.text(alphabet="地下室负Bb一1层楼号A", min_size=1, max_size=8),

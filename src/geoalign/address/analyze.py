@@ -167,6 +167,11 @@ def char_positions(text: str) -> dict[str, list[int]]:
     return positions
 
 
+#: The municipalities written in full: the parse calls one a city (as the labelled data does) and its
+#: short name a province; the views compare both at the province level.
+_MUNICIPALITIES: Final[frozenset[str]] = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+
+
 def view_from_components(
     parsed: Components,
     text: str | None = None,
@@ -187,18 +192,21 @@ def view_from_components(
     asides = [m.span() for m in _PAREN.finditer(parsed.raw)]
     comps: dict[str, str] = {}
     for item in parsed.items:
-        if item.name not in LEVELS:
+        name = item.name
+        if name not in LEVELS:
             continue
         if asides and any(lo <= item.start and item.end <= hi for lo, hi in asides):
             continue
         value = (item.value or item.text).strip()
         if not value:
             continue
-        if item.name in comps:
-            if item.name not in NUMBER_LEVELS:
-                comps[item.name] += value
+        if name == "city" and "prov" not in comps and value in _MUNICIPALITIES:
+            name = "prov"  # 上海市 is compared where 上海 is, whichever level the parse names
+        if name in comps:
+            if name not in NUMBER_LEVELS:
+                comps[name] += value
             continue
-        comps[item.name] = value
+        comps[name] = value
     text = parsed.normalized if text is None else text
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))

@@ -72,13 +72,17 @@ _SUFFIXES: Final[dict[Level, tuple[str, ...]]] = {
 _AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
 
 #: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路, and
-#: with one more character 金凤凰大道), a station or building (北京南站, 北京大学), a village (朝阳村),
-#: or a different division written in full (五常街道 is a 街道 of 杭州, not 五常市; 北京朝阳市 is not
-#: 北京朝阳区).
+#: with one more character 金凤凰大道; a numbered one, 中山东二路, 中山北一路; a ring road, 雁塔南二环,
+#: 高邮外环路), a station or building (北京南站, 北京大学), a mall written as the name plus 城 (天河城),
+#: a village (朝阳村), or a different division written in full (五常街道 is a 街道 of 杭州, not 五常市;
+#: 北京朝阳市 is not 北京朝阳区).
 _NOT_A_DIVISION_AFTER_SHORT: Final[re.Pattern[str]] = re.compile(
     r"[东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同|村|桥|站|广场|大厦|公园|小区|花园|中学|小学|大学|学院"
     r"|医院|酒店|宾馆|饭店|机场|银行|商场|公司|厂|码头|港)"
     r"|[\u4e00-\u9fff][东西南北中]?(?:路|街|大街|大道|巷|弄|胡同)"
+    r"|[东西南北中]?[一二三四五六七八九十0-9]{1,2}[东西南北中]?(?:路|街|大街|大道|巷|弄|环)"
+    r"|[东西南北中内外][一二三四五六七八九十]?环"
+    r"|城(?![\u4e00-\u9fff])"  # 城关镇, 城厢区 … go on with a character; a mall's name ends here
     r"|(?:省|市|区|县|州|旗|盟|镇|乡|街道|苏木)"
 )
 

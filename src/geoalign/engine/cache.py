@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Bumped when the stored value or the key recipe changes, so old entries are never misread; also when
 #: a scorer's answers change without its model id (v4: neural scorers read traditional characters as
-#: simplified, session 22).
-KEY_VERSION = "v4"
+#: simplified, session 22; v5: gazetteer short names no longer read as a division before a numbered or
+#: ring road or a mall (中山东二路, 雁塔南二环, 天河城), and align_admin keeps what a span holds past them).
+KEY_VERSION = "v5"
 
 
 def cache_key(
