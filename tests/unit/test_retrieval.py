@@ -97,6 +97,50 @@ def test_hnsw_index_recall_against_exact_and_incremental_add() -> None:
     assert recall >= 0.95
 
 
+def test_hnsw_builds_a_small_table_on_one_thread_so_every_run_gives_the_same_graph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A graph built by several threads depends on their timing; up to DETERMINISTIC_BUILD_MAX vectors
+    the build is single-threaded (same table, same candidates, same links), past it threaded. Search
+    always gets the threads it was given."""
+    require_module("usearch", "ann")
+    from geoalign.retrieval import index as index_module
+    from geoalign.retrieval.index import HnswIndex
+
+    class Recording:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, int, int]] = []
+            self.size = 0
+
+        def add(self, keys: np.ndarray, vectors: np.ndarray, threads: int) -> None:
+            self.calls.append(("add", len(keys), threads))
+            self.size += len(keys)
+
+        def __len__(self) -> int:
+            return self.size
+
+    monkeypatch.setattr(index_module, "DETERMINISTIC_BUILD_MAX", 100)
+    recording = Recording()
+    hnsw = HnswIndex(8, threads=2, index=recording)
+    hnsw.add(_random_unit(60, 8, 1), np.arange(60))
+    hnsw.add(_random_unit(40, 8, 2), np.arange(60, 100))  # 100 in all: still one thread
+    hnsw.add(_random_unit(1, 8, 3), np.arange(100, 101))  # past the bound: threaded
+    assert recording.calls == [("add", 60, 1), ("add", 40, 1), ("add", 1, 2)]
+
+
+def test_two_builds_of_one_small_table_give_the_same_neighbours() -> None:
+    """With two threads given, two builds of one table give the same neighbours (with the threaded
+    build: different lists in 5 of 5 tries on 2 cores)."""
+    require_module("usearch", "ann")
+    from geoalign.retrieval.index import HnswIndex
+
+    data = _random_unit(3000, 16, 7)
+    first, second = HnswIndex(16, threads=2), HnswIndex(16, threads=2)
+    first.add(data, np.arange(3000))
+    second.add(data, np.arange(3000))
+    assert np.array_equal(first.search(data[:500], 20)[0], second.search(data[:500], 20)[0])
+
+
 def test_hnsw_pads_rows_with_fewer_hits_than_k_and_returns_cosines() -> None:
     require_module("usearch", "ann")
     from geoalign.retrieval.index import HnswIndex

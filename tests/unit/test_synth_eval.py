@@ -49,6 +49,15 @@ def test_traditional_field_label_and_drop_room() -> None:
     assert rewrite("drop_room", "杭州市文三路369号") is None  # a road number is no room
 
 
+def test_gate_note_adds_a_gate_the_rule_layer_never_calls_noise() -> None:
+    from geoalign.scorers.rules import _notes_are_noise
+
+    new = rewrite("gate_note", "中心公园")
+    assert new is not None and new.startswith("中心公园") and new.endswith(("门)", "门）"))
+    assert not _notes_are_noise("中心公园", new)  # a part of the place: never lifted to exact_match
+    assert rewrite("gate_note", "中心公园东门") is None  # already names a gate
+
+
 def test_generate_pairs_takes_the_evaluation_rewrites() -> None:
     pairs = generate_pairs(
         ["浙江省杭州市西湖区文三路369号3栋2单元501室"], seed=3, per_address=9, transforms=EVAL_TRANSFORMS

@@ -91,7 +91,8 @@ _ROAD: Final[re.Pattern[str]] = re.compile(
 )
 _PHONES: Final[tuple[str, ...]] = ("13812345678", "15998765432", "18623456789", "021-62781234")
 _NAMES: Final[tuple[str, ...]] = ("王先生", "李女士", "张伟", "陈小姐", "刘洋")
-_NOTES: Final[tuple[str, ...]] = ("(近地铁站)", "（送货上门）", "【工作日送达】", "(东门)")
+#: delivery notes that change nothing about the place (a gate does: synth_eval's gate_note, partial_match)
+_NOTES: Final[tuple[str, ...]] = ("(近地铁站)", "（送货上门）", "【工作日送达】", "(放快递柜)")
 _SWAP_DIRECTION: Final[dict[str, str]] = {"东": "西", "西": "东", "南": "北", "北": "南", "中": "东"}
 _ROAD_CHARS: Final[str] = "安平华兴宁康和阳光明新民府院"
 

@@ -32,6 +32,14 @@ HNSW_EF_CONSTRUCTION: Final = 100
 HNSW_EF_SEARCH: Final = 64
 #: how usearch stores vectors: f16 halves the memory of f32 at no measurable recall cost on unit vectors
 HNSW_DTYPE: Final = "f16"
+#: Up to this many vectors the graph is built on one thread, so the same table gives the same graph,
+#: the same candidates and the same links on every run: a graph built by several threads depends on
+#: their timing (two 2-thread builds over 18,000 corpus addresses gave other top-50 lists for 2,973
+#: of them; two 1-thread builds, none). Measured on 2 cores: 18,000 vectors 2.3 s on one thread against
+#: 1.3 s on two; 100,000 vectors 23–30 s against 13 s, which the 100k x 100k goal (build + query <= 30 s)
+#: cannot afford, so larger tables keep the threaded, run-to-run varying build. Search is read-only and
+#: always uses every thread it is given.
+DETERMINISTIC_BUILD_MAX: Final = 50_000
 
 
 def missing_extra_error(module: str) -> InputError:
@@ -123,20 +131,26 @@ class HnswIndex:
         Index = _usearch_index()
         self.dim = dim
         self.threads = max(1, threads)
-        self.index = index or Index(
-            ndim=dim,
-            metric="ip",
-            dtype=HNSW_DTYPE,
-            connectivity=HNSW_M,
-            expansion_add=HNSW_EF_CONSTRUCTION,
-            expansion_search=HNSW_EF_SEARCH,
+        # ``is None``, not ``or``: a restored index with no vectors is falsy (its len is 0) and is still it
+        self.index = (
+            index
+            if index is not None
+            else Index(
+                ndim=dim,
+                metric="ip",
+                dtype=HNSW_DTYPE,
+                connectivity=HNSW_M,
+                expansion_add=HNSW_EF_CONSTRUCTION,
+                expansion_search=HNSW_EF_SEARCH,
+            )
         )
 
     def add(self, vectors: np.ndarray, labels: np.ndarray) -> None:
         if len(vectors) == 0:
             return
         keys = np.asarray(labels, dtype=np.uint64)
-        self.index.add(keys, np.asarray(vectors, dtype=np.float32), threads=self.threads)
+        threads = 1 if len(self) + len(vectors) <= DETERMINISTIC_BUILD_MAX else self.threads
+        self.index.add(keys, np.asarray(vectors, dtype=np.float32), threads=threads)
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(vectors)
