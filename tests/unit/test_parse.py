@@ -246,6 +246,31 @@ def test_a_municipality_written_with_shi_is_a_city_as_the_labelled_data_writes_i
     assert first_two("江苏省南京市鼓楼区") == [("prov", "江苏省"), ("city", "南京市")]
 
 
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(st.integers(1, 30), min_size=1, max_size=8),
+    st.lists(st.sampled_from(["poi", "road", "town", "city", "person", "redundant"]), min_size=8, max_size=8),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(1, 6)), max_size=4),
+)
+def test_align_admin_keeps_spans_ordered_apart_and_inside_the_text(
+    cuts: list[int], names: list[str], admin: list[tuple[int, int]]
+) -> None:
+    """Whatever the tagger's spans and the gazetteer's names, the aligned spans are left to right, inside
+    the text and never overlap (the remainder kept past an admin name included)."""
+    bounds = sorted({0, 30, *cuts})
+    spans = [(names[k % len(names)], a, b) for k, (a, b) in enumerate(itertools.pairwise(bounds))]
+    found, last = [], 0
+    for start, length in sorted(admin):
+        start = max(start, last)
+        end = min(start + length, 30)
+        if start < end:
+            found.append(gazetteer.Span(start, end, "x" * (end - start), "district", None))
+            last = end
+    out = align_admin(spans, gazetteer.Resolution(spans=tuple(found)))
+    assert all(0 <= a < b <= 30 for _, a, b in out)
+    assert all(prev[2] <= nxt[1] for prev, nxt in itertools.pairwise(out))
+
+
 @pytest.mark.parametrize(
     ("raw", "name", "text"),
     [
