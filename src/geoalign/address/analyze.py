@@ -169,7 +169,7 @@ def char_positions(text: str) -> dict[str, list[int]]:
 
 #: The municipalities written in full: the parse calls one a city (as the labelled data does) and its
 #: short name a province; the views compare both at the province level.
-_MUNICIPALITIES: Final[frozenset[str]] = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+_MUNICIPALITY_NAMES: Final[frozenset[str]] = frozenset({"北京市", "天津市", "上海市", "重庆市"})
 
 
 def view_from_components(
@@ -200,7 +200,7 @@ def view_from_components(
         value = (item.value or item.text).strip()
         if not value:
             continue
-        if name == "city" and "prov" not in comps and value in _MUNICIPALITIES:
+        if name == "city" and "prov" not in comps and value in _MUNICIPALITY_NAMES:
             name = "prov"  # 上海市 is compared where 上海 is, whichever level the parse names
         if name in comps:
             if name not in NUMBER_LEVELS:

@@ -338,7 +338,7 @@ _ADMIN_LEVELS: Final[frozenset[str]] = frozenset({"prov", "city", "district", "t
 
 
 #: The four municipalities (直辖市): province-level divisions that the labelled data calls a city.
-_MUNICIPALITIES: Final[frozenset[str]] = frozenset({"110000", "120000", "310000", "500000"})
+_MUNICIPALITY_CODES: Final[frozenset[str]] = frozenset({"110000", "120000", "310000", "500000"})
 
 
 def _labelled_level(found: gazetteer.Span) -> str:
@@ -347,7 +347,7 @@ def _labelled_level(found: gazetteer.Span) -> str:
     of 109, when it stands once), though the gazetteer files it as a province; 上海 without 市 stays
     ``prov`` (上海上海市 is prov + city)."""
     level = found.level
-    if level == "prov" and found.code in _MUNICIPALITIES and found.text.endswith("市"):
+    if level == "prov" and found.code in _MUNICIPALITY_CODES and found.text.endswith("市"):
         return "city"
     return str(level)
 

@@ -104,7 +104,7 @@ def _drop_room(text: str, rng: random.Random) -> str | None:
 
 
 def _gate_note(text: str, rng: random.Random) -> str | None:
-    return None if text.endswith("门") or text.endswith(("门)", "门）")) else text + rng.choice(_GATES)
+    return None if text.endswith(("门", "门)", "门）")) else text + rng.choice(_GATES)
 
 
 #: name -> (transformation, label), in the docstring table's order.
