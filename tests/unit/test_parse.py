@@ -237,6 +237,33 @@ def test_align_admin_keeps_what_a_span_holds_past_the_admin_names() -> None:
     assert out == [("town", 0, 4), ("road", 7, 10), ("roadno", 10, 12)]
 
 
+def test_align_admin_keeps_a_road_or_place_named_after_an_admin_division() -> None:
+    """A road, gate or market named after a division (曹县路, 中山门, 沙湾市场) is one name: the tagger's
+    span is kept whole where it starts at the admin name and ends one name-ending character past it."""
+    raw = "曹县路8号"
+    spans = [("road", 0, 3), ("roadno", 3, 5)]
+    assert align_admin(spans, _resolution(raw, ("district", "曹县")), raw) == spans
+    # the same one character past the name, but not a name ending: the gazetteer's reading (a slip)
+    raw = "曹县文8号"
+    spans = [("poi", 0, 3), ("roadno", 3, 5)]
+    out = align_admin(spans, _resolution(raw, ("district", "曹县")), raw)
+    assert out == [("district", 0, 2), ("roadno", 3, 5)]
+    # without the text the ending is not known, and the admin reading wins as before
+    raw = "曹县路8号"
+    spans = [("road", 0, 3), ("roadno", 3, 5)]
+    expected = [("district", 0, 2), ("roadno", 3, 5)]
+    assert align_admin(spans, _resolution(raw, ("district", "曹县"))) == expected
+
+
+def test_align_admin_a_name_starting_inside_an_admin_name_does_not_take_it() -> None:
+    """河南 + 省副食品有限公司 read as one company: the province stays the gazetteer's, the rest the
+    tagger's name (a company named after its province starts at the province, not inside it)."""
+    raw = "河南省副食品有限公司"
+    spans = [("prov", 0, 2), ("poi", 2, 10)]
+    out = align_admin(spans, _resolution(raw, ("prov", "河南省")), raw)
+    assert out == [("prov", 0, 3), ("poi", 3, 10)]
+
+
 def test_a_municipality_written_with_shi_is_a_city_as_the_labelled_data_writes_it() -> None:
     def first_two(raw: str) -> list[tuple[str, str]]:
         return [(c.name, c.text) for c in parse(raw)][:2]
@@ -251,9 +278,10 @@ def test_a_municipality_written_with_shi_is_a_city_as_the_labelled_data_writes_i
     st.lists(st.integers(1, 30), min_size=1, max_size=8),
     st.lists(st.sampled_from(["poi", "road", "town", "city", "person", "redundant"]), min_size=8, max_size=8),
     st.lists(st.tuples(st.integers(0, 29), st.integers(1, 6)), max_size=4),
+    st.text(alphabet="路门x", min_size=30, max_size=30),
 )
 def test_align_admin_keeps_spans_ordered_apart_and_inside_the_text(
-    cuts: list[int], names: list[str], admin: list[tuple[int, int]]
+    cuts: list[int], names: list[str], admin: list[tuple[int, int]], text: str
 ) -> None:
     """Whatever the tagger's spans and the gazetteer's names, the aligned spans are left to right, inside
     the text and never overlap (the remainder kept past an admin name included)."""
@@ -266,7 +294,7 @@ def test_align_admin_keeps_spans_ordered_apart_and_inside_the_text(
         if start < end:
             found.append(gazetteer.Span(start, end, "x" * (end - start), "district", None))
             last = end
-    out = align_admin(spans, gazetteer.Resolution(spans=tuple(found)))
+    out = align_admin(spans, gazetteer.Resolution(spans=tuple(found)), text)
     assert all(0 <= a < b <= 30 for _, a, b in out)
     assert all(prev[2] <= nxt[1] for prev, nxt in itertools.pairwise(out))
 

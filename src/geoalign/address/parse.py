@@ -352,14 +352,20 @@ def _labelled_level(found: gazetteer.Span) -> str:
     return str(level)
 
 
-def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Span]:
+#: One character after an admin name that makes the two one name of their own, where the tagger reads
+#: them as one: a road (曹县路, 河北线), a gate or area (中山门), a market (沙湾市场).
+_NAME_END_AFTER_ADMIN: Final[frozenset[str]] = frozenset("路街道巷弄门线场桥站")
+
+
+def align_admin(spans: list[Span], resolution: gazetteer.Resolution, text: str = "") -> list[Span]:
     """Make the admin spans agree with the gazetteer where it resolved them.
 
     Every span ``resolve`` found with one level (prov/city/district/town) becomes a component of that
     level; tagged spans overlapping it are dropped. Spans it did not resolve (ambiguous level, or no
     admin prefix found) keep the tagger's reading, and so does a name the tagger calls ``redundant``
     (a repeated copy of the admin prefix: which copy counts as redundant is a labelling convention the
-    tagger learned, not something the gazetteer knows).
+    tagger learned, not something the gazetteer knows). ``text`` is what the tagger read (offsets index
+    it); without it a one-character name ending (曹县 + 路) is not recognised.
     """
     found = resolution.spans
     if not found:
@@ -381,19 +387,25 @@ def align_admin(spans: list[Span], resolution: gazetteer.Resolution) -> list[Spa
             continue
         for f in fixed:
             if start < f[2] and f[1] < end:
-                if sp[0] in _NAMED_PLACES and end - hi >= _MIN_REST:
-                    # a name that reaches past the admin prefix (余杭经济开发区, 滨海新区经济技术开发区,
-                    # 余杭区人民法院): the admin name is part of it, as the labelled data writes it
+                if sp[0] in _ADMIN_LEVELS:
+                    break  # an admin-level span is the gazetteer's to place: dropped
+                rest = max(g[2] for g in fixed if start < g[2] and g[1] < end)
+                if start <= f[1] and (
+                    (sp[0] in _NAMED_PLACES and end - hi >= _MIN_REST)
+                    or (end - rest == 1 and text[end - 1 : end] in _NAME_END_AFTER_ADMIN)
+                ):
+                    # a name that starts with the admin name and reaches past it (余杭经济开发区,
+                    # 滨海新区经济技术开发区, 余杭区人民法院; 曹县路, 沙湾市场): the admin name is part of
+                    # it, as the labelled data writes it
                     kept.append(sp)
                     fixed = [g for g in fixed if not (start < g[2] and g[1] < end)]
-                elif sp[0] not in _ADMIN_LEVELS:
-                    # else overlaps a gazetteer span, which wins; what the span holds past the admin
-                    # names is kept under the tagger's name (杭州西湖 + 文化广场店 read as one span), so
-                    # no word of the address is lost. A one-character rest is a tagging slip (西湖区文).
-                    rest = max(g[2] for g in fixed if start < g[2] and g[1] < end)
-                    if end - rest >= _MIN_REST:
-                        kept.append((sp[0], rest, end))
-                break  # an admin-level span is the gazetteer's to place: dropped
+                elif end - rest >= _MIN_REST:
+                    # else the gazetteer span wins; what the span holds past the admin names is kept
+                    # under the tagger's name (杭州西湖 + 文化广场店 read as one span; 河南 + 省副食品公司),
+                    # so no word of the address is lost. Another one-character rest is a tagging slip
+                    # (西湖区文).
+                    kept.append((sp[0], rest, end))
+                break
         else:
             kept.append(sp)
     if len(kept) == len(spans) and all(f in spans for f in fixed):
@@ -530,9 +542,9 @@ class Parser:
         """``raw``'s normalized text (InputError when nothing is left of it), the text the tagger read
         (``fold_simplified``) and the final spans."""
         normalized = normalize(raw)
-        if resolution is not None:
-            spans = align_admin(spans, resolution)
         text = fold_simplified(raw)
+        if resolution is not None:
+            spans = align_admin(spans, resolution, text)
         return normalized, text, join_door_letter(text, attach_basement(text, spans))
 
     def _rows(
