@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean, lone_surrogate_at
 from geoalign.types import ItemError
 
 
@@ -87,3 +87,12 @@ MIXED = "杭州市文三路369号 \u3000\u00a0\u2028\u200b\ufeff\x00\t\n🏢AＢ
 def test_fast_path_equals_the_per_character_walk(text: str) -> None:
     # printable values skip the walk; the answer must be the walk's, whatever the characters
     assert clean(text) == _walked(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [("文三路369号", None), ("\ud800", 0), ("文三路\udfff369号", 3), ("🏠文三路", None), ("a\ud83c", 1)],
+)
+def test_lone_surrogate_at_finds_the_first_unpaired_half(text: str, at: int | None) -> None:
+    # an emoji is one code point in a Python string, not a surrogate pair: only unpaired halves count
+    assert lone_surrogate_at(text) == at

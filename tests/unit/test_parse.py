@@ -386,6 +386,18 @@ def test_parse_many_keeps_bad_items_in_their_slot() -> None:
     assert isinstance(out[2], ItemError)
 
 
+@pytest.mark.parametrize("model", ["linear", "neural"])
+def test_a_lone_surrogate_is_an_input_error_in_its_own_slot(model: str) -> None:
+    """Python strings can hold a lone surrogate, no encoding can: the tagger's featurizer raised
+    UnicodeEncodeError, and in ``parse_many`` that failed the whole batch, not the one address."""
+    with pytest.raises(InputError, match="surrogate at character 3"):
+        parse("文三路\ud800369号", model=model)
+    out = parse_many(["文三路369号", "文三路\udfff369号", "宁波市中山东路1号"], model=model)
+    assert isinstance(out[0], Components) and isinstance(out[2], Components)
+    assert isinstance(out[1], ItemError) and out[1].code == "invalid_input"
+    assert "surrogate" in out[1].message
+
+
 def test_very_long_input_is_tagged_only_up_to_the_limit() -> None:
     raw = "浙江省杭州市文一西路969号" * 8000  # 112,000 characters
     result = parse(raw)

@@ -31,6 +31,16 @@ def _is_dropped(ch: str) -> bool:
     return unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
+def lone_surrogate_at(text: str) -> int | None:
+    """Index of the first lone UTF-16 surrogate in ``text``, else None. Python strings (and JSON's
+    ``"\\ud800"``) can hold one; no UTF encoding can, so such a string is not text to parse or echo."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def clean(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS) -> Cleaned | ItemError:
     """Clean one address value, or say why it cannot be used.
 

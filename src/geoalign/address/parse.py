@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Span, load_model
+from geoalign.address.clean import lone_surrogate_at
 from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, upper, width
@@ -217,6 +218,11 @@ def _check(text: Any) -> str:
         raise InputError(f"address must be a string, got {type(text).__name__}")
     if not text.strip():
         raise InputError("address is empty or whitespace only")
+    at = lone_surrogate_at(text)
+    if at is not None:
+        # components are offsets into the raw text, which must stay as given: the character cannot be
+        # dropped as the matcher's cleaning does, and no tagger or writer can encode it
+        raise InputError(f"a lone UTF-16 surrogate at character {at} is not text")
     return text
 
 

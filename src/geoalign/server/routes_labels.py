@@ -15,9 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from geoalign.address.clean import lone_surrogate_at
 from geoalign.io.label_store import DEFAULT_SET, Labelled, LabelsFileUnreadable, LabelStore
 from geoalign.server.errors import ApiError
-from geoalign.server.routes_parse import lone_surrogate_at
 from geoalign.server.schemas import ErrorResponse
 
 router = APIRouter()

@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from geoalign.address.clean import lone_surrogate_at
 from geoalign.errors import ModelLoadError
 from geoalign.server.errors import ApiError
 from geoalign.server.routes_match import ERRORS
@@ -38,15 +39,6 @@ class ParseResponse(BaseModel):
         description="per address, in order: Components JSON (raw, normalized, components with offsets) "
         "or an ItemError"
     )
-
-
-def lone_surrogate_at(text: str) -> int | None:
-    """Index of the first lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it), else None."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return exc.start
-    return None
 
 
 @router.post(
