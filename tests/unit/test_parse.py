@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -390,8 +391,12 @@ def test_parse_many_keeps_bad_items_in_their_slot() -> None:
 def test_a_lone_surrogate_is_an_input_error_in_its_own_slot(model: str) -> None:
     """Python strings can hold a lone surrogate, no encoding can: the tagger's featurizer raised
     UnicodeEncodeError, and in ``parse_many`` that failed the whole batch, not the one address."""
-    with pytest.raises(InputError, match="surrogate at character 3"):
+    with pytest.raises(InputError, match=r"surrogate U\+D800 at character 3 is not text$"):
         parse("文三路\ud800369号", model=model)
+    with pytest.raises(
+        InputError, match=re.escape("U+DCFF at character 0 is not text (the undecodable byte 0xFF)")
+    ):
+        parse("\udcff文三路", model=model)  # a command-line byte that is not UTF-8 (surrogateescape)
     out = parse_many(["文三路369号", "文三路\udfff369号", "宁波市中山东路1号"], model=model)
     assert isinstance(out[0], Components) and isinstance(out[2], Components)
     assert isinstance(out[1], ItemError) and out[1].code == "invalid_input"

@@ -222,7 +222,10 @@ def _check(text: Any) -> str:
     if at is not None:
         # components are offsets into the raw text, which must stay as given: the character cannot be
         # dropped as the matcher's cleaning does, and no tagger or writer can encode it
-        raise InputError(f"a lone UTF-16 surrogate at character {at} is not text")
+        code = ord(text[at])
+        # U+DC80..U+DCFF is how Python carries an undecodable byte (command-line arguments, surrogateescape)
+        why = f" (the undecodable byte 0x{code - 0xDC00:02X})" if 0xDC80 <= code <= 0xDCFF else ""
+        raise InputError(f"a lone UTF-16 surrogate U+{code:04X} at character {at} is not text{why}")
     return text
 
 
