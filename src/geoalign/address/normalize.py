@@ -265,9 +265,11 @@ _LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
     rf"(?:(?:[\u4e00-\u9fff]{{1,4}}|[A-Za-z ]{{1,20}})(?={_SEP}|$))?"
 )
 
-#: Form-field labels in front of the address itself (收货地址：…), at the start or after a separator.
+#: Form-field labels in front of the address itself (收货地址：…), at the start or after a separator. A
+#: run of them (地址地址：, 收货地址 详细地址：) goes in one match: one a pipeline round left the rest for
+#: later rounds, and after the last round a label stayed that the next normalize removed (not idempotent).
 _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
-    rf"(?:^|(?<={_SEP}))(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?"
+    rf"(?:^|(?<={_SEP}))(?:(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?\s*)+"
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
 #: A polite name closing the address with no phone beside it: 李先生收, or 王女士 after a space. Never a
