@@ -17,6 +17,7 @@ from geoalign.address.normalize import (
     spaces,
     to_simplified,
     width,
+    zeros,
 )
 from geoalign.address.synonyms import canonical_units
 from geoalign.errors import InputError
@@ -176,6 +177,30 @@ def test_ordinals() -> None:
     assert ordinals("第一中学") == "第一中学"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("高新南一道008号", "高新南一道8号"),
+        ("H区083栋105", "H区83栋105"),
+        ("A08栋", "A8栋"),
+        ("0801室", "801室"),
+        ("000号", "0号"),  # a zero alone stays a number
+        ("0号", "0号"),
+        ("1008号", "1008号"),  # zeros inside a number are the number
+        ("3.05公里", "3.05公里"),  # after a decimal point
+        ("3栋0801", "3栋801"),  # a room without its unit word reads as the one with it
+        ("3-02-0801", "3-2-801"),
+        ("0012345", "0012345"),  # seven digits: a code or part of a phone number, left as written
+    ],
+)
+def test_a_padded_number_loses_its_leading_zeros(text: str, expected: str) -> None:
+    assert zeros(text) == expected
+
+
+def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
+    assert normalize("文三路369号 0571-88881234") == "文三路369号"
+
+
 # -------------------------------------------------------------------------------------- synonyms
 
 
@@ -289,6 +314,8 @@ def test_basement_forms_normalize_alike_and_apart_from_the_ground_floor() -> Non
         ("臺北市中山區", "台北市中山区"),
         ("北京市，朝阳区 望京街道（近地铁站）", "北京市朝阳区望京街道"),
         ("ＡＢＣ大厦Ａ座１２０３", "ABC大厦A栋1203"),
+        ("深圳市南山区高新南一道008号", "深圳市南山区高新南一道8号"),  # a padded door plate
+        ("学府路零八三栋", "学府路083栋"),
     ],
 )
 def test_equal_places_normalize_equally(a: str, b: str) -> None:

@@ -68,3 +68,14 @@ def test_generate_pairs_takes_the_evaluation_rewrites() -> None:
 
 def test_traditional_keeps_characters_that_would_not_convert_back() -> None:
     assert rewrite("traditional", "杭州市江干区东方花园") == "杭州市江干區東方花園"  # not 江乾區
+
+
+def test_zero_padded_pads_a_short_number_or_writes_a_padded_one_plain() -> None:
+    from geoalign.address.normalize import normalize
+
+    assert rewrite("zero_padded", "深圳市南山区高新南一道8号") == "深圳市南山区高新南一道008号"
+    assert rewrite("zero_padded", "南山区学府路057号102") == "南山区学府路57号102"
+    assert rewrite("zero_padded", "文三路369号3栋") == "文三路369号003栋"  # 369 is long enough
+    assert rewrite("zero_padded", "杭州市西湖区") is None
+    for text in ("深圳市南山区高新南一道8号", "文三路369号3栋"):  # the same place to the normalizer
+        assert normalize(rewrite("zero_padded", text)) == normalize(text)  # type: ignore[arg-type]

@@ -30,9 +30,11 @@ The pipeline, in order (each step a small pure function on a string):
    stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
 10. ``units``: building/tower/room/floor/basement synonyms to canonical forms, and building-unit-room
     dashes to words (6-3-402 → 6栋3单元402) (``geoalign.address.synonyms``);
-    then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), and ``tidy`` removes
-    spaces and dashes the unit rules left stranded. Steps 9-10 repeat until nothing changes (a unit
-    rewrite can expose a numeral: T1三号楼 → T1栋三号楼 → T1栋3栋), at most four rounds.
+    then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), ``noise`` again, ``zeros``:
+    a padded number of two to six digits reads plain (高新南一道008号 → 8号, A08栋 → A8栋, 3栋0801 →
+    3栋801), and ``tidy`` removes spaces and dashes the unit rules left stranded. Steps 9-10 repeat
+    until nothing changes (a unit rewrite can expose a numeral: T1三号楼 → T1栋三号楼 → T1栋3栋): one or
+    two rounds for a real address, more for a run of repeats, never more rounds than characters.
 11. truncation of the result to ``max_chars`` (the result can be longer than the input: 十 → 10).
 12. optionally (``complete_admin=True``) the missing admin levels are prefixed when the gazetteer
     resolves the admin prefix unambiguously (榆阳区 → 陕西省榆林市榆阳区, 襄樊市 → 湖北省襄阳市).
@@ -393,6 +395,24 @@ def ordinals(text: str) -> str:
     return _ORDINAL_ARABIC.sub("", text) if "第" in text else text
 
 
+#: A number padded with zeros (高新南一道008号, A08栋, 负01层, 0801室, 3栋0801): door plates in some cities
+#: pad to three digits and the orders written against them do not, so the padded and the plain number
+#: must read alike, with or without the unit word after it. A whole run of two to six digits, not after
+#: a digit, a decimal point or a colon (3.05, 08:30) and not before one; longer runs are phone numbers or
+#: codes. A zero alone (0号) stays a number.
+_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])0+(\d[\d]{0,4})(?![\d:]|\.\d)")
+
+
+def zeros(text: str) -> str:
+    """008号 → 8号, A08栋 → A8栋, 3栋0801 → 3栋801 (a padded number's leading zeros)."""
+    return _PADDED.sub(_unpadded, text) if "0" in text else text
+
+
+def _unpadded(m: re.Match[str]) -> str:
+    # the whole run is at most six digits: a longer one (a phone number, a code) is left as written
+    return m.group(1) if m.end() - m.start() <= 6 else m.group(0)
+
+
 def _chinese_numerals(text: str) -> str:
     out: list[str] = []
     last = 0
@@ -448,6 +468,8 @@ _TAIL: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     ("ordinals", ordinals),
     # again: a unit rewrite can free a phone number (T1-13812345678 → T1栋13812345678)
     ("noise", noise),
+    # after noise: a landline's area code (0571-…) is the phone's to remove, not a padded number
+    ("zeros", zeros),
     ("tidy", tidy),
 )
 #: Rounds of ``_TAIL`` at least allowed before giving up on a fixed point. A real address settles in one
@@ -463,7 +485,7 @@ class Normalized:
 
     ``changed_by`` names the steps that changed the text, in order of first change (``width``,
     ``t2s``, ``upper``, ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``,
-    ``ordinals``, ``tidy``, ``admin``);
+    ``ordinals``, ``zeros``, ``tidy``, ``admin``);
     ``truncated`` is True when the input or the result was cut to ``max_chars``; ``admin`` is the
     gazetteer's reading of the admin prefix when ``complete_admin`` was asked for.
     """
@@ -536,8 +558,9 @@ def _pipeline(text: str, changed: list[str] | None) -> str:
         # Shortcut for the common case: when only numerals/units changed, the only step that can have
         # new work is ``numerals`` (units may have put a unit word after a numeral run, T1三号楼); the
         # later steps of this round already saw the units' output. Skip the full second round if
-        # numerals has nothing to do.
-        if set(round_changed) <= {"numerals", "units"} and numerals(text) == text:
+        # numerals has nothing to do. ``zeros`` makes no work for any step (008号 → 8号 is Arabic
+        # digits before the same unit word), so a round it changed needs no other either.
+        if set(round_changed) <= {"numerals", "units", "zeros"} and numerals(text) == text:
             break
     return text
 

@@ -13,6 +13,8 @@ traditional          written in traditional characters (东方花园 → 東方�
 field_label          a form's field label in front (收货地址：…)                     exact_match
 drop_room            the room number at the end left out (3栋501室 → 3栋)            partial_match
 gate_note            a gate of the place in brackets added (（东门）)                  partial_match
+zero_padded          a door or building number padded to three digits, or a padded  exact_match
+                     one written plain (8号 ↔ 008号, 3栋 ↔ 003栋)
 ===================  ==============================================================  ==============
 
 Another district with the same road and number is another place (CCKS labels 81 % of its training pairs
@@ -39,6 +41,9 @@ from geoalign.types import Label
 _ROOM_AT_END: Final[re.Pattern[str]] = re.compile(r"(?<=栋|幢|座|楼|层|元)\d{2,5}室?$")
 _FIELD_LABELS: Final[tuple[str, ...]] = ("收货地址：", "地址:", "详细地址 ", "收件地址:")
 _GATES: Final[tuple[str, ...]] = ("(东门)", "（西门）", "(南门)", "(北门)")
+#: A door or building number of one or two digits, or one padded with zeros (008号), standing alone.
+_SHORT_NUMBER: Final[re.Pattern[str]] = re.compile(r"(?<![\d.])(\d{1,2})(?=号|栋|幢)")
+_PADDED_NUMBER: Final[re.Pattern[str]] = re.compile(r"(?<![\d.])0+(\d+)(?=号|栋|幢)")
 #: Placeholder divisions of the gazetteer, not places a person writes.
 _PLACEHOLDERS: Final[frozenset[str]] = frozenset(
     {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
@@ -107,6 +112,16 @@ def _gate_note(text: str, rng: random.Random) -> str | None:
     return None if text.endswith(("门", "门)", "门）")) else text + rng.choice(_GATES)
 
 
+def _zero_padded(text: str, rng: random.Random) -> str | None:
+    padded = _PADDED_NUMBER.search(text)
+    if padded is not None:  # a padded plate (…路057号): written plain, as an order would
+        return text[: padded.start()] + padded.group(1) + text[padded.end() :]
+    plain = _SHORT_NUMBER.search(text)
+    if plain is None:
+        return None
+    return text[: plain.start()] + plain.group(1).zfill(3) + text[plain.end() :]
+
+
 #: name -> (transformation, label), in the docstring table's order.
 EVAL_TRANSFORMS: Final[dict[str, tuple[Transform, Label]]] = {
     "another_district": (_another_district, "not_match"),
@@ -115,6 +130,7 @@ EVAL_TRANSFORMS: Final[dict[str, tuple[Transform, Label]]] = {
     "field_label": (_field_label, "exact_match"),
     "drop_room": (_drop_room, "partial_match"),
     "gate_note": (_gate_note, "partial_match"),
+    "zero_padded": (_zero_padded, "exact_match"),
 }
 
 __all__ = ["EVAL_TRANSFORMS"]

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 #: simplified, session 22; v5: gazetteer short names no longer read as a division before a numbered or
 #: ring road or a mall (中山东二路, 雁塔南二环, 天河城), and align_admin keeps what a span holds past them;
 #: v6: a road, gate or market named after a division is one name, 曹县路 / 中山门, and a run of form
-#: labels, 地址地址：, is removed at once, and runs of repeats are normalized to the end, session 24).
+#: labels, 地址地址：, is removed at once, runs of repeats are normalized to the end, and a padded
+#: number reads plain, 008号 = 8号, session 24).
 KEY_VERSION = "v6"
 
 
