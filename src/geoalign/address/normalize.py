@@ -398,9 +398,9 @@ def ordinals(text: str) -> str:
 #: A number padded with zeros (高新南一道008号, A08栋, 负01层, 0801室, 3栋0801): door plates in some cities
 #: pad to three digits and the orders written against them do not, so the padded and the plain number
 #: must read alike, with or without the unit word after it. A whole run of two to six digits, not after
-#: a digit, a decimal point or a colon (3.05, 08:30) and not before one; longer runs are phone numbers or
-#: codes. A zero alone (0号) stays a number.
-_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])0+(\d[\d]{0,4})(?![\d:]|\.\d)")
+#: a decimal point (3.05) and not before one; longer runs are phone numbers or codes. A zero alone (0号)
+#: stays a number.
+_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])0+(\d{1,5})(?![\d:]|\.\d)")
 
 
 def zeros(text: str) -> str:
@@ -558,8 +558,8 @@ def _pipeline(text: str, changed: list[str] | None) -> str:
         # Shortcut for the common case: when only numerals/units changed, the only step that can have
         # new work is ``numerals`` (units may have put a unit word after a numeral run, T1三号楼); the
         # later steps of this round already saw the units' output. Skip the full second round if
-        # numerals has nothing to do. ``zeros`` makes no work for any step (008号 → 8号 is Arabic
-        # digits before the same unit word), so a round it changed needs no other either.
+        # numerals has nothing to do. ``zeros`` makes no work for any step (008号 → 8号: the same
+        # digits without their zeros, before the same word), so a round it changed needs no other.
         if set(round_changed) <= {"numerals", "units", "zeros"} and numerals(text) == text:
             break
     return text
