@@ -336,6 +336,10 @@ def test_detailed_reports_changed_steps() -> None:
     n = normalize_detailed("北京朝阳区望京SOHO塔一")
     assert n.text == "北京朝阳区望京SOHOT1栋" and n.changed_by == ("units",) and not n.truncated
     assert n.original == "北京朝阳区望京SOHO塔一"
+    # a dropped control or zero-width character is said too: the original holds a character the text lacks
+    n = normalize_detailed("北京朝阳区\u200b望京\x00SOHO")
+    assert n.text == "北京朝阳区望京SOHO" and n.changed_by == ("clean",)
+    assert normalize_detailed("北京朝阳区 望京").changed_by == ("spaces",)  # a space is no control character
 
 
 def test_complete_admin() -> None:

@@ -483,7 +483,8 @@ _MAX_ROUNDS: Final[int] = 4
 class Normalized:
     """A normalized address and what happened to it.
 
-    ``changed_by`` names the steps that changed the text, in order of first change (``width``,
+    ``changed_by`` names the steps that changed the text, in order of first change (``clean``: control,
+    format or surrogate characters dropped; ``width``,
     ``t2s``, ``upper``, ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``,
     ``ordinals``, ``zeros``, ``tidy``, ``admin``);
     ``truncated`` is True when the input or the result was cut to ``max_chars``; ``admin`` is the
@@ -584,7 +585,9 @@ def normalize_detailed(
     """Normalize one address and report what changed. Raises ``InputError`` for unusable input
     (None, not a string, empty, or nothing left after removing noise such as a lone phone number)."""
     cleaned = _cleaned(value, max_chars)
-    changed: list[str] = []
+    # control, format and surrogate characters dropped by the cleaning: said, so that a character of
+    # ``original`` missing from ``text`` always has a step that took it
+    changed: list[str] = ["clean"] if cleaned.removed_controls else []
     text = _pipeline(cleaned.text, changed)
     truncated = cleaned.truncated
     admin = None
