@@ -18,7 +18,7 @@ import argparse
 import random
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from geoalign.address.normalize import normalize
 from geoalign.address.parse import parse
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     matcher = Matcher()
     for _ in range(args.rounds):
         pairs = [(_text(rng, args.longest), _text(rng, args.longest)) for _ in range(64)]
-        check("Matcher.score", lambda p=pairs: _same_length(matcher.score(p), p), pairs[:3])
+        check("Matcher.score", lambda p=pairs: _one_per_input(matcher.score(p), p), pairs[:3])
         for text in (a for a, _ in pairs[:8]):
             for model in ("linear", "neural"):
                 check(f"parse({model})", lambda t=text, m=model: parse(t, model=m), text)
@@ -83,26 +83,21 @@ def _link_and_dedupe(
 ) -> Callable[[], None]:
     def run() -> None:
         settings = LinkSettings(ann=ann)
-        _rows(link_records(left, right, settings=settings)[0], left)
-        _rows(dedupe_records(left + right, settings=settings)[0], left + right)
+        _one_per_input(link_records(left, right, settings=settings)[0], left)
+        _one_per_input(dedupe_records(left + right, settings=settings)[0], left + right)
 
     return run
 
 
-def _same_length(results: list[object], pairs: list[tuple[str, str]]) -> None:
-    if len(results) != len(pairs):
-        raise AssertionError(f"{len(pairs)} pairs in, {len(results)} results out")
+def _one_per_input(outputs: Sequence[object], inputs: Sequence[object]) -> None:
+    if len(outputs) != len(inputs):
+        raise AssertionError(f"{len(inputs)} in, {len(outputs)} out")
 
 
 def _idempotent(text: str) -> None:
     once = normalize(text)
     if normalize(once) != once:
         raise AssertionError(f"normalize is not idempotent: {once!r} -> {normalize(once)!r}")
-
-
-def _rows(rows: list[object], records: list[tuple[str, str | None]]) -> None:
-    if len(rows) != len(records):
-        raise AssertionError(f"{len(records)} records in, {len(rows)} rows out")
 
 
 if __name__ == "__main__":

@@ -400,17 +400,12 @@ def ordinals(text: str) -> str:
 #: must read alike, with or without the unit word after it. A whole run of two to six digits, not after
 #: a decimal point (3.05) and not before one; longer runs are phone numbers or codes. A zero alone (0号)
 #: stays a number.
-_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])0+(\d{1,5})(?![\d:]|\.\d)")
+_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])(?=\d{2,6}(?![\d:]|\.\d))0+(\d+)")
 
 
 def zeros(text: str) -> str:
     """008号 → 8号, A08栋 → A8栋, 3栋0801 → 3栋801 (a padded number's leading zeros)."""
-    return _PADDED.sub(_unpadded, text) if "0" in text else text
-
-
-def _unpadded(m: re.Match[str]) -> str:
-    # the whole run is at most six digits: a longer one (a phone number, a code) is left as written
-    return m.group(1) if m.end() - m.start() <= 6 else m.group(0)
+    return _PADDED.sub(r"\1", text) if "0" in text else text
 
 
 def _chinese_numerals(text: str) -> str:
