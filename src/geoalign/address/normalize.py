@@ -400,7 +400,7 @@ def ordinals(text: str) -> str:
 #: must read alike, with or without the unit word after it. A whole run of two to six digits, not after
 #: a decimal point (3.05) and not before one; longer runs are phone numbers or codes. A zero alone (0号)
 #: stays a number.
-_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])(?=\d{2,6}(?![\d:]|\.\d))0+(\d+)")
+_PADDED: Final[re.Pattern[str]] = re.compile(r"(?<![\d.:])(?=0\d{1,5}(?![\d:]|\.\d))0+(\d+)")
 
 
 def zeros(text: str) -> str:
