@@ -539,6 +539,26 @@ def test_a_list_of_numbers_types_its_first_number() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "door", "building"),
+    [
+        ("北京市海淀区学院路30号院3号楼", "30", "3"),  # a yard on a road is its door: 30号3号楼
+        ("北京市海淀区学院路30号3号楼", "30", "3"),
+        ("郑州市政六街36号政六街36号院1号楼", "36", "1"),  # the door, repeated as a yard
+        ("北京市东城区外交部街33号院", "33", None),
+        ("幸福路300号翠柏小区12号院", "300", "12"),  # a yard behind another door: building-level
+        ("翠柏小区5号院3号楼", None, "5"),  # a compound's yard, no road: building-level, as before
+        ("人民南路四段1号院2栋", "1", "2"),  # (四段: the normalizer writes 4段)
+    ],
+)
+def test_a_yard_on_a_road_is_the_door_number(text: str, door: str | None, building: str | None) -> None:
+    from geoalign.address.analyze import typed_numbers
+
+    typed = typed_numbers(normalize(text))
+    assert typed.get("t_hao") == door
+    assert typed.get("t_building") == building
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         # the punctuation step makes the dash a space (3栋 104): the room number is still one

@@ -372,6 +372,19 @@ def test_a_basement_is_another_floor_than_the_ground_floor(a: str, b: str) -> No
     assert view_conflicts(record("q", a), record("c", b)) == ["floorno"]
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        # one building behind one door, written with and without 院: no conflict (was: building 30 vs 3)
+        ("北京市海淀区学院路30号院3号楼", "北京市海淀区学院路30号3号楼", []),
+        ("北京市海淀区学院路30号院3号楼", "北京市海淀区学院路30号院5号楼", ["houseno"]),
+        ("北京市海淀区学院路30号院3号楼", "北京市海淀区学院路32号院3号楼", ["roadno"]),
+    ],
+)
+def test_a_yard_on_a_road_is_read_as_its_door(a: str, b: str, expected: list[str]) -> None:
+    assert view_conflicts(record("q", a), record("c", b)) == expected
+
+
 def test_link_typed_numbers_conflict() -> None:
     q, c = record("q", "上海市浦东新区张杨路500号0501室"), record("c", "上海市浦东新区张杨路500号502室")
     assert view_conflicts(q, c) == ["roomno"]

@@ -149,6 +149,14 @@ def _summary(text: str) -> tuple[frozenset[str], frozenset[str], dict[str, list[
     return frozenset(text), _bigrams(text), char_positions(text)
 
 
+#: A yard by number right after a road name (学院路30号院). As the first numbered door of an address it is
+#: the door number: 学院路30号院3号楼 is building 3 behind door 30, which 学院路30号3号楼 writes without
+#: the 院; so is a yard repeating the door before it (政六街36号政六街36号院). After another door number,
+#: or after a compound's name (幸福路300号12号院, 翠柏小区5号院), it is a yard of a compound: a
+#: building-level number, as before.
+_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段])(\d+)号院")
+
+
 def typed_numbers(text: str) -> dict[str, str]:
     """The first number of each typed form in ``text`` (key -> digits or building letter)."""
     found: dict[str, str] = {}
@@ -156,7 +164,27 @@ def typed_numbers(text: str) -> dict[str, str]:
         m = pattern.search(text)
         if m:
             found[name] = next(g for g in m.groups() if g)
+    yard = _YARD.search(text) if "号院" in text else None
+    if yard is None:
+        return found
+    door = TYPED_PATTERNS["t_hao"].search(text)
+    if door is None or door.start() > yard.start():
+        found["t_hao"] = yard.group(1)
+    elif door.group(1) != yard.group(1):
+        return found  # a yard of the compound behind that door: building-level, as typed
+    building = _first_building_outside(text, yard.start(), yard.end())
+    if building is None:
+        found.pop("t_building", None)
+    else:
+        found["t_building"] = building
     return found
+
+
+def _first_building_outside(text: str, start: int, end: int) -> str | None:
+    """The first typed building number of ``text`` that is not the yard at ``text[start:end]``."""
+    pattern = TYPED_PATTERNS["t_building"]
+    m = pattern.search(text, 0, start) or pattern.search(text, end)
+    return next(g for g in m.groups() if g) if m else None
 
 
 def char_positions(text: str) -> dict[str, list[int]]:

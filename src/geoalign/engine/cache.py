@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 #: ring road or a mall (中山东二路, 雁塔南二环, 天河城), and align_admin keeps what a span holds past them;
 #: v6: a road, gate or market named after a division is one name, 曹县路 / 中山门, and a run of form
 #: labels, 地址地址：, is removed at once, runs of repeats are normalized to the end, and a padded
-#: number reads plain, 008号 = 8号, session 24).
-KEY_VERSION = "v6"
+#: number reads plain, 008号 = 8号, session 24; v7: a numbered yard on a road is its door number,
+#: 学院路30号院3号楼 = 学院路30号3号楼, session 25).
+KEY_VERSION = "v7"
 
 
 def cache_key(
