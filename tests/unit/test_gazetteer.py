@@ -203,12 +203,49 @@ def test_resolve_stops_at_a_name_from_another_branch() -> None:
     assert r.prefix() == "北京市"
 
 
+@pytest.mark.parametrize(
+    ("text", "district", "spans"),
+    [
+        # a form's province and city fields, both filled with the municipality
+        ("上海市上海市浦东新区世纪大道1号", "浦东新区", ["上海市", "浦东新区"]),
+        ("北京北京市海淀区中关村大街1号", "海淀区", ["北京", "海淀区"]),
+        ("广东省广东省深圳市南山区科苑路1号", "南山区", ["广东省", "深圳市", "南山区"]),
+        ("深圳市深圳市南山区科苑路1号", "南山区", ["深圳市", "南山区"]),
+    ],
+)
+def test_a_repeated_division_name_does_not_end_the_chain(text: str, district: str, spans: list[str]) -> None:
+    r = g.resolve(text)
+    assert r.district == district
+    assert [s.text for s in r.spans] == spans
+
+
+def test_a_name_that_is_no_repeat_still_ends_the_chain() -> None:
+    r = g.resolve("上海市上饶市")  # another province's city: not under 上海, and not 上海 again
+    assert r.prefix() == "上海市" and r.end == 3
+
+
 def test_old_names_resolve_to_current_ones() -> None:
     r = g.resolve("襄樊市樊城区")
     assert r.prefix() == "湖北省襄阳市樊城区"
     assert [(old, new.name) for old, new in r.renamed] == [("襄樊市", "襄阳市")]
     r = g.resolve("杭州江干区")
     assert r.ambiguous and {p[-1].name for p in r.candidates} == {"上城区", "钱塘区"}
+
+
+def test_districts_the_current_table_dropped_resolve_to_where_their_streets_are_now() -> None:
+    """Derived by scripts/build_gazetteer.py from jionlp's older table: the MCA table of 2025-12-31 has no
+    重庆市渝北区 or 江北区, and lists their streets under 两江新区."""
+    r = g.resolve("重庆市渝北区龙溪街道金龙路100号")
+    assert r.prefix() == "重庆市两江新区龙溪街道"
+    assert [(old, new.name) for old, new in r.renamed] == [("渝北区", "两江新区")]
+    assert g.resolve("重庆江北区观音桥").district == "两江新区"
+    # keyed by the full old name only: Ningbo's 江北区 stays Ningbo's, and Nanjing's 江北新区 no division
+    assert g.resolve("宁波市江北区").prefix() == "浙江省宁波市江北区"
+    assert g.resolve("江北新区研创园").spans == ()
+    # a bare 江北区 reads both ways: Ningbo's, or Chongqing's former district (never a guess)
+    bare = g.resolve("江北区人民路1号")
+    assert bare.ambiguous and bare.district is None
+    assert {p[-1].name for p in bare.candidates} == {"江北区", "两江新区"}
 
 
 def test_no_match_and_odd_input() -> None:

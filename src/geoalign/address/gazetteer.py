@@ -506,6 +506,10 @@ def _candidates_at(data: _Data, text: str, pos: int, context: list[str]) -> _Mat
         if codes:
             codes = _continuing(data, codes, context)
             if codes:
+                # a current name that is also another division's former full name reads both ways (江北区
+                # alone: Ningbo's, or Chongqing's former one); the former names' own short forms do not
+                if full is not None and piece in old_index and piece not in data.old_is_short:
+                    codes = [*codes, *_continuing(data, old_index[piece], context)]
                 return _Match(pos, pos + length, list(dict.fromkeys(codes)), old=False)
         old_codes = old_index.get(piece)
         if old_codes and (
@@ -579,11 +583,28 @@ def _chain(data: _Data, text: str, pos: int) -> list[_Match]:
     while pos < len(text):
         match = _candidates_at(data, text, pos, context)
         if match is None:
-            break
+            repeat = _repeated(data, text, pos, matches[-1]) if matches else None
+            if repeat is None:
+                break
+            pos = _skip_separators(text, repeat)  # 上海市上海市浦东新区: a form's two fields, one name
+            continue
         matches.append(match)
         context = match.codes
         pos = _skip_separators(text, match.end)
     return matches
+
+
+def _repeated(data: _Data, text: str, pos: int, previous: _Match) -> int | None:
+    """Where the name at ``pos`` ends if it names again the division just matched (上海市上海市, 重庆重庆市,
+    北京市北京: an address typed into a form's province and city fields, both the municipality), else
+    None. The repeat is skipped, not kept as a span: the chain goes on under the division it repeats."""
+    # a division's names share their first character: most chains end here
+    if text[pos] != text[previous.start]:
+        return None
+    again = _candidates_at(data, text, pos, [])
+    if again is None or again.old or previous.old or set(again.codes).isdisjoint(previous.codes):
+        return None
+    return again.end
 
 
 #: ``_finish``'s answers by what they depend on (the names matched, where, and their readings): most
