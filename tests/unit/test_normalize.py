@@ -577,3 +577,26 @@ def test_a_yard_on_a_road_is_the_door_number(text: str, door: str | None, buildi
 )
 def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: str, expected: str) -> None:
     assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("浙江省杭州市西湖区文三路369号，快递放丰巢", "浙江省杭州市西湖区文三路369号"),
+        ("杭州市文三路369号3栋2单元到了打电话打不通放物业", "杭州市文三路369号3栋2单元"),
+        ("杭州市文三路369号帮我放在菜鸟驿站里", "杭州市文三路369号"),
+        ("杭州市文三路369号3栋501不要放快递柜谢谢", "杭州市文三路369号3栋501"),
+        ("杭州市文三路369号 送货前请电话联系", "杭州市文三路369号"),
+        ("杭州市文三路369号 工作日送货", "杭州市文三路369号"),
+        ("杭州市文三路369号 必须送货上门", "杭州市文三路369号"),
+        ("杭州市文三路369号(放门卫)", "杭州市文三路369号"),  # bracketed: the brackets step
+        # a verb inside a name is no note: 解放门 is a place, 解放路 a road, 送变电 a utility
+        ("南京市玄武区解放门口公交站", "南京市玄武区解放门口公交站"),
+        ("杭州市解放路100号", "杭州市解放路100号"),
+        ("杭州市送变电公司宿舍1栋", "杭州市送变电公司宿舍1栋"),
+        ("到了打电话", "到了打电话"),  # a note alone: nothing before it is an address, so it stays
+    ],
+)
+def test_a_delivery_note_closing_the_address_is_removed(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert normalize(expected) == expected

@@ -20,7 +20,8 @@ The pipeline, in order (each step a small pure function on a string):
    and is kept; every other punctuation mark or symbol becomes a space.
 7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
    labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
-   closing the address: 李先生收), form labels (收货地址：, 地址：) and postcodes (邮编310000).
+   closing the address: 李先生收), form labels (收货地址：, 地址：), postcodes (邮编310000) and a delivery
+   note closing the address (…3栋501，快递放丰巢 / 到了打电话 / 送货前电话联系).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or after a
    tower's number before another number (T1 3F, until the unit rules have read the tower number).
 9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
@@ -280,8 +281,40 @@ _POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
 _NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{_POLITE}收?|{_POLITE}收)$")
 
 
+#: Where a parcel should be left, when to call: an order's delivery note closes its address (文三路369号
+#: 快递放丰巢, …10栋到了打电话打不通放物业). Bracketed notes are gone already (``brackets``); these are the
+#: ones written straight on. Each starts with a verb and a place to leave the parcel or a call to make, so a
+#: place name holding one of the verbs (解放路, 送变电所) is no note; the note runs to the end of the text.
+_NOTE_PLACE = (
+    r"(?:家门口|门口|门卫室?|前台|快递柜|快递箱|丰巢|菜鸟驿站|菜鸟|驿站|物业|传达室|保安室?|收发室|邮件室|"
+    r"自提点|代收点)"
+)
+_NOTE_VERB = r"(?:帮我|帮忙|请|麻烦|可以|可|不要|不接受|拒绝|别|勿)?(?:放|存放|寄存|送到|送至|交给|交到)(?:在|到|至|进)?"
+#: Where a note may start: after a separator, a number or a word that ends an address (号, 楼, 单元, 村,
+#: 店 …); never inside a name (南京的解放门口 is a place, not 解 + a note).
+_NOTE_START = r"(?<=[\s\dA-Z号楼栋幢座室层元院店村组区户弄巷寓厦])"
+_DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
+    rf"{_NOTE_START}(?:"
+    rf"(?:快递|包裹)?{_NOTE_VERB}{_NOTE_PLACE}"
+    r"|到了(?:之后|以后)?(?:请|先)?(?:打|拨打|给我打|打个)?电话"
+    r"|(?:送货|配送)前(?:请|先)*(?:打|电话|联系)"
+    r"|(?:工作日|周末|节假日)(?:均可|都可以?)?(?:送货|配送|送达|收货)"
+    r"|(?:必须|请|直接)?送货上门)"
+)
+_NOTE_VERBS: Final[frozenset[str]] = frozenset("放存寄送交到日末假")
+
+
+def _without_delivery_note(text: str) -> str:
+    """``text`` up to its delivery note, if one closes it and an address stands before it."""
+    note = _DELIVERY_NOTE.search(text)
+    if note is None or not _HAS_WORD.search(text, 0, note.start()):
+        return text
+    return text[: note.start()]
+
+
 def noise(text: str) -> str:
-    """Remove phone numbers, recipient names and their labels: they are not part of the place."""
+    """Remove phone numbers, recipient names and their labels, and delivery notes: they are not part of
+    the place."""
     if _PHONE_ANYWHERE.search(text):
         text = _PHONE_RUN.sub(r"\1", text)
         # Mark each phone number with \x00 (a control character, never left in cleaned text) so names
@@ -299,6 +332,8 @@ def noise(text: str) -> str:
         text = _POSTCODE.sub(" ", text)
     if "先生" in text or "女士" in text or "小姐" in text:
         text = _NAME_AT_END.sub("", text.rstrip())
+    if not _NOTE_VERBS.isdisjoint(text):
+        text = _without_delivery_note(text)
     return text
 
 
