@@ -235,6 +235,12 @@ def test_lifts_name_their_rule_and_probability() -> None:
         ("浙江省杭州市西湖区文三路369号", "文三路369号", "admin_omitted", 0.95),
         ("北京市朝阳区阜通东大街6号A座1201室", "北京市朝阳区阜通东大街6号A座1201", "suffix_only", 0.95),
         ("福建省厦门市思明区湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦203室", "floor_in_room", 0.9),
+        (
+            "深圳市福田区华强北路1002号赛格广场45楼4501",
+            "华强北路1002号赛格广场45层4501室",
+            "floor_in_room",
+            0.9,
+        ),
         ("广西壮族自治区贵港市港南区", "贵港市港南区", "admin_only", 0.95),
     ]
     results = scorer.score([AddressPair(a, b) for a, b, *_ in pairs])
@@ -425,6 +431,7 @@ def test_lift_conditions(a: str, b: str, lift: str | None) -> None:
         ("湖滨南路819号宝福大厦3楼203", "湖滨南路819号宝福大厦203室"),  # room 203 is not on floor 3
         ("湖滨南路819号宝福大厦2楼203", "湖滨南路819号金山大厦203室"),  # another building
         ("湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦2楼"),  # no room on one side
+        ("湖滨南路819号宝福大厦2楼203", "湖滨南路819号宝福大厦3层203室"),  # both write a floor: another
     ],
 )
 def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None:

@@ -289,7 +289,8 @@ _NOTE_PLACE = (
     r"(?:家门口|门口|门卫室?|前台|快递柜|快递箱|丰巢|菜鸟驿站|菜鸟|驿站|物业|传达室|保安室?|收发室|邮件室|"
     r"自提点|代收点)"
 )
-_NOTE_VERB = r"(?:帮我|帮忙|请|麻烦|可以|可|不要|不接受|拒绝|别|勿)?(?:放|存放|寄存|送到|送至|交给|交到)(?:在|到|至|进)?"
+_NOTE_POLITE = r"(?:帮我|帮忙|请|麻烦|可以|可|不要|不接受|拒绝|别|勿)?"
+_NOTE_VERB = rf"{_NOTE_POLITE}(?:放|存放|寄存|送到|送至|交给|交到)(?:在|到|至|进)?"
 #: Where a note may start: after a separator, a number or a word that ends an address (号, 楼, 单元, 村,
 #: 店 …); never inside a name (南京的解放门口 is a place, not 解 + a note).
 _NOTE_START = r"(?<=[\s\dA-Z号楼栋幢座室层元院店村组区户弄巷寓厦])"

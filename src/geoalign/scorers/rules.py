@@ -15,7 +15,8 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
   one side only omits admin levels that resolve the same (``admin_omitted``), the same up to a
   trailing 室/号 after the last number (``suffix_only``), or one side adds the floor its room number
-  already says (``floor_in_room``: 2楼203 vs 203室) → exact_match with at least the probability in
+  already says or writes it with 楼 where the other writes 层 (``floor_in_room``: 2楼203 vs 203室, 45楼4501
+  vs 45层4501室) → exact_match with at least the probability in
   ``LIFT_PROBABILITY``.
 
 Every rule that changed an answer is named in ``explanation["rules"]`` and the answer's ``scorer``
@@ -54,7 +55,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: place (another_district_same_road, not_match); road names that differ only in digits are two roads
 #: even with a shared POI (11号大街 / 21号大街); without a road, a 号 number only typed counts as the
 #: road number (星河小区23楼15号门市 / 16号门市); two phone numbers in a row are noise (session 22).
-RULES_VERSION: Final[str] = "rules/v5"
+#: v6: floor_in_room also where both sides write the floor, one as 楼 (赛格广场45楼4501 / 45层4501室); a
+#: numbered yard on a road is its door (学院路30号院3号楼 / 30号3号楼); a delivery note is noise (session 25).
+RULES_VERSION: Final[str] = "rules/v6"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -174,10 +177,12 @@ _ADMIN_LEVELS: Final[frozenset[str]] = frozenset({"country", "prov", "city", "di
 
 def _floor_in_room(a: AddressView, b: AddressView) -> bool:
     """One side writes the floor that the other's room number already says (宝福大厦2楼203 vs
-    宝福大厦203室: room 203 is on floor 2): every other place component is the same."""
+    宝福大厦203室: room 203 is on floor 2), or both write it, one as 楼 and one as 层 (赛格广场45楼4501 vs
+    赛格广场45层4501室: 楼 before a room on that floor is the floor, not a building): every other place
+    component is the same."""
     with_floor, without = (a, b) if "floorno" in a.comps else (b, a)
     floor, room = with_floor.comps.get("floorno"), with_floor.comps.get("roomno")
-    if floor is None or room is None or "floorno" in without.comps:
+    if floor is None or room is None or without.comps.get("floorno", floor) != floor:
         return False
     if not (floor.isdigit() and room.isdigit() and len(room) > len(floor) and room.startswith(floor)):
         return False
