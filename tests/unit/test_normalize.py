@@ -600,3 +600,15 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
 def test_a_delivery_note_closing_the_address_is_removed(text: str, expected: str) -> None:
     assert normalize(text) == expected
     assert normalize(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("成都市武侯区人民南路四段27号", "成都市武侯区人民南路4段27号"),
+        ("成都市成华区二环路东三段19号", "成都市成华区二环路东3段19号"),
+        ("长沙市天心区芙蓉中路第二段600号", "长沙市天心区芙蓉中路2段600号"),
+    ],
+)
+def test_a_road_section_in_chinese_numerals_reads_as_digits(text: str, expected: str) -> None:
+    assert normalize(text) == expected
