@@ -255,6 +255,14 @@ def test_building_unit_room_dashes(text: str, expected: str) -> None:
         ("北京路168号之一", "北京路168-1号"),
         ("北京路168号之12", "北京路168-12号"),
         ("北京路168号之1号楼", "北京路168号之1栋"),  # building 1 of number 168
+        # an annex number (附), as Chongqing, Wuhan and Chengdu write it
+        ("江大路32号附5号", "江大路32-5号"),
+        ("江大路32附5号", "江大路32-5号"),
+        ("江大路32号附5", "江大路32-5号"),
+        ("人民路88号附1号3栋501", "人民路88-1号3栋501"),
+        ("江大路32号附近", "江大路32号附近"),  # near, not an annex
+        ("园路21号附11栋102", "园路21号附11栋102"),  # building 11
+        ("城东路21号附1-20", "城东路21号附1-20"),  # left as written
     ],
 )
 def test_sub_numbers(text: str, expected: str) -> None:

@@ -129,6 +129,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("中山市孙文中路166号之三", "中山市孙文中路166号之四", ["another_road_number"]),
         ("广州市北京路168-1号", "广州市北京路168号", ["another_road_number"]),
         ("广州市北京路168号之一", "广州市北京路168-1号", []),
+        ("武汉市江岸区江大路32附5号", "武汉市江岸区江大路32号附5号", []),  # was road number 5 against 32
+        ("武汉市江岸区江大路32附5号", "武汉市江岸区江大路32号附6号", ["another_road_number"]),
         # without a road on either side a 号 number is a door of the village or compound the text names
         ("深圳市福田区沙头街道青石村55号", "深圳市福田区沙头街道青石村56号", ["another_road_number"]),
         # ... unless one text also writes the other's number (a record naming its neighbour's door first)

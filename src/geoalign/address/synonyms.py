@@ -11,6 +11,7 @@ basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       �
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
 sub-number    168号之一, 168号之1                          168-1号
+annex number  32号附5号, 32附5号, 32号附5                   32-5号
 ============  ===========================================  ==========
 
 The tower keeps a building word (T1栋, not T1) so that a following number never runs into it:
@@ -70,6 +71,19 @@ _ZHI_NUMBER: Final[re.Pattern[str]] = re.compile(
 )
 
 
+#: An annex number written with 附 (江大路32号附5号, 32附5号: door 5 of the annex of number 32, as Chongqing,
+#: Wuhan and Chengdu write it) is a sub-number like 之一. Not where a unit word follows (21号附11栋 is
+#: building 11; 附1-20 and 附1、2号 are left as written), and not 附近 (near): a digit must follow 附.
+_FU_NUMBER: Final[re.Pattern[str]] = re.compile(
+    r"(\d+)(号?)附(\d+)(?:(号)(?![楼院])|()(?![\d号栋幢楼层室座单、-]))"
+)
+
+
+def _fu_number(match: re.Match[str]) -> str:
+    number, hao, sub, hao_after, _ = match.groups()
+    return f"{number}-{sub}号" if hao or hao_after else f"{number}-{sub}"
+
+
 def _zhi_number(match: re.Match[str]) -> str:
     sub = match.group(2)
     value = int(sub) if sub.isdigit() else chinese_to_int(sub)
@@ -91,6 +105,12 @@ def canonical_units(text: str) -> str:
     for (pattern, repl, _), guard in zip(_OTHER_RULES, _GUARDS, strict=True):
         if guard.search(text):
             text = pattern.sub(repl, text)
-    if "之" in text:
-        text = _ZHI_NUMBER.sub(_zhi_number, text)
+    # a sub-number of a sub-number (168号之一之二, 32号附5号附1号) is read in the same call: one pass leaves
+    # 168-1号之二, which the next normalize would change again
+    for mark, pattern, repl in (("之", _ZHI_NUMBER, _zhi_number), ("附", _FU_NUMBER, _fu_number)):
+        while mark in text:
+            new = pattern.sub(repl, text)
+            if new == text:
+                break
+            text = new
     return text
