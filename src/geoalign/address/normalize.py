@@ -302,7 +302,9 @@ _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|(?:工作日|周末|节假日)(?:均可|都可以?)?(?:送货|配送|送达|收货)"
     r"|(?:必须|请|直接)?送货上门)"
 )
-_NOTE_VERBS: Final[frozenset[str]] = frozenset("放存寄送交到日末假")
+#: A cheap guard: a character every note holds (one C-level scan; a set test per character cost twice as
+#: much, and the note pattern itself five times).
+_NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假]")
 
 
 def _without_delivery_note(text: str) -> str:
@@ -333,7 +335,7 @@ def noise(text: str) -> str:
         text = _POSTCODE.sub(" ", text)
     if "先生" in text or "女士" in text or "小姐" in text:
         text = _NAME_AT_END.sub("", text.rstrip())
-    if not _NOTE_VERBS.isdisjoint(text):
+    if _NOTE_GUARD.search(text):
         text = _without_delivery_note(text)
     return text
 

@@ -23,6 +23,7 @@ building 3. Every rule maps to a form no rule matches again, so applying them tw
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
@@ -105,12 +106,21 @@ def canonical_units(text: str) -> str:
     for (pattern, repl, _), guard in zip(_OTHER_RULES, _GUARDS, strict=True):
         if guard.search(text):
             text = pattern.sub(repl, text)
-    # a sub-number of a sub-number (168号之一之二, 32号附5号附1号) is read in the same call: one pass leaves
-    # 168-1号之二, which the next normalize would change again
-    for mark, pattern, repl in (("之", _ZHI_NUMBER, _zhi_number), ("附", _FU_NUMBER, _fu_number)):
-        while mark in text:
-            new = pattern.sub(repl, text)
-            if new == text:
-                break
-            text = new
+    if "之" in text:
+        text = _every_sub_number(_ZHI_NUMBER, _zhi_number, "之", text)
+    if "附" in text:
+        text = _every_sub_number(_FU_NUMBER, _fu_number, "附", text)
     return text
+
+
+_Rewrite = Callable[[re.Match[str]], str]
+
+
+def _every_sub_number(pattern: re.Pattern[str], repl: _Rewrite, mark: str, text: str) -> str:
+    """A sub-number of a sub-number (168号之一之二, 32号附5号附1号) is read in the same call: one pass leaves
+    168-1号之二, which the next normalize would change again. Each pass removes a mark, so this ends."""
+    while True:
+        new = pattern.sub(repl, text)
+        if new == text or mark not in new:
+            return new
+        text = new
