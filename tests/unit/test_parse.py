@@ -27,6 +27,7 @@ from geoalign.address.parse import (
     attach_basement,
     floor_value,
     forced_admin,
+    join_building_letter,
     join_door_letter,
     numeric_value,
     parse,
@@ -357,6 +358,41 @@ def test_a_basement_floor_is_one_component_with_a_signed_value(tail: str) -> Non
 )
 def test_join_door_letter(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert join_door_letter(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a building letter and one or two digits read as a unit: one building (B22 = B22栋)
+        (
+            "商务园B22",
+            [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 6)],
+            [("poi", 0, 3), ("houseno", 3, 6)],
+        ),
+        (
+            "科技园W1",
+            [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 5)],
+            [("poi", 0, 3), ("houseno", 3, 5)],
+        ),
+        # a unit word after the number: a unit after all
+        ("商务园B2单元", [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 7)], None),
+        ("商务园B2门", [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 5)], None),
+        # three digits are a room number's length (B507: room 507 of building B); not after a Chinese word
+        ("华安园B507", [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 7)], None),
+        ("华安园东2", [("poi", 0, 3), ("houseno", 3, 4), ("cellno", 4, 5)], None),
+    ],
+)
+def test_join_building_letter(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert join_building_letter(raw, spans) == (spans if expected is None else expected)
+
+
+def test_a_lettered_building_reads_the_same_with_or_without_its_word() -> None:
+    with_word, without = (
+        parse("北京市朝阳区酒仙桥路10号恒通商务园B22栋"),
+        parse("北京市朝阳区酒仙桥路10号恒通商务园B22"),
+    )
+    for result in (with_word, without):
+        assert result.get("houseno").value == "B-22" and result.get("cellno") is None  # type: ignore[union-attr]
 
 
 def test_one_door_reads_the_same_with_or_without_the_admin_prefix() -> None:

@@ -181,6 +181,40 @@ def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
     return out
 
 
+#: The cheap test for ``join_building_letter``: a Latin letter followed by a digit.
+_LETTER_DIGIT: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ][0-9０-９]")
+#: What makes a number after a building letter a unit after all: its unit word (B2单元, B2门).
+_UNIT_WORD_AFTER: Final[re.Pattern[str]] = re.compile(r"单元|门")
+
+
+def join_building_letter(raw: str, spans: list[Span]) -> list[Span]:
+    """Join a building letter and the number the tagger split off it as a unit (恒通商务园B22: building B
+    + unit 22, where 东部软件园A3 and B22栋 are building A-3 and B-22), so one building written with and
+    without 栋 is one building. Only a building span that is exactly one letter, directly followed by a
+    unit span of one or two digits with no unit word after it, is joined (B507 is as often room 507 of
+    building B: three digits are a room number's length)."""
+    if _LETTER_DIGIT.search(raw) is None:
+        return spans
+    out: list[Span] = []
+    for span in spans:
+        if (
+            out
+            and span[0] == "cellno"
+            and out[-1][0] == "houseno"
+            and out[-1][2] == span[1]
+            and out[-1][2] - out[-1][1] == 1
+            and raw[out[-1][1]].isascii()
+            and raw[out[-1][1]].isalpha()
+            and 1 <= span[2] - span[1] <= 2
+            and raw[span[1] : span[2]].isdigit()
+            and not _UNIT_WORD_AFTER.match(raw, span[2])
+        ):
+            out[-1] = ("houseno", out[-1][1], span[2])
+            continue
+        out.append(span)
+    return out
+
+
 def _numeral_or_self(run: str) -> str:
     value = chinese_to_int(run)
     return run if value is None else str(value)
@@ -554,7 +588,11 @@ class Parser:
         text = fold_simplified(raw)
         if resolution is not None:
             spans = align_admin(spans, resolution, text)
-        return normalized, text, join_door_letter(text, attach_basement(text, spans))
+        return (
+            normalized,
+            text,
+            join_building_letter(text, join_door_letter(text, attach_basement(text, spans))),
+        )
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
