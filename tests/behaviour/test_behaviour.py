@@ -30,6 +30,9 @@ REQUIRED_CATEGORIES = {
     "zone_numerals", "another_zone",
     # a sub-number written 之一 (219号之一 = 219-1号)
     "sub_number",
+    # session 25: a numbered yard on a road (101号院1号楼 = 101号1号楼), a division named twice
+    # (北京市北京市海淀区), a delivery note closing the address (，快递放门口)
+    "yard", "repeated_admin", "noise_note",
 }  # fmt: skip
 
 

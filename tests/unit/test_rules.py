@@ -114,6 +114,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("湖北省襄樊市樊城区人民路88号", "湖北省襄阳市樊城区人民路88号", []),
         ("江苏省南京市鼓楼区中山路321号", "江苏省南京市鼓搂区中山路321号", []),
         ("成都市武侯区人民南路四段27号", "成都市武侯区人民南路4段27号", []),
+        # a section with its side (北三段) is part of the road's name too: 北三段 and 北二段 are two roads
+        ("成都市金牛区一环路北三段1号", "成都市金牛区一环路北二段1号", ["another_road"]),
+        ("成都市金牛区一环路北三段1号", "成都市金牛区一环路北3段1号", []),
         # a bare district completes to one city; a completed name never invents a province conflict
         ("重庆市江北区观音桥步行街8号", "江北区观音桥步行街8号", []),
         # zones of a compound named by a letter or a number; a named 区 is a district or an area

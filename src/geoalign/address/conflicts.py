@@ -90,8 +90,9 @@ _BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|�
 #: towns, whose main streets are often called just 东大街.
 _NAME_BEFORE_ROAD: Final[tuple[str, ...]] = ("community", "poi", "devzone")
 _DIRECTIONS: Final[str] = "东西南北中"
-#: A section of a road, by number (三段 → 3段) or by side (南段, 中段): part of the road's name.
-_SECTION: Final[re.Pattern[str]] = re.compile(r"(?:\d+|[东西南北中])段")
+#: A section of a road, by number (三段 → 3段), by side (南段, 中段) or both (北三段 → 北3段): part of the
+#: road's name.
+_SECTION: Final[re.Pattern[str]] = re.compile(r"(?:[东西南北中]?\d+|[东西南北中])段")
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: even with a shared POI (11号大街 / 21号大街); without a road, a 号 number only typed counts as the
 #: road number (星河小区23楼15号门市 / 16号门市); two phone numbers in a row are noise (session 22).
 #: v6: floor_in_room also where both sides write the floor, one as 楼 (赛格广场45楼4501 / 45层4501室); a
-#: numbered yard on a road is its door (学院路30号院3号楼 / 30号3号楼); a delivery note is noise (session 25).
+#: numbered yard on a road is its door (学院路30号院3号楼 / 30号3号楼); a delivery note is noise; a section
+#: with its side is part of the road (一环路北三段 / 北二段: another road) (session 25).
 RULES_VERSION: Final[str] = "rules/v6"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
