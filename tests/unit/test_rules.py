@@ -119,6 +119,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("成都市金牛区一环路北三段1号", "成都市金牛区一环路北3段1号", []),
         # a bare district completes to one city; a completed name never invents a province conflict
         ("重庆市江北区观音桥步行街8号", "江北区观音桥步行街8号", []),
+        # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third
+        ("江北区人民路1号", "宁波市江北区人民路1号", []),
+        ("江北区人民路1号", "宁波市海曙区人民路1号", ["another_district_same_road"]),
         # zones of a compound named by a letter or a number; a named 区 is a district or an area
         ("成都市天府大道1700号环球中心E1区1204", "成都市天府大道1700号环球中心E2区1204", ["another_zone"]),
         ("杭州市西湖区文三路8号万科城三区5栋", "杭州市西湖区文三路8号万科城5区5栋", ["another_zone"]),

@@ -23,15 +23,18 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from geoalign.address.normalize import fold_simplified
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.address.variants import fold_variants
 from geoalign.types import COMPONENT_NAMES, Components, ItemError
+
+if TYPE_CHECKING:
+    from geoalign.address.gazetteer import Resolution
 
 #: Component types compared level by level (NAACL-2019 scheme, coarse to fine): every address element
 #: except the ones that say nothing about the place (country is implied; person/assist/redundant/otherinfo).
@@ -308,12 +311,30 @@ def _resolved_view(parsed: Components) -> AddressView:
     # name must not invent a conflict with the other address
     stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
     canon_admin = (
-        resolution.prov if "prov" in stated else None,
-        resolution.city if "city" in stated else None,
-        resolution.district if "district" in stated else None,
+        _stated_name(resolution, "prov", resolution.prov, stated),
+        _stated_name(resolution, "city", resolution.city, stated),
+        _stated_name(resolution, "district", resolution.district, stated),
         resolution.town if "town" in stated else None,
     )
     return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[resolution.end :])
+
+
+#: Joins the names a stated level may have where the gazetteer keeps several readings (江北区 alone: Ningbo's
+#: 江北区, or Chongqing's former one, now 两江新区): ``conflicts.admin_names`` splits them again.
+ADMIN_NAME_SEP: Final[str] = "|"
+
+
+def _stated_name(
+    resolution: Resolution, level: str, name: str | None, stated: Collection[str | None]
+) -> str | None:
+    """The current name of a level the text states; where the readings disagree on it, every name they
+    give, joined (a conflict then needs the other side to be none of them)."""
+    if level not in stated:
+        return None
+    if name is not None or not resolution.ambiguous:
+        return name
+    names = sorted({d.name for path in resolution.candidates for d in path if d.level == level})
+    return ADMIN_NAME_SEP.join(names) if names else None
 
 
 _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")

@@ -41,7 +41,7 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
-from geoalign.address.analyze import TYPED_OF, AddressView, canonical_name
+from geoalign.address.analyze import ADMIN_NAME_SEP, TYPED_OF, AddressView, canonical_name
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
 HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
@@ -214,12 +214,18 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     out: list[Conflict] = []
     for level, i in ADMIN_COMPARED:
         va, vb = a.canon_admin[i], b.canon_admin[i]
-        if va and vb and va != vb:
+        if va and vb and va != vb and admin_names(va).isdisjoint(admin_names(vb)):
             rule = RULE_OF[level]
             if level == "district" and not out and _one_street_address(a, b):
                 rule = "another_district_same_road"
             out.append(Conflict(level, va, vb, rule))
     return out
+
+
+def admin_names(value: str) -> frozenset[str]:
+    """The names one stated admin level may have (several where the gazetteer keeps several readings:
+    ``analyze.ADMIN_NAME_SEP``); two sides conflict only when they share none."""
+    return frozenset(value.split(ADMIN_NAME_SEP)) if ADMIN_NAME_SEP in value else frozenset((value,))
 
 
 def _one_street_address(a: AddressView, b: AddressView) -> bool:

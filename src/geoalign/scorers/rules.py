@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
-from geoalign.address.conflicts import Conflict, conflicts
+from geoalign.address.conflicts import Conflict, admin_names, conflicts
 from geoalign.address.normalize import fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
@@ -155,7 +155,10 @@ def _strip_suffix(text: str) -> str:
 
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
     """Every admin level both sides resolve is the same (a level one side omits is compatible)."""
-    return all(x is None or y is None or x == y for x, y in zip(a.canon_admin, b.canon_admin, strict=True))
+    return all(
+        x is None or y is None or x == y or not admin_names(x).isdisjoint(admin_names(y))
+        for x, y in zip(a.canon_admin, b.canon_admin, strict=True)
+    )
 
 
 def _same_rest(a: AddressView, b: AddressView) -> bool:
