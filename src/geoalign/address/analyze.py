@@ -311,9 +311,9 @@ def _resolved_view(parsed: Components) -> AddressView:
     # name must not invent a conflict with the other address
     stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
     canon_admin = (
-        _stated_name(resolution, "prov", resolution.prov, stated),
-        _stated_name(resolution, "city", resolution.city, stated),
-        _stated_name(resolution, "district", resolution.district, stated),
+        _stated_name(resolution, "prov", stated),
+        _stated_name(resolution, "city", stated),
+        _stated_name(resolution, "district", stated),
         resolution.town if "town" in stated else None,
     )
     return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[resolution.end :])
@@ -324,13 +324,12 @@ def _resolved_view(parsed: Components) -> AddressView:
 ADMIN_NAME_SEP: Final[str] = "|"
 
 
-def _stated_name(
-    resolution: Resolution, level: str, name: str | None, stated: Collection[str | None]
-) -> str | None:
+def _stated_name(resolution: Resolution, level: str, stated: Collection[str | None]) -> str | None:
     """The current name of a level the text states; where the readings disagree on it, every name they
     give, joined (a conflict then needs the other side to be none of them)."""
     if level not in stated:
         return None
+    name: str | None = getattr(resolution, level)
     if name is not None or not resolution.ambiguous:
         return name
     names = sorted({d.name for path in resolution.candidates for d in path if d.level == level})

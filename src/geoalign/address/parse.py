@@ -166,16 +166,23 @@ def join_door_letter(raw: str, spans: list[Span]) -> list[Span]:
     """
     if _DIGIT_DOOR_LETTER.search(raw) is None:
         return spans
+    return _join_adjacent(
+        spans,
+        lambda before, span: (
+            before[0] == "roadno"
+            and raw[span[1] - 1 : span[1]].isdigit()
+            and _DOOR_LETTER.fullmatch(raw, span[1], span[2]) is not None
+        ),
+    )
+
+
+def _join_adjacent(spans: list[Span], joins: Callable[[Span, Span], bool]) -> list[Span]:
+    """``spans`` with each span that ``joins`` the one right before it (no gap between them) merged into
+    it, under the first one's name."""
     out: list[Span] = []
     for span in spans:
-        if (
-            out
-            and out[-1][0] == "roadno"
-            and out[-1][2] == span[1]
-            and raw[span[1] - 1 : span[1]].isdigit()
-            and _DOOR_LETTER.fullmatch(raw, span[1], span[2])
-        ):
-            out[-1] = ("roadno", out[-1][1], span[2])
+        if out and out[-1][2] == span[1] and joins(out[-1], span):
+            out[-1] = (out[-1][0], out[-1][1], span[2])
             continue
         out.append(span)
     return out
@@ -195,24 +202,19 @@ def join_building_letter(raw: str, spans: list[Span]) -> list[Span]:
     building B: three digits are a room number's length)."""
     if _LETTER_DIGIT.search(raw) is None:
         return spans
-    out: list[Span] = []
-    for span in spans:
-        if (
-            out
+    return _join_adjacent(
+        spans,
+        lambda before, span: (
+            before[0] == "houseno"
             and span[0] == "cellno"
-            and out[-1][0] == "houseno"
-            and out[-1][2] == span[1]
-            and out[-1][2] - out[-1][1] == 1
-            and raw[out[-1][1]].isascii()
-            and raw[out[-1][1]].isalpha()
+            and before[2] - before[1] == 1
+            and raw[before[1]].isascii()
+            and raw[before[1]].isalpha()
             and 1 <= span[2] - span[1] <= 2
             and raw[span[1] : span[2]].isdigit()
             and not _UNIT_WORD_AFTER.match(raw, span[2])
-        ):
-            out[-1] = ("houseno", out[-1][1], span[2])
-            continue
-        out.append(span)
-    return out
+        ),
+    )
 
 
 def _numeral_or_self(run: str) -> str:

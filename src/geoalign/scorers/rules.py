@@ -154,7 +154,8 @@ def _strip_suffix(text: str) -> str:
 
 
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
-    """Every admin level both sides resolve is the same (a level one side omits is compatible)."""
+    """Every admin level both sides resolve is the same, or may be (a level read several ways shares a
+    name with the other side's: ``conflicts.admin_names``); a level one side omits is compatible."""
     return all(
         x is None or y is None or x == y or not admin_names(x).isdisjoint(admin_names(y))
         for x, y in zip(a.canon_admin, b.canon_admin, strict=True)
