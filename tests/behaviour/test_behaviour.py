@@ -33,6 +33,9 @@ REQUIRED_CATEGORIES = {
     # session 25: a numbered yard on a road (101号院1号楼 = 101号1号楼), a division named twice
     # (北京市北京市海淀区), a delivery note closing the address (，快递放门口)
     "yard", "repeated_admin", "noise_note",
+    # session 26: a cross street or lane on one road (古墩路与文一路交叉口), institutions numbered by an
+    # ordinal (第一小学 / 第二小学), a postcode closing the address (…969号 310000)
+    "cross_street", "numbered_place", "noise_postcode",
 }  # fmt: skip
 
 

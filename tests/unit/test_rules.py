@@ -150,6 +150,25 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("天津市河西区友谊路35号", "天津市河东区友谊路35号", ["another_district_same_road"]),
         # a basement and the ground floor are two floors; a floor letter is how the floor is written
         ("上海市闵行区七莘路3588号B1层", "上海市闵行区七莘路3588号1层", ["another_floor"]),
+        # a building written right after the building (a tower's 座, a numbered yard's building) is part of
+        # the building's number: T1 A座 and T1 B座 are two buildings
+        ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1 B座", ["another_building"]),
+        ("郑州市金水区幸福社区6号院3栋", "郑州市金水区幸福社区6号院5栋", ["another_building"]),
+        ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1", []),  # one side omits it
+        ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1 a座", []),
+        # a district written by its short name right after its city is stated (温州鹿城 / 温州龙湾) …
+        ("温州鹿城人民东路168号", "温州龙湾人民东路168号", ["another_district_same_road"]),
+        ("北京朝阳建国路88号", "北京市海淀区建国路88号", ["another_district_same_road"]),
+        ("杭州西湖文三路369号", "浙江省杭州市西湖区文三路369号", []),
+        # … but not one followed by another division written in full (秦淮溧水区: 溧水区 is what it says)
+        ("江苏省南京市秦淮溧水区秦淮路809号", "南京市秦淮区秦淮路809号", []),
+        # the halves of one road are two roads without road numbers too
+        ("广东省东莞市长安镇长青南路", "广东省东莞市长安镇长青北路", ["another_road"]),
+        # institutions of one kind numbered by an ordinal; numerals read as numbers; other kinds no conflict
+        ("北京市海淀区中关村第一小学", "北京市海淀区中关村第二小学", ["another_numbered_place"]),
+        ("杭州市上城区第十四中学", "杭州市上城区第4中学", ["another_numbered_place"]),
+        ("深圳市南山区南油第三工业区5栋", "深圳市南山区南油第3工业区5栋", []),
+        ("南京市鼓楼区第一医院", "南京市鼓楼区第二人民医院", []),
         ("杭州市滨江区江南大道3850号11F", "杭州市滨江区江南大道3850号11层", []),
     ],
 )
@@ -426,6 +445,12 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("西安市雁塔区小寨东路126号百隆广场星巴克", "小寨东路126号百隆广场星巴克(百隆店)", "admin_omitted"),
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(东门)", None),  # a gate is part of the place
         ("杭州市西湖区文三路", "文三路", None),  # no number: a road, not one addressable place
+        # a closing floor written 楼 or 层 (1F is written 1层): one floor
+        ("杭州市西湖区文三路369号1F", "杭州市西湖区文三路369号一楼", "suffix_only"),
+        ("杭州市西湖区文三路369号3楼", "杭州市西湖区文三路369号3层", "suffix_only"),
+        ("杭州市西湖区文三路369号3楼", "杭州市西湖区文三路369号4层", None),  # another floor
+        ("杭州市西湖区文三路369号3号楼", "杭州市西湖区文三路369号3层", None),  # a building, not a floor
+        ("杭州市西湖区幸福小区3楼", "杭州市西湖区幸福小区3层", None),  # after a compound: maybe building 3
     ],
 )
 def test_lift_conditions(a: str, b: str, lift: str | None) -> None:

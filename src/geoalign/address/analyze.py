@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 from geoalign.address.normalize import fold_simplified
@@ -201,6 +202,7 @@ def char_positions(text: str) -> dict[str, list[int]]:
 #: The municipalities written in full: the parse calls one a city (as the labelled data does) and its
 #: short name a province; the views compare both at the province level.
 _MUNICIPALITY_NAMES: Final[frozenset[str]] = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+_MUNICIPALITY_SHORT: Final[frozenset[str]] = frozenset(name[:2] for name in _MUNICIPALITY_NAMES)
 
 
 def view_from_components(
@@ -310,6 +312,8 @@ def _resolved_view(parsed: Components) -> AddressView:
     # only the levels the text states: a bare 江北区 completes to one of two cities, and a completed
     # name must not invent a conflict with the other address
     stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
+    if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
+        stated.add("district")
     canon_admin = (
         _stated_name(resolution, "prov", stated),
         _stated_name(resolution, "city", stated),
@@ -337,6 +341,27 @@ def _stated_name(resolution: Resolution, level: str, stated: Collection[str | No
 
 
 _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")
+
+
+def _short_district_after_city(parsed: Components, resolution: Resolution, text: str) -> bool:
+    """Whether a current district is written by its short name right after its city (or
+    municipality: 北京朝阳) and the parse tags it a district too (温州龙湾, 杭州市西湖: 温州龙湾人民东路 and
+    温州鹿城人民东路 are two districts). A short name elsewhere (红星工业园) states no
+    district; nor one followed by another division's full name (南京市秦淮溧水区: 溧水区 is what it says)."""
+    from geoalign.address import gazetteer
+
+    spans = resolution.spans
+    for before, span in pairwise(spans):
+        if (
+            span.level == "district"
+            and not span.old
+            and (before.level == "city" or before.text[:2] in _MUNICIPALITY_SHORT)
+            and before.end == span.start
+            and any(c.name == "district" and c.text == span.text for c in parsed)
+            and not any(gazetteer.is_division_name(text[span.end : span.end + k]) for k in range(2, 6))
+        ):
+            return True
+    return False
 
 
 def _states_level(text: str, level: str | None, old: bool) -> bool:

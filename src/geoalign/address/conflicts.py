@@ -16,6 +16,9 @@ share.
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
   东塔 / 西塔), and its phases (2期 / 3期), read in the place text after the admin prefix: two different
   ones are two places (``zone_conflict``).
+* **Numbered places**: institutions of one kind told apart by an ordinal (第一小学 / 第二小学, 第一人民医院 /
+  第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
+  numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
   including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
@@ -41,7 +44,8 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
-from geoalign.address.analyze import ADMIN_NAME_SEP, TYPED_OF, AddressView, canonical_name
+from geoalign.address.analyze import ADMIN_NAME_SEP, TYPED_OF, TYPED_PATTERNS, AddressView, canonical_name
+from geoalign.address.numerals import chinese_to_int
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
 HARD_NUMBERS: Final[tuple[str, ...]] = ("roadno", "houseno", "cellno", "floorno", "roomno")
@@ -66,6 +70,7 @@ RULE_OF: Final[dict[str, str]] = {
     "floorno": "another_floor",
     "roomno": "another_room",
     "zone": "another_zone",
+    "poi": "another_numbered_place",
 }
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -80,6 +85,16 @@ _SUB_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d+)-\d+号(?!楼|院)")
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
 
+#: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区). The kinds are the ones numbered
+#: this way; longer kinds are tried where a shorter one is their prefix, none is (人民医院 / 医院 differ
+#: at their first character), so the first alternative that matches is the whole kind.
+_ORDINAL: Final[re.Pattern[str]] = re.compile(
+    r"第([一二三四五六七八九十百零〇两]+|\d+)"
+    r"(中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
+    r"|门诊部|卫生院|工业区|工业园|分公司|分校|分院|派出所|人民法院|汽车站|客运站|中队|大队|宿舍|仓库|车间"
+    r"|教学楼|实验楼|食堂|村民小组|居委会)"
+)
+
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
 
@@ -89,10 +104,14 @@ _BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|�
 #: Components whose value can be the cut-off head of such a road (中关村 | 南大街); not admin levels or
 #: towns, whose main streets are often called just 东大街.
 _NAME_BEFORE_ROAD: Final[tuple[str, ...]] = ("community", "poi", "devzone")
-_DIRECTIONS: Final[str] = "东西南北中"
+#: Characters that tell the parts of one road apart (人民北路 / 人民南路; 东直门内大街 / 东直门外大街).
+_DIRECTIONS: Final[str] = "东西南北中内外"
 #: A section of a road, by number (三段 → 3段), by side (南段, 中段) or both (北三段 → 北3段): part of the
 #: road's name.
 _SECTION: Final[re.Pattern[str]] = re.compile(r"(?:[东西南北中]?\d+|[东西南北中])段")
+#: A side written after the road word and before the road number (广州大道北1号, 五和大道南85号: named
+#: parts of one avenue, numbered each on its own): part of the road's name.
+_ROAD_SIDE: Final[re.Pattern[str]] = re.compile(r"[东西南北](?=\d+号)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,10 @@ def number_conflicts(
                 out.append(Conflict(level, ta, tb, RULE_OF[level]))
             elif level == "roadno" and _parsed_or_on_a_road(a, b):
                 sub = _sub_number_conflict(a.text, b.text, ta)
+                if sub is not None:
+                    out.append(sub)
+            elif level == "houseno":
+                sub = _sub_building_conflict(a.text, b.text, ta)
                 if sub is not None:
                     out.append(sub)
             continue
@@ -178,6 +201,28 @@ def _sub_number_conflict(text_a: str, text_b: str, number: str) -> Conflict | No
         return None
     va, vb = _sub_number(text_a, number), _sub_number(text_b, number)
     return None if va == vb else Conflict("roadno", va, vb, RULE_OF["roadno"])
+
+
+def _sub_building(text: str, building: str) -> str | None:
+    """The building written right after the typed building ``building`` (T1栋A栋, a tower's 座; 8号院9栋, a
+    numbered yard's building), or None where nothing follows it at once."""
+    pattern = TYPED_PATTERNS["t_building"]
+    for found in pattern.finditer(text):
+        if next(g for g in found.groups() if g) != building:
+            continue
+        following = pattern.match(text, found.end())
+        return next(g for g in following.groups() if g) if following else None
+    return None
+
+
+def _sub_building_conflict(text_a: str, text_b: str, building: str) -> Conflict | None:
+    """The same building with another building inside it on each side (望京SOHO T1 A座 / T1 B座: two
+    towers of one block). Only where both write the second building right after the first: a record that
+    repeats its building after the compound name (文苑8栋2栋 / 文苑8栋文苑8栋) is not read as two."""
+    sa, sb = _sub_building(text_a, building), _sub_building(text_b, building)
+    if sa and sb and _number(sa).upper() != _number(sb).upper():
+        return Conflict("houseno", f"{building}-{sa}", f"{building}-{sb}", RULE_OF["houseno"])
+    return None
 
 
 def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bool:
@@ -270,13 +315,17 @@ def _road_key(value: str, text: str) -> str | None:
     # cached: a link run asks for one record's road key against each of its candidates, four times per
     # pair (road_conflict and the road-number check, both sides), and canonical_name reads the whole text
     key = canonical_name(value)
-    # the section right after the road in the text, however the parser tagged it (road, sub-road, poi)
+    # the section or side right after the road in the text, however the parser tagged it (road, sub-road,
+    # poi)
     text = canonical_name(text)
     at = text.find(key)
     if at >= 0:
         section = _SECTION.match(text, at + len(key))
         if section:
             key += section.group(0)
+        elif _ROAD_NAME.search(key):
+            side = _ROAD_SIDE.match(text, at + len(key))
+            return key + side.group(0) if side else key
     return key if _ROAD_NAME.search(key) else None
 
 
@@ -300,18 +349,39 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     长江中路, sections) on two street addresses (both give a road number) that share no POI; a shared
     POI makes a one-character difference a likely misspelling, except between the halves of one road
     (``names_two_roads``: 人民北路 / 人民南路), which a shared shop name does not join (a chain's branches).
+    The halves of one road are two roads with or without road numbers (长青南路 / 长青北路: 1 of the 28
+    such pairs on the CCKS training part without a number on both sides is labelled exact_match).
     ``another_road_weak`` otherwise: simply different names (the model sees that itself; a corner
     shop's record may name the cross street), or addresses located by a compound that fronts several
     roads (阳光花园 on 文三路 and on 学院路), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
+    if ra and ra == rb:
+        return _side_road_conflict(a, b)
     if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
-        strong = (
+        strong = names_two_roads(ra, rb) or (
             Levenshtein.distance(ra, rb) <= NEAR_EDITS
             and a.typed.get(TYPED_OF["roadno"]) is not None
             and b.typed.get(TYPED_OF["roadno"]) is not None
-            and (not _same_poi(a, b) or names_two_roads(ra, rb))
+            and not _same_poi(a, b)
         )
         return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
+    return None
+
+
+def _side_road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """On one road, another side road: the cross street of an intersection (古墩路与文一路交叉口 /
+    古墩路与文二路交叉口) or a lane off the road (二巷 / 五巷). Not a near miss of one name (嘉木路 /
+    佳木路: one character, a misspelling), unless it is the kind of difference that names two roads
+    (``names_two_roads``: 五巷 / 八巷). On the CCKS training part 2 of the 49 such pairs are labelled
+    exact_match, both misspellings."""
+    sa, sb = a.comps.get("subroad"), b.comps.get("subroad")
+    if not sa or not sb:
+        return None
+    ka, kb = canonical_name(sa), canonical_name(sb)
+    if ka.endswith(kb) or kb.endswith(ka) or ka.startswith(kb) or kb.startswith(ka):
+        return None
+    if names_two_roads(ka, kb) or Levenshtein.distance(ka, kb) > 1:
+        return Conflict("subroad", ka, kb, RULE_OF["road"])
     return None
 
 
@@ -326,6 +396,30 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         if va and vb and va[-1] == vb[-1] and va != vb:
             return Conflict("zone", va, vb, RULE_OF["zone"])
     return None
+
+
+def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another numbered place of the same kind (第一小学 / 第二小学): both place texts name one, with
+    different ordinals."""
+    oa, ob = _ordinals(a.canon_rest), _ordinals(b.canon_rest)
+    for kind in oa.keys() & ob.keys():
+        if oa[kind] != ob[kind]:
+            return Conflict("poi", f"第{oa[kind]}{kind}", f"第{ob[kind]}{kind}", RULE_OF["poi"])
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _ordinals(text: str) -> dict[str, int]:
+    """The first ordinal of each numbered kind in a place text, as a number (cached like the zones)."""
+    found: dict[str, int] = {}
+    if "第" not in text:
+        return found
+    for m in _ORDINAL.finditer(text):
+        run = m.group(1)
+        number = int(run) if run.isdigit() else chinese_to_int(run)
+        if number is not None:
+            found.setdefault(m.group(2), number)
+    return found
 
 
 @lru_cache(maxsize=1 << 16)
@@ -347,6 +441,9 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     zone = zone_conflict(a, b)
     if zone is not None:
         out.append(zone)
+    ordinal = ordinal_conflict(a, b)
+    if ordinal is not None:
+        out.append(ordinal)
     out += number_conflicts(a, b)
     return out
 
@@ -360,6 +457,7 @@ __all__ = [
     "admin_conflicts",
     "conflicts",
     "number_conflicts",
+    "ordinal_conflict",
     "road_conflict",
     "road_key",
     "zone_conflict",

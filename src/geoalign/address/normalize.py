@@ -275,6 +275,10 @@ _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
     rf"(?:^|(?<={_SEP}))(?:(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?\s*)+"
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
+#: A postcode closing the address without its label (…文一西路969号 310000, …14楼,330100): six digits
+#: after a space or comma at the very end, after a word. Not after a digit or 、 (4,3,273888 and
+#: 196、197406 are lists of numbers); a run glued to the address (166号325600) is left alone.
+_TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?<=[^\d\s,，、])[\s,，]+\d{6}$")
 #: A polite name closing the address with no phone beside it: 李先生收, or 王女士 after a space. Never a
 #: name run into the address without 收 (李先生牛肉面 is a shop).
 _POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
@@ -333,6 +337,8 @@ def noise(text: str) -> str:
         text = _FIELD_LABEL.sub(" ", text)
     if "邮" in text:
         text = _POSTCODE.sub(" ", text)
+    if text[-1:].isdigit():
+        text = _TRAILING_POSTCODE.sub("", text)
     if "先生" in text or "女士" in text or "小姐" in text:
         text = _NAME_AT_END.sub("", text.rstrip())
     if _NOTE_GUARD.search(text):

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 #: number reads plain, 008号 = 8号, session 24; v7: a numbered yard on a road is its door number,
 #: 学院路30号院3号楼 = 学院路30号3号楼, and a repeated division name, 上海市上海市浦东新区, and the
 #: districts 重庆市渝北区 / 江北区 are resolved, delivery notes are noise, 四段 reads 4段 and 32号附5号 /
-#: 32附5号 read 32-5号, B22 is building B-22 as B22栋 is, and 北三段 is part of the road, session 25).
-KEY_VERSION = "v7"
+#: 32附5号 read 32-5号, B22 is building B-22 as B22栋 is, and 北三段 is part of the road, session 25;
+#: v8: a postcode closing the address is noise, 文一西路969号 310000 = 文一西路969号, session 26).
+KEY_VERSION = "v8"
 
 
 def cache_key(

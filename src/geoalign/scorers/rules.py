@@ -14,7 +14,8 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
   one side only omits admin levels that resolve the same (``admin_omitted``), the same up to a
-  trailing 室/号 after the last number (``suffix_only``), or one side adds the floor its room number
+  trailing 室/号 after the last number or a closing floor written 楼 or 层 (``suffix_only``: 369号1楼 vs
+  369号1F), or one side adds the floor its room number
   already says or writes it with 楼 where the other writes 层 (``floor_in_room``: 2楼203 vs 203室, 45楼4501
   vs 45层4501室) → exact_match with at least the probability in
   ``LIFT_PROBABILITY``.
@@ -58,7 +59,12 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v6: floor_in_room also where both sides write the floor, one as 楼 (赛格广场45楼4501 / 45层4501室); a
 #: numbered yard on a road is its door (学院路30号院3号楼 / 30号3号楼); a delivery note is noise; a section
 #: with its side is part of the road (一环路北三段 / 北二段: another road) (session 25).
-RULES_VERSION: Final[str] = "rules/v6"
+#: v7: the halves of one road are two roads without road numbers too (长青南路 / 长青北路), 内 and 外 tell
+#: halves apart (东直门内大街 / 外大街) and a side before the number is part of the road (五和大道南2号 /
+#: 北2号); another cross street or lane on one road is another road (古墩路与文一路交叉口 / 与文二路); a
+#: building right after the building is part of its number (望京SOHO T1 A座 / T1 B座); institutions
+#: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place) (session 26).
+RULES_VERSION: Final[str] = "rules/v7"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -74,6 +80,7 @@ CAPS: Final[dict[str, str]] = {
     "another_floor": "partial_match",
     "another_room": "partial_match",
     "another_zone": "partial_match",
+    "another_numbered_place": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
@@ -90,7 +97,9 @@ ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
 #: not exact_match instead (its partial : not ratio kept). A changed number (3栋 / 5栋) is another entity
 #: of the same road or compound, which CCKS labels partial_match (60–89 % of such pairs in the training
 #: part); under another road or district 73–81 % are not_match (docs/rules.md, rules/v4).
-ANOTHER_PLACE: Final[frozenset[str]] = frozenset({"another_district", "another_road", "another_road_weak"})
+ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
+    {"another_district", "another_road", "another_road_weak", "another_numbered_place"}
+)
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
 #: (names far apart, a shared compound, no road numbers), which the real labels contradict: a corner
 #: shop's record names the cross street, a compound fronts several roads.
@@ -99,6 +108,9 @@ DEFAULT_RULES: Final[tuple[str, ...]] = tuple(r for r in ALL_RULES if r != "anot
 _LABEL_RANK: Final[dict[str, int]] = {"not_match": 0, "partial_match": 1, "exact_match": 2}
 #: A trailing room/house word after the last number (A座1201室 vs A座1201; 文三路369号 vs 文三路369).
 _TRAILING_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(\d)(?:室|号)$")
+#: A closing floor written with 楼 after a door or a building (369号1楼, F1栋3楼; the normalizer writes 1F as
+#: 1层): the floor word folded to 层. After a compound's name (幸福小区3楼) 楼 may be building 3: not folded.
+_TRAILING_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<=[号栋幢座])(\d+)楼$")
 
 
 #: An area written in front of the road (a development zone, park, street office, town), which the parser
@@ -150,7 +162,7 @@ class Decision:
 
 
 def _strip_suffix(text: str) -> str:
-    return _TRAILING_SUFFIX.sub(r"\1", text)
+    return _TRAILING_FLOOR.sub(r"\1层", _TRAILING_SUFFIX.sub(r"\1", text))
 
 
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
