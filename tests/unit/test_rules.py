@@ -130,6 +130,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("上海市世纪大道8号国金中心东塔20层", "上海市世纪大道8号国金中心西塔20层", ["another_zone"]),
         ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
         ("杭州市西湖区文三路369号东门", "杭州市西湖区文三路369号西门", []),  # gates of one place
+        # exits of a station, 出口 and 口 one word
+        ("广州市天河区珠江新城地铁站B1出口", "广州市天河区珠江新城地铁站B2出口", ["another_zone"]),
+        ("北京市朝阳区国贸地铁站C口", "北京市朝阳区国贸地铁站d出口", ["another_zone"]),
+        ("成都市锦江区春熙路地铁站A出口", "成都市锦江区春熙路地铁站A口", []),
         ("杭州市莫干山路100号耀江广厦二期3幢", "杭州市莫干山路100号耀江广厦3期3幢", ["another_zone"]),
         # a sub-number is part of the road number (之三 = -3); one side without it is another door
         ("中山市孙文中路166号之三", "中山市孙文中路166号之四", ["another_road_number"]),

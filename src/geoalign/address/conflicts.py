@@ -14,8 +14,8 @@ share.
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different).
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
-  东塔 / 西塔), and its phases (2期 / 3期), read in the place text after the admin prefix: two different
-  ones are two places (``zone_conflict``).
+  东塔 / 西塔), and its phases (2期 / 3期), and the exits of a station (A口 / B1出口), read in the place
+  text after the admin prefix: two different ones are two places (``zone_conflict``).
 * **Numbered places**: institutions of one kind told apart by an ordinal (第一小学 / 第二小学, 第一人民医院 /
   第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
@@ -94,6 +94,10 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
     r"|门诊部|卫生院|工业区|工业园|分公司|分校|分院|派出所|人民法院|汽车站|客运站|中队|大队|宿舍|仓库|车间"
     r"|教学楼|实验楼|食堂|村民小组|居委会)"
 )
+
+#: An exit of a station, named by a letter and/or a number (地铁站A口, B1出口, 2号出入口): another exit is
+#: another place to meet or deliver (another_zone); 出口 and 口 are one word here.
+_EXIT: Final[re.Pattern[str]] = re.compile(r"(?<=站)([A-Za-z]\d{0,2}|\d{1,2})号?(?:出入口|出口|口)")
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -387,9 +391,9 @@ def _side_road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another zone, phase or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 东区 / 西区, 东塔 /
-    西塔): both texts name one of the same kind and they differ. Read in the place text after the admin prefix
-    (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
-    training parts in docs/rules.md."""
+    西塔) or another exit of a station (A口 / B1出口): both texts name one of the same kind and they
+    differ. Read in the place text after the admin prefix (``canon_rest``), so an admin name (河西区,
+    市南区) is never taken for a zone. Precision on the training parts in docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
     for va, vb in zip(pa, pb, strict=True):
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
@@ -423,11 +427,17 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str]:
-    """The first zone, phase and side in a place text ("" where none): cached, since a link run compares
-    one record with each of its candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str, str]:
+    """The first zone, phase, side and station exit in a place text ("" where none): cached, since a link
+    run compares one record with each of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
-    return (zone.group(0) if zone else "", phase.group(0) if phase else "", side.group(0) if side else "")
+    exit_ = _EXIT.search(text) if "口" in text else None
+    return (
+        zone.group(0) if zone else "",
+        phase.group(0) if phase else "",
+        side.group(0) if side else "",
+        exit_.group(1).upper() + "口" if exit_ else "",
+    )
 
 
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:

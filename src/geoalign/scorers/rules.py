@@ -63,7 +63,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: halves apart (东直门内大街 / 外大街) and a side before the number is part of the road (五和大道南2号 /
 #: 北2号); another cross street or lane on one road is another road (古墩路与文一路交叉口 / 与文二路); a
 #: building right after the building is part of its number (望京SOHO T1 A座 / T1 B座); institutions
-#: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place) (session 26).
+#: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place); a station's exits are zones (地铁站
+#: B1出口 / B2出口); a closing floor written 楼 or 层 is suffix_only (369号1F / 一楼); a district's short
+#: name right after its city is stated (温州鹿城 / 温州龙湾) (session 26).
 RULES_VERSION: Final[str] = "rules/v7"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
