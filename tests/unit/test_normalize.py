@@ -75,6 +75,12 @@ def test_spaces_only_between_latin_words() -> None:
         ("收货地址:上海市黄浦区", "上海市黄浦区"),
         ("地址 上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
         ("邮编310000 杭州市西湖区", "杭州市西湖区"),
+        # a form's place-holder for an empty field closing the address; never the whole text
+        ("杭州市余杭区文一西路969号 无", "杭州市余杭区文一西路969号"),
+        ("杭州市余杭区文一西路969号 null", "杭州市余杭区文一西路969号"),
+        ("杭州市余杭区文一西路969号,N/A", "杭州市余杭区文一西路969号"),
+        ("杭州市余杭区文一西路969号无", "杭州市余杭区文一西路969号无"),
+        ("null", "null"),
         # a postcode closing the address after a space or comma, without its label
         ("杭州市余杭区文一西路969号 310000", "杭州市余杭区文一西路969号"),
         ("杭州市余杭区文一西路969号，310000", "杭州市余杭区文一西路969号"),

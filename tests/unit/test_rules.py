@@ -448,6 +448,7 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(近地铁站)", "same_normalized"),
         ("西安市雁塔区小寨东路126号百隆广场星巴克", "小寨东路126号百隆广场星巴克(百隆店)", "admin_omitted"),
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(东门)", None),  # a gate is part of the place
+        ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号（）", "same_normalized"),  # an empty field
         ("杭州市西湖区文三路", "文三路", None),  # no number: a road, not one addressable place
         # a closing floor written 楼 or 层 (1F is written 1层): one floor
         ("杭州市西湖区文三路369号1F", "杭州市西湖区文三路369号一楼", "suffix_only"),

@@ -319,9 +319,21 @@ def _without_delivery_note(text: str) -> str:
     return text[: note.start()]
 
 
+#: A form's place-holder for an empty field closing the address after a space or separator (…369号 无,
+#: …369号 null, …369号 N/A): an export wrote it, no one lives there.
+_PLACEHOLDER_END: Final[re.Pattern[str]] = re.compile(
+    r"[\s,，;；、/]+(?:暂无|无|空|(?i:null|none|nil|n[/\s]?a))\s*$"
+)
+_PLACEHOLDER_LAST: Final[frozenset[str]] = frozenset("无空LEAlea")
+
+
 def noise(text: str) -> str:
-    """Remove phone numbers, recipient names and their labels, and delivery notes: they are not part of
-    the place."""
+    """Remove phone numbers, recipient names and their labels, delivery notes and a closing place-holder
+    (…369号 null): they are not part of the place."""
+    if text.rstrip()[-1:] in _PLACEHOLDER_LAST:
+        kept = _PLACEHOLDER_END.sub("", text)
+        if _HAS_WORD.search(kept):
+            text = kept
     if _PHONE_ANYWHERE.search(text):
         text = _PHONE_RUN.sub(r"\1", text)
         # Mark each phone number with \x00 (a control character, never left in cleaned text) so names

@@ -65,7 +65,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: building right after the building is part of its number (望京SOHO T1 A座 / T1 B座); institutions
 #: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place); a station's exits are zones (地铁站
 #: B1出口 / B2出口); a closing floor written 楼 or 层 is suffix_only (369号1F / 一楼); a district's short
-#: name right after its city is stated (温州鹿城 / 温州龙湾) (session 26).
+#: name right after its city is stated (温州鹿城 / 温州龙湾); an empty pair of brackets is no note
+#: (session 26).
 RULES_VERSION: Final[str] = "rules/v7"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -139,7 +140,9 @@ def _notes_are_noise(text_a: str, text_b: str) -> bool:
     if not _OPENING.search(text_a) and not _OPENING.search(text_b):
         return True
     text_a, text_b = fold_simplified(text_a), fold_simplified(text_b)  # (東門) and (东门) are one note
-    notes_a, notes_b = set(_NOTE.findall(text_a)), set(_NOTE.findall(text_b))
+    # an empty pair of brackets (文三路369号（）, an export's empty field) is no note
+    notes_a = {n for n in _NOTE.findall(text_a) if n.strip()}
+    notes_b = {n for n in _NOTE.findall(text_b) if n.strip()}
     return all(
         _NOISE_NOTE.search(note) or _restates(note, text_b if note in notes_a else text_a)
         for note in notes_a ^ notes_b
