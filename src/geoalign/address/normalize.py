@@ -279,6 +279,7 @@ _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：
 #: after a space or comma at the very end, after a word. Not after a digit or 、 (4,3,273888 and
 #: 196、197406 are lists of numbers); a run glued to the address (166号325600) is left alone.
 _TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?<=[^\d\s,，、])[\s,，]+\d{6}$")
+_POSTCODE_SEPARATORS: Final[frozenset[str]] = frozenset(" \t\u3000,，")
 #: A polite name closing the address with no phone beside it: 李先生收, or 王女士 after a space. Never a
 #: name run into the address without 收 (李先生牛肉面 is a shop).
 _POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
@@ -330,7 +331,10 @@ _PLACEHOLDER_LAST: Final[frozenset[str]] = frozenset("无空LEAlea")
 def noise(text: str) -> str:
     """Remove phone numbers, recipient names and their labels, delivery notes and a closing place-holder
     (…369号 null): they are not part of the place."""
-    if text.rstrip()[-1:] in _PLACEHOLDER_LAST:
+    if not text:
+        return text
+    last = text[-1]
+    if last in _PLACEHOLDER_LAST or (last.isspace() and text.rstrip()[-1:] in _PLACEHOLDER_LAST):
         kept = _PLACEHOLDER_END.sub("", text)
         if _HAS_WORD.search(kept):
             text = kept
@@ -349,7 +353,8 @@ def noise(text: str) -> str:
         text = _FIELD_LABEL.sub(" ", text)
     if "邮" in text:
         text = _POSTCODE.sub(" ", text)
-    if text[-1:].isdigit():
+    # the pattern's own test first, from the end: most addresses end in a digit, few in a postcode
+    if len(text) > 7 and text[-7] in _POSTCODE_SEPARATORS and text[-6:].isdigit():
         text = _TRAILING_POSTCODE.sub("", text)
     if "先生" in text or "女士" in text or "小姐" in text:
         text = _NAME_AT_END.sub("", text.rstrip())
