@@ -7,6 +7,7 @@ building      3号楼, 3幢, 3座, 3栋, A座, A幢                 3栋, A栋
 tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
 room          203室, 203房, 203房间, 203号房                 203室
 floor         12层, 12F, 12楼层                            12层
+ground floor  首层                                         1层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
@@ -51,6 +52,8 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
+    # The ground floor as Guangdong writes it (大厦首层, 首层106): floor 1.
+    (re.compile(r"首层"), "1层", "首"),
     # Building-unit-room written with dashes (6-3-402: building 6, unit 3, room 402), as in 6号楼3单元402.
     # Only after a Chinese character that is not a road word (复康路23-3-402 starts with a road number)
     # and only a room of three or four digits at the end of the group (12-1-3 says too little).
