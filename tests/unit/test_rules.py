@@ -166,6 +166,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州西湖文三路369号", "浙江省杭州市西湖区文三路369号", []),
         # … but not one followed by another division written in full (秦淮溧水区: 溧水区 is what it says)
         ("江苏省南京市秦淮溧水区秦淮路809号", "南京市秦淮区秦淮路809号", []),
+        # another township written in full (东莞 has no districts: its towns are the level below the city)
+        ("广东省东莞市虎门镇连升路1号", "广东省东莞市厚街镇连升路1号", ["another_town"]),
+        ("深圳市龙岗区布吉街道中兴路1号", "深圳市龙岗区南湾街道中兴路1号", ["another_town"]),
+        ("广东省东莞市虎门镇连升路1号", "广东省东莞市连升路1号", []),  # one side omits it
+        ("南京市溧水区永阳街道人民路1号", "南京市溧水区永阳镇人民路1号", []),  # made a street office
         # the halves of one road are two roads without road numbers too
         ("广东省东莞市长安镇长青南路", "广东省东莞市长安镇长青北路", ["another_road"]),
         # institutions of one kind numbered by an ordinal; numerals read as numbers; other kinds no conflict

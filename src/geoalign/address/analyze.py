@@ -341,6 +341,7 @@ def _stated_name(resolution: Resolution, level: str, stated: Collection[str | No
 
 
 _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")
+_TOWN_SUFFIX: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
 
 
 def _short_district_after_city(parsed: Components, resolution: Resolution, text: str) -> bool:
@@ -367,9 +368,11 @@ def _short_district_after_city(parsed: Components, resolution: Resolution, text:
 def _states_level(text: str, level: str | None, old: bool) -> bool:
     """Whether a resolved span really states its level: a district (or a former name) only when written
     in full with its suffix (红星工业园 must not read as the former 红星区); a province or city also by
-    its short name (浙江杭州)."""
+    its short name (浙江杭州); a township only in full (虎门镇, 新安街道)."""
     if level is None:
         return False
+    if level == "town":
+        return text.endswith(_TOWN_SUFFIX)
     if text.endswith(_ADMIN_SUFFIX):
         return True
     return level in ("prov", "city") and not old

@@ -65,8 +65,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: building right after the building is part of its number (望京SOHO T1 A座 / T1 B座); institutions
 #: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place); a station's exits are zones (地铁站
 #: B1出口 / B2出口); a closing floor written 楼 or 层 is suffix_only (369号1F / 一楼); a district's short
-#: name right after its city is stated (温州鹿城 / 温州龙湾); an empty pair of brackets is no note
-#: (session 26).
+#: name right after its city is stated (温州鹿城 / 温州龙湾); an empty pair of brackets is no note;
+#: another township written in full (东莞市虎门镇 / 厚街镇: another_town) (session 26).
 RULES_VERSION: Final[str] = "rules/v7"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -75,6 +75,7 @@ CAPS: Final[dict[str, str]] = {
     "another_city": "not_match",
     "another_district": "partial_match",
     "another_district_same_road": "not_match",
+    "another_town": "partial_match",
     "another_road": "partial_match",
     "another_road_weak": "partial_match",
     "another_road_number": "partial_match",
@@ -101,7 +102,7 @@ ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
 #: of the same road or compound, which CCKS labels partial_match (60–89 % of such pairs in the training
 #: part); under another road or district 73–81 % are not_match (docs/rules.md, rules/v4).
 ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
-    {"another_district", "another_road", "another_road_weak", "another_numbered_place"}
+    {"another_district", "another_town", "another_road", "another_road_weak", "another_numbered_place"}
 )
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
 #: (names far apart, a shared compound, no road numbers), which the real labels contradict: a corner
