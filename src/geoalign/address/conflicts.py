@@ -86,9 +86,9 @@ _SUB_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d+)-\d+号(?!楼|院)")
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
 
-#: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区). The kinds are the ones numbered
-#: this way; longer kinds are tried where a shorter one is their prefix, none is (人民医院 / 医院 differ
-#: at their first character), so the first alternative that matches is the whole kind.
+#: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区): the kinds numbered this way. No
+#: kind is a prefix of another (人民医院 and 医院 differ at their first character), so the alternative
+#: that matches is the whole kind.
 _ORDINAL: Final[re.Pattern[str]] = re.compile(
     r"第([一二三四五六七八九十百零〇两]+|\d+)"
     r"(中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
@@ -429,9 +429,9 @@ def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another numbered place of the same kind (第一小学 / 第二小学): both place texts name one, with
     different ordinals."""
     oa, ob = _ordinals(a.canon_rest), _ordinals(b.canon_rest)
-    for kind in oa.keys() & ob.keys():
-        if oa[kind] != ob[kind]:
-            return Conflict("poi", f"第{oa[kind]}{kind}", f"第{ob[kind]}{kind}", RULE_OF["poi"])
+    for kind, number in oa.items():  # in text order: the same conflict reported on every run
+        if kind in ob and ob[kind] != number:
+            return Conflict("poi", f"第{number}{kind}", f"第{ob[kind]}{kind}", RULE_OF["poi"])
     return None
 
 

@@ -5,11 +5,12 @@
 answer is checked against the two analyzed addresses (``geoalign.address.analyze``):
 
 * **Hard conflicts cap the label** (``geoalign.address.conflicts``): another province or city →
-  not_match (two cities' 建国路88号 are two places); another district, another road name (one character
-  is enough: 延安东路 / 延安西路; a section is part of the road), another zone of a compound (E1区 /
-  E2区), another road number, building, unit, floor or room → never exact_match (the exact_match mass
-  moves to partial_match; for another road or district, which name another place, the answer is
-  conditioned on not exact_match instead: the scorer's partial : not ratio is kept).
+  not_match (two cities' 建国路88号 are two places); another district or township, another road name
+  (one character is enough: 延安东路 / 延安西路; a section is part of the road), another numbered
+  institution (第一小学 / 第二小学), another zone of a compound (E1区 / E2区), another road number,
+  building, unit, floor or room → never exact_match (the exact_match mass moves to partial_match; for
+  another road, district, township or institution, which name another place, the answer is conditioned
+  on not exact_match instead: the scorer's partial : not ratio is kept).
 * **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
