@@ -454,6 +454,10 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("西安市雁塔区小寨东路126号百隆广场星巴克", "小寨东路126号百隆广场星巴克(百隆店)", "admin_omitted"),
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(东门)", None),  # a gate is part of the place
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号（）", "same_normalized"),  # an empty field
+        # a branch's name where the other street address names none; two branches; no street address
+        ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克", "same_normalized"),
+        ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克(美罗城店)", None),
+        ("北京市朝阳区如家酒店(国贸店)", "北京市朝阳区如家酒店", None),
         ("杭州市西湖区文三路", "文三路", None),  # no number: a road, not one addressable place
         # a closing floor written 楼 or 层 (1F is written 1层): one floor
         ("杭州市西湖区文三路369号1F", "杭州市西湖区文三路369号一楼", "suffix_only"),

@@ -67,7 +67,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: numbered by an ordinal (第一小学 / 第二小学: another_numbered_place); a station's exits are zones (地铁站
 #: B1出口 / B2出口); a closing floor written 楼 or 层 is suffix_only (369号1F / 一楼); a district's short
 #: name right after its city is stated (温州鹿城 / 温州龙湾); an empty pair of brackets is no note;
-#: another township written in full (东莞市虎门镇 / 厚街镇: another_town) (session 26).
+#: another township written in full (东莞市虎门镇 / 厚街镇: another_town); a branch's name where the other
+#: street address names none is no note (漕溪北路88号星巴克(徐家汇店) / 星巴克) (session 26).
 RULES_VERSION: Final[str] = "rules/v7"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -138,16 +139,33 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
 
 
 def _notes_are_noise(text_a: str, text_b: str) -> bool:
-    """Whether every bracketed note one text has and the other lacks is noise (``_NOISE_NOTE``)."""
+    """Whether every bracketed note one text has and the other lacks is noise (``_NOISE_NOTE``), restates
+    the other text, or names a branch where the other names none."""
     if not _OPENING.search(text_a) and not _OPENING.search(text_b):
         return True
     text_a, text_b = fold_simplified(text_a), fold_simplified(text_b)  # (東門) and (东门) are one note
     # an empty pair of brackets (文三路369号（）, an export's empty field) is no note
     notes_a = {n for n in _NOTE.findall(text_a) if n.strip()}
     notes_b = {n for n in _NOTE.findall(text_b) if n.strip()}
+    branch_a = any(_BRANCH_SUFFIX.search(n.strip()) for n in notes_a)
+    branch_b = any(_BRANCH_SUFFIX.search(n.strip()) for n in notes_b)
     return all(
-        _NOISE_NOTE.search(note) or _restates(note, text_b if note in notes_a else text_a)
+        _NOISE_NOTE.search(note)
+        or _restates(note, text_b if note in notes_a else text_a)
+        or _unnamed_branch(note, *((text_b, branch_b) if note in notes_a else (text_a, branch_a)))
         for note in notes_a ^ notes_b
+    )
+
+
+def _unnamed_branch(note: str, other: str, other_names_a_branch: bool) -> bool:
+    """A branch's name where the other side, a street address, names no branch (漕溪北路88号星巴克(徐家汇店)
+    vs 漕溪北路88号星巴克): it says which branch, and the address already says where. Two branch names do
+    differ, and without a number (朝阳区如家酒店) the branch is all that tells one hotel of a chain from
+    the next."""
+    return (
+        bool(_BRANCH_SUFFIX.search(note.strip()))
+        and not other_names_a_branch
+        and bool(_DIGIT.search(_NOTE.sub("", other)))
     )
 
 
