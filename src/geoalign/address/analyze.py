@@ -341,7 +341,9 @@ def _stated_name(resolution: Resolution, level: str, stated: Collection[str | No
 
 
 _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")
-_TOWN_SUFFIX: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
+#: The kinds of township a text states in full (虎门镇, 新安街道); ``conflicts`` strips them to compare a
+#: township across a change of kind (永阳镇 / 永阳街道).
+TOWN_SUFFIXES: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
 
 
 def _short_district_after_city(parsed: Components, resolution: Resolution, text: str) -> bool:
@@ -372,7 +374,7 @@ def _states_level(text: str, level: str | None, old: bool) -> bool:
     if level is None:
         return False
     if level == "town":
-        return text.endswith(_TOWN_SUFFIX)
+        return text.endswith(TOWN_SUFFIXES)
     if text.endswith(_ADMIN_SUFFIX):
         return True
     return level in ("prov", "city") and not old

@@ -44,7 +44,14 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
-from geoalign.address.analyze import ADMIN_NAME_SEP, TYPED_OF, TYPED_PATTERNS, AddressView, canonical_name
+from geoalign.address.analyze import (
+    ADMIN_NAME_SEP,
+    TOWN_SUFFIXES,
+    TYPED_OF,
+    TYPED_PATTERNS,
+    AddressView,
+    canonical_name,
+)
 from geoalign.address.numerals import chinese_to_int
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
@@ -277,11 +284,6 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     return out
 
 
-#: A township's kind (镇, 乡, 街道): 永阳镇 and 永阳街道 are one township before and after it was made a
-#: street office.
-_TOWN_KIND: Final[re.Pattern[str]] = re.compile(r"(?:镇|乡|街道|苏木)$")
-
-
 def _town_conflict(ta: str | None, tb: str | None) -> Conflict | None:
     """Another township (东莞市虎门镇 / 厚街镇: 东莞 has no districts, its towns are the level below the
     city; 龙岗区布吉街道 / 南湾街道). On the Shenzhen train split 904 of the 907 pairs in one district
@@ -289,9 +291,17 @@ def _town_conflict(ta: str | None, tb: str | None) -> Conflict | None:
     without a district on both sides are labelled exact_match (docs/rules.md)."""
     if not ta or not tb or ta == tb:
         return None
-    if _TOWN_KIND.sub("", ta) == _TOWN_KIND.sub("", tb):
+    if _town_stem(ta) == _town_stem(tb):  # 永阳镇 and 永阳街道: one township made a street office
         return None
     return Conflict("town", ta, tb, RULE_OF["town"])
+
+
+def _town_stem(name: str) -> str:
+    """A township's name without its kind (``analyze.TOWN_SUFFIXES``)."""
+    for suffix in TOWN_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def admin_names(value: str) -> frozenset[str]:
@@ -370,6 +380,12 @@ def names_two_roads(ra: str, rb: str) -> bool:
     )
 
 
+def _extends(x: str, y: str) -> bool:
+    """One road name starts or ends with the other (松涛路 / 松涛路二巷, 区金融大街 / 金融大街): a lane of the
+    road, or a parser slip that took a character of the text around it; no conflict."""
+    return x.endswith(y) or y.endswith(x) or x.startswith(y) or y.startswith(x)
+
+
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another road. ``another_road`` where the difference is the one a similarity model cannot see:
     names that are near misses (at most ``NEAR_EDITS`` character edits: 延安东路 / 延安西路, 长江路 /
@@ -384,7 +400,7 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     ra, rb = road_key(a), road_key(b)
     if ra and ra == rb:
         return _side_road_conflict(a, b)
-    if ra and rb and not (ra.endswith(rb) or rb.endswith(ra) or ra.startswith(rb) or rb.startswith(ra)):
+    if ra and rb and not _extends(ra, rb):
         strong = names_two_roads(ra, rb) or (
             Levenshtein.distance(ra, rb) <= NEAR_EDITS
             and a.typed.get(TYPED_OF["roadno"]) is not None
@@ -405,7 +421,7 @@ def _side_road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if not sa or not sb:
         return None
     ka, kb = canonical_name(sa), canonical_name(sb)
-    if ka.endswith(kb) or kb.endswith(ka) or ka.startswith(kb) or kb.startswith(ka):
+    if _extends(ka, kb):
         return None
     if names_two_roads(ka, kb) or Levenshtein.distance(ka, kb) > 1:
         return Conflict("subroad", ka, kb, RULE_OF["road"])
