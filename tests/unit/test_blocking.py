@@ -53,14 +53,63 @@ def test_record_keys_per_rule() -> None:
     keys = dict(
         (k, r) for r, k in record_keys(v, ("area_road_no", "road_no", "area_poi", "poi", "area_road"))
     )
-    assert "area_road_no:330106|文三路|369" in keys
-    assert "road_no:文三路|369" in keys
+    # road names in one spelling: 文三路 and 文3路 are one road (users write both)
+    assert "area_road_no:330106|文3路|369" in keys
+    assert "road_no:文3路|369" in keys
     assert {"area_poi:330106|华星大", "area_poi:330106|星大厦"} <= set(keys)
     assert {"poi:华星大", "poi:星大厦"} <= set(keys)
     # area_road is only for records without a road number
     assert not any(k.startswith("area_road:") for k in keys)
     no_number = view({"road": "文三路"}, HANGZHOU_XIHU)
-    assert [k for _, k in record_keys(no_number, ("area_road",))] == ["area_road:330106|文三路"]
+    assert [k for _, k in record_keys(no_number, ("area_road",))] == ["area_road:330106|文3路"]
+
+
+def test_a_road_name_written_with_digits_or_numerals_shares_its_keys() -> None:
+    as_numerals = view({"road": "科技南十二路", "roadno": "18"}, HANGZHOU_XIHU)
+    as_digits = view({"road": "科技南12路", "roadno": "18"}, HANGZHOU_XIHU)
+    rules = parse_rules(None)
+    assert [k for _, k in record_keys(as_numerals, rules)] == [k for _, k in record_keys(as_digits, rules)]
+
+
+def test_a_word_the_parse_took_into_the_road_name_still_shares_the_road_tail_key() -> None:
+    # 鄂尔多斯伊金霍洛旗郡王府街1号: the parse reads the road as 王府街 where the full address has 郡王府街
+    full = view({"road": "郡王府街", "roadno": "1"}, HANGZHOU_XIHU)
+    cut = view({"road": "王府街", "roadno": "1"}, HANGZHOU_XIHU)
+    other_number = view({"road": "王府街", "roadno": "2"}, HANGZHOU_XIHU)
+    rule = ("area_road_tail_no",)
+    key = "area_road_tail_no:330106|王府街|1"
+    assert key in [k for _, k in record_keys(full, rule)]
+    assert key in [k for _, k in record_keys(cut, rule)]
+    assert key not in [k for _, k in record_keys(other_number, rule)]
+    # no area, no key (a bare road name in any city would make huge blocks)
+    assert record_keys(view({"road": "郡王府街", "roadno": "1"}), rule) == []
+
+
+def test_records_naming_only_divisions_share_the_admin_key() -> None:
+    # a county that became a district (双流县 -> 双流区) and 街道 / 镇 forms of one township
+    old = view({"city": "成都市", "district": "双流县", "town": "东升街道"}, ("四川省", "成都市", None, None))
+    new = view(
+        {"city": "成都市", "district": "双流区", "town": "东升街道"},
+        ("四川省", "成都市", "双流区", "东升街道"),
+    )
+    rule = ("admin_only",)
+    assert record_keys(old, rule) == record_keys(new, rule) == [("admin_only", "admin_only:成都|双流|东升")]
+    # a record with anything below its township (a road, a POI) gets no admin key
+    assert (
+        record_keys(
+            view({"district": "双流区", "road": "东升路"}, ("四川省", "成都市", "双流区", None)), rule
+        )
+        == []
+    )
+
+
+def test_a_poi_split_in_two_by_the_parse_gives_the_grams_of_the_whole() -> None:
+    split = view({"poi": "翠苑", "subpoi": "一区", "houseno": "15"}, HANGZHOU_XIHU)
+    whole = view({"poi": "翠苑一区", "houseno": "15"}, HANGZHOU_XIHU)
+    shared = {k for _, k in record_keys(split, ("area_poi",))} & {
+        k for _, k in record_keys(whole, ("area_poi",))
+    }
+    assert "area_poi:330106|翠苑一" in shared
 
 
 def test_a_community_name_tagged_poi_on_one_side_shares_the_community_key() -> None:
@@ -234,3 +283,19 @@ def test_identical_normalized_text_is_the_same_place_without_the_model_deciding(
     assert not shop.same_place and not shop.identical
     assert ("文三路369号", "文三路 ３６９号") in scorer.asked  # still scored, for the reported probabilities
     assert judge.stats.identical == 1
+
+
+def test_dedupe_scores_road_names_merely_far_apart_as_the_judge_reads_them() -> None:
+    """建国门外大街 / 建外大街: two names far apart (``another_road_weak``), on which the judge's rules do
+    not act; dedupe scores the pair and takes the judge's answer. Another road by one character (文三路 /
+    文二路, a strong conflict) is still never the same place."""
+    q = [_record("q", {"road": "建国门外大街", "roadno": "1"})]
+    c = [
+        _record("c", {"road": "建外大街", "roadno": "1"}),
+        _record("d", {"road": "建国门内大街", "roadno": "1"}),
+    ]
+    table = {("q", "c"): 0.9, ("c", "q"): 0.9, ("q", "d"): 0.9, ("d", "q"): 0.9}
+    for rank_all in (False, True):
+        judge = SamePlaceJudge(_TableScorer(table), threshold=0.5)  # type: ignore[arg-type]
+        judged = judge.judge(q, c, [(0, 0), (0, 1)], rank_all=rank_all)
+        assert {j.c for j in judged if j.same_place} == {0}, rank_all

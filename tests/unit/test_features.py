@@ -251,3 +251,45 @@ def test_a_municipality_is_compared_at_one_level_whichever_the_parse_names() -> 
     assert twice.comps == {"prov": "重庆市", "city": "重庆市"}
     # a prefecture-level city stays a city
     assert view("南京市鼓楼区", ("city", "南京市", "南京市")).comps == {"city": "南京市"}
+
+
+def test_a_building_letter_and_room_read_as_one_number_are_compared_as_building_and_room() -> None:
+    """The data tag 369号A801 as one house number (value A-801), one room (C807室) or building + room,
+    and the tagger follows either; the view compares it as A座801 is read."""
+    one_span = view(
+        "文三路369号A801",
+        ("road", "文三路", "文三路"),
+        ("roadno", "369号", "369"),
+        ("houseno", "A801", "A-801"),
+    )
+    as_room = view(
+        "文三路369号C807室",
+        ("road", "文三路", "文三路"),
+        ("roadno", "369号", "369"),
+        ("roomno", "C807室", "C-807"),
+    )
+    written = view(
+        "文三路369号A座801",
+        ("road", "文三路", "文三路"),
+        ("roadno", "369号", "369"),
+        ("houseno", "A座", "A"),
+        ("roomno", "801", "801"),
+    )
+    assert (
+        one_span.comps
+        == written.comps
+        == {"road": "文三路", "roadno": "369", "houseno": "A", "roomno": "801"}
+    )
+    assert (as_room.comps["houseno"], as_room.comps["roomno"]) == ("C", "807")
+    # both levels stated: nothing to split
+    both = view("3栋A801", ("houseno", "3栋", "3"), ("roomno", "A801", "A-801"))
+    assert both.comps == {"houseno": "3", "roomno": "A-801"}
+
+
+def test_a_poi_that_is_only_a_numbered_yard_on_a_road_is_its_road_number() -> None:
+    """NAACL and CCKS tag a road's 59号院 as a POI, SuperMap as its number; compared as the number."""
+    yard = view("南锣鼓巷59号院", ("road", "南锣鼓巷", "南锣鼓巷"), ("poi", "59号院", "59号院"))
+    door = view("南锣鼓巷59号", ("road", "南锣鼓巷", "南锣鼓巷"), ("roadno", "59号", "59"))
+    assert yard.comps == door.comps == {"road": "南锣鼓巷", "roadno": "59"}
+    # a named POI, or a yard with no road, stays a POI
+    assert view("幸福社区6号院", ("poi", "6号院", "6号院")).comps == {"poi": "6号院"}

@@ -226,6 +226,8 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["12层", "12F", "12楼层"], "12层"),
         (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
+        (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
+        (["3号门"], "3号门"),  # a gate stays a gate
         (["负1层", "负1楼", "负1F", "地下1层", "地下室1层", "B1层", "B1F"], "负1层"),
     ],
 )
@@ -617,6 +619,15 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
         ("杭州市解放路100号", "杭州市解放路100号"),
         ("杭州市送变电公司宿舍1栋", "杭州市送变电公司宿舍1栋"),
         ("到了打电话", "到了打电话"),  # a note alone: nothing before it is an address, so it stays
+        # a labelled note, whatever it says; not one with a number (备注：3楼 may be the floor)
+        ("杭州市文三路369号 备注:不要按门铃", "杭州市文三路369号"),
+        ("杭州市文三路369号，买家留言：周末再送", "杭州市文三路369号"),
+        ("杭州市文三路369号 备注：3楼", "杭州市文三路369号备注3楼"),
+        ("杭州市文三路369号留言板", "杭州市文三路369号留言板"),  # no label: a word
+        # a recipient's name and 收 after a separator
+        ("杭州市文三路369号 张三收", "杭州市文三路369号"),
+        ("杭州市文三路369号,李四收", "杭州市文三路369号"),
+        ("北京市王府井大街1号收", "北京市王府井大街1号收"),  # no separator: not taken for a name
     ],
 )
 def test_a_delivery_note_closing_the_address_is_removed(text: str, expected: str) -> None:

@@ -205,6 +205,42 @@ _MUNICIPALITY_NAMES: Final[frozenset[str]] = frozenset({"北京市", "天津市"
 _MUNICIPALITY_SHORT: Final[frozenset[str]] = frozenset(name[:2] for name in _MUNICIPALITY_NAMES)
 
 
+#: A building letter and a room number read as one number (A801, C807室: the value A-801). The labelled
+#: data tag such a run one way and another (NAACL: 50 whole rooms, 23 building + room, 11 whole
+#: buildings), so the tagger does too; the view compares it as building + room either way.
+_LETTERED_ROOM: Final[re.Pattern[str]] = re.compile(r"([A-Z])-(\d{3,4})")
+
+
+def _split_lettered_room(comps: dict[str, str]) -> None:
+    """Building + room for a lone building or room value A-801 when the other level is not stated, as the
+    parse of A座801 and A-801 gives them (文三路369号A801 and 369号A座801 are one room)."""
+    for name, other in (("houseno", "roomno"), ("roomno", "houseno")):
+        value = comps.get(name)
+        if value is None or other in comps:
+            continue
+        m = _LETTERED_ROOM.fullmatch(value)
+        if m is not None:
+            comps["houseno"], comps["roomno"] = m.group(1), m.group(2)
+            return
+
+
+#: A POI that is only a numbered yard (59号院): NAACL and CCKS tag a road's 59号院 as a POI, SuperMap as
+#: its road number, and the tagger follows either.
+_YARD_POI: Final[re.Pattern[str]] = re.compile(r"(\d+)号院")
+
+
+def _yard_as_road_number(comps: dict[str, str]) -> None:
+    """The road number for a POI that is only a numbered yard right on a road with no number stated
+    (南锣鼓巷59号院 is 南锣鼓巷59号, as ``typed_numbers`` reads it)."""
+    poi = comps.get("poi")
+    if poi is None or "roadno" in comps or "road" not in comps:
+        return
+    m = _YARD_POI.fullmatch(poi)
+    if m is not None:
+        comps["roadno"] = m.group(1)
+        del comps["poi"]
+
+
 def view_from_components(
     parsed: Components,
     text: str | None = None,
@@ -240,6 +276,8 @@ def view_from_components(
                 comps[name] += value
             continue
         comps[name] = value
+    _split_lettered_room(comps)
+    _yard_as_road_number(comps)
     text = parsed.normalized if text is None else text
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))

@@ -86,7 +86,7 @@ RULE_OF: Final[dict[str, str]] = {
 #: area (高新区, 西湖区); 八区街道 is a street office, not a zone.
 _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑. Gates (东门)
-#: are not here: a gate is a way into the same place.
+#: are ``_GATE``'s.
 _SIDE: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fffA-Z0-9])([东西南北])(区|塔|座|楼|院|苑)")
 #: A road number with a sub-number (168-1号; the normalizer writes 168号之一 so).
 _SUB_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d+)-\d+号(?!楼|院)")
@@ -106,6 +106,15 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 #: An exit of a station, named by a letter and/or a number (地铁站A口, B1出口, 2号出入口): another exit is
 #: another place to meet or deliver (another_zone); 出口 and 口 are one word here.
 _EXIT: Final[re.Pattern[str]] = re.compile(r"(?<=站)([A-Za-z]\d{0,2}|\d{1,2})号?(?:出入口|出口|口)")
+
+#: A gate of a place, named by its side (东门, 西南门) or its number (3号门): another gate is another place to
+#: meet or deliver, as a station's exit is. Only a gate that ends the text or is followed by a bracket, a
+#: position word or a building: 东门中路, 南门街道, 西门子 and 北门村 are names, not gates. 正门 / 后门 are
+#: left out (the main gate may be the south one).
+_GATE: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])([东西南北]{1,2}|(?<!\d)\d{1,2}号)门"
+    r"(?=$|[)）(（,，;；]|对面|口|外|旁|附近|向|往|\d)"
+)
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -430,9 +439,10 @@ def _side_road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another zone, phase or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 东区 / 西区, 东塔 /
-    西塔) or another exit of a station (A口 / B1出口): both texts name one of the same kind and they
-    differ. Read in the place text after the admin prefix (``canon_rest``), so an admin name (河西区,
-    市南区) is never taken for a zone. Precision on the training parts in docs/rules.md."""
+    西塔), another exit of a station (A口 / B1出口) or another gate (东门 / 南门, 1号门 / 3号门): both texts
+    name one of the same kind and they differ. Read in the place text after the admin prefix
+    (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the training
+    parts in docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
     for va, vb in zip(pa, pb, strict=True):
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
@@ -466,16 +476,25 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str, str]:
-    """The first zone, phase, side and station exit in a place text ("" where none): cached, since a link
-    run compares one record with each of its candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str, str, str, str]:
+    """The first zone, phase, side, station exit, gate by side and gate by number in a place text (""
+    where none): cached, since a link run compares one record with each of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
     exit_ = _EXIT.search(text) if "口" in text else None
+    side_gate = number_gate = ""
+    if "门" in text:
+        for gate in _GATE.finditer(text):
+            if gate.group(1)[-1] == "号":
+                number_gate = number_gate or gate.group(0)
+            else:
+                side_gate = side_gate or gate.group(0)
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",
         side.group(0) if side else "",
         exit_.group(1).upper() + "口" if exit_ else "",
+        side_gate,
+        number_gate,
     )
 
 

@@ -284,6 +284,15 @@ _POSTCODE_SEPARATORS: Final[frozenset[str]] = frozenset(" \t\u3000,，")
 #: name run into the address without 收 (李先生牛肉面 is a shop).
 _POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
 _NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{_POLITE}收?|{_POLITE}收)$")
+#: A recipient's name and 收 closing the address after a separator (…1号 张三收): 收 says it is a name. Not
+#: without the separator (…大厦王府收 could be a place), not a word ending like a place (金林路收).
+_RECEIVER_AT_END: Final[re.Pattern[str]] = re.compile(rf"{_SEP}+(?:{_NAME})收$")
+#: A labelled note closing the address (…1号 备注：不要按门铃, 留言: 放门口): the label says the rest is
+#: not the place. Not a note with a number (备注：3楼 may be the floor, as a bracketed note with digits is
+#: kept). The colon is a space by now (``punctuation``); a label run into a word (留言板) is none.
+_LABELLED_NOTE: Final[re.Pattern[str]] = re.compile(
+    r"(?:买家留言|留言|订单备注|备注|配送说明)(?:\s*[:：]|\s)\D*$"
+)
 
 
 #: Where a parcel should be left, when to call: an order's delivery note closes its address (文三路369号
@@ -312,12 +321,13 @@ _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
 _NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假]")
 
 
-def _without_delivery_note(text: str) -> str:
-    """``text`` up to its delivery note, if one closes it and an address stands before it."""
-    note = _DELIVERY_NOTE.search(text)
-    if note is None or not _HAS_WORD.search(text, 0, note.start()):
+def _without(pattern: re.Pattern[str], text: str) -> str:
+    """``text`` up to where ``pattern`` first matches (a note that runs to the end), if a word of the
+    address stands before it."""
+    m = pattern.search(text)
+    if m is None or not _HAS_WORD.search(text, 0, m.start()):
         return text
-    return text[: note.start()]
+    return text[: m.start()]
 
 
 #: A form's place-holder for an empty field closing the address after a space or separator (…369号 无,
@@ -358,8 +368,12 @@ def noise(text: str) -> str:
         text = _TRAILING_POSTCODE.sub("", text)
     if "先生" in text or "女士" in text or "小姐" in text:
         text = _NAME_AT_END.sub("", text.rstrip())
+    if text.endswith("收"):
+        text = _RECEIVER_AT_END.sub("", text)
+    if "备注" in text or "留言" in text or "说明" in text:
+        text = _without(_LABELLED_NOTE, text)
     if _NOTE_GUARD.search(text):
-        text = _without_delivery_note(text)
+        text = _without(_DELIVERY_NOTE, text)  # the note runs to the end
     return text
 
 

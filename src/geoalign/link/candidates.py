@@ -35,6 +35,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 #: the generated benchmark (docs/benchmarks.md, "Table alignment": precision 0.9999, recall 0.96 at 0.2).
 SAME_PLACE_THRESHOLD: Final[float] = 0.2
 _HARD: Final[frozenset[str]] = frozenset(HARD_NUMBERS)
+#: The conflict rule of two road names merely far apart (``address.conflicts.road_conflict``).
+WEAK_ROAD: Final[str] = "another_road_weak"
 
 
 @dataclass(slots=True)
@@ -229,24 +231,32 @@ class SamePlaceJudge:
 
     @staticmethod
     def _conflicts(a: Record, b: Record, match: Match) -> list[str]:
-        """From the parsed views where there are views (see ``view_conflicts``), else from the
-        scorer's explanation."""
+        """From the parsed views where there are views (see ``view_conflicts``; not road names merely
+        far apart, on which the judge's rules do not act either), else from the scorer's explanation."""
         if a.view is not None and b.view is not None:
-            return view_conflicts(a, b)
+            return view_conflicts(a, b, weak=False)
         return hard_conflicts(match)
 
     def _prefilter(
-        self, queries: Sequence[Record], candidates: Sequence[Record], pairs: Sequence[tuple[int, int]]
+        self,
+        queries: Sequence[Record],
+        candidates: Sequence[Record],
+        pairs: Sequence[tuple[int, int]],
+        *,
+        weak_now: bool = False,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(pairs to score now, pairs whose parses conflict only on a level the parse often misreads:
         road, admin). A hard-number conflict is certain enough to skip the pair; a query whose
-        candidates all conflict on hard numbers keeps its first one."""
+        candidates all conflict on hard numbers keeps its first one. With ``weak_now``, a pair whose
+        only conflict is two road names far apart (``another_road_weak``: the judge's rule layer does
+        not act on it, the model reads the names itself: 建国门外大街 / 建外大街, 文三路与学院路 /
+        学院路与文三路) is scored now."""
         kept: list[tuple[int, int]] = []
         soft: list[tuple[int, int]] = []
         first_conflicting: dict[int, tuple[int, int]] = {}
         has_other: set[int] = set()
         for q, c in pairs:
-            found = view_conflicts(queries[q], candidates[c])
+            found = view_conflicts(queries[q], candidates[c], weak=not weak_now)
             if not found:
                 kept.append((q, c))
                 has_other.add(q)
@@ -361,7 +371,7 @@ class SamePlaceJudge:
         same-place candidate in the first; dedupe, which only wants same-place edges, skips them
         (both counted in ``skipped_conflicting`` when not scored).
         """
-        now, soft = self._prefilter(queries, candidates, pairs)
+        now, soft = self._prefilter(queries, candidates, pairs, weak_now=not rank_all)
         # link (rank_all) reads each pair's exact_match probability only to rank a query's candidates
         # and to decide "same place", so a pair the rules lift above the threshold needs no neural
         # answer when nothing competes with it; dedupe keeps every edge's score, so only fixed ones
@@ -470,13 +480,14 @@ def identical(a: Record, b: Record) -> bool:
 
 
 #: The number read off the normalized text by the structured features for each hard-number level.
-def view_conflicts(a: Record, b: Record) -> list[str]:
+def view_conflicts(a: Record, b: Record, *, weak: bool = True) -> list[str]:
     """The conflicting components of two parsed records (symmetric): ``address.conflicts.conflicts``,
     the rule layer's definition (admin divisions, road name, hard numbers with typed numbers first, so
-    三百六十号 and 360号 or 0501室 and 501室 agree)."""
+    三百六十号 and 360号 or 0501室 and 501室 agree). ``weak=False`` leaves out the road names that are
+    merely far apart (``another_road_weak``), on which the default rules do not act."""
     if a.view is None or b.view is None:
         return []
-    return [c.component for c in conflicts(a.view, b.view)]
+    return [c.component for c in conflicts(a.view, b.view) if weak or c.rule != WEAK_ROAD]
 
 
 def probabilities_of(result: Result | None) -> list[float | None]:

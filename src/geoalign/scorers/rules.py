@@ -130,11 +130,13 @@ _DIGIT: Final[re.Pattern[str]] = re.compile(r"\d")
 _OPENING: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]")
 _NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】〔〕]*)[)）\]】〕]")
 #: A bracketed note that is about delivery or nearby landmarks, not the place itself (（近地铁站）,
-#: 【周末不收件】, (送货上门)). Any other note two addresses differ by (（东门）, (北区), (二期)) can
-#: name a part of the place, and the CCKS labels treat it so (docs/rules.md): no lift then.
+#: 【周末不收件】, (送货上门), (人民路口): the corner it is near, 【顺丰】: the courier). Any other note
+#: two addresses differ by (（东门）, (北区), (二期)) can name a part of the place, and the CCKS labels
+#: treat it so (docs/rules.md): no lift then.
 _BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(?:分店|门店|店)$")
 _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"^(?:近|靠近|邻近|附近|位于|放)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收|门卫|驿站|前台|丰巢|自提"
+    r"|路口$|交叉口|交汇处|顺丰|圆通|中通|申通|韵达|极兔|德邦"
 )
 
 
