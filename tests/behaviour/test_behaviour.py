@@ -36,6 +36,9 @@ REQUIRED_CATEGORIES = {
     # session 26: a cross street or lane on one road (古墩路与文一路交叉口), institutions numbered by an
     # ordinal (第一小学 / 第二小学), a postcode closing the address (…969号 310000)
     "cross_street", "numbered_place", "noise_postcode",
+    # session 27: two gates of one place (东门 / 南门), a building letter and room written as one number
+    # (A801 = A座801)
+    "gate", "lettered_room",
 }  # fmt: skip
 
 

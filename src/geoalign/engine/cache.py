@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 #: districts 重庆市渝北区 / 江北区 are resolved, delivery notes are noise, 四段 reads 4段 and 32号附5号 /
 #: 32附5号 read 32-5号, B22 is building B-22 as B22栋 is, and 北三段 is part of the road, session 25;
 #: v8: a postcode or an empty field's place-holder closing the address is noise, 文一西路969号 310000 =
-#: 文一西路969号 null = 文一西路969号, and 首层 is the ground floor, 1层, session 26).
-KEY_VERSION = "v8"
+#: 文一西路969号 null = 文一西路969号, and 首层 is the ground floor, 1层, session 26; v9: a labelled note,
+#: 备注：…, and a name with 收 closing the address are noise, 3号楼2门501 = 3栋2单元501, a building letter
+#: and room read as one number, A801, are building A room 801, and a POI that is only a numbered yard on a
+#: road is its road number, session 27).
+KEY_VERSION = "v9"
 
 
 def cache_key(

@@ -69,7 +69,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: name right after its city is stated (温州鹿城 / 温州龙湾); an empty pair of brackets is no note;
 #: another township written in full (东莞市虎门镇 / 厚街镇: another_town); a branch's name where the other
 #: street address names none is no note (漕溪北路88号星巴克(徐家汇店) / 星巴克) (session 26).
-RULES_VERSION: Final[str] = "rules/v7"
+#: v8: the gates of a place are zones (方恒国际中心东门 / 南门, 3号门 / 5号门); a bracketed note naming the
+#: corner the place is near (人民路口) or the courier (【顺丰】) is noise (session 27).
+RULES_VERSION: Final[str] = "rules/v8"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
