@@ -272,6 +272,46 @@ def test_dedupe_python_api_guard_reports_refused_edges(tmp_path: Path) -> None:
     assert any("giant-cluster guard" in m for m in messages)
 
 
+def test_dedupe_never_chains_two_rooms_into_one_cluster_through_their_building(tmp_path: Path) -> None:
+    """The building's record is the same place as each room's (both edges right); the rooms are not."""
+    records = [
+        ("1", "浙江省杭州市西湖区文三路369号1幢"),
+        ("2", "浙江省杭州市西湖区文三路369号1幢3单元801室"),
+        ("3", "浙江省杭州市西湖区文三路369号1幢4单元801室"),
+        ("4", "杭州市西湖区文三路369号1号楼4单元801"),
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
+    messages: list[str] = []
+    edges = tmp_path / "edges.csv"
+    summary = dedupe(
+        TableSpec(table, "addr", "id"),
+        tmp_path / "c.csv",
+        settings=LinkSettings(),
+        edges_output=edges,
+        log=messages.append,
+        scorer=_SamePlaceEverywhere(),  # type: ignore[arg-type]
+    )
+    rows = {r["id"]: r["cluster_id"] for r in read_csv(tmp_path / "c.csv")}
+    # every pair without a conflicting number is an edge, the building's with each room too
+    assert {("1", "2"), ("1", "3"), ("1", "4")} <= {(e["a_id"], e["b_id"]) for e in read_csv(edges)}
+    assert rows["1"] == rows["2"]  # the first (strongest, then smallest id) edge merges
+    assert rows["3"] == rows["4"] != rows["2"]  # one room written two ways; never with the other unit
+    assert summary.clusters is not None and summary.clusters.separated_edges == 2
+    assert any("different-places guard: 2 same-place edges refused" in m for m in messages)
+
+
+class _SamePlaceEverywhere:
+    """Answers exact_match (0.9) for every pair, both ways: only the address rules keep places apart."""
+
+    name = "fake"
+    model_id = "same-place-everywhere"
+
+    def score(self, pairs: list[object]) -> list[object]:
+        from geoalign.types import Match
+
+        return [Match.from_probabilities((0.9, 0.05, 0.05), scorer="fake", model="fake") for _ in pairs]
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [

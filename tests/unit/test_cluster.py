@@ -55,6 +55,25 @@ def test_strong_edges_merge_before_weak_ones_under_the_guard() -> None:
     assert [(r.edge.a, r.edge.b) for r in c.refused] == [("1", "3")]
 
 
+def test_two_records_of_different_places_never_share_a_cluster_however_the_edges_chain() -> None:
+    # "c" is the coarse record (文三路369号), same place as both rooms; the rooms are different places
+    apart = {frozenset({"r1", "r2"})}
+
+    def cannot_link(a: object, b: object) -> bool:
+        return frozenset({a, b}) in apart
+
+    edges = [Edge("c", "r1", 0.9), Edge("c", "r2", 0.8), Edge("r2", "r2b", 0.95)]
+    c = build_clusters(["c", "r1", "r2", "r2b"], edges, cannot_link=cannot_link)
+    assert c.cluster_id("c") == c.cluster_id("r1")  # the stronger edge first
+    assert c.cluster_id("r2") == c.cluster_id("r2b") != c.cluster_id("r1")
+    assert [(r.edge.a, r.edge.b, r.reason, r.pair) for r in c.separated] == [
+        ("c", "r2", "different_places", ("r1", "r2"))
+    ]
+    assert c.refused == [] and c.stats().separated_edges == 1
+    # without the check the chain joins them
+    assert len({build_clusters(["c", "r1", "r2", "r2b"], edges).cluster_id(r) for r in ("r1", "r2")}) == 1
+
+
 def test_incremental_new_record_joins_existing_cluster_and_keeps_its_id() -> None:
     existing = [("7", "7"), ("8", "7"), ("20", "20")]
     # new record 1 has the smallest id, but the existing cluster is older: its ID survives

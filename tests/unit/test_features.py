@@ -293,3 +293,13 @@ def test_a_poi_that_is_only_a_numbered_yard_on_a_road_is_its_road_number() -> No
     assert yard.comps == door.comps == {"road": "南锣鼓巷", "roadno": "59"}
     # a named POI, or a yard with no road, stays a POI
     assert view("幸福社区6号院", ("poi", "6号院", "6号院")).comps == {"poi": "6号院"}
+
+
+def test_an_address_wholly_in_brackets_is_the_address_not_an_aside() -> None:
+    bracketed = view("(文三路369号)", ("road", "文三路", "文三路"), ("roadno", "369号", "369"))
+    assert bracketed.comps == {"road": "文三路", "roadno": "369"}
+    # a bracketed part beside the address stays an aside
+    aside = view(
+        "文三路369号(3栋)", ("road", "文三路", "文三路"), ("roadno", "369号", "369"), ("houseno", "3栋", "3")
+    )
+    assert aside.comps == {"road": "文三路", "roadno": "369"}

@@ -32,6 +32,7 @@ from geoalign.address.parse import (
     numeric_value,
     parse,
     parse_many,
+    phone_as_redundant,
 )
 from geoalign.address.schemes import ELEMENTS, Example
 from geoalign.address.tagger import FEATURE_VERSION as CRF_FEATURE_VERSION
@@ -384,6 +385,37 @@ def test_join_door_letter(raw: str, spans: list[Any], expected: list[Any] | None
 )
 def test_join_building_letter(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert join_building_letter(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a phone number's digits read as house and unit numbers: redundant, as SuperMap tags a phone
+        (
+            "文三路369号 13812345678",
+            [("road", 0, 3), ("roadno", 3, 7), ("houseno", 8, 11), ("cellno", 11, 19)],
+            [("road", 0, 3), ("roadno", 3, 7), ("redundant", 8, 11), ("redundant", 11, 19)],
+        ),
+        # a span reaching into the phone keeps its part outside it
+        (
+            "3栋501 电话:0571-88881234",
+            [("houseno", 0, 2), ("cellno", 2, 8)],
+            [("houseno", 0, 2), ("cellno", 2, 5), ("redundant", 6, 8)],
+        ),
+        # already redundant character by character: left as it was
+        ("文三路1号13812345678", [("road", 0, 3), ("roadno", 3, 5), ("redundant", 5, 6)], None),
+        # no phone: nothing to do
+        ("文三路369号801", [("road", 0, 3), ("roadno", 3, 7), ("roomno", 7, 10)], None),
+    ],
+)
+def test_phone_as_redundant(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert phone_as_redundant(raw, spans) == (spans if expected is None else expected)
+
+
+def test_an_order_with_a_phone_number_parses_as_the_address_alone() -> None:
+    with_phone = parse("浙江省杭州市西湖区文三路369号 收件人张三 13812345678")
+    compared = {c.name for c in with_phone.items} - {"redundant", "person", "otherinfo", "assist"}
+    assert compared == {c.name for c in parse("浙江省杭州市西湖区文三路369号").items}
 
 
 def test_a_lettered_building_reads_the_same_with_or_without_its_word() -> None:

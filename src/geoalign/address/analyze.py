@@ -259,6 +259,12 @@ def view_from_components(
     features. (The data sets label such an aside as a subpoi or assist like any other; whether the
     parser reads it as one must not decide whether two addresses are the same place.)"""
     asides = [m.span() for m in _PAREN.finditer(parsed.raw)]
+    if asides and all(
+        any(lo <= item.start and item.end <= hi for lo, hi in asides)
+        for item in parsed.items
+        if item.name in LEVELS
+    ):
+        asides = []  # the whole address in brackets (【文三路369号】) is no aside: it is the address
     comps: dict[str, str] = {}
     for item in parsed.items:
         name = item.name

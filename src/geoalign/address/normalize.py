@@ -243,6 +243,16 @@ _PHONE: Final[re.Pattern[str]] = re.compile(
     rf"(?:{_PHONE_LABEL})?(?:(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}|{_AFTER_ROOM_NUMBER}{_PHONE_WHOLE})"
     r"(?![\s-]?\d)",
 )
+
+
+def phone_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` holds a phone number (with its label: 电话：138…), as (start, end): what ``noise``
+    removes, for a reader of the text as written (the parser tags the raw text)."""
+    if _PHONE_ANYWHERE.search(text) is None:
+        return []
+    return [m.span() for m in _PHONE.finditer(text)]
+
+
 #: The ~150 commonest single-character surnames; a 2-3 character word next to a phone number that starts
 #: with one of them is taken for the recipient's name.
 _SURNAMES: Final[str] = (

@@ -34,7 +34,7 @@ from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Sp
 from geoalign.address.clean import lone_surrogate_at
 from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
-from geoalign.address.normalize import fold_simplified, normalize, upper, width
+from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
@@ -215,6 +215,35 @@ def join_building_letter(raw: str, spans: list[Span]) -> list[Span]:
             and not _UNIT_WORD_AFTER.match(raw, span[2])
         ),
     )
+
+
+def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
+    """The spans of a phone number written in the address (…369号 张三 13812345678) as ``redundant``, as
+    SuperMap tags it: the tagger may read its digits as house and unit numbers, which then conflict with
+    the same address written without the phone (the normalizer drops it from the text). A span reaching
+    into the phone number is cut at its edge (501 电话:… keeps 501); the spans keep their boundaries, so a
+    phone the tagger already read as redundant, character by character, is left as it was."""
+    phones = phone_spans(raw)
+    if not phones:
+        return spans
+    out: list[Span] = []
+    for name, start, end in spans:
+        if name == "redundant":
+            out.append((name, start, end))
+            continue
+        for lo, hi in phones:
+            if start < hi and lo < end:
+                inside = (max(start, lo), min(end, hi))
+                out.append(("redundant", *inside))
+                # the longer side outside the phone keeps the span's name
+                start, end = max((start, lo), (hi, end), key=lambda p: p[1] - p[0])
+        while start < end and not raw[end - 1].isalnum():
+            end -= 1
+        while start < end and not raw[start].isalnum():
+            start += 1
+        if start < end:
+            out.append((name, start, end))
+    return sorted(out, key=lambda s: s[1])
 
 
 def _numeral_or_self(run: str) -> str:
@@ -593,7 +622,9 @@ class Parser:
         return (
             normalized,
             text,
-            join_building_letter(text, join_door_letter(text, attach_basement(text, spans))),
+            phone_as_redundant(
+                text, join_building_letter(text, join_door_letter(text, attach_basement(text, spans)))
+            ),
         )
 
     def _rows(

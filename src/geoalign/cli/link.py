@@ -282,7 +282,8 @@ def report_summary(command: str, summary: RunSummary, args: argparse.Namespace, 
         c = summary.clusters
         lines.append(
             f"  clusters: {c.clusters:,} over {c.records:,} records (largest {c.largest_cluster}); "
-            f"{c.refused_edges:,} merges refused by --max-cluster-size"
+            f"{c.refused_edges:,} merges refused by --max-cluster-size, {c.separated_edges:,} because they "
+            "would put records of different places into one cluster"
         )
         if summary.counts.unusable:
             lines.append(f"  records that cannot take part (status error): {summary.counts.unusable:,}")

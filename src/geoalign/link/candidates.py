@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from geoalign.address.analyze import AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import HARD_NUMBERS, conflicts
 from geoalign.link.blocking import record_keys
+from geoalign.link.cluster import CannotLink
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 
 #: exact_match probability needed in *each* direction. Low on purpose: the embedded matcher is trained
@@ -490,6 +491,21 @@ def view_conflicts(a: Record, b: Record, *, weak: bool = True) -> list[str]:
     return [c.component for c in conflicts(a.view, b.view) if weak or c.rule != WEAK_ROAD]
 
 
+def different_places(views: Mapping[Any, AddressView]) -> CannotLink:
+    """The clusters' ``cannot_link`` over records' parsed views (record id -> view): two records are
+    different places where the address rules say so (``view_conflicts`` without road names merely far
+    apart: another building, unit, floor, room, zone, gate, road, township or district). A record
+    without a view (a parse error) conflicts with none."""
+
+    def apart(a: Hashable, b: Hashable) -> bool:
+        va, vb = views.get(a), views.get(b)
+        if va is None or vb is None:
+            return False
+        return any(c.rule != WEAK_ROAD for c in conflicts(va, vb))
+
+    return apart
+
+
 def probabilities_of(result: Result | None) -> list[float | None]:
     if isinstance(result, Match):
         return [round(result.probabilities[name], 6) for name in LABELS]
@@ -504,6 +520,7 @@ __all__ = [
     "Record",
     "RecordAnalyzer",
     "SamePlaceJudge",
+    "different_places",
     "featurizer_of",
     "hard_conflicts",
     "probabilities_of",

@@ -13,13 +13,18 @@ Why these rules:
   Edges are applied strongest first, so a refused edge is the weakest link of the would-be giant.
 * **Only edges decide.** Transitivity is what clustering adds; it is also why clusters are built only
   from same-place edges and not from one-directional exact_match (which chains a street into one blob).
+* **Different places never share a cluster** (``cannot_link``). Transitivity chains through a coarse
+  record: 文三路369号 is the same place as 文三路369号1幢3单元801室 and as 369号1幢4单元801室 (each edge
+  right), and the two rooms would end in one cluster. A merge that would put together two records the
+  address rules call different places (another building, unit, room, gate, road or district) is refused
+  and reported; edges go strongest first, so the coarse record joins its best match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from geoalign.errors import InputError
 
@@ -41,13 +46,21 @@ class Edge:
     score: float = 1.0
 
 
+#: Whether two records are different places, whatever an edge says (see ``Clusters``).
+CannotLink = Callable[[Hashable, Hashable], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class RefusedEdge:
-    """An edge the giant-cluster guard refused, with the sizes it would have joined."""
+    """An edge a guard refused, with the sizes it would have joined and why: ``size`` (the giant-cluster
+    guard) or ``different_places`` (``cannot_link``: the two clusters hold records of different places;
+    ``pair`` names the first two found)."""
 
     edge: Edge
     size_a: int
     size_b: int
+    reason: Literal["size", "different_places"] = "size"
+    pair: tuple[Hashable, Hashable] | None = None
 
 
 @dataclass(slots=True)
@@ -57,17 +70,24 @@ class ClusterStats:
     merged_edges: int = 0
     redundant_edges: int = 0
     refused_edges: int = 0
+    separated_edges: int = 0
     largest_cluster: int = 0
     retired_ids: list[tuple[str, str]] = field(default_factory=list)  # (retired id, surviving id)
 
 
 class Clusters:
-    """Union-find over record ids with stable cluster IDs (see the module docstring)."""
+    """Union-find over record ids with stable cluster IDs (see the module docstring). ``cannot_link``
+    (record, record) -> True where the two are different places: an edge that would join two clusters
+    holding such a pair is refused (``separated``)."""
 
-    def __init__(self, max_cluster_size: int = 1000) -> None:
+    def __init__(self, max_cluster_size: int = 1000, cannot_link: CannotLink | None = None) -> None:
         if max_cluster_size < 2:
             raise InputError("max_cluster_size must be >= 2")
         self.max_cluster_size = max_cluster_size
+        self.cannot_link = cannot_link
+        # root -> its records, kept only for the cannot-link check
+        self._members: dict[Hashable, list[Hashable]] = {}
+        self.separated: list[RefusedEdge] = []
         self._parent: dict[Hashable, Hashable] = {}
         self._size: dict[Hashable, int] = {}
         self._cluster_id: dict[Hashable, str] = {}  # root -> cluster id
@@ -96,6 +116,8 @@ class Clusters:
             raise InputError(f"duplicate record id {record!r}")
         self._parent[record] = record
         self._size[record] = 1
+        if self.cannot_link is not None:
+            self._members[record] = [record]
         cid = str(record) if cluster_id is None else str(cluster_id)
         self._cluster_id[record] = cid
         self._age[record] = (self._generation, id_order(cid))
@@ -134,6 +156,8 @@ class Clusters:
         retired_id = self._cluster_id[younger]
         self._parent[small] = big
         self._size[big] += self._size.pop(small)
+        if self.cannot_link is not None:
+            self._members[big] += self._members.pop(small)
         self._cluster_id.pop(small)
         self._age.pop(small)
         self._cluster_id[big] = survivor_id
@@ -151,6 +175,10 @@ class Clusters:
                 if end not in self._parent:
                     raise InputError(f"edge names unknown record id {end!r}")
             sizes = (self.size(edge.a), self.size(edge.b))
+            apart = self._different_places(edge.a, edge.b)
+            if apart is not None:
+                self.separated.append(RefusedEdge(edge, *sizes, reason="different_places", pair=apart))
+                continue
             merged = self._union(edge.a, edge.b)
             if merged is None:
                 self.redundant_edges += 1
@@ -158,6 +186,20 @@ class Clusters:
                 self.merged_edges += 1
             else:
                 self.refused.append(RefusedEdge(edge, *sizes))
+
+    def _different_places(self, a: Hashable, b: Hashable) -> tuple[Hashable, Hashable] | None:
+        """The first pair of records, one from each cluster, that ``cannot_link`` calls different places
+        (None: none, or no check, or one cluster already)."""
+        if self.cannot_link is None:
+            return None
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        for x in self._members[ra]:
+            for y in self._members[rb]:
+                if self.cannot_link(x, y):
+                    return (x, y)
+        return None
 
     def records(self) -> Iterator[tuple[Hashable, str]]:
         """Every record with its cluster ID, in insertion order."""
@@ -172,6 +214,7 @@ class Clusters:
             merged_edges=self.merged_edges,
             redundant_edges=self.redundant_edges,
             refused_edges=len(self.refused),
+            separated_edges=len(self.separated),
             largest_cluster=max((self._size[r] for r in roots), default=0),
             retired_ids=list(self.retired),
         )
@@ -183,10 +226,11 @@ def build_clusters(
     *,
     max_cluster_size: int = 1000,
     existing: Iterable[tuple[Hashable, str]] = (),
+    cannot_link: CannotLink | None = None,
 ) -> Clusters:
     """Clusters for a batch: ``existing`` (record, cluster id) pairs from an aligned table first (the
-    older generation), then the new records in id order, then the edges."""
-    clusters = Clusters(max_cluster_size)
+    older generation, kept as they were), then the new records in id order, then the edges."""
+    clusters = Clusters(max_cluster_size, cannot_link)
     for record, cid in existing:
         clusters.add(record, cid)
     clusters.new_generation()
@@ -196,4 +240,4 @@ def build_clusters(
     return clusters
 
 
-__all__ = ["ClusterStats", "Clusters", "Edge", "RefusedEdge", "build_clusters", "id_order"]
+__all__ = ["CannotLink", "ClusterStats", "Clusters", "Edge", "RefusedEdge", "build_clusters", "id_order"]

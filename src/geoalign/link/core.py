@@ -231,6 +231,13 @@ def refused_message(n_refused: int, max_cluster_size: int) -> str:
     )
 
 
+def separated_message(n_separated: int) -> str:
+    return (
+        f"different-places guard: {n_separated} same-place edges refused (each would put two records the "
+        "address rules call different places, e.g. two rooms of one building, into one cluster)"
+    )
+
+
 __all__ = [
     "SOURCES",
     "Candidates",
@@ -245,5 +252,6 @@ __all__ = [
     "judge_link",
     "pair_once",
     "refused_message",
+    "separated_message",
     "union_sources",
 ]

@@ -20,7 +20,14 @@ from typing import Any
 
 from geoalign.errors import InputError
 from geoalign.link.blocking import BlockingDiagnostics, parse_rules
-from geoalign.link.candidates import JudgeStats, Record, RecordAnalyzer, SamePlaceJudge, featurizer_of
+from geoalign.link.candidates import (
+    JudgeStats,
+    Record,
+    RecordAnalyzer,
+    SamePlaceJudge,
+    different_places,
+    featurizer_of,
+)
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
     IndexedTable,
@@ -28,6 +35,7 @@ from geoalign.link.core import (
     dedupe_rows,
     index_analyzed,
     refused_message,
+    separated_message,
 )
 from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
@@ -439,10 +447,19 @@ def _cluster_and_write(
     ]
     usable_new = [r.id for r in data.new if r.error is None]
     max_size = run.settings.max_cluster_size
-    clusters = build_clusters(usable_new, edges, max_cluster_size=max_size, existing=data.old_clusters)
+    views = {r.id: r.view for r in records if r.view is not None}
+    clusters = build_clusters(
+        usable_new,
+        edges,
+        max_cluster_size=max_size,
+        existing=data.old_clusters,
+        cannot_link=different_places(views),
+    )
     summary.clusters = cluster_report(clusters, len(edges))
     if clusters.refused:
         run.say(refused_message(len(clusters.refused), max_size))
+    if clusters.separated:
+        run.say(separated_message(len(clusters.separated)))
     summary.seconds["cluster"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     n_carry = len(data.carry_names)

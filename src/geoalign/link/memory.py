@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from geoalign.link.blocking import BlockingDiagnostics, parse_rules
-from geoalign.link.candidates import RecordAnalyzer, SamePlaceJudge, featurizer_of
+from geoalign.link.candidates import RecordAnalyzer, SamePlaceJudge, different_places, featurizer_of
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
     blocking_report,
@@ -23,6 +23,7 @@ from geoalign.link.core import (
     judge_link,
     pair_once,
     refused_message,
+    separated_message,
 )
 from geoalign.link.rows import dedupe_columns, link_columns, link_values, row_dict
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
@@ -116,12 +117,18 @@ def dedupe_records(
         edges.extend(e for per_query in judge_dedupe(queries, candidates, judge) for e in per_query)
     summary.seconds["score"] = time.perf_counter() - t1
     summary.blocking = blocking_report(diag, settings, rules, indexed.usable)
+    views = {r.id: r.view for r in items if r.view is not None}
     clusters = build_clusters(
-        [r.id for r in items if r.error is None], edges, max_cluster_size=settings.max_cluster_size
+        [r.id for r in items if r.error is None],
+        edges,
+        max_cluster_size=settings.max_cluster_size,
+        cannot_link=different_places(views),
     )
     summary.clusters = cluster_report(clusters, len(edges))
     if clusters.refused:
         summary.messages.append(refused_message(len(clusters.refused), settings.max_cluster_size))
+    if clusters.separated:
+        summary.messages.append(separated_message(len(clusters.separated)))
     columns = dedupe_columns([])
     rows = [row_dict(columns, row.values(0)) for row in dedupe_rows(items, 0, False, clusters)]
     summary.judge = judge.stats

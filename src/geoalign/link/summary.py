@@ -40,8 +40,9 @@ class DedupeCounts:
 
 @dataclass(frozen=True, slots=True)
 class ClusterReport:
-    """The clustering of a dedupe run (local and Ray engines alike); ``refused`` and ``retired_ids``
-    hold the first 20 of each, ``retired_ids_total`` all of them."""
+    """The clustering of a dedupe run (local and Ray engines alike); ``refused`` (the giant-cluster
+    guard), ``separated`` (the different-places guard) and ``retired_ids`` hold the first 20 of each,
+    ``retired_ids_total`` all of them."""
 
     records: int
     clusters: int
@@ -53,12 +54,24 @@ class ClusterReport:
     refused: list[RefusedEdge]
     retired_ids: list[tuple[str, str]]
     retired_ids_total: int
+    separated_edges: int = 0
+    separated: list[RefusedEdge] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["refused"] = [
             {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
             for r in self.refused
+        ]
+        out["separated"] = [
+            {
+                "a": r.edge.a,
+                "b": r.edge.b,
+                "score": r.edge.score,
+                "sizes": [r.size_a, r.size_b],
+                "different_places": list(r.pair) if r.pair is not None else None,
+            }
+            for r in self.separated
         ]
         return out
 
@@ -78,6 +91,8 @@ def cluster_report(clusters: Clusters, n_edges: int, *, singletons: int = 0) -> 
         refused=list(clusters.refused[:20]),
         retired_ids=stats.retired_ids[:20],
         retired_ids_total=len(stats.retired_ids),
+        separated_edges=stats.separated_edges,
+        separated=list(clusters.separated[:20]),
     )
 
 

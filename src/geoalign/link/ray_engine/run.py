@@ -7,10 +7,11 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+from geoalign.address.analyze import AddressView
 from geoalign.errors import InputError
 from geoalign.link.blocking import parse_rules
 from geoalign.link.ray_engine.blocking import blocking_report, rank_candidates
@@ -237,8 +238,9 @@ def dedupe_ray(
     log: Callable[[str], None] | None = None,
 ) -> DedupeSummary:
     """``dedupe`` on Ray: same clusters as ``geoalign.link.pipeline.dedupe`` (non-incremental)."""
+    from geoalign.link.candidates import different_places
     from geoalign.link.cluster import Edge, build_clusters
-    from geoalign.link.core import refused_message
+    from geoalign.link.core import refused_message, separated_message
 
     settings, ropts, rules = _start(settings, ray_options, output, output_format)
     ray, pa = require_ray(), require_pyarrow()
@@ -264,7 +266,12 @@ def dedupe_ray(
     summary.seconds["score"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     touched = {e.a for e in edges} | {e.b for e in edges}
-    clusters = build_clusters(touched, edges, max_cluster_size=settings.max_cluster_size)
+    clusters = build_clusters(
+        touched,
+        edges,
+        max_cluster_size=settings.max_cluster_size,
+        cannot_link=different_places(_views_of(ds, touched)),
+    )
     summary.clusters = cluster_report(clusters, len(edges), singletons=n_usable - len(touched))
     assigned = {record: (cid, clusters.size(record)) for record, cid in clusters.records()}
     summary.seconds["cluster"] = time.perf_counter() - t3
@@ -293,4 +300,24 @@ def dedupe_ray(
     summary.seconds["total"] = time.perf_counter() - t0
     if clusters.refused and log is not None:
         log(refused_message(len(clusters.refused), settings.max_cluster_size))
+    if clusters.separated and log is not None:
+        log(separated_message(len(clusters.separated)))
     return summary
+
+
+def _views_of(ds: Any, ids: set[Hashable]) -> dict[Hashable, AddressView]:
+    """The parsed views of the records ``ids`` (those an edge touches: a small part of the table), for the
+    different-places guard; parsed here, as each worker parsed them."""
+    from geoalign.address.analyze import analyze
+    from geoalign.address.clean import Cleaned, clean
+
+    wanted = frozenset(ids)
+    views: dict[Hashable, AddressView] = {}
+    for row in ds.filter(lambda r: r["id"] in wanted).select_columns(["id", "address"]).iter_rows():
+        cleaned = clean(row["address"])  # the default length, as the workers' RecordAnalyzer cleans
+        if isinstance(cleaned, Cleaned):
+            try:
+                views[row["id"]] = analyze(cleaned.text)
+            except InputError:
+                continue  # no view, no conflict: as a record the workers could not parse
+    return views
