@@ -299,3 +299,16 @@ def test_dedupe_scores_road_names_merely_far_apart_as_the_judge_reads_them() -> 
         judge = SamePlaceJudge(_TableScorer(table), threshold=0.5)  # type: ignore[arg-type]
         judged = judge.judge(q, c, [(0, 0), (0, 1)], rank_all=rank_all)
         assert {j.c for j in judged if j.same_place} == {0}, rank_all
+
+
+def test_road_names_far_apart_with_different_road_numbers_are_still_two_places() -> None:
+    """秋涛路99号美美药店 / 创新北路33号美美药店: one chain's name on two roads at two doors."""
+    q = [_record("q", {"road": "秋涛路", "roadno": "99", "poi": "美美药店"})]
+    c = [
+        _record("c", {"road": "创新北路", "roadno": "33", "poi": "美美药店"}),
+        _record("d", {"road": "秋涛大街", "roadno": "99", "poi": "美美药店"}),  # far apart, same door
+    ]
+    table = {("q", "c"): 0.9, ("c", "q"): 0.9, ("q", "d"): 0.9, ("d", "q"): 0.9}
+    judge = SamePlaceJudge(_TableScorer(table), threshold=0.5)  # type: ignore[arg-type]
+    judged = judge.judge(q, c, [(0, 0), (0, 1)], rank_all=False)
+    assert {j.c for j in judged if j.same_place} == {1}

@@ -23,9 +23,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from geoalign.address.analyze import AddressView, ViewCache
+from geoalign.address.analyze import TYPED_OF, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
-from geoalign.address.conflicts import HARD_NUMBERS, conflicts
+from geoalign.address.conflicts import HARD_NUMBERS, Conflict, conflicts
 from geoalign.link.blocking import record_keys
 from geoalign.link.cluster import CannotLink
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
@@ -485,10 +485,29 @@ def view_conflicts(a: Record, b: Record, *, weak: bool = True) -> list[str]:
     """The conflicting components of two parsed records (symmetric): ``address.conflicts.conflicts``,
     the rule layer's definition (admin divisions, road name, hard numbers with typed numbers first, so
     三百六十号 and 360号 or 0501室 and 501室 agree). ``weak=False`` leaves out the road names that are
-    merely far apart (``another_road_weak``), on which the default rules do not act."""
+    merely far apart (``another_road_weak``), on which the default rules do not act, where the road
+    numbers do not differ too (``apart``)."""
     if a.view is None or b.view is None:
         return []
-    return [c.component for c in conflicts(a.view, b.view) if weak or c.rule != WEAK_ROAD]
+    return [c.component for c in _apart(a.view, b.view, weak=weak)]
+
+
+def _apart(a: AddressView, b: AddressView, *, weak: bool) -> list[Conflict]:
+    """``conflicts(a, b)``; with ``weak=False`` without a weak road conflict (建国门外大街1号 / 建外大街1号,
+    文三路与学院路 / 学院路与文三路: the parse's reading of one road), unless both name a road number and
+    the numbers differ (秋涛路99号美美药店 / 创新北路33号美美药店: two roads, two doors, one chain's name)."""
+    found = conflicts(a, b)
+    if weak or not any(c.rule == WEAK_ROAD for c in found):
+        return found
+    if _road_numbers_differ(a, b):
+        return found
+    return [c for c in found if c.rule != WEAK_ROAD]
+
+
+def _road_numbers_differ(a: AddressView, b: AddressView) -> bool:
+    na = a.typed.get(TYPED_OF["roadno"]) or a.comps.get("roadno")
+    nb = b.typed.get(TYPED_OF["roadno"]) or b.comps.get("roadno")
+    return bool(na and nb and na != nb)
 
 
 def different_places(views: Mapping[Any, AddressView]) -> CannotLink:
@@ -501,7 +520,7 @@ def different_places(views: Mapping[Any, AddressView]) -> CannotLink:
         va, vb = views.get(a), views.get(b)
         if va is None or vb is None:
             return False
-        return any(c.rule != WEAK_ROAD for c in conflicts(va, vb))
+        return bool(_apart(va, vb, weak=False))
 
     return apart
 

@@ -189,7 +189,8 @@ class Clusters:
 
     def _different_places(self, a: Hashable, b: Hashable) -> tuple[Hashable, Hashable] | None:
         """The first pair of records, one from each cluster, that ``cannot_link`` calls different places
-        (None: none, or no check, or one cluster already)."""
+        (None: none, or no check, or one cluster already). The edge's own two records are not asked:
+        an edge is the judge's word that they are one place (two singletons merge without a check)."""
         if self.cannot_link is None:
             return None
         ra, rb = self.find(a), self.find(b)
@@ -197,7 +198,7 @@ class Clusters:
             return None
         for x in self._members[ra]:
             for y in self._members[rb]:
-                if self.cannot_link(x, y):
+                if (x, y) != (a, b) and self.cannot_link(x, y):
                     return (x, y)
         return None
 
