@@ -312,3 +312,10 @@ def test_road_names_far_apart_with_different_road_numbers_are_still_two_places()
     judge = SamePlaceJudge(_TableScorer(table), threshold=0.5)  # type: ignore[arg-type]
     judged = judge.judge(q, c, [(0, 0), (0, 1)], rank_all=False)
     assert {j.c for j in judged if j.same_place} == {1}
+
+
+def test_a_metro_station_shares_its_key_with_and_without_ditie() -> None:
+    long = view({"poi": "国贸地铁站"}, HANGZHOU_XIHU)
+    short = view({"poi": "国贸站"}, HANGZHOU_XIHU)
+    rule = ("area_poi",)
+    assert {k for _, k in record_keys(long, rule)} & {k for _, k in record_keys(short, rule)}

@@ -126,11 +126,14 @@ def _road_no(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 
 def _poi_names(view: AddressView) -> list[str]:
     """The POI and sub-POI names, and both as one name: the parse splits 翠苑一区 into POI 翠苑 + sub-POI
-    一区 in one record and not in the next, and neither half shares a 3-gram with the whole."""
+    一区 in one record and not in the next, and neither half shares a 3-gram with the whole. A station
+    also by its short name."""
     poi, subpoi = _comp(view, "poi"), _comp(view, "subpoi")
     names = [name for name in (poi, subpoi) if name]
     if poi and subpoi:
         names.append(poi + subpoi)
+    # a metro station is written with and without 地铁 (国贸地铁站 / 国贸站): the short form too
+    names += [name.replace("地铁站", "站") for name in names if "地铁站" in name]
     return names
 
 
