@@ -461,6 +461,17 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("西安市雁塔区小寨东路126号百隆广场星巴克", "小寨东路126号百隆广场星巴克(百隆店)", "admin_omitted"),
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号(东门)", None),  # a gate is part of the place
         ("杭州市西湖区文三路369号", "杭州市西湖区文三路369号（）", "same_normalized"),  # an empty field
+        # the corner it is near, the courier, a register's notes, the area it lies in: noise
+        ("苏州市姑苏区干将西路1号(人民路口)", "苏州市姑苏区干将西路1号", "same_normalized"),
+        ("苏州市姑苏区干将西路1号【顺丰】", "苏州市姑苏区干将西路1号", "same_normalized"),
+        (
+            "广州市天河区黄埔大道西100号1501房(仅限办公用途)",
+            "广州市天河区黄埔大道西100号1501室",
+            "same_normalized",
+        ),
+        ("北京市海淀区中关村大街1号(集群注册)", "北京市海淀区中关村大街1号", "same_normalized"),
+        ("南京市江宁区秣周东路12号(江宁开发区)", "南京市江宁区秣周东路12号", "same_normalized"),
+        ("杭州市西湖区文三路369号(北区)", "杭州市西湖区文三路369号", None),  # a part of the place
         # a branch's name where the other street address names none; two branches; no street address
         ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克", "same_normalized"),
         ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克(美罗城店)", None),

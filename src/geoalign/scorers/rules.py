@@ -70,7 +70,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: another township written in full (东莞市虎门镇 / 厚街镇: another_town); a branch's name where the other
 #: street address names none is no note (漕溪北路88号星巴克(徐家汇店) / 星巴克) (session 26).
 #: v8: the gates of a place are zones (方恒国际中心东门 / 南门, 3号门 / 5号门); a bracketed note naming the
-#: corner the place is near (人民路口) or the courier (【顺丰】) is noise (session 27).
+#: corner the place is near (人民路口), the courier (【顺丰】), a register's use or registration ((仅限办公),
+#: (集群注册)) or the area the address lies in ((江宁开发区)) is noise (session 27).
 RULES_VERSION: Final[str] = "rules/v8"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -132,13 +133,18 @@ _DIGIT: Final[re.Pattern[str]] = re.compile(r"\d")
 _OPENING: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]")
 _NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】〔〕]*)[)）\]】〕]")
 #: A bracketed note that is about delivery or nearby landmarks, not the place itself (（近地铁站）,
-#: 【周末不收件】, (送货上门), (人民路口): the corner it is near, 【顺丰】: the courier). Any other note
+#: 【周末不收件】, (送货上门), (人民路口): the corner it is near, 【顺丰】: the courier; a register's
+#: (仅限办公), (集群注册), and the area the address lies in, (江宁开发区), (五常街道)). Any other note
 #: two addresses differ by (（东门）, (北区), (二期)) can name a part of the place, and the CCKS labels
 #: treat it so (docs/rules.md): no lift then.
 _BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(?:分店|门店|店)$")
 _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"^(?:近|靠近|邻近|附近|位于|放)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收|门卫|驿站|前台|丰巢|自提"
     r"|路口$|交叉口|交汇处|顺丰|圆通|中通|申通|韵达|极兔|德邦"
+    # a register's notes: what the premises may be used for, how the company registered there
+    r"|仅限|用途|集群注册|住所申报|自主申报|托管|入驻|商务秘书"
+    # the area the address lies in, larger than it (a development zone, a street office)
+    r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
 )
 
 
