@@ -33,6 +33,13 @@ EXTRA_LEFT = [
     ("X2", "   "),
     ("X3", "完全无关的一段文字"),
 ]
+#: For dedupe only: a road and number without its city, the same place as each of two records in two
+#: cities (both edges right); the two are different places and must stay in two clusters on both engines.
+EXTRA_DEDUPE = [
+    ("Y1", "鼓楼区中山北路30号"),
+    ("Y2", "江苏省南京市鼓楼区中山北路30号"),
+    ("Y3", "福建省福州市鼓楼区中山北路30号"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +81,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["id", "address"])
         writer.writerows(rows)
+        writer.writerows(EXTRA_DEDUPE)
     return out
 
 
@@ -131,11 +139,16 @@ def dedupe_local_and_ray(tables: Path, tmp_path: Path, *extra: str) -> tuple[lis
     return local, run(tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")
 
 
-def test_dedupe_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
+def test_dedupe_ray_equals_local(
+    local_ray: Any, tables: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     local, remote = dedupe_local_and_ray(tables, tmp_path)
     assert remote == local
     sizes = [r["cluster_size"] for r in local if r["cluster_size"] is not None]
     assert max(sizes) >= 2  # real clusters were compared, not only singletons
+    cluster = {r["id"]: r["cluster_id"] for r in local}
+    assert cluster["Y2"] != cluster["Y3"]  # two cities, whatever chains through Y1
+    assert capsys.readouterr().err.count("different-places guard") == 2  # each engine refused the chain
 
 
 @pytest.fixture(scope="module")
