@@ -298,6 +298,11 @@ def test_dedupe_never_chains_two_rooms_into_one_cluster_through_their_building(t
     assert rows["3"] == rows["4"] != rows["2"]  # one room written two ways; never with the other unit
     assert summary.clusters is not None and summary.clusters.separated_edges == 2
     assert any("different-places guard: 2 same-place edges refused" in m for m in messages)
+    # the edges file says what became of each edge
+    outcome = {(e["a_id"], e["b_id"]): e["outcome"] for e in read_csv(edges)}
+    assert outcome[("1", "2")] == "merged"
+    assert outcome[("1", "3")] == outcome[("1", "4")] == "refused_different_places"
+    assert set(outcome.values()) <= {"merged", "redundant", "refused_size", "refused_different_places"}
 
 
 class _SamePlaceEverywhere:

@@ -38,7 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--existing-col", default="address", help="address column of --existing")
     parser.add_argument("--existing-id", default="id", help="id column of --existing")
-    parser.add_argument("--edges", metavar="FILE", help="also write the same-place edges (a_id, b_id, score)")
+    parser.add_argument(
+        "--edges",
+        metavar="FILE",
+        help="also write the same-place edges (a_id, b_id, score, outcome: merged, redundant, "
+        "refused_size, refused_different_places)",
+    )
     add_table_options(parser)
 
 

@@ -46,6 +46,10 @@ class Edge:
     score: float = 1.0
 
 
+#: What became of an edge (the ``outcome`` column of ``dedupe --edges``): it joined two clusters, its two
+#: records were in one already, or a guard refused it (the giant-cluster guard; the different-places guard).
+EDGE_OUTCOMES: tuple[str, ...] = ("merged", "redundant", "refused_size", "refused_different_places")
+
 #: Whether two records are different places, whatever an edge says (see ``Clusters``).
 CannotLink = Callable[[Hashable, Hashable], bool]
 
@@ -88,6 +92,8 @@ class Clusters:
         # root -> its records, kept only for the cannot-link check
         self._members: dict[Hashable, list[Hashable]] = {}
         self.separated: list[RefusedEdge] = []
+        #: what became of each edge applied, by (a, b): ``EDGE_OUTCOMES``
+        self.outcome: dict[tuple[Hashable, Hashable], str] = {}
         self._parent: dict[Hashable, Hashable] = {}
         self._size: dict[Hashable, int] = {}
         self._cluster_id: dict[Hashable, str] = {}  # root -> cluster id
@@ -178,14 +184,18 @@ class Clusters:
             apart = self._different_places(edge.a, edge.b)
             if apart is not None:
                 self.separated.append(RefusedEdge(edge, *sizes, reason="different_places", pair=apart))
+                self.outcome[(edge.a, edge.b)] = "refused_different_places"
                 continue
             merged = self._union(edge.a, edge.b)
             if merged is None:
                 self.redundant_edges += 1
+                self.outcome[(edge.a, edge.b)] = "redundant"
             elif merged:
                 self.merged_edges += 1
+                self.outcome[(edge.a, edge.b)] = "merged"
             else:
                 self.refused.append(RefusedEdge(edge, *sizes))
+                self.outcome[(edge.a, edge.b)] = "refused_size"
 
     def _different_places(self, a: Hashable, b: Hashable) -> tuple[Hashable, Hashable] | None:
         """The first pair of records, one from each cluster, that ``cannot_link`` calls different places
@@ -241,4 +251,13 @@ def build_clusters(
     return clusters
 
 
-__all__ = ["CannotLink", "ClusterStats", "Clusters", "Edge", "RefusedEdge", "build_clusters", "id_order"]
+__all__ = [
+    "EDGE_OUTCOMES",
+    "CannotLink",
+    "ClusterStats",
+    "Clusters",
+    "Edge",
+    "RefusedEdge",
+    "build_clusters",
+    "id_order",
+]

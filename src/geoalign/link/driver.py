@@ -466,7 +466,11 @@ def _cluster_and_write(
     rows = (row.values(n_carry) for row in dedupe_rows(records, n_old, incremental, clusters))
     write_table(output, dedupe_columns(data.carry_names), rows, out_fmt, json_columns=JSON_TEXT_COLUMNS)
     if edges_output is not None:
-        write_table(edges_output, ["a_id", "b_id", "score"], ([e.a, e.b, e.score] for e in edges))
+        write_table(
+            edges_output,
+            ["a_id", "b_id", "score", "outcome"],
+            ([e.a, e.b, e.score, clusters.outcome.get((e.a, e.b), "")] for e in edges),
+        )
     partial.path.unlink()
     summary.seconds["write"] = time.perf_counter() - t1
 

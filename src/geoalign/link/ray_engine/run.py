@@ -293,7 +293,11 @@ def dedupe_ray(
     if edges_output is not None:
         from geoalign.io.writers import write_table
 
-        write_table(edges_output, ["a_id", "b_id", "score"], ([e.a, e.b, e.score] for e in edges))
+        write_table(
+            edges_output,
+            ["a_id", "b_id", "score", "outcome"],
+            ([e.a, e.b, e.score, clusters.outcome.get((e.a, e.b), "")] for e in edges),
+        )
     summary.seconds["write"] = time.perf_counter() - t4
     summary.counts.records = summary.counts.new_records = n_records
     summary.counts.unusable = n_records - n_usable
