@@ -132,7 +132,8 @@ def dedupe_local_and_ray(tables: Path, tmp_path: Path, *extra: str) -> tuple[lis
 
     def run(out: Path, *engine: str) -> list[Any]:
         args = ["dedupe", str(tables / "all.csv"), "--col", "address", "--id", "id", "-o", str(out)]
-        assert main([*args, "--no-progress", *extra, *engine]) == 0
+        edges = ["--edges", str(out.with_suffix(".edges.csv"))]
+        assert main([*args, "--no-progress", *edges, *extra, *engine]) == 0
         return sorted_rows(out, "id")
 
     local = run(tmp_path / "local.parquet")
@@ -149,6 +150,14 @@ def test_dedupe_ray_equals_local(
     cluster = {r["id"]: r["cluster_id"] for r in local}
     assert cluster["Y2"] != cluster["Y3"]  # two cities, whatever chains through Y1
     assert capsys.readouterr().err.count("different-places guard") == 2  # each engine refused the chain
+    local_edges, remote_edges = (_edges(tmp_path / f"{name}.edges.csv") for name in ("local", "ray"))
+    assert remote_edges == local_edges
+    assert "refused_different_places" in {e["outcome"] for e in local_edges}
+
+
+def _edges(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return sorted(csv.DictReader(handle), key=lambda e: (e["a_id"], e["b_id"]))
 
 
 @pytest.fixture(scope="module")
