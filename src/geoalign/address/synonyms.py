@@ -12,6 +12,7 @@ basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       �
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
 unit          3号楼2门501 (a building's door, northern use)  3栋2单元501
+part + room   2栋A403, 2号楼A403 (Shenzhen)                  2栋A栋403
 sub-number    168号之一, 168号之1                          168-1号
 annex number  32号附5号, 32附5号, 32号附5                   32-5号
 ============  ===========================================  ==========
@@ -53,6 +54,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
+    # A lettered part of a building written straight before its room (2栋A403, as Shenzhen writes 2栋A座403):
+    # the part is a building word's, so that A403 is not read as one room A-403 against A座403.
+    (re.compile(r"(?<=\d栋)([A-Z])(\d{3,4})(?![\dA-Z-])"), r"\1栋\2", "栋"),
     # A unit written 门 between a building and its room (3号楼2门501, as the north-east writes 单元): only
     # there, so a gate (3号门, 南门) stays a gate.
     (re.compile(r"(?<=栋)(\d{1,2})门(?=\d{3,4}(?!\d))"), r"\1单元", "门"),
