@@ -224,34 +224,49 @@ def blocking_report(
     return report
 
 
-def refused_message(n_refused: int, max_cluster_size: int) -> str:
-    return (
-        f"giant-cluster guard: {n_refused} same-place edges refused "
-        f"(clusters would exceed --max-cluster-size {max_cluster_size})"
-    )
+def guard_messages(clusters: Clusters) -> list[str]:
+    """What the clusters' guards refused, one line each (none where they refused nothing): the same
+    words from every engine."""
+    out = []
+    if clusters.refused:
+        out.append(
+            f"giant-cluster guard: {len(clusters.refused)} same-place edges refused "
+            f"(clusters would exceed --max-cluster-size {clusters.max_cluster_size})"
+        )
+    if clusters.separated:
+        out.append(
+            f"different-places guard: {len(clusters.separated)} same-place edges refused (each would put "
+            "two records the address rules call different places, e.g. two rooms of one building, into "
+            "one cluster)"
+        )
+    return out
 
 
-def separated_message(n_separated: int) -> str:
-    return (
-        f"different-places guard: {n_separated} same-place edges refused (each would put two records the "
-        "address rules call different places, e.g. two rooms of one building, into one cluster)"
-    )
+#: The columns of ``dedupe --edges``.
+EDGE_COLUMNS: tuple[str, ...] = ("a_id", "b_id", "score", "outcome")
+
+
+def edge_rows(edges: Iterable[Edge], clusters: Clusters) -> Iterator[list[Any]]:
+    """The rows of ``dedupe --edges`` (``EDGE_COLUMNS``): each edge with what became of it."""
+    for e in edges:
+        yield [e.a, e.b, e.score, clusters.outcome.get((e.a, e.b), "")]
 
 
 __all__ = [
+    "EDGE_COLUMNS",
     "SOURCES",
     "Candidates",
     "IndexedTable",
     "Neighbours",
     "blocking_report",
     "dedupe_rows",
+    "edge_rows",
     "find_candidates",
+    "guard_messages",
     "index_analyzed",
     "index_records",
     "judge_dedupe",
     "judge_link",
     "pair_once",
-    "refused_message",
-    "separated_message",
     "union_sources",
 ]

@@ -30,12 +30,13 @@ from geoalign.link.candidates import (
 )
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
+    EDGE_COLUMNS,
     IndexedTable,
     blocking_report,
     dedupe_rows,
+    edge_rows,
+    guard_messages,
     index_analyzed,
-    refused_message,
-    separated_message,
 )
 from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
@@ -456,21 +457,15 @@ def _cluster_and_write(
         cannot_link=different_places(views),
     )
     summary.clusters = cluster_report(clusters, len(edges))
-    if clusters.refused:
-        run.say(refused_message(len(clusters.refused), max_size))
-    if clusters.separated:
-        run.say(separated_message(len(clusters.separated)))
+    for message in guard_messages(clusters):
+        run.say(message)
     summary.seconds["cluster"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     n_carry = len(data.carry_names)
     rows = (row.values(n_carry) for row in dedupe_rows(records, n_old, incremental, clusters))
     write_table(output, dedupe_columns(data.carry_names), rows, out_fmt, json_columns=JSON_TEXT_COLUMNS)
     if edges_output is not None:
-        write_table(
-            edges_output,
-            ["a_id", "b_id", "score", "outcome"],
-            ([e.a, e.b, e.score, clusters.outcome.get((e.a, e.b), "")] for e in edges),
-        )
+        write_table(edges_output, EDGE_COLUMNS, edge_rows(edges, clusters))
     partial.path.unlink()
     summary.seconds["write"] = time.perf_counter() - t1
 

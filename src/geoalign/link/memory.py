@@ -18,12 +18,11 @@ from geoalign.link.core import (
     blocking_report,
     dedupe_rows,
     find_candidates,
+    guard_messages,
     index_records,
     judge_dedupe,
     judge_link,
     pair_once,
-    refused_message,
-    separated_message,
 )
 from geoalign.link.rows import dedupe_columns, link_columns, link_values, row_dict
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
@@ -125,10 +124,7 @@ def dedupe_records(
         cannot_link=different_places(views),
     )
     summary.clusters = cluster_report(clusters, len(edges))
-    if clusters.refused:
-        summary.messages.append(refused_message(len(clusters.refused), settings.max_cluster_size))
-    if clusters.separated:
-        summary.messages.append(separated_message(len(clusters.separated)))
+    summary.messages += guard_messages(clusters)
     columns = dedupe_columns([])
     rows = [row_dict(columns, row.values(0)) for row in dedupe_rows(items, 0, False, clusters)]
     summary.judge = judge.stats

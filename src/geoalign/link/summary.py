@@ -59,21 +59,16 @@ class ClusterReport:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["refused"] = [
-            {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
-            for r in self.refused
-        ]
+        out["refused"] = [_refused_dict(r) for r in self.refused]
         out["separated"] = [
-            {
-                "a": r.edge.a,
-                "b": r.edge.b,
-                "score": r.edge.score,
-                "sizes": [r.size_a, r.size_b],
-                "different_places": list(r.pair) if r.pair is not None else None,
-            }
+            {**_refused_dict(r), "different_places": list(r.pair) if r.pair is not None else None}
             for r in self.separated
         ]
         return out
+
+
+def _refused_dict(r: RefusedEdge) -> dict[str, Any]:
+    return {"a": r.edge.a, "b": r.edge.b, "score": r.edge.score, "sizes": [r.size_a, r.size_b]}
 
 
 def cluster_report(clusters: Clusters, n_edges: int, *, singletons: int = 0) -> ClusterReport:

@@ -240,7 +240,7 @@ def dedupe_ray(
     """``dedupe`` on Ray: same clusters as ``geoalign.link.pipeline.dedupe`` (non-incremental)."""
     from geoalign.link.candidates import different_places
     from geoalign.link.cluster import Edge, build_clusters
-    from geoalign.link.core import refused_message, separated_message
+    from geoalign.link.core import EDGE_COLUMNS, edge_rows, guard_messages
 
     settings, ropts, rules = _start(settings, ray_options, output, output_format)
     ray, pa = require_ray(), require_pyarrow()
@@ -293,19 +293,14 @@ def dedupe_ray(
     if edges_output is not None:
         from geoalign.io.writers import write_table
 
-        write_table(
-            edges_output,
-            ["a_id", "b_id", "score", "outcome"],
-            ([e.a, e.b, e.score, clusters.outcome.get((e.a, e.b), "")] for e in edges),
-        )
+        write_table(edges_output, EDGE_COLUMNS, edge_rows(edges, clusters))
     summary.seconds["write"] = time.perf_counter() - t4
     summary.counts.records = summary.counts.new_records = n_records
     summary.counts.unusable = n_records - n_usable
     summary.seconds["total"] = time.perf_counter() - t0
-    if clusters.refused and log is not None:
-        log(refused_message(len(clusters.refused), settings.max_cluster_size))
-    if clusters.separated and log is not None:
-        log(separated_message(len(clusters.separated)))
+    if log is not None:
+        for message in guard_messages(clusters):
+            log(message)
     return summary
 
 
