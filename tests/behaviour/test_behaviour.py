@@ -39,6 +39,9 @@ REQUIRED_CATEGORIES = {
     # session 27: two gates of one place (东门 / 南门), a building letter and room written as one number
     # (A801 = A座801)
     "gate", "lettered_room",
+    # session 28: a street address located relative to (27号对面 / 27号), villages named apart by a side
+    # (东闾村 / 西闾村) and groups of a village (3组 / 5组)
+    "relative", "village",
 }  # fmt: skip
 
 

@@ -186,6 +186,26 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("深圳市南山区南油第三工业区5栋", "深圳市南山区南油第3工业区5栋", []),
         ("南京市鼓楼区第一医院", "南京市鼓楼区第二人民医院", []),
         ("杭州市滨江区江南大道3850号11F", "杭州市滨江区江南大道3850号11层", []),
+        # a street address located relative to (opposite, beside, 50 m east of) is not the address ...
+        ("北京市海淀区中关村大街27号对面", "北京市海淀区中关村大街27号", ["near_not_at"]),
+        ("上海市徐汇区漕溪北路88号往东50米", "上海市徐汇区漕溪北路88号", ["near_not_at"]),
+        ("广州市天河区天河路385号3栋旁边", "广州市天河区天河路385号3栋", ["near_not_at"]),
+        ("北京市海淀区中关村南大街5号院附近", "北京市海淀区中关村南大街5号院", ["near_not_at"]),
+        # ... but a landmark's own record is what CCKS calls relevant to a query off a named landmark, a
+        # locator in the middle names the place after it, and both sides located so are the scorer's
+        ("杭州市西湖区翠苑小区对面", "杭州市西湖区翠苑小区", []),
+        ("杭州市西湖区文三路369号附近翠苑小区", "杭州市西湖区文三路369号翠苑小区", []),
+        ("深圳市龙岗区平湖街道横岭路1号后面401", "深圳市龙岗区平湖街道横岭路1号后面", []),
+        ("杭州市西湖区文三路369号旁", "杭州市西湖区文三路369号对面", []),
+        # two villages named apart by a side or age, or by a number; other names are the scorer's
+        ("河北省保定市清苑区东闾乡东闾村", "河北省保定市清苑区东闾乡西闾村", ["another_community"]),
+        ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
+        ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
+        ("江苏省苏州市吴中区木渎镇金山村", "江苏省苏州市吴中区木渎镇金星村", []),
+        # two groups of a village, however the group is called
+        ("河南省周口市淮阳县王店乡李庄村三组15号", "河南省周口市淮阳县王店乡李庄村四组", ["another_zone"]),
+        ("四川省成都市郫都区宝华村5社28号", "四川省成都市郫都区宝华村6社28号", ["another_zone"]),
+        ("四川省成都市郫都区安德街道安龙村6组", "四川省成都市郫都区安德街道安龙村六组", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

@@ -19,6 +19,10 @@ share.
 * **Numbered places**: institutions of one kind told apart by an ordinal (第一小学 / 第二小学, 第一人民医院 /
   第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
+* **Villages** named apart by a side or age (东闾村 / 西闾村, 前村 / 后村, 大王庄 / 小王庄) and the groups
+  of a village (3组 / 5组, 5社 / 6社) are two places (``community_conflict``; groups in ``zone_conflict``).
+* **Relative locations**: a street address the text locates something relative to (27号对面, 3栋旁边,
+  88号往东50米) is not that address (``relative_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
   including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
@@ -79,6 +83,8 @@ RULE_OF: Final[dict[str, str]] = {
     "roomno": "another_room",
     "zone": "another_zone",
     "poi": "another_numbered_place",
+    "relative": "near_not_at",
+    "community": "another_community",
 }
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -115,6 +121,29 @@ _GATE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])([东西南北]{1,2}|(?<!\d)\d{1,2}号)门"
     r"(?=$|[)）(（,，;；]|对面|口|外|旁|附近|向|往|\d)"
 )
+
+#: A street address that the text then locates something relative to, at the end of the place text:
+#: opposite it (27号对面, 斜对过), beside it (旁, 隔壁), behind it, near it (附近, 周边), or a distance
+#: and direction from it (往东50米): 中关村大街27号对面 is not 中关村大街27号. Only after a number (27号,
+#: 3栋, 5号院): CCKS relevance labels the landmark's own record exact_match for a query located off a
+#: named landmark (a shop's 斜对面, an intersection's 西150米: 4 of the 6 such answers the judge gave on
+#: the training part), and a locator in the middle (605号附近千秀公寓) names the place after it.
+_RELATIVE_WORDS: Final[str] = (
+    r"斜?对面|斜?对过|旁边?|边上|隔壁|附近|周边|一带|后面|背后"
+    r"|(?:往|向)?[东西南北]{1,2}(?:方向)?约?\d+(?:\.\d+)?(?:米|公里)(?:处|左右)?"
+)
+_RELATIVE: Final[re.Pattern[str]] = re.compile(
+    rf"(?:(?<=\d)|(?<=\d[号栋幢座楼室])|(?<=号院))(?:{_RELATIVE_WORDS})$"
+)
+_RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
+
+#: A group of a village (李庄村3组, 宝华村5社, 和安村8队; the normalizer writes 三组 as 3组): another group is
+#: another hamlet of the village, compared like a compound's zones.
+_VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(r"(?<=[村庄屯])(\d{1,2})(?:村民小组|小组|组|社|队)")
+
+#: Characters that name two villages or communities of one name apart (东闾村 / 西闾村, 前村 / 后村, 大王庄 /
+#: 小王庄, 新村 / 老村): each group is a set of opposites; 上窑村 / 大窑村 is a misspelling, not two villages.
+_VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下", "大小", "新老")
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -439,16 +468,59 @@ def _side_road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another zone, phase or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 东区 / 西区, 东塔 /
-    西塔), another exit of a station (A口 / B1出口) or another gate (东门 / 南门, 1号门 / 3号门): both texts
-    name one of the same kind and they differ. Read in the place text after the admin prefix
-    (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the training
-    parts in docs/rules.md."""
+    西塔), another exit of a station (A口 / B1出口), another gate (东门 / 南门, 1号门 / 3号门) or another
+    group of a village (李庄村3组 / 5组, 宝华村5社 / 6社: one kind, however it is called): both texts name
+    one of the same kind and they differ. Read in the place text after the admin prefix (``canon_rest``),
+    so an admin name (河西区, 市南区) is never taken for a zone. Precision on the training parts in
+    docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
     for va, vb in zip(pa, pb, strict=True):
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
         if va and vb and va[-1] == vb[-1] and va != vb:
             return Conflict("zone", va, vb, RULE_OF["zone"])
     return None
+
+
+def relative_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """One side is located only relative to a street address (opposite, beside, near, 50 m east of it:
+    ``_RELATIVE``) and the other is not located relative to anything: the first is not where the second
+    is, however much of the text they share. Where both write a locator (8栋旁 / 8栋旁101: a room of the
+    place beside it) the scorer decides."""
+    ma, mb = _relative(a.canon_rest), _relative(b.canon_rest)
+    if bool(ma) == bool(mb):
+        return None
+    other = b.canon_rest if ma else a.canon_rest
+    if _RELATIVE_ANYWHERE.search(other):
+        return None
+    return Conflict("relative", ma, mb, RULE_OF["relative"])
+
+
+@lru_cache(maxsize=1 << 16)
+def _relative(text: str) -> str:
+    """The relative locator ending a place text, "" where none (cached like the zones)."""
+    found = _RELATIVE.search(text)
+    return found.group(0) if found else ""
+
+
+def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another village or community of the same name but for its side or age (东闾村 / 西闾村, 前村 / 后村,
+    大王庄 / 小王庄) or number: the difference a similarity model reads as a misspelling. Other different
+    names are left to the scorer (the parse reads a sub-village as the community as often as not). CCKS
+    training part: the 4 such pairs are none labelled exact_match; Shenzhen train: 22, none a match."""
+    ca, cb = a.comps.get("community"), b.comps.get("community")
+    if not ca or not cb:
+        return None
+    ka, kb = canonical_name(ca), canonical_name(cb)
+    if len(ka) != len(kb) or ka == kb:
+        return None
+    for x, y in zip(ka, kb, strict=True):
+        if (
+            x != y
+            and not (x.isdigit() and y.isdigit())
+            and not any(x in group and y in group for group in _VILLAGE_OPPOSITES)
+        ):
+            return None
+    return Conflict("community", ka, kb, RULE_OF["community"])
 
 
 def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -476,9 +548,10 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str, str, str, str]:
-    """The first zone, phase, side, station exit, gate by side and gate by number in a place text (""
-    where none): cached, since a link run compares one record with each of its candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str]:
+    """The first zone, phase, side, station exit, gate by side, gate by number and village group in a
+    place text ("" where none): cached, since a link run compares one record with each of its
+    candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
     exit_ = _EXIT.search(text) if "口" in text else None
     side_gate = number_gate = ""
@@ -488,6 +561,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str]:
                 number_gate = number_gate or gate.group(0)
             else:
                 side_gate = side_gate or gate.group(0)
+    group = _VILLAGE_GROUP.search(text) if "村" in text or "庄" in text or "屯" in text else None
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",
@@ -495,6 +569,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str]:
         exit_.group(1).upper() + "口" if exit_ else "",
         side_gate,
         number_gate,
+        group.group(1) + "组" if group else "",
     )
 
 
@@ -512,6 +587,12 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     ordinal = ordinal_conflict(a, b)
     if ordinal is not None:
         out.append(ordinal)
+    community = community_conflict(a, b)
+    if community is not None:
+        out.append(community)
+    relative = relative_conflict(a, b)
+    if relative is not None:
+        out.append(relative)
     out += number_conflicts(a, b)
     return out
 
@@ -523,9 +604,11 @@ __all__ = [
     "SAME_ROAD_ONLY",
     "Conflict",
     "admin_conflicts",
+    "community_conflict",
     "conflicts",
     "number_conflicts",
     "ordinal_conflict",
+    "relative_conflict",
     "road_conflict",
     "road_key",
     "zone_conflict",

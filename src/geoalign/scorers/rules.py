@@ -7,10 +7,12 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
 * **Hard conflicts cap the label** (``geoalign.address.conflicts``): another province or city →
   not_match (two cities' 建国路88号 are two places); another district or township, another road name
   (one character is enough: 延安东路 / 延安西路; a section is part of the road), another numbered
-  institution (第一小学 / 第二小学), another zone of a compound (E1区 / E2区), another road number,
-  building, unit, floor or room → never exact_match (the exact_match mass moves to partial_match; for
-  another road, district, township or institution, which name another place, the answer is conditioned
-  on not exact_match instead: the scorer's partial : not ratio is kept).
+  institution (第一小学 / 第二小学), another village of one name but its side (东闾村 / 西闾村), a
+  street address located relative to (27号对面 / 27号), another zone of a compound (E1区 / E2区),
+  another road number, building, unit, floor or room → never exact_match (the exact_match mass moves to
+  partial_match; for another road, district, township, institution, village or a relative location,
+  which name another place, the answer is conditioned on not exact_match instead: the scorer's
+  partial : not ratio is kept).
 * **Equivalence lifts the label**, only where nothing conflicts: the same cleaned text (``identical``,
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
@@ -72,7 +74,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v8: the gates of a place are zones (方恒国际中心东门 / 南门, 3号门 / 5号门); a bracketed note naming the
 #: corner the place is near (人民路口), the courier (【顺丰】), a register's use or registration ((仅限办公),
 #: (集群注册)) or the area the address lies in ((江宁开发区)) is noise (session 27).
-RULES_VERSION: Final[str] = "rules/v8"
+#: v9: a street address located relative to is not the address (27号对面 / 27号: near_not_at); two
+#: villages named apart by a side or age (东闾村 / 西闾村: another_community) and two groups of a village
+#: (3组 / 5社: another_zone) are two places (session 28).
+RULES_VERSION: Final[str] = "rules/v9"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -90,6 +95,8 @@ CAPS: Final[dict[str, str]] = {
     "another_room": "partial_match",
     "another_zone": "partial_match",
     "another_numbered_place": "partial_match",
+    "near_not_at": "partial_match",
+    "another_community": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
@@ -107,7 +114,15 @@ ALL_RULES: Final[tuple[str, ...]] = (*CAPS, *LIFT_PROBABILITY)
 #: of the same road or compound, which CCKS labels partial_match (60–89 % of such pairs in the training
 #: part); under another road or district 73–81 % are not_match (docs/rules.md, rules/v4).
 ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
-    {"another_district", "another_town", "another_road", "another_road_weak", "another_numbered_place"}
+    {
+        "another_district",
+        "another_town",
+        "another_road",
+        "another_road_weak",
+        "another_numbered_place",
+        "near_not_at",
+        "another_community",
+    }
 )
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
 #: (names far apart, a shared compound, no road numbers), which the real labels contradict: a corner
