@@ -40,8 +40,9 @@ REQUIRED_CATEGORIES = {
     # (A801 = A座801)
     "gate", "lettered_room",
     # session 28: a street address located relative to (27号对面 / 27号), villages named apart by a side
-    # (东闾村 / 西闾村) and groups of a village (3组 / 5组)
-    "relative", "village",
+    # (东闾村 / 西闾村) and groups of a village (3组 / 5组), two branches of a chain (如家酒店(望京店) /
+    # (国贸店))
+    "relative", "village", "branch",
 }  # fmt: skip
 
 

@@ -305,6 +305,29 @@ def test_dedupe_never_chains_two_rooms_into_one_cluster_through_their_building(t
     assert set(outcome.values()) <= {"merged", "redundant", "refused_size", "refused_different_places"}
 
 
+def test_dedupe_keeps_a_chains_branches_and_what_is_opposite_a_door_apart(tmp_path: Path) -> None:
+    """The bare chain name and the door are the same place as each of the others (every edge exact); two
+    branches, and a door and what is opposite it, are not, though the normalized texts of the branches
+    are one."""
+    records = [
+        ("1", "北京市朝阳区如家酒店"),
+        ("2", "北京市朝阳区如家酒店(望京店)"),
+        ("3", "北京市朝阳区如家酒店(国贸店)"),
+        ("4", "北京市海淀区中关村大街27号"),
+        ("5", "北京市海淀区中关村大街27号对面"),
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
+    dedupe(
+        TableSpec(table, "addr", "id"),
+        tmp_path / "c.csv",
+        settings=LinkSettings(),
+        scorer=_SamePlaceEverywhere(),  # type: ignore[arg-type]
+    )
+    rows = {r["id"]: r["cluster_id"] for r in read_csv(tmp_path / "c.csv")}
+    assert rows["2"] != rows["3"]
+    assert rows["4"] != rows["5"]
+
+
 class _SamePlaceEverywhere:
     """Answers exact_match (0.9) for every pair, both ways: only the address rules keep places apart."""
 

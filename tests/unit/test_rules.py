@@ -202,6 +202,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
         ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
         ("江苏省苏州市吴中区木渎镇金山村", "江苏省苏州市吴中区木渎镇金星村", []),
+        # two branches of one chain, though notes leave the normalized texts one; one branch is a note
+        ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店(国贸店)", ["another_branch"]),
+        ("上海市漕溪北路88号星巴克(徐家汇店)", "上海市漕溪北路88号星巴克(美罗城店)", ["another_branch"]),
+        ("星巴克(望京SOHO店)", "星巴克(国贸店)", ["another_branch"]),
+        ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店(望京分店)", []),
+        ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店", []),
         # two groups of a village, however the group is called
         ("河南省周口市淮阳县王店乡李庄村三组15号", "河南省周口市淮阳县王店乡李庄村四组", ["another_zone"]),
         ("四川省成都市郫都区宝华村5社28号", "四川省成都市郫都区宝华村6社28号", ["another_zone"]),

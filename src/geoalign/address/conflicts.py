@@ -21,6 +21,8 @@ share.
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
 * **Villages** named apart by a side or age (东闾村 / 西闾村, 前村 / 后村, 大王庄 / 小王庄) and the groups
   of a village (3组 / 5组, 5社 / 6社) are two places (``community_conflict``; groups in ``zone_conflict``).
+* **Branches** of one chain named in brackets (如家酒店(望京店) / (国贸店)) are two places
+  (``branch_conflict``), even where the normalized texts, which drop notes, are one.
 * **Relative locations**: a street address the text locates something relative to (27号对面, 3栋旁边,
   88号往东50米) is not that address (``relative_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
@@ -32,8 +34,9 @@ share.
   a parser slip that took a character of the district into the road; 松涛路二巷 / 松涛路: a lane
   of the road the other record names by the road alone).
 
-Two addresses with the same normalized text never conflict: one spelling is one place, whatever the
-parser made of each raw input (it sees traditional or full-width characters as written).
+Two addresses with the same normalized text never conflict but for two branch notes: one spelling is one
+place, whatever the parser made of each raw input (it sees traditional or full-width characters as
+written).
 
 ``conflicts(a, b)`` is symmetric. Each ``Conflict`` names its component, both values and its rule name
 (the name the rule layer writes into ``explanation.rules`` when the conflict capped a label).
@@ -85,6 +88,7 @@ RULE_OF: Final[dict[str, str]] = {
     "poi": "another_numbered_place",
     "relative": "near_not_at",
     "community": "another_community",
+    "branch": "another_branch",
 }
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -140,6 +144,10 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 #: A group of a village (李庄村3组, 宝华村5社, 和安村8队; the normalizer writes 三组 as 3组): another group is
 #: another hamlet of the village, compared like a compound's zones.
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(r"(?<=[村庄屯])(\d{1,2})(?:村民小组|小组|组|社|队)")
+
+#: A branch of a chain named in brackets after its name (如家酒店(望京店), 星巴克(徐家汇分店)): the name
+#: without its 分店 / 店. The parse may leave the closing bracket out of the component (星巴克(国贸店).
+_BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(r"[(（]([^()（）]{1,20}?)(?:分店|店)(?:[)）]|$)")
 
 #: Characters that name two villages or communities of one name apart (东闾村 / 西闾村, 前村 / 后村, 大王庄 /
 #: 小王庄, 新村 / 老村): each group is a set of opposites; 上窑村 / 大窑村 is a misspelling, not two villages.
@@ -502,6 +510,25 @@ def _relative(text: str) -> str:
     return found.group(0) if found else ""
 
 
+def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店)): the normalized texts drop bracketed
+    notes and can be identical, so this is read off the parsed components, which keep them. A branch
+    named on one side only is the rule layer's note question (``scorers.rules._unnamed_branch``)."""
+    na, nb = _branch(a), _branch(b)
+    if na and nb and na != nb:
+        return Conflict("branch", na, nb, RULE_OF["branch"])
+    return None
+
+
+def _branch(view: AddressView) -> str:
+    for value in view.comps.values():
+        if "店" in value:
+            found = _BRANCH_NOTE.search(value)
+            if found:
+                return canonical_name(found.group(1))
+    return ""
+
+
 def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another village or community of the same name but for its side or age (东闾村 / 西闾村, 前村 / 后村,
     大王庄 / 小王庄) or number: the difference a similarity model reads as a misspelling. Other different
@@ -574,9 +601,11 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str]:
 
 
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
-    """Every conflict between two analyzed addresses, coarse to fine (admin, road, zone, hard numbers)."""
+    """Every conflict between two analyzed addresses, coarse to fine (admin, road, zone, hard numbers;
+    two branches of a chain, which one normalized text can hide)."""
+    branch = branch_conflict(a, b)
     if a.text == b.text:
-        return []
+        return [branch] if branch is not None else []
     out = admin_conflicts(a, b)
     road = road_conflict(a, b)
     if road is not None:
@@ -593,6 +622,8 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     relative = relative_conflict(a, b)
     if relative is not None:
         out.append(relative)
+    if branch is not None:
+        out.append(branch)
     out += number_conflicts(a, b)
     return out
 
@@ -604,6 +635,7 @@ __all__ = [
     "SAME_ROAD_ONLY",
     "Conflict",
     "admin_conflicts",
+    "branch_conflict",
     "community_conflict",
     "conflicts",
     "number_conflicts",

@@ -76,7 +76,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (集群注册)) or the area the address lies in ((江宁开发区)) is noise (session 27).
 #: v9: a street address located relative to is not the address (27号对面 / 27号: near_not_at); two
 #: villages named apart by a side or age (东闾村 / 西闾村: another_community) and two groups of a village
-#: (3组 / 5社: another_zone) are two places (session 28).
+#: (3组 / 5社: another_zone) are two places; two branches of a chain (如家酒店(望京店) / (国贸店):
+#: another_branch), though their normalized texts are one (session 28).
 RULES_VERSION: Final[str] = "rules/v9"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -97,6 +98,7 @@ CAPS: Final[dict[str, str]] = {
     "another_numbered_place": "partial_match",
     "near_not_at": "partial_match",
     "another_community": "partial_match",
+    "another_branch": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
@@ -122,6 +124,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "another_numbered_place",
         "near_not_at",
         "another_community",
+        "another_branch",
     }
 )
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
