@@ -119,6 +119,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("成都市金牛区一环路北三段1号", "成都市金牛区一环路北3段1号", []),
         # a bare district completes to one city; a completed name never invents a province conflict
         ("重庆市江北区观音桥步行街8号", "江北区观音桥步行街8号", []),
+        # two former districts that the table merged into one (两江新区) are two parts of it; a former
+        # and the current name are compatible
+        ("重庆市渝北区金龙路100号", "重庆市江北区金龙路100号", ["another_district_same_road"]),
+        ("重庆市渝北区金龙路100号", "重庆市两江新区金龙路100号", []),
         # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third
         ("江北区人民路1号", "宁波市江北区人民路1号", []),
         ("江北区人民路1号", "宁波市海曙区人民路1号", ["another_district_same_road"]),

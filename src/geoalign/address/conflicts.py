@@ -313,12 +313,19 @@ def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
 
 
 def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
-    """Province / city / district resolved on both sides and different; else, within them, another
-    township written in full on both sides (``another_town``)."""
+    """Province / city / district resolved on both sides and different (or two former districts of one
+    current one: ``_two_former_districts``); else, within them, another township written in full on both
+    sides (``another_town``)."""
     out: list[Conflict] = []
     for level, i in ADMIN_COMPARED:
         va, vb = a.canon_admin[i], b.canon_admin[i]
-        if va and vb and va != vb and admin_names(va).isdisjoint(admin_names(vb)):
+        if not va or not vb:
+            continue
+        if admin_names(va).isdisjoint(admin_names(vb)) or (
+            level == "district" and _two_former_districts(a, b, admin_names(va) | admin_names(vb))
+        ):
+            if not admin_names(va).isdisjoint(admin_names(vb)):  # the names the texts write tell them apart
+                va, vb = a.comps["district"], b.comps["district"]
             rule = RULE_OF[level]
             if level == "district" and not out and _one_street_address(a, b):
                 rule = "another_district_same_road"
@@ -328,6 +335,20 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
         if town is not None:
             out.append(town)
     return out
+
+
+def _two_former_districts(a: AddressView, b: AddressView, current: frozenset[str]) -> bool:
+    """Both texts write a former district that the gazetteer merged into one current division, and not
+    the same one (重庆市渝北区 / 江北区, both read as 两江新区 from the ministry's table): two parts of it,
+    not one place. One side with the current name (宣武区 / 西城区 after the merger) stays compatible."""
+    sa, sb = a.comps.get("district"), b.comps.get("district")
+    if not sa or not sb or sa in current or sb in current:
+        return False
+    return _district_stem(sa) != _district_stem(sb)
+
+
+def _district_stem(name: str) -> str:
+    return name[:-1] if len(name) > 2 and name[-1] in "区县市旗" else name
 
 
 def _town_conflict(ta: str | None, tb: str | None) -> Conflict | None:
