@@ -133,6 +133,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区文三路8号万科城3区5栋", "杭州市西湖区文三路8号万科城5栋", []),  # one side omits it
         ("上海市世纪大道8号国金中心东塔20层", "上海市世纪大道8号国金中心西塔20层", ["another_zone"]),
         ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
+        # a school's campuses by side; a campus named after a place (河东) is no side
+        ("武汉市珞喻路1037号华中科技大学东校区", "武汉市珞喻路1037号华中科技大学西校区", ["another_zone"]),
+        ("临沂市兰山区临沂职业学院河东校区", "临沂市兰山区临沂职业学院河东区校区", []),
         # two gates of one place are two places to meet or deliver (CCKS training part: none of the 11
         # such pairs is labelled exact_match)
         ("杭州市西湖区文三路369号东门", "杭州市西湖区文三路369号西门", ["another_zone"]),

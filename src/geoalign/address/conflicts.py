@@ -95,9 +95,12 @@ RULE_OF: Final[dict[str, str]] = {
 #: as 3区), after a Chinese character or first in the place text. A name before 区 is a district or an
 #: area (高新区, 西湖区); 八区街道 is a street office, not a zone.
 _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
-#: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑. Gates (东门)
-#: are ``_GATE``'s.
-_SIDE: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fffA-Z0-9])([东西南北])(区|塔|座|楼|院|苑)")
+#: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑, and a school's
+#: 南校区 / 东校区 right after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such campuses, none
+#: exact_match; 河东校区 is a campus named 河东). Gates (东门) are ``_GATE``'s.
+_SIDE: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[学院校])[东西南北]校区|(?<=[\u4e00-\u9fffA-Z0-9])[东西南北](?:区|塔|座|楼|院|苑)"
+)
 #: A road number with a sub-number (168-1号; the normalizer writes 168号之一 so).
 _SUB_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d+)-\d+号(?!楼|院)")
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
