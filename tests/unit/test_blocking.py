@@ -85,6 +85,28 @@ def test_a_word_the_parse_took_into_the_road_name_still_shares_the_road_tail_key
     assert record_keys(view({"road": "郡王府街", "roadno": "1"}), rule) == []
 
 
+def test_a_room_of_a_big_building_keeps_its_own_duplicates_among_its_candidates() -> None:
+    """Sixty rooms on one road number share every road key; the per-record cut (ties by record number)
+    dropped a later writing of the same room. The door key (building, unit, room) ranks it first."""
+    rooms = [
+        view({"road": "文三路", "roadno": "369", "houseno": "A", "roomno": str(801 + i)}, HANGZHOU_XIHU)
+        for i in range(60)
+    ]
+    again = view({"road": "文三路", "roadno": "369", "houseno": "A", "roomno": "859"}, HANGZHOU_XIHU)
+    index = BlockIndex()
+    rules = parse_rules(None)
+    for i, v in enumerate([*rooms, again]):
+        index.add(i, record_keys(v, rules))
+    best, total = index.candidates(record_keys(again, rules), max_candidates=20, accept=lambda r: r != 60)
+    assert total == 60 and best[0] == 58  # room 859, written first as record 58
+    door = [k for _, k in record_keys(again, ("door",))]
+    assert door == ["door:330106|文3路|369|A||859"]
+    # without a road number the POI places the door; a floor is no part of it; nothing to key, no key
+    in_compound = view({"poi": "翠苑小区", "houseno": "3", "floorno": "5", "roomno": "501"}, HANGZHOU_XIHU)
+    assert [k for _, k in record_keys(in_compound, ("door",))] == ["door:330106|翠苑小区|3||501"]
+    assert record_keys(view({"road": "文三路", "roadno": "369"}, HANGZHOU_XIHU), ("door",)) == []
+
+
 def test_records_naming_only_divisions_share_the_admin_key() -> None:
     # a county that became a district (双流县 -> 双流区) and 街道 / 镇 forms of one township
     old = view({"city": "成都市", "district": "双流县", "town": "东升街道"}, ("四川省", "成都市", None, None))

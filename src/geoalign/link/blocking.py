@@ -19,6 +19,9 @@ matcher scores with, so nothing is parsed twice), and only records that share a 
   去文三路, 第三大街 / 三大街)
 * ``admin_only``     — (city, district and township short names) for a record that names nothing below
   its township (临泉县城关镇 vs 城关街道, 双流县 vs 双流区): such records share no other key
+* ``door``           — (area code; road and number, or the POI name; building, unit, room) for records
+  that name a building, unit or room: a room of a big building (60 records on 文三路369号) ranks its
+  own other writings above its neighbours, so the per-record cut keeps them
 * ``text_gram``      — opt-in, not a default: each 3-gram of the normalized text after the admin
   prefix (a canopy for free-form records; costly on big tables)
 
@@ -200,6 +203,25 @@ def _admin_only(view: AddressView, codes: AdminCodes) -> Iterable[str]:
         yield "|".join(names)
 
 
+#: The levels inside a building's address that ``door`` keys on (a floor is left out: one record writes
+#: 8楼801, the next 801).
+_DOOR_LEVELS: Final[tuple[str, ...]] = ("houseno", "cellno", "roomno")
+
+
+def _door(view: AddressView, codes: AdminCodes) -> Iterable[str]:
+    if not codes.area:
+        return
+    parts = [view.comps.get(level) for level in _DOOR_LEVELS]
+    if not any(parts):
+        return
+    door = "|".join(canon(p) if p else "" for p in parts)
+    places = [f"{road}|{no}" for road, no in _roads(view) if no]
+    if not places:
+        places = _poi_names(view)[:1]
+    for place in places:
+        yield f"{codes.area}|{place}|{door}"
+
+
 def _text_gram(view: AddressView, codes: AdminCodes) -> Iterable[str]:
     rest = view.text
     for name in view.admin:
@@ -220,6 +242,7 @@ RULES: Final[dict[str, KeyFunction]] = {
     "road": _road,
     "community": _community,
     "admin_only": _admin_only,
+    "door": _door,
     "text_gram": _text_gram,
 }
 DEFAULT_RULES: Final[tuple[str, ...]] = tuple(r for r in RULES if r != "text_gram")
