@@ -107,6 +107,21 @@ def test_a_room_of_a_big_building_keeps_its_own_duplicates_among_its_candidates(
     assert record_keys(view({"road": "文三路", "roadno": "369"}, HANGZHOU_XIHU), ("door",)) == []
 
 
+def test_a_village_and_its_committee_and_an_estate_part_with_and_without_its_word_share_keys() -> None:
+    village = view({"town": "盖山镇", "community": "义序村"}, HANGZHOU_XIHU)
+    committee = view({"town": "盖山镇", "community": "义序村委会"}, HANGZHOU_XIHU)
+    rule = ("community",)
+    assert record_keys(village, rule) == record_keys(committee, rule) == [("community", "community:义序村")]
+    residents = view({"poi": "海旺社区居委会"}, HANGZHOU_XIHU)
+    assert record_keys(residents, rule) == [("community", "community:海旺社区")]
+    with_word = view({"poi": "翠苑小区", "subpoi": "一区", "houseno": "15"}, HANGZHOU_XIHU)
+    without = view({"poi": "翠苑一区", "houseno": "15"}, HANGZHOU_XIHU)
+    shared = {k for _, k in record_keys(with_word, ("area_poi",))} & {
+        k for _, k in record_keys(without, ("area_poi",))
+    }
+    assert shared == {"area_poi:330106|翠苑一", "area_poi:330106|苑一区"}
+
+
 def test_records_naming_only_divisions_share_the_admin_key() -> None:
     # a county that became a district (双流县 -> 双流区) and 街道 / 镇 forms of one township
     old = view({"city": "成都市", "district": "双流县", "town": "东升街道"}, ("四川省", "成都市", None, None))

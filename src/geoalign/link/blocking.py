@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,8 @@ def _poi_names(view: AddressView) -> list[str]:
         names.append(poi + subpoi)
     # a metro station is written with and without 地铁 (国贸地铁站 / 国贸站): the short form too
     names += [name.replace("地铁站", "站") for name in names if "地铁站" in name]
+    # an estate's part is written with and without 小区 before it (翠苑小区一区 / 翠苑一区)
+    names += [name.replace("小区", "") for name in names if "小区" in name[:-2]]
     return names
 
 
@@ -174,11 +177,19 @@ def _road(view: AddressView, codes: AdminCodes) -> Iterable[str]:
 COMMUNITY_SUFFIXES: Final = ("社区", "小区", "村")
 
 
+#: A village's or community's committee written after its name (义序村委会, 海旺社区居委会): the key is the
+#: village's.
+_COMMITTEE: Final[re.Pattern[str]] = re.compile(r"(?<=村|区)(?:村民委员会|居民委员会|村委会|居委会|委会)$")
+
+
 def _community(view: AddressView, codes: AdminCodes) -> Iterable[str]:
     name = _comp(view, "community")
+    if name:
+        name = _COMMITTEE.sub("", name)
     if name and len(name) >= 2:
         yield name
     for poi in _poi_names(view):
+        poi = _COMMITTEE.sub("", poi)
         # two characters of name before the suffix at least: 新村 or a bare 小区 would make huge blocks
         if poi != name and any(poi.endswith(end) and len(poi) >= len(end) + 2 for end in COMMUNITY_SUFFIXES):
             yield poi
