@@ -74,6 +74,11 @@ def test_spaces_only_between_latin_words() -> None:
         ("上海市黄浦区 联系人 赵六", "上海市黄浦区"),
         ("收货地址:上海市黄浦区", "上海市黄浦区"),
         ("地址 上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
+        # a register's field labels; a road named 住所路 is a name, not a label
+        ("注册地址：上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
+        ("公司地址: 上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
+        ("住所：上海市黄浦区南京东路100号", "上海市黄浦区南京东路100号"),
+        ("上海市黄浦区住所路1号", "上海市黄浦区住所路1号"),
         ("邮编310000 杭州市西湖区", "杭州市西湖区"),
         # a form's place-holder for an empty field closing the address; never the whole text
         ("杭州市余杭区文一西路969号 无", "杭州市余杭区文一西路969号"),

@@ -278,11 +278,14 @@ _LABELLED_NAME: Final[re.Pattern[str]] = re.compile(
     rf"(?:(?:[\u4e00-\u9fff]{{1,4}}|[A-Za-z ]{{1,20}})(?={_SEP}|$))?"
 )
 
-#: Form-field labels in front of the address itself (收货地址：…), at the start or after a separator. A
-#: run of them (地址地址：, 收货地址 详细地址：) goes in one match: one a pipeline round left the rest for
-#: later rounds, and after the last round a label stayed that the next normalize removed (not idempotent).
+#: Form-field labels in front of the address itself (收货地址：…; a register's 注册地址：, 公司地址：,
+#: 住所：), at the start or after a separator. A run of them (地址地址：, 收货地址 详细地址：) goes in one
+#: match: one a pipeline round left the rest for later rounds, and after the last round a label stayed
+#: that the next normalize removed (not idempotent).
 _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
-    rf"(?:^|(?<={_SEP}))(?:(?:收货地址|收件地址|寄件地址|详细地址|所在地区|地址)\s*[:：]?\s*)+"
+    rf"(?:^|(?<={_SEP}))(?:(?:收货地址|收件地址|寄件地址|详细地址|所在地区"
+    r"|注册地址|公司地址|经营地址|办公地址|通讯地址|通信地址|联系地址|家庭住址|家庭地址|单位地址|住址|住所"
+    r"|地址)\s*[:：]?\s*)+"
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
 #: A postcode closing the address without its label (…文一西路969号 310000, …14楼,330100): six digits
@@ -369,7 +372,7 @@ def noise(text: str) -> str:
             text = (unnamed if _HAS_WORD.search(unnamed) else marked).replace("\x00", " ")
     if "收" in text or "联系人" in text or "姓名" in text:
         text = _LABELLED_NAME.sub(" ", text)
-    if "地址" in text or "地区" in text:
+    if "地址" in text or "地区" in text or "住" in text:
         text = _FIELD_LABEL.sub(" ", text)
     if "邮" in text:
         text = _POSTCODE.sub(" ", text)

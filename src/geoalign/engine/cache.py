@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 #: 文一西路969号 null = 文一西路969号, and 首层 is the ground floor, 1层, session 26; v9: a labelled note,
 #: 备注：…, and a name with 收 closing the address are noise, 3号楼2门501 = 3栋2单元501, a building letter
 #: and room read as one number, A801, are building A room 801, and a POI that is only a numbered yard on a
-#: road is its road number, 2栋A403 = 2栋A座403, session 27).
-KEY_VERSION = "v9"
+#: road is its road number, 2栋A403 = 2栋A座403, session 27; v10: a register's field label, 注册地址：,
+#: 公司地址：, is removed like 收货地址：, session 28).
+KEY_VERSION = "v10"
 
 
 def cache_key(
