@@ -539,7 +539,8 @@ def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     notes and can be identical, so this is read off the parsed components, which keep them. A branch
     named on one side only is the rule layer's note question (``scorers.rules._unnamed_branch``)."""
     na, nb = _branch(a), _branch(b)
-    if na and nb and na != nb:
+    # one name inside the other is one branch written two ways (文三路店 / 文三分店, 国贸店 / 国贸商城店)
+    if na and nb and na not in nb and nb not in na:
         return Conflict("branch", na, nb, RULE_OF["branch"])
     return None
 
