@@ -119,7 +119,13 @@ def test_a_village_and_its_committee_and_an_estate_part_with_and_without_its_wor
     shared = {k for _, k in record_keys(with_word, ("area_poi",))} & {
         k for _, k in record_keys(without, ("area_poi",))
     }
-    assert shared == {"area_poi:330106|翠苑一", "area_poi:330106|苑一区"}
+    assert shared == {"area_poi:330106|翠苑1", "area_poi:330106|苑1区"}
+    # a part written with a digit or a numeral is one name (翠苑1区 / 翠苑一区), as a community is
+    digit = view({"poi": "翠苑1区", "houseno": "15"}, HANGZHOU_XIHU)
+    assert {k for _, k in record_keys(digit, ("area_poi",))} >= shared
+    assert record_keys(view({"community": "大磡二村"}), ("community",)) == [
+        ("community", "community:大磡2村")
+    ]
 
 
 def test_records_naming_only_divisions_share_the_admin_key() -> None:
@@ -146,7 +152,7 @@ def test_a_poi_split_in_two_by_the_parse_gives_the_grams_of_the_whole() -> None:
     shared = {k for _, k in record_keys(split, ("area_poi",))} & {
         k for _, k in record_keys(whole, ("area_poi",))
     }
-    assert "area_poi:330106|翠苑一" in shared
+    assert "area_poi:330106|翠苑1" in shared  # names in the judge's spelling: numerals as digits
 
 
 def test_a_community_name_tagged_poi_on_one_side_shares_the_community_key() -> None:

@@ -86,9 +86,9 @@ def _comp(view: AddressView, level: str) -> str | None:
 
 @lru_cache(maxsize=1 << 18)
 def road_name(value: str) -> str:
-    """One spelling for a road name in a key: ``canonical_name`` (numerals as digits, variant spellings
-    folded), so 科技南十二路 and 科技南12路, both written by users, share their road's blocks as the judge
-    compares them."""
+    """One spelling for a road (or POI) name in a key: ``canonical_name`` (numerals as digits, variant
+    spellings folded), so 科技南十二路 and 科技南12路, both written by users, share their road's blocks as
+    the judge compares them."""
     return canonical_name(value)
 
 
@@ -132,7 +132,8 @@ def _poi_names(view: AddressView) -> list[str]:
     """The POI and sub-POI names, and both as one name: the parse splits 翠苑一区 into POI 翠苑 + sub-POI
     一区 in one record and not in the next, and neither half shares a 3-gram with the whole. A station
     also by its short name."""
-    poi, subpoi = _comp(view, "poi"), _comp(view, "subpoi")
+    # in the judge's spelling, as road names are: 翠苑1区 and 翠苑一区 are one estate's part
+    poi, subpoi = (road_name(v) if (v := view.comps.get(level)) else None for level in ("poi", "subpoi"))
     names = [name for name in (poi, subpoi) if name]
     if poi and subpoi:
         names.append(poi + subpoi)
@@ -183,9 +184,9 @@ _COMMITTEE: Final[re.Pattern[str]] = re.compile(r"(?<=村|区)(?:村民委员会
 
 
 def _community(view: AddressView, codes: AdminCodes) -> Iterable[str]:
-    name = _comp(view, "community")
+    name = view.comps.get("community")
     if name:
-        name = _COMMITTEE.sub("", name)
+        name = _COMMITTEE.sub("", road_name(name))  # the POI names' spelling: 大磡二村 is 大磡2村
     if name and len(name) >= 2:
         yield name
     for poi in _poi_names(view):
