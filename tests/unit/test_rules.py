@@ -209,6 +209,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
         ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
         ("江苏省苏州市吴中区木渎镇金山村", "江苏省苏州市吴中区木渎镇金星村", []),
+        # a register listing every floor or building it holds names the other's too: no conflict
+        ("广州市天河区水荫路119号星光映景中心5A层、6层、30层", "广州市天河区水荫路119号星光映景中心30层", []),
+        ("杭州市西湖区文三路369号3栋、5栋", "杭州市西湖区文三路369号5栋", []),
+        ("广州市水荫路119号星光映景中心6层", "广州市水荫路119号星光映景中心30层", ["another_floor"]),
         # two branches of one chain, though notes leave the normalized texts one; one branch is a note
         ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店(国贸店)", ["another_branch"]),
         ("上海市漕溪北路88号星巴克(徐家汇店)", "上海市漕溪北路88号星巴克(美罗城店)", ["another_branch"]),

@@ -9,7 +9,8 @@ share.
   1502 where the other record says 幸福里三巷15号: a room glued to the number); where neither does, the parsed
   components decide. The typed form goes first because the tagger sees the raw
   text and can misplace a Chinese-numeral number (三百六十号), which would invent a conflict between two
-  writings of one place.
+  writings of one place. A number the other text lists anywhere as that level is no conflict (a register
+  naming every floor it rents, 5A层、6层、30层, against 30层).
 * **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different).
@@ -202,7 +203,9 @@ def number_conflicts(
         key = TYPED_OF[level]
         ta, tb = a.typed.get(key), b.typed.get(key)
         if ta and tb:
-            if _number(ta) != _number(tb) and not (level == "roadno" and _writes_other_number(a, b, ta, tb)):
+            if _number(ta) != _number(tb) and not (
+                _writes_other_number(a, b, ta, tb) if level == "roadno" else _lists_other(a, b, key, ta, tb)
+            ):
                 out.append(Conflict(level, ta, tb, RULE_OF[level]))
             elif level == "roadno" and _parsed_or_on_a_road(a, b):
                 sub = _sub_number_conflict(a.text, b.text, ta)
@@ -292,6 +295,19 @@ def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bo
     if road_key(a) is not None:
         return False
     return f"{nb}号" in a.text or f"{na}号" in b.text
+
+
+def _lists_other(a: AddressView, b: AddressView, key: str, na: str, nb: str) -> bool:
+    """One text lists several numbers of the level and one of them is the other's (5A层、6层、30层 vs 30层,
+    a register naming every floor a company rents; 3栋、5栋): the first one typed is not all it says."""
+    return _types(a.text, key, nb) or _types(b.text, key, na)
+
+
+def _types(text: str, key: str, number: str) -> bool:
+    wanted = _number(number)
+    return any(
+        _number(next(g for g in m.groups() if g)) == wanted for m in TYPED_PATTERNS[key].finditer(text)
+    )
 
 
 def _parsed_or_on_a_road(a: AddressView, b: AddressView) -> bool:
