@@ -79,11 +79,6 @@ def canon(value: str) -> str:
     return to_simplified(width(value)).strip()
 
 
-def _comp(view: AddressView, level: str) -> str | None:
-    value = view.comps.get(level)
-    return canon(value) if value else None
-
-
 @lru_cache(maxsize=1 << 18)
 def road_name(value: str) -> str:
     """One spelling for a road (or POI) name in a key: ``canonical_name`` (numerals as digits, variant
