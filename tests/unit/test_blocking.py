@@ -128,6 +128,20 @@ def test_a_village_and_its_committee_and_an_estate_part_with_and_without_its_wor
     ]
 
 
+def test_a_numbered_street_the_parse_missed_is_read_off_the_text() -> None:
+    """上地10街10号: the shipped tagger (trained on 上地十街) reads a township, a unit and a room; the street
+    and its door are read off the place text, so both writings share the road keys."""
+    from geoalign.address.analyze import analyze
+
+    rule = ("area_road_no",)
+    digits, numerals = analyze("北京市海淀区上地10街10号"), analyze("北京市海淀区上地十街10号")
+    assert (
+        record_keys(digits, rule)
+        == record_keys(numerals, rule)
+        == [("area_road_no", "area_road_no:110108|上地10街|10")]
+    )
+
+
 def test_records_naming_only_divisions_share_the_admin_key() -> None:
     # a county that became a district (双流县 -> 双流区) and 街道 / 镇 forms of one township
     old = view({"city": "成都市", "district": "双流县", "town": "东升街道"}, ("四川省", "成都市", None, None))

@@ -87,6 +87,12 @@ def road_name(value: str) -> str:
     return canonical_name(value)
 
 
+#: A numbered street and its door at the start of the place text (上地10街10号, 经2路12号).
+_NUMBERED_STREET: Final[re.Pattern[str]] = re.compile(
+    r"([\u4e00-\u9fff]{1,4}\d{1,3}(?:大街|大道|街|路))(\d+)号"
+)
+
+
 def _roads(view: AddressView) -> list[tuple[str, str | None]]:
     """(road, number) of the main road and of a secondary road, where present. The main road's
     number falls back to the 号 number read off the normalized text (``typed``), which survives a
@@ -100,6 +106,12 @@ def _roads(view: AddressView) -> list[tuple[str, str | None]]:
             if not number and road_level == "road":
                 number = view.typed.get(TYPED_OF["roadno"])
             out.append((road, number))
+    if not out and view.canon_rest:
+        # a numbered street written with digits (上地10街10号), which the tagger, trained on 上地十街, reads
+        # as a township, a unit and a room: the street and its door read off the text
+        street = _NUMBERED_STREET.match(view.canon_rest)
+        if street:
+            out.append((road_name(street.group(1)), street.group(2)))
     return out
 
 
