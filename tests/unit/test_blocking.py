@@ -128,7 +128,7 @@ def test_a_village_and_its_committee_and_an_estate_part_with_and_without_its_wor
     ]
 
 
-def test_a_numbered_street_the_parse_missed_is_read_off_the_text() -> None:
+def test_a_street_the_parse_missed_is_read_off_the_text() -> None:
     """上地10街10号: the shipped tagger (trained on 上地十街) reads a township, a unit and a room; the street
     and its door are read off the place text, so both writings share the road keys."""
     from geoalign.address.analyze import analyze
@@ -140,6 +140,10 @@ def test_a_numbered_street_the_parse_missed_is_read_off_the_text() -> None:
         == record_keys(numerals, rule)
         == [("area_road_no", "area_road_no:110108|上地10街|10")]
     )
+    # after 香港特别行政区 the tagger reads the street as redundant
+    full, short = analyze("香港特别行政区九龙尖沙咀弥敦道100号"), analyze("香港九龙尖沙咀弥敦道100号")
+    assert ("road_no", "road_no:9龙尖沙咀弥敦道|100") in record_keys(full, ("road_no",))
+    assert record_keys(full, ("road_no",)) == record_keys(short, ("road_no",))
 
 
 def test_records_naming_only_divisions_share_the_admin_key() -> None:

@@ -87,9 +87,10 @@ def road_name(value: str) -> str:
     return canonical_name(value)
 
 
-#: A numbered street and its door at the start of the place text (上地10街10号, 经2路12号).
-_NUMBERED_STREET: Final[re.Pattern[str]] = re.compile(
-    r"([\u4e00-\u9fff]{1,4}\d{1,3}(?:大街|大道|街|路))(\d+)号"
+#: A street and its door at the start of the place text (上地10街10号, 经2路12号, 九龙尖沙咀弥敦道100号), for
+#: a record whose parse found no road.
+_STREET_AND_DOOR: Final[re.Pattern[str]] = re.compile(
+    r"([\u4e00-\u9fff][\u4e00-\u9fff\d]{1,11}?(?:大街|大道|街|路|道|巷))(\d+)号"
 )
 
 
@@ -107,9 +108,10 @@ def _roads(view: AddressView) -> list[tuple[str, str | None]]:
                 number = view.typed.get(TYPED_OF["roadno"])
             out.append((road, number))
     if not out and view.canon_rest:
-        # a numbered street written with digits (上地10街10号), which the tagger, trained on 上地十街, reads
-        # as a township, a unit and a room: the street and its door read off the text
-        street = _NUMBERED_STREET.match(view.canon_rest)
+        # a street the tagger missed: a numbered one written with digits (上地10街10号: trained on 上地十街,
+        # it reads a township, a unit and a room), or one after 香港特别行政区 (read as redundant): the
+        # street and its door read off the text
+        street = _STREET_AND_DOOR.match(view.canon_rest)
         if street:
             out.append((road_name(street.group(1)), street.group(2)))
     return out
