@@ -61,6 +61,7 @@ from geoalign.address.analyze import (
     AddressView,
     canonical_name,
 )
+from geoalign.address.gazetteer import short_name
 from geoalign.address.numerals import chinese_to_int
 
 #: The hard numbers, coarse to fine: a difference in any of them means another place.
@@ -341,15 +342,15 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
         va, vb = a.canon_admin[i], b.canon_admin[i]
         if not va or not vb:
             continue
-        if admin_names(va).isdisjoint(admin_names(vb)) or (
-            level == "district" and _two_former_districts(a, b, admin_names(va) | admin_names(vb))
-        ):
-            if not admin_names(va).isdisjoint(admin_names(vb)):  # the names the texts write tell them apart
-                va, vb = a.comps["district"], b.comps["district"]
-            rule = RULE_OF[level]
-            if level == "district" and not out and _one_street_address(a, b):
-                rule = "another_district_same_road"
-            out.append(Conflict(level, va, vb, rule))
+        names_a, names_b = admin_names(va), admin_names(vb)
+        if not names_a.isdisjoint(names_b):
+            if level != "district" or not _two_former_districts(a, b, names_a | names_b):
+                continue
+            va, vb = a.comps["district"], b.comps["district"]  # the names the texts write tell them apart
+        rule = RULE_OF[level]
+        if level == "district" and not out and _one_street_address(a, b):
+            rule = "another_district_same_road"
+        out.append(Conflict(level, va, vb, rule))
     if not out:
         town = _town_conflict(a.canon_admin[3], b.canon_admin[3])
         if town is not None:
@@ -364,11 +365,7 @@ def _two_former_districts(a: AddressView, b: AddressView, current: frozenset[str
     sa, sb = a.comps.get("district"), b.comps.get("district")
     if not sa or not sb or sa in current or sb in current:
         return False
-    return _district_stem(sa) != _district_stem(sb)
-
-
-def _district_stem(name: str) -> str:
-    return name[:-1] if len(name) > 2 and name[-1] in "区县市旗" else name
+    return short_name(sa, "district") != short_name(sb, "district")
 
 
 def _town_conflict(ta: str | None, tb: str | None) -> Conflict | None:
