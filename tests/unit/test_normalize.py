@@ -333,6 +333,22 @@ def test_basement_forms_normalize_alike_and_apart_from_the_ground_floor() -> Non
     assert normalize(place + "一层") == place + "1层"
 
 
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("3号楼-1层105", "3栋负1层105"),  # a minus before a low floor is a basement
+        ("华苑-1F", "华苑负1层"),
+        ("北楼 -2楼", "北楼负2层"),
+        ("5栋1-3层", "5栋1-3层"),  # a range of floors, not a basement
+        ("5栋1--3层", "5栋1-3层"),  # a doubled dash is one
+        ("大厦4层-5层", "大厦4层5层"),
+        ("D座-18层", "D栋18层"),  # a high floor after a dash: the dash separates
+    ],
+)
+def test_a_minus_before_a_low_floor_is_a_basement(written: str, expected: str) -> None:
+    assert normalize(written) == expected
+
+
 # ------------------------------------------------------------------------------------- whole thing
 
 
@@ -619,6 +635,8 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
         ("杭州市文三路369号3栋501不要放快递柜谢谢", "杭州市文三路369号3栋501"),
         ("杭州市文三路369号 送货前请电话联系", "杭州市文三路369号"),
         ("杭州市文三路369号 工作日送货", "杭州市文三路369号"),
+        ("杭州市文三路369号3栋101 工作日送", "杭州市文三路369号3栋101"),
+        ("杭州市文三路369号 双休日派送", "杭州市文三路369号"),
         ("杭州市文三路369号 必须送货上门", "杭州市文三路369号"),
         ("杭州市文三路369号(放门卫)", "杭州市文三路369号"),  # bracketed: the brackets step
         # a verb inside a name is no note: 解放门 is a place, 解放路 a road, 送变电 a utility
