@@ -209,6 +209,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
         ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
         ("江苏省苏州市吴中区木渎镇金山村", "江苏省苏州市吴中区木渎镇金星村", []),
+        # one village's name is the other's with a side before it, unless the other text writes it too
+        ("河北省保定市清苑区冉庄村", "河北省保定市清苑区东冉庄村", ["another_community"]),
+        ("江苏省徐州市睢宁县姚洼村", "江苏省徐州市睢宁县下姚洼村12号", ["another_community"]),
+        ("深圳市福田区下梅林村25号101", "深圳市福田区梅林村25号", ["another_community"]),
+        ("河北省保定市清苑区冉庄镇冉庄村", "河北省保定市清苑区冉庄村", []),
         # a register listing every floor or building it holds names the other's too: no conflict
         ("广州市天河区水荫路119号星光映景中心5A层、6层、30层", "广州市天河区水荫路119号星光映景中心30层", []),
         ("杭州市西湖区文三路369号3栋、5栋", "杭州市西湖区文三路369号5栋", []),

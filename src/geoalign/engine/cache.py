@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 #: 备注：…, and a name with 收 closing the address are noise, 3号楼2门501 = 3栋2单元501, a building letter
 #: and room read as one number, A801, are building A room 801, and a POI that is only a numbered yard on a
 #: road is its road number, 2栋A403 = 2栋A座403, session 27; v10: a register's field label, 注册地址：,
-#: 公司地址：, is removed like 收货地址：, session 28).
-KEY_VERSION = "v10"
+#: 公司地址：, is removed like 收货地址：, session 28; v11: a minus before a low floor is a basement,
+#: 3号楼-1层 = 3栋负1层, a run of dashes is one, 1--3层 = 1-3层, and 工作日送 is a delivery note, session 29).
+KEY_VERSION = "v11"
 
 
 def cache_key(

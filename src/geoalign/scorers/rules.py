@@ -78,7 +78,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: villages named apart by a side or age (东闾村 / 西闾村: another_community) and two groups of a village
 #: (3组 / 5社: another_zone) are two places; two branches of a chain (如家酒店(望京店) / (国贸店):
 #: another_branch), though their normalized texts are one (session 28).
-RULES_VERSION: Final[str] = "rules/v9"
+#: v10: one village's name is the other's with a side before it (冉庄村 / 东冉庄村: another_community, unless
+#: the other text writes the longer name too) (session 29).
+RULES_VERSION: Final[str] = "rules/v10"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
