@@ -12,7 +12,7 @@ from tests.servers import require_module
 
 from geoalign.cli.main import main
 from geoalign.errors import InputError
-from geoalign.link.pipeline import LinkSettings, RunFlags, TableSpec, dedupe, link
+from geoalign.link.pipeline import LinkSettings, RunFlags, TableSpec, dedupe, dedupe_records, link
 
 LEFT = [
     ("L1", "浙江省杭州市西湖区文三路369号", "a"),
@@ -326,6 +326,32 @@ def test_dedupe_keeps_a_chains_branches_and_what_is_opposite_a_door_apart(tmp_pa
     rows = {r["id"]: r["cluster_id"] for r in read_csv(tmp_path / "c.csv")}
     assert rows["2"] != rows["3"]
     assert rows["4"] != rows["5"]
+
+
+def test_dedupe_same_detail_keeps_a_tower_and_its_floor_apart(tmp_path: Path) -> None:
+    """A register's record of a tower is not its 10th floor's under ``--same-detail``; writings of one
+    floor stay together (10楼 / 10层 / the room on it is another detail)."""
+    records = [
+        ("1", "浙江省杭州市西湖区文三路478号华星时代广场A座"),
+        ("2", "杭州市西湖区文三路478号华星时代广场A座"),
+        ("3", "浙江省杭州市西湖区文三路478号华星时代广场A座10楼"),
+        ("4", "杭州市文三路478号华星时代广场A座10层"),
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "addr"], records)
+
+    def clusters(*extra: str) -> dict[str, str]:
+        out = tmp_path / f"c{len(extra)}.csv"
+        args = ["dedupe", str(table), "--col", "addr", "--id", "id", "-o", str(out), "--no-progress"]
+        assert main([*args, "--judge", "structured", *extra]) == 0
+        return {r["id"]: r["cluster_id"] for r in read_csv(out)}
+
+    strict = clusters("--same-detail")
+    assert strict["1"] == strict["2"] != strict["3"] == strict["4"]
+    lenient = clusters()
+    assert len(set(lenient.values())) < len(set(strict.values()))  # the judge's relevance joins them
+    # the Python API takes the same setting
+    rows, _summary = dedupe_records(records, settings=LinkSettings(same_detail=True))
+    assert {r["id"]: r["cluster_id"] for r in rows} == strict
 
 
 class _SamePlaceEverywhere:

@@ -39,6 +39,9 @@ EXTRA_DEDUPE = [
     ("Y1", "鼓楼区中山北路30号"),
     ("Y2", "江苏省南京市鼓楼区中山北路30号"),
     ("Y3", "福建省福州市鼓楼区中山北路30号"),
+    # a tower and its 10th floor: one cluster by the judge's relevance, two with --same-detail
+    ("Z1", "浙江省杭州市西湖区文三路478号华星时代广场A座"),
+    ("Z2", "杭州市西湖区文三路478号华星时代广场A座10楼"),
 ]
 
 
@@ -153,6 +156,13 @@ def test_dedupe_ray_equals_local(
     local_edges, remote_edges = (_edges(tmp_path / f"{name}.edges.csv") for name in ("local", "ray"))
     assert remote_edges == local_edges
     assert "refused_different_places" in {e["outcome"] for e in local_edges}
+
+
+def test_dedupe_ray_same_detail_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
+    local, remote = dedupe_local_and_ray(tables, tmp_path, "--same-detail")
+    assert remote == local
+    cluster = {r["id"]: r["cluster_id"] for r in local}
+    assert cluster["Z1"] != cluster["Z2"]
 
 
 def _edges(path: Path) -> list[dict[str, str]]:

@@ -74,6 +74,20 @@ def test_two_records_of_different_places_never_share_a_cluster_however_the_edges
     assert len({build_clusters(["c", "r1", "r2", "r2b"], edges).cluster_id(r) for r in ("r1", "r2")}) == 1
 
 
+def test_an_edges_own_ends_are_checked_only_when_asked() -> None:
+    # a cannot_link stricter than the judge that made the edge (dedupe --same-detail)
+    def cannot_link(a: object, b: object) -> bool:
+        return frozenset({a, b}) == frozenset({"tower", "floor"})
+
+    edges = [Edge("tower", "floor", 0.9)]
+    lenient = build_clusters(["tower", "floor"], edges, cannot_link=cannot_link)
+    assert lenient.cluster_id("tower") == lenient.cluster_id("floor")  # the judge's word stands
+    strict = build_clusters(["tower", "floor"], edges, cannot_link=cannot_link, check_edge_ends=True)
+    assert strict.cluster_id("tower") != strict.cluster_id("floor")
+    assert strict.outcome[("tower", "floor")] == "refused_different_places"
+    assert [r.pair for r in strict.separated] == [("tower", "floor")]
+
+
 def test_incremental_new_record_joins_existing_cluster_and_keeps_its_id() -> None:
     existing = [("7", "7"), ("8", "7"), ("20", "20")]
     # new record 1 has the smallest id, but the existing cluster is older: its ID survives

@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a merge that would make a cluster larger than this is refused and reported",
     )
     parser.add_argument(
+        "--same-detail",
+        action="store_true",
+        help="records join one cluster only where they state the same levels below the door (building, "
+        "unit, floor, room): a register's record of a tower and one of its 12th floor stay apart, though "
+        "the judge calls an order on the 12th floor relevant to the tower's record (default: off)",
+    )
+    parser.add_argument(
         "--existing",
         metavar="ALIGNED",
         help="incremental mode: an aligned table (a previous dedupe output) whose cluster IDs are kept",

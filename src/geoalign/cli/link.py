@@ -162,6 +162,7 @@ def settings_from_args(args: argparse.Namespace) -> LinkSettings:
         threshold=args.threshold,
         batch_size=args.batch_size,
         max_cluster_size=getattr(args, "max_cluster_size", DEFAULT_MAX_CLUSTER_SIZE),
+        same_detail=getattr(args, "same_detail", False),
         ann=args.ann,
         ann_k=args.ann_k,
         ann_index=args.ann_index,

@@ -454,7 +454,8 @@ def _cluster_and_write(
         edges,
         max_cluster_size=max_size,
         existing=data.old_clusters,
-        cannot_link=different_places(views),
+        cannot_link=different_places(views, same_detail=run.settings.same_detail),
+        check_edge_ends=run.settings.same_detail,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     for message in guard_messages(clusters):

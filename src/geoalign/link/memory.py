@@ -121,7 +121,8 @@ def dedupe_records(
         [r.id for r in items if r.error is None],
         edges,
         max_cluster_size=settings.max_cluster_size,
-        cannot_link=different_places(views),
+        cannot_link=different_places(views, same_detail=settings.same_detail),
+        check_edge_ends=settings.same_detail,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     summary.messages += guard_messages(clusters)

@@ -270,7 +270,8 @@ def dedupe_ray(
         touched,
         edges,
         max_cluster_size=settings.max_cluster_size,
-        cannot_link=different_places(_views_of(ds, touched)),
+        cannot_link=different_places(_views_of(ds, touched), same_detail=settings.same_detail),
+        check_edge_ends=settings.same_detail,
     )
     summary.clusters = cluster_report(clusters, len(edges), singletons=n_usable - len(touched))
     assigned = {record: (cid, clusters.size(record)) for record, cid in clusters.records()}
