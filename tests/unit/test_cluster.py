@@ -74,15 +74,15 @@ def test_two_records_of_different_places_never_share_a_cluster_however_the_edges
     assert len({build_clusters(["c", "r1", "r2", "r2b"], edges).cluster_id(r) for r in ("r1", "r2")}) == 1
 
 
-def test_an_edges_own_ends_are_checked_only_when_asked() -> None:
-    # a cannot_link stricter than the judge that made the edge (dedupe --same-detail)
+def test_an_edges_own_ends_are_asked_only_the_edge_check() -> None:
+    # what the judge that made the edge does not look at (dedupe --same-detail: the level of detail)
     def cannot_link(a: object, b: object) -> bool:
         return frozenset({a, b}) == frozenset({"tower", "floor"})
 
     edges = [Edge("tower", "floor", 0.9)]
     lenient = build_clusters(["tower", "floor"], edges, cannot_link=cannot_link)
     assert lenient.cluster_id("tower") == lenient.cluster_id("floor")  # the judge's word stands
-    strict = build_clusters(["tower", "floor"], edges, cannot_link=cannot_link, check_edge_ends=True)
+    strict = build_clusters(["tower", "floor"], edges, cannot_link=cannot_link, edge_check=cannot_link)
     assert strict.cluster_id("tower") != strict.cluster_id("floor")
     assert strict.outcome[("tower", "floor")] == "refused_different_places"
     assert [r.pair for r in strict.separated] == [("tower", "floor")]

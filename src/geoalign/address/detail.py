@@ -25,7 +25,7 @@ _STREET_AND_DOOR: Final[re.Pattern[str]] = re.compile(
 )
 #: After a road: its section, where the parse left it out of the road (红星路3段1号, 天府大道北段), and
 #: its number.
-_SECTION_AND_DOOR: Final[str] = r"(?:\d+段|[东西南北中]段)?\d*号?"
+_SECTION_AND_DOOR: Final[re.Pattern[str]] = re.compile(r"(?:\d+段|[东西南北中]段)?\d*号?")
 #: What a road's value ends with when it is a road (the parse reads 白衣村5组 as a road now and then).
 _ROAD_WORD: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
 #: A number in Chinese numerals after 第 or before the word it counts (第三工业区, 五社: the normalizer
@@ -49,8 +49,20 @@ def place_below_door(view: AddressView) -> str:
     if not roads:
         return _STREET_AND_DOOR.sub("", text)
     for road in roads:
-        text = re.sub(re.escape(road) + _SECTION_AND_DOOR, "", text)
+        text = _without_road(text, road)
     return text
+
+
+def _without_road(text: str, road: str) -> str:
+    """``text`` without each ``road`` and the section and number after it (a string search: one
+    compiled pattern per road name would thrash the regex cache on a table of many roads)."""
+    kept, start = [], 0
+    while (at := text.find(road, start)) >= 0:
+        kept.append(text[start:at])
+        after = _SECTION_AND_DOOR.match(text, at + len(road))  # always matches (all of it optional)
+        start = after.end() if after else at + len(road)
+    kept.append(text[start:])
+    return "".join(kept)
 
 
 def detail_tokens(view: AddressView) -> tuple[str, ...]:

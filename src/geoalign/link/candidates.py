@@ -26,7 +26,7 @@ from typing import Any, Final
 from geoalign.address.analyze import TYPED_OF, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import HARD_NUMBERS, Conflict, conflicts
-from geoalign.address.detail import same_detail as same_place_detail
+from geoalign.address.detail import detail_tokens
 from geoalign.link.blocking import record_keys
 from geoalign.link.cluster import CannotLink
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
@@ -511,20 +511,39 @@ def _road_numbers_differ(a: AddressView, b: AddressView) -> bool:
     return bool(na and nb and na != nb)
 
 
+def different_detail(views: Mapping[Any, AddressView]) -> CannotLink:
+    """Two records that do not state the same place below the door (``address.detail``: a tower's record
+    and its 10th floor's), for ``dedupe --same-detail``; a record without a view differs from none."""
+    details: dict[Hashable, tuple[str, ...]] = {}  # one reading per record, however many merges ask
+
+    def detail(record: Hashable, view: AddressView) -> tuple[str, ...]:
+        found = details.get(record)
+        if found is None:
+            found = details[record] = detail_tokens(view)
+        return found
+
+    def apart(a: Hashable, b: Hashable) -> bool:
+        va, vb = views.get(a), views.get(b)
+        return va is not None and vb is not None and detail(a, va) != detail(b, vb)
+
+    return apart
+
+
 def different_places(views: Mapping[Any, AddressView], *, same_detail: bool = False) -> CannotLink:
     """The clusters' ``cannot_link`` over records' parsed views (record id -> view): two records are
     different places where the address rules say so (``view_conflicts`` without road names merely far
     apart: another building, unit, floor, room, zone, gate, road, township or district). With
-    ``same_detail`` also where they do not state the same place below the door (``address.detail``: a
-    register's record of a tower is not its 12th floor's, though an order on the 12th floor is
+    ``same_detail`` also where they do not state the same place below the door (``different_detail``:
+    a register's record of a tower is not its 12th floor's, though an order on the 12th floor is
     relevant to the tower's record: what the judge answers). A record without a view (a parse error)
     conflicts with none."""
+    detail_apart = different_detail(views) if same_detail else None
 
     def apart(a: Hashable, b: Hashable) -> bool:
         va, vb = views.get(a), views.get(b)
         if va is None or vb is None:
             return False
-        if same_detail and not same_place_detail(va, vb):
+        if detail_apart is not None and detail_apart(a, b):
             return True
         return bool(_apart(va, vb, weak=False))
 
@@ -545,6 +564,7 @@ __all__ = [
     "Record",
     "RecordAnalyzer",
     "SamePlaceJudge",
+    "different_detail",
     "different_places",
     "featurizer_of",
     "hard_conflicts",

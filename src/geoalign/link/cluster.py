@@ -82,22 +82,22 @@ class ClusterStats:
 class Clusters:
     """Union-find over record ids with stable cluster IDs (see the module docstring). ``cannot_link``
     (record, record) -> True where the two are different places: an edge that would join two clusters
-    holding such a pair is refused (``separated``). The edge's own two records are asked too only with
-    ``check_edge_ends`` (a ``cannot_link`` stricter than the judge that made the edges: ``dedupe
-    --same-detail``)."""
+    holding such a pair is refused (``separated``). An edge's own two records are not asked (the judge
+    that made the edge found them one place); ``edge_check`` is asked about them instead, for what that
+    judge does not look at (``dedupe --same-detail``: the level of detail)."""
 
     def __init__(
         self,
         max_cluster_size: int = 1000,
         cannot_link: CannotLink | None = None,
         *,
-        check_edge_ends: bool = False,
+        edge_check: CannotLink | None = None,
     ) -> None:
         if max_cluster_size < 2:
             raise InputError("max_cluster_size must be >= 2")
         self.max_cluster_size = max_cluster_size
         self.cannot_link = cannot_link
-        self.check_edge_ends = check_edge_ends
+        self.edge_check = edge_check
         # root -> its records, kept only for the cannot-link check
         self._members: dict[Hashable, list[Hashable]] = {}
         self.separated: list[RefusedEdge] = []
@@ -208,9 +208,9 @@ class Clusters:
 
     def _different_places(self, a: Hashable, b: Hashable) -> tuple[Hashable, Hashable] | None:
         """The first pair of records, one from each cluster, that ``cannot_link`` calls different places
-        (None: none, or no check, or one cluster already). The edge's own two records are not asked
-        unless ``check_edge_ends``: an edge is the judge's word that they are one place (two singletons
-        merge without a check)."""
+        (None: none, or no check, or one cluster already). The edge's own two records are asked only
+        ``edge_check``: an edge is the judge's word that they are one place (two singletons merge
+        without a check)."""
         if self.cannot_link is None:
             return None
         ra, rb = self.find(a), self.find(b)
@@ -218,7 +218,8 @@ class Clusters:
             return None
         for x in self._members[ra]:
             for y in self._members[rb]:
-                if ((x, y) != (a, b) or self.check_edge_ends) and self.cannot_link(x, y):
+                check = self.cannot_link if (x, y) != (a, b) else self.edge_check
+                if check is not None and check(x, y):
                     return (x, y)
         return None
 
@@ -248,11 +249,11 @@ def build_clusters(
     max_cluster_size: int = 1000,
     existing: Iterable[tuple[Hashable, str]] = (),
     cannot_link: CannotLink | None = None,
-    check_edge_ends: bool = False,
+    edge_check: CannotLink | None = None,
 ) -> Clusters:
     """Clusters for a batch: ``existing`` (record, cluster id) pairs from an aligned table first (the
     older generation, kept as they were), then the new records in id order, then the edges."""
-    clusters = Clusters(max_cluster_size, cannot_link, check_edge_ends=check_edge_ends)
+    clusters = Clusters(max_cluster_size, cannot_link, edge_check=edge_check)
     for record, cid in existing:
         clusters.add(record, cid)
     clusters.new_generation()

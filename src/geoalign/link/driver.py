@@ -25,6 +25,7 @@ from geoalign.link.candidates import (
     Record,
     RecordAnalyzer,
     SamePlaceJudge,
+    different_detail,
     different_places,
     featurizer_of,
 )
@@ -455,7 +456,7 @@ def _cluster_and_write(
         max_cluster_size=max_size,
         existing=data.old_clusters,
         cannot_link=different_places(views, same_detail=run.settings.same_detail),
-        check_edge_ends=run.settings.same_detail,
+        edge_check=different_detail(views) if run.settings.same_detail else None,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     for message in guard_messages(clusters):

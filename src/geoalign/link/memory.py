@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from geoalign.link.blocking import BlockingDiagnostics, parse_rules
-from geoalign.link.candidates import RecordAnalyzer, SamePlaceJudge, different_places, featurizer_of
+from geoalign.link.candidates import (
+    RecordAnalyzer,
+    SamePlaceJudge,
+    different_detail,
+    different_places,
+    featurizer_of,
+)
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
     blocking_report,
@@ -122,7 +128,7 @@ def dedupe_records(
         edges,
         max_cluster_size=settings.max_cluster_size,
         cannot_link=different_places(views, same_detail=settings.same_detail),
-        check_edge_ends=settings.same_detail,
+        edge_check=different_detail(views) if settings.same_detail else None,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     summary.messages += guard_messages(clusters)
