@@ -53,6 +53,7 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
+from geoalign.address import gazetteer
 from geoalign.address.analyze import (
     ADMIN_NAME_SEP,
     TOWN_SUFFIXES,
@@ -347,6 +348,8 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             if level != "district" or not _two_former_districts(a, b, names_a | names_b):
                 continue
             va, vb = a.comps["district"], b.comps["district"]  # the names the texts write tell them apart
+        elif level == "district" and _town_moved(a, b):
+            continue
         rule = RULE_OF[level]
         if level == "district" and not out and _one_street_address(a, b):
             rule = "another_district_same_road"
@@ -356,6 +359,37 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
         if town is not None:
             out.append(town)
     return out
+
+
+def _town_moved(a: AddressView, b: AddressView) -> bool:
+    """Both texts write one township, which the gazetteer places in one side's district and not in the
+    other's, a district made later than the other's: a district split off since (深圳市宝安区龙华街道 /
+    龙华区龙华街道, 2016; 杭州市余杭区临平街道 / 临平区临平街道, 2021), and the township names the place.
+    The ministry's table lists current townships only, so the side written before the split resolves
+    none; a new district takes the next free code in its city (宝安区 440306, 龙华区 440309), so a
+    township of the older district written with the newer one (龙华区新安街道) stays a conflict."""
+    ta, tb = a.comps.get("town"), b.comps.get("town")
+    if not ta or not tb or _town_stem(ta) != _town_stem(tb):
+        return False
+    city = a.canon_admin[1]  # one city, stated or resolved (海安县海阳镇 / 休宁县海阳镇: two provinces)
+    if city is None or city != b.canon_admin[1] or (a.canon_admin[3] is None) == (b.canon_admin[3] is None):
+        return False
+    now, written = (a, b) if a.canon_admin[3] else (b, a)
+    new, old = _district_code(city, now.canon_admin[2]), _district_code(city, written.canon_admin[2])
+    return new is not None and old is not None and new > old
+
+
+@lru_cache(maxsize=4096)
+def _district_code(city: str, district: str | None) -> str | None:
+    """The code of the one current district of this name in ``city``, else None."""
+    if not district or ADMIN_NAME_SEP in district:
+        return None
+    found = [
+        d.code
+        for d in gazetteer.lookup(district)
+        if d.level == "district" and d.name == district and city in {p.name for p in gazetteer.path(d.code)}
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _two_former_districts(a: AddressView, b: AddressView, current: frozenset[str]) -> bool:

@@ -79,7 +79,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (3组 / 5社: another_zone) are two places; two branches of a chain (如家酒店(望京店) / (国贸店):
 #: another_branch), though their normalized texts are one (session 28).
 #: v10: one village's name is the other's with a side before it (冉庄村 / 东冉庄村: another_community, unless
-#: the other text writes the longer name too) (session 29).
+#: the other text writes the longer name too); a township in a district split off since is no other
+#: district (宝安区龙华街道 / 龙华区龙华街道) (session 29).
 RULES_VERSION: Final[str] = "rules/v10"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
