@@ -328,7 +328,9 @@ def test_dedupe_keeps_a_chains_branches_and_what_is_opposite_a_door_apart(tmp_pa
     assert rows["4"] != rows["5"]
 
 
-def test_dedupe_same_detail_keeps_a_tower_and_its_floor_apart(tmp_path: Path) -> None:
+def test_dedupe_same_detail_keeps_a_tower_and_its_floor_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A register's record of a tower is not its 10th floor's under ``--same-detail``; writings of one
     floor stay together (10楼 / 10层 / the room on it is another detail)."""
     records = [
@@ -347,6 +349,7 @@ def test_dedupe_same_detail_keeps_a_tower_and_its_floor_apart(tmp_path: Path) ->
 
     strict = clusters("--same-detail")
     assert strict["1"] == strict["2"] != strict["3"] == strict["4"]
+    assert "state different detail (--same-detail)" in capsys.readouterr().err  # the summary says why
     lenient = clusters()
     assert len(set(lenient.values())) < len(set(strict.values()))  # the judge's relevance joins them
     # the Python API takes the same setting

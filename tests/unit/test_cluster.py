@@ -86,6 +86,9 @@ def test_an_edges_own_ends_are_asked_only_the_edge_check() -> None:
     assert strict.cluster_id("tower") != strict.cluster_id("floor")
     assert strict.outcome[("tower", "floor")] == "refused_different_places"
     assert [r.pair for r in strict.separated] == [("tower", "floor")]
+    # an edge check without a cannot_link still runs
+    alone = build_clusters(["tower", "floor"], edges, edge_check=cannot_link)
+    assert alone.cluster_id("tower") != alone.cluster_id("floor")
 
 
 def test_incremental_new_record_joins_existing_cluster_and_keeps_its_id() -> None:

@@ -79,6 +79,10 @@ class ClusterStats:
     retired_ids: list[tuple[str, str]] = field(default_factory=list)  # (retired id, surviving id)
 
 
+def _never_apart(a: Hashable, b: Hashable) -> bool:
+    return False
+
+
 class Clusters:
     """Union-find over record ids with stable cluster IDs (see the module docstring). ``cannot_link``
     (record, record) -> True where the two are different places: an edge that would join two clusters
@@ -96,7 +100,8 @@ class Clusters:
         if max_cluster_size < 2:
             raise InputError("max_cluster_size must be >= 2")
         self.max_cluster_size = max_cluster_size
-        self.cannot_link = cannot_link
+        # an edge check alone still needs the members kept and the merge loop run
+        self.cannot_link = cannot_link if cannot_link is not None or edge_check is None else _never_apart
         self.edge_check = edge_check
         # root -> its records, kept only for the cannot-link check
         self._members: dict[Hashable, list[Hashable]] = {}

@@ -234,10 +234,11 @@ def guard_messages(clusters: Clusters) -> list[str]:
             f"(clusters would exceed --max-cluster-size {clusters.max_cluster_size})"
         )
     if clusters.separated:
+        detail = ", or two that state different detail (--same-detail)" if clusters.edge_check else ""
         out.append(
             f"different-places guard: {len(clusters.separated)} same-place edges refused (each would put "
-            "two records the address rules call different places, e.g. two rooms of one building, into "
-            "one cluster)"
+            "two records the address rules call different places, e.g. two rooms of one building"
+            f"{detail}, into one cluster)"
         )
     return out
 
