@@ -173,7 +173,7 @@ _LONE_DASH: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z])-|-(?![0-9A-Za
 #: 1--3层, 4层-5层 are ranges), nor after 地下 (地下-1层: the units rule reads it), and only floors 1 to
 #: 3: in the address corpus a dash before floors 1-3 outnumbers one before floors 4-9 by 13 to 1 (1.8 to
 #: 1 without the dash), and the higher ones read as separators (D座-18层).
-_MINUS_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z层F下-])-(?=[1-3](?:F(?![A-Z])|层|楼))")
+_MINUS_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z层下-])-(?=[1-3](?:F(?![A-Z])|层|楼))")
 
 
 def punctuation(text: str) -> str:
