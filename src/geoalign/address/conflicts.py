@@ -163,7 +163,8 @@ _VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
 
-_ROAD_NAME: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
+#: A road word ending a name: a value that ends in none is no road name.
+ROAD_NAME_END: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
 #: A road value that is only a direction and a road word (南大街, 东路): the parser cut the name off.
 _BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|大道|路|街)")
 #: Components whose value can be the cut-off head of such a road (中关村 | 南大街); not admin levels or
@@ -478,10 +479,10 @@ def _road_key(value: str, text: str) -> str | None:
         section = _SECTION.match(text, at + len(key))
         if section:
             key += section.group(0)
-        elif _ROAD_NAME.search(key):
+        elif ROAD_NAME_END.search(key):
             side = _ROAD_SIDE.match(text, at + len(key))
             return key + side.group(0) if side else key
-    return key if _ROAD_NAME.search(key) else None
+    return key if ROAD_NAME_END.search(key) else None
 
 
 def names_two_roads(ra: str, rb: str) -> bool:
@@ -719,6 +720,7 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
 __all__ = [
     "ADMIN_COMPARED",
     "HARD_NUMBERS",
+    "ROAD_NAME_END",
     "RULE_OF",
     "SAME_ROAD_ONLY",
     "Conflict",

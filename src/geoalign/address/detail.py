@@ -16,18 +16,18 @@ import re
 from typing import Final
 
 from geoalign.address.analyze import AddressView, canonical_name
+from geoalign.address.conflicts import ROAD_NAME_END
 from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 
-#: A street and its door, for a record whose parse found no road (上地10街10号: the tagger misreads
-#: streets numbered with digits).
-_STREET_AND_DOOR: Final[re.Pattern[str]] = re.compile(
-    r"[\u4e00-\u9fff][\u4e00-\u9fff\d]{0,11}?(?:大街|大道|街|路|道|巷)\d+号?"
+#: A street and its door (groups: the street, the number; 号 may be left out, as in 文三路#369), for a
+#: record whose parse found no road: the tagger misreads streets numbered with digits (上地10街10号,
+#: 经2路12号) and the street after 香港特别行政区 (九龙尖沙咀弥敦道100号). Link's blocking keys read it too.
+STREET_AND_DOOR: Final[re.Pattern[str]] = re.compile(
+    r"([\u4e00-\u9fff][\u4e00-\u9fff\d]{1,11}?(?:大街|大道|街|路|道|巷))(\d+)号?"
 )
 #: After a road: its section, where the parse left it out of the road (红星路3段1号, 天府大道北段), and
 #: its number.
 _SECTION_AND_DOOR: Final[re.Pattern[str]] = re.compile(r"(?:\d+段|[东西南北中]段)?\d*号?")
-#: What a road's value ends with when it is a road (the parse reads 白衣村5组 as a road now and then).
-_ROAD_WORD: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
 #: A number in Chinese numerals after 第 or before the word it counts (第三工业区, 五社: the normalizer
 #: leaves these as written).
 _COUNTED_NUMERAL: Final[re.Pattern[str]] = re.compile(
@@ -45,9 +45,10 @@ def place_below_door(view: AddressView) -> str:
     sub-number -1), wherever they stand (a text written twice names its road twice)."""
     text = view.canon_rest
     roads = [canonical_name(v) for level in ("road", "subroad") if (v := view.comps.get(level))]
-    roads = [road for road in roads if _ROAD_WORD.search(road) and road in text]
+    # a road's value that ends in no road word is none (the parse reads 白衣村5组 as a road now and then)
+    roads = [road for road in roads if ROAD_NAME_END.search(road) and road in text]
     if not roads:
-        return _STREET_AND_DOOR.sub("", text)
+        return STREET_AND_DOOR.sub("", text)
     for road in roads:
         text = _without_road(text, road)
     return text
@@ -83,4 +84,4 @@ def same_detail(a: AddressView, b: AddressView) -> bool:
     return detail_tokens(a) == detail_tokens(b)
 
 
-__all__ = ["detail_tokens", "place_below_door", "same_detail"]
+__all__ = ["STREET_AND_DOOR", "detail_tokens", "place_below_door", "same_detail"]

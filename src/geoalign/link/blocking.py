@@ -47,6 +47,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from geoalign.address.analyze import LEVELS, TYPED_OF, AddressView, canonical_name
+from geoalign.address.detail import STREET_AND_DOOR
 from geoalign.errors import InputError
 
 #: A rule turns one parsed record (its view + resolved admin codes) into zero or more keys.
@@ -87,13 +88,6 @@ def road_name(value: str) -> str:
     return canonical_name(value)
 
 
-#: A street and its door at the start of the place text (上地10街10号, 经2路12号, 九龙尖沙咀弥敦道100号), for
-#: a record whose parse found no road.
-_STREET_AND_DOOR: Final[re.Pattern[str]] = re.compile(
-    r"([\u4e00-\u9fff][\u4e00-\u9fff\d]{1,11}?(?:大街|大道|街|路|道|巷))(\d+)号"
-)
-
-
 def _roads(view: AddressView) -> list[tuple[str, str | None]]:
     """(road, number) of the main road and of a secondary road, where present. The main road's
     number falls back to the 号 number read off the normalized text (``typed``), which survives a
@@ -111,7 +105,7 @@ def _roads(view: AddressView) -> list[tuple[str, str | None]]:
         # a street the tagger missed: a numbered one written with digits (上地10街10号: trained on 上地十街,
         # it reads a township, a unit and a room), or one after 香港特别行政区 (read as redundant): the
         # street and its door read off the text
-        street = _STREET_AND_DOOR.match(view.canon_rest)
+        street = STREET_AND_DOOR.match(view.canon_rest)  # at the start of the place text
         if street:
             out.append((road_name(street.group(1)), street.group(2)))
     return out
