@@ -356,7 +356,7 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             rule = "another_district_same_road"
         out.append(Conflict(level, va, vb, rule))
     if not out:
-        town = _town_conflict(a.canon_admin[3], b.canon_admin[3])
+        town = _town_conflict(*_towns(a, b))
         if town is not None:
             out.append(town)
     return out
@@ -378,6 +378,35 @@ def _town_moved(a: AddressView, b: AddressView) -> bool:
     now, written = (a, b) if a.canon_admin[3] else (b, a)
     new, old = _district_code(city, now.canon_admin[2]), _district_code(city, written.canon_admin[2])
     return new is not None and old is not None and new > old
+
+
+def _towns(a: AddressView, b: AddressView) -> tuple[str | None, str | None]:
+    """The townships to compare: the gazetteer's; where one side's does not resolve in its district
+    (深圳市宝安区龙华街道, written before 龙华区 was split off), the names both texts write, when each is
+    a current township of their one city (西乡街道 and 龙华街道 both are: two townships)."""
+    ta, tb = a.canon_admin[3], b.canon_admin[3]
+    if (ta and tb) or not (ta or tb):
+        return ta, tb
+    city = a.canon_admin[1]
+    wa, wb = a.comps.get("town"), b.comps.get("town")
+    if not city or city != b.canon_admin[1] or not wa or not wb:
+        return ta, tb
+    if _town_code(city, wa) is None or _town_code(city, wb) is None:
+        return ta, tb
+    return wa, wb
+
+
+@lru_cache(maxsize=4096)
+def _town_code(city: str, town: str) -> str | None:
+    """The code of the one current township of this name (or stem) in ``city``, else None."""
+    names = {town, _town_stem(town)}
+    found = {
+        d.code
+        for name in names
+        for d in gazetteer.lookup(name)
+        if d.level == "town" and city in {p.name for p in gazetteer.path(d.code)}
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 @lru_cache(maxsize=4096)

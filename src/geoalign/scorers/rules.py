@@ -80,7 +80,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: another_branch), though their normalized texts are one (session 28).
 #: v10: one village's name is the other's with a side before it (冉庄村 / 东冉庄村: another_community, unless
 #: the other text writes the longer name too); a township in a district split off since is no other
-#: district (宝安区龙华街道 / 龙华区龙华街道) (session 29).
+#: district (宝安区龙华街道 / 龙华区龙华街道), and two current townships of one city are two though one is
+#: written with its old district (宝安区龙华街道 / 宝安区西乡街道: another_town) (session 29).
 RULES_VERSION: Final[str] = "rules/v10"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
