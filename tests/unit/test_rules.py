@@ -112,6 +112,7 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市余杭区临平街道世纪大道100号", "杭州市临平区临平街道世纪大道100号", []),
         # ... and two current townships of the city stay two, though one is written with its old district
         ("深圳市宝安区龙华街道人民路100号", "深圳市宝安区西乡街道人民路100号", ["another_town"]),
+        ("深圳市宝安区西乡人民路100号", "深圳市宝安区西乡街道人民路100号", []),  # 乡 is part of 西乡's name
         ("杭州市西湖区文三路369号星河大厦", "杭州市上城区文三路369号星河大厦", ["another_district"]),
         # typed numbers first: two writings of one number agree
         ("杭州市西湖区人民路三百六十号", "杭州市西湖区人民路360号", []),

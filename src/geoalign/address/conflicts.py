@@ -391,9 +391,10 @@ def _towns(a: AddressView, b: AddressView) -> tuple[str | None, str | None]:
     wa, wb = a.comps.get("town"), b.comps.get("town")
     if not city or city != b.canon_admin[1] or not wa or not wb:
         return ta, tb
-    if _town_code(city, wa) is None or _town_code(city, wb) is None:
+    code_a, code_b = _town_code(city, wa), _town_code(city, wb)
+    if code_a is None or code_b is None:
         return ta, tb
-    return wa, wb
+    return (None, None) if code_a == code_b else (wa, wb)  # 西乡 / 西乡街道: one township
 
 
 @lru_cache(maxsize=4096)
