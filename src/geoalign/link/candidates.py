@@ -529,25 +529,34 @@ def different_detail(views: Mapping[Any, AddressView]) -> CannotLink:
     return apart
 
 
-def different_places(views: Mapping[Any, AddressView], *, same_detail: bool = False) -> CannotLink:
+def different_places(views: Mapping[Any, AddressView], *, detail: CannotLink | None = None) -> CannotLink:
     """The clusters' ``cannot_link`` over records' parsed views (record id -> view): two records are
     different places where the address rules say so (``view_conflicts`` without road names merely far
-    apart: another building, unit, floor, room, zone, gate, road, township or district). With
-    ``same_detail`` also where they do not state the same place below the door (``different_detail``:
-    a register's record of a tower is not its 12th floor's, though an order on the 12th floor is
-    relevant to the tower's record: what the judge answers). A record without a view (a parse error)
-    conflicts with none."""
-    detail_apart = different_detail(views) if same_detail else None
+    apart: another building, unit, floor, room, zone, gate, road, township or district), or where
+    ``detail`` says they state different detail (``place_guards``). A record without a view (a parse
+    error) conflicts with none."""
 
     def apart(a: Hashable, b: Hashable) -> bool:
         va, vb = views.get(a), views.get(b)
         if va is None or vb is None:
             return False
-        if detail_apart is not None and detail_apart(a, b):
+        if detail is not None and detail(a, b):
             return True
         return bool(_apart(va, vb, weak=False))
 
     return apart
+
+
+def place_guards(
+    views: Mapping[Any, AddressView], *, same_detail: bool = False
+) -> tuple[CannotLink, CannotLink | None]:
+    """The clusters' two guards (``build_clusters``' ``cannot_link`` and ``edge_check``): different places
+    for any two records of the clusters a merge joins; with ``same_detail`` (``dedupe --same-detail``)
+    also different detail, which is then the one question asked of an edge's own two records (a register's
+    record of a tower is not its 12th floor's, though an order on the 12th floor is relevant to the
+    tower's record: what the judge answers). One reading of each record's detail serves both."""
+    detail = different_detail(views) if same_detail else None
+    return different_places(views, detail=detail), detail
 
 
 def probabilities_of(result: Result | None) -> list[float | None]:
@@ -568,5 +577,6 @@ __all__ = [
     "different_places",
     "featurizer_of",
     "hard_conflicts",
+    "place_guards",
     "probabilities_of",
 ]

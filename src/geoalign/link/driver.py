@@ -25,9 +25,8 @@ from geoalign.link.candidates import (
     Record,
     RecordAnalyzer,
     SamePlaceJudge,
-    different_detail,
-    different_places,
     featurizer_of,
+    place_guards,
 )
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
@@ -450,13 +449,14 @@ def _cluster_and_write(
     usable_new = [r.id for r in data.new if r.error is None]
     max_size = run.settings.max_cluster_size
     views = {r.id: r.view for r in records if r.view is not None}
+    cannot_link, edge_check = place_guards(views, same_detail=run.settings.same_detail)
     clusters = build_clusters(
         usable_new,
         edges,
         max_cluster_size=max_size,
         existing=data.old_clusters,
-        cannot_link=different_places(views, same_detail=run.settings.same_detail),
-        edge_check=different_detail(views) if run.settings.same_detail else None,
+        cannot_link=cannot_link,
+        edge_check=edge_check,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     for message in guard_messages(clusters):

@@ -15,9 +15,8 @@ from geoalign.link.blocking import BlockingDiagnostics, parse_rules
 from geoalign.link.candidates import (
     RecordAnalyzer,
     SamePlaceJudge,
-    different_detail,
-    different_places,
     featurizer_of,
+    place_guards,
 )
 from geoalign.link.cluster import Edge, build_clusters
 from geoalign.link.core import (
@@ -123,12 +122,13 @@ def dedupe_records(
     summary.seconds["score"] = time.perf_counter() - t1
     summary.blocking = blocking_report(diag, settings, rules, indexed.usable)
     views = {r.id: r.view for r in items if r.view is not None}
+    cannot_link, edge_check = place_guards(views, same_detail=settings.same_detail)
     clusters = build_clusters(
         [r.id for r in items if r.error is None],
         edges,
         max_cluster_size=settings.max_cluster_size,
-        cannot_link=different_places(views, same_detail=settings.same_detail),
-        edge_check=different_detail(views) if settings.same_detail else None,
+        cannot_link=cannot_link,
+        edge_check=edge_check,
     )
     summary.clusters = cluster_report(clusters, len(edges))
     summary.messages += guard_messages(clusters)

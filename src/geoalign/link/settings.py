@@ -49,7 +49,7 @@ class LinkSettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_cluster_size: int = DEFAULT_MAX_CLUSTER_SIZE
     #: dedupe: records join one cluster only where they state the same levels below the door (building,
-    #: unit, floor, room): a tower's record and its 12th floor's stay apart (``different_places``)
+    #: unit, floor, room): a tower's record and its 12th floor's stay apart (``place_guards``)
     same_detail: bool = False
     #: learned retrieval beside the rule blocks: a retrieval model directory ("shipped": the packaged
     #: one), or None for rule blocking alone; ``ann_k`` neighbours per query record, the best of its

@@ -238,7 +238,7 @@ def dedupe_ray(
     log: Callable[[str], None] | None = None,
 ) -> DedupeSummary:
     """``dedupe`` on Ray: same clusters as ``geoalign.link.pipeline.dedupe`` (non-incremental)."""
-    from geoalign.link.candidates import different_detail, different_places
+    from geoalign.link.candidates import place_guards
     from geoalign.link.cluster import Edge, build_clusters
     from geoalign.link.core import EDGE_COLUMNS, edge_rows, guard_messages
 
@@ -266,13 +266,13 @@ def dedupe_ray(
     summary.seconds["score"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     touched = {e.a for e in edges} | {e.b for e in edges}
-    views = _views_of(ds, touched)
+    cannot_link, edge_check = place_guards(_views_of(ds, touched), same_detail=settings.same_detail)
     clusters = build_clusters(
         touched,
         edges,
         max_cluster_size=settings.max_cluster_size,
-        cannot_link=different_places(views, same_detail=settings.same_detail),
-        edge_check=different_detail(views) if settings.same_detail else None,
+        cannot_link=cannot_link,
+        edge_check=edge_check,
     )
     summary.clusters = cluster_report(clusters, len(edges), singletons=n_usable - len(touched))
     assigned = {record: (cid, clusters.size(record)) for record, cid in clusters.records()}
