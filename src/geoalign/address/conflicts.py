@@ -397,30 +397,29 @@ def _towns(a: AddressView, b: AddressView) -> tuple[str | None, str | None]:
     return (None, None) if code_a == code_b else (wa, wb)  # 西乡 / 西乡街道: one township
 
 
-@lru_cache(maxsize=4096)
 def _town_code(city: str, town: str) -> str | None:
     """The code of the one current township of this name (or stem) in ``city``, else None."""
-    names = {town, _town_stem(town)}
-    found = {
-        d.code
-        for name in names
-        for d in gazetteer.lookup(name)
-        if d.level == "town" and city in {p.name for p in gazetteer.path(d.code)}
-    }
-    return found.pop() if len(found) == 1 else None
+    return _code_in_city(city, "town", (town, _town_stem(town)))
 
 
-@lru_cache(maxsize=4096)
 def _district_code(city: str, district: str | None) -> str | None:
     """The code of the one current district of this name in ``city``, else None."""
     if not district or ADMIN_NAME_SEP in district:
         return None
-    found = [
+    return _code_in_city(city, "district", (district,))
+
+
+@lru_cache(maxsize=4096)
+def _code_in_city(city: str, level: str, names: tuple[str, ...]) -> str | None:
+    """The code of the one current division of ``level`` in ``city`` that one of ``names`` names (in
+    full, by alias or by short name: ``gazetteer.lookup``), else None."""
+    found = {
         d.code
-        for d in gazetteer.lookup(district)
-        if d.level == "district" and d.name == district and city in {p.name for p in gazetteer.path(d.code)}
-    ]
-    return found[0] if len(found) == 1 else None
+        for name in names
+        for d in gazetteer.lookup(name)
+        if d.level == level and city in {p.name for p in gazetteer.path(d.code)}
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def _two_former_districts(a: AddressView, b: AddressView, current: frozenset[str]) -> bool:
