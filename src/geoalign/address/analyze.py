@@ -30,7 +30,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 from geoalign.address.normalize import fold_simplified
-from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
+from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
 from geoalign.address.variants import fold_variants
 from geoalign.types import COMPONENT_NAMES, Components, ItemError
 
@@ -431,13 +431,8 @@ def canonical_name(value: str) -> str:
     from geoalign.address.normalize import to_simplified, width
 
     text = to_simplified(width(value)).strip()
-    text = NUMERAL_RUN.sub(lambda m: _numeral(m.group(0)), text)
+    text = NUMERAL_RUN.sub(numeral_as_digits, text)
     return fold_variants(text)
-
-
-def _numeral(run: str) -> str:
-    value = chinese_to_int(run)
-    return run if value is None else str(value)
 
 
 class ViewCache:

@@ -17,7 +17,7 @@ from typing import Final
 
 from geoalign.address.analyze import AddressView, canonical_name
 from geoalign.address.conflicts import ROAD_NAME_END
-from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
+from geoalign.address.numerals import NUMERAL_CHARS, numeral_as_digits
 
 #: A street and its door (groups: the street, the number; 号 may be left out, as in 文三路#369), for a
 #: record whose parse found no road: the tagger misreads streets numbered with digits (上地10街10号,
@@ -69,14 +69,9 @@ def _without_road(text: str, road: str) -> str:
 def detail_tokens(view: AddressView) -> tuple[str, ...]:
     """The numbers and letters of ``view``'s place below the door, sorted, with their count; a floor the
     room number already says is left out (8楼801 states no more than 801), so are leading zeros."""
-    text = _COUNTED_NUMERAL.sub(_digits, place_below_door(view)).upper()
+    text = _COUNTED_NUMERAL.sub(numeral_as_digits, place_below_door(view)).upper()
     text = _FLOOR_OF_ROOM.sub("", text)
     return tuple(sorted(t.lstrip("0") or "0" if t.isdigit() else t for t in _TOKEN.findall(text)))
-
-
-def _digits(match: re.Match[str]) -> str:
-    value = chinese_to_int(match.group(0))
-    return match.group(0) if value is None else str(value)
 
 
 def same_detail(a: AddressView, b: AddressView) -> bool:

@@ -125,3 +125,10 @@ def chinese_to_int(text: str) -> int | None:
             return None
         return high_value * 10_000 + low_value
     return _below_wan(text)
+
+
+def numeral_as_digits(match: re.Match[str]) -> str:
+    """A matched run of Chinese numerals as Arabic digits, or as written where it is no number (十十):
+    a ``re.sub`` callback (``NUMERAL_RUN.sub(numeral_as_digits, text)``)."""
+    value = chinese_to_int(match.group(0))
+    return match.group(0) if value is None else str(value)

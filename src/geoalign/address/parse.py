@@ -35,7 +35,7 @@ from geoalign.address.clean import lone_surrogate_at
 from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
-from geoalign.address.numerals import NUMERAL_RUN, chinese_to_int
+from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
@@ -79,7 +79,7 @@ def numeric_value(text: str) -> str:
     keeps its width-folded form, so the value is never empty.
     """
     folded = upper(width(text))
-    folded = NUMERAL_RUN.sub(lambda m: _numeral_or_self(m.group(0)), folded)
+    folded = NUMERAL_RUN.sub(numeral_as_digits, folded)
     runs = _ALNUM_RUN.findall(folded)
     if not runs:
         return folded
@@ -244,11 +244,6 @@ def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
         if start < end:
             out.append((name, start, end))
     return sorted(out, key=lambda s: s[1])
-
-
-def _numeral_or_self(run: str) -> str:
-    value = chinese_to_int(run)
-    return run if value is None else str(value)
 
 
 _T = TypeVar("_T")
