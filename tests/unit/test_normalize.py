@@ -97,6 +97,15 @@ def test_spaces_only_between_latin_words() -> None:
         ("北京市海淀区中关村大街1号 王女士 139    1234", "北京市海淀区中关村大街1号"),  # masked: 139****1234
         ("北京市海淀区中关村大街1号李先生收", "北京市海淀区中关村大街1号"),
         ("北京市海淀区中关村大街1号 赵小姐", "北京市海淀区中关村大街1号"),
+        ("北京市海淀区中关村大街1号3单元201 刘师傅", "北京市海淀区中关村大街1号3单元201"),
+        # the statistics bureau's place-holder divisions between real ones
+        ("北京市市辖区海淀区中关村大街1号", "北京市海淀区中关村大街1号"),
+        ("上海市 市辖区 黄浦区", "上海市黄浦区"),
+        ("湖北省省直辖县级行政区划潜江市园林路1号", "湖北省潜江市园林路1号"),
+        ("重庆市县奉节县永安路1号", "重庆市奉节县永安路1号"),
+        ("重庆市县城", "重庆市县城"),
+        ("北京市海淀区中关村大街1号 陈老师收", "北京市海淀区中关村大街1号"),
+        ("北京市海淀区中关村大街1号,孙经理", "北京市海淀区中关村大街1号"),
         # a phone after the room number and a space: the room number ends at a Chinese character, so
         # it is not the first group of a spaced phone number (the space must not glue them together)
         ("杭州市文三路369号3号楼501 13812345678", "杭州市文三路369号3号楼501"),
@@ -125,6 +134,7 @@ def test_noise_removed(text: str, expected: str) -> None:
         "编码3301 1381234 5678",  # after a room-like number only an unbroken mobile is taken
         "朝阳区高碑店 北京",  # no phone: words next to each other are not names
         "文三路369号李先生牛肉面",  # a shop named after a person, not a recipient
+        "学院路58号托管李老师",  # a business named after its teacher, run into the address
     ],
 )
 def test_noise_keeps_non_noise(text: str) -> None:
@@ -226,10 +236,22 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
     ("forms", "canonical"),
     [
         (["3号楼", "3幢", "3座", "3栋"], "3栋"),
-        (["A座", "A幢", "A栋"], "A栋"),
+        (["A座", "A幢", "A栋", "A塔", "A塔楼"], "A栋"),  # a tower named by a letter is that building
+        (["B塔2501", "B座2501"], "B栋2501"),  # not tower 2501
+        (["SOHO塔1"], "SOHOT1栋"),  # a letter ending a word names no tower
+        (["3栋2单元5楼1号", "3栋2单元5层1号", "3栋2单元501"], "3栋2单元501"),  # door 1 on floor 5
+        (["3栋12楼3号", "3栋1203"], "3栋1203"),
+        (["3栋2单元5楼1号楼"], "3栋2单元5楼1栋"),  # building 1 named after the floor: no door
+        # no building or unit before the floor; shops numbered along a floor; a sub-number
+        (["5楼1号", "幸福里5楼1号", "3栋5楼12号", "6栋1层7号商铺", "3栋1楼2-1号"], None),
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["12层", "12F", "12楼层"], "12层"),
+        (["商场L3", "商场L3层", "商场L3F", "商场3层"], "商场3层"),  # a mall's level
+        (["商场L3-12", "商场L3012", "L8栋302"], None),  # a shop's code from its level; a building
+        (["青松苑15-702", "青松苑15栋702"], "青松苑15栋702"),  # building-room closing the text
+        (["369号3-501室"], "369号3栋501室"),
+        (["人民路37-405", "B栋6-203", "8栋1201-1205", "青松苑15-702号"], None),
         (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
         (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
         (["3号门"], "3号门"),  # a gate stays a gate

@@ -19,9 +19,10 @@ The pipeline, in order (each step a small pure function on a string):
    (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
    and is kept; every other punctuation mark or symbol becomes a space.
 7. ``noise``: phone numbers (mobile — masked ones too, 139****1234 —, landline, with their 电话/手机
-   labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士 forms (also
-   closing the address: 李先生收), form labels (收货地址：, 地址：), postcodes (邮编310000) and a delivery
-   note closing the address (…3栋501，快递放丰巢 / 到了打电话 / 送货前电话联系).
+   labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士/师傅/老师 forms
+   (also closing the address: 李先生收, …201 刘师傅), form labels (收货地址：, 地址：), postcodes
+   (邮编310000), the statistics bureau's place-holder divisions (北京市市辖区朝阳区 → 北京市朝阳区) and a
+   delivery note closing the address (…3栋501，快递放丰巢 / 到了打电话 / 送货前电话联系).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or after a
    tower's number before another number (T1 3F, until the unit rules have read the tower number).
 9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
@@ -30,7 +31,8 @@ The pipeline, in order (each step a small pure function on a string):
    names: a numeral not followed by a unit stays (文三路, 三里屯, 十里河) and official division names
    stay (二七区, 三号乡, 七百弄乡, 八区街道, 三座店镇).
 10. ``units``: building/tower/room/floor/basement synonyms to canonical forms, and building-unit-room
-    dashes to words (6-3-402 → 6栋3单元402) (``geoalign.address.synonyms``);
+    dashes to words (6-3-402 → 6栋3单元402, 青松苑15-702 → 青松苑15栋702), a floor and door to the room
+    (3栋2单元5楼1号 → 3栋2单元501) (``geoalign.address.synonyms``);
     then ``ordinals``: 第 before a number and unit is dropped (第3层 → 3层), ``noise`` again, ``zeros``:
     a padded number of two to six digits reads plain (高新南一道008号 → 8号, A08栋 → A8栋, 3栋0801 →
     3栋801), and ``tidy`` removes spaces and dashes the unit rules left stranded. Steps 9-10 repeat
@@ -302,10 +304,12 @@ _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：
 #: 196、197406 are lists of numbers); a run glued to the address (166号325600) is left alone.
 _TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?<=[^\d\s,，、])[\s,，]+\d{6}$")
 _POSTCODE_SEPARATORS: Final[frozenset[str]] = frozenset(" \t\u3000,，")
-#: A polite name closing the address with no phone beside it: 李先生收, or 王女士 after a space. Never a
-#: name run into the address without 收 (李先生牛肉面 is a shop).
-_POLITE = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:先生|女士|小姐)"
-_NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{_POLITE}收?|{_POLITE}收)$")
+#: A polite name closing the address with no phone beside it: 李先生收, or 王女士 / 刘师傅 / 陈老师 after a
+#: space. Never a name run into the address without 收 (李先生牛肉面 is a shop, 托管李老师 a business).
+_TITLES = ("先生", "女士", "小姐", "师傅", "老师", "经理")
+POLITE_NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:{'|'.join(_TITLES)})"
+_NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{POLITE_NAME}收?|{POLITE_NAME}收)$")
+_TITLE: Final[re.Pattern[str]] = re.compile("|".join(_TITLES))
 #: A recipient's name and 收 closing the address after a separator (…1号 张三收): 收 says it is a name. Not
 #: without the separator (…大厦王府收 could be a place), not a word ending like a place (金林路收).
 _RECEIVER_AT_END: Final[re.Pattern[str]] = re.compile(rf"{_SEP}+(?:{_NAME})收$")
@@ -360,11 +364,21 @@ _PLACEHOLDER_END: Final[re.Pattern[str]] = re.compile(
 _PLACEHOLDER_LAST: Final[frozenset[str]] = frozenset("无空LEAlea")
 
 
+#: The statistics bureau's place-holder divisions, which exports of its code table write between real
+#: ones (北京市市辖区朝阳区, 湖北省省直辖县级行政区划仙桃市, 重庆市县巫山县): no place of their own. 县 only
+#: between 重庆市 and a county (重庆市县城 is no place-holder).
+_PLACEHOLDER_DIVISION: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[省市区])[\s-]*(?:市辖区|(?:省|自治区)直辖县级行政区划)|(?<=重庆市)县(?=[\u4e00-\u9fff]{1,5}县)"
+)
+
+
 def noise(text: str) -> str:
-    """Remove phone numbers, recipient names and their labels, delivery notes and a closing place-holder
-    (…369号 null): they are not part of the place."""
+    """Remove phone numbers, recipient names and their labels, delivery notes, place-holder divisions and
+    a closing place-holder (…369号 null): they are not part of the place."""
     if not text:
         return text
+    if "辖" in text or "重庆市县" in text:
+        text = _PLACEHOLDER_DIVISION.sub("", text)
     last = text[-1]
     if last in _PLACEHOLDER_LAST or (last.isspace() and text.rstrip()[-1:] in _PLACEHOLDER_LAST):
         kept = _PLACEHOLDER_END.sub("", text)
@@ -388,7 +402,7 @@ def noise(text: str) -> str:
     # the pattern's own test first, from the end: most addresses end in a digit, few in a postcode
     if len(text) > 7 and text[-7] in _POSTCODE_SEPARATORS and text[-6:].isdigit():
         text = _TRAILING_POSTCODE.sub("", text)
-    if "先生" in text or "女士" in text or "小姐" in text:
+    if _TITLE.search(text):
         text = _NAME_AT_END.sub("", text.rstrip())
     if text.endswith("收"):
         text = _RECEIVER_AT_END.sub("", text)

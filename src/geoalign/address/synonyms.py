@@ -3,15 +3,17 @@
 ============  ===========================================  ==========
 what          written as                                   canonical
 ============  ===========================================  ==========
-building      3号楼, 3幢, 3座, 3栋, A座, A幢                 3栋, A栋
+building      3号楼, 3幢, 3座, 3栋, A座, A幢, A塔           3栋, A栋
 tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
 room          203室, 203房, 203房间, 203号房                 203室
-floor         12层, 12F, 12楼层                            12层
+floor         12层, 12F, 12楼层, L12层, L12 (closing)        12层
 ground floor  首层                                         1层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
+bldg-room     青松苑15-702, 369号3-501 (closing the text)    15栋702
 unit          3号楼2门501 (a building's door, northern use)  3栋2单元501
+floor + door  3栋2单元5楼1号, 3栋12层3号 (Sichuan)            3栋2单元501, 3栋1203
 part + room   2栋A403, 2号楼A403 (Shenzhen)                  2栋A栋403
 sub-number    168号之一, 168号之1                          168-1号
 annex number  32号附5号, 32附5号, 32号附5                   32-5号
@@ -36,6 +38,9 @@ from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
     f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[层F])(?:号)?(?:栋|座|楼|幢)?"
 )
+#: A tower named by a letter (B塔, A塔楼: tower B, as B座 is) is that lettered building; not a letter that
+#: ends a word (SOHO塔1 is tower 1 of SOHO). First, or 塔2501 after it would read as tower 2501.
+_LETTER_TOWER: Final[re.Pattern[str]] = re.compile(r"(?<![A-Z0-9])([A-Z])塔楼?")
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(\d+)号?塔楼?"), r"T\1栋"),
     (re.compile(r"(?<![东西南北中])塔楼?(\d+)(?![\d层F])(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
@@ -54,6 +59,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
+    # A mall's level written L3 (L3层, or L3 closing the text): floor 3. Not L3-12 or L3012, a shop's code
+    # that starts with its level, nor L6栋, a building.
+    (re.compile(r"(?<![A-Z0-9])L(\d{1,2})(?:层|(?=\s*$))"), r"\1层", "L"),
     # A lettered part of a building written straight before its room (2栋A403, as Shenzhen writes 2栋A座403):
     # the part is a building word's, so that A403 is not read as one room A-403 against A座403.
     (re.compile(r"(?<=\d栋)([A-Z])(\d{3,4})(?![\dA-Z-])"), r"\1栋\2", "栋"),
@@ -70,7 +78,20 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
         r"\1栋\2单元\3",
         "-",
     ),
+    # Building-room written with a dash closing the text (青松苑15-702, 369号3-501: building 15, room 702).
+    # Not after a road word (人民路37-405 is a road number and its sub-number), a building, floor or unit
+    # word (B座6-203 already says the building), nor a range of rooms (1201-1205).
+    (
+        re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄栋幢座楼层元])(\d{1,2})-(\d{3,4})(?=室?\s*$)"),
+        r"\1栋\2",
+        "-",
+    ),
 )
+#: A floor and a door closing a building or unit (3栋2单元5楼1号: door 1 on floor 5, as Sichuan and Chongqing
+#: write room 501). Only straight after the building or unit, a door of one digit, and at the end of the
+#: text: 9栋1层35号门面 and 1层7号商铺 number shops along a floor (7号 is not room 107), and 5楼1号楼 is a
+#: building. After the rules above (5F1号 is 5层1号 by then).
+_FLOOR_DOOR: Final[re.Pattern[str]] = re.compile(r"(单元|栋)(\d{1,2})[楼层]([1-9])号$")
 #: Each rule's cheap guard as one character class (a C-level scan; a generator over the characters cost
 #: as much as the rules themselves on text that needs none).
 _GUARDS: Final[tuple[re.Pattern[str], ...]] = tuple(
@@ -110,13 +131,15 @@ def _tower_chinese(match: re.Match[str]) -> str:
 def canonical_units(text: str) -> str:
     """Rewrite building/tower/room/floor words to their canonical forms (see the module table)."""
     if "塔" in text:
-        text = _TOWER_CHINESE.sub(_tower_chinese, text)
+        text = _TOWER_CHINESE.sub(_tower_chinese, _LETTER_TOWER.sub(r"\1栋", text))
     if "塔" in text or "T" in text:
         for pattern, repl in _TOWER_RULES:
             text = pattern.sub(repl, text)
     for (pattern, repl, _), guard in zip(_OTHER_RULES, _GUARDS, strict=True):
         if guard.search(text):
             text = pattern.sub(repl, text)
+    if text.endswith("号"):
+        text = _FLOOR_DOOR.sub(r"\1\g<2>0\3", text)
     if "之" in text:
         text = _every_sub_number(_ZHI_NUMBER, _zhi_number, "之", text)
     if "附" in text:

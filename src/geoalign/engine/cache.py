@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 #: and room read as one number, A801, are building A room 801, and a POI that is only a numbered yard on a
 #: road is its road number, 2栋A403 = 2栋A座403, session 27; v10: a register's field label, 注册地址：,
 #: 公司地址：, is removed like 收货地址：, session 28; v11: a minus before a low floor is a basement,
-#: 3号楼-1层 = 3栋负1层, a run of dashes is one, 1--3层 = 1-3层, and 工作日送 is a delivery note, session 29).
-KEY_VERSION = "v11"
+#: 3号楼-1层 = 3栋负1层, a run of dashes is one, 1--3层 = 1-3层, and 工作日送 is a delivery note, session 29;
+#: v12: 5楼1号 after a building or unit is room 501, B塔 = B栋, L3 = 3层, 青松苑15-702 = 青松苑15栋702,
+#: a name with 师傅 / 老师 / 经理 closing the address is noise, and place-holder divisions such as 市辖区
+#: go, session 30).
+KEY_VERSION = "v12"
 
 
 def cache_key(

@@ -40,7 +40,7 @@ from typing import Any, Final
 from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import Conflict, admin_names, conflicts
-from geoalign.address.normalize import fold_simplified
+from geoalign.address.normalize import POLITE_NAME, fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
@@ -82,7 +82,11 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: the other text writes the longer name too); a township in a district split off since is no other
 #: district (宝安区龙华街道 / 龙华区龙华街道), and two current townships of one city are two though one is
 #: written with its old district (宝安区龙华街道 / 宝安区西乡街道: another_town) (session 29).
-RULES_VERSION: Final[str] = "rules/v10"
+#: v11: a bracketed note naming the recipient ((李先生), （王女士收）) is noise; the normalizer under the
+#: rules reads a floor and door as the room (5楼1号 = 501), a lettered tower (B塔 = B座), a mall's level
+#: (L3 = 3层), building-room with one dash (青松苑15-702) and drops place-holder divisions (市辖区)
+#: (session 30).
+RULES_VERSION: Final[str] = "rules/v11"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -167,6 +171,8 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|仅限|用途|集群注册|住所申报|自主申报|托管|入驻|商务秘书"
     # the area the address lies in, larger than it (a development zone, a street office)
     r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
+    # the recipient: (李先生), （王女士收）
+    rf"|^{POLITE_NAME}收?$"
 )
 
 
