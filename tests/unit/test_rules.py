@@ -522,6 +522,12 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("北京市海淀区中关村大街1号(集群注册)", "北京市海淀区中关村大街1号", "same_normalized"),
         ("南京市江宁区秣周东路12号(江宁开发区)", "南京市江宁区秣周东路12号", "same_normalized"),
         ("杭州市西湖区文三路369号(北区)", "杭州市西湖区文三路369号", None),  # a part of the place
+        # the recipient, a landmark the address lies by: noise; a side alone names part of the place
+        ("杭州市西湖区文三路369号(李先生)", "杭州市西湖区文三路369号", "same_normalized"),
+        ("杭州市西湖区文三路369号（王女士收）", "杭州市西湖区文三路369号", "same_normalized"),
+        ("杭州市西湖区文三路369号(联华超市斜对面)", "杭州市西湖区文三路369号", "same_normalized"),
+        ("杭州市西湖区文三路369号(工商银行旁边)", "杭州市西湖区文三路369号", "same_normalized"),
+        ("杭州市西湖区文三路369号(东侧)", "杭州市西湖区文三路369号", None),
         # a branch's name where the other street address names none; two branches; no street address
         ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克", "same_normalized"),
         ("上海市徐汇区漕溪北路88号星巴克(徐家汇店)", "上海市徐汇区漕溪北路88号星巴克(美罗城店)", None),

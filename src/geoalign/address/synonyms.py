@@ -6,7 +6,7 @@ what          written as                                   canonical
 building      3号楼, 3幢, 3座, 3栋, A座, A幢, A塔           3栋, A栋
 tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
 room          203室, 203房, 203房间, 203号房                 203室
-floor         12层, 12F, 12楼层, L12层, L12 (closing)        12层
+floor         12层, 12F, 12楼层, L12层, F12层, L12 (closing)  12层
 ground floor  首层                                         1层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
@@ -59,9 +59,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?:地下室?|负)(\d+)(?:层|楼(?!\d)|F(?![A-Z]))"), r"负\1层", "负地"),
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
-    # A mall's level written L3 (L3层, or L3 closing the text): floor 3. Not L3-12 or L3012, a shop's code
-    # that starts with its level, nor L6栋, a building.
-    (re.compile(r"(?<![A-Z0-9])L(\d{1,2})(?:层|(?=\s*$))"), r"\1层", "L"),
+    # A mall's level written L3 or F3 (L3层, F3层, or L3 closing the text): floor 3. Not L3-12 or L3012, a
+    # shop's code that starts with its level, nor L6栋 or F3 alone, a building.
+    (re.compile(r"(?<![A-Z0-9])(?:L(\d{1,2})(?:层|(?=\s*$))|F(\d{1,2})层)"), r"\1\2层", "LF"),
     # A lettered part of a building written straight before its room (2栋A403, as Shenzhen writes 2栋A座403):
     # the part is a building word's, so that A403 is not read as one room A-403 against A座403.
     (re.compile(r"(?<=\d栋)([A-Z])(\d{3,4})(?![\dA-Z-])"), r"\1栋\2", "栋"),

@@ -173,6 +173,9 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
     # the recipient: (李先生), （王女士收）
     rf"|^{POLITE_NAME}收?$"
+    # a landmark the address lies by, after the address itself: (华联超市对面), (银行旁边), (药店楼上); a side
+    # alone, (东侧), names part of the place and stays
+    r"|^\D{2,}(?:对面|旁边?|附近|隔壁|楼上|楼下|后面|背后|[东西南北]侧)$"
 )
 
 
