@@ -242,6 +242,9 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["3栋2单元5楼1号", "3栋2单元5层1号", "3栋2单元501"], "3栋2单元501"),  # door 1 on floor 5
         (["3栋12楼3号", "3栋1203"], "3栋1203"),
         (["3栋2单元5楼1号楼"], "3栋2单元5楼1栋"),  # building 1 named after the floor: no door
+        (["A座12楼01室", "A栋1201室"], "A栋1201室"),  # a room written by floor, with its leading zero
+        (["A座12层01", "A座12F-01", "A座12F01", "A栋1201"], "A栋1201"),
+        (["1层06号", "A栋12层10室"], None),  # a shop along a floor; a room without the zero
         # no building or unit before the floor; shops numbered along a floor; a sub-number
         (["5楼1号", "幸福里5楼1号", "3栋5楼12号", "6栋1层7号商铺", "3栋1楼2-1号"], None),
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),

@@ -14,6 +14,7 @@ bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
 bldg-room     青松苑15-702, 369号3-501 (closing the text)    15栋702
 unit          3号楼2门501 (a building's door, northern use)  3栋2单元501
 floor + door  3栋2单元5楼1号, 3栋12层3号 (Sichuan)            3栋2单元501, 3栋1203
+floor + room  A栋12楼01室, A栋12层01, A栋12F-01 (closing)      A栋1201室, A栋1201
 part + room   2栋A403, 2号楼A403 (Shenzhen)                  2栋A栋403
 sub-number    168号之一, 168号之1                          168-1号
 annex number  32号附5号, 32附5号, 32号附5                   32-5号
@@ -92,6 +93,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
 #: text: 9栋1层35号门面 and 1层7号商铺 number shops along a floor (7号 is not room 107), and 5楼1号楼 is a
 #: building. After the rules above (5F1号 is 5层1号 by then).
 _FLOOR_DOOR: Final[re.Pattern[str]] = re.compile(r"(单元|栋)(\d{1,2})[楼层]([1-9])号$")
+#: A floor and a room written with its leading zero closing the text (A座12楼01室, 12层01, 12F-01: room
+#: 1201, as offices number rooms by floor); before ``zeros`` reads 01 as 1. Not with 号 (1层06号 numbers a
+#: shop along a floor).
+_ROOM_END: Final[frozenset[str]] = frozenset("室123456789")
+_FLOOR_ROOM: Final[re.Pattern[str]] = re.compile(r"(?<![\d-])(\d{1,2})[楼层]-?(0[1-9])(室?)$")
 #: Each rule's cheap guard as one character class (a C-level scan; a generator over the characters cost
 #: as much as the rules themselves on text that needs none).
 _GUARDS: Final[tuple[re.Pattern[str], ...]] = tuple(
@@ -140,6 +146,8 @@ def canonical_units(text: str) -> str:
             text = pattern.sub(repl, text)
     if text.endswith("号"):
         text = _FLOOR_DOOR.sub(r"\1\g<2>0\3", text)
+    elif ("楼" in text or "层" in text) and text[-1:] in _ROOM_END:
+        text = _FLOOR_ROOM.sub(r"\1\2\3", text)
     if "之" in text:
         text = _every_sub_number(_ZHI_NUMBER, _zhi_number, "之", text)
     if "附" in text:
