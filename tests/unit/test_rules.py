@@ -101,6 +101,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # the parse cuts 中关村南大街 into 中关村 | 南大街: the road takes its name back
         ("北京市海淀区中关村大街27号", "北京市海淀区中关村南大街27号", ["another_road"]),
         ("北京市朝阳区建国路88号", "上海市浦东新区建国路88号", ["another_province", "another_district"]),
+        # a city written in full states its province, though the text leaves it out
+        ("郴州市人民西路8号", "浙江省绍兴市人民西路8号", ["another_province", "another_city"]),
+        ("郴州市人民西路8号", "浙江省人民西路8号", ["another_province"]),
+        ("郴州市人民西路8号", "湖南省人民西路8号", []),
+        ("朝阳门内大街8号", "北京市东城区朝阳门内大街8号", []),  # a short city name (朝阳) states no province
         # the same street address in another district of the same city: another place outright
         ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district_same_road"]),
         ("杭州市西湖区文三路369号", "杭州市上城区文三路371号", ["another_district", "another_road_number"]),
@@ -229,6 +234,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店(国贸店)", ["another_branch"]),
         ("上海市漕溪北路88号星巴克(徐家汇店)", "上海市漕溪北路88号星巴克(美罗城店)", ["another_branch"]),
         ("星巴克(望京SOHO店)", "星巴克(国贸店)", ["another_branch"]),
+        # a bank's and a telecom shop's branches; a note the parse leaves out of every component
+        ("中国工商银行(新农都支行)", "中国工商银行(解放路支行)", ["another_branch"]),
+        ("中国移动(文三路营业厅)", "中国移动(学院路营业厅)", ["another_branch"]),
+        ("北京银行24小时自助银行(泰和花园支行)", "萧山农商银行24小时自助银行(城南支行)", ["another_branch"]),
+        ("杭州市文三路369号(近肯德基店)", "杭州市文三路369号(近麦当劳店)", []),  # landmarks, not branches
         ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店(望京分店)", []),
         ("杭州市文三路100号肯德基(文三路店)", "杭州市文三路100号肯德基(文三分店)", []),
         ("北京市朝阳区如家酒店(望京店)", "北京市朝阳区如家酒店", []),

@@ -51,6 +51,14 @@ ADMIN_LEVELS: Final[tuple[str, ...]] = ("prov", "city", "district", "devzone", "
 _DIGITS = re.compile(r"\d+")
 _LATIN = re.compile(r"[A-Za-z]+\d*|\d+[A-Za-z]+")
 _PAREN = re.compile(r"[(（\[【]([^)）\]】]*)[)）\]】]")
+#: Words that close a branch's name: a shop's (望京店, 徐家汇分店), a bank's (解放路支行, 城南营业部), a
+#: telecom shop's (文三路营业厅).
+BRANCH_WORDS: Final[str] = "分店|店|支行|分行|营业部|营业厅|营业所|分理处|储蓄所"
+#: A branch named in brackets after its chain's name; the closing bracket may be missing (星巴克(国贸店).
+#: Not a landmark the address is near ((近肯德基店), (距万达店200米) is no branch of this place).
+_BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(
+    rf"[(（](?!近|靠近|邻近|附近|位于|距)([^()（）]{{1,20}}?)(?:{BRANCH_WORDS})(?:[)）]|$)"
+)
 #: Typed numbers read straight off the normalized text, independent of the parser: they keep the hard
 #: evidence when the parser mislabels a span (e.g. a building number tagged as poi). Keys are the
 #: names the structured model's features carry (``t_hao_state`` ...); ``TYPED_OF`` maps components to them.
@@ -113,6 +121,9 @@ class AddressView:
     #: on the variant-folded normalized text (鼓搂 -> 鼓楼)
     canon_admin: Admin = (None, None, None, None)
     canon_rest: str = ""
+    #: the branch a bracketed note names (如家酒店(望京店): 望京; (解放路支行): 解放路), read off the raw
+    #: text: the parse may leave the note out of every component or read a road inside it
+    branch: str = ""
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -292,6 +303,10 @@ def view_from_components(
     # in simplified characters as the tagger read it (東門 and 东门 are one tail).
     tail = fold_simplified(parsed.raw)[skeleton_end:]
     content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
+    branch = ""
+    if "(" in parsed.raw or "（" in parsed.raw:
+        found = _BRANCH_NOTE.search(fold_simplified(parsed.raw))
+        branch = canonical_name(found.group(1)) if found else ""
     return AddressView(
         text=text,
         comps=comps,
@@ -303,6 +318,7 @@ def view_from_components(
         tail=tail,
         content=content,
         canon_admin=admin if canon_admin is None else canon_admin,
+        branch=branch,
         canon_rest=text if canon_rest is None else canon_rest,
     )
 
@@ -358,6 +374,11 @@ def _resolved_view(parsed: Components) -> AddressView:
     stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
     if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
         stated.add("district")
+    if any(span.level == "city" and span.text.endswith(_ADMIN_SUFFIX) for span in resolution.spans):
+        # a city written in full states its province (郴州市 is in 湖南省): an address in another province
+        # is another place, though the text leaves its province out. Not a short name (朝阳门 starts with
+        # 朝阳, a city of 辽宁省, and is a gate of 北京)
+        stated.add("prov")
     canon_admin = (
         _stated_name(resolution, "prov", stated),
         _stated_name(resolution, "city", stated),

@@ -152,9 +152,6 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 #: another hamlet of the village, compared like a compound's zones.
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(r"(?<=[村庄屯])(\d{1,2})(?:村民小组|小组|组|社|队)")
 
-#: A branch of a chain named in brackets after its name (如家酒店(望京店), 星巴克(徐家汇分店)): the name
-#: without its 分店 / 店. The parse may leave the closing bracket out of the component (星巴克(国贸店).
-_BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(r"[(（]([^()（）]{1,20}?)(?:分店|店)(?:[)）]|$)")
 
 #: Characters that name two villages or communities of one name apart (东闾村 / 西闾村, 前村 / 后村, 大王庄 /
 #: 小王庄, 新村 / 老村): each group is a set of opposites; 上窑村 / 大窑村 is a misspelling, not two villages.
@@ -613,23 +610,15 @@ def _relative(text: str) -> str:
 
 
 def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店)): the normalized texts drop bracketed
-    notes and can be identical, so this is read off the parsed components, which keep them. A branch
-    named on one side only is the rule layer's note question (``scorers.rules._unnamed_branch``)."""
-    na, nb = _branch(a), _branch(b)
+    """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店), 工商银行(解放路支行) / (城南支行)): the
+    normalized texts drop bracketed notes and can be identical, so this is read off the raw text
+    (``AddressView.branch``). A branch named on one side only is the rule layer's note question
+    (``scorers.rules._unnamed_branch``)."""
+    na, nb = a.branch, b.branch
     # one name inside the other is one branch written two ways (文三路店 / 文三分店, 国贸店 / 国贸商城店)
     if na and nb and na not in nb and nb not in na:
         return Conflict("branch", na, nb, RULE_OF["branch"])
     return None
-
-
-def _branch(view: AddressView) -> str:
-    for value in view.comps.values():
-        if "店" in value:
-            found = _BRANCH_NOTE.search(value)
-            if found:
-                return canonical_name(found.group(1))
-    return ""
 
 
 def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:

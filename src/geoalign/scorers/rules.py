@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from geoalign.address.analyze import DEFAULT_PARSE_CACHE, AddressView, ViewCache
+from geoalign.address.analyze import BRANCH_WORDS, DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import Conflict, admin_names, conflicts
 from geoalign.address.normalize import POLITE_NAME, fold_simplified
@@ -163,7 +163,7 @@ _NOTE: Final[re.Pattern[str]] = re.compile(r"[(（\[【〔]([^()（）\[\]【】
 #: (仅限办公), (集群注册), and the area the address lies in, (江宁开发区), (五常街道)). Any other note
 #: two addresses differ by (（东门）, (北区), (二期)) can name a part of the place, and the CCKS labels
 #: treat it so (docs/rules.md): no lift then.
-_BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(?:分店|门店|店)$")
+_BRANCH_SUFFIX: Final[re.Pattern[str]] = re.compile(rf"(?:{BRANCH_WORDS})$")
 _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"^(?:近|靠近|邻近|附近|位于|放)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收|门卫|驿站|前台|丰巢|自提"
     r"|路口$|交叉口|交汇处|顺丰|圆通|中通|申通|韵达|极兔|德邦"
