@@ -124,12 +124,12 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 #: another place to meet or deliver (another_zone); 出口 and 口 are one word here.
 _EXIT: Final[re.Pattern[str]] = re.compile(r"(?<=站)([A-Za-z]\d{0,2}|\d{1,2})号?(?:出入口|出口|口)")
 
-#: A gate of a place, named by its side (东门, 西南门) or its number (3号门): another gate is another place to
-#: meet or deliver, as a station's exit is. Only a gate that ends the text or is followed by a bracket, a
-#: position word or a building: 东门中路, 南门街道, 西门子 and 北门村 are names, not gates. 正门 / 后门 are
-#: left out (the main gate may be the south one).
+#: A gate of a place, named by its side (东门, 西南门, 东南2门) or its number (3号门): another gate is another
+#: place to meet or deliver, as a station's exit is. Only a gate that ends the text or is followed by a
+#: bracket, a position word or a building: 东门中路, 南门街道, 西门子 and 北门村 are names, not gates. 正门 /
+#: 后门 are left out (the main gate may be the south one).
 _GATE: Final[re.Pattern[str]] = re.compile(
-    r"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])([东西南北]{1,2}|(?<!\d)\d{1,2}号)门"
+    r"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])([东西南北]{1,2}\d{0,2}|(?<!\d)\d{1,2}号)门"
     r"(?=$|[)）(（,，;；]|对面|口|外|旁|附近|向|往|\d)"
 )
 
@@ -588,6 +588,33 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
+#: A building or block named by a letter and a number, untyped (燕朝路57号B4宿舍, 比亚迪A17): the tagger reads
+#: it as part of a POI, so no hard number compares it.
+#: Not a zone, exit, gate or typed building (E1区, B1出口, A2栋): the other checks compare those.
+_LETTER_CODE: Final[re.Pattern[str]] = re.compile(
+    r"(?<![A-Z0-9])([A-Z])(\d{1,4})(?![\dA-Z]|[区口出栋幢座楼层室号单期门-])"
+)
+
+
+def code_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Another lettered building after the same place text (燕朝路57号B4宿舍 / B2宿舍, 工业区A17 / A15): the
+    first letter-number code of each place text, after the same words (one side may write an area more in
+    front), with one letter and two numbers. Not where the words before differ: then the codes need not
+    name one kind of thing."""
+    ra, rb = a.canon_rest, b.canon_rest
+    if not _LETTER_CODE.search(ra) or not (found_b := _LETTER_CODE.search(rb)):
+        return None
+    found_a = _LETTER_CODE.search(ra)
+    assert found_a is not None
+    before_a, before_b = ra[: found_a.start()], rb[: found_b.start()]
+    short, long = sorted((before_a, before_b), key=len)
+    if len(short) < 2 or not long.endswith(short) or found_a.group(1) != found_b.group(1):
+        return None
+    if found_a.group(2).lstrip("0") == found_b.group(2).lstrip("0"):
+        return None
+    return Conflict("houseno", found_a.group(0), found_b.group(0), RULE_OF["houseno"])
+
+
 def relative_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """One side is located only relative to a street address (opposite, beside, near, 50 m east of it:
     ``_RELATIVE``) and the other is not located relative to anything: the first is not where the second
@@ -731,7 +758,12 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             out.append(found)
     if branch is not None:
         out.append(branch)
-    out += number_conflicts(a, b)
+    numbers = number_conflicts(a, b)
+    out += numbers
+    if not any(c.component == "houseno" for c in numbers):
+        code = code_conflict(a, b)  # a building the parse left inside a name, where no number is compared
+        if code is not None:
+            out.append(code)
     return out
 
 
@@ -744,6 +776,7 @@ __all__ = [
     "Conflict",
     "admin_conflicts",
     "branch_conflict",
+    "code_conflict",
     "community_conflict",
     "conflicts",
     "number_conflicts",
