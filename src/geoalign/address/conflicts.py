@@ -588,7 +588,7 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
-#: A building or block named by a letter and a number, untyped (燕朝路57号B4宿舍, 比亚迪A17): the tagger reads
+#: A building or block named by a letter and a number, untyped (学林路18号C6宿舍, 星河A7): the tagger reads
 #: it as part of a POI, so no hard number compares it.
 #: Not a zone, exit, gate or typed building (E1区, B1出口, A2栋): the other checks compare those.
 _LETTER_CODE: Final[re.Pattern[str]] = re.compile(
@@ -597,7 +597,7 @@ _LETTER_CODE: Final[re.Pattern[str]] = re.compile(
 
 
 def code_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another lettered building after the same place text (燕朝路57号B4宿舍 / B2宿舍, 工业区A17 / A15): the
+    """Another lettered building after the same place text (学林路18号C6宿舍 / C8宿舍, 工业区A7 / A5): the
     first letter-number code of each place text, after the same words (one side may write an area more in
     front), with one letter and two numbers. Not where the words before differ: then the codes need not
     name one kind of thing."""
@@ -637,7 +637,7 @@ def _relative(text: str) -> str:
 
 
 def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店), 工商银行(解放路支行) / (城南支行)): the
+    """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店), 工商银行(解放路支行) / (湖滨支行)): the
     normalized texts drop bracketed notes and can be identical, so this is read off the raw text
     (``AddressView.branch``). A branch named on one side only is the rule layer's note question
     (``scorers.rules._unnamed_branch``)."""
