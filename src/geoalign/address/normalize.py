@@ -14,7 +14,8 @@ The pipeline, in order (each step a small pure function on a string):
    濛阳街道…) are left as they are.
 4. ``upper``: ASCII letters upper case (t1 = T1, soho = SOHO).
 5. ``brackets``: a bracketed note without digits is dropped ((近地铁站), 【送货前电话联系】); one with digits
-   is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence.
+   is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence, and so is a text that is all one
+   bracket ((星河社区东门): the record itself, not a note on it).
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
    and is kept; every other punctuation mark or symbol becomes a space.
@@ -140,7 +141,8 @@ _BRACKET: Final[re.Pattern[str]] = re.compile(
 
 def _bracket(match: re.Match[str]) -> str:
     inner = match.group(1)
-    return f" {inner} " if any(ch.isdigit() for ch in inner) else " "
+    whole = match.start() == 0 and match.end() == len(match.string)  # (蒙自源斜对面): the record itself
+    return f" {inner} " if whole or any(ch.isdigit() for ch in inner) else " "
 
 
 def brackets(text: str) -> str:
@@ -702,6 +704,9 @@ def normalize_detailed(
         new, admin = _complete_admin(text)
         if new != text:
             changed.append("admin")
+            # the prefix can free a rule the bare name blocked (河北塔一: 北塔 reads as a north tower; in
+            # 河北省塔一 it is tower 1), so the completed text is settled again: normalize stays idempotent
+            new = _pipeline(new, None)
         text = new
     if len(text) > max_chars:
         # The result grew past the limit (十 → 10, admin prefix); cut it and let the pipeline settle the
