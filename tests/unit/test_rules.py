@@ -106,6 +106,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("郴州市人民西路8号", "浙江省人民西路8号", ["another_province"]),
         ("郴州市人民西路8号", "湖南省人民西路8号", []),
         ("朝阳门内大街8号", "北京市东城区朝阳门内大街8号", []),  # a short city name (朝阳) states no province
+        # a district does not state its city: another side's short city name is read too readily
+        ("宝安区西乡街道南昌新村3巷1号", "南昌新村3巷1号", []),
         # the same street address in another district of the same city: another place outright
         ("杭州市西湖区文三路369号", "杭州市上城区文三路369号", ["another_district_same_road"]),
         ("杭州市西湖区文三路369号", "杭州市上城区文三路371号", ["another_district", "another_road_number"]),

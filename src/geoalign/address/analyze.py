@@ -377,7 +377,9 @@ def _resolved_view(parsed: Components) -> AddressView:
     if any(span.level == "city" and span.text.endswith(_ADMIN_SUFFIX) for span in resolution.spans):
         # a city written in full states its province (郴州市 is in 湖南省): an address in another province
         # is another place, though the text leaves its province out. Not a short name (朝阳门 starts with
-        # 朝阳, a city of 辽宁省, and is a gate of 北京)
+        # 朝阳, a city of 辽宁省, and is a gate of 北京). A district does not state its city: the other
+        # side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and 宝安区 /
+        # 慈溪市 then made 37 Shenzhen and 11 CCKS training pairs another city, each one place or partial
         stated.add("prov")
     canon_admin = (
         _stated_name(resolution, "prov", stated),
