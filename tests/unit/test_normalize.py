@@ -255,7 +255,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["商场L3-12", "商场L3012", "L8栋302", "商场F3"], None),  # a shop's code from its level; a building
         (["青松苑15-702", "青松苑15栋702"], "青松苑15栋702"),  # building-room closing the text
         (["369号3-501室"], "369号3栋501室"),
-        (["人民路37-405", "B栋6-203", "8栋1201-1205", "青松苑15-702号"], None),
+        (["人民路37-405", "B栋6-203", "8栋1201-1205", "青松苑15-702号", "商铺2-138", "青松苑2-038"], None),
         (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
         (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
         (["3号门"], "3号门"),  # a gate stays a gate

@@ -81,9 +81,12 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     ),
     # Building-room written with a dash closing the text (青松苑15-702, 369号3-501: building 15, room 702).
     # Not after a road word (人民路37-405 is a road number and its sub-number), a building, floor or unit
-    # word (B座6-203 already says the building), nor a range of rooms (1201-1205).
+    # word (B座6-203 already says the building), nor a range of rooms (1201-1205); not a padded number
+    # (2-038) or after a shop, a market or a mall (商铺2-138, 广场1-153: a shop's code).
     (
-        re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄栋幢座楼层元])(\d{1,2})-(\d{3,4})(?=室?\s*$)"),
+        re.compile(
+            r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄栋幢座楼层元铺面市档场])(\d{1,2})-([1-9]\d{2,3})(?=室?\s*$)"
+        ),
         r"\1栋\2",
         "-",
     ),
