@@ -141,7 +141,7 @@ _BRACKET: Final[re.Pattern[str]] = re.compile(
 
 def _bracket(match: re.Match[str]) -> str:
     inner = match.group(1)
-    whole = match.start() == 0 and match.end() == len(match.string)  # (蒙自源斜对面): the record itself
+    whole = match.start() == 0 and match.end() == len(match.string)  # (星河社区东门): the record itself
     return f" {inner} " if whole or any(ch.isdigit() for ch in inner) else " "
 
 
@@ -308,8 +308,8 @@ _TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?<=[^\d\s,，、])[\s
 _POSTCODE_SEPARATORS: Final[frozenset[str]] = frozenset(" \t\u3000,，")
 #: A polite name closing the address with no phone beside it: 李先生收, or 王女士 / 刘师傅 / 陈老师 after a
 #: space. Never a name run into the address without 收 (李先生牛肉面 is a shop, 托管李老师 a business).
-_TITLES = ("先生", "女士", "小姐", "师傅", "老师", "经理")
-POLITE_NAME = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:{'|'.join(_TITLES)})"
+_TITLES: Final[tuple[str, ...]] = ("先生", "女士", "小姐", "师傅", "老师", "经理")
+POLITE_NAME: Final[str] = rf"[{_SURNAMES}][\u4e00-\u9fff]?(?:{'|'.join(_TITLES)})"
 _NAME_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?:{_SEP}+{POLITE_NAME}收?|{POLITE_NAME}收)$")
 _TITLE: Final[re.Pattern[str]] = re.compile("|".join(_TITLES))
 #: A recipient's name and 收 closing the address after a separator (…1号 张三收): 收 says it is a name. Not
