@@ -375,7 +375,7 @@ def _resolved_view(parsed: Components) -> AddressView:
     if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
         stated.add("district")
     if any(span.level == "city" and span.text.endswith(_ADMIN_SUFFIX) for span in resolution.spans):
-        # a city written in full states its province (郴州市 is in 湖南省): an address in another province
+        # a city written in full states its province (衡阳市 is in 湖南省): an address in another province
         # is another place, though the text leaves its province out. Not a short name (朝阳门 starts with
         # 朝阳, a city of 辽宁省, and is a gate of 北京). A district does not state its city: the other
         # side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and 宝安区 /
