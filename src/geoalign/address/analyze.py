@@ -301,11 +301,12 @@ def view_from_components(
     skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)
     # Offsets index the raw input, not the normalized text (lengths differ), so the tail is raw text,
     # in simplified characters as the tagger read it (東門 and 东门 are one tail).
-    tail = fold_simplified(parsed.raw)[skeleton_end:]
+    folded_raw = fold_simplified(parsed.raw)
+    tail = folded_raw[skeleton_end:]
     content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
     branch = ""
-    if "(" in parsed.raw or "（" in parsed.raw:
-        found = _BRANCH_NOTE.search(fold_simplified(parsed.raw))
+    if "(" in folded_raw or "（" in folded_raw:
+        found = _BRANCH_NOTE.search(folded_raw)
         branch = canonical_name(found.group(1)) if found else ""
     return AddressView(
         text=text,

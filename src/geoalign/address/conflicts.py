@@ -601,16 +601,14 @@ def code_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     first letter-number code of each place text, after the same words (one side may write an area more in
     front), with one letter and two numbers. Not where the words before differ: then the codes need not
     name one kind of thing."""
-    ra, rb = a.canon_rest, b.canon_rest
-    if not _LETTER_CODE.search(ra) or not (found_b := _LETTER_CODE.search(rb)):
+    found_a = _LETTER_CODE.search(a.canon_rest)
+    found_b = _LETTER_CODE.search(b.canon_rest) if found_a else None
+    if found_a is None or found_b is None:
         return None
-    found_a = _LETTER_CODE.search(ra)
-    assert found_a is not None
-    before_a, before_b = ra[: found_a.start()], rb[: found_b.start()]
-    short, long = sorted((before_a, before_b), key=len)
+    short, long = sorted((a.canon_rest[: found_a.start()], b.canon_rest[: found_b.start()]), key=len)
     if len(short) < 2 or not long.endswith(short) or found_a.group(1) != found_b.group(1):
         return None
-    if found_a.group(2).lstrip("0") == found_b.group(2).lstrip("0"):
+    if _number(found_a.group(2)) == _number(found_b.group(2)):
         return None
     return Conflict("houseno", found_a.group(0), found_b.group(0), RULE_OF["houseno"])
 
