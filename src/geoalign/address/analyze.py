@@ -35,7 +35,7 @@ from geoalign.address.variants import fold_variants
 from geoalign.types import COMPONENT_NAMES, Components, ItemError
 
 if TYPE_CHECKING:
-    from geoalign.address.gazetteer import Resolution
+    from geoalign.address.gazetteer import Resolution, Span
 
 #: Component types compared level by level (NAACL-2019 scheme, coarse to fine): every address element
 #: except the ones that say nothing about the place (country is implied; person/assist/redundant/otherinfo).
@@ -375,12 +375,9 @@ def _resolved_view(parsed: Components) -> AddressView:
     stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
     if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
         stated.add("district")
-    if any(span.level == "city" and span.text.endswith(_ADMIN_SUFFIX) for span in resolution.spans):
-        # a city written in full states its province (衡阳市 is in 湖南省): an address in another province
-        # is another place, though the text leaves its province out. Not a short name (朝阳门 starts with
-        # 朝阳, a city of 辽宁省, and is a gate of 北京). A district does not state its city: the other
-        # side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and 宝安区 /
-        # 慈溪市 then made 37 Shenzhen and 11 CCKS training pairs another city, each one place or partial
+    if any(_states_province(span, parsed) for span in resolution.spans) and _writes_no_other_province(
+        parsed, resolution
+    ):
         stated.add("prov")
     canon_admin = (
         _stated_name(resolution, "prov", stated),
@@ -412,6 +409,26 @@ _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟
 #: The kinds of township a text states in full (虎门镇, 新安街道); ``conflicts`` strips them to compare a
 #: township across a change of kind (永阳镇 / 永阳街道).
 TOWN_SUFFIXES: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
+
+
+def _states_province(span: Span, parsed: Components) -> bool:
+    """Whether a city or district written in full states its province (衡阳市 and 象州县 are in one
+    province each): an address in another province is another place, though the text leaves its province
+    out. Not a short name (朝阳门 starts with 朝阳, a city of 辽宁省, and is a gate of 北京); a district
+    only where the parse tags it one (曹县路 is a road of 青岛). The district's city is not stated here:
+    the other side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and
+    宝安区 / 慈溪市 then made 37 Shenzhen and 11 CCKS training pairs another city, each one place or
+    partial (``conflicts._district_city_conflict`` compares it with a city written in full)."""
+    if span.level not in ("city", "district") or not span.text.endswith(_ADMIN_SUFFIX):
+        return False
+    return span.level == "city" or any(c.name == "district" and c.text == span.text for c in parsed)
+
+
+def _writes_no_other_province(parsed: Components, resolution: Resolution) -> bool:
+    """False where the parse reads a province the gazetteer did not resolve the text into (合肥市黑龙江省…:
+    a slip of one side, which then states no province of its own)."""
+    written = next((c.text for c in parsed if c.name == "prov"), None)
+    return written is None or resolution.prov is None or resolution.prov[:2] == written[:2]
 
 
 def _short_district_after_city(parsed: Components, resolution: Resolution, text: str) -> bool:

@@ -13,7 +13,8 @@ share.
   naming every floor it rents, 5A层、6层、30层, against 30层).
 * **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
-  writes is no conflict (omitted, not different).
+  writes is no conflict (omitted, not different), but a city or district written in full states its
+  province (象山县 / 江门市), and a district its city against a city written in full (定海区 / 杭州市).
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
   东塔 / 西塔), and its phases (2期 / 3期), and the exits of a station (A口 / B1出口), read in the place
   text after the admin prefix: two different ones are two places (``zone_conflict``).
@@ -341,6 +342,8 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
         va, vb = a.canon_admin[i], b.canon_admin[i]
         if not va or not vb:
             continue
+        if level != "district" and (_named_inside_poi(a, b, level) or _named_inside_poi(b, a, level)):
+            continue
         names_a, names_b = admin_names(va), admin_names(vb)
         if not names_a.isdisjoint(names_b):
             if level != "district" or not _two_former_districts(a, b, names_a | names_b):
@@ -353,10 +356,48 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             rule = "another_district_same_road"
         out.append(Conflict(level, va, vb, rule))
     if not out:
+        city = _district_city_conflict(a, b) or _district_city_conflict(b, a)
+        if city is not None:
+            out.append(city)
+    if not out:
         town = _town_conflict(*_towns(a, b))
         if town is not None:
             out.append(town)
     return out
+
+
+def _named_inside_poi(a: AddressView, b: AddressView, level: str) -> bool:
+    """The province or city ``a`` writes is part of a name the other text writes (上海浦东发展银行(…支行)
+    against 余杭区…上海浦东发展银行: the bank's name, not the province the branch is in)."""
+    written = a.comps.get(level)
+    if not written:
+        return False
+    return any(written in b.comps.get(name, "") for name in ("poi", "subpoi"))
+
+
+def _district_city_conflict(district_side: AddressView, city_side: AddressView) -> Conflict | None:
+    """A district written in full and not the other text's city (定海区 is in 舟山市, not 杭州市): the one
+    side states a district, which the parse tags so (曹县路 is a road of 青岛), but no city; the other a
+    city written in full (杭州市, as the parse tags it) and no district at all (南京市江都市 writes one
+    that is not in its city: a slip of one side). Only against a city written so: a short city name
+    read inside a village's or a zone's name (南昌村 in 深圳, 杭州湾新区 in 慈溪) says nothing, and
+    compared with the district's city it made 37 Shenzhen and 11 CCKS training pairs another city
+    (docs/rules.md, session 30)."""
+    district, city = district_side.canon_admin[2], city_side.canon_admin[1]
+    implied = district_side.admin[1]
+    if (
+        not district
+        or not city
+        or implied is None
+        or district_side.canon_admin[1] is not None
+        or ADMIN_NAME_SEP in district
+        or district_side.comps.get("district") is None
+        or "district" in city_side.comps
+        or not city_side.comps.get("city", "").endswith("市")
+        or implied in admin_names(city)
+    ):
+        return None
+    return Conflict("city", implied, city, RULE_OF["city"])
 
 
 def _town_moved(a: AddressView, b: AddressView) -> bool:
@@ -553,6 +594,24 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
             and not _same_poi(a, b)
         )
         return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
+    if ra is None and rb is not None:
+        return _lane_as_road_conflict(a, rb)
+    if rb is None and ra is not None:
+        return _lane_as_road_conflict(b, ra)
+    return None
+
+
+def _lane_as_road_conflict(lane_side: AddressView, road: str) -> Conflict | None:
+    """Two numbered lanes, one tagged as a sub-road of no road (上沙村6巷7号: the tagger reads a village's
+    lane so), the other as the road (上沙村七巷7号): names that differ only by their number or direction
+    (``names_two_roads``: 6巷 / 7巷, 龙兴四巷 / 龙兴一巷) are two lanes, and their doors two places."""
+    lane = lane_side.comps.get("subroad")
+    if not lane:
+        return None
+    key = canonical_name(lane)
+    # the whole number as written: the tagger can split a lane's numeral (二 | 十三巷 for 二十三巷)
+    if names_two_roads(key, road) and re.search(rf"(?<!\d){re.escape(key)}", canonical_name(lane_side.text)):
+        return Conflict("road", key, road, RULE_OF["road"])
     return None
 
 

@@ -374,11 +374,30 @@ _PLACEHOLDER_DIVISION: Final[re.Pattern[str]] = re.compile(
 )
 
 
+#: The country written before a division (中国浙江省…, 中华人民共和国北京市…, 中国·深圳…): the gazetteer
+#: reads the divisions from the start of the text, and every address here is in the country. Not a name
+#: that starts with it (中国银行, 中国计量大学, 中国(杭州)智慧产业园): ``_country_prefix`` checks that a
+#: province or city follows.
+_COUNTRY: Final[re.Pattern[str]] = re.compile(r"(?:中华人民共和国|中国大陆|中国)[\s,，·]*")
+
+
+def _country_prefix(text: str) -> int:
+    """The length of a country written before a province or city at the start of ``text`` (0: none)."""
+    m = _COUNTRY.match(text)
+    if m is None:
+        return 0
+    spans = gazetteer.resolve(text[m.end() :]).spans
+    return m.end() if spans and spans[0].start == 0 and spans[0].level in ("prov", "city") else 0
+
+
 def noise(text: str) -> str:
-    """Remove phone numbers, recipient names and their labels, delivery notes, place-holder divisions and
-    a closing place-holder (…369号 null): they are not part of the place."""
+    """Remove phone numbers, recipient names and their labels, delivery notes, place-holder divisions, a
+    country before the divisions and a closing place-holder (…369号 null): they are not part of the
+    place."""
     if not text:
         return text
+    if text[0] == "中":
+        text = text[_country_prefix(text) :]
     if "辖" in text or "重庆市县" in text:
         text = _PLACEHOLDER_DIVISION.sub("", text)
     last = text[-1]

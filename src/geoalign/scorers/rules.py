@@ -86,7 +86,11 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: rules reads a floor and door as the room (5楼1号 = 501), a lettered tower (B塔 = B座), a mall's level
 #: (L3 = 3层), building-room with one dash (青松苑15-702) and drops place-holder divisions (市辖区)
 #: (session 30).
-RULES_VERSION: Final[str] = "rules/v11"
+#: v12: a district or county written in full states its province (象山县 / 江门市: another_province) and,
+#: against a city written in full, its city (定海区 / 杭州市: another_city); two numbered lanes of a village
+#: however the parse tags them (6巷 / 七巷: another_road); the normalizer drops the country before the
+#: divisions (中国浙江省…) (session 31).
+RULES_VERSION: Final[str] = "rules/v12"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
