@@ -412,10 +412,10 @@ TOWN_SUFFIXES: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
 
 
 def _states_province(span: Span, parsed: Components) -> bool:
-    """Whether a city or district written in full states its province (衡阳市 and 象州县 are in one
+    """Whether a city or district written in full states its province (衡阳市 and 象山县 are in one
     province each): an address in another province is another place, though the text leaves its province
     out. Not a short name (朝阳门 starts with 朝阳, a city of 辽宁省, and is a gate of 北京); a district
-    only where the parse tags it one (曹县路 is a road of 青岛). The district's city is not stated here:
+    only where the parse tags it one (莒县路 is a road of 青岛). The district's city is not stated here:
     the other side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and
     宝安区 / 慈溪市 then made 37 Shenzhen and 11 CCKS training pairs another city, each one place or
     partial (``conflicts._district_city_conflict`` compares it with a city written in full)."""
@@ -425,7 +425,7 @@ def _states_province(span: Span, parsed: Components) -> bool:
 
 
 def _writes_no_other_province(parsed: Components, resolution: Resolution) -> bool:
-    """False where the parse reads a province the gazetteer did not resolve the text into (合肥市黑龙江省…:
+    """False where the parse reads a province the gazetteer did not resolve the text into (合肥市河南省…:
     a slip of one side, which then states no province of its own)."""
     written = next((c.text for c in parsed if c.name == "prov"), None)
     return written is None or resolution.prov is None or resolution.prov[:2] == written[:2]

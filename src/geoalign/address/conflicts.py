@@ -367,8 +367,8 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
 
 
 def _named_inside_poi(a: AddressView, b: AddressView, level: str) -> bool:
-    """The province or city ``a`` writes is part of a name the other text writes (上海浦东发展银行(…支行)
-    against 余杭区…上海浦东发展银行: the bank's name, not the province the branch is in)."""
+    """The province or city ``a`` writes is part of a name the other text writes (天津银行(滨江支行)
+    against 滨江区…天津银行: the bank's name, not the province the branch is in)."""
     written = a.comps.get(level)
     if not written:
         return False
@@ -377,8 +377,8 @@ def _named_inside_poi(a: AddressView, b: AddressView, level: str) -> bool:
 
 def _district_city_conflict(district_side: AddressView, city_side: AddressView) -> Conflict | None:
     """A district written in full and not the other text's city (定海区 is in 舟山市, not 杭州市): the one
-    side states a district, which the parse tags so (曹县路 is a road of 青岛), but no city; the other a
-    city written in full (杭州市, as the parse tags it) and no district at all (南京市江都市 writes one
+    side states a district, which the parse tags so (莒县路 is a road of 青岛), but no city; the other a
+    city written in full (杭州市, as the parse tags it) and no district at all (杭州市鄞州区 writes one
     that is not in its city: a slip of one side). Only against a city written so: a short city name
     read inside a village's or a zone's name (南昌村 in 深圳, 杭州湾新区 in 慈溪) says nothing, and
     compared with the district's city it made 37 Shenzhen and 11 CCKS training pairs another city
@@ -604,7 +604,7 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 def _lane_as_road_conflict(lane_side: AddressView, road: str) -> Conflict | None:
     """Two numbered lanes, one tagged as a sub-road of no road (上沙村6巷7号: the tagger reads a village's
     lane so), the other as the road (上沙村七巷7号): names that differ only by their number or direction
-    (``names_two_roads``: 6巷 / 7巷, 龙兴四巷 / 龙兴一巷) are two lanes, and their doors two places."""
+    (``names_two_roads``: 6巷 / 7巷, 青禾四巷 / 青禾一巷) are two lanes, and their doors two places."""
     lane = lane_side.comps.get("subroad")
     if not lane:
         return None
