@@ -296,7 +296,17 @@ def _writes_other_number(a: AddressView, b: AddressView, na: str, nb: str) -> bo
     a record that names its neighbour's door first): no evidence of two doors."""
     if road_key(a) is not None:
         return False
-    return f"{nb}号" in a.text or f"{na}号" in b.text
+    return _writes_door(a.text, nb) or _writes_door(b.text, na)
+
+
+def _writes_door(text: str, number: str) -> bool:
+    """``text`` writes door ``number`` as a whole number (3号 is not written by 243号)."""
+    at = text.find(f"{number}号")
+    while at >= 0:
+        if at == 0 or not text[at - 1].isdigit():
+            return True
+        at = text.find(f"{number}号", at + 1)
+    return False
 
 
 def _lists_other(a: AddressView, b: AddressView, key: str, na: str, nb: str) -> bool:
