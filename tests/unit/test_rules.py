@@ -242,7 +242,7 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区文三路369号附近翠苑小区", "杭州市西湖区文三路369号翠苑小区", []),
         ("深圳市龙岗区平湖街道横岭路1号后面401", "深圳市龙岗区平湖街道横岭路1号后面", []),
         ("杭州市西湖区文三路369号旁", "杭州市西湖区文三路369号对面", []),
-        # two villages named apart by a side or age, or by a number; other names are the scorer's
+        # two villages named apart by a side or age, or by a number; one other character is the scorer's
         ("河北省保定市清苑区东闾乡东闾村", "河北省保定市清苑区东闾乡西闾村", ["another_community"]),
         ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
         ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
@@ -252,6 +252,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("江苏省徐州市睢宁县姚洼村", "江苏省徐州市睢宁县下姚洼村12号", ["another_community"]),
         ("深圳市福田区下梅林村25号101", "深圳市福田区梅林村25号", ["another_community"]),
         ("河北省保定市清苑区冉庄镇冉庄村", "河北省保定市清苑区冉庄村", []),
+        # two villages or two communities of different names (not a one-character misspelling)
+        ("江西省上饶市鄱阳县青禾镇杨柳村", "江西省上饶市鄱阳县青禾镇桃溪村", ["another_community"]),
+        ("宝安区西乡街道星河社区青禾路8号", "宝安区西乡街道碧海社区青禾路8号", ["another_community"]),
+        ("广东省广州市白云区青禾潭村星光幼儿园", "青禾谭村南新大街星光幼儿园", []),
+        # ... nor a village against a community named after another one, which covers more
+        ("南京市栖霞区青禾街道合兴村经5路92号星城西区9栋", "星城西区9栋兴旺村社区星城西区9栋", []),
         # a register listing every floor or building it holds names the other's too: no conflict
         ("广州市天河区水荫路119号星光映景中心5A层、6层、30层", "广州市天河区水荫路119号星光映景中心30层", []),
         ("杭州市西湖区文三路369号3栋、5栋", "杭州市西湖区文三路369号5栋", []),
