@@ -195,6 +195,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("深圳市福田区沙头街道青石村55号", "深圳市福田区沙头街道青石村56号", ["another_road_number"]),
         # ... unless one text also writes the other's number (a record naming its neighbour's door first)
         ("深圳市罗湖区东晓街道石化村18号石化村19号旁B栋", "深圳市罗湖区东晓街道石化村19号B栋", []),
+        # the same road number, then the same village and another door inside it
+        ("罗湖区翠竹街道爱国路18号青禾村93号", "罗湖区翠竹街道爱国路18号青禾村9号", ["another_road_number"]),
+        ("罗湖区翠竹街道爱国路18号青禾村21号301", "罗湖区翠竹街道爱国路18号青禾村21号", []),
         # ... as a whole number: 243号 does not write door 3
         ("福田区青禾社区青禾东村243号", "福田区青禾社区青禾东村3号", ["another_road_number"]),
         # the same numbers in the same order, cut apart differently by the parse: no conflict

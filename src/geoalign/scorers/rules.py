@@ -90,7 +90,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: against a city written in full, its city (定海区 / 杭州市: another_city); two numbered lanes of a village
 #: however the parse tags them (6巷 / 七巷: another_road); two villages or two communities of different
 #: names (杨柳村 / 桃溪村: another_community); a door number written by the other text only as a whole
-#: number (243号 does not write 3号); the normalizer drops the country before the divisions (中国浙江省…)
+#: number (243号 does not write 3号); another door inside a village behind one road number (18号青禾村93号
+#: / 18号青禾村9号: another_road_number); the normalizer drops the country before the divisions (中国浙江省…)
 #: (session 31).
 RULES_VERSION: Final[str] = "rules/v12"
 
