@@ -97,6 +97,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # two lanes of a village, one tagged a sub-road of no road, the other the road: their numbers differ
         ("青禾村6巷7号201", "福田区青禾村七巷7号", ["another_road"]),
         ("青禾村6巷7号201", "福田区青禾村六巷7号", []),
+        # ... and the same lane so tagged is one street: its doors compare
+        ("福田区青禾社区青禾村4巷7号404", "福田区青禾社区青禾村四巷4号", ["another_road_number"]),
         # ... read whole: the tagger can split the numeral (二 | 十三巷), which is still the lane 二十三巷
         ("青禾新村二十三巷6号205", "福田区青禾社区青禾新村二十三巷6号", []),
         # a 号 number only typed, no road on either side: two doors (shops) of one compound

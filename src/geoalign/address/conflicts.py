@@ -357,9 +357,12 @@ def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
     """Both name the same road, or neither parse has a road (nor a side road) and both have a road number,
     parsed or only typed (星河小区23楼15号门市: the parse tags no number, the text types 15号)
     (``SAME_ROAD_ONLY``)."""
-    ra = road_key(a)
+    ra, rb = road_key(a), road_key(b)
     if ra is not None:
-        return ra == road_key(b)
+        return ra == (rb if rb is not None else _lane_key(b))
+    lane = _lane_key(a)
+    if lane is not None:  # a lane the parse tags as a sub-road of no road (青禾村4巷7号): the street it is
+        return lane == (rb if rb is not None else _lane_key(b))
     key = TYPED_OF["roadno"]
     return all(
         ("roadno" in v.comps or key in v.typed) and "road" not in v.comps and "subroad" not in v.comps
@@ -633,6 +636,15 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if rb is None and ra is not None:
         return _lane_as_road_conflict(b, ra)
     return None
+
+
+def _lane_key(view: AddressView) -> str | None:
+    """The sub-road of a text whose parse has no road, where it looks like a road name (青禾村4巷: 4巷)."""
+    lane = view.comps.get("subroad")
+    if not lane or "road" in view.comps:
+        return None
+    key = canonical_name(lane)
+    return key if ROAD_NAME_END.search(key) else None
 
 
 def _lane_as_road_conflict(lane_side: AddressView, road: str) -> Conflict | None:
