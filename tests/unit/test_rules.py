@@ -101,6 +101,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("福田区青禾社区青禾村4巷7号404", "福田区青禾社区青禾村四巷4号", ["another_road_number"]),
         # ... read whole: the tagger can split the numeral (二 | 十三巷), which is still the lane 二十三巷
         ("青禾新村二十三巷6号205", "福田区青禾社区青禾新村二十三巷6号", []),
+        # a ring road is named by its number, with or without 路
+        ("河北省保定市东二环路1888号", "河北省保定市南二环1888号", ["another_road"]),
+        ("北京市朝阳区东三环中路1号", "北京市朝阳区东三环1号", []),
         # a 号 number only typed, no road on either side: two doors (shops) of one compound
         ("铁岭市星河小区23楼15号门市", "铁岭市星河小区23楼16号门市", ["another_road_number"]),
         # ... but a unit-room run after it is no sub-number of that door (5号5-206号: unit 5, room 206)

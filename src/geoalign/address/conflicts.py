@@ -164,8 +164,9 @@ _VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
 
-#: A road word ending a name: a value that ends in none is no road name.
-ROAD_NAME_END: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路)$")
+#: A road word ending a name: a value that ends in none is no road name. A ring road is named by its
+#: number alone (南二环, 三环: the normalizer writes 2环), with or without 路.
+ROAD_NAME_END: Final[re.Pattern[str]] = re.compile(r"(?:路|街|道|巷|弄|段|胡同|大道|公路|\d环)$")
 #: A road value that is only a direction and a road word (南大街, 东路): the parser cut the name off.
 _BARE_ROAD: Final[re.Pattern[str]] = re.compile(r"[东西南北中]?(?:大街|大道|路|街)")
 #: Components whose value can be the cut-off head of such a road (中关村 | 南大街); not admin levels or

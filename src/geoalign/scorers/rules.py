@@ -91,7 +91,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: however the parse tags them (6巷 / 七巷: another_road); two villages or two communities of different
 #: names (杨柳村 / 桃溪村: another_community); a door number written by the other text only as a whole
 #: number (243号 does not write 3号); another door inside a village behind one road number (18号青禾村93号
-#: / 18号青禾村9号: another_road_number); the normalizer drops the country before the divisions (中国浙江省…)
+#: / 18号青禾村9号: another_road_number); a ring road named by its number (东二环路 / 南二环: another_road);
+#: the normalizer drops the country before the divisions (中国浙江省…)
 #: (session 31).
 RULES_VERSION: Final[str] = "rules/v12"
 
