@@ -125,6 +125,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("萧山区星光路8号", "广东省星光路8号", ["another_province"]),
         ("莒县路8号", "青岛市莒县路8号", []),
         ("莒县路8号", "上海市莒县路8号", []),
+        # ... nor against a province's short name starting a name (山西新村, 江西工业区: no division follows)
+        ("龙岗区横岗街道山西新村8号", "山西新村8号", []),
+        ("宝安区沙井街道江西工业区8栋", "江西工业区8栋", []),
+        ("浙江杭州文三路8号", "江苏省南京市文三路8号", ["another_province", "another_city"]),
+        ("北京长安街1号", "上海市长安街1号", ["another_province"]),  # a municipality's is the city
         # ... nor where the text writes another province than its city's (合肥市河南省…: a slip)
         ("合肥市河南省永城市东城路1号", "永城市东城路1号", []),
         # ... and its city against a city written in full that writes no district (定海区 is in 舟山市)

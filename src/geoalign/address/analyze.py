@@ -372,7 +372,12 @@ def _resolved_view(parsed: Components) -> AddressView:
         resolution = gazetteer.resolve(folded)
     # only the levels the text states: a bare 江北区 completes to one of two cities, and a completed
     # name must not invent a conflict with the other address
-    stated = {span.level for span in resolution.spans if _states_level(span.text, span.level, span.old)}
+    spans = resolution.spans
+    stated = {
+        span.level
+        for i, span in enumerate(spans)
+        if _states_level(span.text, span.level, span.old) and not _province_in_a_name(span, spans[i + 1 :])
+    }
     if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
         stated.add("district")
     if any(_states_province(span, parsed) for span in resolution.spans) and _writes_no_other_province(
@@ -409,6 +414,17 @@ _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟
 #: The kinds of township a text states in full (虎门镇, 新安街道); ``conflicts`` strips them to compare a
 #: township across a change of kind (永阳镇 / 永阳街道).
 TOWN_SUFFIXES: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
+
+
+def _province_in_a_name(span: Span, after: Sequence[Span]) -> bool:
+    """A province's short name that no division follows (山西新村, 江西工业区, 河北大厦): the start of a
+    name, not the province (浙江杭州 is). Not a municipality's (北京长安街: the city is the province)."""
+    return (
+        span.level == "prov"
+        and not span.text.endswith(_ADMIN_SUFFIX)
+        and span.text[:2] not in _MUNICIPALITY_SHORT
+        and not (after and after[0].start == span.end)
+    )
 
 
 def _states_province(span: Span, parsed: Components) -> bool:

@@ -92,8 +92,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: names (杨柳村 / 桃溪村: another_community); a door number written by the other text only as a whole
 #: number (243号 does not write 3号); another door inside a village behind one road number (18号青禾村93号
 #: / 18号青禾村9号: another_road_number); a ring road named by its number (东二环路 / 南二环: another_road);
-#: the normalizer drops the country before the divisions (中国浙江省…)
-#: (session 31).
+#: a province's short name that no division follows starts a name and states no province (山西新村);
+#: the normalizer drops the country before the divisions (中国浙江省…) (session 31).
 RULES_VERSION: Final[str] = "rules/v12"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
