@@ -390,7 +390,9 @@ def _resolved_view(parsed: Components) -> AddressView:
         _stated_name(resolution, "district", stated),
         resolution.town if "town" in stated else None,
     )
-    return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[resolution.end :])
+    # the place text starts where the admin prefix ends, or at a province's name that starts a name
+    rest_from = spans[0].start if spans and _province_in_a_name(spans[0], spans[1:]) else resolution.end
+    return view_from_components(parsed, parsed.normalized, admin, canon_admin, folded[rest_from:])
 
 
 #: Joins the names a stated level may have where the gazetteer keeps several readings (江北区 alone: Ningbo's
