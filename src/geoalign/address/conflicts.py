@@ -22,7 +22,7 @@ share.
   第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
 * **Villages** named apart by a side or age (东闾村 / 西闾村, 前村 / 后村, 大王庄 / 小王庄), or two
-  villages or two communities of different names (杨柳村 / 桃溪村, 星河社区 / 碧海社区), and the groups
+  villages or two communities of different names (杨柳村 / 梅溪村, 星河社区 / 碧海社区), and the groups
   of a village (3组 / 5组, 5社 / 6社) are two places (``community_conflict``; groups in ``zone_conflict``).
 * **Branches** of one chain named in brackets (如家酒店(望京店) / (国贸店)) are two places
   (``branch_conflict``), even where the normalized texts, which drop notes, are one.
@@ -274,7 +274,7 @@ def _sub_number_conflict(text_a: str, text_b: str, number: str) -> Conflict | No
 
 
 def _inner_door(text: str, number: str) -> tuple[str, str] | None:
-    """The words and the door written after road number ``number`` (爱国路18号青禾村21号: 青禾村, 21), or
+    """The words and the door written after road number ``number`` (青禾路18号青禾村21号: 青禾村, 21), or
     None where no 号 number follows it after a few words."""
     for found in _INNER_DOOR.finditer(text):
         if found.group(1) == number:
@@ -283,7 +283,7 @@ def _inner_door(text: str, number: str) -> tuple[str, str] | None:
 
 
 def _inner_door_conflict(text_a: str, text_b: str, number: str) -> Conflict | None:
-    """The same road number, then the same words and another door (爱国路18号青禾村21号 / 青禾村9号: two doors
+    """The same road number, then the same words and another door (青禾路18号青禾村21号 / 青禾村9号: two doors
     of a village, or of an estate, behind one road address). Shenzhen train: 9 such pairs, none one
     entity; CCKS training part: 1, labelled partial_match."""
     if text_a.count("号") < 2 or text_b.count("号") < 2:  # the common case, at the cost of a count
@@ -649,8 +649,8 @@ def _lane_key(view: AddressView) -> str | None:
 
 
 def _lane_as_road_conflict(lane_side: AddressView, road: str) -> Conflict | None:
-    """Two numbered lanes, one tagged as a sub-road of no road (上沙村6巷7号: the tagger reads a village's
-    lane so), the other as the road (上沙村七巷7号): names that differ only by their number or direction
+    """Two numbered lanes, one tagged as a sub-road of no road (青禾村6巷7号: the tagger reads a village's
+    lane so), the other as the road (青禾村七巷7号): names that differ only by their number or direction
     (``names_two_roads``: 6巷 / 7巷, 青禾四巷 / 青禾一巷) are two lanes, and their doors two places."""
     lane = lane_side.comps.get("subroad")
     if not lane:
@@ -776,15 +776,15 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("community", ka, kb, RULE_OF["community"])
 
 
-#: A community or village the parse reads as one name of its kind (田心社区, 青禾村), not a compound
-#: (石厦社区石厦东村: a village of a community).
+#: A community or village the parse reads as one name of its kind (星河社区, 青禾村), not a compound
+#: (青禾社区青禾东村: a village of a community).
 _ONE_COMMUNITY: Final[re.Pattern[str]] = re.compile(r"[\u4e00-\u9fff]{2,5}(社区|村)")
 
 
 def _two_named_communities(a: AddressView, b: AddressView, ka: str, kb: str) -> Conflict | None:
     """Two communities (社区) or two villages (村) with different names (青禾社区 / 星河社区, 杨柳村 /
-    桃溪村): two places, which a similarity model sees as one where the rest agrees (a lane and door that
-    many villages have: 十七巷7号). Not one character apart (a misspelling: 石井潭村 / 石井谭村), nor where
+    梅溪村): two places, which a similarity model sees as one where the rest agrees (a lane and door that
+    many villages have: 三巷5号). Not one character apart (a misspelling: 青禾潭村 / 青禾谭村), nor where
     either text writes the other's name (the parse read a sub-village as the community), both name one
     POI (an estate the record places by an old village's name) or a village's name is a community's
     (兴旺村社区, which the parse cuts after 村, covers more than the village)."""

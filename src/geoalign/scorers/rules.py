@@ -89,7 +89,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v12: a district or county written in full states its province (象山县 / 江门市: another_province) and,
 #: against a city written in full, its city (定海区 / 杭州市: another_city); two numbered lanes of a village
 #: however the parse tags them (6巷 / 七巷: another_road); two villages or two communities of different
-#: names (杨柳村 / 桃溪村: another_community); a door number written by the other text only as a whole
+#: names (杨柳村 / 梅溪村: another_community); a door number written by the other text only as a whole
 #: number (243号 does not write 3号); another door inside a village behind one road number (18号青禾村93号
 #: / 18号青禾村9号: another_road_number); a ring road named by its number (东二环路 / 南二环: another_road);
 #: a province's short name that no division follows starts a name and states no province (山西新村);
