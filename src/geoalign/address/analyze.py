@@ -380,7 +380,7 @@ def _resolved_view(parsed: Components) -> AddressView:
     }
     if "district" not in stated and _short_district_after_city(parsed, resolution, folded):
         stated.add("district")
-    if any(_states_province(span, parsed) for span in resolution.spans) and _writes_no_other_province(
+    if any(_states_province(span, parsed) for span in spans) and _writes_no_other_province(
         parsed, resolution
     ):
         stated.add("prov")
