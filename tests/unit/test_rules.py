@@ -169,6 +169,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # and the current name are compatible
         ("重庆市渝北区金龙路100号", "重庆市江北区金龙路100号", ["another_district_same_road"]),
         ("重庆市渝北区金龙路100号", "重庆市两江新区金龙路100号", []),
+        # two districts of a merger and a former county of its name (the code timeline, session 32); a
+        # district the parse joins from two spans (临安市…临安区) is no former name
+        ("江苏省苏州市沧浪区人民路1号", "江苏省苏州市平江区人民路1号", ["another_district_same_road"]),
+        ("上海市闸北区天目西路218号", "上海市黄浦区天目西路218号", ["another_district_same_road"]),
+        ("上海市闸北区天目西路218号", "上海市静安区天目西路218号", []),
+        ("临安市青禾街8号附近临安区图书馆", "临安市青禾街8号附近临安市图书馆", []),
         # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third
         ("江北区人民路1号", "宁波市江北区人民路1号", []),
         ("江北区人民路1号", "宁波市海曙区人民路1号", ["another_district_same_road"]),

@@ -501,9 +501,12 @@ def _code_in_city(city: str, level: str, names: tuple[str, ...]) -> str | None:
 def _two_former_districts(a: AddressView, b: AddressView, current: frozenset[str]) -> bool:
     """Both texts write a former district that the gazetteer merged into one current division, and not
     the same one (重庆市渝北区 / 江北区, both read as 两江新区 from the ministry's table): two parts of it,
-    not one place. One side with the current name (宣武区 / 西城区 after the merger) stays compatible."""
+    not one place. One side with the current name (宣武区 / 西城区 after the merger) stays compatible, and
+    so does a text whose district the parse joined from two spans (临安市…临安区: no former name)."""
     sa, sb = a.comps.get("district"), b.comps.get("district")
     if not sa or not sb or sa in current or sb in current:
+        return False
+    if not gazetteer.renamed(sa) or not gazetteer.renamed(sb):
         return False
     return short_name(sa, "district") != short_name(sb, "district")
 

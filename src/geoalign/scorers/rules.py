@@ -94,7 +94,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: / 18号青禾村9号: another_road_number); a ring road named by its number (东二环路 / 南二环: another_road);
 #: a province's short name that no division follows starts a name and states no province (山西新村);
 #: the normalizer drops the country before the divisions (中国浙江省…) (session 31).
-RULES_VERSION: Final[str] = "rules/v12"
+#: v13: the gazetteer reads former county-level names (闸北区 = 静安区, 密云县 = 密云区), and two former
+#: districts merged into one are two parts of it only where each text writes a recorded former name (a
+#: district the parse joins from two spans, 临安市…临安区, is none) (session 32).
+RULES_VERSION: Final[str] = "rules/v13"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
