@@ -287,6 +287,14 @@ def test_generic_and_reassigned_timeline_names_are_no_old_names() -> None:
         assert g.renamed(name) == [], name
 
 
+def test_inner_mongolia_written_short() -> None:
+    # 内蒙 as often as 内蒙古; unread, completion wrote the province before it (内蒙内蒙古自治区呼和浩特市)
+    r = g.resolve("内蒙呼和浩特市新城区新华大街1号")
+    assert (r.prov, r.city, r.district) == ("内蒙古自治区", "呼和浩特市", "新城区")
+    assert r.spans[0].text == "内蒙"
+    assert g.resolve("内蒙古包头市").spans[0].text == "内蒙古"  # the longer name first
+
+
 def test_no_match_and_odd_input() -> None:
     for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
         r = g.resolve(text)

@@ -501,6 +501,7 @@ def _normalize_or_none(text: str, **kwargs: object) -> str | None:
 @example("塔一" + "李先生收" * 9)
 @example("、第9第9第9第9第93号楼")
 @example("1第-1第-1第-1第-1第-1第-1第-十二层")
+@example("T1F塔一F")  # T1栋 is written after the lettered-tower rule ran: F塔 must not read then
 def test_idempotent_on_address_like_text(text: str) -> None:
     once = _normalize_or_none(text)
     if once is not None:

@@ -70,6 +70,9 @@ _SUFFIXES: Final[dict[Level, tuple[str, ...]]] = {
 }
 #: Common spoken alias of an autonomous area: 海西蒙古族藏族自治州 → 海西州, 大厂回族自治县 → 大厂县.
 _AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
+#: Short forms people write that the suffix rule does not give (内蒙古 is the stem of 内蒙古自治区; 内蒙
+#: alone is as common in addresses, and unread it left completion writing the province before it again).
+_EXTRA_SHORT: Final[dict[str, tuple[str, ...]]] = {"内蒙古自治区": ("内蒙",)}
 
 #: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路, and
 #: with one more character 金凤凰大道; a numbered one, 中山东二路, 中山北一路; a ring road, 雁塔南二环,
@@ -219,6 +222,8 @@ class _Data:
                     short[stem] = [code]
                 else:
                     found.append(code)
+            for extra in _EXTRA_SHORT.get(name, ()):
+                short.setdefault(extra, []).append(code)
         self.by_code, self.full, self.short = by_code, full, short
         # old name → current codes. Keyed by the old full name and the old short name (襄樊市, 襄樊).
         self.old: dict[str, list[str]] = {}
@@ -296,7 +301,7 @@ _log = logging.getLogger(__name__)
 INDEX_FILE: Final = "divisions.index"
 #: Part of the index's key with the data files: bump it whenever ``_Data`` builds its indexes
 #: differently (short names, aliases, the length table), so an index of the old build is not used.
-INDEX_BUILD: Final = 1
+INDEX_BUILD: Final = 2
 
 
 def _index_key(divisions: bytes, changes: bytes) -> bytes:

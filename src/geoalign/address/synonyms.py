@@ -40,8 +40,10 @@ _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
     f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[层F])(?:号)?(?:栋|座|楼|幢)?"
 )
 #: A tower named by a letter (B塔, A塔楼: tower B, as B座 is) is that lettered building; not a letter that
-#: ends a word (SOHO塔1 is tower 1 of SOHO). First, or 塔2501 after it would read as tower 2501.
-_LETTER_TOWER: Final[re.Pattern[str]] = re.compile(r"(?<![A-Z0-9])([A-Z])塔楼?")
+#: ends a word (SOHO塔1 is tower 1 of SOHO), nor one right after a building word (T1栋F塔: the letter
+#: is that building's part, and T1F塔 becomes T1栋F塔 below, so reading it here broke idempotency).
+#: First, or 塔2501 after it would read as tower 2501.
+_LETTER_TOWER: Final[re.Pattern[str]] = re.compile(r"(?<![A-Z0-9栋])([A-Z])塔楼?")
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(\d+)号?塔楼?"), r"T\1栋"),
     (re.compile(r"(?<![东西南北中])塔楼?(\d+)(?![\d层F])(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
