@@ -42,7 +42,7 @@ REQUIRED_CATEGORIES = {
     # session 28: a street address located relative to (27号对面 / 27号), villages named apart by a side
     # (东闾村 / 西闾村) and groups of a village (3组 / 5组), two branches of a chain (如家酒店(望京店) /
     # (国贸店))
-    "relative", "village", "branch",
+    "relative", "village", "branch", "station",
 }  # fmt: skip
 
 

@@ -171,10 +171,22 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("重庆市渝北区金龙路100号", "重庆市两江新区金龙路100号", []),
         # two districts of a merger and a former county of its name (the code timeline, session 32); a
         # district the parse joins from two spans (临安市…临安区) is no former name
-        ("江苏省苏州市沧浪区人民路1号", "江苏省苏州市平江区人民路1号", ["another_district_same_road"]),
-        ("上海市闸北区天目西路218号", "上海市黄浦区天目西路218号", ["another_district_same_road"]),
-        ("上海市闸北区天目西路218号", "上海市静安区天目西路218号", []),
+        ("江苏省苏州市沧浪区人民路1288号", "江苏省苏州市平江区人民路1288号", ["another_district_same_road"]),
+        ("上海市闸北区天目西路1186号", "上海市黄浦区天目西路1186号", ["another_district_same_road"]),
+        ("上海市闸北区天目西路1186号", "上海市静安区天目西路1186号", []),
         ("临安市青禾街8号附近临安区图书馆", "临安市青禾街8号附近临安市图书馆", []),
+        # two stations of one kind named apart; one name inside the other, or one character off, is one
+        ("萧山区2号线青禾路地铁站D口", "萧山区2号线云杉路地铁站D口", ["another_station"]),
+        ("淳安县云杉收费站(G60高速入口)", "淳安县富春青禾收费站(G60高速入口)", ["another_station"]),
+        ("2号线青禾地铁站C口", "2号线青禾东地铁站C口", []),
+        ("2号线青禾路地铁站C口", "2号线青和路地铁站C口", []),
+        # two gates of one kind named in notes the normalized text drops (the texts are equal without them)
+        ("青禾轧钢有限公司(西南门)", "青禾轧钢有限公司(东南门)", ["another_zone"]),
+        ("青禾小区(北2门)", "青禾路8号青禾小区(北1门)", ["another_zone"]),
+        ("青禾科技有限公司(南门)", "青禾科技有限公司(3号门)", []),  # a side and a number: not compared
+        ("青禾小区(西北3门)", "青禾路8号青禾小区(西北3门)", []),
+        # a metro line is no road number: 1号线 / 4号线 name one interchange station
+        ("1号线云杉东站地铁站B口", "4号线云杉东站地铁站B口", []),
         # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third
         ("江北区人民路1号", "宁波市江北区人民路1号", []),
         ("江北区人民路1号", "宁波市海曙区人民路1号", ["another_district_same_road"]),

@@ -63,8 +63,9 @@ _BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(
 #: evidence when the parser mislabels a span (e.g. a building number tagged as poi). Keys are the
 #: names the structured model's features carry (``t_hao_state`` ...); ``TYPED_OF`` maps components to them.
 TYPED_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
-    # a list of numbers (76、78、80号: the normalizer keeps the 、) types its first number
-    "t_hao": re.compile(r"(\d+)(?:、\d+)*(?:-\d+)?号(?!楼|院)"),
+    # a list of numbers (76、78、80号: the normalizer keeps the 、) types its first number; 2号线 is a
+    # metro line, not a door (1号线 / 4号线 name one interchange station)
+    "t_hao": re.compile(r"(\d+)(?:、\d+)*(?:-\d+)?号(?!楼|院|线)"),
     "t_building": re.compile(r"(?:(\d+)(?:、\d+)*|([A-Za-z]\d*))(?:号楼|栋|幢|座|号院|#楼?)"),
     "t_unit": re.compile(r"(\d+)单元"),
     "t_floor": re.compile(r"(负?\d+)(?:层|楼(?!\d))"),  # 负1层: the normalizer's basement form

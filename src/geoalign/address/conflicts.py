@@ -95,6 +95,7 @@ RULE_OF: Final[dict[str, str]] = {
     "relative": "near_not_at",
     "community": "another_community",
     "branch": "another_branch",
+    "station": "another_station",
 }
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -227,11 +228,18 @@ def number_conflicts(
             # tends to read a room glued to the number as the number itself; no evidence either way
             continue
         ca, cb = a.comps.get(level), b.comps.get(level)
+        if level == "roadno" and ca and cb and (_metro_line(a.text, ca) or _metro_line(b.text, cb)):
+            continue
         # the runs are read only here, where a parsed conflict is about to be drawn: a link compares
         # millions of candidate pairs, almost none of which get this far
         if ca and cb and _number(ca) != _number(cb) and not _same_number_runs(a, b):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
+
+
+def _metro_line(text: str, number: str) -> bool:
+    """The parse took a metro line for the road number (1号线云杉东站: roadno 1): no door to compare."""
+    return re.search(rf"(?<!\d){re.escape(number)}号线", text) is not None
 
 
 _ALNUM_RUN: Final[re.Pattern[str]] = re.compile(r"[0-9]+|[A-Za-z]+")
@@ -694,7 +702,32 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
         if va and vb and va[-1] == vb[-1] and va != vb:
             return Conflict("zone", va, vb, RULE_OF["zone"])
+    if pa[4] or pa[5] or pb[4] or pb[5]:
+        return None
+    return _bracket_gate_conflict(a, b)
+
+
+def _bracket_gate_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two gates of one kind named in bracketed notes (…有限公司(西南门) / (东南门)): another zone."""
+    ga, gb = _bracket_gate(a.tail), _bracket_gate(b.tail)
+    if ga and gb and ga != gb and _gate_kind(ga) == _gate_kind(gb):
+        return Conflict("zone", ga, gb, RULE_OF["zone"])
     return None
+
+
+#: A gate named in a bracketed note after the place (…有限公司(西南门), 某某小区(北2门), (3号门)): the
+#: normalizer drops notes without digits, so this is read off the raw tail (``AddressView.tail``).
+_BRACKET_GATE: Final[re.Pattern[str]] = re.compile(r"[(（]([东西南北]{1,2}\d{0,2}|[1-9]\d?号)门[)）]")
+
+
+def _bracket_gate(tail: str) -> str:
+    found = _BRACKET_GATE.search(tail) if "门" in tail else None
+    return found.group(1) + "门" if found else ""
+
+
+def _gate_kind(gate: str) -> str:
+    """A gate by number (3号门) or by side (西南门): two of one kind are compared."""
+    return "number" if "号" in gate else "side"
 
 
 #: A building or block named by a letter and a number, untyped (学林路18号C6宿舍, 星河A7): the tagger reads
@@ -741,6 +774,57 @@ def _relative(text: str) -> str:
     """The relative locator ending a place text, "" where none (cached like the zones)."""
     found = _RELATIVE.search(text)
     return found.group(0) if found else ""
+
+
+#: A station named by its kind (青禾路地铁站, 淳安收费站, 虹桥火车站); its name is the run of Chinese
+#: characters right before the kind word, back to a metro line's 线 or 号 (2号线青禾路地铁站) or any other
+#: character, at most 8 (``_station_names``).
+_STATION_KIND: Final[re.Pattern[str]] = re.compile(
+    r"[（(]?(地铁站|收费站|火车站|高铁站|汽车站|客运站|公交站|加油站)"
+)
+_STATION_NAME_MAX: Final = 8
+
+
+def _station_names(text: str) -> dict[str, str]:
+    """kind → the first name of that kind in a place text (2号线青禾路地铁站D口 → {地铁站: 青禾路})."""
+    found: dict[str, str] = {}
+    if "站" not in text:
+        return found
+    for m in _STATION_KIND.finditer(text):
+        end = start = m.start()
+        while (
+            start > 0
+            and end - start < _STATION_NAME_MAX
+            and "\u4e00" <= text[start - 1] <= "\u9fff"
+            and text[start - 1] not in "线号"
+        ):
+            start -= 1
+        if end - start >= 2:
+            found.setdefault(m.group(1), text[start:end])
+    return found
+
+
+def _bigrams(name: str) -> set[str]:
+    return {name[i : i + 2] for i in range(len(name) - 1)}
+
+
+def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two stations of one kind named apart (2号线青禾路地铁站 / 云杉路地铁站, 淳安收费站 / 青禾江收费站): a
+    similarity model reads the shared kind, line and exit as the same place. Names more than one character
+    apart that share no two characters in a row (one name inside the other, 九堡 / 九堡东, is one station;
+    鑫苑 / 馨苑 a misspelling). Read in the place text after the admin prefix (``canon_rest``)."""
+    sa, sb = _station_names(a.canon_rest), _station_names(b.canon_rest)
+    for kind, na in sa.items():
+        nb = sb.get(kind)
+        if (
+            nb is not None
+            and na not in nb
+            and nb not in na
+            and not _bigrams(na) & _bigrams(nb)
+            and Levenshtein.distance(na, nb) > 1
+        ):
+            return Conflict("station", na + kind, nb + kind, RULE_OF["station"])
+    return None
 
 
 def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -873,15 +957,17 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     ordinal_conflict,
     community_conflict,
     relative_conflict,
+    station_conflict,
 )
 
 
 def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
     """Every conflict between two analyzed addresses, coarse to fine (admin, road, zone, hard numbers;
-    two branches of a chain, which one normalized text can hide)."""
+    two branches of a chain or two gates in notes, which one normalized text can hide)."""
     branch = branch_conflict(a, b)
     if a.text == b.text:
-        return [branch] if branch is not None else []
+        # the notes the normalized text dropped can still name two branches or two gates
+        return [c for c in (branch, _bracket_gate_conflict(a, b)) if c is not None]
     out = admin_conflicts(a, b)
     for check in _ONE_CONFLICT_CHECKS:
         found = check(a, b)
@@ -915,5 +1001,6 @@ __all__ = [
     "relative_conflict",
     "road_conflict",
     "road_key",
+    "station_conflict",
     "zone_conflict",
 ]

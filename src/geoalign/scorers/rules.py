@@ -96,7 +96,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: the normalizer drops the country before the divisions (中国浙江省…) (session 31).
 #: v13: the gazetteer reads former county-level names (闸北区 = 静安区, 密云县 = 密云区), and two former
 #: districts merged into one are two parts of it only where each text writes a recorded former name (a
-#: district the parse joins from two spans, 临安市…临安区, is none) (session 32).
+#: district the parse joins from two spans, 临安市…临安区, is none); two stations of one kind named apart
+#: (青禾路地铁站 / 云杉路地铁站: another_station); a metro line is no road number (1号线 / 4号线); two
+#: gates named in notes the normalizer drops ((西南门) / (东南门): another_zone) (session 32).
 RULES_VERSION: Final[str] = "rules/v13"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -118,6 +120,7 @@ CAPS: Final[dict[str, str]] = {
     "near_not_at": "partial_match",
     "another_community": "partial_match",
     "another_branch": "partial_match",
+    "another_station": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
@@ -144,6 +147,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "near_not_at",
         "another_community",
         "another_branch",
+        "another_station",
     }
 )
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap
