@@ -180,6 +180,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("淳安县云杉收费站(G60高速入口)", "淳安县富春青禾收费站(G60高速入口)", ["another_station"]),
         ("2号线青禾地铁站C口", "2号线青禾东地铁站C口", []),
         ("2号线青禾路地铁站C口", "2号线青和路地铁站C口", []),
+        # a chain's outlets named by their roads alone; against a branch's own name nothing is said
+        ("交通银行自助银行(青禾一路)", "交通银行自助银行(云杉路)", ["another_branch"]),
+        ("中国石化加油站(青禾路南)", "中国石化加油站(青禾路)", []),
+        ("青禾超市(云杉路)", "青禾超市(云杉花苑店)", []),
+        ("如家酒店(文三路店)", "如家酒店(国贸店)", ["another_branch"]),
         # two gates of one kind named in notes the normalized text drops (the texts are equal without them)
         ("青禾轧钢有限公司(西南门)", "青禾轧钢有限公司(东南门)", ["another_zone"]),
         ("青禾小区(北2门)", "青禾路8号青禾小区(北1门)", ["another_zone"]),

@@ -59,6 +59,13 @@ BRANCH_WORDS: Final[str] = "分店|店|支行|分行|营业部|营业厅|营业�
 _BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(
     rf"[(（](?!近|靠近|邻近|附近|位于|距)([^()（）]{{1,20}}?)(?:{BRANCH_WORDS})(?:[)）]|$)"
 )
+#: A chain's outlet named in brackets by its road alone (交通银行24小时自助银行(青禾路) / (云杉一路),
+#: 某某超市(青禾路)): the road is the branch's name. Only right after a chain's kind of place; a side or
+#: 口 after the road is part of the same name (青禾路南 and 青禾路 are one outlet: one name inside the other).
+_CHAIN_ROAD_NOTE: Final[re.Pattern[str]] = re.compile(
+    r"(?:银行|超市|便利店|加油站|药房|药店|酒店|宾馆|店)[(（](?!近|靠近|邻近|附近|位于|距)"
+    r"([^()（）]{1,12}?(?:路|街|大道|大街)[东西南北]?口?)[)）]"
+)
 #: Typed numbers read straight off the normalized text, independent of the parser: they keep the hard
 #: evidence when the parser mislabels a span (e.g. a building number tagged as poi). Keys are the
 #: names the structured model's features carry (``t_hao_state`` ...); ``TYPED_OF`` maps components to them.
@@ -125,6 +132,8 @@ class AddressView:
     #: the branch a bracketed note names (如家酒店(望京店): 望京; (解放路支行): 解放路), read off the raw
     #: text: the parse may leave the note out of every component or read a road inside it
     branch: str = ""
+    #: the branch is an outlet's road alone (自助银行(青禾路): ``_CHAIN_ROAD_NOTE``), not a name of its own
+    branch_by_road: bool = False
 
     @property
     def bigrams(self) -> frozenset[str]:
@@ -305,9 +314,12 @@ def view_from_components(
     folded_raw = fold_simplified(parsed.raw)
     tail = folded_raw[skeleton_end:]
     content = "".join(ch for ch in text if ch not in _FUNCTION_CHARS and not ch.isdigit())
-    branch = ""
+    branch, branch_by_road = "", False
     if "(" in folded_raw or "（" in folded_raw:
         found = _BRANCH_NOTE.search(folded_raw)
+        if found is None:
+            found = _CHAIN_ROAD_NOTE.search(folded_raw)
+            branch_by_road = found is not None
         branch = canonical_name(found.group(1)) if found else ""
     return AddressView(
         text=text,
@@ -321,6 +333,7 @@ def view_from_components(
         content=content,
         canon_admin=admin if canon_admin is None else canon_admin,
         branch=branch,
+        branch_by_road=branch_by_road,
         canon_rest=text if canon_rest is None else canon_rest,
     )
 

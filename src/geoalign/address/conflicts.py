@@ -833,8 +833,9 @@ def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     (``AddressView.branch``). A branch named on one side only is the rule layer's note question
     (``scorers.rules._unnamed_branch``)."""
     na, nb = a.branch, b.branch
-    # one name inside the other is one branch written two ways (文三路店 / 文三分店, 国贸店 / 国贸商城店)
-    if na and nb and na not in nb and nb not in na:
+    # one name inside the other is one branch written two ways (文三路店 / 文三分店, 国贸店 / 国贸商城店);
+    # an outlet named by its road alone against one named otherwise ((青禾路) / (青禾花苑店)) says nothing
+    if na and nb and na not in nb and nb not in na and a.branch_by_road == b.branch_by_road:
         return Conflict("branch", na, nb, RULE_OF["branch"])
     return None
 

@@ -98,7 +98,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: districts merged into one are two parts of it only where each text writes a recorded former name (a
 #: district the parse joins from two spans, 临安市…临安区, is none); two stations of one kind named apart
 #: (青禾路地铁站 / 云杉路地铁站: another_station); a metro line is no road number (1号线 / 4号线); two
-#: gates named in notes the normalizer drops ((西南门) / (东南门): another_zone) (session 32).
+#: gates named in notes the normalizer drops ((西南门) / (东南门): another_zone); a chain's outlets named by
+#: their roads alone (自助银行(青禾一路) / (云杉路): another_branch) (session 32).
 RULES_VERSION: Final[str] = "rules/v13"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
