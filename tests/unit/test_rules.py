@@ -180,6 +180,15 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("淳安县云杉收费站(G60高速入口)", "淳安县富春青禾收费站(G60高速入口)", ["another_station"]),
         ("2号线青禾地铁站C口", "2号线青禾东地铁站C口", []),
         ("2号线青禾路地铁站C口", "2号线青和路地铁站C口", []),
+        # two named buildings of one estate, one character apart; the same building written more fully
+        (
+            "深圳市南山区青禾路2099号云杉庄园云杉阁",
+            "深圳市南山区青禾路2099号云杉庄园云松阁",
+            ["another_building"],
+        ),
+        ("青禾花园城松风轩3栋2单元", "青禾路8号青禾花园城竹韵轩", ["another_building"]),
+        ("云杉庄园云杉阁3栋", "青禾路8号云杉庄园云杉阁3栋", []),
+        ("青禾大学行政楼", "云杉学院教学楼", []),  # not one estate before them
         # a chain's outlets named by their roads alone; against a branch's own name nothing is said
         ("交通银行自助银行(青禾一路)", "交通银行自助银行(云杉路)", ["another_branch"]),
         ("中国石化加油站(青禾路南)", "中国石化加油站(青禾路)", []),

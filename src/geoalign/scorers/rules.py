@@ -99,7 +99,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: district the parse joins from two spans, 临安市…临安区, is none); two stations of one kind named apart
 #: (青禾路地铁站 / 云杉路地铁站: another_station); a metro line is no road number (1号线 / 4号线); two
 #: gates named in notes the normalizer drops ((西南门) / (东南门): another_zone); a chain's outlets named by
-#: their roads alone (自助银行(青禾一路) / (云杉路): another_branch) (session 32).
+#: their roads alone (自助银行(青禾一路) / (云杉路): another_branch); two named buildings of one estate
+#: (云杉阁 / 云松阁: another_building) (session 32).
 RULES_VERSION: Final[str] = "rules/v13"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
