@@ -811,8 +811,8 @@ def _bigrams(name: str) -> set[str]:
 def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Two stations of one kind named apart (2号线青禾路地铁站 / 云杉路地铁站, 淳安收费站 / 青禾江收费站): a
     similarity model reads the shared kind, line and exit as the same place. Names more than one character
-    apart that share no two characters in a row (one name inside the other, 九堡 / 九堡东, is one station;
-    鑫苑 / 馨苑 a misspelling). Read in the place text after the admin prefix (``canon_rest``)."""
+    apart that share no two characters in a row (one name inside the other, 青禾 / 青禾东, is one station;
+    云杉 / 云衫 a misspelling). Read in the place text after the admin prefix (``canon_rest``)."""
     sa, sb = _station_names(a.canon_rest), _station_names(b.canon_rest)
     for kind, na in sa.items():
         nb = sb.get(kind)
