@@ -433,6 +433,15 @@ def test_complete_admin() -> None:
     assert normalize("朝阳区建国路", complete_admin=True) == "朝阳区建国路"  # ambiguous: left as is
 
 
+def test_complete_admin_keeps_a_new_area_named_after_its_division() -> None:
+    # 兰州新区 is an area of 兰州市 named after it: the short name stays in the completed text
+    assert normalize("兰州新区青禾路1号", complete_admin=True) == "甘肃省兰州市兰州新区青禾路1号"
+    assert normalize("广州南沙新区青禾路1号", complete_admin=True) == "广东省广州市南沙区南沙新区青禾路1号"
+    # a division written in full, and a full name ending in 新区, are left as they were read
+    assert normalize("兰州市新区青禾路1号", complete_admin=True) == "甘肃省兰州市新区青禾路1号"
+    assert normalize("上海浦东新区青禾路1号", complete_admin=True) == "上海市浦东新区青禾路1号"
+
+
 def test_complete_admin_inside_prose() -> None:
     # cpca's transform case: the address starts mid-sentence; the admin chain is still resolved.
     assert (

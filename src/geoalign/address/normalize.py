@@ -694,11 +694,23 @@ def _pipeline(text: str, changed: list[str] | None) -> str:
     return text
 
 
+def _name_kept(text: str, resolution: gazetteer.Resolution) -> str:
+    """The text after the admin prefix, with the last division's short name kept where it starts a new
+    area's name (兰州新区, 南沙新区: completed to 甘肃省兰州市兰州新区, not 甘肃省兰州市新区)."""
+    rest = text[resolution.end :]
+    last = resolution.spans[-1] if resolution.spans else None
+    if last is None or last.code is None or not rest.startswith("新区"):
+        return rest
+    division = gazetteer.get(last.code)
+    # a name written in full (兰州市新区) is followed by a place word, not a new area's name
+    return rest if division is None or division.name == last.text else last.text + rest
+
+
 def _complete_admin(text: str) -> tuple[str, gazetteer.Resolution]:
     resolution = gazetteer.resolve(text, anywhere=True)
     if resolution.code is None:  # nothing found, or ambiguous: never guess
         return text, resolution
-    completed = text[: resolution.start] + resolution.prefix() + text[resolution.end :]
+    completed = text[: resolution.start] + resolution.prefix() + _name_kept(text, resolution)
     # A reading that would change again when read back (a repeated province in front of a chain found
     # further on: 陕西陕西商洛… ) is unstable: never guess, so normalize stays idempotent.
     again = gazetteer.resolve(completed, anywhere=True)
