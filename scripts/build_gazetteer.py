@@ -378,7 +378,7 @@ def timeline_changes(
         elif len(same_stem) == 1:
             target, how = same_stem[0], "the same name at another level in the same province"
         elif len(name) == 2 and name.endswith("县"):
-            took_zhou = [c for c in counties if c[:2] == province and stem(name_of[c]) == name[0] + "州"]
+            took_zhou = by_stem.get((province, name[0] + "州"), [])
             if len(took_zhou) == 1:
                 target, how = took_zhou[0], "a one-character county that took 州"
         if not how or (name, target) in seen:

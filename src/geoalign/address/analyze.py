@@ -157,7 +157,8 @@ class AddressView:
         return _summary(self.content)[2]
 
 
-def _bigrams(text: str) -> frozenset[str]:
+def char_bigrams(text: str) -> frozenset[str]:
+    """The character bigrams of ``text`` (one character alone stands for itself)."""
     if len(text) < 2:
         return frozenset((text,)) if text else frozenset()
     return frozenset(text[i : i + 2] for i in range(len(text) - 1))
@@ -171,7 +172,7 @@ SUMMARY_CACHE: Final[int] = 1024
 @lru_cache(maxsize=SUMMARY_CACHE)
 def _summary(text: str) -> tuple[frozenset[str], frozenset[str], dict[str, list[int]]]:
     """(characters, bigrams, character positions) of ``text``, for the pair features."""
-    return frozenset(text), _bigrams(text), char_positions(text)
+    return frozenset(text), char_bigrams(text), char_positions(text)
 
 
 #: A yard by number right after a road name (学院路30号院). As the first numbered door of an address it is

@@ -63,6 +63,7 @@ from geoalign.address.analyze import (
     TYPED_PATTERNS,
     AddressView,
     canonical_name,
+    char_bigrams,
 )
 from geoalign.address.gazetteer import short_name
 from geoalign.address.numerals import chinese_to_int
@@ -133,8 +134,10 @@ _EXIT: Final[re.Pattern[str]] = re.compile(r"(?<=站)([A-Za-z]\d{0,2}|\d{1,2})�
 #: place to meet or deliver, as a station's exit is. Only a gate that ends the text or is followed by a
 #: bracket, a position word or a building: 东门中路, 南门街道, 西门子 and 北门村 are names, not gates. 正门 /
 #: 后门 are left out (the main gate may be the south one).
+#: A gate's side name (东, 西南, 东南2), shared by ``_GATE`` and ``_BRACKET_GATE``.
+_SIDE_GATE_NAME: Final = r"[东西南北]{1,2}\d{0,2}"
 _GATE: Final[re.Pattern[str]] = re.compile(
-    r"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])([东西南北]{1,2}\d{0,2}|(?<!\d)\d{1,2}号)门"
+    rf"(?<=[\u4e00-\u9fffA-Za-z0-9()（）-])(?<![东西南北])({_SIDE_GATE_NAME}|(?<!\d)\d{{1,2}}号)门"
     r"(?=$|[)）(（,，;；]|对面|口|外|旁|附近|向|往|\d)"
 )
 
@@ -717,7 +720,7 @@ def _bracket_gate_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 #: A gate named in a bracketed note after the place (…有限公司(西南门), 某某小区(北2门), (3号门)): the
 #: normalizer drops notes without digits, so this is read off the raw tail (``AddressView.tail``).
-_BRACKET_GATE: Final[re.Pattern[str]] = re.compile(r"[(（]([东西南北]{1,2}\d{0,2}|[1-9]\d?号)门[)）]")
+_BRACKET_GATE: Final[re.Pattern[str]] = re.compile(rf"[(（]({_SIDE_GATE_NAME}|[1-9]\d?号)门[)）]")
 
 
 def _bracket_gate(tail: str) -> str:
@@ -804,10 +807,6 @@ def _station_names(text: str) -> dict[str, str]:
     return found
 
 
-def _bigrams(name: str) -> set[str]:
-    return {name[i : i + 2] for i in range(len(name) - 1)}
-
-
 def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Two stations of one kind named apart (2号线青禾路地铁站 / 云杉路地铁站, 淳安收费站 / 青禾江收费站): a
     similarity model reads the shared kind, line and exit as the same place. Names more than one character
@@ -820,7 +819,7 @@ def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
             nb is not None
             and na not in nb
             and nb not in na
-            and not _bigrams(na) & _bigrams(nb)
+            and not char_bigrams(na) & char_bigrams(nb)
             and Levenshtein.distance(na, nb) > 1
         ):
             return Conflict("station", na + kind, nb + kind, RULE_OF["station"])
@@ -961,7 +960,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str]:
     side_gate = number_gate = ""
     if "门" in text:
         for gate in _GATE.finditer(text):
-            if gate.group(1)[-1] == "号":
+            if _gate_kind(gate.group(1)) == "number":
                 number_gate = number_gate or gate.group(0)
             else:
                 side_gate = side_gate or gate.group(0)
