@@ -79,3 +79,23 @@ def test_a_tiny_model_trains_and_tags_well_formed_spans(tmp_path: Path) -> None:
         assert all(0 <= s < e <= len(ex.text) for _, s, e in spans)
         assert all(a[2] <= b[1] for a, b in itertools.pairwise(spans))
         assert {name for name, _, _ in spans} <= SCHEME_ELEMENTS[ex.source]
+
+
+def test_a_refit_without_selection_keeps_the_last_epoch(tmp_path: Path) -> None:
+    torch = require_module("torch", "torch")
+    import json
+
+    from geoalign.neural.tag_model import load_model, tiny_model
+    from geoalign.neural.tag_train import TagTrainConfig, train
+
+    model = tiny_model(PIECES)
+    sets = {ex.source: [ex] for ex in EXAMPLES}
+    empty: dict[str, list[Example]] = {ex.source: [] for ex in EXAMPLES}
+    config = TagTrainConfig(out=str(tmp_path / "run"), epochs=2, batch_size=2)
+    best = train(config, model, PIECES, sets, empty)
+    chosen = json.loads((best / "selection.json").read_text(encoding="utf-8"))
+    assert chosen == {"epoch": 1, "refit": True, "selection_f1": None}
+    loaded, _ = load_model(best)
+    # The weights written are the ones the run ended with, not an earlier epoch's.
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), loaded.parameters(), strict=True))
+    assert "refit" in (tmp_path / "run" / "train.log").read_text(encoding="utf-8")

@@ -451,7 +451,7 @@ def _states_province(span: Span, parsed: Components) -> bool:
     only where the parse tags it one (莒县路 is a road of 青岛). The district's city is not stated here:
     the other side's short city names are read too readily (南昌村 in 深圳, 杭州湾新区 in 慈溪), and
     宝安区 / 慈溪市 then made 37 Shenzhen and 11 CCKS training pairs another city, each one place or
-    partial (``conflicts._district_city_conflict`` compares it with a city written in full)."""
+    partial (``conflicts.admin._district_city_conflict`` compares it with a city written in full)."""
     if span.level not in ("city", "district") or not span.text.endswith(_ADMIN_SUFFIX):
         return False
     return span.level == "city" or any(c.name == "district" and c.text == span.text for c in parsed)

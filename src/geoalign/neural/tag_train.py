@@ -4,7 +4,10 @@ Cross-entropy per character, with each address's logits restricted to its domain
 is never taught an element its annotators did not tag). Every epoch takes up to ``per_epoch[domain]``
 addresses of each training set (a fresh seeded sample: SuperMap is 4x the others), batches them by
 length, and ends with span micro-F1 on each selection split (``parse_metrics.span_scores``, the data
-set's own elements, constrained Viterbi decode); the best mean is kept in ``OUT/best``.
+set's own elements, constrained Viterbi decode); the best mean is kept in ``OUT/best``. With every
+selection split empty (a *refit* on all training data, the epoch count chosen by an earlier run that
+held a split out) there is nothing to choose on: each epoch's end is written to ``OUT/best``, so the
+last epoch is what stays, and ``selection.json`` says it is a refit.
 
 Resumable: ``OUT/last.pt`` (model, optimizer, schedule, step, best) every ``save_every`` steps and at
 each epoch's end; rerunning the same command continues. Log: ``OUT/train.log``.
@@ -132,6 +135,8 @@ def train(
     optimizer, scheduler = adamw_with_warmup(
         model, lr=cfg.lr, weight_decay=cfg.weight_decay, warmup=cfg.warmup, total_steps=total
     )
+    # No held-out addresses at all: a refit on everything, the epoch count fixed beforehand.
+    refit = not any(select_sets.values())
     last = out / "last.pt"
     step, best = 0, -1.0
     saved = load_state(last, model, optimizer, scheduler)
@@ -166,6 +171,14 @@ def train(
                 save_state(last, model, optimizer, scheduler, step=step, best=best)
         if done < step:
             continue
+        if refit:
+            save_model(model, pieces, out / "best")
+            (out / "best" / "selection.json").write_text(
+                json.dumps({"epoch": epoch, "refit": True, "selection_f1": None}, indent=1), encoding="utf-8"
+            )
+            log_line(out / "train.log", f"epoch {epoch} done (refit: no selection split; last epoch kept)")
+            save_state(last, model, optimizer, scheduler, step=step, best=best)
+            continue
         scores = {}
         for domain, examples in select_sets.items():
             chosen = examples[: cfg.eval_limit] if cfg.eval_limit else examples
@@ -181,5 +194,8 @@ def train(
                 json.dumps({"epoch": epoch, "selection_f1": scores, "mean": mean}, indent=1), encoding="utf-8"
             )
         save_state(last, model, optimizer, scheduler, step=step, best=best)
-    log_line(out / "train.log", f"finished: best mean selection F1 {best:.4f}; model in {out / 'best'}")
+    if refit:
+        log_line(out / "train.log", f"finished (refit): last epoch in {out / 'best'}")
+    else:
+        log_line(out / "train.log", f"finished: best mean selection F1 {best:.4f}; model in {out / 'best'}")
     return out / "best"
