@@ -43,6 +43,8 @@ REQUIRED_CATEGORIES = {
     # (东闾村 / 西闾村) and groups of a village (3组 / 5组), two branches of a chain (如家酒店(望京店) /
     # (国贸店))
     "relative", "village", "branch", "station",
+    # session 33: two roads named apart where the texts name nothing else, two numbered lanes of a village
+    "another_road",
 }  # fmt: skip
 
 

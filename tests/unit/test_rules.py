@@ -330,6 +330,25 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("河南省周口市淮阳县王店乡李庄村三组15号", "河南省周口市淮阳县王店乡李庄村四组", ["another_zone"]),
         ("四川省成都市郫都区宝华村5社28号", "四川省成都市郫都区宝华村6社28号", ["another_zone"]),
         ("四川省成都市郫都区安德街道安龙村6组", "四川省成都市郫都区安德街道安龙村六组", []),
+        # one building number on two sides of an estate; one side alone says nothing
+        ("深圳市龙岗区青禾路18号云杉花园东5栋", "深圳市龙岗区青禾路18号云杉花园西5栋", ["another_building"]),
+        ("深圳市龙岗区青禾路18号云杉花园东5栋", "深圳市龙岗区青禾路18号云杉花园5栋", []),
+        # two clusters of an estate (组团), however the tagger read each
+        ("深圳市南山区松风路88号青禾名城三组团7栋", "深圳市南山区青禾名城5组团7栋", ["another_zone"]),
+        # two numbered lanes after the same words; not after other words
+        ("深圳市宝安区石岩街道云杉新村二巷4栋", "深圳市宝安区云杉新村1巷4栋", ["another_road"]),
+        ("深圳市宝安区云杉新村二巷4栋", "深圳市宝安区青禾花园1巷4栋", []),
+        # opposite directions from one crossing; directions that share a side may be one place
+        ("济南市青禾路与云杉路交叉口向西50米", "济南市青禾路与云杉路交叉口向东50米", ["near_not_at"]),
+        ("济南市青禾路与云杉路交叉口东南50米", "济南市青禾路与云杉路交叉口南50米", []),
+        # a township the country has once, against another city; one named in several places says nothing
+        ("武汉市武昌区青禾路66号", "合德镇青禾路66号", ["another_city"]),
+        ("盐城市射阳县青禾路66号", "合德镇青禾路66号", []),
+        ("武汉市武昌区青禾路66号", "城关镇青禾路66号", []),
+        # two texts that name nothing but their roads: two roads; not two orders of one name's characters
+        ("河南省周口市太康县城关镇青禾路南段", "太康县城关镇云杉路南段", ["another_road"]),
+        ("大连市沙河口区青禾街", "大连市沙河口区禾青街", ["another_road_weak"]),
+        ("太康县城关镇青禾路南段星光超市", "太康县城关镇云杉路南段星光超市", ["another_road_weak"]),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

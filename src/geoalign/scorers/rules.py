@@ -101,7 +101,12 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: gates named in notes the normalizer drops ((西南门) / (东南门): another_zone); a chain's outlets named by
 #: their roads alone (自助银行(青禾一路) / (云杉路): another_branch); two named buildings of one estate
 #: (云杉阁 / 云松阁: another_building) (session 32).
-RULES_VERSION: Final[str] = "rules/v13"
+#: v14: one building number on two sides of an estate (东5栋 / 西5栋: another_building), two clusters (3组团
+#: / 5组团: another_zone), two numbered lanes after the same words (云杉新村2巷 / 1巷: another_road), two
+#: texts that name nothing but two roads (城关镇青禾路 / 城关镇云杉路: another_road), opposite directions
+#: from one landmark (路口向西50米 / 向东50米: near_not_at), and a township the country has once against
+#: another city (合德镇… / 武汉市…: another_city) (session 33).
+RULES_VERSION: Final[str] = "rules/v14"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

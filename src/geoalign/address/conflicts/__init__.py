@@ -62,6 +62,7 @@ from geoalign.address.conflicts.places import (
     named_building_conflict,
     ordinal_conflict,
     relative_conflict,
+    side_building_conflict,
     station_conflict,
     zone_conflict,
 )
@@ -78,6 +79,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     relative_conflict,
     station_conflict,
     named_building_conflict,
+    side_building_conflict,
 )
 
 
@@ -124,6 +126,7 @@ __all__ = [
     "relative_conflict",
     "road_conflict",
     "road_key",
+    "side_building_conflict",
     "station_conflict",
     "zone_conflict",
 ]

@@ -40,7 +40,12 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             rule = "another_district_same_road"
         out.append(Conflict(level, va, vb, rule))
     if not out:
-        city = _district_city_conflict(a, b) or _district_city_conflict(b, a)
+        city = (
+            _district_city_conflict(a, b)
+            or _district_city_conflict(b, a)
+            or _town_city_conflict(a, b)
+            or _town_city_conflict(b, a)
+        )
         if city is not None:
             out.append(city)
     if not out:
@@ -82,6 +87,39 @@ def _district_city_conflict(district_side: AddressView, city_side: AddressView) 
     ):
         return None
     return Conflict("city", implied, city, RULE_OF["city"])
+
+
+def _town_city_conflict(town_side: AddressView, other: AddressView) -> Conflict | None:
+    """A township written without its city or district (合德镇青禾路66号), whose name the gazetteer knows
+    in one place only (合德镇: 江苏省盐城市射阳县), against a city or a province the other text states
+    that is not that place's (武汉市): another city. The name is read without its kind (合德), since a
+    township made a street office keeps its old name in records (南曹乡 is now 郑州市南曹街道, while
+    another 南曹乡 is in 开封市); a name that several townships hold (城关镇: 82; 南曹: 2) says nothing.
+    Districts are not compared, since townships moved between districts of one city (深圳市宝安区观澜街道,
+    written before 龙华区 was split off) while their city stayed."""
+    town = town_side.canon_admin[3]
+    if not town or any(town_side.canon_admin[:3]):
+        return None
+    level, stated = (1, other.canon_admin[1]) if other.canon_admin[1] else (0, other.canon_admin[0])
+    if not stated:
+        return None
+    above = _above_unique_town(town)
+    if above is None or not admin_names(stated).isdisjoint(d.name for d in above):
+        return None
+    # the town's city as the other text's level names it (a municipality is its province)
+    found = next((d.name for d in above if d.level == ("city" if level else "prov")), above[0].name)
+    return Conflict("city" if level else "prov", found, stated, RULE_OF["city" if level else "prov"])
+
+
+@lru_cache(maxsize=4096)
+def _above_unique_town(town: str) -> tuple[gazetteer.Division, ...] | None:
+    """The divisions above the one township of this name in the country, whatever its kind (镇, 乡,
+    街道 …: ``_town_stem``), province first; None where there is not exactly one."""
+    stem = _town_stem(town)
+    found = {d.code for d in (*gazetteer.lookup(town), *gazetteer.lookup(stem)) if d.level == "town"}
+    if len(found) != 1 or len(stem) < 2:
+        return None
+    return gazetteer.path(found.pop())[:-1]
 
 
 def _town_moved(a: AddressView, b: AddressView) -> bool:

@@ -30,6 +30,12 @@ _SIDE: Final[re.Pattern[str]] = re.compile(
 )
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
+#: A numbered cluster of a compound's buildings (青禾名城一组团 / 2组团; the normalizer writes 1组团), which
+#: the tagger reads as a sub-POI on one side and inside the POI on the other.
+_CLUSTER: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})组团")
+#: A building named by its side and number (云杉花园东3栋 / 西3栋; the normalizer writes 东03幢 and 东3号楼
+#: so): the typed building number alone (3) is the same on both sides, so the hard numbers see one.
+_SIDE_BUILDING: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fff])([东西南北])(\d{1,3})栋")
 
 #: An exit of a station, named by a letter and/or a number (地铁站A口, B1出口, 2号出入口): another exit is
 #: another place to meet or deliver (another_zone); 出口 and 口 are one word here.
@@ -77,12 +83,12 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another zone, phase or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 东区 / 西区, 东塔 /
-    西塔), another exit of a station (A口 / B1出口), another gate (东门 / 南门, 1号门 / 3号门) or another
-    group of a village (李庄村3组 / 5组, 宝华村5社 / 6社: one kind, however it is called): both texts name
-    one of the same kind and they differ. Read in the place text after the admin prefix (``canon_rest``),
-    so an admin name (河西区, 市南区) is never taken for a zone. Precision on the training parts in
-    docs/rules.md."""
+    """Another zone, phase, cluster or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 1组团 /
+    2组团; 东区 / 西区, 东塔 / 西塔), another exit of a station (A口 / B1出口), another gate (东门 / 南门,
+    1号门 / 3号门) or another group of a village (李庄村3组 / 5组, 宝华村5社 / 6社: one kind, however it is
+    called): both texts name one of the same kind and they differ. Read in the place text after the admin
+    prefix (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
+    training parts in docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
     for va, vb in zip(pa, pb, strict=True):
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
@@ -116,18 +122,49 @@ def _gate_kind(gate: str) -> str:
     return "number" if "号" in gate else "side"
 
 
+def side_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """The same building number on two sides of a compound (云杉花园东3栋 / 云杉花园西3栋): two buildings.
+    Only where both texts name the building by a side; one text without it says nothing."""
+    ma = _SIDE_BUILDING.search(a.canon_rest) if "栋" in a.canon_rest else None
+    mb = _SIDE_BUILDING.search(b.canon_rest) if ma else None
+    if ma is None or mb is None or ma.group(2) != mb.group(2) or ma.group(1) == mb.group(1):
+        return None
+    return Conflict("houseno", ma.group(1) + ma.group(2), mb.group(1) + mb.group(2), RULE_OF["houseno"])
+
+
 def relative_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """One side is located only relative to a street address (opposite, beside, near, 50 m east of it:
     ``_RELATIVE``) and the other is not located relative to anything: the first is not where the second
     is, however much of the text they share. Where both write a locator (8栋旁 / 8栋旁101: a room of the
-    place beside it) the scorer decides."""
+    place beside it) the scorer decides, unless the two locate their places in opposite directions from
+    one landmark (``_opposite_directions``)."""
     ma, mb = _relative(a.canon_rest), _relative(b.canon_rest)
     if bool(ma) == bool(mb):
-        return None
+        return _opposite_directions(a.canon_rest, b.canon_rest)
     other = b.canon_rest if ma else a.canon_rest
     if _RELATIVE_ANYWHERE.search(other):
         return None
     return Conflict("relative", ma, mb, RULE_OF["relative"])
+
+
+#: A direction and a distance from a landmark (交叉口西50米, 向东约200米, 往西南100米).
+_DIRECTION_DISTANCE: Final[re.Pattern[str]] = re.compile(
+    r"(?:往|向)?([东西南北]{1,2})(?:方向)?约?\d+(?:\.\d+)?(?:米|公里)"
+)
+
+
+def _opposite_directions(text_a: str, text_b: str) -> Conflict | None:
+    """The same landmark, then directions that share no side (路口向西50米 / 路口向东50米): two places on
+    either side of it. Directions that share a side (东南 / 南) may be one place told two ways."""
+    if "米" not in text_a or "米" not in text_b:  # the common case, at the cost of two membership tests
+        return None
+    ma, mb = _DIRECTION_DISTANCE.search(text_a), _DIRECTION_DISTANCE.search(text_b)
+    if ma is None or mb is None or set(ma.group(1)) & set(mb.group(1)):
+        return None
+    short, long = sorted((text_a[: ma.start()], text_b[: mb.start()]), key=len)
+    if len(short) < 2 or not long.endswith(short):
+        return None
+    return Conflict("relative", ma.group(0), mb.group(0), RULE_OF["relative"])
 
 
 @lru_cache(maxsize=1 << 16)
@@ -236,11 +273,12 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str]:
-    """The first zone, phase, side, station exit, gate by side, gate by number and village group in a
-    place text ("" where none): cached, since a link run compares one record with each of its
-    candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str]:
+    """The first zone, phase, side, station exit, gate by side, gate by number, village group and
+    cluster (组团) in a place text ("" where none): cached, since a link run compares one record with each
+    of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
+    cluster = _CLUSTER.search(text) if "组团" in text else None
     exit_ = _EXIT.search(text) if "口" in text else None
     side_gate = number_gate = ""
     if "门" in text:
@@ -258,4 +296,5 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str]:
         side_gate,
         number_gate,
         group.group(1) + "组" if group else "",
+        cluster.group(0) if cluster else "",
     )
