@@ -14,10 +14,12 @@ share.
 * **Admin divisions**: province, city, district as the gazetteer resolves them (old names mapped to
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different), but a city or district written in full states its
-  province (象山县 / 江门市), and a district its city against a city written in full (定海区 / 杭州市).
+  province (象山县 / 江门市), and a district its city against a city written in full (定海区 / 杭州市);
+  a township that one place in the country holds states its city (合德镇 / 武汉市).
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
-  东塔 / 西塔), and its phases (2期 / 3期), and the exits of a station (A口 / B1出口), read in the place
-  text after the admin prefix: two different ones are two places (``zone_conflict``).
+  东塔 / 西塔), its phases (2期 / 3期) and clusters (1组团 / 2组团), and the exits of a station (A口 /
+  B1出口), read in the place text after the admin prefix: two different ones are two places
+  (``zone_conflict``); so is one building number on two sides (东3栋 / 西3栋: ``side_building_conflict``).
 * **Numbered places**: institutions of one kind told apart by an ordinal (第一小学 / 第二小学, 第一人民医院 /
   第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
@@ -27,7 +29,8 @@ share.
 * **Branches** of one chain named in brackets (如家酒店(望京店) / (国贸店)) are two places
   (``branch_conflict``), even where the normalized texts, which drop notes, are one.
 * **Relative locations**: a street address the text locates something relative to (27号对面, 3栋旁边,
-  88号往东50米) is not that address (``relative_conflict``).
+  88号往东50米) is not that address, nor are places in opposite directions from one landmark (向西50米 /
+  向东50米) one place (``relative_conflict``).
 * **Road names**: the normalized names (width, script, numerals, listed variant spellings folded) differ,
   including by one character that changes the name (延安东路 / 延安西路, 长江路 / 长江中路, 学院路 /
   学府路); a section (一段 / 三段) is part of the road, read off the text after the road name
@@ -35,7 +38,8 @@ share.
   Both values must look like road names (end in a road word), so a parser slip that tags a shop name as
   a road invents no conflict; nor does one name starting or ending with the other (区金融大街 / 金融大街:
   a parser slip that took a character of the district into the road; 松涛路二巷 / 松涛路: a lane
-  of the road the other record names by the road alone).
+  of the road the other record names by the road alone). Two numbered lanes after the same words
+  (云杉新村2巷 / 1巷) are two roads, and so are two texts that name nothing but their roads.
 
 Two addresses with the same normalized text never conflict but for two branch notes: one spelling is one
 place, whatever the parser made of each raw input (it sees traditional or full-width characters as
