@@ -172,27 +172,24 @@ def train(
         if done < step:
             continue
         if refit:
-            save_model(model, pieces, out / "best")
-            (out / "best" / "selection.json").write_text(
-                json.dumps({"epoch": epoch, "refit": True, "selection_f1": None}, indent=1), encoding="utf-8"
-            )
+            record: dict[str, Any] = {"epoch": epoch, "refit": True, "selection_f1": None}
+            keep = True
             log_line(out / "train.log", f"epoch {epoch} done (refit: no selection split; last epoch kept)")
-            save_state(last, model, optimizer, scheduler, step=step, best=best)
-            continue
-        scores = {}
-        for domain, examples in select_sets.items():
-            chosen = examples[: cfg.eval_limit] if cfg.eval_limit else examples
-            model.eval()
-            scores[domain] = span_f1(NeuralCharTagger(model, vocab, domain, bf16=cfg.bf16), chosen)
-        mean = float(np.mean(list(scores.values())))
-        text = " ".join(f"{d} {f:.4f}" for d, f in scores.items())
-        log_line(out / "train.log", f"epoch {epoch} done: selection F1 {text} (mean {mean:.4f})")
-        if mean > best:
-            best = mean
+        else:
+            scores = {}
+            for domain, examples in select_sets.items():
+                chosen = examples[: cfg.eval_limit] if cfg.eval_limit else examples
+                model.eval()
+                scores[domain] = span_f1(NeuralCharTagger(model, vocab, domain, bf16=cfg.bf16), chosen)
+            mean = float(np.mean(list(scores.values())))
+            text = " ".join(f"{d} {f:.4f}" for d, f in scores.items())
+            log_line(out / "train.log", f"epoch {epoch} done: selection F1 {text} (mean {mean:.4f})")
+            record = {"epoch": epoch, "selection_f1": scores, "mean": mean}
+            keep = mean > best
+            best = max(best, mean)
+        if keep:
             save_model(model, pieces, out / "best")
-            (out / "best" / "selection.json").write_text(
-                json.dumps({"epoch": epoch, "selection_f1": scores, "mean": mean}, indent=1), encoding="utf-8"
-            )
+            (out / "best" / "selection.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
         save_state(last, model, optimizer, scheduler, step=step, best=best)
     if refit:
         log_line(out / "train.log", f"finished (refit): last epoch in {out / 'best'}")

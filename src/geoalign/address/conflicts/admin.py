@@ -100,15 +100,15 @@ def _town_city_conflict(town_side: AddressView, other: AddressView) -> Conflict 
     town = town_side.canon_admin[3]
     if not town or any(town_side.canon_admin[:3]):
         return None
-    level, stated = (1, other.canon_admin[1]) if other.canon_admin[1] else (0, other.canon_admin[0])
+    level, stated = ("city", other.canon_admin[1]) if other.canon_admin[1] else ("prov", other.canon_admin[0])
     if not stated:
         return None
     above = _above_unique_town(town)
     if above is None or not admin_names(stated).isdisjoint(d.name for d in above):
         return None
-    # the town's city as the other text's level names it (a municipality is its province)
-    found = next((d.name for d in above if d.level == ("city" if level else "prov")), above[0].name)
-    return Conflict("city" if level else "prov", found, stated, RULE_OF["city" if level else "prov"])
+    # the town's division at the level the other text states (a municipality's town has no city: its province)
+    found = next((d.name for d in above if d.level == level), above[0].name)
+    return Conflict(level, found, stated, RULE_OF[level])
 
 
 @lru_cache(maxsize=4096)
@@ -116,8 +116,10 @@ def _above_unique_town(town: str) -> tuple[gazetteer.Division, ...] | None:
     """The divisions above the one township of this name in the country, whatever its kind (镇, 乡,
     街道 …: ``_town_stem``), province first; None where there is not exactly one."""
     stem = _town_stem(town)
+    if len(stem) < 2:  # a one-character stem names nothing on its own
+        return None
     found = {d.code for d in (*gazetteer.lookup(town), *gazetteer.lookup(stem)) if d.level == "town"}
-    if len(found) != 1 or len(stem) < 2:
+    if len(found) != 1:
         return None
     return gazetteer.path(found.pop())[:-1]
 

@@ -59,3 +59,11 @@ def bare_number(value: str) -> str:
 def same_poi(a: AddressView, b: AddressView) -> bool:
     poi = a.comps.get("poi")
     return bool(poi) and poi == b.comps.get("poi")
+
+
+def same_words_before(text_a: str, at_a: int, text_b: str, at_b: int) -> bool:
+    """The words before position ``at_a`` of ``text_a`` and ``at_b`` of ``text_b`` agree as far as the
+    shorter writes them, and it writes at least two characters (one side may write an area more in
+    front): what two codes, lanes or locators follow is then one place's, and they can be compared."""
+    short, long = sorted((text_a[:at_a], text_b[:at_b]), key=len)
+    return len(short) >= 2 and long.endswith(short)

@@ -12,7 +12,14 @@ from geoalign.address.analyze import (
     TYPED_PATTERNS,
     AddressView,
 )
-from geoalign.address.conflicts.base import HARD_NUMBERS, RULE_OF, SAME_ROAD_ONLY, Conflict, bare_number
+from geoalign.address.conflicts.base import (
+    HARD_NUMBERS,
+    RULE_OF,
+    SAME_ROAD_ONLY,
+    Conflict,
+    bare_number,
+    same_words_before,
+)
 from geoalign.address.conflicts.roads import lane_key, road_key
 
 #: A road number with a sub-number (168-1号; the normalizer writes 168号之一 so).
@@ -220,8 +227,9 @@ def code_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     found_b = _LETTER_CODE.search(b.canon_rest) if found_a else None
     if found_a is None or found_b is None:
         return None
-    short, long = sorted((a.canon_rest[: found_a.start()], b.canon_rest[: found_b.start()]), key=len)
-    if len(short) < 2 or not long.endswith(short) or found_a.group(1) != found_b.group(1):
+    if found_a.group(1) != found_b.group(1) or not same_words_before(
+        a.canon_rest, found_a.start(), b.canon_rest, found_b.start()
+    ):
         return None
     if bare_number(found_a.group(2)) == bare_number(found_b.group(2)):
         return None

@@ -15,7 +15,7 @@ from geoalign.address.analyze import (
     AddressView,
     char_bigrams,
 )
-from geoalign.address.conflicts.base import RULE_OF, Conflict
+from geoalign.address.conflicts.base import RULE_OF, Conflict, same_words_before
 from geoalign.address.numerals import chinese_to_int
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -161,8 +161,7 @@ def _opposite_directions(text_a: str, text_b: str) -> Conflict | None:
     ma, mb = _DIRECTION_DISTANCE.search(text_a), _DIRECTION_DISTANCE.search(text_b)
     if ma is None or mb is None or set(ma.group(1)) & set(mb.group(1)):
         return None
-    short, long = sorted((text_a[: ma.start()], text_b[: mb.start()]), key=len)
-    if len(short) < 2 or not long.endswith(short):
+    if not same_words_before(text_a, ma.start(), text_b, mb.start()):
         return None
     return Conflict("relative", ma.group(0), mb.group(0), RULE_OF["relative"])
 

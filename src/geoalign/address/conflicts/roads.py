@@ -14,7 +14,7 @@ from geoalign.address.analyze import (
     AddressView,
     canonical_name,
 )
-from geoalign.address.conflicts.base import RULE_OF, Conflict, same_poi
+from geoalign.address.conflicts.base import RULE_OF, Conflict, same_poi, same_words_before
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -153,8 +153,7 @@ def _numbered_lane_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     ma, mb = _NUMBERED_LANE.search(a.canon_rest), _NUMBERED_LANE.search(b.canon_rest)
     if ma is None or mb is None or ma.group(1) == mb.group(1):
         return None
-    short, long = sorted((a.canon_rest[: ma.start()], b.canon_rest[: mb.start()]), key=len)
-    if len(short) < 2 or not long.endswith(short):
+    if not same_words_before(a.canon_rest, ma.start(), b.canon_rest, mb.start()):
         return None
     return Conflict("subroad", ma.group(0), mb.group(0), RULE_OF["road"])
 
