@@ -45,6 +45,8 @@ REQUIRED_CATEGORIES = {
     "relative", "village", "branch", "station",
     # session 33: two roads named apart where the texts name nothing else, two numbered lanes of a village
     "another_road",
+    # session 34: two townships of one district (a township written with the district it belonged to)
+    "another_town",
 }  # fmt: skip
 
 

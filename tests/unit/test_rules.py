@@ -349,6 +349,20 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("河南省周口市太康县城关镇青禾路南段", "太康县城关镇云杉路南段", ["another_road"]),
         ("大连市沙河口区青禾街", "大连市沙河口区禾青街", ["another_road_weak"]),
         ("太康县城关镇青禾路南段星光超市", "太康县城关镇云杉路南段星光超市", ["another_road_weak"]),
+        # one lane number after the names of two villages; not where the names share one (a community
+        # written before the village, a typo), nor two lanes of other numbers
+        ("深圳市龙岗区布吉街道云杉新村三巷83号", "深圳市龙岗区布吉街道青禾一区3巷83号", ["another_road"]),
+        ("深圳市龙岗区平湖街道松风5巷6号", "深圳市龙岗区平湖街道大禾园五巷6号", ["another_road"]),
+        ("深圳市南山区云杉社区云杉旧村五巷8号", "南山区蛇口云杉旧村5巷8号301", []),
+        ("宝安区青禾新村七巷3号", "宝安区青河新村7巷3号", []),
+        # two lanes by side after the same words (坊 is a lane too)
+        ("深圳市南山区云杉洲东二坊87号", "深圳市南山区云杉洲西二坊87号", ["another_road"]),
+        # two townships of the city the district is in, one written before its district was split off
+        ("宝安区公明街道青禾路5号", "宝安区西乡街道青禾路5号", ["another_town"]),
+        # one number in two parks of different names; not a one-character difference, nor a park in another
+        ("深圳市宝安区西乡街道青禾工业区59号", "深圳市宝安区西乡街道云杉工业区59栋", ["another_zone"]),
+        ("深圳市宝安区青禾工业区59号", "深圳市宝安区青河工业区59号", []),
+        ("深圳市宝安区云杉工业区青禾工业园6栋", "深圳市宝安区青禾工业园6栋", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

@@ -106,7 +106,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: texts that name nothing but two roads (城关镇青禾路 / 城关镇云杉路: another_road), opposite directions
 #: from one landmark (路口向西50米 / 向东50米: near_not_at), and a township the country has once against
 #: another city (合德镇… / 武汉市…: another_city) (session 33).
-RULES_VERSION: Final[str] = "rules/v14"
+RULES_VERSION: Final[str] = "rules/v15"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

@@ -19,7 +19,8 @@ share.
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
   东塔 / 西塔), its phases (2期 / 3期) and clusters (1组团 / 2组团), and the exits of a station (A口 /
   B1出口), read in the place text after the admin prefix: two different ones are two places
-  (``zone_conflict``); so is one building number on two sides (东3栋 / 西3栋: ``side_building_conflict``).
+  (``zone_conflict``); so is one building number on two sides (东3栋 / 西3栋: ``side_building_conflict``)
+  and one number in two parks of different names (青禾工业区38号 / 云杉工业区38栋: ``park_conflict``).
 * **Numbered places**: institutions of one kind told apart by an ordinal (第一小学 / 第二小学, 第一人民医院 /
   第六人民医院, 第3工业区 / 第一工业区), read in the place text after the admin prefix, numerals as
   numbers (第3 = 第三): two different ordinals of the same kind are two places (``ordinal_conflict``).
@@ -39,7 +40,8 @@ share.
   a road invents no conflict; nor does one name starting or ending with the other (区金融大街 / 金融大街:
   a parser slip that took a character of the district into the road; 松涛路二巷 / 松涛路: a lane
   of the road the other record names by the road alone). Two numbered lanes after the same words
-  (云杉新村2巷 / 1巷) are two roads, and so are two texts that name nothing but their roads.
+  (云杉新村2巷 / 1巷, 白石洲东2坊 / 西2坊) are two roads, and so are two texts that name nothing but their
+  roads, and one lane number after the names of two villages (甘坑新村3巷 / 长龙1区3巷).
 
 Two addresses with the same normalized text never conflict but for two branch notes: one spelling is one
 place, whatever the parser made of each raw input (it sees traditional or full-width characters as
@@ -65,6 +67,7 @@ from geoalign.address.conflicts.places import (
     bracket_gate_conflict,
     named_building_conflict,
     ordinal_conflict,
+    park_conflict,
     relative_conflict,
     side_building_conflict,
     station_conflict,
@@ -84,6 +87,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     station_conflict,
     named_building_conflict,
     side_building_conflict,
+    park_conflict,
 )
 
 
@@ -127,6 +131,7 @@ __all__ = [
     "names_two_roads",
     "number_conflicts",
     "ordinal_conflict",
+    "park_conflict",
     "relative_conflict",
     "road_conflict",
     "road_key",

@@ -67,3 +67,17 @@ def same_words_before(text_a: str, at_a: int, text_b: str, at_b: int) -> bool:
     front): what two codes, lanes or locators follow is then one place's, and they can be compared."""
     short, long = sorted((text_a[:at_a], text_b[:at_b]), key=len)
     return len(short) >= 2 and long.endswith(short)
+
+
+#: Characters that name nothing on their own: kinds of settlement, zone and road, sides, ordinals and the
+#: words of a community's or an office's title (云杉社区云杉旧村: 云杉 names it).
+GENERIC_NAME_CHARS: Final[frozenset[str]] = frozenset(
+    "社区村新旧老街道镇路段东西南北中第大小巷号乡里弄坊队组委会办事处工业园片城"
+)
+
+
+def naming_chars(words: str) -> frozenset[str]:
+    """The characters of ``words`` that can name a place: no generic word (``GENERIC_NAME_CHARS``), digit or
+    Latin letter. Two names with none in common are two names, whatever else they share (云杉新村 /
+    青禾1区); one character in common (青禾 / 青河: a typo; 云杉社区云杉旧村 / 云杉旧村) may be one."""
+    return frozenset(c for c in words if c not in GENERIC_NAME_CHARS and not c.isascii())

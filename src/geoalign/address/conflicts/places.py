@@ -132,6 +132,42 @@ def side_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("houseno", ma.group(1) + ma.group(2), mb.group(1) + mb.group(2), RULE_OF["houseno"])
 
 
+#: An industrial or science park by name, and the building or door number right after it (青禾工业区38号,
+#: 云杉工业区1座): the first park a place text names.
+_PARK: Final[re.Pattern[str]] = re.compile(
+    r"([^\W\d]{2,8}?)(工业区|工业园区|工业园|工业城|科技园|产业园)([A-Za-z]?\d+)?"
+)
+#: How many characters before the park's kind word name it (a longer name's head is an area or a road).
+_PARK_NAME_TAIL: Final = 4
+#: Characters before a park's kind word that do not name it: an ordinal's 第, and the end of a
+#: community's, a village's or a road's name written before the park. Fewer than ``naming_chars``
+#: leaves out: a park is often named by words such as 新 and 园 alone (新园工业区).
+_PARK_NOT_NAMING: Final[frozenset[str]] = frozenset("第区社村镇街道路")
+
+
+def _park_name_chars(name: str) -> frozenset[str]:
+    return frozenset(c for c in name if c not in _PARK_NOT_NAMING and not c.isascii())
+
+
+def park_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """One number in two parks of different names (青禾工业区38号 / 云杉工业区38栋): the number matched, so
+    the judge called them one place (a corpus table held three such pairs in one cluster). Only where both
+    give the same number right after the park, and the names share no character (``_PARK_NOT_NAMING``
+    aside: 青禾 / 青河 may be a typo, and stays the judge's); one text naming a park inside another
+    (西部工业区青禾工业园6栋) gives no number after its first park. Training parts: CCKS 8 fires,
+    Shenzhen 1, all labelled two places."""
+    if "工业" not in a.canon_rest and "园" not in a.canon_rest:  # the common case, before the search
+        return None
+    ma, mb = _PARK.search(a.canon_rest), _PARK.search(b.canon_rest)
+    if ma is None or mb is None or ma.group(3) is None or ma.group(3) != mb.group(3):
+        return None
+    names_a = _park_name_chars(ma.group(1)[-_PARK_NAME_TAIL:])
+    names_b = _park_name_chars(mb.group(1)[-_PARK_NAME_TAIL:])
+    if not names_a or not names_b or not names_a.isdisjoint(names_b):
+        return None
+    return Conflict("zone", ma.group(0), mb.group(0), RULE_OF["zone"])
+
+
 def relative_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """One side is located only relative to a street address (opposite, beside, near, 50 m east of it:
     ``_RELATIVE``) and the other is not located relative to anything: the first is not where the second
