@@ -295,6 +295,27 @@ def test_inner_mongolia_written_short() -> None:
     assert g.resolve("内蒙古包头市").spans[0].text == "内蒙古"  # the longer name first
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 新疆 alone read only as a township of 哈尔滨 (新疆街道): no province resolved before
+        ("新疆乌鲁木齐市天山区青禾路8号", ("新疆维吾尔自治区", "乌鲁木齐市", "天山区")),
+        # an autonomous region written as a province: nothing resolved before
+        ("广西省南宁市青秀区青禾路8号", ("广西壮族自治区", "南宁市", "青秀区")),
+        ("新疆省乌鲁木齐市天山区", ("新疆维吾尔自治区", "乌鲁木齐市", "天山区")),
+        ("宁夏省银川市兴庆区", ("宁夏回族自治区", "银川市", "兴庆区")),
+        ("内蒙省呼和浩特市新城区", ("内蒙古自治区", "呼和浩特市", "新城区")),
+        # the township is still the township where its city says so; a road or a shop named 新疆 is neither
+        ("哈尔滨市平房区新疆街道", ("黑龙江省", "哈尔滨市", "平房区")),
+        ("青岛市市北区新疆路8号", ("山东省", "青岛市", "市北区")),
+        ("新疆饭店青禾路8号", (None, None, None)),
+    ],
+)
+def test_autonomous_regions_short_or_as_provinces(text: str, expected: tuple[str | None, ...]) -> None:
+    r = g.resolve(text)
+    assert (r.prov, r.city, r.district) == expected
+
+
 def test_no_match_and_odd_input() -> None:
     for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
         r = g.resolve(text)

@@ -68,11 +68,17 @@ _SUFFIXES: Final[dict[Level, tuple[str, ...]]] = {
     "district": ("自治县", "自治旗", "林区", "特区", "新区", "区", "县", "市", "旗"),
     "town": ("街道办事处", "街道", "民族苏木", "苏木", "民族乡", "区公所", "镇", "乡"),
 }
-#: Common spoken alias of an autonomous area: 海西蒙古族藏族自治州 → 海西州, 大厂回族自治县 → 大厂县.
-_AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗"}
+#: Common spoken alias of an autonomous area: 海西蒙古族藏族自治州 → 海西州, 大厂回族自治县 → 大厂县, and an
+#: autonomous region called a province, 广西壮族自治区 → 广西省, 新疆维吾尔自治区 → 新疆省 (only the
+#: province level ends in 自治区). Unread, 广西省 ended the admin prefix before it began: nothing of
+#: 广西省南宁市青秀区… resolved, so no division was compared or completed.
+_AUTONOMOUS_ALIAS: Final[dict[str, str]] = {"自治州": "州", "自治县": "县", "自治旗": "旗", "自治区": "省"}
 #: Short forms people write that the suffix rule does not give (内蒙古 is the stem of 内蒙古自治区; 内蒙
-#: alone is as common in addresses, and unread it left completion writing the province before it again).
-_EXTRA_SHORT: Final[dict[str, tuple[str, ...]]] = {"内蒙古自治区": ("内蒙",)}
+#: alone is as common in addresses, and unread it left completion writing the province before it again;
+#: the region's name writes 维吾尔 without 族, so the peoples' rule leaves 新疆维吾尔, and 新疆 read only as
+#: a township of 哈尔滨: 新疆乌鲁木齐市… resolved no province). Each also takes the autonomous alias
+#: (内蒙省, 新疆省).
+_EXTRA_SHORT: Final[dict[str, tuple[str, ...]]] = {"内蒙古自治区": ("内蒙",), "新疆维吾尔自治区": ("新疆",)}
 
 #: After a *short* name, these mean the name belongs to something else: a road (太原路, 北京东路, and
 #: with one more character 金凤凰大道; a numbered one, 中山东二路, 中山北一路; a ring road, 雁塔南二环,
@@ -224,6 +230,8 @@ class _Data:
                     found.append(code)
             for extra in _EXTRA_SHORT.get(name, ()):
                 short.setdefault(extra, []).append(code)
+                for alias in _aliases(name, extra):
+                    full.setdefault(alias, []).append(code)
         self.by_code, self.full, self.short = by_code, full, short
         # old name → current codes. Keyed by the old full name and the old short name (襄樊市, 襄樊).
         self.old: dict[str, list[str]] = {}
@@ -301,7 +309,8 @@ _log = logging.getLogger(__name__)
 INDEX_FILE: Final = "divisions.index"
 #: Part of the index's key with the data files: bump it whenever ``_Data`` builds its indexes
 #: differently (short names, aliases, the length table), so an index of the old build is not used.
-INDEX_BUILD: Final = 2
+#: 3: autonomous regions written as provinces (广西省).
+INDEX_BUILD: Final = 3
 
 
 def _index_key(divisions: bytes, changes: bytes) -> bytes:
