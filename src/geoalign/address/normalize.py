@@ -368,9 +368,11 @@ _PLACEHOLDER_LAST: Final[frozenset[str]] = frozenset("无空LEAlea")
 
 #: The statistics bureau's place-holder divisions, which exports of its code table write between real
 #: ones (北京市市辖区朝阳区, 湖北省省直辖县级行政区划仙桃市, 重庆市县巫山县): no place of their own. 县 only
-#: between 重庆市 and a county (重庆市县城 is no place-holder).
+#: between 重庆市 and a county (重庆市县城 is no place-holder). The county-level one is also written
+#: 县级行政区 or 县级行政单位, and starts some exports' addresses with no province before it.
 _PLACEHOLDER_DIVISION: Final[re.Pattern[str]] = re.compile(
-    r"(?<=[省市区])[\s-]*(?:市辖区|(?:省|自治区)直辖县级行政区划)|(?<=重庆市)县(?=[\u4e00-\u9fff]{1,5}县)"
+    r"(?:(?<=[省市区])[\s-]*|^)(?:省|自治区)直辖县级行政(?:区划|单位|区)"
+    r"|(?<=[省市区])[\s-]*市辖区|(?<=重庆市)县(?=[\u4e00-\u9fff]{1,5}县)"
 )
 
 

@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 #: go, session 30; v13: the country before a province or city goes, 中国浙江省… = 浙江省…, session 31;
 #: v14: the gazetteer reads the former county-level names of the ministry's code timeline since 1995,
 #: 上海市闸北区 = 静安区, 北京市密云县 = 密云区, session 32; v15: an autonomous region written as a province
-#: resolves, 广西省南宁市 = 广西壮族自治区南宁市, session 34).
+#: resolves, 广西省南宁市 = 广西壮族自治区南宁市, and 省直辖县级行政区 / 行政单位 at the start goes,
+#: session 34).
 KEY_VERSION = "v15"
 
 
