@@ -170,6 +170,8 @@ def test_gazetteer_indexes_equal_a_plain_build() -> None:
             short.setdefault(extra, []).append(code)
             for alias in gazetteer._aliases(d.name, extra):
                 full.setdefault(alias, []).append(code)
+        for alias in gazetteer._EXTRA_FULL.get(code, ()):
+            full.setdefault(alias, []).append(code)
         assert d.short_name == gazetteer.short_name(d.name, d.level)
     assert list(data.full.items()) == list(full.items())
     assert list(data.short.items()) == list(short.items())

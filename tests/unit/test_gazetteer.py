@@ -316,6 +316,23 @@ def test_autonomous_regions_short_or_as_provinces(text: str, expected: tuple[str
     assert (r.prov, r.city, r.district) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Shenzhen's functional areas, written as people still write them: the township after them resolves
+        ("深圳市光明新区公明街道青禾路8号", ("光明区", "公明街道")),
+        ("深圳市龙华新区民治街道青禾路8号", ("龙华区", "民治街道")),
+        ("坪山新区坪山街道青禾路8号", ("坪山区", "坪山街道")),
+        ("深圳市大鹏新区葵涌街道", ("龙岗区", "葵涌街道")),  # still a functional area of 龙岗区
+        ("海口市龙华区青禾路8号", ("龙华区", None)),
+    ],
+)
+def test_shenzhen_functional_areas(text: str, expected: tuple[str | None, ...]) -> None:
+    r = g.resolve(text)
+    assert (r.district, r.town) == expected
+    assert r.city in {"深圳市", "海口市"}
+
+
 def test_no_match_and_odd_input() -> None:
     for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
         r = g.resolve(text)
