@@ -4,9 +4,13 @@ the reference the fast ``resolve`` is held equal to (``tests/unit/test_chartagge
 Frozen on purpose: a copy of the straightforward version (three dictionary reads and a copied code list
 per name tried, a walk of the parent chain per path, a fresh ``Span`` and ``Resolution`` per address).
 Only the data (``gazetteer._data()``) and the result types are taken from the module under test.
+Behaviour changed since, mirrored here the plain way: a repeat of the last name written in full closes
+the prefix (``Resolution.repeat_end``: 余杭区余杭区滨河路, session 34).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from geoalign.address.gazetteer import (
     _NOT_A_DIVISION_AFTER_SHORT,
@@ -96,23 +100,26 @@ def reference_resolve(text: str, *, anywhere: bool = False) -> Resolution:
     the end is the answer, ambiguous if more than one (朝阳区 alone: 北京 or 长春).
     """
     data = _data()
-    matches = reference_chain(data, text, reference_skip_separators(text, 0))
+    matches, repeat_end = reference_chain(data, text, reference_skip_separators(text, 0))
     if not matches and anywhere:
         for start in range(1, len(text) - 1):
             if text[start : start + 2] in data.lengths:
-                matches = reference_chain(data, text, start)
+                matches, repeat_end = reference_chain(data, text, start)
                 if len(matches) >= 2:
                     break
                 matches = []
     if not matches:
         return Resolution()
-    return reference_finish(data, text, matches)
+    found = reference_finish(data, text, matches)
+    return replace(found, repeat_end=repeat_end) if repeat_end > found.end else found
 
 
-def reference_chain(data: _Data, text: str, pos: int) -> list[_Match]:
-    """Admin names matched left to right from ``pos``, each under the previous one."""
+def reference_chain(data: _Data, text: str, pos: int) -> tuple[list[_Match], int]:
+    """Admin names matched left to right from ``pos``, each under the previous one, and the end of a
+    repeat written in full that closes them (0 if none)."""
     matches: list[_Match] = []
     context: list[str] = []
+    repeat_end = 0
     while pos < len(text):
         match = reference_candidates_at(data, text, pos, context)
         if match is None:
@@ -120,12 +127,15 @@ def reference_chain(data: _Data, text: str, pos: int) -> list[_Match]:
             again = reference_candidates_at(data, text, pos, []) if matches else None
             if again is None or again.old or matches[-1].old or not set(again.codes) & set(matches[-1].codes):
                 break
+            written = text[again.start : again.end]
+            repeat_end = again.end if any(data.by_code[c].name == written for c in again.codes) else 0
             pos = reference_skip_separators(text, again.end)
             continue
         matches.append(match)
         context = match.codes
+        repeat_end = 0
         pos = reference_skip_separators(text, match.end)
-    return matches
+    return matches, repeat_end
 
 
 def reference_finish(data: _Data, text: str, matches: list[_Match]) -> Resolution:

@@ -118,6 +118,7 @@ def _resolve_inputs(addresses: list[str]) -> list[str]:
         "我家的地址是江苏淮安清江浦区", "广东省,深圳市 南山区", "浙江-杭州-西湖区文三路", "青海西宁",
         "海西州德令哈市", "北京朝阳", "北京朝阳市",
         "建安楼", "城区", "上海上海市浦东新区", "广州白云", "昆明官渡区", "地址：四川成都武侯区", "",
+        "余杭区余杭区青禾路", "杭州市拱墅区 拱墅区", "兰州市兰州新区", "北京市北京",
     ]  # fmt: skip
     tails = [text[len(text) // 3 :] for text in addresses[:100]]
     return [*addresses, *tails, *extra, *("收货人" + text for text in addresses[:30])]

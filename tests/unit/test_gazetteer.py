@@ -333,6 +333,15 @@ def test_shenzhen_functional_areas(text: str, expected: tuple[str | None, ...]) 
     assert r.city in {"深圳市", "海口市"}
 
 
+def test_a_repeat_closing_the_prefix_is_part_of_it() -> None:
+    # a form's district field and the address both writing it: the place text starts after the repeat
+    for text, end in (("余杭区余杭区青禾路8号", 6), ("杭州市拱墅区拱墅区青禾路8号", 9), ("上海市上海市", 6)):
+        r = g.resolve(text)
+        assert r.end == end, text
+        assert len(r.spans) == len(text[:end]) // 3 - 1, text  # the repeat is no span of its own
+    assert g.resolve("余杭区青禾路8号").end == 3
+
+
 def test_no_match_and_odd_input() -> None:
     for text in ("", "   ", "abc", "🙂🙂", "x" * 1000):
         r = g.resolve(text)

@@ -37,7 +37,7 @@ import marshal
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -152,7 +152,8 @@ class Resolution:
     ``prov``/``city``/``district``/``town`` are full current names, filled wherever every remaining
     reading agrees (so 朝阳区 alone gives district=朝阳区 but no prov or city). ``ambiguous`` is True when
     several divisions remain; ``candidates`` then lists their full paths (province first). ``end`` is
-    where the admin prefix stops in the input (0 when nothing matched).
+    where the admin prefix stops in the input (0 when nothing matched), after a repeat of its last name
+    (``repeat_end``: 余杭区余杭区滨河路 ends at 6), which is skipped and not kept as a span.
     """
 
     spans: tuple[Span, ...] = ()
@@ -164,10 +165,11 @@ class Resolution:
     ambiguous: bool = False
     candidates: tuple[tuple[Division, ...], ...] = ()
     renamed: tuple[tuple[str, Division], ...] = field(default=())
+    repeat_end: int = 0
 
     @property
     def end(self) -> int:
-        return self.spans[-1].end if self.spans else 0
+        return max(self.spans[-1].end, self.repeat_end) if self.spans else 0
 
     @property
     def start(self) -> int:
@@ -581,8 +583,8 @@ def resolve(text: str, *, anywhere: bool = False) -> Resolution:
     if text in _AT_START:
         found = _AT_START[text]
     else:
-        matches = _chain(data, text, _skip_separators(text, 0))
-        found = _finish(data, text, matches) if matches else None
+        matches, repeat_end = _chain(data, text, _skip_separators(text, 0))
+        found = _with_repeat(_finish(data, text, matches), repeat_end) if matches else None
         if len(_AT_START) >= _FINISHED_MAX:
             _AT_START.clear()
         _AT_START[text] = found
@@ -591,9 +593,9 @@ def resolve(text: str, *, anywhere: bool = False) -> Resolution:
     if anywhere:
         for start in range(1, len(text) - 1):
             if text[start : start + 2] in data.lengths:
-                matches = _chain(data, text, start)
+                matches, repeat_end = _chain(data, text, start)
                 if len(matches) >= 2:
-                    return _finish(data, text, matches)
+                    return _with_repeat(_finish(data, text, matches), repeat_end)
     return _NOTHING
 
 
@@ -603,35 +605,48 @@ _AT_START: dict[str, Resolution | None] = {}
 _NOTHING: Final = Resolution()
 
 
-def _chain(data: _Data, text: str, pos: int) -> list[_Match]:
-    """Admin names matched left to right from ``pos``, each under the previous one."""
+def _chain(data: _Data, text: str, pos: int) -> tuple[list[_Match], int]:
+    """Admin names matched left to right from ``pos``, each under the previous one, and where the last
+    repeat skipped after them ends (0 where none written in full closes the prefix)."""
     matches: list[_Match] = []
     context: list[str] = []
+    repeat_end = 0
     while pos < len(text):
         match = _candidates_at(data, text, pos, context)
         if match is None:
             repeat = _repeated(data, text, pos, matches[-1]) if matches else None
             if repeat is None:
                 break
-            pos = _skip_separators(text, repeat)  # 上海市上海市浦东新区: a form's two fields, one name
+            # the prefix ends after a repeat written in full (余杭区余杭区); a short one may start a
+            # name (兰州市兰州新区: the new area, not a repeat)
+            full = any(data.by_code[c].name == text[repeat.start : repeat.end] for c in repeat.codes)
+            repeat_end = repeat.end if full else 0
+            pos = _skip_separators(text, repeat.end)  # 上海市上海市浦东新区: a form's two fields, one name
             continue
         matches.append(match)
         context = match.codes
+        repeat_end = 0
         pos = _skip_separators(text, match.end)
-    return matches
+    return matches, repeat_end
 
 
-def _repeated(data: _Data, text: str, pos: int, previous: _Match) -> int | None:
-    """Where the name at ``pos`` ends if it names again the division just matched (上海市上海市, 重庆重庆市,
-    北京市北京: an address typed into a form's province and city fields, both the municipality), else
-    None. The repeat is skipped, not kept as a span: the chain goes on under the division it repeats."""
+def _with_repeat(found: Resolution, repeat_end: int) -> Resolution:
+    """``found`` ending after the repeat of its last name that closes the prefix (余杭区余杭区滨河路): the
+    place text starts after it, as after 上海市上海市 it starts after 浦东新区."""
+    return replace(found, repeat_end=repeat_end) if repeat_end > found.end else found
+
+
+def _repeated(data: _Data, text: str, pos: int, previous: _Match) -> _Match | None:
+    """The name at ``pos`` if it names again the division just matched (上海市上海市, 重庆重庆市, 北京市北京:
+    an address typed into a form's province and city fields, both the municipality), else None. The
+    repeat is skipped, not kept as a span: the chain goes on under the division it repeats."""
     # a division's names share their first character: most chains end here
     if text[pos] != text[previous.start]:
         return None
     again = _candidates_at(data, text, pos, [])
     if again is None or again.old or previous.old or set(again.codes).isdisjoint(previous.codes):
         return None
-    return again.end
+    return again
 
 
 #: ``_finish``'s answers by what they depend on (the names matched, where, and their readings): most
