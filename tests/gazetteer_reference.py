@@ -5,7 +5,8 @@ Frozen on purpose: a copy of the straightforward version (three dictionary reads
 per name tried, a walk of the parent chain per path, a fresh ``Span`` and ``Resolution`` per address).
 Only the data (``gazetteer._data()``) and the result types are taken from the module under test.
 Behaviour changed since, mirrored here the plain way: a repeat of the last name written in full closes
-the prefix (``Resolution.repeat_end``: 余杭区余杭区滨河路, session 34).
+the prefix (``Resolution.repeat_end``: 余杭区余杭区滨河路), and a former name repeated as written is a
+repeat too (江干区江干区; session 34).
 """
 
 from __future__ import annotations
@@ -125,10 +126,16 @@ def reference_chain(data: _Data, text: str, pos: int) -> tuple[list[_Match], int
         if match is None:
             # the division just matched, named again (上海市上海市浦东新区): skipped, the chain goes on
             again = reference_candidates_at(data, text, pos, []) if matches else None
-            if again is None or again.old or matches[-1].old or not set(again.codes) & set(matches[-1].codes):
+            if again is None or not set(again.codes) & set(matches[-1].codes):
+                break
+            last = matches[-1]
+            if (again.old or last.old) and text[again.start : again.end] != text[last.start : last.end]:
                 break
             written = text[again.start : again.end]
-            repeat_end = again.end if any(data.by_code[c].name == written for c in again.codes) else 0
+            full = (again.old and written not in data.old_is_short) or any(
+                data.by_code[c].name == written for c in again.codes
+            )
+            repeat_end = again.end if full else 0
             pos = reference_skip_separators(text, again.end)
             continue
         matches.append(match)

@@ -340,6 +340,15 @@ def test_a_repeat_closing_the_prefix_is_part_of_it() -> None:
         assert r.end == end, text
         assert len(r.spans) == len(text[:end]) // 3 - 1, text  # the repeat is no span of its own
     assert g.resolve("余杭区青禾路8号").end == 3
+    # a former name repeated as written is one name too; the chain goes on after it
+    assert g.resolve("杭州市江干区江干区青禾路8号").end == 9
+    assert g.resolve("襄樊市襄樊市樊城区").district == "樊城区"
+    assert g.resolve("杭州市江干区上城区青禾路8号").end == 6  # a former name and a current one: two names
+
+
+def test_a_district_named_with_a_people_written_without_it() -> None:
+    assert g.resolve("郑州市管城区青禾路8号").district == "管城回族区"
+    assert g.resolve("齐齐哈尔市梅里斯区").district == "梅里斯达斡尔族区"
 
 
 def test_no_match_and_odd_input() -> None:

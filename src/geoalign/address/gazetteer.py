@@ -206,7 +206,12 @@ def short_name(name: str, level: Level) -> str:
 
 
 def _aliases(name: str, short: str) -> list[str]:
-    """Other full-looking forms people write: 海西州 for 海西蒙古族藏族自治州, 大厂县 for 大厂回族自治县."""
+    """Other full-looking forms people write: 海西州 for 海西蒙古族藏族自治州, 大厂县 for 大厂回族自治县, and
+    a district named with a people, 管城区 for 管城回族区 (four such districts: unread, 郑州市管城区 resolved
+    no district)."""
+    if name.endswith("族区") and not name.endswith("自治区"):
+        stem = _PEOPLES_SUFFIX.sub("", name[:-1])
+        return [stem + "区"] if len(stem) >= 2 else []
     if "自治" not in name or short == name:
         return []
     return [short + alias for suffix, alias in _AUTONOMOUS_ALIAS.items() if name.endswith(suffix)]
@@ -233,7 +238,7 @@ class _Data:
             else:
                 found.append(code)
             if stem != name:
-                if "自治" in name:
+                if "自治" in name or name.endswith("族区"):
                     for alias in _aliases(name, stem):
                         full.setdefault(alias, []).append(code)
                 found = short.get(stem)
@@ -324,8 +329,9 @@ _log = logging.getLogger(__name__)
 INDEX_FILE: Final = "divisions.index"
 #: Part of the index's key with the data files: bump it whenever ``_Data`` builds its indexes
 #: differently (short names, aliases, the length table), so an index of the old build is not used.
-#: 3: autonomous regions written as provinces (广西省); 4: Shenzhen's functional areas (光明新区).
-INDEX_BUILD: Final = 4
+#: 3: autonomous regions written as provinces (广西省); 4: Shenzhen's functional areas (光明新区);
+#: 5: districts named with a people written without it (管城区).
+INDEX_BUILD: Final = 5
 
 
 def _index_key(divisions: bytes, changes: bytes) -> bytes:
@@ -619,7 +625,10 @@ def _chain(data: _Data, text: str, pos: int) -> tuple[list[_Match], int]:
                 break
             # the prefix ends after a repeat written in full (余杭区余杭区); a short one may start a
             # name (兰州市兰州新区: the new area, not a repeat)
-            full = any(data.by_code[c].name == text[repeat.start : repeat.end] for c in repeat.codes)
+            written = text[repeat.start : repeat.end]
+            full = (repeat.old and written not in data.old_is_short) or any(
+                data.by_code[c].name == written for c in repeat.codes
+            )
             repeat_end = repeat.end if full else 0
             pos = _skip_separators(text, repeat.end)  # 上海市上海市浦东新区: a form's two fields, one name
             continue
@@ -644,7 +653,11 @@ def _repeated(data: _Data, text: str, pos: int, previous: _Match) -> _Match | No
     if text[pos] != text[previous.start]:
         return None
     again = _candidates_at(data, text, pos, [])
-    if again is None or again.old or previous.old or set(again.codes).isdisjoint(previous.codes):
+    if again is None or set(again.codes).isdisjoint(previous.codes):
+        return None
+    # a former name repeated as written (杭州市江干区江干区: one name, whatever it became), but not a
+    # former name against a current one
+    if (again.old or previous.old) and text[again.start : again.end] != text[previous.start : previous.end]:
         return None
     return again
 
