@@ -238,9 +238,8 @@ class _Data:
             else:
                 found.append(code)
             if stem != name:
-                if "自治" in name or name.endswith("族区"):
-                    for alias in _aliases(name, stem):
-                        full.setdefault(alias, []).append(code)
+                for alias in _aliases(name, stem):
+                    full.setdefault(alias, []).append(code)
                 found = short.get(stem)
                 if found is None:
                     short[stem] = [code]

@@ -106,6 +106,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: texts that name nothing but two roads (城关镇青禾路 / 城关镇云杉路: another_road), opposite directions
 #: from one landmark (路口向西50米 / 向东50米: near_not_at), and a township the country has once against
 #: another city (合德镇… / 武汉市…: another_city) (session 33).
+#: v15: one lane number after the names of two villages (云杉新村3巷 / 青禾1区3巷: another_road), two lanes
+#: by side and 坊 lanes (东二坊 / 西二坊: another_road), two townships of one city completed from the
+#: districts (another_town), one number in two parks of different names (青禾工业区38号 / 云杉工业区38栋:
+#: another_zone) (session 34).
 RULES_VERSION: Final[str] = "rules/v15"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -134,14 +134,18 @@ def _town_moved(a: AddressView, b: AddressView) -> bool:
     ta, tb = a.comps.get("town"), b.comps.get("town")
     if not ta or not tb or _town_stem(ta) != _town_stem(tb):
         return False
-    # one city, stated or completed from the district (海安县海阳镇 / 休宁县海阳镇: two provinces)
-    city = a.canon_admin[1] or a.admin[1]
-    other_city = b.canon_admin[1] or b.admin[1]
-    if city is None or city != other_city or (a.canon_admin[3] is None) == (b.canon_admin[3] is None):
+    city = _one_city(a, b)  # 海安县海阳镇 / 休宁县海阳镇: two provinces
+    if city is None or (a.canon_admin[3] is None) == (b.canon_admin[3] is None):
         return False
     now, written = (a, b) if a.canon_admin[3] else (b, a)
     new, old = _district_code(city, now.canon_admin[2]), _district_code(city, written.canon_admin[2])
     return new is not None and old is not None and new > old
+
+
+def _one_city(a: AddressView, b: AddressView) -> str | None:
+    """The city both texts are in, each stated or completed from its district, else None."""
+    city = a.canon_admin[1] or a.admin[1]
+    return city if city and city == (b.canon_admin[1] or b.admin[1]) else None
 
 
 def _towns(a: AddressView, b: AddressView) -> tuple[str | None, str | None]:
@@ -155,9 +159,9 @@ def _towns(a: AddressView, b: AddressView) -> tuple[str | None, str | None]:
     ta, tb = a.canon_admin[3], b.canon_admin[3]
     if (ta and tb) or not (ta or tb):
         return ta, tb
-    city = a.canon_admin[1] or a.admin[1]
+    city = _one_city(a, b)
     wa, wb = a.comps.get("town"), b.comps.get("town")
-    if not city or city != (b.canon_admin[1] or b.admin[1]) or not wa or not wb:
+    if not city or not wa or not wb:
         return ta, tb
     code_a, code_b = _town_code(city, wa), _town_code(city, wb)
     if code_a is None or code_b is None:

@@ -76,8 +76,9 @@ GENERIC_NAME_CHARS: Final[frozenset[str]] = frozenset(
 )
 
 
-def naming_chars(words: str) -> frozenset[str]:
-    """The characters of ``words`` that can name a place: no generic word (``GENERIC_NAME_CHARS``), digit or
-    Latin letter. Two names with none in common are two names, whatever else they share (云杉新村 /
-    青禾1区); one character in common (青禾 / 青河: a typo; 云杉社区云杉旧村 / 云杉旧村) may be one."""
-    return frozenset(c for c in words if c not in GENERIC_NAME_CHARS and not c.isascii())
+def naming_chars(words: str, generic: frozenset[str] = GENERIC_NAME_CHARS) -> frozenset[str]:
+    """The characters of ``words`` that can name a place: no ``generic`` one (``GENERIC_NAME_CHARS`` unless
+    a check names fewer), digit or Latin letter. Two names with none in common are two names, whatever
+    else they share (云杉新村 / 青禾1区); one character in common (青禾 / 青河: a typo; 云杉社区云杉旧村 /
+    云杉旧村) may be one."""
+    return frozenset(c for c in words if c not in generic and not c.isascii())

@@ -15,7 +15,7 @@ from geoalign.address.analyze import (
     AddressView,
     char_bigrams,
 )
-from geoalign.address.conflicts.base import RULE_OF, Conflict, same_words_before
+from geoalign.address.conflicts.base import RULE_OF, Conflict, naming_chars, same_words_before
 from geoalign.address.numerals import chinese_to_int
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
@@ -145,10 +145,6 @@ _PARK_NAME_TAIL: Final = 4
 _PARK_NOT_NAMING: Final[frozenset[str]] = frozenset("第区社村镇街道路")
 
 
-def _park_name_chars(name: str) -> frozenset[str]:
-    return frozenset(c for c in name if c not in _PARK_NOT_NAMING and not c.isascii())
-
-
 def park_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """One number in two parks of different names (青禾工业区38号 / 云杉工业区38栋): the number matched, so
     the judge called them one place (a corpus table held three such pairs in one cluster). Only where both
@@ -161,8 +157,8 @@ def park_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     ma, mb = _PARK.search(a.canon_rest), _PARK.search(b.canon_rest)
     if ma is None or mb is None or ma.group(3) is None or ma.group(3) != mb.group(3):
         return None
-    names_a = _park_name_chars(ma.group(1)[-_PARK_NAME_TAIL:])
-    names_b = _park_name_chars(mb.group(1)[-_PARK_NAME_TAIL:])
+    names_a = naming_chars(ma.group(1)[-_PARK_NAME_TAIL:], _PARK_NOT_NAMING)
+    names_b = naming_chars(mb.group(1)[-_PARK_NAME_TAIL:], _PARK_NOT_NAMING)
     if not names_a or not names_b or not names_a.isdisjoint(names_b):
         return None
     return Conflict("zone", ma.group(0), mb.group(0), RULE_OF["zone"])

@@ -95,12 +95,18 @@ def _extends(x: str, y: str) -> bool:
 
 
 def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another road (``_road_name_conflict``), or, where the road names tell nothing (none, one, or names
-    merely far apart), one numbered lane of two villages (``_lane_owner_conflict``)."""
+    """Another road (``_road_name_conflict``); where the road names find none, two numbered lanes after the
+    same words (``_numbered_lane_conflict``) or one lane of two villages (``_lane_owner_conflict``); where
+    they find names merely far apart (``another_road_weak``), the lane of two villages only."""
     found = _road_name_conflict(a, b)
-    if found is None or found.rule == "another_road_weak":
-        return _lane_owner_conflict(a, b) or found
-    return found
+    if found is not None and found.rule != "another_road_weak":
+        return found
+    lanes = _numbered_lanes(a, b)
+    if lanes is None:
+        return found
+    if found is None:
+        return _numbered_lane_conflict(a, b, *lanes) or _lane_owner_conflict(a, b, *lanes)
+    return _lane_owner_conflict(a, b, *lanes) or found
 
 
 def _road_name_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -119,7 +125,7 @@ def _road_name_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     (阳光花园 on 文三路 and on 学院路), or without road numbers."""
     ra, rb = road_key(a), road_key(b)
     if ra and ra == rb:
-        return _side_road_conflict(a, b) or _numbered_lane_conflict(a, b)
+        return _side_road_conflict(a, b)
     if ra and rb and not _extends(ra, rb):
         strong = (
             names_two_roads(ra, rb)
@@ -134,10 +140,10 @@ def _road_name_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         )
         return Conflict("road", ra, rb, RULE_OF["road"] if strong else "another_road_weak")
     if ra is None and rb is not None:
-        return _lane_as_road_conflict(a, rb) or _numbered_lane_conflict(a, b)
+        return _lane_as_road_conflict(a, rb)
     if rb is None and ra is not None:
-        return _lane_as_road_conflict(b, ra) or _numbered_lane_conflict(a, b)
-    return _numbered_lane_conflict(a, b)
+        return _lane_as_road_conflict(b, ra)
+    return None
 
 
 def _only_the_road(view: AddressView, key: str) -> bool:
@@ -174,17 +180,15 @@ def _lane_name(lane: re.Match[str]) -> tuple[str, int | None, str]:
     return lane.group(1), int(number) if number.isdigit() else chinese_to_int(number), lane.group(3)
 
 
-def _numbered_lane_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+def _numbered_lane_conflict(
+    a: AddressView, b: AddressView, ma: re.Match[str], mb: re.Match[str]
+) -> Conflict | None:
     """Two numbered lanes after the same words (云杉新村2巷4栋 / 云杉新村1巷4栋, 云杉洲东二坊 / 云杉洲西二坊):
     two lanes of the village, however the tagger read each (a sub-POI on one side, the road on the other),
     and their doors two places. The words before the lane must agree as far as the shorter text writes
     them (one side may write more in front); a side written on one lane only (南5巷 / 5巷) may be the
     same lane written short, and is no conflict. Found in corpus tables, where such lanes were one
-    cluster."""
-    found = _numbered_lanes(a, b)
-    if found is None:
-        return None
-    ma, mb = found
+    cluster. ``ma`` and ``mb``: the two texts' lanes (``_numbered_lanes``)."""
     if _lane_name(ma) == _lane_name(mb) or bool(ma.group(1)) != bool(mb.group(1)):
         return None
     if not same_words_before(a.canon_rest, ma.start(), b.canon_rest, mb.start()):
@@ -192,7 +196,9 @@ def _numbered_lane_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("subroad", ma.group(0), mb.group(0), RULE_OF["road"])
 
 
-def _lane_owner_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+def _lane_owner_conflict(
+    a: AddressView, b: AddressView, ma: re.Match[str], mb: re.Match[str]
+) -> Conflict | None:
     """One numbered lane of two villages (云杉新村3巷2号 / 青禾1区3巷2号, 松风5巷6号 / 大禾园5巷6号):
     Shenzhen's urban villages number their lanes each from one, so the lane and the door agree and the
     judge, seeing every number agree, called such records one place (a corpus table: eight such pairs in
@@ -200,10 +206,6 @@ def _lane_owner_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     (``naming_chars``): a community written before the village (云杉社区云杉旧村 / 云杉旧村) or a typo of
     one character (青禾 / 青河) shares the rest. Training parts: CCKS 54 fires (none exact_match),
     Shenzhen 19 (all labelled two places)."""
-    found = _numbered_lanes(a, b)
-    if found is None:
-        return None
-    ma, mb = found
     if _lane_name(ma) != _lane_name(mb):
         return None
     owner_a, owner_b = a.canon_rest[: ma.start()], b.canon_rest[: mb.start()]
