@@ -47,6 +47,8 @@ REQUIRED_CATEGORIES = {
     "another_road",
     # session 34: two townships of one district (a township written with the district it belonged to)
     "another_town",
+    # session 35: a Latin word the tagger cut between two components (KFC肯德基 = 肯德基)
+    "latin_word",
 }  # fmt: skip
 
 

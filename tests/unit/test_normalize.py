@@ -342,6 +342,11 @@ def test_sub_numbers(text: str, expected: str) -> None:
         ("环球金融中心西塔12层", "环球金融中心西塔12层"),  # a named tower; 12 is its floor
         ("国贸大厦东塔3楼", "国贸大厦东塔3楼"),
         ("望京SOHO塔12层", "望京SOHO塔12层"),  # the tower's 12th floor, not tower 12
+        # a street or a village named after a tower, and a door after a name: no tower
+        ("铁塔七街12号", "铁塔七街12号"),
+        ("灯塔六村5号", "灯塔六村5号"),
+        ("青禾路金塔317号", "青禾路金塔317号"),
+        ("青禾大厦T308号", "青禾大厦T308号"),  # a shop's code
     ],
 )
 def test_towers_and_their_floors(text: str, expected: str) -> None:
@@ -354,6 +359,7 @@ def test_towers_and_their_floors(text: str, expected: str) -> None:
         ("北京望京SOHO T1 3F", "北京望京SOHOT1栋3层"),  # not tower 13
         ("望京SOHO塔1 3层", "望京SOHOT1栋3层"),
         ("北京望京SOHO T1 12层", "北京望京SOHOT1栋12层"),
+        ("云杉中心塔楼2 12层", "云杉中心T2栋12层"),  # not 塔楼212层
         ("文三路 369 号", "文三路369号"),
         ("城发雅郡6 701", "城发雅郡6701"),  # elsewhere glued as before: with or without the space, one text
         ("汉水紫薇D2 3单元306", "汉水紫薇D2 3单元306"),

@@ -29,10 +29,12 @@ from geoalign.address.parse import (
     forced_admin,
     join_building_letter,
     join_door_letter,
+    keep_latin_words,
     numeric_value,
     parse,
     parse_many,
     phone_as_redundant,
+    tower_as_building,
 )
 from geoalign.address.schemes import ELEMENTS, Example
 from geoalign.address.tagger import FEATURE_VERSION as CRF_FEATURE_VERSION
@@ -410,6 +412,93 @@ def test_join_building_letter(raw: str, spans: list[Any], expected: list[Any] | 
 )
 def test_phone_as_redundant(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert phone_as_redundant(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a brand cut between a building letter and a name: the word goes to the name
+        (
+            "青禾路9号KFC松风店",
+            [("road", 0, 3), ("roadno", 3, 5), ("houseno", 5, 6), ("poi", 6, 11)],
+            [("road", 0, 3), ("roadno", 3, 5), ("poi", 5, 11)],
+        ),
+        # letter by letter across a building letter and noise: one span, the name's
+        (
+            "云杉超市ATM(松风路)",
+            [("poi", 0, 4), ("houseno", 4, 5), ("redundant", 5, 6), ("redundant", 6, 7), ("road", 8, 11)],
+            [("poi", 0, 4), ("redundant", 4, 7), ("road", 8, 11)],
+        ),
+        # noise letter by letter, as SuperMap writes it: left as read
+        (
+            "云杉镇null松风村",
+            [("town", 0, 3), *(("redundant", i, i + 1) for i in range(3, 7))],
+            None,
+        ),
+        # cut between two names: the span with most of its letters takes it, and what is left of the other
+        # loses the space at its edge
+        (
+            "云杉SOHO T3",
+            [("poi", 0, 5), ("houseno", 5, 9)],
+            [("poi", 0, 6), ("houseno", 7, 9)],
+        ),
+        # already one span, a single letter, or letters touching digits (a code, B22, SOHOT1): left as read
+        ("云杉SOHO大厦", [("poi", 0, 8)], None),
+        ("青禾园B座", [("poi", 0, 3), ("houseno", 3, 5)], None),
+        ("云杉SOHOT1", [("poi", 0, 5), ("houseno", 5, 8)], None),
+    ],
+)
+def test_keep_latin_words(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert keep_latin_words(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a tower inside a name: cut out as the building
+        ("云杉中心塔2", [("poi", 0, 6)], [("poi", 0, 4), ("houseno", 4, 6)]),
+        # a tower and a floor read as one floor number (1-12): tower 1, floor 12
+        (
+            "云杉中心塔1 12层",
+            [("poi", 0, 4), ("floorno", 4, 10)],
+            [("poi", 0, 4), ("houseno", 4, 6), ("floorno", 7, 10)],
+        ),
+        (
+            "云杉中心2号塔楼",
+            [("poi", 0, 4), ("houseno", 4, 7), ("subpoi", 7, 8)],
+            [("poi", 0, 4), ("houseno", 4, 8)],
+        ),
+        # already the building: left as read
+        ("云杉中心T2座", [("poi", 0, 4), ("houseno", 4, 7)], None),
+        # a name that starts with it, as the tagger read it: kept
+        ("松风大道T1公馆5栋", [("road", 0, 4), ("poi", 4, 8), ("houseno", 8, 10)], None),
+        # no tower: a named one after a side, a street named after a tower, a door after a name, a shop's code
+        ("云杉中心东塔12层", [("poi", 0, 6), ("floorno", 6, 9)], None),
+        ("铁塔七街5号", [("road", 0, 4), ("roadno", 4, 6)], None),
+        ("青禾路金塔317号", [("road", 0, 3), ("poi", 3, 5), ("roadno", 5, 9)], None),
+        ("青禾大厦T308号", [("poi", 0, 4), ("roomno", 4, 9)], None),
+    ],
+)
+def test_tower_as_building(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert tower_as_building(raw, spans) == (spans if expected is None else expected)
+
+
+def test_a_tower_reads_as_one_building_however_it_is_written() -> None:
+    """北京市朝阳区望京SOHO塔1 | 北京望京SOHO T1, the question geoalign is built to answer: the tower was a
+    POI's end on one side and building 1 after POI 望京SOHO T on the other."""
+    for text in ("北京市朝阳区云杉SOHO塔1", "北京市朝阳区云杉SOHO T1", "北京市朝阳区云杉SOHO T1座"):
+        result = parse(text)
+        assert result.get("poi").value == "云杉SOHO", text  # type: ignore[union-attr]
+        assert result.get("houseno").value == "T-1", text  # type: ignore[union-attr]
+    assert parse("北京市朝阳区云杉SOHO 1号塔楼").get("houseno").value == "T-1"  # type: ignore[union-attr]
+    assert parse("北京市朝阳区云杉SOHO塔1 12层").get("floorno").value == "12"  # type: ignore[union-attr]
+
+
+def test_a_brand_written_in_letters_stays_a_name() -> None:
+    """文三路369号KFC肯德基 read building K: the same shop written without KFC conflicted on the building."""
+    result = parse("浙江省杭州市西湖区青禾路369号KFC肯德基")
+    assert result.get("houseno") is None
+    assert any(item.text.startswith("KFC") for item in result.items)
 
 
 def test_an_order_with_a_phone_number_parses_as_the_address_alone() -> None:

@@ -666,6 +666,10 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("杭州市西湖区文三路369号3楼", "杭州市西湖区文三路369号4层", None),  # another floor
         ("杭州市西湖区文三路369号3号楼", "杭州市西湖区文三路369号3层", None),  # a building, not a floor
         ("杭州市西湖区幸福小区3楼", "杭州市西湖区幸福小区3层", None),  # after a compound: maybe building 3
+        # after a mall or a tower's name, a floor where the parse reads one (it reads 3 楼 as floor 3)
+        ("广州市天河区青禾路208号云杉城3楼", "广州市天河区青禾路208号云杉城三层", "suffix_only"),
+        ("广州市天河区青禾路208号云杉城3楼", "广州市天河区青禾路208号云杉城4层", None),
+        ("广州市天河区松风花园3楼", "广州市天河区松风花园3层", None),
     ],
 )
 def test_lift_conditions(a: str, b: str, lift: str | None) -> None:

@@ -199,9 +199,9 @@ _SPACE_NOT_BETWEEN_LATIN: Final[re.Pattern[str]] = re.compile(
     r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])|(?<=[A-Za-z]) (?=[0-9])|(?<=[0-9]) (?=[A-Za-z])"
 )
 #: A space between two numbers is kept only after a tower's or a lettered building's number (T1 3F, 塔1
-#: 3层, B2 5层: glued, the number and the floor would run into one, T13); elsewhere the numbers are
-#: glued as before (城发雅郡6 701 = 6701: one side with the space and one without stay one text).
-_DIGIT_GAP: Final[re.Pattern[str]] = re.compile(r"([A-Za-z塔]?)(\d+) (?=\d)")
+#: 3层, 塔楼2 12层, B2 5层: glued, the number and the floor would run into one, T13); elsewhere the numbers
+#: are glued as before (城发雅郡6 701 = 6701: one side with the space and one without stay one text).
+_DIGIT_GAP: Final[re.Pattern[str]] = re.compile(r"((?:[A-Za-z]|塔楼?)?)(\d+) (?=\d)")
 
 
 def _glue_digits(match: re.Match[str]) -> str:

@@ -36,6 +36,7 @@ from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
+from geoalign.address.synonyms import NOT_AFTER_TOWER_NUMBER
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
@@ -217,6 +218,101 @@ def join_building_letter(raw: str, spans: list[Span]) -> list[Span]:
     )
 
 
+#: A Latin word: two or more letters touching no other letter or digit (KFC, SOHO, ATM; not T1, B22, 12F,
+#: which are building, unit and floor codes, nor SOHOT1, where the word's end cannot be seen).
+_LATIN_WORD: Final[re.Pattern[str]] = re.compile(
+    r"(?<![A-Za-zＡ-Ｚａ-ｚ0-9０-９])[A-Za-zＡ-Ｚａ-ｚ]{2,}(?![A-Za-zＡ-Ｚａ-ｚ0-9０-９])"
+)
+#: The cheap test run on every address: two Latin letters in a row.
+_TWO_LETTERS: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]{2}")
+
+
+def keep_latin_words(raw: str, spans: list[Span]) -> list[Span]:
+    """Give each Latin word one component: the tagger reads characters, and cut a brand or a name
+    (KFC, SOHO) between two elements — 文三路369号KFC肯德基 came out as building K + FC肯德基, and then
+    conflicted with the same shop written without KFC. The word goes to the span that holds most of its
+    letters, a name before a number element (a word of letters numbers nothing: the building of 369号K
+    is a misreading); the other spans lose those letters. Noise read letter by letter (redundant n, u,
+    l, l) stays so: that is how SuperMap, the element set's source, writes noise, Chinese or Latin."""
+    if _TWO_LETTERS.search(raw) is None:
+        return spans
+    out = spans
+    for word in _LATIN_WORD.finditer(raw):
+        lo, hi = word.span()
+        inside = [i for i, (_, start, end) in enumerate(out) if start < hi and lo < end]
+        if len({out[i][0] for i in inside}) < 2:
+            continue  # one span, or redundant letter by letter as SuperMap writes noise (n|u|l|l)
+        owner = max(
+            inside,
+            key=lambda i: (
+                out[i][0] not in NUMERIC_ELEMENTS,
+                min(out[i][2], hi) - max(out[i][1], lo),
+                -i,
+            ),
+        )
+        out = _claimed(raw, out, lo, hi, owner=owner)
+    return out
+
+
+_DIGITS_12 = "(?<![0-9０-９])[0-9０-９]{1,2}(?![0-9０-９])"
+_NUMERALS = "[一二三四五六七八九十]{1,3}"
+#: A tower named by a letter (A塔楼20C: tower A, room 20C), as the normalizer reads one: a letter not after
+#: another letter, a digit or a building word.
+_TOWER_LETTER = "(?<![A-Za-zＡ-Ｚａ-ｚ0-9０-９栋])[A-Za-zＡ-Ｚａ-ｚ]"
+_NOT_A_TOWER_AFTER = f"(?![0-9０-９一二三四五六七八九十]*[{NOT_AFTER_TOWER_NUMBER}])"
+#: A tower and its number where the normalizer reads one (``synonyms``: T1, 塔1, 塔楼一, 1号塔楼 are tower
+#: 1, T1栋): T right after a letter is another word's end (SOHOT1), T and three digits a shop's code
+#: (T308号), a tower after a side a named one (东塔), and one before a place word a name (铁塔七街).
+_TOWER: Final[re.Pattern[str]] = re.compile(
+    rf"(?<![A-Za-zＡ-Ｚａ-ｚ])[TtＴｔ]{_DIGITS_12}(?:号)?(?:座|栋|楼|幢)?"
+    rf"|(?<![东西南北中])(?<!{_TOWER_LETTER})塔楼?(?:{_DIGITS_12}|{_NUMERALS}){_NOT_A_TOWER_AFTER}(?:号)?(?:座|栋|楼|幢)?"
+    rf"|(?:{_DIGITS_12}号?|{_NUMERALS}号)塔楼?(?![{NOT_AFTER_TOWER_NUMBER}])"
+)
+#: The cheap test: a T or 塔 before or after a digit or numeral.
+_TOWER_CHARS: Final[re.Pattern[str]] = re.compile(r"[TtＴｔ塔]")
+
+
+def tower_as_building(raw: str, spans: list[Span]) -> list[Span]:
+    """A tower read as the building it is: 望京SOHO T1 and 望京SOHO塔1 (the normalizer writes both T1栋)
+    came out as POI 望京SOHO T + building 1 and as one POI 望京SOHO塔1, and 塔1 12层 as floor 1-12. The
+    tower's characters become one building span (its value T-1 whichever way it is written: ``_value``);
+    the spans they were read into lose them."""
+    if _TOWER_CHARS.search(raw) is None:
+        return spans
+    out = spans
+    for tower in _TOWER.finditer(raw):
+        lo, hi = tower.span()
+        if not any(
+            (name == "houseno" and start <= lo and hi <= end)
+            # a name that starts with it (T1公馆): the tagger's reading of a name, kept
+            or (name not in NUMERIC_ELEMENTS and start == lo and hi < end)
+            for name, start, end in out
+        ):
+            out = _claimed(raw, out, lo, hi, new="houseno")
+    return out
+
+
+def _claimed(raw: str, spans: list[Span], lo: int, hi: int, *, owner: int = -1, new: str = "") -> list[Span]:
+    """``spans`` with ``raw[lo:hi]`` given to one span — ``spans[owner]``, stretched over it, or a new span
+    named ``new`` — and cut out of the others: what is left of a cut span loses the spaces and punctuation
+    at its edges (SOHO| T1栋 → T1栋, T3|-011号 → 011号), and a span nothing is left of is dropped."""
+    out: list[Span] = [(new, lo, hi)] if new else []
+    for i, (name, start, end) in enumerate(spans):
+        if i == owner:
+            out.append((name, min(start, lo), max(end, hi)))
+        elif end <= lo or hi <= start:
+            out.append((name, start, end))
+        else:
+            for piece_start, piece_end in ((start, min(end, lo)), (max(start, hi), end)):
+                while piece_start < piece_end and not raw[piece_start].isalnum():
+                    piece_start += 1
+                while piece_start < piece_end and not raw[piece_end - 1].isalnum():
+                    piece_end -= 1
+                if piece_start < piece_end:
+                    out.append((name, piece_start, piece_end))
+    return sorted(out, key=operator.itemgetter(1))
+
+
 def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
     """The spans of a phone number written in the address (…369号 张三 13812345678) as ``redundant``, as
     SuperMap tags it: the tagger may read its digits as house and unit numbers, which then conflict with
@@ -246,6 +342,23 @@ def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
     return sorted(out, key=lambda s: s[1])
 
 
+#: What the parse changes in the tagger's spans, in order (each function's docstring says why).
+_SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
+    attach_basement,
+    join_door_letter,
+    join_building_letter,
+    keep_latin_words,
+    tower_as_building,
+    phone_as_redundant,
+)
+
+
+def _fixed(text: str, spans: list[Span]) -> list[Span]:
+    for fix in _SPAN_FIXES:
+        spans = fix(text, spans)
+    return spans
+
+
 _T = TypeVar("_T")
 
 #: One component as plain values: ``Component``'s fields (name, text, start, end, value), in order.
@@ -257,14 +370,23 @@ _VALUES: dict[tuple[int, str], str] = {}
 _VALUES_MAX: Final[int] = 1 << 16
 
 
+#: A building named by a letter and 塔 (A塔, as A座): its value is the letter.
+_TOWER_LETTER_FIRST: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]塔")
+
+
 def _value(name: str, piece: str) -> str:
-    """``floor_value`` of a floor, ``numeric_value(piece)`` of another number element, else
-    ``width(piece)``; remembered."""
+    """``floor_value`` of a floor, ``numeric_value(piece)`` of another number element (a numbered tower's
+    with its T: 塔1 and 1号塔楼 are T-1 as T1 is; A塔 is A, as A座 is), else ``width(piece)``; remembered."""
     kind = 2 if name == "floorno" else 1 if name in NUMERIC_ELEMENTS else 0
     key = (kind, piece)
     value = _VALUES.get(key)
     if value is None:
-        value = floor_value(piece) if kind == 2 else numeric_value(piece) if kind else width(piece)
+        if kind == 2:
+            value = floor_value(piece)
+        elif kind and "塔" in piece and name == "houseno" and not _TOWER_LETTER_FIRST.match(piece):
+            value = f"T-{numeric_value(piece)}"
+        else:
+            value = numeric_value(piece) if kind else width(piece)
         if len(_VALUES) >= _VALUES_MAX:
             _VALUES.clear()
         _VALUES[key] = value
@@ -617,9 +739,7 @@ class Parser:
         return (
             normalized,
             text,
-            phone_as_redundant(
-                text, join_building_letter(text, join_door_letter(text, attach_basement(text, spans)))
-            ),
+            _fixed(text, spans),
         )
 
     def _rows(

@@ -35,9 +35,12 @@ from typing import Final
 from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 
 #: 塔 + number is tower N (塔1, 塔楼2), except after a side (东塔, 西塔: a named tower, the number after it is
-#: its floor or room) and where the number is a floor (塔12层, 塔12F: the tower's 12th floor).
+#: its floor or room), where the number is a floor (塔12层, 塔12F: the tower's 12th floor), and where a
+#: place word follows (铁塔七街, 灯塔六村, 云家塔二巷: a street or village named after a tower). A tower has
+#: one or two digits: 金塔317号 is door 317 after a name.
+NOT_AFTER_TOWER_NUMBER: Final[str] = "层F路街道巷村队组弄里交"
 _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
-    f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[层F])(?:号)?(?:栋|座|楼|幢)?"
+    f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[{NOT_AFTER_TOWER_NUMBER}])(?:号)?(?:栋|座|楼|幢)?"
 )
 #: A tower named by a letter (B塔, A塔楼: tower B, as B座 is) is that lettered building; not a letter that
 #: ends a word (SOHO塔1 is tower 1 of SOHO), nor one right after a building word (T1栋F塔: the letter
@@ -45,11 +48,17 @@ _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
 #: First, or 塔2501 after it would read as tower 2501.
 _LETTER_TOWER: Final[re.Pattern[str]] = re.compile(r"(?<![A-Z0-9栋])([A-Z])塔楼?")
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"(\d+)号?塔楼?"), r"T\1栋"),
-    (re.compile(r"(?<![东西南北中])塔楼?(\d+)(?![\d层F])(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
+    (re.compile(rf"(?<!\d)(\d{{1,2}})号?塔楼?(?![{NOT_AFTER_TOWER_NUMBER}])"), r"T\1栋"),
+    (
+        re.compile(
+            rf"(?<![东西南北中])塔楼?(\d{{1,2}})(?![\d{NOT_AFTER_TOWER_NUMBER}])(?:号)?(?:栋|座|楼|幢)?"
+        ),
+        r"T\1栋",
+    ),
     # A Latin T is a tower only as a word of its own: after a space (望京SOHO T1, the space is dropped)
-    # or after a non-letter (望京T1座); in SOHOT1 it is part of a name.
-    (re.compile(r"(?: |(?<![A-Z]))T(\d+)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
+    # or after a non-letter (望京T1座); in SOHOT1 it is part of a name. T and three digits or more is a
+    # shop's code (T308号).
+    (re.compile(r"(?: |(?<![A-Z]))T(\d{1,2})(?!\d)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
 )
 #: (pattern, replacement, characters of which one must be present for the pattern to match): the
 #: character test is a cheap guard that skips most regex calls on most addresses.

@@ -110,7 +110,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: by side and 坊 lanes (东二坊 / 西二坊: another_road), two townships of one city completed from the
 #: districts (another_town), one number in two parks of different names (青禾工业区38号 / 云杉工业区38栋:
 #: another_zone) (session 34).
-RULES_VERSION: Final[str] = "rules/v15"
+#: v16: a closing N楼 the parse reads as floor N, after a name that is no housing estate's or park's, is
+#: that floor (云杉城3楼 = 云杉城三层: suffix_only) (session 35).
+RULES_VERSION: Final[str] = "rules/v16"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -172,6 +174,10 @@ _TRAILING_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(\d)(?:室|号)$")
 #: A closing floor written with 楼 after a door or a building (369号1楼, F1栋3楼; the normalizer writes 1F as
 #: 1层): the floor word folded to 层. After a compound's name (幸福小区3楼) 楼 may be building 3: not folded.
 _TRAILING_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<=[号栋幢座])(\d+)楼$")
+#: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
+#: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
+_CLOSING_LOU: Final[re.Pattern[str]] = re.compile(r"(?<!\d)(\d+)楼$")
+_HOUSING_NAME_END: Final[re.Pattern[str]] = re.compile(r"(?:小区|[园苑村庭府居里坊巷弄寓区])$")
 
 
 #: An area written in front of the road (a development zone, park, street office, town), which the parser
@@ -257,6 +263,21 @@ def _strip_suffix(text: str) -> str:
     return _TRAILING_FLOOR.sub(r"\1层", _TRAILING_SUFFIX.sub(r"\1", text))
 
 
+def _suffix_folded(view: AddressView) -> str:
+    """``_strip_suffix`` of the place text, and a closing N楼 after a name folded to N层 too where the parse
+    read it as floor N (云杉城3楼: the tagger's floor 3, as 云杉城三层 is), except after a housing estate's or
+    a park's name, where N楼 is as often building N (幸福小区3楼): the tagger cannot tell them apart."""
+    text = _strip_suffix(view.canon_rest)
+    closing = _CLOSING_LOU.search(text)
+    if (
+        closing is not None
+        and view.comps.get("floorno") == closing.group(1)
+        and not _HOUSING_NAME_END.search(text, 0, closing.start())
+    ):
+        return f"{text[: closing.start()]}{closing.group(1)}层"
+    return text
+
+
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
     """Every admin level both sides resolve is the same, or may be (a level read several ways shares a
     name with the other side's: ``conflicts.admin_names``); a level one side omits is compatible."""
@@ -337,11 +358,7 @@ def decide_pair(
         lift = None  # no number: a road or an area, not one addressable place
     elif _same_rest(a, b) and _admin_compatible(a, b):
         lift = "admin_omitted"
-    elif (
-        a.canon_rest
-        and _strip_suffix(a.canon_rest) == _strip_suffix(b.canon_rest)
-        and _admin_compatible(a, b)
-    ):
+    elif a.canon_rest and _suffix_folded(a) == _suffix_folded(b) and _admin_compatible(a, b):
         lift = "suffix_only"
     elif _floor_in_room(a, b) and _admin_compatible(a, b):
         lift = "floor_in_room"
