@@ -233,6 +233,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("广州市北京路168号之一", "广州市北京路168-1号", []),
         ("武汉市江岸区江大路32附5号", "武汉市江岸区江大路32号附5号", []),  # was road number 5 against 32
         ("武汉市江岸区江大路32附5号", "武汉市江岸区江大路32号附6号", ["another_road_number"]),
+        # a door's prefix (甲12号: the door added beside 12号) is part of the road number
+        ("北京市西城区青禾胡同甲12号", "北京市西城区青禾胡同12号", ["another_road_number"]),
+        ("北京市西城区青禾胡同甲12号", "西城区青禾胡同甲12号", []),
+        ("北京市西城区甲秀路12号", "北京市西城区甲秀路12号3栋", []),  # 甲 in the road's name
         # without a road on either side a 号 number is a door of the village or compound the text names
         ("深圳市福田区沙头街道青石村55号", "深圳市福田区沙头街道青石村56号", ["another_road_number"]),
         # ... unless one text also writes the other's number (a record naming its neighbour's door first)
@@ -670,6 +674,13 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("广州市天河区青禾路208号云杉城3楼", "广州市天河区青禾路208号云杉城三层", "suffix_only"),
         ("广州市天河区青禾路208号云杉城3楼", "广州市天河区青禾路208号云杉城4层", None),
         ("广州市天河区松风花园3楼", "广州市天河区松风花园3层", None),
+        # one place text once normalized (1楼1号 is room 101): the parse's floor 1 + room 1 is no conflict
+        ("四川省成都市锦江区青禾路18号1栋1单元1楼1号", "成都市锦江区青禾路18号1栋1单元101", "admin_omitted"),
+        ("四川省成都市锦江区青禾路18号1栋1单元1楼1号", "成都市锦江区青禾路18号1栋1单元102", None),
+        # a closing yard on the road is its door's; a compound's numbered yard is not
+        ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街1号", "suffix_only"),
+        ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街3号", None),
+        ("北京市海淀区松风小区5号院", "北京市海淀区松风小区5号", None),
     ],
 )
 def test_lift_conditions(a: str, b: str, lift: str | None) -> None:

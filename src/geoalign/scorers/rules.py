@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from geoalign.address.analyze import BRANCH_WORDS, DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
-from geoalign.address.conflicts import Conflict, admin_names, conflicts
+from geoalign.address.conflicts import HARD_NUMBERS, Conflict, admin_names, conflicts
 from geoalign.address.normalize import POLITE_NAME, fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
@@ -111,7 +111,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: districts (another_town), one number in two parks of different names (青禾工业区38号 / 云杉工业区38栋:
 #: another_zone) (session 34).
 #: v16: a closing N楼 the parse reads as floor N, after a name that is no housing estate's or park's, is
-#: that floor (云杉城3楼 = 云杉城三层: suffix_only) (session 35).
+#: that floor (云杉城3楼 = 云杉城三层: suffix_only), and a closing numbered yard on the road is its door
+#: (青禾大街1号院 = 青禾大街1号: suffix_only); a door's prefix is part of its number (甲12号 / 12号:
+#: another_road_number); where both place texts are one once normalized, a hard-number conflict is the two
+#: parses' and is dropped (1栋1单元1楼1号 / 1栋1单元101) (session 35).
 RULES_VERSION: Final[str] = "rules/v16"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -174,6 +177,10 @@ _TRAILING_SUFFIX: Final[re.Pattern[str]] = re.compile(r"(\d)(?:室|号)$")
 #: A closing floor written with 楼 after a door or a building (369号1楼, F1栋3楼; the normalizer writes 1F as
 #: 1层): the floor word folded to 层. After a compound's name (幸福小区3楼) 楼 may be building 3: not folded.
 _TRAILING_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<=[号栋幢座])(\d+)楼$")
+#: A closing numbered yard right after the road (青禾大街1号院): the door's yard, the place 青禾大街1号 names
+#: (``analyze._YARD`` reads it as that door); after a compound's name or another door it is a yard of the
+#: compound (幸福小区5号院), not folded.
+_TRAILING_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段])(\d+)号院$")
 #: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
 #: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
 _CLOSING_LOU: Final[re.Pattern[str]] = re.compile(r"(?<!\d)(\d+)楼$")
@@ -260,7 +267,7 @@ class Decision:
 
 
 def _strip_suffix(text: str) -> str:
-    return _TRAILING_FLOOR.sub(r"\1层", _TRAILING_SUFFIX.sub(r"\1", text))
+    return _TRAILING_FLOOR.sub(r"\1层", _TRAILING_SUFFIX.sub(r"\1", _TRAILING_YARD.sub(r"\1", text)))
 
 
 def _suffix_folded(view: AddressView) -> str:
@@ -328,6 +335,11 @@ def cap_decision(a: AddressView, b: AddressView, enabled: frozenset[str] | None 
     neural stage, and the first half of ``decide_pair``."""
     on = frozenset(DEFAULT_RULES) if enabled is None else enabled
     found = [c for c in conflicts(a, b) if c.rule in on]
+    if found and a.canon_rest and a.canon_rest == b.canon_rest and _admin_compatible(a, b):
+        # one place text, numbers and all: a number conflict can only be the two parses' (the tagger reads
+        # the raw text: 1栋1单元1楼1号 gave floor 1 + room 1, where the normalizer writes room 101, as the
+        # other side does)
+        found = [c for c in found if c.component not in HARD_NUMBERS]
     if not found:
         return Decision(None, (), None, ())
     cap = min((CAPS[c.rule] for c in found), key=_LABEL_RANK.__getitem__)
