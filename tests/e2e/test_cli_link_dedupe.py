@@ -404,6 +404,25 @@ def test_bad_input_is_a_clear_error(
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_the_address_columns_default_to_the_ones_named_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    left = write_csv(tmp_path / "left.csv", ["id", "address"], [row[:2] for row in LEFT])
+    right = write_csv(tmp_path / "right.csv", ["rid", "address"], RIGHT)
+    out = tmp_path / "out.csv"
+    assert (
+        main(["link", str(left), str(right), "-o", str(out), "--no-progress", "--judge", "structured"]) == 0
+    )
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["left_address"] for r in rows] == [row[1] for row in LEFT]
+    # a table without such a column: the error names the columns there are
+    other = write_csv(tmp_path / "other.csv", ["id", "addr"], [row[:2] for row in LEFT])
+    assert main(["dedupe", str(other), "-o", str(tmp_path / "c.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'address'" in err and "['id', 'addr']" in err and "Traceback" not in err
+
+
 def test_dedupe_duplicate_ids_against_existing_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -76,7 +76,7 @@ class FakeNeural(ScoreOnlyScorer):
         ]
 
 
-TABLE = {"exact": SURE_EXACT, "not": SURE_NOT, "unsure": UNSURE, "poison": UNSURE}
+TABLE = {"exact": SURE_EXACT, "not": SURE_NOT, "unsure": UNSURE, "poison": UNSURE, "青禾路9号3号楼": UNSURE}
 
 
 def test_only_the_uncertain_band_reaches_the_neural_stage() -> None:
@@ -84,7 +84,7 @@ def test_only_the_uncertain_band_reaches_the_neural_stage() -> None:
     cascade = CascadeScorer(FakeStructured(TABLE), neural, threshold=0.9)
     pairs = [AddressPair(" q ", "exact"), AddressPair("q", "unsure"), AddressPair("q", "not")]
     results = cascade.score(pairs)
-    # the neural scorer gets the pair exactly as given (raw text), not the structured scorer's view
+    # the neural scorer gets the pair as written (raw text), not the structured scorer's view
     assert neural.asked == [AddressPair("q", "unsure")]
     assert [r.label for r in results if isinstance(r, Match)] == ["exact_match", "not_match", "not_match"]
     stages = [r.explanation["cascade"]["stage"] for r in results if isinstance(r, Match) and r.explanation]
@@ -151,3 +151,20 @@ def test_registry_builds_cascade_only_with_a_neural_model(tmp_path) -> None:
     (structured_dir / "model.json").write_text('{"format": "geoalign-structured"}', encoding="utf-8")
     with pytest.raises(InputError, match="structured model"):
         build_scorer("cascade", structured_dir)
+
+
+def test_the_neural_stage_reads_the_text_without_the_noise_the_normalizer_drops() -> None:
+    """It saw no phone numbers or recipients in training: 张三 138… before an address moved its answer.
+    The spelling stays as written (3号楼, not the normalizer's 3栋)."""
+    neural = FakeNeural()
+    cascade = CascadeScorer(FakeStructured(TABLE), neural, threshold=0.9)
+    cascade.score(
+        [
+            AddressPair("张三 13812345678 青禾路9号3号楼", "青禾路9号3号楼"),
+            AddressPair("13812345678", "unsure"),
+        ]
+    )
+    assert neural.asked == [
+        AddressPair("青禾路9号3号楼", "青禾路9号3号楼"),
+        AddressPair("13812345678", "unsure"),  # nothing but noise: left as given
+    ]

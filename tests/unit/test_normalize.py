@@ -719,6 +719,12 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
         ("杭州市文三路369号 张三收", "杭州市文三路369号"),
         ("杭州市文三路369号,李四收", "杭州市文三路369号"),
         ("北京市王府井大街1号收", "北京市王府井大街1号收"),  # no separator: not taken for a name
+        # a landmark the address lies near, as a clause of its own: as the bracketed （近云杉公园） goes
+        ("杭州市青禾路18号，近云杉公园", "杭州市青禾路18号"),
+        ("杭州市青禾路18号 靠近松风路口", "杭州市青禾路18号"),
+        ("杭州市青禾路18号近云杉公园", "杭州市青禾路18号近云杉公园"),  # no separator: part of the text
+        ("杭州市青禾路18号 近3号门", "杭州市青禾路18号近3号门"),  # a number: which door, perhaps
+        ("杭州市青禾路，近云杉公园", "杭州市青禾路近云杉公园"),  # no door: the landmark locates it
     ],
 )
 def test_a_delivery_note_closing_the_address_is_removed(text: str, expected: str) -> None:

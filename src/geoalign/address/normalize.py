@@ -344,6 +344,12 @@ _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|(?:工作日|周末|节假日|双休日?)(?:均可|都可以?|才|只)?(?:送货|配送|送达|收货|派送|送)"
     r"|(?:必须|请|直接)?送货上门)"
 )
+#: A landmark the address lies near, written after it as a clause of its own (…18号，近云杉公园: the comma is
+#: a space by now): what a bracketed （近云杉公园） says, and the brackets are gone already. Only after a
+#: number's word and a separator, and without a digit (…18号 近3号门 may say which door).
+_LANDMARK_NOTE: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[号栋幢座室层元])\s+(?:近|靠近|邻近|临近)[^\d\s]{2,12}$"
+)
 #: A cheap guard: a character every note holds (one C-level scan; a set test per character cost twice as
 #: much, and the note pattern itself five times).
 _NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假休]")
@@ -393,9 +399,9 @@ def _country_prefix(text: str) -> int:
 
 
 def noise(text: str) -> str:
-    """Remove phone numbers, recipient names and their labels, delivery notes, place-holder divisions, a
-    country before the divisions and a closing place-holder (…369号 null): they are not part of the
-    place."""
+    """Remove phone numbers, recipient names and their labels, delivery notes, a landmark the address lies
+    near, place-holder divisions, a country before the divisions and a closing place-holder (…369号 null):
+    they are not part of the place."""
     if not text:
         return text
     if text[0] == "中":
@@ -433,6 +439,8 @@ def noise(text: str) -> str:
         text = _without(_LABELLED_NOTE, text)
     if _NOTE_GUARD.search(text):
         text = _without(_DELIVERY_NOTE, text)  # the note runs to the end
+    if "近" in text:
+        text = _LANDMARK_NOTE.sub("", text)
     return text
 
 

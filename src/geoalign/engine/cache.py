@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 #: 上海市闸北区 = 静安区, 北京市密云县 = 密云区, session 32; v15: an autonomous region written as a province
 #: resolves, 广西省南宁市 = 广西壮族自治区南宁市, and 省直辖县级行政区 / 行政单位 at the start goes,
 #: session 34; v16: 塔楼2 12层 = T2栋12层 (was 塔楼212层), and a street, a village or a door after a name
-#: with 塔 is no tower, 铁塔七街 ≠ T7栋街, 金塔317号 ≠ T317栋, session 35).
+#: with 塔 is no tower, 铁塔七街 ≠ T7栋街, 金塔317号 ≠ T317栋, and a landmark clause closing the address
+#: goes, …18号，近云杉公园 = …18号, session 35).
 KEY_VERSION = "v16"
 
 

@@ -6,8 +6,11 @@ road number) or obviously the same, so only the *uncertain band* — pairs whose
 below ``threshold`` — is worth the neural model (uk_address_matcher's cheap-stage-first design).
 
 * Each pair is scored by the structured scorer first. A pair whose top probability is at least
-  ``threshold`` is decided there. The others are sent, as the original text, to the neural scorer (torch
-  or ONNX, built through the registry), whose probabilities become the answer.
+  ``threshold`` is decided there. The others are sent to the neural scorer (torch or ONNX, built through
+  the registry), whose probabilities become the answer. It reads the text as written (it was trained on
+  it, not on the normalizer's spelling), without what the normalizer drops as noise (``normalize.noise``:
+  phone numbers and the names beside them, labels, postcodes, delivery notes): the model saw no such noise
+  in training, and 张三 138… before an address moved its answer from exact_match to partial_match.
 * The structured explanation (per-component agree/conflict) is kept on every answer — the neural models
   give none, and the same-place check of link/dedupe needs the hard-number comparison — together with
   ``explanation["cascade"]``: which stage decided, and the structured probabilities when it was not.
@@ -38,6 +41,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from geoalign.address.normalize import noise
 from geoalign.errors import InputError
 from geoalign.scorers.stack import Stack
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
@@ -69,6 +73,21 @@ class _Item:
 
     inner: PreparedItem
     pair: AddressPair
+
+
+def _quiet(text: Any) -> Any:
+    """``text`` without the noise the normalizer drops, spaces collapsed; as given where nothing would be
+    left, or where it is no string (the neural scorer reports its own error)."""
+    if not isinstance(text, str):
+        return text
+    quiet = " ".join(noise(text).split())
+    return quiet if quiet else text
+
+
+def _without_noise(pair: AddressPair) -> AddressPair:
+    """What the neural stage reads of a pair (module docstring)."""
+    a, b = _quiet(pair.a), _quiet(pair.b)
+    return pair if a == pair.a and b == pair.b else dataclasses.replace(pair, a=a, b=b)
 
 
 class CascadeScorer:
@@ -152,7 +171,7 @@ class CascadeScorer:
         neural_results: dict[int, Result] = {}
         if uncertain and self.neural is not None:
             start = time.perf_counter()
-            pairs = [prepared.items[i].data.pair for i in uncertain]  # type: ignore[union-attr]
+            pairs = [_without_noise(prepared.items[i].data.pair) for i in uncertain]  # type: ignore[union-attr]
             neural_results = dict(zip(uncertain, self.neural.score(pairs), strict=True))
             neural_ms = (time.perf_counter() - start) * 1000.0
         with self._lock:

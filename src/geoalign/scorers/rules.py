@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from geoalign.address.analyze import BRANCH_WORDS, DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
-from geoalign.address.conflicts import HARD_NUMBERS, Conflict, admin_names, conflicts
+from geoalign.address.conflicts import Conflict, admin_names, conflicts
 from geoalign.address.normalize import POLITE_NAME, fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
@@ -335,11 +335,6 @@ def cap_decision(a: AddressView, b: AddressView, enabled: frozenset[str] | None 
     neural stage, and the first half of ``decide_pair``."""
     on = frozenset(DEFAULT_RULES) if enabled is None else enabled
     found = [c for c in conflicts(a, b) if c.rule in on]
-    if found and a.canon_rest and a.canon_rest == b.canon_rest and _admin_compatible(a, b):
-        # one place text, numbers and all: a number conflict can only be the two parses' (the tagger reads
-        # the raw text: 1栋1单元1楼1号 gave floor 1 + room 1, where the normalizer writes room 101, as the
-        # other side does)
-        found = [c for c in found if c.component not in HARD_NUMBERS]
     if not found:
         return Decision(None, (), None, ())
     cap = min((CAPS[c.rule] for c in found), key=_LABEL_RANK.__getitem__)

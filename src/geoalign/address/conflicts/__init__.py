@@ -105,6 +105,11 @@ def conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             out.append(found)
     if branch is not None:
         out.append(branch)
+    if a.canon_rest and a.canon_rest == b.canon_rest:
+        # one place text after the divisions, numbers and all: a number conflict could only be the two
+        # parses' (the tagger reads the raw text: 1栋1单元1楼1号 gave floor 1 + room 1, where the normalizer
+        # writes room 101, as the other side does)
+        return out
     numbers = number_conflicts(a, b)
     out += numbers
     if not any(c.component == "houseno" for c in numbers):
