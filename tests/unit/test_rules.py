@@ -317,6 +317,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("星巴克(望京SOHO店)", "星巴克(国贸店)", ["another_branch"]),
         # a bank's and a telecom shop's branches; a note the parse leaves out of every component
         ("中国工商银行(文二路支行)", "中国工商银行(解放路支行)", ["another_branch"]),
+        # a bank's branch written without brackets, against one in brackets or another without
+        ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号中国工商银行松风支行", ["another_branch"]),
+        ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号工商银行(松风支行)", ["another_branch"]),
+        ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号工商银行(云杉支行)", []),
         ("中国移动(文三路营业厅)", "中国移动(学院路营业厅)", ["another_branch"]),
         ("宁波银行24小时自助银行(学院路支行)", "浙商银行24小时自助银行(湖滨支行)", ["another_branch"]),
         ("杭州市文三路369号(近肯德基店)", "杭州市文三路369号(近麦当劳店)", []),  # landmarks, not branches

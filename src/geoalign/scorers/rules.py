@@ -114,7 +114,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: that floor (云杉城3楼 = 云杉城三层: suffix_only), and a closing numbered yard on the road is its door
 #: (青禾大街1号院 = 青禾大街1号: suffix_only); a door's prefix is part of its number (甲12号 / 12号:
 #: another_road_number); where both place texts are one once normalized, a hard-number conflict is the two
-#: parses' and is dropped (1栋1单元1楼1号 / 1栋1单元101) (session 35).
+#: parses' and is dropped (1栋1单元1楼1号 / 1栋1单元101), and a bank's branch written without brackets is a
+#: branch (工商银行云杉支行 / 工商银行松风支行: another_branch) (session 35).
 RULES_VERSION: Final[str] = "rules/v16"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
