@@ -681,6 +681,11 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         # one place text once normalized (1楼1号 is room 101): the parse's floor 1 + room 1 is no conflict
         ("四川省成都市锦江区青禾路18号1栋1单元1楼1号", "成都市锦江区青禾路18号1栋1单元101", "admin_omitted"),
         ("四川省成都市锦江区青禾路18号1栋1单元1楼1号", "成都市锦江区青禾路18号1栋1单元102", None),
+        # the kind of shop closing a name; not a shop named by its number, nor another name
+        ("杭州市西湖区青禾路18号云杉万家超市", "杭州市西湖区青禾路18号云杉万家", "suffix_only"),
+        ("杭州市西湖区青禾路18号松风咖啡", "杭州市西湖区青禾路18号松风", "suffix_only"),
+        ("杭州市西湖区青禾路18号超市", "杭州市西湖区青禾路18号", None),
+        ("杭州市西湖区青禾路18号松风咖啡", "杭州市西湖区青禾路18号云杉咖啡", None),
         # a closing yard on the road is its door's; a compound's numbered yard is not
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街1号", "suffix_only"),
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街3号", None),

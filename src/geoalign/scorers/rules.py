@@ -115,7 +115,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (青禾大街1号院 = 青禾大街1号: suffix_only); a door's prefix is part of its number (甲12号 / 12号:
 #: another_road_number); where both place texts are one once normalized, a hard-number conflict is the two
 #: parses' and is dropped (1栋1单元1楼1号 / 1栋1单元101), and a bank's branch written without brackets is a
-#: branch (工商银行云杉支行 / 工商银行松风支行: another_branch) (session 35).
+#: branch (工商银行云杉支行 / 工商银行松风支行: another_branch), and the kind of shop closing a name is
+#: the name (星巴克咖啡 / 星巴克: suffix_only) (session 35).
 RULES_VERSION: Final[str] = "rules/v16"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -182,6 +183,11 @@ _TRAILING_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<=[号栋幢座])(\d+)�
 #: (``analyze._YARD`` reads it as that door); after a compound's name or another door it is a yard of the
 #: compound (幸福小区5号院), not folded.
 _TRAILING_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段])(\d+)号院$")
+#: The kind of shop closing a shop's name (星巴克咖啡, 华润万家超市, 云杉大药房): the name alone says the same
+#: place. After two characters of a name only (18号超市 is a shop by its number, not a name).
+_GENERIC_SHOP_END: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[\u4e00-\u9fffA-Za-z]{2})(?:超市|咖啡厅|咖啡馆|咖啡|餐厅|便利店|大药房|药房|药店|专卖店)$"
+)
 #: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
 #: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
 _CLOSING_LOU: Final[re.Pattern[str]] = re.compile(r"(?<!\d)(\d+)楼$")
@@ -272,10 +278,11 @@ def _strip_suffix(text: str) -> str:
 
 
 def _suffix_folded(view: AddressView) -> str:
-    """``_strip_suffix`` of the place text, and a closing N楼 after a name folded to N层 too where the parse
-    read it as floor N (云杉城3楼: the tagger's floor 3, as 云杉城三层 is), except after a housing estate's or
-    a park's name, where N楼 is as often building N (幸福小区3楼): the tagger cannot tell them apart."""
-    text = _strip_suffix(view.canon_rest)
+    """``_strip_suffix`` of the place text, without the kind of shop closing a name (星巴克咖啡 is 星巴克,
+    华润万家超市 华润万家), and a closing N楼 after a name folded to N层 too where the parse read it as
+    floor N (云杉城3楼: the tagger's floor 3, as 云杉城三层 is), except after a housing estate's or a park's
+    name, where N楼 is as often building N (幸福小区3楼): the tagger cannot tell them apart."""
+    text = _GENERIC_SHOP_END.sub("", _strip_suffix(view.canon_rest))
     closing = _CLOSING_LOU.search(text)
     if (
         closing is not None
