@@ -442,6 +442,8 @@ def test_phone_as_redundant(raw: str, spans: list[Any], expected: list[Any] | No
             [("poi", 0, 5), ("houseno", 5, 9)],
             [("poi", 0, 6), ("houseno", 7, 9)],
         ),
+        # cut between two spans of one name: joined in the one with most of it
+        ("云杉SOHO大厦", [("poi", 0, 4), ("poi", 4, 8)], [("poi", 0, 6), ("poi", 6, 8)]),
         # already one span, a single letter, or letters touching digits (a code, B22, SOHOT1): left as read
         ("云杉SOHO大厦", [("poi", 0, 8)], None),
         ("青禾园B座", [("poi", 0, 3), ("houseno", 3, 5)], None),

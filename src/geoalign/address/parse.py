@@ -240,7 +240,7 @@ def keep_latin_words(raw: str, spans: list[Span]) -> list[Span]:
     for word in _LATIN_WORD.finditer(raw):
         lo, hi = word.span()
         inside = [i for i, (_, start, end) in enumerate(out) if start < hi and lo < end]
-        if len({out[i][0] for i in inside}) < 2:
+        if len(inside) < 2 or all(out[i][0] == "redundant" for i in inside):
             continue  # one span, or redundant letter by letter as SuperMap writes noise (n|u|l|l)
         owner = max(
             inside,
@@ -268,7 +268,7 @@ _TOWER: Final[re.Pattern[str]] = re.compile(
     rf"|(?<![东西南北中])(?<!{_TOWER_LETTER})塔楼?(?:{_DIGITS_12}|{_NUMERALS}){_NOT_A_TOWER_AFTER}(?:号)?(?:座|栋|楼|幢)?"
     rf"|(?:{_DIGITS_12}号?|{_NUMERALS}号)塔楼?(?![{NOT_AFTER_TOWER_NUMBER}])"
 )
-#: The cheap test: a T or 塔 before or after a digit or numeral.
+#: The cheap test run on every address: a T or a 塔 anywhere.
 _TOWER_CHARS: Final[re.Pattern[str]] = re.compile(r"[TtＴｔ塔]")
 
 
