@@ -686,6 +686,9 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         ("杭州市西湖区青禾路18号松风咖啡", "杭州市西湖区青禾路18号松风", "suffix_only"),
         ("杭州市西湖区青禾路18号超市", "杭州市西湖区青禾路18号", None),
         ("杭州市西湖区青禾路18号松风咖啡", "杭州市西湖区青禾路18号云杉咖啡", None),
+        # a numbered school written in full or short; not another number
+        ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉一中", "suffix_only"),
+        ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉二中", None),
         # a closing yard on the road is its door's; a compound's numbered yard is not
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街1号", "suffix_only"),
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街3号", None),

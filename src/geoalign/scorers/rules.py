@@ -116,7 +116,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: another_road_number); where both place texts are one once normalized, a hard-number conflict is the two
 #: parses' and is dropped (1栋1单元1楼1号 / 1栋1单元101), and a bank's branch written without brackets is a
 #: branch (工商银行云杉支行 / 工商银行松风支行: another_branch), and the kind of shop closing a name is
-#: the name (星巴克咖啡 / 星巴克: suffix_only) (session 35).
+#: the name (星巴克咖啡 / 星巴克: suffix_only), as a numbered school's short name is its full one (第一中学
+#: / 一中: suffix_only) (session 35).
 RULES_VERSION: Final[str] = "rules/v16"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -188,6 +189,9 @@ _TRAILING_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段
 _GENERIC_SHOP_END: Final[re.Pattern[str]] = re.compile(
     r"(?<=[\u4e00-\u9fffA-Za-z]{2})(?:超市|咖啡厅|咖啡馆|咖啡|餐厅|便利店|大药房|药房|药店|专卖店)$"
 )
+#: A school numbered by an ordinal, written in full or short (云杉第一中学 = 云杉一中, 第二小学 = 二小): the
+#: short form, for the lift's comparison only (the ordinal check still reads 第一 / 第二 in the text).
+_SCHOOL_ORDINAL: Final[re.Pattern[str]] = re.compile(r"第([一二三四五六七八九十]{1,3})([中小])学")
 #: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
 #: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
 _CLOSING_LOU: Final[re.Pattern[str]] = re.compile(r"(?<!\d)(\d+)楼$")
@@ -279,10 +283,11 @@ def _strip_suffix(text: str) -> str:
 
 def _suffix_folded(view: AddressView) -> str:
     """``_strip_suffix`` of the place text, without the kind of shop closing a name (星巴克咖啡 is 星巴克,
-    华润万家超市 华润万家), and a closing N楼 after a name folded to N层 too where the parse read it as
-    floor N (云杉城3楼: the tagger's floor 3, as 云杉城三层 is), except after a housing estate's or a park's
-    name, where N楼 is as often building N (幸福小区3楼): the tagger cannot tell them apart."""
-    text = _GENERIC_SHOP_END.sub("", _strip_suffix(view.canon_rest))
+    华润万家超市 华润万家), with a numbered school in its short form (第一中学 is 一中), and a closing N楼
+    after a name folded to N层 where the parse read it as floor N (云杉城3楼: the tagger's floor 3, as
+    云杉城三层 is), except after a housing estate's or a park's name, where N楼 is as often building N
+    (幸福小区3楼): the tagger cannot tell them apart."""
+    text = _SCHOOL_ORDINAL.sub(r"\1\2", _GENERIC_SHOP_END.sub("", _strip_suffix(view.canon_rest)))
     closing = _CLOSING_LOU.search(text)
     if (
         closing is not None
