@@ -371,7 +371,7 @@ _VALUES_MAX: Final[int] = 1 << 16
 
 
 #: A building named by a letter and 塔 (A塔, as A座): its value is the letter.
-_TOWER_LETTER_FIRST: Final[re.Pattern[str]] = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]塔")
+_TOWER_LETTER_FIRST: Final[re.Pattern[str]] = re.compile(f"{_TOWER_LETTER}塔")
 
 
 def _value(name: str, piece: str) -> str:

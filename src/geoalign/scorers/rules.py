@@ -192,6 +192,15 @@ _GENERIC_SHOP_END: Final[re.Pattern[str]] = re.compile(
 #: A school numbered by an ordinal, written in full or short (云杉第一中学 = 云杉一中, 第二小学 = 二小): the
 #: short form, for the lift's comparison only (the ordinal check still reads 第一 / 第二 in the text).
 _SCHOOL_ORDINAL: Final[re.Pattern[str]] = re.compile(r"第([一二三四五六七八九十]{1,3})([中小])学")
+#: The folds of ``_suffix_folded``, in order: a closing yard on the road, a trailing 室/号, a closing N楼
+#: after a door or building, the kind of shop closing a name, a numbered school's full name.
+_SUFFIX_FOLDS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (_TRAILING_YARD, r"\1"),
+    (_TRAILING_SUFFIX, r"\1"),
+    (_TRAILING_FLOOR, r"\1层"),
+    (_GENERIC_SHOP_END, ""),
+    (_SCHOOL_ORDINAL, r"\1\2"),
+)
 #: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
 #: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
 _CLOSING_LOU: Final[re.Pattern[str]] = re.compile(r"(?<!\d)(\d+)楼$")
@@ -277,17 +286,14 @@ class Decision:
     conflicts: tuple[Conflict, ...]
 
 
-def _strip_suffix(text: str) -> str:
-    return _TRAILING_FLOOR.sub(r"\1层", _TRAILING_SUFFIX.sub(r"\1", _TRAILING_YARD.sub(r"\1", text)))
-
-
 def _suffix_folded(view: AddressView) -> str:
-    """``_strip_suffix`` of the place text, without the kind of shop closing a name (星巴克咖啡 is 星巴克,
-    华润万家超市 华润万家), with a numbered school in its short form (第一中学 is 一中), and a closing N楼
-    after a name folded to N层 where the parse read it as floor N (云杉城3楼: the tagger's floor 3, as
-    云杉城三层 is), except after a housing estate's or a park's name, where N楼 is as often building N
-    (幸福小区3楼): the tagger cannot tell them apart."""
-    text = _SCHOOL_ORDINAL.sub(r"\1\2", _GENERIC_SHOP_END.sub("", _strip_suffix(view.canon_rest)))
+    """The place text with what ``suffix_only`` reads as one place written two ways folded away, in order
+    (``_SUFFIX_FOLDS``), and a closing N楼 after a name folded to N层 where the parse read it as floor N
+    (云杉城3楼: the tagger's floor 3, as 云杉城三层 is), except after a housing estate's or a park's name,
+    where N楼 is as often building N (幸福小区3楼): the tagger cannot tell them apart."""
+    text = view.canon_rest
+    for pattern, replacement in _SUFFIX_FOLDS:
+        text = pattern.sub(replacement, text)
     closing = _CLOSING_LOU.search(text)
     if (
         closing is not None
