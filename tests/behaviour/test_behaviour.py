@@ -49,6 +49,8 @@ REQUIRED_CATEGORIES = {
     "another_town",
     # session 35: a Latin word the tagger cut between two components (KFC肯德基 = 肯德基)
     "latin_word",
+    # session 36: a shop's number however the shop is called (1层108铺 = 一楼108号商铺; 108铺 / 109铺)
+    "shop_number",
 }  # fmt: skip
 
 

@@ -346,6 +346,15 @@ def test_a_repeat_closing_the_prefix_is_part_of_it() -> None:
     assert g.resolve("杭州市江干区上城区青禾路8号").end == 6  # a former name and a current one: two names
 
 
+def test_a_street_named_by_its_office_is_the_township() -> None:
+    """望京街道办事处 (registers write the office): the township whole, not 望京街道 and a POI 办事处."""
+    for office in ("望京街道办事处", "望京街道办", "望京办事处"):
+        text = f"北京市朝阳区{office}望京西路8号"
+        r = g.resolve(text)
+        assert r.town == "望京街道", text
+        assert text[r.end :] == "望京西路8号", text
+
+
 def test_a_district_named_with_a_people_written_without_it() -> None:
     assert g.resolve("郑州市管城区青禾路8号").district == "管城回族区"
     assert g.resolve("齐齐哈尔市梅里斯区").district == "梅里斯达斡尔族区"

@@ -43,6 +43,10 @@ def test_brackets_drop_notes_and_unwrap_numbers() -> None:
     assert brackets("朝阳区(3号楼)").replace(" ", "") == "朝阳区3号楼"
     assert brackets("(星河社区东门)").strip() == "星河社区东门"  # all one bracket: the record itself
     assert brackets("A(B(C)D)E").replace(" ", "") == "AE"
+    # what the place was: a former name or number, not a second one
+    assert brackets("青禾大厦(原云杉大厦)").strip() == "青禾大厦"
+    assert brackets("青禾路18号(原69号)").strip() == "青禾路18号"
+    assert brackets("(原云杉大厦)").strip() == "原云杉大厦"  # all one bracket: the record itself
 
 
 def test_punctuation() -> None:
@@ -278,6 +282,20 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["2栋A403", "2号楼A403", "2栋A座403", "2幢A栋403"], "2栋A栋403"),  # a lettered part, then the room
         (["L3022", "2栋A-403"], None),  # a mall's unit code; a dash written: left as written
         (["负1层", "负1楼", "负1F", "地下1层", "地下室1层", "B1层", "B1F"], "负1层"),
+        # a shop's number however the shop is called; a crossing; a side gate; a station's exit
+        (["108铺", "108号铺", "108商铺", "108号铺位", "108号铺面", "108号门面", "108号门面房"], "108号商铺"),
+        (["五里铺村", "门面"], None),
+        (["青禾路与云杉路交汇处", "青禾路与云杉路交叉路口", "青禾路与云杉路交会处"], "青禾路与云杉路交叉口"),
+        (["交口县", "两省交界处"], None),  # a county's name; a border, not a crossing
+        (["公园东大门", "公园东门"], "公园东门"),
+        (["大门口"], None),
+        (["地铁站A出口", "地铁站A出入口", "地铁站A口"], "地铁站A口"),
+        (["地铁站2号出口"], "地铁站2号口"),
+        (["出口加工区"], None),
+        # a number its owner gave, before a building, a lane or a shop; not a second door number
+        (["18号自编3栋", "18号3栋"], "18号3栋"),
+        (["自编四巷"], "四巷"),
+        (["105号自编2号", "自编地址"], None),
     ],
 )
 def test_unit_synonyms(forms: list[str], canonical: str | None) -> None:

@@ -34,6 +34,7 @@ from geoalign.address.parse import (
     parse,
     parse_many,
     phone_as_redundant,
+    shop_number_as_room,
     tower_as_building,
 )
 from geoalign.address.schemes import ELEMENTS, Example
@@ -483,6 +484,33 @@ def test_keep_latin_words(raw: str, spans: list[Any], expected: list[Any] | None
 )
 def test_tower_as_building(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert tower_as_building(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a shop's number read as a person's name: the number is the room, the word redundant
+        (
+            "青禾路18号1层108铺",
+            [("road", 0, 3), ("roadno", 3, 6), ("floorno", 6, 8), ("person", 8, 12)],
+            [("road", 0, 3), ("roadno", 3, 6), ("floorno", 6, 8), ("roomno", 8, 11), ("redundant", 11, 12)],
+        ),
+        # the number already the room: the word that was a person's name becomes redundant
+        (
+            "云杉广场108号铺位",
+            [("poi", 0, 4), ("roomno", 4, 8), ("person", 8, 10)],
+            [("poi", 0, 4), ("roomno", 4, 8), ("redundant", 8, 10)],
+        ),
+        # a room that holds the word: left as read
+        ("青禾路1层109铺", [("road", 0, 3), ("floorno", 3, 5), ("roomno", 5, 9)], None),
+        # a door number with its shop front: the door stays the door
+        ("青禾路5号门面", [("road", 0, 3), ("roadno", 3, 7)], None),
+        # no number before the word: a village's name
+        ("五里铺村3组", [("community", 0, 4), ("road", 4, 6)], None),
+    ],
+)
+def test_shop_number_as_room(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert shop_number_as_room(raw, spans) == (spans if expected is None else expected)
 
 
 def test_a_tower_reads_as_one_building_however_it_is_written() -> None:

@@ -660,6 +660,10 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         # the recipient, a landmark the address lies by: noise; a side alone names part of the place
         ("杭州市西湖区文三路369号(李先生)", "杭州市西湖区文三路369号", "same_normalized"),
         ("杭州市西湖区文三路369号（王女士收）", "杭州市西湖区文三路369号", "same_normalized"),
+        ("杭州市西湖区文三路369号(张三收)", "杭州市西湖区文三路369号", "same_normalized"),
+        # what the place was called before, or its former number: noise
+        ("杭州市西湖区文三路369号青禾大厦(原云杉大厦)", "杭州市西湖区文三路369号青禾大厦", "same_normalized"),
+        ("杭州市西湖区文三路369号(原69号)", "杭州市西湖区文三路369号", "same_normalized"),
         ("杭州市西湖区文三路369号(联华超市斜对面)", "杭州市西湖区文三路369号", "same_normalized"),
         ("杭州市西湖区文三路369号(工商银行旁边)", "杭州市西湖区文三路369号", "same_normalized"),
         ("杭州市西湖区文三路369号(东侧)", "杭州市西湖区文三路369号", None),

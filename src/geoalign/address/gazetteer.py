@@ -217,6 +217,14 @@ def _aliases(name: str, short: str) -> list[str]:
     return [short + alias for suffix, alias in _AUTONOMOUS_ALIAS.items() if name.endswith(suffix)]
 
 
+def _street_office_names(name: str, short: str) -> tuple[str, ...]:
+    """A street (街道) named by its office, as registers and orders often write it: 望京街道办事处,
+    望京街道办, 望京办事处 for 望京街道. Unread, the office's words stayed outside the division (望京街道 +
+    a POI 办事处, or a road 办望京西路), though the labelled data tags the whole as the township."""
+    forms = (name + "办事处", name + "办")
+    return (*forms, short + "办事处") if short != name else forms
+
+
 class _Data:
     """All indexes, built once. ``full`` holds full names and aliases; ``short`` the short names."""
 
@@ -251,6 +259,9 @@ class _Data:
                     full.setdefault(alias, []).append(code)
             for alias in _EXTRA_FULL.get(code, ()):
                 full.setdefault(alias, []).append(code)
+            if level == "town" and name.endswith("街道"):
+                for alias in _street_office_names(name, stem):
+                    full.setdefault(alias, []).append(code)
         self.by_code, self.full, self.short = by_code, full, short
         # old name → current codes. Keyed by the old full name and the old short name (襄樊市, 襄樊).
         self.old: dict[str, list[str]] = {}
@@ -330,7 +341,7 @@ INDEX_FILE: Final = "divisions.index"
 #: differently (short names, aliases, the length table), so an index of the old build is not used.
 #: 3: autonomous regions written as provinces (广西省); 4: Shenzhen's functional areas (光明新区);
 #: 5: districts named with a people written without it (管城区).
-INDEX_BUILD: Final = 5
+INDEX_BUILD: Final = 6
 
 
 def _index_key(divisions: bytes, changes: bytes) -> bytes:

@@ -15,7 +15,8 @@ The pipeline, in order (each step a small pure function on a string):
 4. ``upper``: ASCII letters upper case (t1 = T1, soho = SOHO).
 5. ``brackets``: a bracketed note without digits is dropped ((近地铁站), 【送货前电话联系】); one with digits
    is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence, and so is a text that is all one
-   bracket ((星河社区东门): the record itself, not a note on it).
+   bracket ((星河社区东门): the record itself, not a note on it). A note of what the place was
+   ((原69号), (原云杉大厦)) is dropped, digits or not.
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
    and is kept; every other punctuation mark or symbol becomes a space.
@@ -142,6 +143,8 @@ _BRACKET: Final[re.Pattern[str]] = re.compile(
 def _bracket(match: re.Match[str]) -> str:
     inner = match.group(1)
     whole = match.start() == 0 and match.end() == len(match.string)  # (星河社区东门): the record itself
+    if inner.startswith("原") and not whole:
+        return " "  # what the place was (原云杉大厦, 原69号): a former name or number, not a second one
     return f" {inner} " if whole or any(ch.isdigit() for ch in inner) else " "
 
 

@@ -342,6 +342,31 @@ def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
     return sorted(out, key=lambda s: s[1])
 
 
+#: A shop numbered along a floor or a street (1层108铺, 108号铺位, 108号门面房, F4商铺): its number (with a
+#: letter straight before it), the shop's word.
+_SHOP_NUMBER: Final[re.Pattern[str]] = re.compile(
+    r"((?<![A-Za-z])[A-Za-z]?\d+号?)(商铺|铺位|铺面|门面房?|铺)"
+)
+
+
+def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
+    """A shop's number read as the room it is, and the shop's word as ``redundant``, as the tagger reads
+    108号商铺. It read 1层108铺 as a person's name and 1层109铺 as room 109, so two shops' numbers were
+    never compared (the normalizer writes every form 108号商铺). A number the tagger gave another number
+    element keeps it (青禾路5号门面: the shop front at door 5)."""
+    if "铺" not in raw and "门面" not in raw:
+        return spans
+    out = spans
+    for shop in _SHOP_NUMBER.finditer(raw):
+        lo, hi = shop.span(1)
+        if not any(name in NUMERIC_ELEMENTS and start < hi and lo < end for name, start, end in out):
+            out = _claimed(raw, out, lo, hi, new="roomno")
+        lo, hi = shop.span(2)
+        if not any(name in NUMERIC_ELEMENTS and start <= lo and hi <= end for name, start, end in out):
+            out = _claimed(raw, out, lo, hi, new="redundant")
+    return out
+
+
 #: What the parse changes in the tagger's spans, in order (each function's docstring says why).
 _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     attach_basement,
@@ -349,6 +374,7 @@ _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     join_building_letter,
     keep_latin_words,
     tower_as_building,
+    shop_number_as_room,
     phone_as_redundant,
 )
 

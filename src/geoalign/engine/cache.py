@@ -52,8 +52,11 @@ log = logging.getLogger(__name__)
 #: resolves, 广西省南宁市 = 广西壮族自治区南宁市, and 省直辖县级行政区 / 行政单位 at the start goes,
 #: session 34; v16: 塔楼2 12层 = T2栋12层 (was 塔楼212层), and a street, a village or a door after a name
 #: with 塔 is no tower, 铁塔七街 ≠ T7栋街, 金塔317号 ≠ T317栋, and a landmark clause closing the address
-#: goes, …18号，近云杉公园 = …18号, session 35).
-KEY_VERSION = "v16"
+#: goes, …18号，近云杉公园 = …18号, session 35; v17: a shop's number however called, 108铺 = 108号商铺,
+#: a crossing's words, 交汇处 = 交叉口, a side gate, 东大门 = 东门, a station's exit, 站A出口 = 站A口,
+#: a number its owner gave, 18号自编3栋 = 18号3栋, a bracketed note of what the place was, (原69号), goes,
+#: and a street named by its office, 望京街道办事处, is the township, session 36).
+KEY_VERSION = "v17"
 
 
 def cache_key(

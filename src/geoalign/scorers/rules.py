@@ -118,7 +118,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: branch (工商银行云杉支行 / 工商银行松风支行: another_branch), and the kind of shop closing a name is
 #: the name (星巴克咖啡 / 星巴克: suffix_only), as a numbered school's short name is its full one (第一中学
 #: / 一中: suffix_only) (session 35).
-RULES_VERSION: Final[str] = "rules/v16"
+#: v17: a bracketed note closing with 收 names who takes the parcel ((张三收): noise, as (李先生收) was),
+#: and one starting with 原 what the place was called before ((原云杉大厦): noise) (session 36).
+RULES_VERSION: Final[str] = "rules/v17"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -230,8 +232,10 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|仅限|用途|集群注册|住所申报|自主申报|托管|入驻|商务秘书"
     # the area the address lies in, larger than it (a development zone, a street office)
     r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
-    # the recipient: (李先生), （王女士收）
-    rf"|^{POLITE_NAME}收?$"
+    # what the place was called before: (原云杉大厦)
+    r"|^原"
+    # the recipient: (李先生), （王女士收）, (张三收): a note closing with 收 says who takes the parcel
+    rf"|^{POLITE_NAME}收?$|^[\u4e00-\u9fff]{{1,4}}收$"
     # a landmark the address lies by, after the address itself: (华联超市对面), (银行旁边), (药店楼上); a side
     # alone, (东侧), names part of the place and stays
     r"|^\D{2,}(?:对面|旁边?|附近|隔壁|楼上|楼下|后面|背后|[东西南北]侧)$"
