@@ -126,6 +126,17 @@ def test_text_components_similar_vs_conflict():
     assert feats(a, near)["text_agree"] == 2.0 and feats(a, far)["text_conflict"] == 1.0
 
 
+def test_one_division_however_written_agrees():
+    """杭州 / 杭州市: one division, which the explanation used to call only similar."""
+    from geoalign.address.analyze import analyze
+
+    cmp = by_name(compare_components(analyze("杭州西湖区青禾路8号"), analyze("浙江省杭州市西湖区青禾路8号")))
+    assert cmp["city"].status == "agree"
+    other = by_name(compare_components(analyze("浙江杭州市青禾路8号"), analyze("浙江省宁波市青禾路8号")))
+    assert other["prov"].status == "agree"
+    assert other["city"].status == "conflict"
+
+
 def test_numbers_and_latin_sets():
     a = view("科苑路15号科兴科学园T1栋")
     b = view("科苑路15号科兴科学园T3栋")

@@ -284,7 +284,8 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["负1层", "负1楼", "负1F", "地下1层", "地下室1层", "B1层", "B1F"], "负1层"),
         # a shop's number however the shop is called; a crossing; a side gate; a station's exit
         (["108铺", "108号铺", "108商铺", "108号铺位", "108号铺面", "108号门面", "108号门面房"], "108号商铺"),
-        (["五里铺村", "门面"], None),
+        (["108号门市", "108商服", "108号商网", "108号档口", "108号摊位"], "108号商铺"),
+        (["五里铺村", "门面", "5号门市部"], None),
         (["青禾路与云杉路交汇处", "青禾路与云杉路交叉路口", "青禾路与云杉路交会处"], "青禾路与云杉路交叉口"),
         (["交口县", "两省交界处"], None),  # a county's name; a border, not a crossing
         (["公园东大门", "公园东门"], "公园东门"),

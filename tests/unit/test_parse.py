@@ -505,8 +505,15 @@ def test_tower_as_building(raw: str, spans: list[Any], expected: list[Any] | Non
         ("青禾路1层109铺", [("road", 0, 3), ("floorno", 3, 5), ("roomno", 5, 9)], None),
         # a door number with its shop front: the door stays the door
         ("青禾路5号门面", [("road", 0, 3), ("roadno", 3, 7)], None),
-        # no number before the word: a village's name
+        # no number before the word: a village's name; a number inside a longer code is not the shop's
         ("五里铺村3组", [("community", 0, 4), ("road", 4, 6)], None),
+        ("龙泰小区BC13号门市", [("poi", 0, 4), ("houseno", 4, 6), ("person", 6, 11)], None),
+        # the north-east's shop words
+        (
+            "云杉小区9号楼6号商服",
+            [("poi", 0, 4), ("houseno", 4, 7), ("person", 7, 11)],
+            [("poi", 0, 4), ("houseno", 4, 7), ("roomno", 7, 9), ("redundant", 9, 11)],
+        ),
     ],
 )
 def test_shop_number_as_room(raw: str, spans: list[Any], expected: list[Any] | None) -> None:

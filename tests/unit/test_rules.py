@@ -104,8 +104,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # a ring road is named by its number, with or without 路
         ("石家庄市东二环路1888号", "石家庄市南二环1888号", ["another_road"]),
         ("北京市朝阳区东三环中路1号", "北京市朝阳区东三环1号", []),
-        # a 号 number only typed, no road on either side: two doors (shops) of one compound
-        ("铁岭市星河小区23楼15号门市", "铁岭市星河小区23楼16号门市", ["another_road_number"]),
+        # a 号 number only typed, no road on either side: two doors (shops) of one compound, which the parse
+        # also reads as two shops' numbers (rooms)
+        ("铁岭市星河小区23楼15号门市", "铁岭市星河小区23楼16号门市", ["another_road_number", "another_room"]),
         # ... but a unit-room run after it is no sub-number of that door (5号5-206号: unit 5, room 206)
         ("芜湖市星河时代广场5#-5-206号", "芜湖市星河时代广场5#-5-206", []),
         # the parse cuts 中关村南大街 into 中关村 | 南大街: the road takes its name back

@@ -36,7 +36,7 @@ from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
-from geoalign.address.synonyms import NOT_AFTER_TOWER_NUMBER
+from geoalign.address.synonyms import NOT_AFTER_TOWER_NUMBER, SHOP_WORD_CHARS, SHOP_WORDS
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
@@ -344,9 +344,8 @@ def phone_as_redundant(raw: str, spans: list[Span]) -> list[Span]:
 
 #: A shop numbered along a floor or a street (1层108铺, 108号铺位, 108号门面房, F4商铺): its number (with a
 #: letter straight before it), the shop's word.
-_SHOP_NUMBER: Final[re.Pattern[str]] = re.compile(
-    r"((?<![A-Za-z])[A-Za-z]?\d+号?)(商铺|铺位|铺面|门面房?|铺)"
-)
+_SHOP_NUMBER: Final[re.Pattern[str]] = re.compile(rf"(?<![A-Za-z\d])([A-Za-z]?\d+号?)({SHOP_WORDS})")
+_SHOP_WORD_CHARS: Final[re.Pattern[str]] = re.compile(f"[{SHOP_WORD_CHARS}]")
 
 
 def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
@@ -354,7 +353,7 @@ def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
     108号商铺. It read 1层108铺 as a person's name and 1层109铺 as room 109, so two shops' numbers were
     never compared (the normalizer writes every form 108号商铺). A number the tagger gave another number
     element keeps it (青禾路5号门面: the shop front at door 5)."""
-    if "铺" not in raw and "门面" not in raw:
+    if _SHOP_WORD_CHARS.search(raw) is None:
         return spans
     out = spans
     for shop in _SHOP_NUMBER.finditer(raw):

@@ -19,7 +19,7 @@ part + room   2栋A403, 2号楼A403 (Shenzhen)                  2栋A栋403
 sub-number    168号之一, 168号之1                          168-1号
 annex number  32号附5号, 32附5号, 32号附5                   32-5号
 own number    18号自编3栋, 自编A7铺                           18号3栋, A7铺
-shop          108铺, 108号铺位, 108号门面, 108号铺面               108号商铺
+shop          108铺, 108号铺位, 108号门面, 108号门市             108号商铺
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 station exit  站A出口, 站B1出入口, 站2号出口               站A口, 站B1口, 站2号口
@@ -65,6 +65,12 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     # shop's code (T308号).
     (re.compile(r"(?: |(?<![A-Z]))T(\d{1,2})(?!\d)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
 )
+#: What a shop numbered along a floor or a street is called after its number (108铺, 108号门面; 门市, 商服 and
+#: 商网 in the north-east; 档口 and 摊位 in a market): one shop, written 108号商铺. Not 门市部, a name's
+#: sales office.
+SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商服|商网|档口|摊位|铺"
+#: One of these characters is in every shop word: a cheap guard before the pattern.
+SHOP_WORD_CHARS: Final[str] = "铺门服网档摊"
 #: (pattern, replacement, characters of which one must be present for the pattern to match): the
 #: character test is a cheap guard that skips most regex calls on most addresses.
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
@@ -100,7 +106,7 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.
-    (re.compile(r"(\d+)号?(?:商铺|铺位|铺面|门面房?|铺)"), r"\1号商铺", "铺门"),
+    (re.compile(rf"(\d+)号?(?:{SHOP_WORDS})"), r"\1号商铺", SHOP_WORD_CHARS),
     # A station's exit written 出口 or 出入口 (地铁站A出口, 1号出入口): 口, as 地铁站A口 writes it.
     (re.compile(r"(?<=站)([A-Z]\d{0,2}|\d{1,2}号?)(?:出入口|出口)"), r"\1口", "口"),
     # Building-unit-room written with dashes (6-3-402: building 6, unit 3, room 402), as in 6号楼3单元402.

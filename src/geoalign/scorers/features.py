@@ -355,10 +355,25 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
     return feats
 
 
+#: The admin levels the gazetteer resolves, by their place in ``AddressView.canon_admin``.
+_STATED_ADMIN: Final[dict[str, int]] = {"prov": 0, "city": 1, "district": 2, "town": 3}
+
+
+def _one_division(a: AddressView, b: AddressView, level: str) -> bool:
+    """Whether both texts state one division at this admin level however they write it (北京市 / 北京,
+    杭州 / 杭州市), as the gazetteer reads them."""
+    index = _STATED_ADMIN.get(level)
+    if index is None:
+        return False
+    stated = a.canon_admin[index]
+    return stated is not None and stated == b.canon_admin[index]
+
+
 def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparison]:
     """Per-component agreement for the explanation, coarse to fine; components in neither are left out.
 
-    Numbers agree only when equal (else conflict); text components agree when equal, are similar when
+    Numbers agree only when equal (else conflict); an admin division agrees where the gazetteer reads
+    one division on both sides (北京市 / 北京); text components agree when equal, are similar when
     one contains the other or their similarity is high, and conflict otherwise, or wherever the rule
     layer's definition of another place (``address.conflicts``) names the component: 人民北路 and
     人民南路 look similar, but they are two roads, and the explanation must not say otherwise.
@@ -374,7 +389,7 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
             status = "only_b"
         elif vb is None:
             status = "only_a"
-        elif va == vb:
+        elif va == vb or _one_division(a, b, level):
             status = "agree"
         elif level in NUMBER_LEVELS or level in named:
             status = "conflict"
