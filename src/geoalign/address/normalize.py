@@ -344,7 +344,7 @@ _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
     rf"(?:快递|包裹)?{_NOTE_VERB}{_NOTE_PLACE}"
     r"|到了(?:之后|以后)?(?:请|先)?(?:打|拨打|给我打|打个)?电话"
     r"|(?:送货|配送)前(?:请|先)*(?:打|电话|联系)"
-    r"|(?:工作日|周末|节假日|双休日?)(?:均可|都可以?|才|只)?(?:送货|配送|送达|收货|派送|送)"
+    r"|(?:工作日|周末|节假日|双休日?)(?:均可|都可以?|才|只|不|不能)?(?:送货|配送|送达|收货|派送|送)"
     r"|(?:必须|请|直接)?送货上门)"
 )
 #: A landmark the address lies near, written after it as a clause of its own (…18号，近云杉公园: the comma is

@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 #: goes, …18号，近云杉公园 = …18号, session 35; v17: a shop's number however called, 108铺 = 108号商铺,
 #: a crossing's words, 交汇处 = 交叉口, a side gate, 东大门 = 东门, a station's exit, 站A出口 = 站A口,
 #: a number its owner gave, 18号自编3栋 = 18号3栋, a bracketed note of what the place was, (原69号), goes,
-#: and a street named by its office, 望京街道办事处, is the township, session 36).
-KEY_VERSION = "v17"
+#: and a street named by its office, 望京街道办事处, is the township, session 36; v18: a delivery note that
+#: says when not to deliver, …3栋 周末不送, goes, session 36).
+KEY_VERSION = "v18"
 
 
 def cache_key(
