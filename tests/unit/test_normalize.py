@@ -293,6 +293,10 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["地铁站A出口", "地铁站A出入口", "地铁站A口"], "地铁站A口"),
         (["地铁站2号出口"], "地铁站2号口"),
         (["出口加工区"], None),
+        # a range written with 至; not inside a longer code, nor a name that starts with 至
+        (["18至20号", "18号至20号"], "18-20号"),
+        (["1至2层"], "1-2层"),
+        (["101-01至101-03号", "至尊路8号"], None),
         # a number its owner gave, before a building, a lane or a shop; not a second door number
         (["18号自编3栋", "18号3栋"], "18号3栋"),
         (["自编四巷"], "四巷"),

@@ -20,6 +20,7 @@ sub-number    168号之一, 168号之1                          168-1号
 annex number  32号附5号, 32附5号, 32号附5                   32-5号
 own number    18号自编3栋, 自编A7铺                           18号3栋, A7铺
 shop          108铺, 108号铺位, 108号门面, 108号门市             108号商铺
+range         18至20号, 18号至20号, 1至2层                      18-20号, 1-2层
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 station exit  站A出口, 站B1出入口, 站2号出口               站A口, 站B1口, 站2号口
@@ -91,6 +92,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A unit written 门 between a building and its room (3号楼2门501, as the north-east writes 单元): only
     # there, so a gate (3号门, 南门) stays a gate.
     (re.compile(r"(?<=栋)(\d{1,2})门(?=\d{3,4}(?!\d))"), r"\1单元", "门"),
+    # A range of numbers written with 至 (18至20号, 18号至20号, 1至2层): the dash the normalizer writes for
+    # 18~20号 and 18-20号. Only between two plain numbers before a number's word (101-01至101-03 stays).
+    (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
     # The ground floor as Guangdong writes it (大厦首层, 首层106): floor 1.
     (re.compile(r"首层"), "1层", "首"),
     # A number its owner gave (Guangzhou's 自编3栋, 自编A7铺, 自编四巷: building 3 as the estate numbers

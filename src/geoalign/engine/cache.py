@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 #: a crossing's words, 交汇处 = 交叉口, a side gate, 东大门 = 东门, a station's exit, 站A出口 = 站A口,
 #: a number its owner gave, 18号自编3栋 = 18号3栋, a bracketed note of what the place was, (原69号), goes,
 #: and a street named by its office, 望京街道办事处, is the township, session 36; v18: a delivery note that
-#: says when not to deliver, …3栋 周末不送, goes, session 36).
+#: says when not to deliver, …3栋 周末不送, goes, and a range written with 至 is a dash, 18至20号 =
+#: 18-20号, session 36).
 KEY_VERSION = "v18"
 
 
