@@ -27,6 +27,7 @@ from typing import Final
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
+from geoalign.address import gazetteer
 from geoalign.address.analyze import (
     ADMIN_LEVELS,
     LEVELS,
@@ -355,8 +356,8 @@ def pair_features(a: AddressView, b: AddressView, weights: CharWeights | None = 
     return feats
 
 
-#: The admin levels the gazetteer resolves, by their place in ``AddressView.canon_admin``.
-_STATED_ADMIN: Final[dict[str, int]] = {"prov": 0, "city": 1, "district": 2, "town": 3}
+#: The admin levels the gazetteer resolves, by their place in ``AddressView.canon_admin`` (its order).
+_STATED_ADMIN: Final[dict[str, int]] = {level: i for i, level in enumerate(gazetteer.LEVELS)}
 
 
 def _one_division(a: AddressView, b: AddressView, level: str) -> bool:
