@@ -423,6 +423,30 @@ def test_the_address_columns_default_to_the_ones_named_address(
     assert "no column 'address'" in err and "['id', 'addr']" in err and "Traceback" not in err
 
 
+def test_ids_default_to_the_column_named_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A table with an ``id`` column (any case) is identified by it unless told otherwise, as a record
+    mapping's ``"id"`` key is; ``''`` numbers the rows; a table without one is numbered."""
+    left = write_csv(tmp_path / "left.csv", ["ID", "address"], [row[:2] for row in LEFT])
+    right = write_csv(tmp_path / "right.csv", ["rid", "address"], RIGHT)
+    out = tmp_path / "out.csv"
+    base = ["link", str(left), str(right), "--no-progress", "--judge", "structured"]
+    assert main([*base, "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{left}: ids from its column 'ID'" in err and str(right) + ":" not in err
+    rows = read_csv(out)
+    assert [r["left_id"] for r in rows] == [row[0] for row in LEFT]
+    assert {r["right_id"] for r in rows if r["status"] == "match"} <= {str(n) for n in range(1, 7)}
+    assert main([*base, "--left-id", "", "-o", str(tmp_path / "numbered.csv")]) == 0
+    assert "ids from its column" not in capsys.readouterr().err
+    assert [r["left_id"] for r in read_csv(tmp_path / "numbered.csv")] == [str(n) for n in range(1, 7)]
+    # an id column that repeats an id stops the run and says how to number the rows instead
+    twice = write_csv(tmp_path / "twice.csv", ["id", "address"], [("P1", LEFT[0][1]), ("P1", LEFT[1][1])])
+    assert main(["dedupe", str(twice), "-o", str(tmp_path / "c.csv"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate id 'P1'" in err and "an empty one to number the rows" in err
+    assert main(["dedupe", str(twice), "--id", "", "-o", str(tmp_path / "c.csv"), "--no-progress"]) == 0
+
+
 def test_dedupe_duplicate_ids_against_existing_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("input", help="table of records (CSV / TSV / JSONL / Parquet / XLSX)")
     parser.add_argument("--col", default="address", help="address column (name or 1-based)")
-    parser.add_argument("--id", dest="id_col", help="id column (default: row number)")
+    parser.add_argument(
+        "--id", dest="id_col", help="id column (default: one named id, else the row number; '': row number)"
+    )
     parser.add_argument("--carry", help="columns to copy into the output (comma-separated)")
     parser.add_argument("--format", choices=sorted(FORMATS), help="input format (default: suffix)")
     from geoalign.link.settings import DEFAULT_MAX_CLUSTER_SIZE

@@ -306,8 +306,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("right", help="right table (the records matched against)")
     parser.add_argument("--left-col", default="address", help="address column of LEFT (name or 1-based)")
     parser.add_argument("--right-col", default="address", help="address column of RIGHT (name or 1-based)")
-    parser.add_argument("--left-id", help="id column of LEFT (default: row number)")
-    parser.add_argument("--right-id", help="id column of RIGHT (default: row number)")
+    parser.add_argument(
+        "--left-id", help="id column of LEFT (default: one named id, else the row number; '': row number)"
+    )
+    parser.add_argument(
+        "--right-id", help="id column of RIGHT (default: one named id, else the row number; '': row number)"
+    )
     parser.add_argument("--carry-left", help="LEFT columns to copy into the output (comma-separated)")
     parser.add_argument("--carry-right", help="RIGHT columns to copy into the output (comma-separated)")
     parser.add_argument("--left-format", choices=sorted(FORMATS), help="LEFT format (default: suffix)")

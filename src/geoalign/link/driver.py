@@ -208,8 +208,9 @@ def link(
         true_pairs = truth
     tally = TruthTally.from_pairs(truth) if truth is not None and not explain_only else None
     # open the left table first: a missing column there should fail before the right table is indexed
-    left_carry, left_rows, left_total = iter_records(left, count=run.flags.progress)
-    right_carry, right_rows, _total = iter_records(right)
+    left_carry, left_rows, left_total, left_ids = iter_records(left, count=run.flags.progress)
+    right_carry, right_rows, _total, right_ids = iter_records(right)
+    _say_ids(run, [(left, left_ids), (right, right_ids)])
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
@@ -318,7 +319,7 @@ def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record],
     spec = replace(existing, carry=[*existing.carry, cluster_col])
     old: list[Record] = []
     clusters: list[tuple[str, str]] = []
-    _names, stream, _total = iter_records(spec)
+    _names, stream, _total, _ids = iter_records(spec)
     for record in stream:
         cid = record.carry.pop()
         if record.error is None and (cid is None or str(cid).strip() == ""):
@@ -329,9 +330,18 @@ def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record],
     return old, clusters
 
 
-def _dedupe_input(table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
+def _say_ids(run: _Run, tables: Sequence[tuple[TableSpec, str | None]]) -> None:
+    """Tell the user where ids came from when no id column was named and the table has an ``id``
+    column (so a report's ids are never a surprise)."""
+    for spec, column in tables:
+        if spec.id_col is None and column is not None:
+            run.say(f"{spec.path}: ids from its column {column!r} (an empty id column name numbers the rows)")
+
+
+def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
     old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
-    carry_names, stream, _total = iter_records(table, count=False)
+    carry_names, stream, _total, ids = iter_records(table, count=False)
+    _say_ids(run, [(table, ids)])
     new = list(stream)
     seen = check_unique(old, existing.path if existing is not None else table.path)
     check_unique(new, table.path, dict(seen) if existing is not None else None)
@@ -367,7 +377,7 @@ def dedupe(
     out_fmt = None if explain_only else detect_format(output, output_format)
     if edges_output is not None and not explain_only:
         detect_format(edges_output)
-    data = _dedupe_input(table, existing, existing_cluster_col)
+    data = _dedupe_input(run, table, existing, existing_cluster_col)
     indexed = _index_table(data.records, None, run, "indexing")
     summary.seconds["index"] = time.perf_counter() - run.t0
     counts = summary.counts

@@ -1,7 +1,8 @@
 """Where records come from: table files (streamed) or Python objects, turned into ``Record``s.
 
 Both sources give the same records for the same data (ids are text, an empty id is a ``missing_id``
-error in its row, ids must be unique), so the file driver and the in-memory API cannot drift apart.
+error in its row, ids must be unique; a table with a column named ``id`` takes its ids from it, as a
+record mapping with an ``"id"`` key does), so the file driver and the in-memory API cannot drift apart.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from geoalign.errors import InputError
 from geoalign.link.candidates import Record
@@ -17,11 +18,16 @@ from geoalign.types import ItemError
 
 T = TypeVar("T")
 
+#: The column a table's ids come from when none is named (matched ignoring case and spaces); naming
+#: the id column as the empty string numbers the rows instead.
+DEFAULT_ID_COLUMN: Final = "id"
+
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    """Where a table's records are: file, address column, id column (None: the 1-based row number),
-    carried columns, format, header and text-encoding options (None: detect)."""
+    """Where a table's records are: file, address column, id column (None: the column named ``id`` when
+    the table has one, else the 1-based row number; ``""``: the row number), carried columns, format,
+    header and text-encoding options (None: detect)."""
 
     path: str | Path
     col: str
@@ -53,7 +59,30 @@ def _column(columns: Sequence[str], spec: str, what: str, path: Any) -> int:
         raise InputError(f"{path}: {what}: {exc}") from exc
 
 
-def iter_records(spec: TableSpec, *, count: bool = False) -> tuple[list[str], Iterator[Record], int | None]:
+def id_column_index(columns: Sequence[str], id_col: str | None, has_header: bool, path: Any) -> int | None:
+    """Which column holds the ids (None: the row number). Unnamed, it is the column called ``id`` in a
+    table with a header (the name a user gives it, and the key the in-memory API reads)."""
+    if id_col is None:
+        if not has_header:
+            return None
+        named = [i for i, c in enumerate(columns) if str(c).strip().casefold() == DEFAULT_ID_COLUMN]
+        return named[0] if named else None
+    if id_col == "":
+        return None
+    return _column(columns, id_col, "id column", path)
+
+
+class TableRecords(NamedTuple):
+    """An opened table: the carried columns' names, its records (streamed), the row count when known
+    and the column its ids come from (None: the row number)."""
+
+    carry_names: list[str]
+    records: Iterator[Record]
+    total: int | None
+    id_column: str | None
+
+
+def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
     """Open a table and stream its rows as Records (not yet analyzed). Errors for a missing column or
     an empty file are raised here, before any work; duplicate ids are caught by ``check_unique``."""
     from geoalign.io.tables import read_table
@@ -66,7 +95,7 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> tuple[list[str], It
     if not table.columns:
         raise InputError(f"{spec.path}: the file is empty (no header, no rows)")
     i_addr = _column(table.columns, spec.col, "address column", spec.path)
-    i_id = _column(table.columns, spec.id_col, "id column", spec.path) if spec.id_col else None
+    i_id = id_column_index(table.columns, spec.id_col, table.header, spec.path)
     i_carry = [_column(table.columns, c, "carried column", spec.path) for c in spec.carry]
     carry_names = [table.columns[i] for i in i_carry]
 
@@ -76,7 +105,7 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> tuple[list[str], It
             carry = [row.values[i] for i in i_carry]
             yield make_record(rid, row.values[i_addr], row.line, carry, row.error)
 
-    return carry_names, rows(), table.total
+    return TableRecords(carry_names, rows(), table.total, None if i_id is None else table.columns[i_id])
 
 
 def records_from_items(items: Iterable[Any], name: str) -> list[Record]:
@@ -109,7 +138,7 @@ def check_unique(records: Iterable[Record], path: Any, seen: dict[str, int] | No
         if record.id in seen:
             raise InputError(
                 f"{path}: duplicate id {record.id!r} (lines {seen[record.id]} and {record.line}); "
-                "ids must be unique"
+                "ids must be unique (name another id column, or an empty one to number the rows)"
             )
         seen[record.id] = record.line
     return seen
