@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean, lone_surrogate_at
+from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean, lone_surrogate_at, visible_text
 from geoalign.types import ItemError
 
 
@@ -96,3 +96,22 @@ def test_fast_path_equals_the_per_character_walk(text: str) -> None:
 def test_lone_surrogate_at_finds_the_first_unpaired_half(text: str, at: int | None) -> None:
     # an emoji is one code point in a Python string, not a surrogate pair: only unpaired halves count
     assert lone_surrogate_at(text) == at
+
+
+def test_visible_text_maps_each_kept_character_to_its_place() -> None:
+    assert visible_text("云杉路18号") == ("云杉路18号", None)
+    assert visible_text("云杉路\u300018号") == ("云杉路\u300018号", None)  # a space is kept, not dropped
+    text, where = visible_text("云\x02杉路\t1\u200b8号")
+    assert text == "云杉路 18号"
+    assert where == [0, 2, 3, 4, 5, 7, 8]
+
+
+@given(st.text(max_size=40))
+def test_visible_text_agrees_with_clean(value: str) -> None:
+    """What the parser's tagger reads is what ``clean`` keeps, before spaces are collapsed."""
+    text, where = visible_text(value)
+    positions = range(len(value)) if where is None else where
+    assert text == "".join(" " if value[i] in "\t\n\r\v\f" else value[i] for i in positions)
+    cleaned = clean(value)
+    if isinstance(cleaned, Cleaned) and not cleaned.truncated:
+        assert cleaned.text == " ".join(text.split())

@@ -126,6 +126,20 @@ def test_spaces_and_controls_do_not_shift_offsets() -> None:
     assert result.get("roadno") is not None
 
 
+@pytest.mark.parametrize("separator", ["\x02", "\u200b", "\ufeff"])
+def test_a_separator_between_every_character_is_read_through(separator: str) -> None:
+    """Some exports put a control or format character between every character: the tagger reads the
+    address without them, the components keep the raw offsets and texts, and the values are the
+    address's own (1<sep>8号 is door 18, not the range 1-8)."""
+    plain = "浙江省杭州市西湖区云杉路18号3栋501室"
+    raw = separator.join(plain)
+    result = parse(raw)
+    _assert_invariants(raw, result)
+    assert [(c.name, c.value) for c in result.items] == [(c.name, c.value) for c in parse(plain).items]
+    roadno = result.get("roadno")
+    assert roadno is not None and roadno.value == "18" and roadno.text == separator.join("18号")
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [

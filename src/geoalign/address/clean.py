@@ -31,6 +31,26 @@ def _is_dropped(ch: str) -> bool:
     return unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
+def visible_text(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without the characters ``clean`` drops (control and format characters: the separator
+    some exports put between every character, zero-width spaces), a tab or line break as a space, and
+    the index in ``text`` of each character kept (None when none was dropped). For the parser, whose
+    components are offsets into the raw text but whose tagger must read the address itself."""
+    if text.isprintable():
+        return text, None
+    kept: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in "\t\n\r\v\f":
+            kept.append(" ")
+        elif _is_dropped(ch):
+            continue
+        else:
+            kept.append(ch)
+        where.append(i)
+    return "".join(kept), None if len(where) == len(text) else where
+
+
 def lone_surrogate_at(text: str) -> int | None:
     """Index of the first lone UTF-16 surrogate in ``text``, else None. Python strings (and JSON's
     ``"\\ud800"``) can hold one; no UTF encoding can, so such a string is not text to parse or echo."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Span, load_model
-from geoalign.address.clean import lone_surrogate_at
+from geoalign.address.clean import lone_surrogate_at, visible_text
 from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
@@ -734,7 +734,7 @@ class Parser:
         tagger's reading would leave the address with no components at all. Only those addresses are
         decoded twice; every other parse is the tagger's, aligned afterwards (``align_admin``)."""
         tagger = self._tagger()
-        texts = [fold_simplified(raw) for raw in raws]
+        texts = [fold_simplified(visible_text(raw)[0]) for raw in raws]
         resolutions = [self._resolution(text) for text in texts]
         spans = tagger.spans_many([text[:MAX_TAG_CHARS] for text in texts])
         again: list[int] = []
@@ -754,35 +754,33 @@ class Parser:
 
     def _aligned(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
-    ) -> tuple[str, str, list[Span]]:
-        """``raw``'s normalized text (InputError when nothing is left of it), the text the tagger read
-        (``fold_simplified``) and the final spans."""
+    ) -> tuple[str, list[Row]]:
+        """``raw``'s normalized text (InputError when nothing is left of it) and its rows: each final
+        span's offsets into ``raw`` and its value, read from the text the tagger read (``raw`` without
+        control and format characters, ``fold_simplified``), so 1\x028号 is door 18, not 1-8."""
         normalized = normalize(raw)
-        text = fold_simplified(raw)
+        visible, where = visible_text(raw)
+        text = fold_simplified(visible)
         if resolution is not None:
             spans = align_admin(spans, resolution, text)
-        return (
-            normalized,
-            text,
-            _fixed(text, spans),
-        )
+        rows = []
+        for name, start, end in _fixed(text, spans):
+            value = _value(name, text[start:end])
+            if where is not None:
+                start, end = where[start], where[end - 1] + 1
+            rows.append((name, raw[start:end], start, end, value))
+        return normalized, rows
 
     def _rows(
         self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
     ) -> tuple[str, str, list[Row]]:
         """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
-        normalized, text, spans = self._aligned(raw, spans, resolution)
-        rows = []
-        for name, start, end in spans:
-            rows.append((name, raw[start:end], start, end, _value(name, text[start:end])))
+        normalized, rows = self._aligned(raw, spans, resolution)
         return raw, normalized, rows
 
     def _components(self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None) -> Components:
-        normalized, text, spans = self._aligned(raw, spans, resolution)
-        items = []
-        for name, start, end in spans:
-            items.append(Component(name, raw[start:end], start, end, _value(name, text[start:end])))
-        return Components(raw=raw, normalized=normalized, items=tuple(items))
+        normalized, rows = self._aligned(raw, spans, resolution)
+        return Components(raw=raw, normalized=normalized, items=tuple(Component(*row) for row in rows))
 
     def parse(self, text: str) -> Components:
         """Components of one address.
