@@ -59,12 +59,15 @@ BRANCH_WORDS: Final[str] = "分店|店|支行|分行|营业部|营业厅|营业�
 _BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(
     rf"[(（](?!近|靠近|邻近|附近|位于|距)([^()（）]{{1,20}}?)(?:{BRANCH_WORDS})(?:[)）]|$)"
 )
-#: A bank's branch written without brackets (中国工商银行青禾支行, 云杉农商银行松风分理处): its name, as a
-#: bracketed (青禾支行) gives it. CCKS training part: 2 pairs name two such branches, both labelled
-#: not_match; Shenzhen train: none.
+#: A bank's branch written without brackets (中国工商银行青禾支行, 云杉农商银行松风分理处, 云杉农村信用社青禾
+#: 营业部 / 信用分社): its name, as a bracketed (青禾支行) gives it. CCKS training part: 2 pairs name two
+#: such branches, both labelled not_match; Shenzhen train: none.
 _BANK_BRANCH: Final[re.Pattern[str]] = re.compile(
-    r"(?:银行|信用社|信用联社|储蓄)(?:股份有限公司)?([\u4e00-\u9fff]{2,10}?)(?:支行|分行|营业部|分理处|储蓄所)"
+    r"(?:银行|信用社|信用联社|信用合作社|合作联社|储蓄)(?:股份有限公司)?([\u4e00-\u9fff]{2,10}?)"
+    r"(?:支行|分行|营业部|分理处|储蓄所|信用分社|分社)"
 )
+#: What every text ``_BANK_BRANCH`` can match holds (the search is skipped without one of them).
+_BANK_WORDS: Final[re.Pattern[str]] = re.compile("行|储蓄|信用|合作")
 #: A chain's outlet named in brackets by its road alone (交通银行24小时自助银行(青禾路) / (云杉一路),
 #: 某某超市(青禾路)): the road is the branch's name. Only right after a chain's kind of place; a side or
 #: 口 after the road is part of the same name (青禾路南 and 青禾路 are one outlet: one name inside the other).
@@ -328,7 +331,7 @@ def view_from_components(
             found = _CHAIN_ROAD_NOTE.search(folded_raw)
             branch_by_road = found is not None
         branch = canonical_name(found.group(1)) if found else ""
-    if not branch and ("行" in folded_raw or "储蓄所" in folded_raw):
+    if not branch and _BANK_WORDS.search(folded_raw):
         bank = _BANK_BRANCH.search(folded_raw)
         branch = canonical_name(bank.group(1)) if bank else ""
     return AddressView(

@@ -120,7 +120,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: / 一中: suffix_only) (session 35).
 #: v17: a bracketed note closing with 收 names who takes the parcel ((张三收): noise, as (李先生收) was),
 #: and one starting with 原 what the place was called before ((原云杉大厦): noise) (session 36).
-RULES_VERSION: Final[str] = "rules/v17"
+#: v18: a credit union's or a savings bank's office written without brackets is a branch, as a bank's is
+#: (云杉信用社松风营业部 / 青禾营业部, 信用合作联社…信用分社: another_branch) (session 37).
+RULES_VERSION: Final[str] = "rules/v18"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
