@@ -51,6 +51,8 @@ REQUIRED_CATEGORIES = {
     "latin_word",
     # session 36: a shop's number however the shop is called (1层108铺 = 一楼108号商铺; 108铺 / 109铺)
     "shop_number",
+    # session 37: a chain's English or short name (星巴克 / Starbucks, 工行 / 工商银行)
+    "chain_name",
 }  # fmt: skip
 
 

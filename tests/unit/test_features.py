@@ -137,6 +137,19 @@ def test_one_division_however_written_agrees():
     assert other["city"].status == "conflict"
 
 
+def test_a_conflict_inside_a_text_component_makes_it_a_conflict():
+    """Two yards of one estate read as sub-POIs look similar (3号院 / 5号院), but the rule layer calls
+    them two places: the explanation says conflict, as the rules line does."""
+    from geoalign.address.analyze import analyze
+
+    a, b = analyze("北京市朝阳区青禾里3号院3号楼"), analyze("北京市朝阳区青禾里5号院3号楼")
+    statuses = {c.name: c.status for c in compare_components(a, b)}
+    assert "conflict" in statuses.values()
+    assert statuses.get("poi") != "conflict"  # 青禾里 itself is one name
+    same = analyze("北京市朝阳区青禾里3号院3号楼")
+    assert "conflict" not in {c.status for c in compare_components(a, same)}
+
+
 def test_numbers_and_latin_sets():
     a = view("科苑路15号科兴科学园T1栋")
     b = view("科苑路15号科兴科学园T3栋")

@@ -95,6 +95,9 @@ def test_spaces_only_between_latin_words() -> None:
         ("杭州市余杭区文一西路969号 310000", "杭州市余杭区文一西路969号"),
         ("杭州市余杭区文一西路969号，310000", "杭州市余杭区文一西路969号"),
         ("上海市杨浦区星河大厦3楼  200433", "上海市杨浦区星河大厦3楼"),
+        # after a room number, behind a space (the space step would glue it into room 501310012)
+        ("杭州市文三路369号3栋501 310012", "杭州市文三路369号3栋501"),
+        ("杭州市文三路369号3栋501 910012", "杭州市文三路369号3栋501910012"),  # no postcode starts with 9
         # ... but not a list of numbers, nor a run glued to the address
         ("幸福路196、197406", "幸福路196、197406"),
         ("幸福路166号325600", "幸福路166号325600"),
@@ -248,6 +251,9 @@ def test_a_padded_number_loses_its_leading_zeros(text: str, expected: str) -> No
 
 def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
     assert normalize("文三路369号 0571-88881234") == "文三路369号"
+    # with its extension: no number of the address is left behind (369号123)
+    assert normalize("文三路369号 张先生 0571-88881234转123") == "文三路369号"
+    assert normalize("文三路369号 0571-88881234 分机 12") == "文三路369号"
 
 
 # -------------------------------------------------------------------------------------- synonyms
@@ -275,7 +281,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["商场L3-12", "商场L3012", "L8栋302", "商场F3"], None),  # a shop's code from its level; a building
         (["青松苑15-702", "青松苑15栋702"], "青松苑15栋702"),  # building-room closing the text
         (["369号3-501室"], "369号3栋501室"),
-        (["人民路37-405", "B栋6-203", "8栋1201-1205", "青松苑15-702号", "商铺2-138", "青松苑2-038"], None),
+        (["人民路37-405", "8栋1201-1205", "青松苑15-702号", "商铺2-138", "青松苑2-038"], None),
         (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
         (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
         (["3号门"], "3号门"),  # a gate stays a gate
@@ -331,6 +337,12 @@ def test_numerals_leave_other_runs_at_the_end(text: str) -> None:
         ("新世界D2-1-1703", "新世界D2栋1单元1703"),  # a lettered building
         ("小区AB3-5-101", "小区AB3-5-101"),
         ("小区3-2-501-1", "小区3-2-501-1"),
+        # unit-room after the building word; the building's own number written again is no unit
+        ("润枫德尚3栋1-501", "润枫德尚3栋1单元501"),
+        ("润枫德尚T8栋3-902室", "润枫德尚T8栋3单元902室"),
+        ("润枫德尚26栋26-802", "润枫德尚26栋802"),
+        ("润枫德尚3栋1-5", "润枫德尚3栋1-5"),  # too short for a room
+        ("润枫德尚3栋1-501-1", "润枫德尚3栋1-501-1"),
     ],
 )
 def test_building_unit_room_dashes(text: str, expected: str) -> None:
@@ -658,6 +670,8 @@ def test_cleaning_fast_path_agrees_with_clean(text: str, limit: int) -> None:
         ("杭州市学林路29, 31号", "杭州市学林路29、31号"),
         ("深圳市枫丹花园13.14.15栋", "深圳市枫丹花园13、14、15栋"),
         ("文三路369号、学院路1号", "文三路369号学院路1号"),  # not between two numbers: punctuation
+        ("杭州市文三路369号3栋501/502", "杭州市文三路369号3栋501、502"),  # was 501502: one other room
+        ("杭州市青禾花园9/10号楼", "杭州市青禾花园9、10栋"),
         ("距离地铁站3.5公里", "距离地铁站3.5公里"),  # a distance, not a list: its decimal point is kept
         ("通惠中路29、三十一号", "通惠中路29、31号"),  # the next number in Chinese numerals
     ],
@@ -684,6 +698,8 @@ def test_a_list_of_numbers_types_its_first_number() -> None:
         ("幸福路300号翠柏小区12号院", "300", "12"),  # a yard behind another door: building-level
         ("翠柏小区5号院3号楼", None, "5"),  # a compound's yard, no road: building-level, as before
         ("人民南路四段1号院2栋", "1", "2"),  # (四段: the normalizer writes 4段)
+        ("深圳市罗湖区青禾街7号大院2栋", "7", "2"),  # a yard written 大院 is the yard
+        ("南京市云杉路8号院内松风食品有限公司", "8", None),  # inside the yard
     ],
 )
 def test_a_yard_on_a_road_is_the_door_number(text: str, door: str | None, building: str | None) -> None:
@@ -728,6 +744,10 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
         ("杭州市文三路369号3栋101 周末不送", "杭州市文三路369号3栋101"),
         ("杭州市文三路369号 双休日派送", "杭州市文三路369号"),
         ("杭州市文三路369号 必须送货上门", "杭州市文三路369号"),
+        ("杭州市文三路369号3栋501 到了电联", "杭州市文三路369号3栋501"),
+        ("上海市青禾路88弄3号402电联", "上海市青禾路88弄3号402"),
+        ("杭州市文三路369号 送前电联", "杭州市文三路369号"),
+        ("杭州市云杉电联大厦", "杭州市云杉电联大厦"),  # a name holding the word, not a note at the end
         ("杭州市文三路369号(放门卫)", "杭州市文三路369号"),  # bracketed: the brackets step
         # a verb inside a name is no note: 解放门 is a place, 解放路 a road, 送变电 a utility
         ("南京市玄武区解放门口公交站", "南京市玄武区解放门口公交站"),

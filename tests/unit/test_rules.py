@@ -349,6 +349,19 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("深圳市龙岗区青禾路18号云杉花园东5栋", "深圳市龙岗区青禾路18号云杉花园5栋", []),
         # two clusters of an estate (组团), however the tagger read each
         ("深圳市南山区松风路88号青禾名城三组团7栋", "深圳市南山区青禾名城5组团7栋", ["another_zone"]),
+        # two numbered yards of one estate (Beijing's 号院); a yard on a road is its door, compared as one
+        ("北京市朝阳区青禾里3号院3号楼2单元501", "北京市朝阳区青禾里5号院3号楼2单元501", ["another_zone"]),
+        ("北京市朝阳区青禾里3号院3号楼", "北京市朝阳区青禾里3号院", []),
+        ("北京市朝阳区青禾里3号院3号楼", "北京市朝阳区青禾里3号楼", []),
+        # two sides of a floor or a road; a corner shares a side with either of its sides
+        ("杭州市云杉路18号3号楼5楼东侧", "杭州市云杉路18号3号楼5楼西侧", ["another_zone"]),
+        ("杭州市云杉路南侧松风大厦", "杭州市云杉路北侧松风大厦", ["another_zone"]),
+        ("杭州市云杉路与青禾路交叉口东南侧", "杭州市云杉路与青禾路交叉口东侧", []),
+        # two chains at one address, one character apart or not; one chain written two ways is one
+        ("杭州市云杉路18号中国石化加油站", "杭州市云杉路18号中国石油加油站", ["another_chain"]),
+        ("杭州市云杉路18号肯德基", "杭州市云杉路18号麦当劳", ["another_chain"]),
+        ("杭州市云杉路18号建行大厦", "杭州市云杉路18号建设银行大厦", []),
+        ("杭州市云杉路18号中国工商银行", "杭州市云杉路18号工商银行(松风支行)", []),
         # two numbered lanes after the same words; not after other words
         ("深圳市宝安区石岩街道云杉新村二巷4栋", "深圳市宝安区云杉新村1巷4栋", ["another_road"]),
         ("深圳市宝安区云杉新村二巷4栋", "深圳市宝安区青禾花园1巷4栋", []),

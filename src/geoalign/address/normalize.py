@@ -24,7 +24,9 @@ The pipeline, in order (each step a small pure function on a string):
    labels), recipient names next to a phone number or after 收件人/收货人/联系人, 先生/女士/师傅/老师 forms
    (also closing the address: 李先生收, …201 刘师傅), form labels (收货地址：, 地址：), postcodes
    (邮编310000), the statistics bureau's place-holder divisions (北京市市辖区朝阳区 → 北京市朝阳区) and a
-   delivery note closing the address (…3栋501，快递放丰巢 / 到了打电话 / 送货前电话联系).
+   delivery note closing the address (…3栋501，快递放丰巢 / 到了打电话 / 送货前电话联系); then ``names``:
+   a chain's English or short name becomes its Chinese name (KFC → 肯德基, 工行 → 工商银行, 中石化 → 中国石化;
+   ``geoalign.address.brands``).
 8. ``spaces``: whitespace removed, except one space between two Latin letters (Jianwai SOHO) or after a
    tower's number before another number (T1 3F, until the unit rules have read the tower number).
 9. ``numerals``: Chinese numerals (capital ones too: 叁佰陆拾玖号) before a unit word become Arabic
@@ -58,6 +60,7 @@ from functools import cache
 from typing import Any, Final
 
 from geoalign.address import gazetteer
+from geoalign.address.brands import brand_names
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.numerals import DIGITS, NUMERAL_CHARS, chinese_to_int
 from geoalign.address.synonyms import canonical_units
@@ -161,15 +164,16 @@ def brackets(text: str) -> str:
 _HASH_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d)\s*#")
 #: Every dash and tilde, and a run of them (1--3层, 1——3层: one range, not the number 13 once the dashes go)
 _DASHES: Final[re.Pattern[str]] = re.compile(r"[‐‑‒–—―−~～-]{2,}|[‐‑‒–—―−~～]")
-#: A list of numbers (29、31号; 102，103室; 13.14栋): the mark between two numbers is kept as 、, or the space
-#: step would glue them into one other number (2931号). The next number may be written in Chinese
-#: numerals before its unit (29、三十一号), which the numerals step turns into digits later.
+#: A list of numbers (29、31号; 102，103室; 13.14栋; 108/208室, 9/10号楼, 018/019号商铺): the mark between
+#: two numbers is kept as 、, or the space step would glue them into one other number (2931号, 108208室).
+#: The next number may be written in Chinese numerals before its unit (29、三十一号), which the numerals
+#: step turns into digits later.
 _LIST_NUMBER = rf"\d|[{NUMERAL_CHARS}]+(?:号|栋|幢|座|室|楼|层|单元)"
 #: The decimal point of a distance (3.5公里), kept: as a space it would glue 3.5 into 35.
 _DISTANCE = r"\d+\s*(?:公里|千米|米|km|KM)"
 _DECIMAL_POINT = rf"(?<=\d)[.．](?={_DISTANCE})"
 _NUMBER_LIST: Final[re.Pattern[str]] = re.compile(
-    rf"(?<=\d)\s*(?:[、，,]|[.．](?!{_DISTANCE}))\s*(?={_LIST_NUMBER})"
+    rf"(?<=\d)\s*(?:[、，,/／]|[.．](?!{_DISTANCE}))\s*(?={_LIST_NUMBER})"
 )
 _PUNCT: Final[re.Pattern[str]] = re.compile(
     rf"(?<!\d)、|、(?!{_LIST_NUMBER})|(?!{_DECIMAL_POINT})[^\w\s、-]|_"
@@ -255,9 +259,11 @@ _PHONE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_PHONE_CORE)  # cheap pre-c
 #: as one: otherwise each stands next to a digit group and neither is taken, and the space step glues
 #: them into one 22-digit number.
 _PHONE_RUN: Final[re.Pattern[str]] = re.compile(rf"(?<!\d)({_PHONE_WHOLE})(?:[\s、/]+{_PHONE_WHOLE})+(?!\d)")
+#: An extension after a landline (0571-88881234转123, 分机 123): part of the phone number.
+_EXTENSION = r"(?:\s*(?:转|分机)\s*\d{1,5})?"
 _PHONE: Final[re.Pattern[str]] = re.compile(
     rf"(?:{_PHONE_LABEL})?(?:(?<!\d){_NOT_AFTER_DIGIT_GROUP}{_PHONE_CORE}|{_AFTER_ROOM_NUMBER}{_PHONE_WHOLE})"
-    r"(?![\s-]?\d)",
+    rf"{_EXTENSION}(?![\s-]?\d)",
 )
 
 
@@ -305,9 +311,13 @@ _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
 #: A postcode closing the address without its label (…文一西路969号 310000, …14楼,330100): six digits
-#: after a space or comma at the very end, after a word. Not after a digit or 、 (4,3,273888 and
-#: 196、197406 are lists of numbers); a run glued to the address (166号325600) is left alone.
-_TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?<=[^\d\s,，、])[\s,，]+\d{6}$")
+#: after a space or comma at the very end, after a word; after a number only behind a space, as a
+#: postcode starts (…3栋501 310012: 0-8; the space step would glue it into room 501310012). Not after a
+#: comma or 、 behind a digit (4,3,273888 and 196、197406 are lists of numbers); a run glued to the
+#: address (166号325600) is left alone.
+_TRAILING_POSTCODE: Final[re.Pattern[str]] = re.compile(
+    r"(?:(?<=[^\d\s,，、])[\s,，]+\d{6}|(?<=\d)[ \t\u3000]+[0-8]\d{5})$"
+)
 _POSTCODE_SEPARATORS: Final[frozenset[str]] = frozenset(" \t\u3000,，")
 #: A polite name closing the address with no phone beside it: 李先生收, or 王女士 / 刘师傅 / 陈老师 after a
 #: space. Never a name run into the address without 收 (李先生牛肉面 is a shop, 托管李老师 a business).
@@ -342,8 +352,9 @@ _NOTE_START = r"(?<=[\s\dA-Z号楼栋幢座室层元院店村组区户弄巷寓�
 _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
     rf"{_NOTE_START}(?:"
     rf"(?:快递|包裹)?{_NOTE_VERB}{_NOTE_PLACE}"
-    r"|到了(?:之后|以后)?(?:请|先)?(?:打|拨打|给我打|打个)?电话"
-    r"|(?:送货|配送)前(?:请|先)*(?:打|电话|联系)"
+    r"|到了(?:之后|以后)?(?:请|先)?(?:(?:打|拨打|给我打|打个)?电话|电联|联系我?)"
+    r"|(?:送货|配送|送)前(?:请|先)*(?:打|电话|联系|电联)"
+    r"|(?:请|提前)?电联$"
     r"|(?:工作日|周末|节假日|双休日?)(?:均可|都可以?|才|只|不|不能)?(?:送货|配送|送达|收货|派送|送)"
     r"|(?:必须|请|直接)?送货上门)"
 )
@@ -355,7 +366,7 @@ _LANDMARK_NOTE: Final[re.Pattern[str]] = re.compile(
 )
 #: A cheap guard: a character every note holds (one C-level scan; a set test per character cost twice as
 #: much, and the note pattern itself five times).
-_NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假休]")
+_NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假休联]")
 
 
 def _without(pattern: re.Pattern[str], text: str) -> str:
@@ -599,6 +610,7 @@ _HEAD: Final[tuple[tuple[str, Callable[[str], str]], ...]] = (
     ("brackets", brackets),
     ("punctuation", punctuation),
     ("noise", noise),
+    ("names", brand_names),
     ("spaces", spaces),
 )
 #: Steps repeated until nothing changes: a unit rewrite can expose a numeral the first round skipped
@@ -625,9 +637,9 @@ class Normalized:
     """A normalized address and what happened to it.
 
     ``changed_by`` names the steps that changed the text, in order of first change (``clean``: control,
-    format or surrogate characters dropped; ``width``,
-    ``t2s``, ``upper``, ``brackets``, ``punctuation``, ``noise``, ``spaces``, ``numerals``, ``units``,
-    ``ordinals``, ``zeros``, ``tidy``, ``admin``);
+    format or surrogate characters dropped; ``width``, ``t2s``, ``upper``, ``brackets``,
+    ``punctuation``, ``noise``, ``names``, ``spaces``, ``numerals``, ``units``, ``ordinals``,
+    ``zeros``, ``tidy``, ``admin``);
     ``truncated`` is True when the input or the result was cut to ``max_chars``; ``admin`` is the
     gazetteer's reading of the admin prefix when ``complete_admin`` was asked for.
     """

@@ -97,6 +97,10 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
     # The ground floor as Guangdong writes it (大厦首层, 首层106): floor 1.
     (re.compile(r"首层"), "1层", "首"),
+    # A numbered yard written 大院 (青禾街7号大院) or located inside (青禾路8号院内): the yard, 7号院, which a
+    # yard on a road reads as its door (``analyze._YARD``). Not 内科, 内部 after the yard.
+    (re.compile(r"(?<=\d号)大院"), "院", "院"),
+    (re.compile(r"(?<=\d号院)内(?![科部环])"), "", "院"),
     # A number its owner gave (Guangzhou's 自编3栋, 自编A7铺, 自编四巷: building 3 as the estate numbers
     # it): the number, as the same place is as often written without the word. Only before a building, a
     # lane or a shop, and not after a digit or letter: 105号(自编2号) gives a second door number for the
@@ -132,6 +136,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
         r"\1栋\2",
         "-",
     ),
+    # Unit-room written with a dash after the building (3栋1-501, 15栋2-1106: unit 1, room 501, as
+    # 3栋1单元501; the Shenzhen pairs match a building's N-room with its unit N), unless the first
+    # number is the building's own, written again (26栋26-802: building 26, room 802).
+    (re.compile(r"(?<![\dA-Z])([A-Z]?\d{1,3})栋\1-([1-9]\d{2,3})(?=室?\s*$)"), r"\1栋\2", "-"),
+    (re.compile(r"(?<=[\dA-Z]栋)(\d{1,2})-([1-9]\d{2,3})(?=室?\s*$)"), r"\1单元\2", "-"),
 )
 #: A floor and a door closing a building or unit (3栋2单元5楼1号: door 1 on floor 5, as Sichuan and Chongqing
 #: write room 501). Only straight after the building or unit, a door of one digit, and at the end of the

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 #: and a street named by its office, 望京街道办事处, is the township, session 36; v18: a delivery note that
 #: says when not to deliver, …3栋 周末不送, goes, and a range written with 至 is a dash, 18至20号 =
 #: 18-20号, session 36).
-KEY_VERSION = "v18"
+KEY_VERSION = "v19"
 
 
 def cache_key(

@@ -37,7 +37,7 @@ from geoalign.address.analyze import (
     char_positions,
     view_from_components,
 )
-from geoalign.address.conflicts import conflicts
+from geoalign.address.conflicts import Conflict, conflicts
 from geoalign.types import ComponentComparison, ComponentStatus
 
 NAN: Final[float] = math.nan
@@ -370,6 +370,12 @@ def _one_division(a: AddressView, b: AddressView, level: str) -> bool:
     return stated is not None and stated == b.canon_admin[index]
 
 
+def _holds_conflict(va: str, vb: str, found: list[Conflict]) -> bool:
+    """Whether a conflict the rule layer found lies inside these two values (3号院 / 5号院 in two
+    sub-POIs, a zone's; 东侧 / 西侧 at the end of two POIs): the component differs where it matters."""
+    return any(c.a and c.b and c.a != c.b and c.a in va and c.b in vb for c in found)
+
+
 def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparison]:
     """Per-component agreement for the explanation, coarse to fine; components in neither are left out.
 
@@ -379,7 +385,8 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
     layer's definition of another place (``address.conflicts``) names the component: 人民北路 and
     人民南路 look similar, but they are two roads, and the explanation must not say otherwise.
     """
-    named = {c.component for c in conflicts(a, b)}
+    found = conflicts(a, b)
+    named = {c.component for c in found}
     out: list[ComponentComparison] = []
     for level in LEVELS:
         va, vb = a.comps.get(level), b.comps.get(level)
@@ -392,7 +399,7 @@ def compare_components(a: AddressView, b: AddressView) -> list[ComponentComparis
             status = "only_a"
         elif va == vb or _one_division(a, b, level):
             status = "agree"
-        elif level in NUMBER_LEVELS or level in named:
+        elif level in NUMBER_LEVELS or level in named or _holds_conflict(va, vb, found):
             status = "conflict"
         elif va in vb or vb in va or fuzz.ratio(va, vb) / 100.0 >= _TEXT_SIMILAR:
             status = "similar"

@@ -121,7 +121,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v17: a bracketed note closing with 收 names who takes the parcel ((张三收): noise, as (李先生收) was),
 #: and one starting with 原 what the place was called before ((原云杉大厦): noise) (session 36).
 #: v18: a credit union's or a savings bank's office written without brackets is a branch, as a bank's is
-#: (云杉信用社松风营业部 / 青禾营业部, 信用合作联社…信用分社: another_branch) (session 37).
+#: (云杉信用社松风营业部 / 青禾营业部, 信用合作联社…信用分社: another_branch), and two numbered yards of one
+#: estate are two compounds (青禾里3号院 / 5号院: another_zone), and two chains named at one address are
+#: two places (中国石化加油站 / 中国石油加油站, 肯德基 / 麦当劳: another_chain) (session 37).
 RULES_VERSION: Final[str] = "rules/v18"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -143,6 +145,7 @@ CAPS: Final[dict[str, str]] = {
     "near_not_at": "partial_match",
     "another_community": "partial_match",
     "another_branch": "partial_match",
+    "another_chain": "partial_match",
     "another_station": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
@@ -170,6 +173,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "near_not_at",
         "another_community",
         "another_branch",
+        "another_chain",
         "another_station",
     }
 )

@@ -74,7 +74,7 @@ from geoalign.address.conflicts.places import (
     zone_conflict,
 )
 from geoalign.address.conflicts.roads import ROAD_NAME_END, names_two_roads, road_conflict, road_key
-from geoalign.address.conflicts.villages import branch_conflict, community_conflict
+from geoalign.address.conflicts.villages import branch_conflict, chain_conflict, community_conflict
 
 #: The checks that find at most one conflict each, in the order ``conflicts`` reports them (after the
 #: admin levels, before a branch and the hard numbers).
@@ -88,6 +88,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     named_building_conflict,
     side_building_conflict,
     park_conflict,
+    chain_conflict,
 )
 
 

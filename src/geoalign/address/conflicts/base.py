@@ -38,6 +38,7 @@ RULE_OF: Final[dict[str, str]] = {
     "relative": "near_not_at",
     "community": "another_community",
     "branch": "another_branch",
+    "chain": "another_chain",
     "station": "another_station",
 }
 

@@ -24,15 +24,21 @@ from geoalign.address.numerals import chinese_to_int
 _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑, and a school's
 #: 南校区 / 东校区 right after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such campuses, none
-#: exact_match; 河东校区 is a campus named 河东). Gates (东门) are ``_GATE``'s.
+#: exact_match; 河东校区 is a campus named 河东); and a side of a floor, a building or a road (5楼东侧 /
+#: 西侧, 云杉路南侧 / 北侧; not a corner, 东南侧, which shares a side with 东侧). Gates (东门) are
+#: ``_GATE``'s.
 _SIDE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[学院校])[东西南北]校区|(?<=[\u4e00-\u9fffA-Z0-9])[东西南北](?:区|塔|座|楼|院|苑)"
+    r"|(?<=[\u4e00-\u9fffA-Z0-9])(?<![东西南北])[东西南北]侧"
 )
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
 #: A numbered cluster of a compound's buildings (青禾名城一组团 / 2组团; the normalizer writes 1组团), which
 #: the tagger reads as a sub-POI on one side and inside the POI on the other.
 _CLUSTER: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})组团")
+#: A yard of a compound by number (青禾里3号院, 云杉小区5号院, 幸福路300号12号院): another yard is another
+#: compound of the estate. Not right after a road word: 学院路30号院 is the door (``analyze._YARD``).
+_COMPOUND_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fff])(?<![路街道巷弄同段])(\d{1,3})号院")
 #: A building named by its side and number (云杉花园东3栋 / 西3栋; the normalizer writes 东03幢 and 东3号楼
 #: so): the typed building number alone (3) is the same on both sides, so the hard numbers see one.
 _SIDE_BUILDING: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fff])([东西南北])(\d{1,3})栋")
@@ -83,12 +89,12 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 
 
 def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Another zone, phase, cluster or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 1组团 /
-    2组团; 东区 / 西区, 东塔 / 西塔), another exit of a station (A口 / B1出口), another gate (东门 / 南门,
-    1号门 / 3号门) or another group of a village (李庄村3组 / 5组, 宝华村5社 / 6社: one kind, however it is
-    called): both texts name one of the same kind and they differ. Read in the place text after the admin
-    prefix (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a zone. Precision on the
-    training parts in docs/rules.md."""
+    """Another zone, phase, cluster, yard or side of a compound (E1区 / E2区, 3区 / 5区; 2期 / 3期; 1组团 /
+    2组团; 3号院 / 5号院; 东区 / 西区, 东塔 / 西塔), another exit of a station (A口 / B1出口), another
+    gate (东门 / 南门, 1号门 / 3号门) or another group of a village (李庄村3组 / 5组, 宝华村5社 / 6社: one
+    kind, however it is called): both texts name one of the same kind and they differ. Read in the place
+    text after the admin prefix (``canon_rest``), so an admin name (河西区, 市南区) is never taken for a
+    zone. Precision on the training parts in docs/rules.md."""
     pa, pb = _compound_parts(a.canon_rest), _compound_parts(b.canon_rest)
     for va, vb in zip(pa, pb, strict=True):
         # the last character is the kind (区, 期; 塔, 楼 …): sides of two kinds are no conflict
@@ -304,12 +310,13 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str]:
-    """The first zone, phase, side, station exit, gate by side, gate by number, village group and
-    cluster (组团) in a place text ("" where none): cached, since a link run compares one record with each
-    of its candidates."""
+def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, str]:
+    """The first zone, phase, side, station exit, gate by side, gate by number, village group, cluster
+    (组团) and yard (号院) in a place text ("" where none): cached, since a link run compares one record
+    with each of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
     cluster = _CLUSTER.search(text) if "组团" in text else None
+    yard = _COMPOUND_YARD.search(text) if "号院" in text else None
     exit_ = _EXIT.search(text) if "口" in text else None
     side_gate = number_gate = ""
     if "门" in text:
@@ -328,4 +335,5 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str]:
         number_gate,
         group.group(1) + "组" if group else "",
         cluster.group(0) if cluster else "",
+        yard.group(0) if yard else "",
     )

@@ -1,9 +1,10 @@
-"""Villages and communities named apart (``community_conflict``) and a chain's branches
-(``branch_conflict``)."""
+"""Villages and communities named apart (``community_conflict``), a chain's branches
+(``branch_conflict``) and two chains (``chain_conflict``)."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from rapidfuzz.distance import Levenshtein
@@ -12,6 +13,7 @@ from geoalign.address.analyze import (
     AddressView,
     canonical_name,
 )
+from geoalign.address.brands import CHAINS
 from geoalign.address.conflicts.base import RULE_OF, Conflict, same_poi
 
 #: Characters that name two villages or communities of one name apart (东闾村 / 西闾村, 前村 / 后村, 大王庄 /
@@ -29,6 +31,25 @@ def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     # an outlet named by its road alone against one named otherwise ((青禾路) / (青禾花苑店)) says nothing
     if na and nb and na not in nb and nb not in na and a.branch_by_road == b.branch_by_road:
         return Conflict("branch", na, nb, RULE_OF["branch"])
+    return None
+
+
+#: Any listed chain's name in a normalized text.
+_CHAIN: Final[re.Pattern[str]] = re.compile("|".join(sorted(CHAINS, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=1 << 16)
+def _chains(text: str) -> frozenset[str]:
+    return frozenset(_CHAIN.findall(text))
+
+
+def chain_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two chains, none named on both sides (云杉路18号中国石化加油站 / 中国石油加油站: one character apart,
+    two companies; 肯德基 / 麦当劳): two places at one address. CCKS training part: fires on 5 pairs, none
+    labelled exact_match (4 not_match); Shenzhen train: none."""
+    ca, cb = _chains(a.text), _chains(b.text)
+    if ca and cb and ca.isdisjoint(cb):
+        return Conflict("chain", min(ca), min(cb), RULE_OF["chain"])
     return None
 
 
