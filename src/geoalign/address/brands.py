@@ -77,7 +77,7 @@ def _chinese_of(latin: str) -> str:
     for pattern, chinese in _LATIN_EACH:
         if pattern.match(latin):
             return chinese
-    return latin  # unreachable: every alternative of _LATIN is one entry
+    raise AssertionError(f"no brand entry matches {latin!r}")  # each alternative of _LATIN is an entry
 
 
 def brand_names(text: str) -> str:
