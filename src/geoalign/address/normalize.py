@@ -364,6 +364,11 @@ _DELIVERY_NOTE: Final[re.Pattern[str]] = re.compile(
 _LANDMARK_NOTE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[号栋幢座室层元])\s+(?:近|靠近|邻近|临近)[^\d\s]{2,12}$"
 )
+#: The kind of address an order export appends as its tag (…3栋501室 家, …18号 公司: a shop's address
+#: book labels each address home, company or school), after a number or its word and a separator.
+#: Bracketed, the rule layer reads the same tags as noise notes (``scorers.rules._NOISE_NOTE``).
+ADDRESS_TAGS: Final[str] = "家|家里|公司|单位|学校"
+_TAG_AT_END: Final[re.Pattern[str]] = re.compile(rf"(?<=[\dA-Z号栋幢座室层元楼])\s+(?:{ADDRESS_TAGS})$")
 #: A cheap guard: a character every note holds (one C-level scan; a set test per character cost twice as
 #: much, and the note pattern itself five times).
 _NOTE_GUARD: Final[re.Pattern[str]] = re.compile("[放存寄送交到日末假休联]")
@@ -455,6 +460,8 @@ def noise(text: str) -> str:
         text = _without(_DELIVERY_NOTE, text)  # the note runs to the end
     if "近" in text:
         text = _LANDMARK_NOTE.sub("", text)
+    if " " in text and text[-1] in "家里司位校":
+        text = _TAG_AT_END.sub("", text)
     return text
 
 

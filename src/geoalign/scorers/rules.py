@@ -40,7 +40,7 @@ from typing import Any, Final
 from geoalign.address.analyze import BRANCH_WORDS, DEFAULT_PARSE_CACHE, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
 from geoalign.address.conflicts import Conflict, admin_names, conflicts
-from geoalign.address.normalize import POLITE_NAME, fold_simplified
+from geoalign.address.normalize import ADDRESS_TAGS, POLITE_NAME, fold_simplified
 from geoalign.errors import InputError
 from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, PreparedItem, Raw, Result, Scorer
 
@@ -240,6 +240,8 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
     # what the place was called before: (原云杉大厦)
     r"|^原"
+    # the kind of address an order export tags it with: (家), [公司], 【学校】
+    rf"|^(?:{ADDRESS_TAGS})$"
     # the recipient: (李先生), （王女士收）, (张三收): a note closing with 收 says who takes the parcel
     rf"|^{POLITE_NAME}收?$|^[\u4e00-\u9fff]{{1,4}}收$"
     # a landmark the address lies by, after the address itself: (华联超市对面), (银行旁边), (药店楼上); a side
