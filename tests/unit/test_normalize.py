@@ -751,6 +751,10 @@ def test_a_phone_number_after_the_address_is_removed_and_the_address_kept(text: 
         ("杭州市文三路369号3栋501 家", "杭州市文三路369号3栋501"),
         ("杭州市文三路369号 公司", "杭州市文三路369号"),
         ("杭州市文三路369号 青禾之家", "杭州市文三路369号青禾之家"),
+        # a resident ID number an order carries, labelled or not; not any long number
+        ("杭州市文三路369号3栋501 身份证号330106199001011234", "杭州市文三路369号3栋501"),
+        ("杭州市文三路369号3栋501 33010619900101123X", "杭州市文三路369号3栋501"),
+        ("杭州市文三路369号 订单123456789012345678", "杭州市文三路369号订单123456789012345678"),
         ("杭州市云杉电联大厦", "杭州市云杉电联大厦"),  # a name holding the word, not a note at the end
         ("杭州市文三路369号(放门卫)", "杭州市文三路369号"),  # bracketed: the brackets step
         # a verb inside a name is no note: 解放门 is a place, 解放路 a road, 送变电 a utility

@@ -310,6 +310,13 @@ _FIELD_LABEL: Final[re.Pattern[str]] = re.compile(
     r"|地址)\s*[:：]?\s*)+"
 )
 _POSTCODE: Final[re.Pattern[str]] = re.compile(r"(?:邮编|邮政编码)\s*[:：]?\s*\d{6}(?!\d)")
+#: A resident ID number an order carries (身份证号330106199001011234, or unlabelled): 18 characters, a
+#: region code, a birth date in 19xx or 20xx and a check character; never part of an address.
+_ID_NUMBER: Final[re.Pattern[str]] = re.compile(
+    r"(?:身份证(?:号码|号)?\s*[:：]?\s*)?(?<!\d)[1-8]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    r"\d{3}[\dX](?![\dA-Z])"
+)
+_LONG_DIGIT_RUN: Final[re.Pattern[str]] = re.compile(r"\d{17}")
 #: A postcode closing the address without its label (…文一西路969号 310000, …14楼,330100): six digits
 #: after a space or comma at the very end, after a word; after a number only behind a space, as a
 #: postcode starts (…3栋501 310012: 0-8; the space step would glue it into room 501310012). Not after a
@@ -447,6 +454,8 @@ def noise(text: str) -> str:
         text = _FIELD_LABEL.sub(" ", text)
     if "邮" in text:
         text = _POSTCODE.sub(" ", text)
+    if _LONG_DIGIT_RUN.search(text):
+        text = _ID_NUMBER.sub(" ", text)
     # the pattern's own test first, from the end: most addresses end in a digit, few in a postcode
     if len(text) > 7 and text[-7] in _POSTCODE_SEPARATORS and text[-6:].isdigit():
         text = _TRAILING_POSTCODE.sub("", text)
