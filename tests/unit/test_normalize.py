@@ -55,6 +55,12 @@ def test_punctuation() -> None:
     assert spaces(punctuation("北京-朝阳")) == "北京朝阳"
     assert spaces(punctuation("3#楼")) == "3号楼"
     assert spaces(punctuation("3—2")) == "3-2"
+    # a number marked # right before a room or a unit is the building's; after a road it is the door
+    assert normalize("云杉花园3#501") == normalize("云杉花园3栋501") == "云杉花园3栋501"
+    assert normalize("云杉花园3#2单元501") == "云杉花园3栋2单元501"
+    assert normalize("云杉花园3#-501") == "云杉花园3栋501"
+    assert normalize("青禾路121#-107铺") == "青禾路121号107号商铺"
+    assert normalize("云杉路18#") == "云杉路18号"
 
 
 def test_spaces_only_between_latin_words() -> None:

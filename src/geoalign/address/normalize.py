@@ -162,6 +162,12 @@ def brackets(text: str) -> str:
 
 
 _HASH_NUMBER: Final[re.Pattern[str]] = re.compile(r"(\d)\s*#")
+#: A number marked # right before a room or a unit (恒基花园1#702, 27#3单元, 2#-104) is the building's, as
+#: 3#楼 is building 3: not after a road word (南京路121#-107铺 is door 121) nor a shop's code in a list
+#: (1#-1202#-1203#门面).
+_HASH_BUILDING: Final[re.Pattern[str]] = re.compile(
+    r"(?<![路街道巷弄\d])(\d{1,3})\s*#(?=\s*-?(?:\d{3,4}(?![\d#])|\d{1,2}单元))"
+)
 #: Every dash and tilde, and a run of them (1--3层, 1——3层: one range, not the number 13 once the dashes go)
 _DASHES: Final[re.Pattern[str]] = re.compile(r"[‐‑‒–—―−~～-]{2,}|[‐‑‒–—―−~～]")
 #: A list of numbers (29、31号; 102，103室; 13.14栋; 108/208室, 9/10号楼, 018/019号商铺): the mark between
@@ -189,9 +195,9 @@ _MINUS_FLOOR: Final[re.Pattern[str]] = re.compile(r"(?<![0-9A-Za-z层下-])-(?=[
 
 def punctuation(text: str) -> str:
     """Punctuation and symbols to spaces; keep ``-`` inside 3-2-101 and 、 between two numbers (29、31号);
-    ``3#`` is 3号."""
+    ``3#`` is 3号, and 3栋 right before a room or a unit (3#501)."""
     if "#" in text:
-        text = _HASH_NUMBER.sub(r"\1号", text)
+        text = _HASH_NUMBER.sub(r"\1号", _HASH_BUILDING.sub(r"\1栋", text))
     text = _NUMBER_LIST.sub("、", text)
     text = _PUNCT.sub(" ", _DASHES.sub("-", text))
     if "-" not in text:
