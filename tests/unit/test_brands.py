@@ -47,6 +47,15 @@ def test_other_words_are_left_alone(text: str, kept: str) -> None:
     assert brand_names(normalize(text)) == normalize(text)
 
 
+def test_every_english_name_folds_to_its_own_chinese_name() -> None:
+    english = "KFC STARBUCKS MCDONALDS PIZZAHUT BURGERKING WALMART CARREFOUR IKEA COSTCO DECATHLON UNIQLO"
+    chinese = "肯德基 星巴克 麦当劳 必胜客 汉堡王 沃尔玛 家乐福 宜家 开市客 迪卡侬 优衣库"
+    more = {"WATSONS": "屈臣氏", "FAMILYMART": "全家", "LAWSON": "罗森", "LUCKIN": "瑞幸"}
+    pairs = {**dict(zip(english.split(), chinese.split(), strict=True)), **more}
+    for name, folded in pairs.items():
+        assert brand_names(f"云杉路18号{name}") == f"云杉路18号{folded}", name
+
+
 def test_the_step_is_named_in_the_detailed_report() -> None:
     from geoalign.address.normalize import normalize_detailed
 

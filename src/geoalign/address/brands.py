@@ -38,11 +38,9 @@ _LATIN_BRANDS: Final[tuple[tuple[str, str], ...]] = (
     ("LAWSON", "罗森"),
     (r"LUCKIN(?:\s*COFFEE)?", "瑞幸"),
 )
+#: One group per entry (the entries' own groups do not capture), so a match's ``lastindex`` names it.
 _LATIN: Final[re.Pattern[str]] = re.compile(
-    "(?<![A-Z])(" + "|".join(f"(?:{pattern})" for pattern, _ in _LATIN_BRANDS) + ")(?![A-Z])"
-)
-_LATIN_EACH: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
-    (re.compile(f"{pattern}$"), chinese) for pattern, chinese in _LATIN_BRANDS
+    "(?<![A-Z])(?:" + "|".join(f"({pattern})" for pattern, _ in _LATIN_BRANDS) + ")(?![A-Z])"
 )
 #: Chinese short names -> full names; the lookbehind and lookahead keep the short name whole: not the
 #: end of another word (化工行业, 新建行政楼, 施工行为), not the start of one (建行政).
@@ -73,13 +71,6 @@ CHAINS: Final[tuple[str, ...]] = (
 )
 
 
-def _chinese_of(latin: str) -> str:
-    for pattern, chinese in _LATIN_EACH:
-        if pattern.match(latin):
-            return chinese
-    raise AssertionError(f"no brand entry matches {latin!r}")  # each alternative of _LATIN is an entry
-
-
 def brand_names(text: str) -> str:
     """``text`` with each chain's English or short name written as its Chinese full name, and a name
     then written twice in a row (肯德基KFC → 肯德基肯德基) once."""
@@ -91,7 +82,10 @@ def brand_names(text: str) -> str:
     if _LATIN.search(text):
 
         def rewrite(match: re.Match[str]) -> str:
-            chinese = _chinese_of(match.group(1))
+            entry = match.lastindex
+            if entry is None:  # unreachable: every alternative is one entry's group
+                raise AssertionError(f"no brand entry matched {match.group(0)!r}")
+            chinese = _LATIN_BRANDS[entry - 1][1]
             folded.append(chinese)
             return chinese
 

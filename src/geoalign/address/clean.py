@@ -34,8 +34,12 @@ def _is_dropped(ch: str) -> bool:
 def visible_text(text: str) -> tuple[str, list[int] | None]:
     """``text`` without the characters ``clean`` drops (control and format characters: the separator
     some exports put between every character, zero-width spaces), a tab or line break as a space, and
-    the index in ``text`` of each character kept (None when none was dropped). For the parser, whose
-    components are offsets into the raw text but whose tagger must read the address itself."""
+    the index in ``text`` of each character kept (None when none was dropped). ``clean`` is this, with
+    spaces collapsed; the parser uses the indices, since its components are offsets into the raw text
+    but its tagger must read the address itself."""
+    # str.isprintable() is False exactly for categories Cc/Cf/Cs/Co/Cn and the separators other than
+    # the ASCII space, so a printable text has nothing to drop or to turn into a space: skip the
+    # per-character walk (most Chinese addresses; the walk cost ~8 µs a value)
     if text.isprintable():
         return text, None
     kept: list[str] = []
@@ -71,22 +75,9 @@ def clean(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS) -> Cleaned | ItemEr
         return ItemError("missing", "address is missing (None)")
     if not isinstance(value, str):
         return ItemError("not_a_string", f"address must be a string, got {type(value).__name__}")
-    removed = 0
-    # str.isprintable() is False exactly for categories Cc/Cf/Cs/Co/Cn and the separators other than
-    # the ASCII space, so a printable value has nothing to drop or to turn into a space: skip the
-    # per-character walk (most Chinese addresses; the walk cost ~8 µs a value)
-    if value.isprintable():
-        text = value
-    else:
-        out = []
-        for ch in value:
-            if ch in "\t\n\r\v\f":
-                out.append(" ")
-            elif _is_dropped(ch):
-                removed += 1
-            else:
-                out.append(ch)
-        text = "".join(out)
+    # ``visible_text`` skips the per-character walk for a printable value (most Chinese addresses)
+    text, kept = visible_text(value)
+    removed = 0 if kept is None else len(value) - len(kept)
     text = " ".join(text.split())
     if not text:
         return ItemError("empty", "address is empty after removing whitespace and control characters")

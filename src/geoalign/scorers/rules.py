@@ -122,8 +122,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: and one starting with 原 what the place was called before ((原云杉大厦): noise) (session 36).
 #: v18: a credit union's or a savings bank's office written without brackets is a branch, as a bank's is
 #: (云杉信用社松风营业部 / 青禾营业部, 信用合作联社…信用分社: another_branch), and two numbered yards of one
-#: estate are two compounds (青禾里3号院 / 5号院: another_zone), and two chains named at one address are
-#: two places (中国石化加油站 / 中国石油加油站, 肯德基 / 麦当劳: another_chain) (session 37).
+#: estate are two compounds (青禾里3号院 / 5号院: another_zone), as are two sides of a floor or a road
+#: (5楼东侧 / 西侧: another_zone), two chains named at one address are two places (中国石化加油站 /
+#: 中国石油加油站, 肯德基 / 麦当劳: another_chain), and the tag an order export gives an address ((家),
+#: 【公司】) is a noise note (session 37).
 RULES_VERSION: Final[str] = "rules/v18"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
