@@ -75,9 +75,11 @@ def clean(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS) -> Cleaned | ItemEr
         return ItemError("missing", "address is missing (None)")
     if not isinstance(value, str):
         return ItemError("not_a_string", f"address must be a string, got {type(value).__name__}")
-    # ``visible_text`` skips the per-character walk for a printable value (most Chinese addresses)
-    text, kept = visible_text(value)
-    removed = 0 if kept is None else len(value) - len(kept)
+    if value.isprintable():  # most Chinese addresses: nothing to walk (``visible_text``'s own test, inline)
+        text, removed = value, 0
+    else:
+        text, kept = visible_text(value)
+        removed = 0 if kept is None else len(value) - len(kept)
     text = " ".join(text.split())
     if not text:
         return ItemError("empty", "address is empty after removing whitespace and control characters")
