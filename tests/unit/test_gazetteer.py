@@ -75,6 +75,22 @@ def test_renamed() -> None:
     assert g.renamed("北京市") == []
 
 
+def test_split_from_names_current_districts_of_one_city() -> None:
+    """Every split names current districts, the newer under the same city as the one it came from, and
+    ``split_apart`` reads it both ways."""
+    for new, olds in g.SPLIT_FROM.items():
+        newer = g.get(new)
+        assert newer is not None and newer.level == "district", new
+        for old in olds:
+            older = g.get(old)
+            assert older is not None and older.level == "district", old
+            assert newer.parent_code == older.parent_code, (newer, older)
+            assert g.split_apart(new, old) and g.split_apart(old, new)
+    by_name = {d.name: d.code for d in (*g.lookup("余杭区"), *g.lookup("临平区"), *g.lookup("西湖区"))}
+    assert g.split_apart(by_name["余杭区"], by_name["临平区"])
+    assert not g.split_apart(by_name["余杭区"], by_name["西湖区"])
+
+
 def test_name_lengths_index_equals_the_plain_definition() -> None:
     """``lengths`` (first two characters → name lengths, longest first) is built group by group for
     start-up speed; it must equal the plain sort of every (first two characters, length) pair, keys in

@@ -499,6 +499,30 @@ def former_names(code: str) -> tuple[str, ...]:
     return _former_full_names().get(code, ())
 
 
+#: Districts carved out of another district that still exists, by the new district's code: the older
+#: district's code(s). The ministry's change table records renames and mergers (``renamed``), not these,
+#: so a record written before the split names the older district for a place now in the newer one
+#: (深圳市宝安区青禾路18号, written before 2016, is 龙华区青禾路18号 today). Only splits of the last two
+#: decades of cities whose records say so, each checked against the State Council's approvals: 龙华区 and
+#: 坪山区 (2016, from 宝安区 and 龙岗区), 光明区 (2018, from 宝安区), 临平区 and 钱塘区 (2021, from 余杭区
+#: and 萧山区; 钱塘区's other part, 江干区, is a former name), 南沙区 (2005, from 番禺区), 翔安区 (2003,
+#: from 同安区).
+SPLIT_FROM: Final[dict[str, tuple[str, ...]]] = {
+    "440309": ("440306",),
+    "440310": ("440307",),
+    "440311": ("440306",),
+    "330113": ("330110",),
+    "330114": ("330109",),
+    "440115": ("440113",),
+    "350213": ("350212",),
+}
+
+
+def split_apart(code_a: str, code_b: str) -> bool:
+    """Whether one of these two districts was carved out of the other (``SPLIT_FROM``)."""
+    return code_b in SPLIT_FROM.get(code_a, ()) or code_a in SPLIT_FROM.get(code_b, ())
+
+
 def renamed(old: str) -> list[Division]:
     """Current divisions a former name became: 襄樊/襄樊市 → [襄阳市]; 江干区 → [上城区, 钱塘区].
 

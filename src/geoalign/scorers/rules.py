@@ -126,7 +126,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (5楼东侧 / 西侧: another_zone), two chains named at one address are two places (中国石化加油站 /
 #: 中国石油加油站, 肯德基 / 麦当劳: another_chain), and the tag an order export gives an address ((家),
 #: 【公司】) is a noise note (session 37).
-RULES_VERSION: Final[str] = "rules/v18"
+#: v19: a district carved out of another since (余杭区 / 临平区, 宝安区 / 龙华区), the same door or named
+#: place written with either, is no other district (session 38).
+RULES_VERSION: Final[str] = "rules/v19"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

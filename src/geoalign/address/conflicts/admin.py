@@ -33,7 +33,7 @@ def admin_conflicts(a: AddressView, b: AddressView) -> list[Conflict]:
             if level != "district" or not _two_former_districts(a, b, names_a | names_b):
                 continue
             va, vb = a.comps["district"], b.comps["district"]  # the names the texts write tell them apart
-        elif level == "district" and _town_moved(a, b):
+        elif level == "district" and (_town_moved(a, b) or _split_since(a, b)):
             continue
         rule = RULE_OF[level]
         if level == "district" and not out and _one_street_address(a, b):
@@ -140,6 +140,28 @@ def _town_moved(a: AddressView, b: AddressView) -> bool:
     now, written = (a, b) if a.canon_admin[3] else (b, a)
     new, old = _district_code(city, now.canon_admin[2]), _district_code(city, written.canon_admin[2])
     return new is not None and old is not None and new > old
+
+
+def _split_since(a: AddressView, b: AddressView) -> bool:
+    """Two districts of one city, one carved out of the other since (宝安区 / 龙华区, 余杭区 / 临平区:
+    ``gazetteer.SPLIT_FROM``), and the rest of the two texts one place: the same road and number, or the
+    same named place. A record written before the split names the older district: 余杭区青禾路18号 and
+    临平区青禾路18号 are one door, and a road's number is unique along it. 龙华区 alone is Shenzhen's or
+    Haikou's: the other text's city says which. Not where a township is
+    written (``_town_moved`` reads those: 龙华区新安街道 names 宝安区's office, a slip of the district),
+    nor for two texts naming nothing finer than the districts."""
+    if a.comps.get("town") or b.comps.get("town"):
+        return False
+    city_a, city_b = a.canon_admin[1] or a.admin[1], b.canon_admin[1] or b.admin[1]
+    if city_a and city_b and city_a != city_b:
+        return False
+    city = city_a or city_b
+    if not city:
+        return False
+    code_a, code_b = _district_code(city, a.canon_admin[2]), _district_code(city, b.canon_admin[2])
+    if code_a is None or code_b is None or not gazetteer.split_apart(code_a, code_b):
+        return False
+    return _one_street_address(a, b) or same_poi(a, b)
 
 
 def _one_city(a: AddressView, b: AddressView) -> str | None:
