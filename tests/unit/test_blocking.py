@@ -319,10 +319,11 @@ def test_same_place_needs_both_directions_and_no_hard_conflict() -> None:
     same = {(j.q, j.c) for j in judged if j.same_place}
     assert same == {(0, 0)}
     assert ("q1", "c3") not in scorer.asked  # q1 has conflict-free candidates
-    # q2's candidates all conflict: the first one is still scored, to show the nearest record
-    assert ("q2", "c3") in scorer.asked and ("q2", "c4") not in scorer.asked
+    # q2's candidates all conflict: the nearest one is still scored, to show the nearest record (7号
+    # for 5号, though the blocks listed 368号 first)
+    assert ("q2", "c4") in scorer.asked and ("q2", "c3") not in scorer.asked
     assert set(scorer.asked) >= {("c1", "q1"), ("c2", "q1")}  # reverse only for forward exact
-    assert ("c3", "q2") not in scorer.asked
+    assert ("c4", "q2") not in scorer.asked
     assert judge.stats.skipped_hard_numbers == 2
     assert judge.stats.forward_pairs == 3 and judge.stats.reverse_pairs == 2
     nearest = next(j for j in judged if j.q == 1)
@@ -380,3 +381,35 @@ def test_a_metro_station_shares_its_key_with_and_without_ditie() -> None:
     short = view({"poi": "国贸站"}, HANGZHOU_XIHU)
     rule = ("area_poi",)
     assert {k for _, k in record_keys(long, rule)} & {k for _, k in record_keys(short, rule)}
+
+
+@pytest.mark.parametrize(
+    ("candidates", "shown"),
+    [
+        # the nearer number wins over the order of the blocks (30号: 31号, not 20号)
+        ([{"roadno": "20"}, {"roadno": "31"}, {"roadno": "29"}], "c1"),
+        # one level in conflict is nearer than two, however near the numbers
+        ([{"roadno": "31", "houseno": "5"}, {"roadno": "90", "houseno": "3"}], "c1"),
+        # numbers that are no plain integers leave the spelling to decide, then the order of the blocks
+        ([{"roadno": "30", "houseno": "B"}, {"roadno": "30", "houseno": "3A"}], "c1"),
+        ([{"roadno": "20"}, {"roadno": "40"}], "c0"),
+    ],
+)
+def test_a_query_whose_candidates_all_conflict_shows_the_nearest(
+    candidates: list[dict[str, str]], shown: str
+) -> None:
+    query = {"road": "青禾路", "roadno": "30", "houseno": "3"}
+    q = [_record("q", query, "青禾路30号3栋")]
+    c = [
+        _record(f"c{i}", {"road": "青禾路", "houseno": "3", **comps}, _spelled(comps))
+        for i, comps in enumerate(candidates)
+    ]
+    scorer = _TableScorer({})
+    judge = SamePlaceJudge(scorer, threshold=0.5)  # type: ignore[arg-type]
+    judge.judge(q, c, [(0, i) for i in range(len(c))])
+    assert scorer.asked == [("q", shown)]
+    assert judge.stats.skipped_hard_numbers == len(c) - 1
+
+
+def _spelled(comps: dict[str, str]) -> str:
+    return f"青禾路{comps['roadno']}号{comps.get('houseno', '3')}栋"

@@ -17,11 +17,14 @@ The pieces between a table row and a scored candidate pair, independent of files
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from rapidfuzz import fuzz
 
 from geoalign.address.analyze import TYPED_OF, AddressView, ViewCache
 from geoalign.address.clean import DEFAULT_MAX_CHARS, Cleaned, clean
@@ -249,13 +252,13 @@ class SamePlaceJudge:
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(pairs to score now, pairs whose parses conflict only on a level the parse often misreads:
         road, admin). A hard-number conflict is certain enough to skip the pair; a query whose
-        candidates all conflict on hard numbers keeps its first one. With ``weak_now``, a pair whose
-        only conflict is two road names far apart (``another_road_weak``: the judge's rule layer does
-        not act on it, the model reads the names itself: 建国门外大街 / 建外大街, 文三路与学院路 /
-        学院路与文三路) is scored now."""
+        candidates all conflict on hard numbers keeps its nearest one (``_nearness``). With
+        ``weak_now``, a pair whose only conflict is two road names far apart (``another_road_weak``:
+        the judge's rule layer does not act on it, the model reads the names itself: 建国门外大街 /
+        建外大街, 文三路与学院路 / 学院路与文三路) is scored now."""
         kept: list[tuple[int, int]] = []
         soft: list[tuple[int, int]] = []
-        first_conflicting: dict[int, tuple[int, int]] = {}
+        nearest_conflicting: dict[int, tuple[tuple[int, float, float], tuple[int, int]]] = {}
         has_other: set[int] = set()
         for q, c in pairs:
             found = view_conflicts(queries[q], candidates[c], weak=not weak_now)
@@ -263,12 +266,16 @@ class SamePlaceJudge:
                 kept.append((q, c))
                 has_other.add(q)
             elif _HARD.intersection(found):
-                first_conflicting.setdefault(q, (q, c))
+                if q not in has_other:
+                    near = _nearness(queries[q], candidates[c], found)
+                    best = nearest_conflicting.get(q)
+                    if best is None or near < best[0]:  # ties keep the better-blocked one
+                        nearest_conflicting[q] = (near, (q, c))
                 self.stats.skipped_hard_numbers += 1
             else:
                 soft.append((q, c))
                 has_other.add(q)
-        for q, pair in first_conflicting.items():
+        for q, (_, pair) in nearest_conflicting.items():
             if q not in has_other:
                 kept.append(pair)
                 self.stats.skipped_hard_numbers -= 1
@@ -365,8 +372,8 @@ class SamePlaceJudge:
 
         Pairs whose parsed views conflict on a hard number can never be the same place, so they are
         not scored (the cheap stage first; counted in ``skipped_hard_numbers``); a query whose
-        candidates all conflict still gets its first (best-blocked) candidate scored, so the output
-        can show the nearest record and why it is not a match. Pairs whose views conflict only on the
+        candidates all conflict still gets its nearest one scored (``_nearness``), so the output can
+        show the nearest record and why it is not a match. Pairs whose views conflict only on the
         road or an admin level cannot be the same place either, but the parse misreads those often
         (a POI written with its cross street: 16% of CCKS exact pairs), so for *ranking*
         (``rank_all``, link) they are scored in a second round for the queries that found no
@@ -451,6 +458,25 @@ class SamePlaceJudge:
                 item.same_place = True
                 self.stats.same_place += 1
         return judged
+
+
+def _nearness(a: Record, b: Record, found: Sequence[str]) -> tuple[int, float, float]:
+    """How near a candidate that conflicts on a hard number is to the query (smaller is nearer): fewer
+    conflicting levels, then the smaller gap between the first differing number (30号: 31号 and 29号
+    before 20号), then the closer spelling. A query whose candidates all conflict shows its nearest
+    one, so a reviewer sees the neighbouring door, not whichever record the blocks listed first."""
+    gap: float = math.inf
+    if a.view is not None and b.view is not None:
+        for level in HARD_NUMBERS:
+            va, vb = a.view.comps.get(level), b.view.comps.get(level)
+            if va is not None and vb is not None and va != vb:
+                if va.isascii() and va.isdecimal() and vb.isascii() and vb.isdecimal():
+                    gap = abs(int(va) - int(vb))
+                break
+        spelling = fuzz.ratio(a.view.text, b.view.text)
+    else:
+        spelling = fuzz.ratio(surface(a.address), surface(b.address))
+    return len(found), gap, -spelling
 
 
 def _uncertain(result: Result) -> bool:
