@@ -197,6 +197,11 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("沙湾路半山壹号5栋", "沙湾路半山壹号5栋"),
         ("观音桥步行街壹号", "观音桥步行街1号"),  # the house number right after a road
         ("湖滨北路捌拾捌号", "湖滨北路88号"),
+        # ... and a building right after a door, a unit right after a building; a compound stays
+        ("青禾路18号叁号楼501", "青禾路18号3号楼501"),
+        ("青禾路18号伍栋", "青禾路18号5栋"),
+        ("云杉苑C栋壹单元306", "云杉苑C栋1单元306"),
+        ("青禾路18号壹号院", "青禾路18号壹号院"),
         # a room written digit by digit ends the address after a building, unit or floor word
         ("二栋三零一", "2栋301"),
         ("三单元一二零三", "3单元1203"),

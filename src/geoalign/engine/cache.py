@@ -57,8 +57,11 @@ log = logging.getLogger(__name__)
 #: a number its owner gave, 18号自编3栋 = 18号3栋, a bracketed note of what the place was, (原69号), goes,
 #: and a street named by its office, 望京街道办事处, is the township, session 36; v18: a delivery note that
 #: says when not to deliver, …3栋 周末不送, goes, and a range written with 至 is a dash, 18至20号 =
-#: 18-20号, session 36).
-KEY_VERSION = "v19"
+#: 18-20号, session 36; v19: an order export's endings, a postcode after a room, a call note, a phone's
+#: extension, go, a slash between numbers lists them, a unit-room dash after the building, 3栋1-501 =
+#: 3栋1单元501, and a chain's English or short name is its Chinese one, session 37; v20: one capital
+#: numeral as a building after a door or a unit after a building, 18号叁号楼 = 18号3栋, session 38).
+KEY_VERSION = "v20"
 
 
 def cache_key(
