@@ -421,6 +421,20 @@ def test_a_b_is_a_basement_only_directly_before_a_floor_number(text: str) -> Non
     assert canonical_units(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("云杉花园B2停车场", "云杉花园负2层停车场"),
+        ("云杉花园B1车库", "云杉花园负1层车库"),
+        ("云杉花园AB2停车场", "云杉花园AB2停车场"),  # a B after a letter is part of a name
+        ("云杉花园B12停车场", "云杉花园B12停车场"),  # no basement goes twelve levels down
+        ("云杉花园地下车库B2", "云杉花园地下车库B2"),  # after the car park: a bay's or a zone's code
+    ],
+)
+def test_a_low_b_number_before_a_car_park_is_its_basement(text: str, expected: str) -> None:
+    assert canonical_units(text) == expected
+
+
 def test_basement_forms_normalize_alike_and_apart_from_the_ground_floor() -> None:
     place = "上海市闵行区七莘路3588号"
     assert {normalize(place + form) for form in ["地下一层", "B1层", "负一楼"]} == {place + "负1层"}

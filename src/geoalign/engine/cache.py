@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 #: 18-20号, session 36; v19: an order export's endings, a postcode after a room, a call note, a phone's
 #: extension, go, a slash between numbers lists them, a unit-room dash after the building, 3栋1-501 =
 #: 3栋1单元501, and a chain's English or short name is its Chinese one, session 37; v20: one capital
-#: numeral as a building after a door or a unit after a building, 18号叁号楼 = 18号3栋, session 38).
+#: numeral as a building after a door or a unit after a building, 18号叁号楼 = 18号3栋, and a low B number
+#: before a car park is its basement, B2停车场 = 负2层停车场, session 38).
 KEY_VERSION = "v20"
 
 
