@@ -307,6 +307,10 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["交口县", "两省交界处"], None),  # a county's name; a border, not a crossing
         (["公园东大门", "公园东门"], "公园东门"),
         (["大门口"], None),
+        # a committee's full name is its short one
+        (["云杉社区居民委员会", "云杉社区居委会"], "云杉社区居委会"),
+        (["云杉村村民委员会", "云杉村村委会"], "云杉村村委会"),
+        (["云杉村民委员会"], "云杉村委会"),
         (["地铁站A出口", "地铁站A出入口", "地铁站A口"], "地铁站A口"),
         (["地铁站2号出口"], "地铁站2号口"),
         (["出口加工区"], None),

@@ -23,6 +23,7 @@ shop          108铺, 108号铺位, 108号门面, 108号门市             108�
 range         18至20号, 18号至20号, 1至2层                      18-20号, 1-2层
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
+committee     居民委员会, 村民委员会                         居委会, 村委会
 station exit  站A出口, 站B1出入口, 站2号出口               站A口, 站B1口, 站2号口
 ============  ===========================================  ==========
 
@@ -113,6 +114,10 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"交(?:汇处|汇口|会处|叉路口|叉处)"), "交叉口", "交"),
     # A gate by its side written 大门 (东大门, 正大门): the gate (东门).
     (re.compile(r"(?<=[东西南北正])大门"), "门", "门"),
+    # A community's or a village's committee written in full (云杉社区居民委员会, 云杉村村民委员会): its
+    # short name, 居委会 and 村委会, as the address corpus writes it four times in five.
+    (re.compile(r"居民委员会"), "居委会", "委"),
+    (re.compile(r"村民委员会"), "村委会", "委"),
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.

@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 #: extension, go, a slash between numbers lists them, a unit-room dash after the building, 3栋1-501 =
 #: 3栋1单元501, and a chain's English or short name is its Chinese one, session 37; v20: one capital
 #: numeral as a building after a door or a unit after a building, 18号叁号楼 = 18号3栋, and a low B number
-#: before a car park is its basement, B2停车场 = 负2层停车场, session 38).
+#: before a car park is its basement, B2停车场 = 负2层停车场, and a committee written in full is its short
+#: name, 居民委员会 = 居委会, session 38).
 KEY_VERSION = "v20"
 
 
