@@ -310,6 +310,26 @@ def test_a_building_letter_and_room_read_as_one_number_are_compared_as_building_
     assert both.comps == {"houseno": "3", "roomno": "A-801"}
 
 
+def test_a_flat_by_its_floor_and_letter_is_one_room_however_the_parse_split_it() -> None:
+    """3栋12A: the parse reads a room 12-A, a unit 12-B, or a unit 12 and a room B, by the letter; the
+    view compares one room, floor-letter, and keeps a floor the text writes (12层B室)."""
+    as_room = view("3栋12A", ("houseno", "3栋", "3"), ("roomno", "12A", "12-A"))
+    as_unit = view("3栋12B", ("houseno", "3栋", "3"), ("cellno", "12B", "12-B"))
+    unit_and_room = view("3栋12B室", ("houseno", "3栋", "3"), ("cellno", "12", "12"), ("roomno", "B室", "B"))
+    floor_and_room = view(
+        "3栋12层B室", ("houseno", "3栋", "3"), ("floorno", "12层", "12"), ("roomno", "B室", "B")
+    )
+    assert as_room.comps == {"houseno": "3", "roomno": "12-A"}
+    assert as_unit.comps == unit_and_room.comps == {"houseno": "3", "roomno": "12-B"}
+    assert floor_and_room.comps == {"houseno": "3", "floorno": "12", "roomno": "12-B"}
+    # a unit the text writes stays the unit; a longer number is no floor
+    written = view("3栋2单元B室", ("houseno", "3栋", "3"), ("cellno", "2单元", "2"), ("roomno", "B室", "B"))
+    assert written.comps == {"houseno": "3", "cellno": "2", "roomno": "B"}
+    assert (
+        view("3栋2301B", ("houseno", "3栋", "3"), ("cellno", "2301B", "2301-B")).comps["cellno"] == "2301-B"
+    )
+
+
 def test_a_poi_that_is_only_a_numbered_yard_on_a_road_is_its_road_number() -> None:
     """NAACL and CCKS tag a road's 59号院 as a POI, SuperMap as its number; compared as the number."""
     yard = view("南锣鼓巷59号院", ("road", "南锣鼓巷", "南锣鼓巷"), ("poi", "59号院", "59号院"))

@@ -127,7 +127,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: 中国石油加油站, 肯德基 / 麦当劳: another_chain), and the tag an order export gives an address ((家),
 #: 【公司】) is a noise note (session 37).
 #: v19: a district carved out of another since (余杭区 / 临平区, 宝安区 / 龙华区), the same door or named
-#: place written with either, is no other district (session 38).
+#: place written with either, is no other district, and a flat by its floor and letter is one room however
+#: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room) (session 38).
 RULES_VERSION: Final[str] = "rules/v19"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
