@@ -307,6 +307,24 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["交口县", "两省交界处"], None),  # a county's name; a border, not a crossing
         (["公园东大门", "公园东门"], "公园东门"),
         (["大门口"], None),
+        # an airport by its short name, a terminal however numbered, a railway station with 火车 after
+        # its name (not after an admin word, a line, a word like 老 or 距离, nor before a road or 前)
+        (["青禾国际机场", "青禾机场"], "青禾机场"),
+        (["青禾机场T3航站楼", "青禾机场3号航站楼", "青禾机场航站楼T3", "青禾机场T3"], "青禾机场T3栋"),
+        (["松风火车东站", "松风东站"], "松风东站"),
+        (["云杉火车站", "云杉站"], "云杉站"),
+        (
+            [
+                "云杉市火车站",
+                "云杉镇老火车站",
+                "5号线火车站",
+                "距离火车东站",
+                "云杉火车站路",
+                "云杉火车南站西路",
+            ],
+            None,
+        ),
+        (["云杉火车站前"], None),
         # a committee's full name is its short one
         (["云杉社区居民委员会", "云杉社区居委会"], "云杉社区居委会"),
         (["云杉村村民委员会", "云杉村村委会"], "云杉村村委会"),

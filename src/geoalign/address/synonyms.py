@@ -24,6 +24,8 @@ range         18至20号, 18号至20号, 1至2层                      18-20号,
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
+airport       国际机场; T3航站楼, 3号航站楼, 航站楼T3            机场; T3栋
+railway       杭州火车东站, 虹桥火车站                          杭州东站, 虹桥站
 station exit  站A出口, 站B1出入口, 站2号出口               站A口, 站B1口, 站2号口
 ============  ===========================================  ==========
 
@@ -114,6 +116,22 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"交(?:汇处|汇口|会处|叉路口|叉处)"), "交叉口", "交"),
     # A gate by its side written 大门 (东大门, 正大门): the gate (东门).
     (re.compile(r"(?<=[东西南北正])大门"), "门", "门"),
+    # An airport by its short name (杭州萧山国际机场 = 杭州萧山机场) and a terminal however numbered
+    # (T3航站楼, 3号航站楼, 航站楼T3: T3栋, as the tower rule writes T3 alone); a railway station with 火车
+    # written after its name (杭州火车东站 = 杭州东站, 上海虹桥火车站 = 上海虹桥站), not after an admin or
+    # road word, a metro line, a shop or a word like 老, 新 or 距离 (杭州市火车站, 老火车站, 5号线火车站,
+    # 距离火车东站 name no station by its name), nor before a road or 前 (火车南站西路, 火车站前).
+    (re.compile(r"国际机场"), "机场", "际"),
+    (re.compile(r"(?:T(\d)栋|(\d)号)航站楼"), r"T\1\2栋", "航"),
+    (re.compile(r"航站楼(?=T\d栋)"), "", "航"),
+    (
+        re.compile(
+            r"(?<=[\u4e00-\u9fff]{2})(?<![市区县镇乡路街道号省老新旧原内边近离距往线段站店场处行])"
+            r"火车([东南西北]?)站(?![东南西北]?[路街]|前)"
+        ),
+        r"\1站",
+        "车",
+    ),
     # A community's or a village's committee written in full (云杉社区居民委员会, 云杉村村民委员会): its
     # short name, 居委会 and 村委会, as the address corpus writes it four times in five.
     (re.compile(r"居民委员会"), "居委会", "委"),
