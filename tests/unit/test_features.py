@@ -322,12 +322,11 @@ def test_a_flat_by_its_floor_and_letter_is_one_room_however_the_parse_split_it()
     assert as_room.comps == {"houseno": "3", "roomno": "12-A"}
     assert as_unit.comps == unit_and_room.comps == {"houseno": "3", "roomno": "12-B"}
     assert floor_and_room.comps == {"houseno": "3", "floorno": "12", "roomno": "12-B"}
-    # a unit the text writes stays the unit; a longer number is no floor
+    # a unit the text writes stays the unit
     written = view("3栋2单元B室", ("houseno", "3栋", "3"), ("cellno", "2单元", "2"), ("roomno", "B室", "B"))
     assert written.comps == {"houseno": "3", "cellno": "2", "roomno": "B"}
-    assert (
-        view("3栋2301B", ("houseno", "3栋", "3"), ("cellno", "2301B", "2301-B")).comps["cellno"] == "2301-B"
-    )
+    # a room number and a letter the same way (501B read as a unit: room 501-B)
+    assert view("3栋501B", ("houseno", "3栋", "3"), ("cellno", "501B", "501-B")).comps["roomno"] == "501-B"
 
 
 def test_a_poi_that_is_only_a_numbered_yard_on_a_road_is_its_road_number() -> None:

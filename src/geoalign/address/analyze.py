@@ -255,17 +255,19 @@ def _split_lettered_room(comps: dict[str, str]) -> None:
             return
 
 
-#: A flat named by its floor and a letter (3栋12A, 3栋12B室, as Shenzhen writes flat A of floor 12): the
-#: parse reads the run as a room (12-A), a unit (12-B), or a unit and a room (12 + B), by the letter.
-_FLOOR_FLAT: Final[re.Pattern[str]] = re.compile(r"\d{1,2}-[A-Z]")
+#: A flat named by its floor and a letter (3栋12A, 3栋12B室, as Shenzhen writes flat A of floor 12), or a
+#: room and a letter (501A, 501B室): the parse reads the run as a room (12-A), a unit (12-B), or a unit and
+#: a room (12 + B), by the letter.
+_FLOOR_FLAT: Final[re.Pattern[str]] = re.compile(r"\d{1,4}-[A-Z]")
 _FLAT_LETTER: Final[re.Pattern[str]] = re.compile(r"[A-Z]")
 
 
 def _flat_by_floor(comps: dict[str, str], text: str) -> None:
-    """One room, floor-letter (12-A), for a flat written by its floor and letter however the parse split
-    it: a unit value 12-B with no room, a unit 12 and a room B where the text writes no unit (单元),
-    or a floor 12 and a room B (12层B室: the floor is kept too). Read apart, 3栋12B and 3栋12B室 were two
-    places (partial 0.98) and 3栋12A and 3栋12B shared no number to tell them apart."""
+    """One room, number-letter (12-A, 501-B), for a flat written by its floor or room number and a letter
+    however the parse split it: a unit value 12-B with no room, a unit 12 and a room B where the text
+    writes no unit (单元), or a floor 12 and a room B (12层B室: the floor is kept too). Read apart, 3栋12B
+    and 3栋12B室 were two places (partial 0.98) and 3栋12A and 3栋12B (501A and 501B) shared no number to
+    tell them apart."""
     cell, room = comps.get("cellno"), comps.get("roomno")
     if room is None:
         if cell is not None and _FLOOR_FLAT.fullmatch(cell):
@@ -274,7 +276,7 @@ def _flat_by_floor(comps: dict[str, str], text: str) -> None:
         return
     if not _FLAT_LETTER.fullmatch(room):
         return
-    if cell is not None and cell.isdigit() and len(cell) <= 2 and "单元" not in text:
+    if cell is not None and cell.isdigit() and len(cell) <= 4 and "单元" not in text:
         comps["roomno"] = f"{cell}-{room}"
         del comps["cellno"]
         return
