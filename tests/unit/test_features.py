@@ -203,6 +203,21 @@ def test_longest_common_substring_matches_reference(a: str, b: str):
     assert longest_common_substring(a, b, char_positions(b)) == expected
 
 
+_ALPHABET = "路号3村a0艺苑"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET, min_size=1, max_size=8), st.text(alphabet=_ALPHABET, max_size=20))
+def test_found_in_is_partial_ratio(value: str, text: str):
+    """The substring shortcut gives partial_ratio's own number, inside the text or not."""
+    from rapidfuzz import fuzz
+
+    from geoalign.scorers.features import _found_in
+
+    assert _found_in(value, text) == fuzz.partial_ratio(value, text) / 100.0
+    assert _found_in(value, text + value + text) == fuzz.partial_ratio(value, text + value + text) / 100.0
+
+
 def test_char_weights_favour_rare_characters():
     from geoalign.scorers.features import CharWeights
 
