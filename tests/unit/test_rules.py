@@ -733,6 +733,14 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         # a numbered school written in full or short; not another number
         ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉一中", "suffix_only"),
         ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉二中", None),
+        # ... a school or a hospital named alone, no door number (an institution is one place); a numbered
+        # hospital in full or short; a road or an area alone stays unlifted
+        ("杭州市第三中学", "杭州三中", "suffix_only"),
+        ("衢州市第一人民医院", "衢州市一医院", "suffix_only"),
+        ("衢州市第一人民医院", "衢州市第一医院", "suffix_only"),
+        ("衢州市第一人民医院", "衢州市二医院", None),
+        ("杭州市第三中学", "杭州市第四中学", None),
+        ("杭州市青禾路", "杭州青禾路", None),
         # a closing yard on the road is its door's; a compound's numbered yard is not
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街1号", "suffix_only"),
         ("北京市海淀区青禾大街1号院", "北京市海淀区青禾大街3号", None),

@@ -128,7 +128,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: 【公司】) is a noise note (session 37).
 #: v19: a district carved out of another since (余杭区 / 临平区, 宝安区 / 龙华区), the same door or named
 #: place written with either, is no other district, and a flat by its floor and letter is one room however
-#: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room) (session 38).
+#: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room), and a school or a hospital named alone
+#: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院) (session 38).
 RULES_VERSION: Final[str] = "rules/v19"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -205,14 +206,22 @@ _GENERIC_SHOP_END: Final[re.Pattern[str]] = re.compile(
 #: A school numbered by an ordinal, written in full or short (云杉第一中学 = 云杉一中, 第二小学 = 二小): the
 #: short form, for the lift's comparison only (the ordinal check still reads 第一 / 第二 in the text).
 _SCHOOL_ORDINAL: Final[re.Pattern[str]] = re.compile(r"第([一二三四五六七八九十]{1,3})([中小])学")
+#: A hospital numbered by an ordinal, written in full or short (云杉市第一人民医院 = 第一医院 = 云杉市一医院).
+_HOSPITAL_ORDINAL: Final[re.Pattern[str]] = re.compile(r"第([一二三四五六七八九十]{1,3})(?:人民)?医院")
+#: A named institution closing the place text (云杉三中, 第一人民医院, 云杉大学): one addressable place though
+#: the text writes no number, so a lift may read it (a road or an area alone stays unlifted).
+_INSTITUTION_END: Final[re.Pattern[str]] = re.compile(
+    r"(?:中学|小学|大学|学院|学校|医院|卫生院|幼儿园|[一二三四五六七八九十]{1,3}[中小])$"
+)
 #: The folds of ``_suffix_folded``, in order: a closing yard on the road, a trailing 室/号, a closing N楼
-#: after a door or building, the kind of shop closing a name, a numbered school's full name.
+#: after a door or building, the kind of shop closing a name, a numbered school's or hospital's full name.
 _SUFFIX_FOLDS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (_TRAILING_YARD, r"\1"),
     (_TRAILING_SUFFIX, r"\1"),
     (_TRAILING_FLOOR, r"\1层"),
     (_GENERIC_SHOP_END, ""),
     (_SCHOOL_ORDINAL, r"\1\2"),
+    (_HOSPITAL_ORDINAL, r"\1医院"),
 )
 #: Any closing N楼: a floor where the parse says so (``_suffix_folded``), not after the name of a housing
 #: estate, a village or a park (小区, 花园, 苑, 新村, 科技园...), whose numbered 楼 are its buildings.
@@ -397,8 +406,8 @@ def decide_pair(
         # only admin divisions, and they complete to the same ones (广西壮族自治区贵港市港南区 vs
         # 贵港市港南区): one division written with or without the levels above it
         lift = "admin_only"
-    elif not _DIGIT.search(a.canon_rest):
-        lift = None  # no number: a road or an area, not one addressable place
+    elif not _DIGIT.search(a.canon_rest) and not _INSTITUTION_END.search(a.canon_rest):
+        lift = None  # no number: a road or an area, not one addressable place (unless an institution)
     elif _same_rest(a, b) and _admin_compatible(a, b):
         lift = "admin_omitted"
     elif a.canon_rest and _suffix_folded(a) == _suffix_folded(b) and _admin_compatible(a, b):
