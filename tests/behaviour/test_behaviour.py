@@ -53,8 +53,8 @@ REQUIRED_CATEGORIES = {
     "shop_number",
     # session 37: a chain's English or short name (星巴克 / Starbucks, 工行 / 工商银行)
     "chain_name",
-    # session 38: a committee written in full or short (居民委员会 = 居委会, 村民委员会 = 村委会)
-    "committee",
+    # session 38: an office written in full or short (居民委员会 = 居委会, 人民政府 = 政府)
+    "office_name",
 }  # fmt: skip
 
 
