@@ -335,6 +335,9 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["西湖区人民检察院", "西湖区检察院"], "西湖区检察院"),
         (["西湖区市场监督管理局", "西湖区市场监管局"], "西湖区市场监管局"),
         (["人民路", "人民广场"], None),
+        # an estate's property office however called; a property company stays a company
+        (["云杉苑物业服务中心", "云杉苑物业管理处", "云杉苑物业办公室", "云杉苑物业"], "云杉苑物业"),
+        (["云杉物业管理有限公司"], None),
         (["地铁站A出口", "地铁站A出入口", "地铁站A口"], "地铁站A口"),
         (["地铁站2号出口"], "地铁站2号口"),
         (["出口加工区"], None),

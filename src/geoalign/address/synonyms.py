@@ -25,6 +25,7 @@ crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交�
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
 government    人民政府, 人民法院, 人民检察院, 监督管理局          政府, 法院, 检察院, 监管局
+property      物业服务中心, 物业管理处, 物业办公室               物业
 airport       国际机场; T3航站楼, 3号航站楼, 航站楼T3            机场; T3栋
 railway       杭州火车东站, 虹桥火车站                          杭州东站, 虹桥站
 station exit  站A出口, 站B1出入口, 站2号出口               站A口, 站B1口, 站2号口
@@ -137,6 +138,13 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # 检察院, 市场监督管理局 = 市场监管局).
     (re.compile(r"人民(?=政府|法院|检察院)"), "", "民"),
     (re.compile(r"监督管理局"), "监管局", "监"),
+    # An estate's property office however it is called (物业服务中心, 物业管理处, 物业办公室): 物业, as the
+    # address corpus writes it most; not a property company (物业管理有限公司), which is a company.
+    (
+        re.compile(r"物业(?:服务中心|服务处|管理处|管理中心|管理办公室|管理部|办公室|中心|处|部)"),
+        "物业",
+        "业",
+    ),
     # A community's or a village's committee written in full (云杉社区居民委员会, 云杉村村民委员会): its
     # short name, 居委会 and 村委会, as the address corpus writes it four times in five.
     (re.compile(r"居民委员会"), "居委会", "委"),
