@@ -262,7 +262,7 @@ _FLOOR_FLAT: Final[re.Pattern[str]] = re.compile(r"\d{1,4}-[A-Z]")
 _FLAT_LETTER: Final[re.Pattern[str]] = re.compile(r"[A-Z]")
 
 
-def _flat_by_floor(comps: dict[str, str], text: str) -> None:
+def _room_with_letter(comps: dict[str, str], text: str) -> None:
     """One room, number-letter (12-A, 501-B), for a flat written by its floor or room number and a letter
     however the parse split it: a unit value 12-B with no room, a unit 12 and a room B where the text
     writes no unit (单元), or a floor 12 and a room B (12层B室: the floor is kept too). Read apart, 3栋12B
@@ -346,7 +346,7 @@ def view_from_components(
     _split_lettered_room(comps)
     _yard_as_road_number(comps)
     text = parsed.normalized if text is None else text
-    _flat_by_floor(comps, text)
+    _room_with_letter(comps, text)
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.
     paren = "".join(_PAREN.findall(text))
     skeleton_end = max((c.end for c in parsed.items if c.name in _SKELETON), default=0)

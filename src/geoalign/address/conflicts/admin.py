@@ -147,9 +147,9 @@ def _split_since(a: AddressView, b: AddressView) -> bool:
     ``gazetteer.SPLIT_FROM``), and the rest of the two texts one place: the same road and number, or the
     same named place. A record written before the split names the older district: 余杭区青禾路18号 and
     临平区青禾路18号 are one door, and a road's number is unique along it. 龙华区 alone is Shenzhen's or
-    Haikou's: the other text's city says which. Not where a township is
-    written (``_town_moved`` reads those: 龙华区新安街道 names 宝安区's office, a slip of the district),
-    nor for two texts naming nothing finer than the districts."""
+    Haikou's: the other text's city says which. Not where a township is written (``_town_moved`` reads
+    those: 龙华区新安街道 names 宝安区's office, a slip of the district), nor for two texts naming nothing
+    finer than the districts."""
     if a.comps.get("town") or b.comps.get("town"):
         return False
     city_a, city_b = a.canon_admin[1] or a.admin[1], b.canon_admin[1] or b.admin[1]
