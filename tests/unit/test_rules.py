@@ -733,6 +733,10 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
         # a numbered school written in full or short; not another number
         ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉一中", "suffix_only"),
         ("杭州市西湖区青禾路18号云杉第一中学", "杭州市西湖区青禾路18号云杉二中", None),
+        # an address pasted twice is the address; a text that only starts again is not
+        ("杭州市西湖区青禾路18号 杭州市西湖区青禾路18号", "杭州市西湖区青禾路18号", "same_normalized"),
+        ("青禾路18号三号楼 青禾路18号3号楼", "青禾路18号3栋", "same_normalized"),
+        ("杭州市西湖区青禾路18号 杭州市西湖区青禾路20号", "杭州市西湖区青禾路18号", None),
         # ... a school or a hospital named alone, no door number (an institution is one place); a numbered
         # hospital in full or short; a road or an area alone stays unlifted
         ("杭州市第三中学", "杭州三中", "suffix_only"),

@@ -129,7 +129,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: v19: a district carved out of another since (余杭区 / 临平区, 宝安区 / 龙华区), the same door or named
 #: place written with either, is no other district, and a flat by its floor and letter is one room however
 #: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room), and a school or a hospital named alone
-#: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院) (session 38).
+#: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院), and an
+#: address pasted twice in a row is the address (same_normalized) (session 38).
 RULES_VERSION: Final[str] = "rules/v19"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -339,6 +340,22 @@ def _admin_compatible(a: AddressView, b: AddressView) -> bool:
     )
 
 
+#: The shortest text a whole repeat is looked for in: a shorter run written twice is a name (青青).
+_REPEAT_MIN: Final[int] = 6
+
+
+def _written_once(text: str) -> str:
+    """A normalized text that is one address written twice in a row, whole (青禾路18号3栋青禾路18号3栋: an
+    order export's address pasted into two fields), written once; any other text as it is. Read here,
+    not by the normalizer: the CCKS records often join two forms of one name (云杉村14幢云杉村14栋), and
+    the matcher learned their features as written (folding them moved three training answers, all away
+    from their labels)."""
+    if len(text) < 2 * _REPEAT_MIN or len(text) % 2:
+        return text
+    half = len(text) // 2
+    return text[:half] if text[:half] == text[half:] else text
+
+
 def _same_rest(a: AddressView, b: AddressView) -> bool:
     """The place text after the admin prefix is the same, or one side only adds its development zone,
     town or community in front of it (科技园科苑路15号 vs 科苑路15号)."""
@@ -400,7 +417,7 @@ def decide_pair(
         lift = "identical"
     elif not _notes_are_noise(text_a, text_b):
         lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
-    elif a.text == b.text:
+    elif a.text == b.text or _written_once(a.text) == _written_once(b.text):
         lift = "same_normalized"
     elif not a.canon_rest and not b.canon_rest and a.admin == b.admin and any(a.admin):
         # only admin divisions, and they complete to the same ones (广西壮族自治区贵港市港南区 vs
