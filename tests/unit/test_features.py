@@ -137,6 +137,20 @@ def test_one_division_however_written_agrees():
     assert other["city"].status == "conflict"
 
 
+def test_a_district_carved_out_of_the_other_is_similar_unless_the_rules_call_it_another():
+    """余杭区 / 临平区 at one door: the older record's district, which the explanation calls similar, not a
+    conflict beside an exact answer; at two doors the rule layer names the district, and so does it."""
+    from geoalign.address.analyze import analyze
+
+    a = analyze("浙江省杭州市余杭区青禾路18号")
+    same_door = by_name(compare_components(a, analyze("浙江省杭州市临平区青禾路18号")))
+    assert same_door["district"].status == "similar"
+    other_door = by_name(compare_components(a, analyze("浙江省杭州市临平区青禾路20号")))
+    assert other_door["district"].status == "conflict"
+    never_split = by_name(compare_components(a, analyze("浙江省杭州市西湖区青禾路18号")))
+    assert never_split["district"].status == "conflict"
+
+
 def test_a_conflict_inside_a_text_component_makes_it_a_conflict():
     """Two yards of one estate read as sub-POIs look similar (3号院 / 5号院), but the rule layer calls
     them two places: the explanation says conflict, as the rules line does."""

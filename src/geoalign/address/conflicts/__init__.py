@@ -15,7 +15,8 @@ share.
   current ones: 襄樊 is 襄阳). Two resolved names that differ are two places; a level only one side
   writes is no conflict (omitted, not different), but a city or district written in full states its
   province (象山县 / 江门市), and a district its city against a city written in full (定海区 / 杭州市);
-  a township that one place in the country holds states its city (合德镇 / 武汉市).
+  a township that one place in the country holds states its city (合德镇 / 武汉市). A district carved
+  out of the other since (余杭区 / 临平区) is no conflict where the rest names one door or one place.
 * **Zones** of a compound named by a letter, a number or a side (E1区 / E2区, 3区 / 5区, 东区 / 西区,
   东塔 / 西塔), its phases (2期 / 3期) and clusters (1组团 / 2组团), and the exits of a station (A口 /
   B1出口), read in the place text after the admin prefix: two different ones are two places
@@ -60,7 +61,7 @@ from collections.abc import Callable
 from typing import Final
 
 from geoalign.address.analyze import AddressView
-from geoalign.address.conflicts.admin import admin_conflicts, admin_names
+from geoalign.address.conflicts.admin import admin_conflicts, admin_names, districts_split_apart
 from geoalign.address.conflicts.base import ADMIN_COMPARED, HARD_NUMBERS, RULE_OF, SAME_ROAD_ONLY, Conflict
 from geoalign.address.conflicts.numbers import code_conflict, number_conflicts
 from geoalign.address.conflicts.places import (
@@ -133,6 +134,7 @@ __all__ = [
     "code_conflict",
     "community_conflict",
     "conflicts",
+    "districts_split_apart",
     "named_building_conflict",
     "names_two_roads",
     "number_conflicts",

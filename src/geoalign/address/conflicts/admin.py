@@ -150,8 +150,15 @@ def _split_since(a: AddressView, b: AddressView) -> bool:
     Haikou's: the other text's city says which. Not where a township is written (``_town_moved`` reads
     those: 龙华区新安街道 names 宝安区's office, a slip of the district), nor for two texts naming nothing
     finer than the districts."""
-    if a.comps.get("town") or b.comps.get("town"):
+    if a.comps.get("town") or b.comps.get("town") or not districts_split_apart(a, b):
         return False
+    return _one_street_address(a, b) or same_poi(a, b)
+
+
+def districts_split_apart(a: AddressView, b: AddressView) -> bool:
+    """The two texts state two districts of one city, one carved out of the other since
+    (``gazetteer.SPLIT_FROM``: 余杭区 / 临平区). A district alone that several cities have (龙华区: Shenzhen's
+    or Haikou's) is read in the city the other text states."""
     city_a, city_b = a.canon_admin[1] or a.admin[1], b.canon_admin[1] or b.admin[1]
     if city_a and city_b and city_a != city_b:
         return False
@@ -159,9 +166,7 @@ def _split_since(a: AddressView, b: AddressView) -> bool:
     if not city:
         return False
     code_a, code_b = _district_code(city, a.canon_admin[2]), _district_code(city, b.canon_admin[2])
-    if code_a is None or code_b is None or not gazetteer.split_apart(code_a, code_b):
-        return False
-    return _one_street_address(a, b) or same_poi(a, b)
+    return code_a is not None and code_b is not None and gazetteer.split_apart(code_a, code_b)
 
 
 def _one_city(a: AddressView, b: AddressView) -> str | None:
