@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, TypeVar
 
 from geoalign.address import gazetteer
 from geoalign.address.chartagger import DOMAINS, FEATURE_VERSION, FastTagger, Span, load_model
@@ -664,6 +664,17 @@ def _redundant_over_admin(spans: list[Span], resolution: gazetteer.Resolution) -
 _START: Final = operator.itemgetter(1)
 
 
+class _Tagged(NamedTuple):
+    """What the tagger made of one address: its spans, the gazetteer's reading of its admin prefix (None
+    where the parse does not follow it), the text it read (the raw text without control and format
+    characters, in simplified characters) and that text's offsets into the raw one (None: the same)."""
+
+    spans: list[Span]
+    resolution: gazetteer.Resolution | None
+    text: str
+    where: list[int] | None
+
+
 class Parser:
     """A parser bound to one model directory (or ``"linear"`` / ``"neural"``, the shipped ones).
     ``parse``/``parse_many`` below use the shipped linear one.
@@ -725,8 +736,9 @@ class Parser:
             return None
         return gazetteer.resolve(raw[:MAX_TAG_CHARS], anywhere=True)
 
-    def _tag(self, raws: Sequence[str]) -> list[tuple[list[Span], gazetteer.Resolution | None]]:
-        """Tagger spans of each text and its gazetteer resolution.
+    def _tag(self, raws: Sequence[str]) -> list[_Tagged]:
+        """Tagger spans of each text, its gazetteer resolution, and the text the tagger read with its
+        offsets into the raw text (``_Tagged``).
 
         Where the tagger calls a resolved admin name ``redundant`` although the address never repeats
         it (北京望京SOHO T1 read as one redundant span), the text is decoded again with that name
@@ -734,7 +746,8 @@ class Parser:
         tagger's reading would leave the address with no components at all. Only those addresses are
         decoded twice; every other parse is the tagger's, aligned afterwards (``align_admin``)."""
         tagger = self._tagger()
-        texts = [fold_simplified(visible_text(raw)[0]) for raw in raws]
+        visible = [visible_text(raw) for raw in raws]
+        texts = [fold_simplified(text) for text, _ in visible]
         resolutions = [self._resolution(text) for text in texts]
         spans = tagger.spans_many([text[:MAX_TAG_CHARS] for text in texts])
         again: list[int] = []
@@ -750,17 +763,17 @@ class Parser:
             redone = tagger.spans_many([texts[i][:MAX_TAG_CHARS] for i in again], forced)
             for i, found in zip(again, redone, strict=True):
                 spans[i] = found
-        return list(zip(spans, resolutions, strict=True))
+        return [
+            _Tagged(found, resolution, text, where)
+            for found, resolution, text, (_, where) in zip(spans, resolutions, texts, visible, strict=True)
+        ]
 
-    def _aligned(
-        self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
-    ) -> tuple[str, list[Row]]:
+    def _aligned(self, raw: str, tagged: _Tagged) -> tuple[str, list[Row]]:
         """``raw``'s normalized text (InputError when nothing is left of it) and its rows: each final
         span's offsets into ``raw`` and its value, read from the text the tagger read (``raw`` without
         control and format characters, ``fold_simplified``), so 1\x028号 is door 18, not 1-8."""
         normalized = normalize(raw)
-        visible, where = visible_text(raw)
-        text = fold_simplified(visible)
+        spans, resolution, text, where = tagged
         if resolution is not None:
             spans = align_admin(spans, resolution, text)
         rows = []
@@ -771,15 +784,13 @@ class Parser:
             rows.append((name, raw[start:end], start, end, value))
         return normalized, rows
 
-    def _rows(
-        self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None
-    ) -> tuple[str, str, list[Row]]:
+    def _rows(self, raw: str, tagged: _Tagged) -> tuple[str, str, list[Row]]:
         """``(raw, normalized, rows)``: ``_components``' fields as plain tuples."""
-        normalized, rows = self._aligned(raw, spans, resolution)
+        normalized, rows = self._aligned(raw, tagged)
         return raw, normalized, rows
 
-    def _components(self, raw: str, spans: list[Span], resolution: gazetteer.Resolution | None) -> Components:
-        normalized, rows = self._aligned(raw, spans, resolution)
+    def _components(self, raw: str, tagged: _Tagged) -> Components:
+        normalized, rows = self._aligned(raw, tagged)
         return Components(raw=raw, normalized=normalized, items=tuple(Component(*row) for row in rows))
 
     def parse(self, text: str) -> Components:
@@ -789,8 +800,8 @@ class Parser:
         finds nothing in (only punctuation or a phone number): there is no address to split.
         """
         raw = _check(text)
-        ((spans, resolution),) = self._tag([raw])
-        return self._components(raw, spans, resolution)
+        (tagged,) = self._tag([raw])
+        return self._components(raw, tagged)
 
     def parse_many(self, texts: Iterable[Any]) -> list[Components | ItemError]:
         """Parse many addresses, tagged in batches; a bad one gets an ItemError in its slot, never
@@ -806,18 +817,17 @@ class Parser:
     def _batched(
         self,
         texts: Iterable[Any],
-        build: Callable[[str, list[Span], gazetteer.Resolution | None], _T],
+        build: Callable[[str, _Tagged], _T],
     ) -> list[_T | ItemError]:
-        """``build(raw, spans, resolution)`` of each address, tagged in batches of ``BATCH``; ItemError
-        for bad ones."""
+        """``build(raw, tagged)`` of each address, tagged in batches of ``BATCH``; ItemError for bad
+        ones."""
         out: list[_T | ItemError] = []
         pending: list[tuple[int, str]] = []
 
         def flush() -> None:
-            tagged = self._tag([raw for _, raw in pending])
-            for (slot, raw), (found, resolution) in zip(pending, tagged, strict=True):
+            for (slot, raw), tagged in zip(pending, self._tag([raw for _, raw in pending]), strict=True):
                 try:
-                    out[slot] = build(raw, found, resolution)
+                    out[slot] = build(raw, tagged)
                 except InputError as exc:
                     out[slot] = ItemError(exc.code, str(exc))
             pending.clear()
