@@ -266,8 +266,9 @@ class SamePlaceJudge:
                 kept.append((q, c))
                 has_other.add(q)
             elif _HARD.intersection(found):
-                if q not in has_other:
-                    near = _nearness(queries[q], candidates[c], found)
+                query, candidate = queries[q].view, candidates[c].view  # both parsed: a conflict was found
+                if q not in has_other and query is not None and candidate is not None:
+                    near = _nearness(query, candidate, found)
                     best = nearest_conflicting.get(q)
                     if best is None or near < best[0]:  # ties keep the better-blocked one
                         nearest_conflicting[q] = (near, (q, c))
@@ -460,23 +461,19 @@ class SamePlaceJudge:
         return judged
 
 
-def _nearness(a: Record, b: Record, found: Sequence[str]) -> tuple[int, float, float]:
+def _nearness(a: AddressView, b: AddressView, found: Sequence[str]) -> tuple[int, float, float]:
     """How near a candidate that conflicts on a hard number is to the query (smaller is nearer): fewer
     conflicting levels, then the smaller gap between the first differing number (30号: 31号 and 29号
     before 20号), then the closer spelling. A query whose candidates all conflict shows its nearest
     one, so a reviewer sees the neighbouring door, not whichever record the blocks listed first."""
     gap: float = math.inf
-    if a.view is not None and b.view is not None:
-        for level in HARD_NUMBERS:
-            va, vb = a.view.comps.get(level), b.view.comps.get(level)
-            if va is not None and vb is not None and va != vb:
-                if va.isascii() and va.isdecimal() and vb.isascii() and vb.isdecimal():
-                    gap = abs(int(va) - int(vb))
-                break
-        spelling = fuzz.ratio(a.view.text, b.view.text)
-    else:
-        spelling = fuzz.ratio(surface(a.address), surface(b.address))
-    return len(found), gap, -spelling
+    for level in HARD_NUMBERS:
+        va, vb = a.comps.get(level), b.comps.get(level)
+        if va is not None and vb is not None and va != vb:
+            if va.isascii() and va.isdecimal() and vb.isascii() and vb.isdecimal():
+                gap = abs(int(va) - int(vb))
+            break
+    return len(found), gap, -fuzz.ratio(a.text, b.text)
 
 
 def _uncertain(result: Result) -> bool:
