@@ -147,8 +147,7 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     ),
     # A community's or a village's committee written in full (云杉社区居民委员会, 云杉村村民委员会): its
     # short name, 居委会 and 村委会, as the address corpus writes it four times in five.
-    (re.compile(r"居民委员会"), "居委会", "委"),
-    (re.compile(r"村民委员会"), "村委会", "委"),
+    (re.compile(r"([居村])民委员会"), r"\1委会", "委"),
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.
