@@ -588,6 +588,32 @@ def test_link_judge_default_runs_the_shipped_neural_stage(
     assert cascade["structured_decided"] == 0
 
 
+def test_summary_counts_every_judged_pair_once(
+    tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every pair the judge scored is decided by one of: the embedded matcher (on the first, cheap pass
+    or inside the whole cascade), the neural stage, or the address rules without it; the human summary
+    says so in numbers that add up (it said "the embedded matcher decided 0 pairs" before the cheap
+    pass was counted)."""
+    left, right = tables
+    assert run_link(left, right, tmp_path / "o.csv", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    cascade, judge = summary["cascade"], summary["judge"]
+    scored = judge["forward_pairs"] + judge["reverse_pairs"]
+    assert judge["first_stage_decided"] > 0
+    decided = (
+        judge["first_stage_decided"]
+        + cascade["structured_decided"]
+        + cascade["neural_decided"]
+        + judge["neural_not_needed"]
+    )
+    assert decided == scored
+    assert run_link(left, right, tmp_path / "p.csv") == 0
+    line = next(x for x in capsys.readouterr().err.splitlines() if "models:" in x)
+    embedded = int(line.split("the embedded matcher decided ")[1].split(" ")[0].replace(",", ""))
+    assert embedded == judge["first_stage_decided"] + cascade["structured_decided"]
+
+
 def test_link_judge_structured_with_a_model_is_refused(
     tables: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -68,6 +68,7 @@ def _same_summary(one: Any, many: Any) -> None:
         report.pop("workers")
         report["judge"].pop("forward_s", None)
         report["judge"].pop("reverse_s", None)
+        report["judge"].pop("first_stage_s", None)
         if report.get("retrieval"):
             report["retrieval"].pop("seconds")
         if report.get("cascade"):

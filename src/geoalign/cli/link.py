@@ -229,10 +229,17 @@ def _scoring_lines(summary: RunSummary, neural: bool) -> list[str]:
         )
     cascade = summary.cascade
     if cascade is not None and neural:
+        # most pairs never reach the whole cascade: the judge's cheap first pass (the embedded matcher
+        # under the rules) answers those it is sure of, and those whose answer the rules fix
+        first = judge.first_stage_decided if judge is not None else 0
+        first_s = judge.first_stage_s if judge is not None else 0.0
+        fixed = judge.neural_not_needed if judge is not None else 0
         lines.append(
-            f"  models: the embedded matcher decided {cascade.structured_decided:,} pairs in "
-            f"{cascade.structured_ms / 1000:.1f}s, the neural stage decided {cascade.neural_decided:,} in "
-            f"{cascade.neural_ms / 1000:.1f}s; {cascade.errors:,} errors"
+            f"  models: the embedded matcher decided {cascade.structured_decided + first:,} pairs in "
+            f"{cascade.structured_ms / 1000 + first_s:.1f}s, the neural stage decided "
+            f"{cascade.neural_decided:,} in {cascade.neural_ms / 1000:.1f}s"
+            + (f", the address rules {fixed:,} more without it" if fixed else "")
+            + f"; {cascade.errors:,} errors"
         )
     elif cascade is not None:
         lines.append(

@@ -212,6 +212,10 @@ class JudgeStats:
     #: exact_match probability is fixed or bounded by the rule layer), so the neural stage was skipped;
     #: the cascade's own counters then cover only the pairs sent through the whole cascade
     neural_not_needed: int = 0
+    #: pairs the cheap stage answered outside the uncertain band (the structured stage sure of them:
+    #: the whole cascade's answer, so it never saw them), and the cheap stage's seconds on every pair
+    first_stage_decided: int = 0
+    first_stage_s: float = 0.0
     forward_s: float = 0.0
     reverse_s: float = 0.0
 
@@ -313,7 +317,9 @@ class SamePlaceJudge:
 
         if self.cheap_stage is None or not pairs:
             return self._score(pairs)
+        start = time.perf_counter()
         first = self._score(pairs, self.cheap_stage)
+        self.stats.first_stage_s += time.perf_counter() - start
         bounds = [exact_bounds(result) for result in first]
         members: dict[int, list[int]] = {}
         if groups is not None:
@@ -341,7 +347,9 @@ class SamePlaceJudge:
         out: list[Result] = [self._as_whole(result) for result in first]
         for i, result in zip(again, self._score([pairs[i] for i in again]), strict=True):
             out[i] = result
-        self.stats.neural_not_needed += sum(1 for i, kept in enumerate(keep) if kept and _uncertain(first[i]))
+        uncertain = [kept and _uncertain(first[i]) for i, kept in enumerate(keep)]
+        self.stats.neural_not_needed += sum(uncertain)
+        self.stats.first_stage_decided += sum(keep) - sum(uncertain)
         return out
 
     def _as_whole(self, result: Result) -> Result:
