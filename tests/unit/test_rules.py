@@ -277,6 +277,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # the building's number: T1 A座 and T1 B座 are two buildings
         ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1 B座", ["another_building"]),
         ("郑州市金水区幸福社区6号院3栋", "郑州市金水区幸福社区6号院5栋", ["another_building"]),
+        # a number before a kind of building types as 号 but is the building's: a campus's dormitories
+        # are two buildings, a road's number before its dormitory stays the road's door
+        ("北京市海淀区青禾大学3号宿舍楼", "北京市海淀区青禾大学4号宿舍楼", ["another_building"]),
+        ("北京市海淀区青禾大学3号教学楼201", "北京市海淀区青禾大学5号教学楼201", ["another_building"]),
+        ("北京市海淀区青禾路18号宿舍楼", "北京市海淀区青禾路20号宿舍楼", ["another_road_number"]),
         ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1", []),  # one side omits it
         ("北京市朝阳区望京SOHO T1 A座", "北京市朝阳区望京SOHO T1 a座", []),
         # a district written by its short name right after its city is stated (温州鹿城 / 温州龙湾) …

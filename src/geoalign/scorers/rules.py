@@ -131,7 +131,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room), and a school or a hospital named alone
 #: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院), and an
 #: address pasted twice in a row is the address (same_normalized) (session 38).
-RULES_VERSION: Final[str] = "rules/v19"
+RULES_VERSION: Final[str] = "rules/v20"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

@@ -44,7 +44,8 @@ def number_conflicts(
             if bare_number(ta) != bare_number(tb) and not (
                 _writes_other_number(a, b, ta, tb) if level == "roadno" else _lists_other(a, b, key, ta, tb)
             ):
-                out.append(Conflict(level, ta, tb, RULE_OF[level]))
+                named = "houseno" if level == "roadno" and _numbered_buildings(a, b, ta, tb) else level
+                out.append(Conflict(named, ta, tb, RULE_OF[named]))
             elif level == "roadno" and _parsed_or_on_a_road(a, b):
                 sub = (
                     _sub_number_conflict(a.text, b.text, ta)
@@ -70,6 +71,21 @@ def number_conflicts(
         if ca and cb and bare_number(ca) != bare_number(cb) and not _same_number_runs(a, b):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
+
+
+#: A number before a kind of building ending in 楼 (3号宿舍楼, 5号教学楼): the building's number, though it
+#: types as a 号 number. Not a floor (18号一楼) and not a road's building (青禾路18号宿舍楼: door 18's).
+_BUILDING_KIND: Final[str] = "(?:宿舍|教学|办公|实验|综合|住宅|公寓|商住|写字|行政|科研)楼"
+
+
+def _numbered_buildings(a: AddressView, b: AddressView, na: str, nb: str) -> bool:
+    """Both texts number a kind of building (``_BUILDING_KIND``) with their typed 号 numbers and neither
+    names a road: their conflict is another building's, not another door's (the cap is the same; the
+    explanation names what differs)."""
+    return not any("road" in v.comps for v in (a, b)) and all(
+        re.search(rf"(?<!\d){re.escape(n)}号{_BUILDING_KIND}", v.text) is not None
+        for v, n in ((a, na), (b, nb))
+    )
 
 
 def _metro_line(text: str, number: str) -> bool:
