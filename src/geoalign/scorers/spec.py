@@ -150,9 +150,8 @@ class ScorerSpec:
             return detect_backend(self.model)
         return DEFAULT_SCORER
 
-    def options_for(self, backend: str) -> dict[str, Any]:
-        """The keyword options the registry's ``backend`` builder gets (unset fields left out), after
-        checking that every set option applies to that scorer."""
+    def _applying(self, backend: str) -> tuple[str | None, frozenset[str]]:
+        """(the neural backend, or ``backend`` itself outside a cascade; the options that apply)."""
         neural: str | None = backend
         applies = _APPLIES.get(backend, frozenset())
         if backend == "cascade":
@@ -160,6 +159,16 @@ class ScorerSpec:
             applies = _CASCADE_OWN | _APPLIES.get(neural or "", frozenset())
         elif self.rules:
             applies = applies | {"parse_cache"}  # the rule layer parses what a neural scorer does not
+        return neural, applies
+
+    def applies(self, option: str) -> bool:
+        """Whether ``option`` (a field name) configures the scorer this spec builds."""
+        return option in self._applying(self.backend)[1]
+
+    def options_for(self, backend: str) -> dict[str, Any]:
+        """The keyword options the registry's ``backend`` builder gets (unset fields left out), after
+        checking that every set option applies to that scorer."""
+        neural, applies = self._applying(backend)
         given = [
             f.name
             for f in dataclasses.fields(self)
