@@ -1,4 +1,5 @@
-"""The embedded matcher over worker processes (``geoalign serve --workers N``, issue 17 point 8).
+"""The embedded matcher and the default judge over worker processes (``geoalign serve --workers N``,
+issue 17 point 8).
 
 Real processes (spawned, each loading the shipped structured model): a pool of two serves requests with
 the same answers as the in-process scorer, survives a worker killed with SIGKILL (the pool is rebuilt,
@@ -180,15 +181,35 @@ def test_close_while_a_batch_runs_does_not_hang(spec: ScorerSpec) -> None:
     pool.close()  # twice is fine
 
 
+def test_pool_of_two_serves_the_default_judge_as_in_process(spec: ScorerSpec) -> None:
+    # the default judge behind the pool (serve's default since session 39): the same answers, each
+    # worker's neural stage on its share of the cores
+    judge = ScorerSpec()
+    assert judge.for_workers(2).threads == max(1, usable_cpus() // 2)
+    pool = ProcessPoolScorer(judge, 2, start_timeout_s=START_S)
+    local = judge.build()
+    uncertain = AddressPair("北京市朝阳区望京SOHO塔1", "北京望京SOHO T1")  # reaches the neural stage
+    pairs = [*PAIRS, uncertain]
+    with SyncEngine(pool, EngineConfig(max_batch_items=8)) as engine:
+        answers = engine.match_many(pairs)
+        _same(answers, local.score(pairs))
+    last = answers[-1]
+    assert isinstance(last, Match) and last.explanation is not None
+    assert last.explanation["cascade"]["stage"] != "structured"
+    assert pool.pids() == []
+
+
 def test_workers_option_resolves_per_scorer() -> None:
-    assert frozenset({"structured"}) == POOLABLE
+    assert frozenset({"structured", "cascade"}) == POOLABLE
     assert resolve_workers(None, "structured") == usable_cpus()
-    assert resolve_workers(None, "cascade") == 0  # the default judge batches in-process (neural stage)
-    assert resolve_workers(None, "onnx") == 0
+    # the default judge too: its structured stage is CPU work under the GIL (session 39)
+    assert resolve_workers(None, "cascade") == usable_cpus()
+    assert resolve_workers(2, "cascade") == 2
+    assert resolve_workers(None, "onnx") == 0  # a neural scorer alone batches in-process (threads)
     assert resolve_workers(0, "structured") == resolve_workers(1, "structured") == 0
     assert resolve_workers(3, "structured") == 3
     assert resolve_workers(1, "onnx") == 0
-    with pytest.raises(InputError, match="--workers 4: worker processes are for the embedded matcher"):
+    with pytest.raises(InputError, match="--workers 4: worker processes are for the embedded matcher and"):
         resolve_workers(4, "onnx")
     with pytest.raises(InputError, match="0 or more"):
         resolve_workers(-1, "structured")

@@ -49,12 +49,11 @@ def test_a_failed_worker_pool_is_shut_down_whole_before_the_error_goes_on(tmp_pa
 def test_each_worker_gets_its_share_of_the_cores(monkeypatch):
     # the default judge's neural stage takes intra-op threads: N workers each taking every core
     # oversubscribed the machine (830 rows/s with 2 workers against 949-975 with one, session 39)
-    from geoalign.cli import score
-
     monkeypatch.setattr("geoalign.cpus.usable_cpus", lambda: 4)
-    assert score._worker_spec(ScorerSpec(), 2).threads == 2
-    assert score._worker_spec(ScorerSpec(), 8).threads == 1
-    assert score._worker_spec(ScorerSpec(threads=3), 2).threads == 3  # the user's --threads is kept
+    assert ScorerSpec().for_workers(2).threads == 2
+    assert ScorerSpec().for_workers(8).threads == 1
+    assert ScorerSpec().for_workers(1).threads is None  # one process: the runtime's own default
+    assert ScorerSpec(threads=3).for_workers(2).threads == 3  # the user's --threads is kept
     structured = ScorerSpec(scorer="structured")
-    assert score._worker_spec(structured, 2) is structured  # no threads to share: the spec is untouched
+    assert structured.for_workers(2) is structured  # no threads to share: the spec is untouched
     assert not structured.applies("threads") and ScorerSpec().applies("threads")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -145,21 +144,9 @@ def _start_pool(spec: ScorerSpec, workers: int) -> ProcessPoolExecutor:
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
-    shared = _worker_spec(spec, workers)
+    # each worker's model gets its share of the cores (ScorerSpec.for_workers)
+    shared = spec.for_workers(workers)
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(shared,))
-
-
-def _worker_spec(spec: ScorerSpec, workers: int) -> ScorerSpec:
-    """The spec each of ``workers`` processes builds: without ``--threads``, a model with intra-op
-    threads (the default judge's neural stage, onnx, torch) gets its share of the cores, as link's
-    workers do. Each worker taking every core oversubscribed the machine: the default judge on 6,000
-    CCKS pairs, 2 cores, ran 830 rows/s with ``--workers 2``, 1,136-1,181 with ``--workers 2 --threads
-    1`` and 949-975 with one worker (session 39)."""
-    if spec.threads is not None or not spec.applies("threads"):
-        return spec
-    from geoalign.cpus import usable_cpus
-
-    return dataclasses.replace(spec, threads=max(1, usable_cpus() // workers))
 
 
 @contextlib.contextmanager

@@ -59,10 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="scoring processes for the embedded matcher (--scorer structured): each loads the model and "
-        "scores whole batches, so normalizing and parsing use N cores instead of the server's one "
+        help="scoring processes for the default judge and the embedded matcher (--scorer structured): "
+        "each loads the models and scores whole batches, so normalizing and parsing use N cores instead "
+        "of the server's one, and each neural stage gets its share of the cores unless --threads "
         f"(default: one per usable CPU, here {usable_cpus()}; 0 or 1: in the server process). Neural "
-        "scorers and the default judge always batch in the server process (their runtime uses threads)",
+        "scorers alone (--scorer onnx/torch) always batch in the server process (their runtime uses "
+        "threads)",
     )
     parser.add_argument(
         "--worker-timeout",
@@ -165,8 +167,8 @@ def build_settings(args: argparse.Namespace) -> Any:
 
 def build_scorer(args: argparse.Namespace) -> Any:
     """The scorer the server runs: the spec built here, behind a process pool of ``--workers`` when the
-    scorer is the embedded matcher (the pool's workers build the same spec; started by the engine's
-    warm-up, stopped when it drains)."""
+    scorer is the embedded matcher or the default judge (the pool's workers build the same spec, each
+    with its share of the cores; started by the engine's warm-up, stopped when it drains)."""
     from geoalign.engine.pool import DEFAULT_BATCH_TIMEOUT_S, ProcessPoolScorer, resolve_workers
     from geoalign.scorers.spec import ScorerSpec
 

@@ -1,4 +1,5 @@
-"""A scorer over worker processes: whole batches of the embedded matcher scored off the server's GIL.
+"""A scorer over worker processes: whole batches of the embedded matcher (alone, or as the default
+judge's first stage) scored off the server's GIL.
 
 Why: the embedded (structured) matcher is pure-Python CPU work — clean, normalize, parse each address
 (~90% of its time), then features and one booster call. In the HTTP server all of it ran on the event
@@ -62,11 +63,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: the scorers whose whole pipeline is CPU work under the GIL, worth a pool. Neural scorers (torch,
-#: onnx) and the default judge (cascade: its neural stage) keep batching in the server process: their
-#: runtimes release the GIL and use all cores through intra-op threads, and W copies of the model would
-#: split the threads W ways and multiply its memory.
-POOLABLE = frozenset({"structured"})
+#: the scorers with CPU work under the GIL worth a pool: the embedded matcher, and the default judge
+#: (cascade), whose structured stage is about half of its CPU time. Each worker's neural stage gets its
+#: share of the cores (``ScorerSpec.for_workers``): two workers on two cores served the default judge
+#: 1.35-1.46x the pairs/s of one process at 64 clients x 1 pair, +0.6 ms p50 for a lone pair and about
+#: 200 MB more memory (docs/benchmarks.md, session 39). Pure neural scorers (torch, onnx) keep batching in
+#: the server process: their runtimes release the GIL and already use every core through intra-op threads.
+POOLABLE = frozenset({"structured", "cascade"})
 #: Longest a worker may take over one batch before it counts as hung (a batch of the embedded matcher
 #: takes well under a second; this leaves room for a loaded machine and the largest batches).
 DEFAULT_BATCH_TIMEOUT_S = 120.0
@@ -94,7 +97,7 @@ def resolve_workers(requested: int | None, backend: str) -> int:
         return 0
     if backend not in POOLABLE:
         raise InputError(
-            f"--workers {requested}: worker processes are for the embedded matcher (--scorer structured); "
+            f"--workers {requested}: worker processes are for the embedded matcher and the default judge; "
             f"the {backend!r} scorer batches in the server process and uses threads "
             "(give --threads instead, or --workers 0)"
         )
@@ -338,7 +341,7 @@ class ProcessPoolScorer:
             self.workers,
             mp_context=context,
             initializer=_worker_init,
-            initargs=(self.spec, barrier, self.start_timeout_s),
+            initargs=(self.spec.for_workers(self.workers), barrier, self.start_timeout_s),
         )
         self._pings = [executor.submit(_worker_ready) for _ in range(self.workers)]
         self._served = False
