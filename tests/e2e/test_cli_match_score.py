@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from geoalign.cli.main import main
+from geoalign.cpus import usable_cpus
 from geoalign.io.tables import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -267,14 +268,17 @@ def test_score_with_workers_cuts_big_chunks_and_keeps_every_row_in_order(tmp_pat
     source.write_text("\n".join(["a\tb", *rows]) + "\n", encoding="utf-8")
     assert header.startswith("a\tb") and len(rows) > 4 * 256
     outs = []
-    for workers in ("1", "2"):
+    for workers in ("1", "2", "0"):  # 0: one per usable CPU, as parse --file and link read it
         out = tmp_path / f"w{workers}.tsv"
         cmd = [sys.executable, "-m", "geoalign", "score", str(source), "-o", str(out), "--no-progress"]
         cmd += ["--scorer", "structured", "--workers", workers, "--batch-size", str(len(rows))]
         proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", check=False)
         assert proc.returncode == 0, proc.stderr
+        processes = {"1": 1, "2": 2, "0": usable_cpus()}[workers]
+        said = f"{processes} worker processes" if processes > 1 else "worker processes"
+        assert (said in proc.stderr) == (processes > 1), proc.stderr
         outs.append(out.read_text(encoding="utf-8"))
-    assert outs[1] == outs[0]
+    assert outs[1] == outs[0] == outs[2]
     written = outs[0].splitlines()
     assert len(written) == len(rows) + 1
     assert '"code": "empty"' in written[6] and '"code"' not in written[5] + written[7]

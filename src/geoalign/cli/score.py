@@ -67,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="scoring processes (each loads the model; use the number of cores for big files); without "
-        "--threads each worker's model gets an equal share of the cores",
+        help="scoring processes (each loads the model; 0: one per usable CPU, a container's CPU quota "
+        "included; worth it from a few thousand rows); without --threads each worker's model gets an "
+        "equal share of the cores",
     )
     parser.add_argument("--restart", action="store_true", help="ignore an existing partial output")
     ScorerSpec.add_arguments(parser)
@@ -342,8 +343,12 @@ def run(args: argparse.Namespace) -> int:
     from geoalign.io.tables import read_table, resolve_column
     from geoalign.scorers.spec import ScorerSpec
 
-    if args.batch_size < 1 or args.workers < 1:
-        raise InputError("--batch-size and --workers must be >= 1")
+    if args.batch_size < 1 or args.workers < 0:
+        raise InputError("--batch-size must be >= 1 and --workers >= 0")
+    if args.workers == 0:  # as parse --file and link read it
+        from geoalign.cpus import usable_cpus
+
+        args.workers = usable_cpus()
     check_output(args.output, [args.input])  # first: the worst mistake, and the one to name
     out_fmt = output_format(args.output, args.output_format)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -388,9 +393,10 @@ def run(args: argparse.Namespace) -> int:
         partial.finish()
         seconds = time.perf_counter() - start
         rate = written.rows / seconds if seconds > 0 else 0.0
+        where = f", {args.workers} worker processes" if pool is not None else ""
         print(
             f"geoalign score: {done + written.rows} rows -> {args.output} ({written.errors} error rows "
-            f"this run; {written.rows} rows in {seconds:.2f}s, {rate:.0f} rows/s)",
+            f"this run; {written.rows} rows in {seconds:.2f}s, {rate:.0f} rows/s{where})",
             file=sys.stderr,
         )
     if written.cut:
