@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 #: the scorers with CPU work under the GIL worth a pool: the embedded matcher, and the default judge
 #: (cascade), whose structured stage is about half of its CPU time. Each worker's neural stage gets its
 #: share of the cores (``ScorerSpec.for_workers``): two workers on two cores served the default judge
-#: 1.35-1.46x the pairs/s of one process at 64 clients x 1 pair, +0.6 ms p50 for a lone pair and about
+#: 1.32-1.46x the pairs/s of one process at 64 clients x 1 pair, +0.6 ms p50 for a lone pair and about
 #: 200 MB more memory (docs/benchmarks.md, session 39). Pure neural scorers (torch, onnx) keep batching in
 #: the server process: their runtimes release the GIL and already use every core through intra-op threads.
 POOLABLE = frozenset({"structured", "cascade"})
