@@ -24,17 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def read_pairs(path: Path, n: int | None) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) >= 2 and cols[0] and cols[1]:
-                pairs.append((cols[0], cols[1]))
-            if n is not None and len(pairs) >= n:
-                break
-    return pairs
+from bench_structured import read_pairs
 
 
 def run(source: Path, target: Path, config: str) -> float:

@@ -21,6 +21,12 @@ def usable_cpus() -> int:
     return max(1, int(cpu_count()))
 
 
+def cpu_share(workers: int) -> int:
+    """Intra-op threads for the model of each of ``workers`` processes: an equal share of the usable
+    CPUs, at least 1 (each worker's runtime taking every core oversubscribes the machine)."""
+    return max(1, usable_cpus() // max(1, workers))
+
+
 def resolve_workers(requested: int) -> int:
     """A ``--workers`` option of the batch commands (``parse --file``, ``link``, ``dedupe``): 0 means
     one per usable CPU; otherwise at least 1."""
@@ -29,4 +35,4 @@ def resolve_workers(requested: int) -> int:
     return requested or usable_cpus()
 
 
-__all__ = ["resolve_workers", "usable_cpus"]
+__all__ = ["cpu_share", "resolve_workers", "usable_cpus"]

@@ -191,10 +191,10 @@ def run(args: argparse.Namespace) -> int:
         import multiprocessing
 
         from geoalign import forksafe
-        from geoalign.cpus import usable_cpus
+        from geoalign.cpus import cpu_share
 
         # a neural parser's ONNX session, opened again in each worker, gets that worker's share of cores
-        share = max(1, usable_cpus() // workers)
+        share = cpu_share(workers)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         with context.Pool(workers, initializer=forksafe.set_child_threads, initargs=(share,)) as pool:

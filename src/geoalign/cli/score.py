@@ -337,18 +337,16 @@ def _write(
 
 def run(args: argparse.Namespace) -> int:
     from geoalign.address.clean import DEFAULT_MAX_CHARS
+    from geoalign.cpus import resolve_workers
     from geoalign.errors import InputError
     from geoalign.io.formats import output_format
     from geoalign.io.paths import check_output
     from geoalign.io.tables import read_table, resolve_column
     from geoalign.scorers.spec import ScorerSpec
 
-    if args.batch_size < 1 or args.workers < 0:
-        raise InputError("--batch-size must be >= 1 and --workers >= 0")
-    if args.workers == 0:  # as parse --file and link read it
-        from geoalign.cpus import usable_cpus
-
-        args.workers = usable_cpus()
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
+    args.workers = resolve_workers(args.workers)  # 0: one per usable CPU, as parse --file and link read it
     check_output(args.output, [args.input])  # first: the worst mistake, and the one to name
     out_fmt = output_format(args.output, args.output_format)
     progress = not args.no_progress and sys.stderr.isatty()

@@ -325,9 +325,9 @@ def _forked(job: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from geoalign.cpus import usable_cpus
+    from geoalign.cpus import cpu_share
 
-    threads = max(1, usable_cpus() // workers)
+    threads = cpu_share(workers)
     # Hugging Face tokenizers warns at every fork after it used its own threads; the children then run
     # it single-threaded anyway, which is what a worker holding 1/N of the cores wants
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

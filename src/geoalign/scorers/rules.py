@@ -130,7 +130,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: place written with either, is no other district, and a flat by its floor and letter is one room however
 #: the parse split it (3栋12B = 3栋12B室, 12A / 12B: another room), and a school or a hospital named alone
 #: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院), and an
-#: address pasted twice in a row is the address (same_normalized) (session 38).
+#: address pasted twice in a row is the address (same_normalized) (session 38). v20: two numbered
+#: dormitories or teaching buildings of one campus are another building, not another road number (the
+#: same cap, another name in the explanation; session 39).
 RULES_VERSION: Final[str] = "rules/v20"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -417,7 +419,7 @@ def decide_pair(
         lift = "identical"
     elif not _notes_are_noise(text_a, text_b):
         lift = None  # a bracketed note names part of the place (东门, 北区): CCKS labels it partial
-    elif a.text == b.text or _written_once(a.text) == _written_once(b.text):
+    elif _written_once(a.text) == _written_once(b.text):  # the same text, or one pasted twice
         lift = "same_normalized"
     elif not a.canon_rest and not b.canon_rest and a.admin == b.admin and any(a.admin):
         # only admin divisions, and they complete to the same ones (广西壮族自治区贵港市港南区 vs

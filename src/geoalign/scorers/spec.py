@@ -173,9 +173,9 @@ class ScorerSpec:
         in one process (session 39)."""
         if self.threads is not None or workers <= 1 or not self.applies("threads"):
             return self
-        from geoalign.cpus import usable_cpus
+        from geoalign.cpus import cpu_share
 
-        return dataclasses.replace(self, threads=max(1, usable_cpus() // workers))
+        return dataclasses.replace(self, threads=cpu_share(workers))
 
     def options_for(self, backend: str) -> dict[str, Any]:
         """The keyword options the registry's ``backend`` builder gets (unset fields left out), after
