@@ -287,6 +287,18 @@ def test_every_control_has_a_label_and_tabs_work_by_keyboard(server: Server, ope
     expect(page.locator("#panel-try")).to_be_visible()
 
 
+def test_the_language_switch_sits_in_the_tab_row_at_desktop_width(server: Server, open_page: Any) -> None:
+    """A bare <nav> put the switch on a line of its own under the tabs (found on a screenshot)."""
+    for locale in ("en-US", "zh-CN"):
+        page = open_page(server.url, locale=locale)
+        tabs = page.locator("#tabs").bounding_box()
+        switch = page.locator("#lang-switch").bounding_box()
+        assert tabs is not None and switch is not None
+        middle = switch["y"] + switch["height"] / 2
+        assert tabs["y"] <= middle <= tabs["y"] + tabs["height"], (locale, tabs, switch)
+        assert switch["x"] >= tabs["x"] + tabs["width"], (locale, tabs, switch)
+
+
 def test_try_by_keyboard_at_phone_width(server: Server, open_page: Any) -> None:
     page = open_page(server.url, PHONE)
     page.get_by_role("button", name="Fill an example").focus()
