@@ -285,6 +285,36 @@ def test_score_with_workers_cuts_big_chunks_and_keeps_every_row_in_order(tmp_pat
     assert written[7].startswith(rows[6].split("\t")[0])
 
 
+def test_score_without_workers_uses_every_cpu_for_a_big_file_only(tmp_path):
+    """Left out, --workers is one per usable CPU from AUTO_WORKERS_MIN_BYTES of input up (a worker's
+    model start-up pays back from a few thousand rows), one below; the output is the same bytes."""
+    from geoalign.cli.score import AUTO_WORKERS_MIN_BYTES
+
+    lines = EXAMPLES.read_text(encoding="utf-8").splitlines()
+    pairs = [p.split("\t")[:2] for p in lines[1:]]
+    note = "备注" * 100  # a wide third column: a big file of few rows
+    rows = [f"{a}\t{b}\t{note}" for a, b in pairs]
+    small, big = tmp_path / "small.tsv", tmp_path / "big.tsv"
+    small.write_text("\n".join(["a\tb\tnote", *rows]) + "\n", encoding="utf-8")
+    copies = AUTO_WORKERS_MIN_BYTES // small.stat().st_size + 1
+    big.write_text("\n".join(["a\tb\tnote", *rows * copies]) + "\n", encoding="utf-8")
+    assert small.stat().st_size < AUTO_WORKERS_MIN_BYTES <= big.stat().st_size
+    said = {}
+    for source in (small, big):
+        out = tmp_path / f"{source.stem}-out.tsv"
+        cmd = [sys.executable, "-m", "geoalign", "score", str(source), "-o", str(out), "--no-progress"]
+        proc = subprocess.run([*cmd, "--scorer", "structured"], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        said[source.stem] = proc.stderr
+        assert len(out.read_text(encoding="utf-8").splitlines()) == len(source.read_text().splitlines())
+    assert "worker processes" not in said["small"]
+    cpus = usable_cpus()
+    assert (f"{cpus} worker processes" in said["big"]) == (cpus > 1), said["big"]
+    big_out = (tmp_path / "big-out.tsv").read_text(encoding="utf-8").splitlines()
+    small_out = (tmp_path / "small-out.tsv").read_text(encoding="utf-8").splitlines()
+    assert big_out[1 : len(rows) + 1] == small_out[1:]
+
+
 def test_score_with_workers_reports_a_bad_model_as_one_worker_does(tmp_path):
     """With --workers the parent builds no scorer: a worker's failed build must still be the same clear
     error (exit 2 and the message), not a broken pool."""
