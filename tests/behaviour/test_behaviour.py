@@ -55,6 +55,8 @@ REQUIRED_CATEGORIES = {
     "chain_name",
     # session 38: an office written in full or short (居民委员会 = 居委会, 人民政府 = 政府)
     "office_name",
+    # session 40: a company's legal form (股份有限公司 / 有限责任公司 / 有限公司 name one company)
+    "company_form",
 }  # fmt: skip
 
 

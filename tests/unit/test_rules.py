@@ -384,6 +384,16 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市云杉路18号肯德基", "杭州市云杉路18号麦当劳", ["another_chain"]),
         ("杭州市云杉路18号建行大厦", "杭州市云杉路18号建设银行大厦", []),
         ("杭州市云杉路18号中国工商银行", "杭州市云杉路18号工商银行(松风支行)", []),
+        # two companies at one address; not one company with or without its city, an abbreviation, a
+        # misspelling, one trade name in two industries, a branch, nor a name read from an address word
+        ("杭州市云杉路18号杭州青禾科技有限公司", "杭州市云杉路18号杭州松风科技有限公司", ["another_company"]),
+        ("杭州市云杉路18号3楼青禾贸易有限公司", "杭州市云杉路18号3楼松风电子有限公司", ["another_company"]),
+        ("杭州市云杉路18号杭州青禾科技有限公司", "杭州市云杉路18号青禾科技公司", []),
+        ("杭州市云杉路18号中国移动通信集团浙江有限公司", "杭州市云杉路18号浙江移动公司", []),
+        ("杭州市云杉路18号青禾科技有限公司", "杭州市云杉路18号青和科技有限公司", []),
+        ("杭州市云杉路18号青禾科技有限公司", "杭州市云杉路18号青禾电子有限公司", []),
+        ("杭州市云杉路18号青禾科技有限公司", "杭州市云杉路18号青禾科技有限公司松风分公司", []),
+        ("开发区西区青禾生物科技有限公司", "省道北100米浙江青禾生物科技有限公司", []),
         # two numbered lanes after the same words; not after other words
         ("深圳市宝安区石岩街道云杉新村二巷4栋", "深圳市宝安区云杉新村1巷4栋", ["another_road"]),
         ("深圳市宝安区云杉新村二巷4栋", "深圳市宝安区青禾花园1巷4栋", []),

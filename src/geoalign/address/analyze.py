@@ -63,7 +63,7 @@ _BRANCH_NOTE: Final[re.Pattern[str]] = re.compile(
 #: 营业部 / 信用分社): its name, as a bracketed (青禾支行) gives it. CCKS training part: 2 pairs name two
 #: such branches, both labelled not_match; Shenzhen train: none.
 _BANK_BRANCH: Final[re.Pattern[str]] = re.compile(
-    r"(?:银行|信用社|信用联社|信用合作社|合作联社|储蓄)(?:股份有限公司)?([\u4e00-\u9fff]{2,10}?)"
+    r"(?:银行|信用社|信用联社|信用合作社|合作联社|储蓄)(?:(?:股份)?有限公司)?([\u4e00-\u9fff]{2,10}?)"
     r"(?:支行|分行|营业部|分理处|储蓄所|信用分社|分社)"
 )
 #: What every text ``_BANK_BRANCH`` can match holds (the search is skipped without one of them).

@@ -24,6 +24,7 @@ range         18至20号, 18号至20号, 1至2层                      18-20号,
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
+company       股份有限公司, 有限责任公司                     有限公司
 government    人民政府, 人民法院, 人民检察院, 监督管理局          政府, 法院, 检察院, 监管局
 property      物业服务中心, 物业管理处, 物业办公室               物业
 airport       国际机场; T3航站楼, 3号航站楼, 航站楼T3            机场; T3栋
@@ -148,6 +149,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A community's or a village's committee written in full (云杉社区居民委员会, 云杉村村民委员会): its
     # short name, 居委会 and 村委会, as the address corpus writes it four times in five.
     (re.compile(r"([居村])民委员会"), r"\1委会", "委"),
+    # A company's legal form (云杉科技股份有限公司, 云杉科技有限责任公司): 有限公司, the address corpus's most
+    # common form. A name is registered once whatever the form, so the forms name one company (an LLC
+    # turned joint-stock keeps its name); unfolded, they read as two companies (not_match 0.11). Not a
+    # Shenzhen village's 股份合作公司, a collective of another kind.
+    (re.compile(r"(?:股份有限|有限责任)公司"), "有限公司", "限"),
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.

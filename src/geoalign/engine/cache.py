@@ -64,8 +64,9 @@ log = logging.getLogger(__name__)
 #: before a car park is its basement, B2停车场 = 负2层停车场, and a committee written in full is its short
 #: name, 居民委员会 = 居委会, an airport without 国际 and a terminal however numbered, 3号航站楼 = T3栋, and a
 #: railway station with 火车 after its name, 杭州火车东站 = 杭州东站, and a government office by its short
-#: name, 人民政府 = 政府, and an estate's property office, 物业服务中心 = 物业, session 38).
-KEY_VERSION = "v20"
+#: name, 人民政府 = 政府, and an estate's property office, 物业服务中心 = 物业, session 38; v21: a company's
+#: legal form, 股份有限公司 = 有限责任公司 = 有限公司, session 40).
+KEY_VERSION = "v21"
 
 
 def cache_key(

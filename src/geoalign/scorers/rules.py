@@ -132,8 +132,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: may be lifted, a numbered hospital's full and short names being one (第一人民医院 = 一医院), and an
 #: address pasted twice in a row is the address (same_normalized) (session 38). v20: two numbered
 #: dormitories or teaching buildings of one campus are another building, not another road number (the
-#: same cap, another name in the explanation; session 39).
-RULES_VERSION: Final[str] = "rules/v20"
+#: same cap, another name in the explanation; session 39). v21: two companies at one address are two places
+#: (青禾路18号云杉科技有限公司 / 松风科技有限公司: another_company), and a company's legal forms are one
+#: (股份有限公司 = 有限公司, in the normalizer) (session 40).
+RULES_VERSION: Final[str] = "rules/v21"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
@@ -155,6 +157,7 @@ CAPS: Final[dict[str, str]] = {
     "another_community": "partial_match",
     "another_branch": "partial_match",
     "another_chain": "partial_match",
+    "another_company": "partial_match",
     "another_station": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
@@ -183,6 +186,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "another_community",
         "another_branch",
         "another_chain",
+        "another_company",
         "another_station",
     }
 )

@@ -75,7 +75,12 @@ from geoalign.address.conflicts.places import (
     zone_conflict,
 )
 from geoalign.address.conflicts.roads import ROAD_NAME_END, names_two_roads, road_conflict, road_key
-from geoalign.address.conflicts.villages import branch_conflict, chain_conflict, community_conflict
+from geoalign.address.conflicts.villages import (
+    branch_conflict,
+    chain_conflict,
+    community_conflict,
+    company_conflict,
+)
 
 #: The checks that find at most one conflict each, in the order ``conflicts`` reports them (after the
 #: admin levels, before a branch and the hard numbers).
@@ -90,6 +95,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     side_building_conflict,
     park_conflict,
     chain_conflict,
+    company_conflict,
 )
 
 
@@ -133,6 +139,7 @@ __all__ = [
     "branch_conflict",
     "code_conflict",
     "community_conflict",
+    "company_conflict",
     "conflicts",
     "districts_split_apart",
     "named_building_conflict",

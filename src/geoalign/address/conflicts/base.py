@@ -39,6 +39,7 @@ RULE_OF: Final[dict[str, str]] = {
     "community": "another_community",
     "branch": "another_branch",
     "chain": "another_chain",
+    "company": "another_company",
     "station": "another_station",
 }
 

@@ -1,5 +1,5 @@
 """Villages and communities named apart (``community_conflict``), a chain's branches
-(``branch_conflict``) and two chains (``chain_conflict``)."""
+(``branch_conflict``), two chains (``chain_conflict``) and two companies (``company_conflict``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
+from geoalign.address import gazetteer
 from geoalign.address.analyze import (
     AddressView,
     canonical_name,
@@ -51,6 +52,59 @@ def chain_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if ca and cb and ca.isdisjoint(cb):
         return Conflict("chain", min(ca), min(cb), RULE_OF["chain"])
     return None
+
+
+#: A company's name closing the address part before it (…18号杭州云杉科技有限公司): everything after the
+#: last number, settlement, road, division, floor or shop word, bracket or separator, up to its legal
+#: form (the normalizer writes 股份有限公司 and 有限责任公司 as 有限公司). A name holding such a word
+#: (云杉市政工程) is cut at it on both sides alike. Not a branch (…分公司) nor a head office (…总公司):
+#: their names repeat the parent's.
+_NOT_IN_COMPANY: Final[str] = r"\d号栋幢座层室楼元米铺区县市省路街道巷弄组村镇门()（）,，、\s-"
+_COMPANY: Final[re.Pattern[str]] = re.compile(rf"([^{_NOT_IN_COMPANY}]{{2,30}}?)(?<![分总])(?:有限公司|公司)")
+#: Division names written before a company's trade name (杭州云杉科技, 浙江杭州云杉): at most this many.
+_COMPANY_DIVISIONS: Final = 3
+
+
+@lru_cache(maxsize=1 << 16)
+def _company(text: str) -> str:
+    """The company a place text closes with, its leading division names (杭州, 浙江) taken off; empty
+    where none is named (or only the legal form's own 有限 is left: 高速公路有限公司 cut at 路)."""
+    names = _COMPANY.findall(text)
+    if not names or names[-1].endswith("有限"):
+        return ""
+    name = names[-1]
+    for _ in range(_COMPANY_DIVISIONS):
+        lead = next((n for n in (4, 3, 2) if len(name) > n + 1 and _is_division(name[:n])), 0)
+        if not lead:
+            break
+        name = name[lead:]
+    return name
+
+
+def _is_division(name: str) -> bool:
+    return gazetteer.is_division_name(name, short=True)
+
+
+def company_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two companies at one address (青禾路18号杭州云杉科技有限公司 / 杭州松风科技有限公司): their names, the
+    divisions before them taken off, differ from the first character, and what differs once the common end
+    (科技有限公司) is taken off is two words of two or more characters sharing none. The similarity of the
+    shared boilerplate read as one company (structured alone: exact_match 0.74). Not an abbreviation (中国移
+    动通信集团 / 移动 share characters), a misspelling (one character apart) nor one trade name in two
+    industries (云杉科技 / 云杉电子: the same first character). CCKS development part: fires on 234 pairs,
+    1 labelled exact_match (two companies at one door), 45 partial_match; Shenzhen train: 3, none a match."""
+    na, nb = _company(a.canon_rest), _company(b.canon_rest)
+    # one name inside the other is one company, the longer read from an address word too early
+    # (开发区西区云杉生物科技 / 云杉生物科技, 5-1门市云杉电子 / 云杉电子)
+    if not na or not nb or na[0] == nb[0] or na in nb or nb in na:
+        return None
+    end = 0
+    while end < min(len(na), len(nb)) - 1 and na[-1 - end] == nb[-1 - end]:
+        end += 1
+    core_a, core_b = na[: len(na) - end], nb[: len(nb) - end]
+    if len(core_a) < 2 or len(core_b) < 2 or not set(core_a).isdisjoint(core_b):
+        return None
+    return Conflict("company", na, nb, RULE_OF["company"])
 
 
 def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
