@@ -339,7 +339,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["云杉苑物业服务中心", "云杉苑物业管理处", "云杉苑物业办公室", "云杉苑物业"], "云杉苑物业"),
         (["云杉物业管理有限公司"], None),
         # a company's legal form: one; a Shenzhen village's collective company is another kind
-        (["云杉科技股份有限公司", "云杉科技有限责任公司", "云杉科技有限公司"], "云杉科技有限公司"),
+        (["云杉科技股份有限公司", "云杉科技有限责任公司", "云杉科技股份股份有限公司"], "云杉科技有限公司"),
         (["青禾股份合作公司"], None),
         (["地铁站A出口", "地铁站A出入口", "地铁站A口"], "地铁站A口"),
         (["地铁站2号出口"], "地铁站2号口"),

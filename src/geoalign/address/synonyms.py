@@ -152,8 +152,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A company's legal form (云杉科技股份有限公司, 云杉科技有限责任公司): 有限公司, the address corpus's most
     # common form. A name is registered once whatever the form, so the forms name one company (an LLC
     # turned joint-stock keeps its name); unfolded, they read as two companies (not_match 0.11). Not a
-    # Shenzhen village's 股份合作公司, a collective of another kind.
-    (re.compile(r"(?:股份有限|有限责任)公司"), "有限公司", "限"),
+    # Shenzhen village's 股份合作公司, a collective of another kind. 股份 written twice goes in one pass
+    # (idempotence).
+    (re.compile(r"(?:(?:股份)+有限|有限责任)公司"), "有限公司", "限"),
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.
