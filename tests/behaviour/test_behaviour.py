@@ -57,6 +57,8 @@ REQUIRED_CATEGORIES = {
     "office_name",
     # session 40: a company's legal form (股份有限公司 / 有限责任公司 / 有限公司 name one company)
     "company_form",
+    # session 40: one name closed by two kinds of facility (青禾超市 / 青禾药店, 青禾小学 / 青禾中学)
+    "facility_kind",
 }  # fmt: skip
 
 

@@ -134,7 +134,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: dormitories or teaching buildings of one campus are another building, not another road number (the
 #: same cap, another name in the explanation; session 39). v21: two companies at one address are two places
 #: (青禾路18号云杉科技有限公司 / 松风科技有限公司: another_company), and a company's legal forms are one
-#: (股份有限公司 = 有限公司, in the normalizer) (session 40).
+#: (股份有限公司 = 有限公司, in the normalizer), and one name closed by two kinds of facility is two places
+#: (青禾超市 / 青禾药店, which suffix_only had lifted to exact_match; 青禾小学 / 青禾中学: another_kind)
+#: (session 40).
 RULES_VERSION: Final[str] = "rules/v21"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -158,6 +160,7 @@ CAPS: Final[dict[str, str]] = {
     "another_branch": "partial_match",
     "another_chain": "partial_match",
     "another_company": "partial_match",
+    "another_kind": "partial_match",
     "another_station": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
@@ -187,6 +190,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "another_branch",
         "another_chain",
         "another_company",
+        "another_kind",
         "another_station",
     }
 )

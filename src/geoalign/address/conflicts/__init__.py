@@ -66,6 +66,7 @@ from geoalign.address.conflicts.base import ADMIN_COMPARED, HARD_NUMBERS, RULE_O
 from geoalign.address.conflicts.numbers import code_conflict, number_conflicts
 from geoalign.address.conflicts.places import (
     bracket_gate_conflict,
+    kind_conflict,
     named_building_conflict,
     ordinal_conflict,
     park_conflict,
@@ -96,6 +97,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     park_conflict,
     chain_conflict,
     company_conflict,
+    kind_conflict,
 )
 
 
@@ -142,6 +144,7 @@ __all__ = [
     "company_conflict",
     "conflicts",
     "districts_split_apart",
+    "kind_conflict",
     "named_building_conflict",
     "names_two_roads",
     "number_conflicts",

@@ -40,6 +40,7 @@ RULE_OF: Final[dict[str, str]] = {
     "branch": "another_branch",
     "chain": "another_chain",
     "company": "another_company",
+    "kind": "another_kind",
     "station": "another_station",
 }
 
