@@ -202,6 +202,10 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("青禾路18号伍栋", "青禾路18号5栋"),
         ("云杉苑C栋壹单元306", "云杉苑C栋1单元306"),
         ("青禾路18号壹号院", "青禾路18号壹号院"),
+        # ... and one capital right before a building or floor word
+        ("云杉小区伍幢", "云杉小区5幢"),
+        ("青禾步行街叁层301", "青禾步行街3层301"),
+        ("云杉广场第壹层", "云杉广场1层"),
         # a room written digit by digit ends the address after a building, unit or floor word
         ("二栋三零一", "2栋301"),
         ("三单元一二零三", "3单元1203"),

@@ -537,19 +537,22 @@ _DIGIT_NUMERALS_AT_END: Final[re.Pattern[str]] = re.compile(
 #: The capital (banker's) numerals, as formal documents write them (叁佰陆拾玖号): read as the common ones,
 #: but only in a run of two or more numerals before a unit word, or one capital as the house number
 #: right after a road (步行街壹号), a building right after a door or a unit right after a building
-#: (18号叁号楼, 3栋贰单元). Elsewhere one capital before a unit is a name far more often than a number:
-#: 下陆区 and 陆丰 are divisions, 西湖壹号 and 壹号院 are compounds (read as 1号 they would invent
-#: a road number); 陆家嘴 and 伍家岗区 have no unit after the numeral at all.
+#: (18号叁号楼, 3栋贰单元), or right before a building or floor word (伍幢, 叁层). Elsewhere one capital
+#: before a unit is a name far more often than a number: 下陆区 and 陆丰 are divisions, 西湖壹号 and
+#: 壹号院 are compounds (read as 1号 they would invent a road number); 陆家嘴 and 伍家岗区 have no unit
+#: after the numeral at all.
 _CAPITALS: Final[dict[int, int]] = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _CAPITAL_RUN: Final[re.Pattern[str]] = re.compile(
     f"(?<![壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}])"
     f"(?=[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]*[壹贰叁肆伍陆柒捌玖拾佰仟])"
     f"(?:[壹贰叁肆伍陆柒捌玖拾佰仟{NUMERAL_CHARS}]{{2,}}(?={_UNIT})"
     # one capital is a number only as the house number right after a road (步行街壹号 is number 1), as a
-    # building right after a door (18号叁号楼, 18号伍栋) or a unit right after a building (3栋贰单元)
+    # building right after a door (18号叁号楼, 18号伍栋) or a unit right after a building (3栋贰单元), and
+    # right before a building or floor word (云杉小区伍幢, 步行街叁层: every such corpus line is a number)
     f"|(?<=[路街道巷弄同里])[壹贰叁肆伍陆柒捌玖](?=号)"
     f"|(?<=[0-9]号)[壹贰叁肆伍陆柒捌玖](?=号楼|号?[栋幢]|单元)"
-    f"|(?<=[栋幢])[壹贰叁肆伍陆柒捌玖](?=单元))"
+    f"|(?<=[栋幢])[壹贰叁肆伍陆柒捌玖](?=单元)"
+    f"|[壹贰叁肆伍陆柒捌玖](?=[栋幢座层]))"
 )
 _CAPITAL_ANY: Final[re.Pattern[str]] = re.compile("[壹贰叁肆伍陆柒捌玖拾佰仟]")
 
