@@ -97,6 +97,23 @@ def test_hnsw_index_recall_against_exact_and_incremental_add() -> None:
     assert recall >= 0.95
 
 
+def test_hnsw_searches_one_query_as_a_row_of_many() -> None:
+    """usearch answers one query with ``Matches`` (hits only, no counts), several with ``BatchMatches``:
+    one query's row must be the row it gets among others, fewer hits than k included."""
+    require_module("usearch", "ann")
+    from geoalign.retrieval.index import HnswIndex
+
+    data, queries = _random_unit(5, 12, 5), _random_unit(3, 12, 6)
+    hnsw = HnswIndex(12, threads=1)
+    hnsw.add(data, np.arange(10, 15))
+    labels, sims = hnsw.search(queries, 8)  # k past the table's size: filler slots
+    for row in range(3):
+        one_labels, one_sims = hnsw.search(queries[row : row + 1], 8)
+        assert one_labels.tolist() == labels[row : row + 1].tolist()
+        np.testing.assert_allclose(one_sims, sims[row : row + 1], rtol=1e-6)
+    assert sorted(labels[0][:5].tolist()) == list(range(10, 15)) and labels[0][5:].tolist() == [-1, -1, -1]
+
+
 def test_hnsw_builds_a_small_table_on_one_thread_so_every_run_gives_the_same_graph(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

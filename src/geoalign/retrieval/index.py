@@ -161,7 +161,9 @@ class HnswIndex:
         found: Any = self.index.search(np.asarray(vectors, dtype=np.float32), k, threads=self.threads)
         keys = np.asarray(found.keys).reshape(n, -1)
         dist = np.asarray(found.distances).reshape(n, -1)
-        counts = np.asarray(found.counts).reshape(n, 1)
+        # several queries come back as usearch's BatchMatches (hits + filler, with counts), one query as
+        # Matches: its hits only, no counts (a one-record link with --ann failed on that)
+        counts = np.asarray(getattr(found, "counts", [keys.shape[1]])).reshape(n, 1)
         width = min(k, keys.shape[1])
         # a row holds counts[row] hits, best first; the slots after them are usearch's filler
         hit = np.arange(width)[None, :] < counts
