@@ -7,6 +7,8 @@ The public vocabulary, all importable from here::
     m = geoalign.Matcher(model="DIR")          # batches; the scorer is picked from DIR (see help(Matcher))
     m.score([(a, b), ...])                     # one Match or ItemError per pair, in order
     m.score(df, a="addr_a", b="addr_b")        # a pandas / polars DataFrame -> the same kind, + results
+    m.link(left_df, right_df, left_on="addr")  # geoalign link on DataFrames: best right record per row
+    m.dedupe(df, on="address")                 # geoalign dedupe: + cluster_id, cluster_size
     geoalign.AddressPair(a, b)                 # a pair, as scorers take it
     geoalign.normalize(text), geoalign.parse(text)
     geoalign.parse(text, model="neural")      # the accurate parser (about ten times slower)

@@ -215,6 +215,64 @@ class Matcher:
             raise InputError(f"{result.code}: {result.message}")
         return result
 
+    def link(
+        self,
+        left: Any,
+        right: Any,
+        *,
+        on: str = "address",
+        left_on: str | None = None,
+        right_on: str | None = None,
+        left_id: str | None = None,
+        right_id: str | None = None,
+        explain: bool = False,
+        **options: Any,
+    ) -> Any:
+        """The best record of ``right`` for each record of ``left``, judged by this matcher, as
+        ``geoalign link`` finds it (rule blocking, the judge both ways, the same-place threshold).
+
+        ``left`` and ``right`` are pandas or polars DataFrames with an address column (``on``, or
+        ``left_on`` / ``right_on``) and optionally an id column (``left_id`` / ``right_id``; else the
+        pandas index label or the polars row position). The answer is ``left`` with ``status``
+        (``match`` / ``no_match`` / ``no_candidate`` / ``error``), ``right_id``, ``right_address``, the
+        label and probabilities, ``same_place`` and the rest of ``geoalign.link.frames.LINK_COLUMNS``
+        appended (``explanation`` too with ``explain=True``); no row is dropped, an unusable address is
+        an ``error`` row. Lists of ``(id, address)`` records give lists of dicts. ``options``: the
+        CLI's link flags without dashes (``threshold``, ``ann=True`` for learned retrieval beside the
+        rule blocks, ``max_candidates``, ``rules`` …). In memory, in this process: the CLI streams and
+        resumes tables that do not fit."""
+        from geoalign.link.frames import link_table
+
+        return link_table(
+            self.scorer,
+            left,
+            right,
+            on=on,
+            left_on=left_on,
+            right_on=right_on,
+            left_id=left_id,
+            right_id=right_id,
+            explain=explain,
+            **options,
+        )
+
+    def dedupe(
+        self,
+        records: Any,
+        *,
+        on: str = "address",
+        id: str | None = None,
+        explain: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Same-place clusters of ``records`` (a pandas or polars DataFrame, or ``(id, address)``
+        records), judged by this matcher as ``geoalign dedupe`` does: the frame with ``cluster_id`` (the
+        id of the cluster's first record, as given), ``cluster_size``, ``status`` and ``error`` appended.
+        ``on``, ``id`` and ``options`` as in :meth:`link` (``same_detail``, ``max_cluster_size`` …)."""
+        from geoalign.link.frames import dedupe_table
+
+        return dedupe_table(self.scorer, records, on=on, id=id, explain=explain, **options)
+
     def warmup(self) -> None:
         self.scorer.warmup()
 

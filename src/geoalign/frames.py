@@ -47,7 +47,7 @@ def _columns(frame: Any, a: str | None, b: str | None) -> tuple[Any, Any]:
     return a, b
 
 
-def _cell(value: Any, kind: str) -> Any:
+def cell_value(value: Any, kind: str) -> Any:
     """A cell as the scorers take it: missing values (None, NaN, pandas NA/NaT) become None, so their
     row's error says ``missing`` rather than ``not_a_string``."""
     if value is None or isinstance(value, str):
@@ -75,7 +75,9 @@ def pairs_of(frame: Any, a: str | None = None, b: str | None = None) -> list[Add
         values_a, values_b = frame[col_a].tolist(), frame[col_b].tolist()
     else:
         values_a, values_b = frame.get_column(col_a).to_list(), frame.get_column(col_b).to_list()
-    return [AddressPair(_cell(x, kind), _cell(y, kind)) for x, y in zip(values_a, values_b, strict=True)]
+    return [
+        AddressPair(cell_value(x, kind), cell_value(y, kind)) for x, y in zip(values_a, values_b, strict=True)
+    ]
 
 
 def check_room(frame: Any) -> None:
