@@ -74,6 +74,18 @@ def test_polars_link_and_dedupe(matcher: Matcher) -> None:
     assert clusters["status"].to_list() == ["record", "record", "error"]
 
 
+def test_an_empty_frame_comes_back_with_the_columns(matcher: Matcher) -> None:
+    pd = require_module("pandas", "frames")
+    pl = require_module("polars", "frames")
+    empty = pd.DataFrame({"address": pd.Series([], dtype=object)})
+    assert list(matcher.link(empty, pd.DataFrame({"address": RIGHT})).columns) == ["address", *LINK_COLUMNS]
+    assert len(matcher.dedupe(empty)) == 0
+    assert matcher.dedupe(pl.DataFrame({"address": []}, schema={"address": pl.String})).columns == [
+        "address",
+        *DEDUPE_COLUMNS,
+    ]
+
+
 def test_records_in_rows_out_as_the_in_memory_api(matcher: Matcher) -> None:
     records = [(1, ORDER), (2, SHOP)]
     assert matcher.dedupe(records) == dedupe_records(records, scorer=matcher.scorer)[0]

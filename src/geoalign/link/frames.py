@@ -126,6 +126,8 @@ def link_table(
     columns = [*LINK_COLUMNS, "explanation"] if explain else list(LINK_COLUMNS)
     if lefts.frame is not None:
         _check_room(lefts, columns, "left")
+    if lefts.frame is not None and not lefts.records:  # nothing to link: the columns, no rows
+        return _with_columns(lefts, [], columns, {})
     flags = RunFlags(with_explanation=explain)
     rows, _summary = link_records(
         lefts.records, rights.records, scorer=scorer, settings=settings, flags=flags
@@ -153,6 +155,8 @@ def dedupe_table(
     table = _table(records, "records", on, id)
     if table.frame is not None:
         _check_room(table, DEDUPE_COLUMNS, "records")
+    if table.frame is not None and not table.records:
+        return _with_columns(table, [], list(DEDUPE_COLUMNS), {})
     flags = RunFlags(with_explanation=explain)
     rows, _summary = dedupe_records(table.records, scorer=scorer, settings=settings, flags=flags)
     if table.frame is None:
