@@ -331,6 +331,12 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["云杉火车站前"], None),
         # a committee's full name is its short one
         (["云杉社区居民委员会", "云杉社区居委会"], "云杉社区居委会"),
+        # a campus dormitory by its number; not a number before a village's door
+        (["青禾大学松风7舍305", "青禾大学松风7号宿舍楼305"], "青禾大学松风7号宿舍楼305"),
+        (["云杉村4舍58号"], None),
+        # a lettered building's number written with a dash; not inside a range
+        (["云杉园B-10栋", "云杉园B10栋"], "云杉园B10栋"),
+        (["云杉城第A-27至A-30栋"], None),
         (["云杉村村民委员会", "云杉村村委会"], "云杉村村委会"),
         (["云杉村民委员会"], "云杉村委会"),
         # a government office by the name people use

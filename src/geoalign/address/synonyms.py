@@ -24,6 +24,8 @@ range         18至20号, 18号至20号, 1至2层                      18-20号,
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
+dormitory     7舍 (after a name)                           7号宿舍楼
+lettered bldg B-10栋, H-2座                                 B10栋, H2栋
 company       股份有限公司, 有限责任公司                     有限公司
 government    人民政府, 人民法院, 人民检察院, 监督管理局          政府, 法院, 检察院, 监管局
 property      物业服务中心, 物业管理处, 物业办公室               物业
@@ -155,6 +157,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # Shenzhen village's 股份合作公司, a collective of another kind. 股份 written twice goes in one pass
     # (idempotence).
     (re.compile(r"(?:(?:股份)+有限|有限责任)公司"), "有限公司", "限"),
+    # A campus dormitory by its number (青禾大学7舍, 白沙3舍: dormitory building 7, as 7号宿舍楼 writes it),
+    # after a name; not a number before a door (云杉村4舍58号).
+    (re.compile(r"(?<=[\u4e00-\u9fff])(\d{1,2})舍(?!\d+号)"), r"\1号宿舍楼", "舍"),
+    # A lettered building's number written with a dash (B-10栋, M-6幢, H-2座: building B10, as B10栋).
+    (re.compile(r"(?<![A-Za-z0-9至-])([A-Z])-(\d{1,2})(?=[栋幢座])"), r"\1\2", "-"),
     # A shop numbered along a floor or a street, however it is called (108铺, 108号铺位, 108号门面房):
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.

@@ -65,8 +65,9 @@ log = logging.getLogger(__name__)
 #: name, 居民委员会 = 居委会, an airport without 国际 and a terminal however numbered, 3号航站楼 = T3栋, and a
 #: railway station with 火车 after its name, 杭州火车东站 = 杭州东站, and a government office by its short
 #: name, 人民政府 = 政府, and an estate's property office, 物业服务中心 = 物业, session 38; v21: a company's
-#: legal form, 股份有限公司 = 有限责任公司 = 有限公司, and one capital numeral before a building or floor
-#: word, 伍幢 = 5幢, session 40).
+#: legal form, 股份有限公司 = 有限责任公司 = 有限公司, one capital numeral before a building or floor
+#: word, 伍幢 = 5幢, a campus dormitory by number, 7舍 = 7号宿舍楼, and a lettered building with a dash,
+#: B-10栋 = B10栋, session 40).
 KEY_VERSION = "v21"
 
 
