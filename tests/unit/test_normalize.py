@@ -188,6 +188,7 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("七弄", "7弄"),
         ("三期", "3期"),
         ("五组", "5组"),
+        ("云杉村三队", "云杉村3队"),  # a village's team, as its group
         ("二单元十二层一二零三室", "2单元12层1203室"),
         # capital numerals before a unit; a name with one of their characters stays (陆家嘴, 伍家岗区)
         ("叁佰陆拾玖号", "369号"),
