@@ -627,6 +627,7 @@ def _normalize_or_none(text: str, **kwargs: object) -> str | None:
 @example("、第9第9第9第9第93号楼")
 @example("1第-1第-1第-1第-1第-1第-1第-十二层")
 @example("T1F塔一F")  # T1栋 is written after the lettered-tower rule ran: F塔 must not read then
+@example("塔一F十二层")  # the floor rule turned F十二层 into 12层 after the tower rule had passed 塔一
 def test_idempotent_on_address_like_text(text: str) -> None:
     once = _normalize_or_none(text)
     if once is not None:

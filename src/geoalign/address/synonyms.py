@@ -53,8 +53,12 @@ from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
 #: place word follows (铁塔七街, 灯塔六村, 云家塔二巷: a street or village named after a tower). A tower has
 #: one or two digits: 金塔317号 is door 317 after a name.
 NOT_AFTER_TOWER_NUMBER: Final[str] = "层F路街道巷村队组弄里交"
+#: For a numeral, an F that a floor's number follows (塔一F十二层) writes that floor, as F12层 does, so the
+#: tower stands: the floor rule leaves 塔一12层 behind, which the next call read as tower 1 (idempotence).
 _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
-    f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)(?![{NUMERAL_CHARS}]*[{NOT_AFTER_TOWER_NUMBER}])(?:号)?(?:栋|座|楼|幢)?"
+    f"(?<![东西南北中])塔楼?([{NUMERAL_CHARS}]+)"
+    f"(?![{NUMERAL_CHARS}]*(?:[{NOT_AFTER_TOWER_NUMBER.replace('F', '')}]|F(?![0-9{NUMERAL_CHARS}])))"
+    "(?:号)?(?:栋|座|楼|幢)?"
 )
 #: A tower named by a letter (B塔, A塔楼: tower B, as B座 is) is that lettered building; not a letter that
 #: ends a word (SOHO塔1 is tower 1 of SOHO), nor one right after a building word (T1栋F塔: the letter
