@@ -29,6 +29,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
+from geoalign.address import gazetteer
 from geoalign.address.normalize import fold_simplified
 from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
 from geoalign.address.variants import fold_variants
@@ -421,8 +422,6 @@ def _parse_failed(exc: Exception) -> ItemError:
 def _resolved_view(parsed: Components) -> AddressView:
     """The view of one parsed address: gazetteer resolution of its normalized text, the rule layer's
     stated admin levels, then ``view_from_components``."""
-    from geoalign.address import gazetteer
-
     resolution = gazetteer.resolve(parsed.normalized)
     admin = (resolution.prov, resolution.city, resolution.district, resolution.town)
     folded = fold_variants(parsed.normalized)
@@ -512,8 +511,6 @@ def _short_district_after_city(parsed: Components, resolution: Resolution, text:
     municipality: 北京朝阳) and the parse tags it a district too (温州龙湾, 杭州市西湖: 温州龙湾人民东路 and
     温州鹿城人民东路 are two districts). A short name elsewhere (红星工业园) states no
     district; nor one followed by another division's full name (南京市秦淮溧水区: 溧水区 is what it says)."""
-    from geoalign.address import gazetteer
-
     spans = resolution.spans
     for before, span in pairwise(spans):
         if (
