@@ -220,7 +220,7 @@ class Matcher:
         left: Any,
         right: Any,
         *,
-        on: str = "address",
+        on: str | None = None,
         left_on: str | None = None,
         right_on: str | None = None,
         left_id: str | None = None,
@@ -232,7 +232,9 @@ class Matcher:
         ``geoalign link`` finds it (rule blocking, the judge both ways, the same-place threshold).
 
         ``left`` and ``right`` are pandas or polars DataFrames with an address column (``on``, or
-        ``left_on`` / ``right_on``) and optionally an id column (``left_id`` / ``right_id``; else the
+        ``left_on`` / ``right_on``; unnamed, the column called address, 地址, 详细地址, 收货地址 or
+        another usual name: ``geoalign.link.tables.ADDRESS_COLUMN_NAMES``) and optionally an id
+        column (``left_id`` / ``right_id``; else the
         pandas index label or the polars row position). The answer is ``left`` with ``status``
         (``match`` / ``no_match`` / ``no_candidate`` / ``error``), ``right_id``, ``right_address``, the
         label and probabilities, ``same_place`` and the rest of ``geoalign.link.frames.LINK_COLUMNS``
@@ -260,7 +262,7 @@ class Matcher:
         self,
         records: Any,
         *,
-        on: str = "address",
+        on: str | None = None,
         id: str | None = None,
         explain: bool = False,
         **options: Any,

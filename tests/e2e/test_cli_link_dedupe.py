@@ -407,6 +407,8 @@ def test_bad_input_is_a_clear_error(
 def test_the_address_columns_default_to_the_ones_named_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Unnamed, the address column is the one called address, or as Chinese tables call it (地址, 收货
+    地址 …: ``ADDRESS_COLUMN_NAMES``), and the run says which when it is not ``address``."""
     left = write_csv(tmp_path / "left.csv", ["id", "address"], [row[:2] for row in LEFT])
     right = write_csv(tmp_path / "right.csv", ["rid", "address"], RIGHT)
     out = tmp_path / "out.csv"
@@ -416,11 +418,25 @@ def test_the_address_columns_default_to_the_ones_named_address(
     with open(out, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["left_address"] for r in rows] == [row[1] for row in LEFT]
+    assert "addresses from its column" not in capsys.readouterr().err
+    # Chinese tables: 地址 on one side, 收货地址 on the other; the same links
+    left_cn = write_csv(tmp_path / "left_cn.csv", ["id", "备注", "地址"], [[r[0], "x", r[1]] for r in LEFT])
+    right_cn = write_csv(tmp_path / "right_cn.csv", ["rid", "收货地址"], RIGHT)
+    out_cn = tmp_path / "out_cn.csv"
+    cmd = ["link", str(left_cn), str(right_cn), "-o", str(out_cn), "--no-progress", "--judge", "structured"]
+    assert main(cmd) == 0
+    err = capsys.readouterr().err
+    assert "addresses from its column '地址'" in err and "addresses from its column '收货地址'" in err
+    with open(out_cn, encoding="utf-8", newline="") as handle:
+        rows_cn = list(csv.DictReader(handle))
+    assert [(r["left_address"], r["right_id"], r["label"]) for r in rows_cn] == [
+        (r["left_address"], r["right_id"], r["label"]) for r in rows
+    ]
     # a table without such a column: the error names the columns there are
-    other = write_csv(tmp_path / "other.csv", ["id", "addr"], [row[:2] for row in LEFT])
+    other = write_csv(tmp_path / "other.csv", ["id", "location"], [row[:2] for row in LEFT])
     assert main(["dedupe", str(other), "-o", str(tmp_path / "c.csv"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "no column 'address'" in err and "['id', 'addr']" in err and "Traceback" not in err
+    assert "no address column" in err and "['id', 'location']" in err and "Traceback" not in err
 
 
 def test_ids_default_to_the_column_named_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

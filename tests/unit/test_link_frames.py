@@ -86,6 +86,16 @@ def test_an_empty_frame_comes_back_with_the_columns(matcher: Matcher) -> None:
     ]
 
 
+def test_the_address_column_is_found_by_its_usual_names(matcher: Matcher) -> None:
+    pd = require_module("pandas", "frames")
+    left = pd.DataFrame({"编号": [7], "收货地址": [ORDER]})
+    right = pd.DataFrame({"地址": RIGHT})
+    out = matcher.link(left, right)
+    assert out.loc[0, "status"] == "match" and out.loc[0, "right_id"] == 0
+    with pytest.raises(InputError, match="no address column"):
+        matcher.dedupe(pd.DataFrame({"where": [ORDER]}))
+
+
 def test_records_in_rows_out_as_the_in_memory_api(matcher: Matcher) -> None:
     records = [(1, ORDER), (2, SHOP)]
     assert matcher.dedupe(records) == dedupe_records(records, scorer=matcher.scorer)[0]

@@ -16,7 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geoalign.io.formats import FORMATS
 
     parser.add_argument("input", help="table of records (CSV / TSV / JSONL / Parquet / XLSX)")
-    parser.add_argument("--col", default="address", help="address column (name or 1-based)")
+    parser.add_argument(
+        "--col",
+        default=None,
+        help="address column (name or 1-based; default: the column named address, 地址, 详细地址, "
+        "收货地址 or another usual name)",
+    )
     parser.add_argument(
         "--id", dest="id_col", help="id column (default: one named id, else the row number; '': row number)"
     )
@@ -45,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--existing-cluster-col", default="cluster_id", help="cluster id column of --existing"
     )
-    parser.add_argument("--existing-col", default="address", help="address column of --existing")
+    parser.add_argument(
+        "--existing-col", default=None, help="address column of --existing (default: as --col)"
+    )
     parser.add_argument("--existing-id", default="id", help="id column of --existing")
     parser.add_argument(
         "--edges",

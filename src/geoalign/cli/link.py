@@ -311,8 +311,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("left", help="left table (CSV / TSV / JSONL / Parquet / XLSX)")
     parser.add_argument("right", help="right table (the records matched against)")
-    parser.add_argument("--left-col", default="address", help="address column of LEFT (name or 1-based)")
-    parser.add_argument("--right-col", default="address", help="address column of RIGHT (name or 1-based)")
+    parser.add_argument(
+        "--left-col",
+        default=None,
+        help="address column of LEFT (name or 1-based; default: the column named address, 地址, 详细地址, "
+        "收货地址 or another usual name)",
+    )
+    parser.add_argument(
+        "--right-col", default=None, help="address column of RIGHT (name or 1-based; default: as --left-col)"
+    )
     parser.add_argument(
         "--left-id", help="id column of LEFT (default: one named id, else the row number; '': row number)"
     )

@@ -41,7 +41,14 @@ from geoalign.link.core import (
 from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
-from geoalign.link.tables import TableSpec, check_unique, chunks, iter_records
+from geoalign.link.tables import (
+    ADDRESS_COLUMN_NAMES,
+    TableRecords,
+    TableSpec,
+    check_unique,
+    chunks,
+    iter_records,
+)
 from geoalign.link.truth import TruthTally
 from geoalign.link.workers import DedupeChunks, LinkChunks, Totals, analyze_records, map_chunks
 from geoalign.types import Scorer
@@ -208,9 +215,11 @@ def link(
         true_pairs = truth
     tally = TruthTally.from_pairs(truth) if truth is not None and not explain_only else None
     # open the left table first: a missing column there should fail before the right table is indexed
-    left_carry, left_rows, left_total, left_ids = iter_records(left, count=run.flags.progress)
-    right_carry, right_rows, _total, right_ids = iter_records(right)
-    _say_ids(run, [(left, left_ids), (right, right_ids)])
+    left_table = iter_records(left, count=run.flags.progress)
+    right_table = iter_records(right)
+    left_carry, left_rows, left_total = left_table.carry_names, left_table.records, left_table.total
+    right_carry, right_rows = right_table.carry_names, right_table.records
+    _say_columns(run, [(left, left_table), (right, right_table)])
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
@@ -319,8 +328,7 @@ def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record],
     spec = replace(existing, carry=[*existing.carry, cluster_col])
     old: list[Record] = []
     clusters: list[tuple[str, str]] = []
-    _names, stream, _total, _ids = iter_records(spec)
-    for record in stream:
+    for record in iter_records(spec).records:
         cid = record.carry.pop()
         if record.error is None and (cid is None or str(cid).strip() == ""):
             raise InputError(f"{existing.path}: line {record.line}: empty {cluster_col!r}")
@@ -330,19 +338,23 @@ def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record],
     return old, clusters
 
 
-def _say_ids(run: _Run, tables: Sequence[tuple[TableSpec, str | None]]) -> None:
+def _say_columns(run: _Run, tables: Sequence[tuple[TableSpec, TableRecords]]) -> None:
     """Tell the user where ids came from when no id column was named and the table has an ``id``
-    column (so a report's ids are never a surprise)."""
-    for spec, column in tables:
-        if spec.id_col is None and column is not None:
-            run.say(f"{spec.path}: ids from its column {column!r} (an empty id column name numbers the rows)")
+    column, and which column the addresses came from when none was named and it is not ``address``
+    (地址, 收货地址 …): a report's ids and addresses are never a surprise."""
+    for spec, table in tables:
+        if spec.col is None and table.address_column.strip().casefold() != ADDRESS_COLUMN_NAMES[0]:
+            run.say(f"{spec.path}: addresses from its column {table.address_column!r} (name one to choose)")
+        if spec.id_col is None and table.id_column is not None:
+            numbers = "an empty id column name numbers the rows"
+            run.say(f"{spec.path}: ids from its column {table.id_column!r} ({numbers})")
 
 
 def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
     old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
-    carry_names, stream, _total, ids = iter_records(table, count=False)
-    _say_ids(run, [(table, ids)])
-    new = list(stream)
+    opened = iter_records(table, count=False)
+    _say_columns(run, [(table, opened)])
+    carry_names, new = opened.carry_names, list(opened.records)
     seen = check_unique(old, existing.path if existing is not None else table.path)
     check_unique(new, table.path, dict(seen) if existing is not None else None)
     return _DedupeInput(old + new, len(old), old_clusters, carry_names)

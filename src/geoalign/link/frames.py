@@ -72,7 +72,7 @@ def _settings(options: dict[str, Any]) -> Any:
     return LinkSettings(**options)
 
 
-def _table(data: Any, name: str, on: str, id_column: str | None) -> _Table:
+def _table(data: Any, name: str, on: str | None, id_column: str | None) -> _Table:
     kind = frame_kind(data)
     if kind is None:
         if isinstance(data, str | bytes) or not isinstance(data, Iterable):
@@ -82,10 +82,13 @@ def _table(data: Any, name: str, on: str, id_column: str | None) -> _Table:
         if id_column is not None:
             raise InputError(f"{name}: an id column names a DataFrame column; records carry their own ids")
         return _Table(None, None, list(data), {})
+    from geoalign.link.tables import address_column_index
+
     columns = list(data.columns)
-    for column in (on, id_column):
-        if column is not None and column not in columns:
-            raise InputError(f"{name}: no column {column!r} in the DataFrame; its columns: {columns}")
+    if id_column is not None and id_column not in columns:
+        raise InputError(f"{name}: no column {id_column!r} in the DataFrame; its columns: {columns}")
+    if on is None or on not in columns:  # unnamed: the usual names (address, 地址 …); else by position
+        on = columns[address_column_index(columns, on, name)]
     if kind == "pandas":
         addresses = data[on].tolist()
         ids = data[id_column].tolist() if id_column is not None else list(data.index)
@@ -107,7 +110,7 @@ def link_table(
     left: Any,
     right: Any,
     *,
-    on: str = "address",
+    on: str | None = None,
     left_on: str | None = None,
     right_on: str | None = None,
     left_id: str | None = None,
@@ -142,7 +145,7 @@ def dedupe_table(
     scorer: Scorer,
     records: Any,
     *,
-    on: str = "address",
+    on: str | None = None,
     id: str | None = None,
     explain: bool = False,
     **options: Any,

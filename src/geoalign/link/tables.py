@@ -21,16 +21,38 @@ T = TypeVar("T")
 #: The column a table's ids come from when none is named (matched ignoring case and spaces); naming
 #: the id column as the empty string numbers the rows instead.
 DEFAULT_ID_COLUMN: Final = "id"
+#: The address column when none is named: the first of these a column is called (ignoring case and
+#: spaces): the English name, then what Chinese tables call it (地址, 详细地址, 收货地址 …).
+ADDRESS_COLUMN_NAMES: Final[tuple[str, ...]] = (
+    "address",
+    "addr",
+    "地址",
+    "详细地址",
+    "收货地址",
+    "完整地址",
+    "联系地址",
+    "通讯地址",
+    "通信地址",
+    "注册地址",
+    "经营地址",
+    "办公地址",
+    "门店地址",
+    "家庭地址",
+    "家庭住址",
+    "单位地址",
+    "住址",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    """Where a table's records are: file, address column, id column (None: the column named ``id`` when
-    the table has one, else the 1-based row number; ``""``: the row number), carried columns, format,
-    header and text-encoding options (None: detect)."""
+    """Where a table's records are: file, address column (None: the first column named as in
+    ``ADDRESS_COLUMN_NAMES``), id column (None: the column named ``id`` when the table has one, else the
+    1-based row number; ``""``: the row number), carried columns, format, header and text-encoding
+    options (None: detect)."""
 
     path: str | Path
-    col: str
+    col: str | None = None
     id_col: str | None = None
     carry: Sequence[str] = ()
     fmt: str | None = None
@@ -59,6 +81,21 @@ def _column(columns: Sequence[str], spec: str, what: str, path: Any) -> int:
         raise InputError(f"{path}: {what}: {exc}") from exc
 
 
+def address_column_index(columns: Sequence[Any], col: str | None, path: Any) -> int:
+    """Which column holds the addresses: the one named (a name or a 1-based position), else the first
+    column called by one of ``ADDRESS_COLUMN_NAMES``."""
+    if col is not None:
+        return _column([str(c) for c in columns], col, "address column", path)
+    named = {str(c).strip().casefold(): i for i, c in reversed(list(enumerate(columns)))}
+    found = next((named[name] for name in ADDRESS_COLUMN_NAMES if name in named), None)
+    if found is None:
+        raise InputError(
+            f"{path}: no address column: none is called {', '.join(ADDRESS_COLUMN_NAMES[:6])} or another "
+            f"usual name; name it (a name or a 1-based position); columns are {[str(c) for c in columns]}"
+        )
+    return found
+
+
 def id_column_index(columns: Sequence[str], id_col: str | None, has_header: bool, path: Any) -> int | None:
     """Which column holds the ids (None: the row number). Unnamed, it is the column called ``id`` in a
     table with a header (the name a user gives it, and the key the in-memory API reads)."""
@@ -80,6 +117,7 @@ class TableRecords(NamedTuple):
     records: Iterator[Record]
     total: int | None
     id_column: str | None
+    address_column: str = ""
 
 
 def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
@@ -87,14 +125,14 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
     an empty file are raised here, before any work; duplicate ids are caught by ``check_unique``."""
     from geoalign.io.tables import read_table
 
-    # the columns the user named: finding one in the first row makes that row the header
-    named = (spec.col, spec.id_col, *spec.carry)
+    # the columns the user named (or the usual address names): one in the first row makes it the header
+    named = (spec.col or "", *(ADDRESS_COLUMN_NAMES if spec.col is None else ()), spec.id_col, *spec.carry)
     table = read_table(
         spec.path, spec.fmt, header=spec.header, count=count, encoding=spec.encoding, expect=named
     )
     if not table.columns:
         raise InputError(f"{spec.path}: the file is empty (no header, no rows)")
-    i_addr = _column(table.columns, spec.col, "address column", spec.path)
+    i_addr = address_column_index(table.columns, spec.col, spec.path)
     i_id = id_column_index(table.columns, spec.id_col, table.header, spec.path)
     i_carry = [_column(table.columns, c, "carried column", spec.path) for c in spec.carry]
     carry_names = [table.columns[i] for i in i_carry]
@@ -105,7 +143,8 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
             carry = [row.values[i] for i in i_carry]
             yield make_record(rid, row.values[i_addr], row.line, carry, row.error)
 
-    return TableRecords(carry_names, rows(), table.total, None if i_id is None else table.columns[i_id])
+    id_column = None if i_id is None else table.columns[i_id]
+    return TableRecords(carry_names, rows(), table.total, id_column, str(table.columns[i_addr]))
 
 
 def records_from_items(items: Iterable[Any], name: str) -> list[Record]:

@@ -13,7 +13,7 @@ from geoalign import _extras
 from geoalign.errors import InputError
 from geoalign.link.candidates import RecordAnalyzer
 from geoalign.link.ray_engine.common import encode_error, record_from_row, require_pyarrow, require_ray
-from geoalign.link.tables import TableSpec, id_column_index
+from geoalign.link.tables import TableSpec, address_column_index, id_column_index
 from geoalign.types import ItemError
 
 _READ_ROWS = 8192  # rows per block read from a text table
@@ -98,7 +98,7 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         files = _parquet_files(path)
         schema = pq.ParquetFile(files[0]).schema_arrow
         columns = list(schema.names)
-        i_addr = col(columns, spec.col, "address column")
+        i_addr = address_column_index(columns, spec.col, path)
         i_id = id_column_index(columns, spec.id_col, True, path)
         i_carry = [col(columns, c, "carried column") for c in spec.carry]
         carry_names = [columns[i] for i in i_carry]
@@ -135,7 +135,7 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         if not table.columns:
             raise InputError(f"{path}: the file is empty (no header, no rows)")
         columns = list(table.columns)
-        i_addr = col(columns, spec.col, "address column")
+        i_addr = address_column_index(columns, spec.col, path)
         i_id = id_column_index(columns, spec.id_col, table.header, path)
         i_carry = [col(columns, c, "carried column") for c in spec.carry]
         carry_names = [columns[i] for i in i_carry]
