@@ -20,25 +20,19 @@ from typing import Any, Final
 
 from geoalign.errors import InputError
 from geoalign.frames import cell_value, frame_kind
+from geoalign.link.rows import DEDUPE_RESULT_COLUMNS, LINK_RESULT_COLUMNS
 from geoalign.types import LABELS, Scorer
 
-#: What ``Matcher.link`` adds to the left frame (``geoalign link``'s columns without the left record's).
+#: What ``Matcher.link`` adds to the left frame: ``geoalign link``'s columns without the left record's
+#: (the frame has them) and without the explanation (``explain=True`` adds it).
 LINK_COLUMNS: Final[tuple[str, ...]] = (
     "status",
     "right_id",
     "right_address",
-    "label",
-    *(f"p_{name}" for name in LABELS),
-    "p_exact_reverse",
-    "same_place",
-    "margin",
-    "second_right_id",
-    "n_candidates",
-    "candidate_source",
-    "error",
+    *(c for c in LINK_RESULT_COLUMNS[1:] if c != "explanation"),
 )
 #: What ``Matcher.dedupe`` adds to the frame.
-DEDUPE_COLUMNS: Final[tuple[str, ...]] = ("cluster_id", "cluster_size", "status", "error")
+DEDUPE_COLUMNS: Final[tuple[str, ...]] = DEDUPE_RESULT_COLUMNS
 _FLOAT_COLUMNS: Final[frozenset[str]] = frozenset(
     {*(f"p_{name}" for name in LABELS), "p_exact_reverse", "margin"}
 )
