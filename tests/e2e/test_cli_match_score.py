@@ -51,6 +51,18 @@ def test_match_says_which_rule_changed_the_answer_and_on_what(capsys):
     assert text.startswith("label: partial_match") or text.startswith("label: not_match")
 
 
+def test_match_lines_up_the_components_in_a_terminal(capsys):
+    """A Chinese character takes two columns of a terminal: the B side starts in one column on every
+    component line, numbers and Chinese names alike."""
+    from geoalign.cli.match import display_width
+
+    a, b = "杭州市西湖区青禾路18号杭州云杉科技有限公司", "青禾路18号杭州松风科技有限公司"
+    assert main(["match", a, b]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " | " in line and "[" in line]
+    assert len(lines) >= 4
+    assert len({display_width(line.split(" | ")[0]) for line in lines}) == 1, lines
+
+
 def test_match_bad_input_is_a_clear_error(capsys):
     assert main(["match", "   ", B]) == 2
     assert "empty" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from typing import Any
 
 from geoalign.types import LABELS, Match
@@ -18,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ScorerSpec.add_arguments(parser)
 
 
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: two for a wide or full-width character (CJK), else one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def format_match(match: Match) -> str:
     """Human-readable rendering of a Match."""
     lines = [f"label: {match.label}"]
@@ -26,10 +32,11 @@ def format_match(match: Match) -> str:
     if components:
         lines.append("components:")
         width = max(len(c["name"]) for c in components)
-        left = max(len(c["a"] or "-") for c in components)
+        left = max(display_width(c["a"] or "-") for c in components)
         for c in components:
             a, b = c["a"] or "-", c["b"] or "-"
-            lines.append(f"  {c['name']:<{width}}  {a:<{left}}  | {b}  [{c['status']}]")
+            pad = " " * (left - display_width(a))  # a Chinese character takes two columns of a terminal
+            lines.append(f"  {c['name']:<{width}}  {a}{pad}  | {b}  [{c['status']}]")
     rules: list[str] = (match.explanation or {}).get("rules", [])
     if rules:
         # which rule changed the scorer's answer, and on what: the reason a user looks for first
