@@ -80,11 +80,20 @@ def pairs_of(frame: Any, a: str | None = None, b: str | None = None) -> list[Add
     ]
 
 
-def check_room(frame: Any) -> None:
-    """An InputError, before any scoring, if the frame already holds a result column's name."""
-    clash = [name for name in RESULT_COLUMNS if name in list(frame.columns)]
+def check_room(frame: Any, added: Sequence[str] = RESULT_COLUMNS, which: str = "") -> None:
+    """An InputError, before any scoring, if the frame already holds a name of the ``added`` columns
+    (``which``: the argument's name, said first where a call takes several frames)."""
+    clash = [name for name in added if name in list(frame.columns)]
     if clash:
-        raise InputError(f"the DataFrame already has column(s) {clash}; rename them before scoring")
+        said = f"{which}: " if which else ""
+        raise InputError(f"{said}the DataFrame already has column(s) {clash}; rename them before scoring")
+
+
+def error_series(name: str, errors: Sequence[dict[str, str] | None]) -> Any:
+    """A polars column of ``{"code", "message"}`` errors (null where none), as every frame writes it."""
+    import polars as pl
+
+    return pl.Series(name, errors, dtype=pl.Struct({"code": pl.String, "message": pl.String}))
 
 
 def with_results(frame: Any, results: Sequence[Result]) -> Any:
@@ -119,9 +128,8 @@ def with_results(frame: Any, results: Sequence[Result]) -> Any:
 
     added = [pl.Series("label", labels, dtype=pl.String)]
     added += [pl.Series(f"p_{name}", probs[name], dtype=pl.Float64) for name in LABELS]
-    error_type = pl.Struct({"code": pl.String, "message": pl.String})
-    added.append(pl.Series("error", errors, dtype=error_type))
+    added.append(error_series("error", errors))
     return frame.with_columns(added)
 
 
-__all__ = ["RESULT_COLUMNS", "check_room", "frame_kind", "pairs_of", "with_results"]
+__all__ = ["RESULT_COLUMNS", "check_room", "error_series", "frame_kind", "pairs_of", "with_results"]

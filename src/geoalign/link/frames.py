@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from typing import Any, Final
 
 from geoalign.errors import InputError
-from geoalign.frames import cell_value, frame_kind
+from geoalign.frames import cell_value, check_room, error_series, frame_kind
 from geoalign.link.rows import DEDUPE_RESULT_COLUMNS, LINK_RESULT_COLUMNS
 from geoalign.types import LABELS, Scorer
 
@@ -93,12 +93,6 @@ def _table(data: Any, name: str, on: str | None, id_column: str | None) -> _Tabl
     return _Table(data, kind, records, {str(ident): ident for ident in ids})
 
 
-def _check_room(table: _Table, added: Sequence[str], name: str) -> None:
-    clash = [column for column in added if column in list(table.frame.columns)]
-    if clash:
-        raise InputError(f"{name}: the DataFrame already has column(s) {clash}; rename them first")
-
-
 def link_table(
     scorer: Scorer,
     left: Any,
@@ -122,9 +116,9 @@ def link_table(
     rights = _table(right, "right", right_on or on, right_id)
     columns = [*LINK_COLUMNS, "explanation"] if explain else list(LINK_COLUMNS)
     if lefts.frame is not None:
-        _check_room(lefts, columns, "left")
-    if lefts.frame is not None and not lefts.records:  # nothing to link: the columns, no rows
-        return _with_columns(lefts, [], columns, {})
+        check_room(lefts.frame, columns, "left")
+        if not lefts.records:  # nothing to link: the columns, no rows
+            return _with_columns(lefts, [], columns, {})
     flags = RunFlags(with_explanation=explain)
     rows, _summary = link_records(
         lefts.records, rights.records, scorer=scorer, settings=settings, flags=flags
@@ -151,9 +145,9 @@ def dedupe_table(
     settings = _settings(options)
     table = _table(records, "records", on, id)
     if table.frame is not None:
-        _check_room(table, DEDUPE_COLUMNS, "records")
-    if table.frame is not None and not table.records:
-        return _with_columns(table, [], list(DEDUPE_COLUMNS), {})
+        check_room(table.frame, DEDUPE_COLUMNS, "records")
+        if not table.records:
+            return _with_columns(table, [], list(DEDUPE_COLUMNS), {})
     flags = RunFlags(with_explanation=explain)
     rows, _summary = dedupe_records(table.records, scorer=scorer, settings=settings, flags=flags)
     if table.frame is None:
@@ -198,9 +192,7 @@ def _with_columns(table: _Table, rows: list[dict[str, Any]], columns: list[str],
         if column in _FLOAT_COLUMNS:
             series.append(pl.Series(column, values, dtype=pl.Float64))
         elif column == "error":  # as Matcher.score's frames write it
-            series.append(
-                pl.Series(column, values, dtype=pl.Struct({"code": pl.String, "message": pl.String}))
-            )
+            series.append(error_series(column, values))
         elif column == "explanation":  # nested and uneven: kept as the Python objects
             series.append(pl.Series(column, values, dtype=pl.Object))
         else:

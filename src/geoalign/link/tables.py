@@ -117,7 +117,7 @@ class TableRecords(NamedTuple):
     records: Iterator[Record]
     total: int | None
     id_column: str | None
-    address_column: str = ""
+    address_column: str
 
 
 def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
@@ -126,7 +126,7 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
     from geoalign.io.tables import read_table
 
     # the columns the user named (or the usual address names): one in the first row makes it the header
-    named = (spec.col or "", *(ADDRESS_COLUMN_NAMES if spec.col is None else ()), spec.id_col, *spec.carry)
+    named = (*(ADDRESS_COLUMN_NAMES if spec.col is None else (spec.col,)), spec.id_col, *spec.carry)
     table = read_table(
         spec.path, spec.fmt, header=spec.header, count=count, encoding=spec.encoding, expect=named
     )

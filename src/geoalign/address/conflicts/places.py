@@ -285,16 +285,21 @@ def named_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("houseno", na, nb, RULE_OF["houseno"])
 
 
-#: Kinds of facility that close a place's name (青禾小学, 青禾派出所, 青禾超市), each with the kind it is
-#: one of (大酒店 = 酒店 = 宾馆, 药房 = 药店): two kinds after one name are two places (青禾小学 / 青禾中学,
+#: Kinds of facility that close a place's name (青禾小学, 青禾派出所, 青禾超市), each to the kind it is
+#: (大酒店 = 酒店 = 宾馆, 药房 = 药店): two kinds after one name are two places (青禾小学 / 青禾中学,
 #: 镇政府 / 镇派出所, 青禾超市 / 青禾药店). Not the kinds that hold others (大厦, 广场, 中心, 小区: a shop
 #: in 青禾广场 is at 青禾大厦 as often as not).
 _FACILITY_KINDS: Final[dict[str, str]] = {
-    **dict.fromkeys(("小学", "中学", "大学", "学院", "幼儿园", "医院", "卫生院", "诊所", "派出所"), ""),
-    **dict.fromkeys(("政府", "法院", "检察院", "超市", "便利店", "餐厅", "银行", "加油站", "菜市场"), ""),
-    **dict.fromkeys(("公园", "体育馆", "图书馆", "博物馆", "电影院", "邮局", "消防站"), ""),
-    **{"药店": "", "药房": "药店", "大药房": "药店", "酒店": "", "大酒店": "酒店", "宾馆": "酒店"},
-    **{"咖啡": "", "咖啡厅": "咖啡", "咖啡馆": "咖啡"},
+    **{
+        kind: kind
+        for kind in (
+            *("小学", "中学", "大学", "学院", "幼儿园", "医院", "卫生院", "诊所", "派出所", "政府", "法院"),
+            *("检察院", "超市", "便利店", "餐厅", "银行", "加油站", "菜市场", "公园", "体育馆", "图书馆"),
+            *("博物馆", "电影院", "邮局", "消防站", "药店", "酒店", "咖啡"),
+        )
+    },
+    **{"药房": "药店", "大药房": "药店", "大酒店": "酒店", "宾馆": "酒店"},
+    **{"咖啡厅": "咖啡", "咖啡馆": "咖啡"},
 }
 _FACILITY_END: Final[re.Pattern[str]] = re.compile(
     "(" + "|".join(sorted(_FACILITY_KINDS, key=len, reverse=True)) + ")$"
@@ -308,7 +313,7 @@ def kind_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if ma is None or mb is None or a.canon_rest[: ma.start()] != b.canon_rest[: mb.start()]:
         return None
     ka, kb = ma.group(1), mb.group(1)
-    if (_FACILITY_KINDS[ka] or ka) == (_FACILITY_KINDS[kb] or kb):
+    if _FACILITY_KINDS[ka] == _FACILITY_KINDS[kb]:
         return None
     return Conflict("kind", ka, kb, RULE_OF["kind"])
 
