@@ -296,6 +296,9 @@ def main() -> None:
         "--no-judge-rules", action="store_true", help="score without the rule layer (scorers/rules.py)"
     )
     args = parser.parse_args()
+    from geoalign.collector import pace_for_long_runs
+
+    pace_for_long_runs()  # as `geoalign link` runs (geoalign.cli.main)
     if args.threshold is None:
         from geoalign.link.candidates import SAME_PLACE_THRESHOLD
 

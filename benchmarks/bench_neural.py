@@ -70,6 +70,9 @@ def main() -> int:
         help="another neural model directory (e.g. ship_neural.py --out) measured in the same run",
     )
     args = ap.parse_args()
+    from geoalign.collector import pace_for_long_runs
+
+    pace_for_long_runs()  # as `geoalign score` runs (geoalign.cli.main)
 
     raw = read_pairs(args.pairs, args.n) if args.pairs else linkage_pairs(args.n, fanout=1, seed=11)
     pairs = [AddressPair(a, b) for a, b in raw][: args.n]

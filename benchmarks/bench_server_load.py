@@ -493,6 +493,11 @@ def main() -> None:
     parser.add_argument("--serve-cache", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # both processes run as `geoalign serve` and `geoalign score` do (geoalign.cli.main): the server, and
+    # this one, whose offline rows stand for `score`
+    from geoalign.collector import pace_for_long_runs
+
+    pace_for_long_runs()
     if args.serve:
         serve(args.serve, args.port, args.torch_threads, args.serve_workers, args.serve_cache)
         return

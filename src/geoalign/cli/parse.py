@@ -206,11 +206,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _settle_heap() -> None:
     """After loading: move the model's and the gazetteer's ~200,000 long-lived objects out of the cyclic
-    collector's sight (``gc.freeze``) and collect young objects less often. Parsing makes many small
-    containers and no cycles; the collector's passes over them cost ~5 % of a run. A forked worker then
-    also never touches the frozen objects' pages to scan them (copy-on-write stays shared)."""
+    collector's sight (``gc.freeze``) and collect young objects less often (``collector``). Parsing makes
+    many small containers and no cycles; the collector's passes over them cost ~5 % of a run. A forked
+    worker then also never touches the frozen objects' pages to scan them (copy-on-write stays shared)."""
     import gc
 
+    from geoalign.collector import pace_for_long_runs
+
     gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(50_000, second, third)
+    pace_for_long_runs()

@@ -132,9 +132,11 @@ _worker_error: Exception | None = None
 
 def _worker_init(spec: ScorerSpec) -> None:
     global _worker_scorer, _worker_error
+    from geoalign.collector import pace_for_long_runs
     from geoalign.quick_exit import freeze_heap_at_exit
 
     freeze_heap_at_exit()  # the pool's shutdown waits for each worker's exit (0.2 s -> 0.05 s)
+    pace_for_long_runs()  # spawned: the parent's collector settings are not inherited
     try:
         _worker_scorer = spec.build()
     except Exception as exc:  # an initializer's exception only breaks the pool: raised by each task instead

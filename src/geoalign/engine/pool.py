@@ -113,11 +113,13 @@ def _worker_init(spec: ScorerSpec, barrier: Any, start_timeout_s: float) -> None
     """Build and warm the scorer, then wait until every worker of the pool has done the same (so the
     pool is either wholly ready or reported as failed, never half-warm)."""
     global _worker_scorer
+    from geoalign.collector import pace_for_long_runs
     from geoalign.quick_exit import freeze_heap_at_exit
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent(os.getppid())
     freeze_heap_at_exit()  # a drain or a restart waits for each worker's exit
+    pace_for_long_runs()  # spawned: the parent's collector settings are not inherited
     scorer = spec.build()
     scorer.warmup()
     _worker_scorer = scorer

@@ -132,6 +132,9 @@ class _Judge:
         out_schema: Any,
         dedupe: bool,
     ) -> None:
+        from geoalign.collector import pace_for_long_runs
+
+        pace_for_long_runs()  # the actor's process is geoalign's for its life: score as the CLI does
         self.scorer = factory()
         self.scorer.warmup()
         self.analyzer = RecordAnalyzer(featurizer_of(self.scorer), rules)

@@ -1,0 +1,64 @@
+"""``geoalign.collector``: the garbage collector's pace in geoalign's own processes, and where it is set."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from geoalign.collector import YOUNG_GENERATION
+
+
+def _run(code: str) -> str:
+    # a fresh interpreter: the collector's thresholds are process-wide, and this one's must not change
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_it_raises_the_young_threshold_and_keeps_the_others():
+    out = _run(
+        """
+        import gc
+        from geoalign.collector import pace_for_long_runs
+        gc.set_threshold(700, 11, 12)
+        pace_for_long_runs()
+        print(gc.get_threshold())
+        """
+    )
+    assert out == f"({YOUNG_GENERATION}, 11, 12)"
+
+
+def test_it_never_lowers_a_higher_threshold_nor_turns_collection_back_on():
+    out = _run(
+        """
+        import gc
+        from geoalign.collector import pace_for_long_runs
+        gc.set_threshold(1_000_000, 10, 10)
+        pace_for_long_runs()
+        higher = gc.get_threshold()
+        gc.set_threshold(0)
+        pace_for_long_runs()
+        print(higher[0], gc.get_threshold()[0])
+        """
+    )
+    assert out == "1000000 0"
+
+
+def test_main_sets_it_only_when_run_as_the_program():
+    """A test or a library calling ``main([...])`` keeps Python's thresholds; ``geoalign`` itself
+    scores with the slower pace."""
+    out = _run(
+        """
+        import gc, sys
+        from geoalign.cli.main import main
+        main(["--version"])
+        called = gc.get_threshold()[0]
+        sys.argv = ["geoalign", "--version"]
+        main()
+        print(called, gc.get_threshold()[0])
+        """
+    )
+    assert out.splitlines()[-1] == f"700 {YOUNG_GENERATION}"
