@@ -189,6 +189,10 @@ def test_noise_keeps_non_noise(text: str) -> None:
         ("三期", "3期"),
         ("五组", "5组"),
         ("云杉村三队", "云杉村3队"),  # a village's team, as its group
+        ("云杉村十三社", "云杉村13社"),  # ... and its 社 (Sichuan, Guangdong); not 社区, 社会 or a 三社村
+        ("五四社区", "五四社区"),
+        ("第二社会福利院", "第二社会福利院"),
+        ("三社村七社", "三社村7社"),
         ("二单元十二层一二零三室", "2单元12层1203室"),
         # capital numerals before a unit; a name with one of their characters stays (陆家嘴, 伍家岗区)
         ("叁佰陆拾玖号", "369号"),

@@ -328,6 +328,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("江西省上饶市鄱阳县青禾镇杨柳村", "江西省上饶市鄱阳县青禾镇梅溪村", ["another_community"]),
         ("宝安区西乡街道星河社区青禾路8号", "宝安区西乡街道碧海社区青禾路8号", ["another_community"]),
         ("广东省广州市白云区青禾潭村星光幼儿园", "青禾谭村南新大街星光幼儿园", []),
+        # a Mongolian village (嘎查, which the tagger reads as a POI) is a village, its groups a village's
+        ("锡林郭勒盟正蓝旗那日图苏木云杉嘎查", "锡林郭勒盟正蓝旗那日图苏木松风嘎查", ["another_community"]),
+        ("正蓝旗那日图苏木云杉嘎查", "正蓝旗那日图苏木云杉嘎查村委会", []),
+        ("正蓝旗那日图苏木云杉嘎查3组", "正蓝旗那日图苏木云杉嘎查5组", ["another_zone"]),
         # ... nor a village against a community named after another one, which covers more
         ("南京市栖霞区青禾街道合兴村经5路92号星城西区9栋", "星城西区9栋兴旺村社区星城西区9栋", []),
         # a register listing every floor or building it holds names the other's too: no conflict

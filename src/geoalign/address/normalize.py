@@ -483,9 +483,10 @@ def noise(text: str) -> str:
 # ---------------------------------------------------------------------------------------- numerals
 
 #: Words after which a number is a number: house 号, building 楼/栋/幢/座, unit 单元, floor 层, room 室,
-#: lane 弄/巷, phase 期, area 区 (3区), village group 组, road section 段 (人民南路四段 → 4段, as orders
-#: write it); 房 is a room (二零三房 → 203房 → 203室).
-_UNIT = r"(?:单元|号|楼|层|室|房|栋|幢|座|弄|巷|期|区|组|队|段)"
+#: lane 弄/巷, phase 期, area 区 (3区), village group 组 and team 队, road section 段 (人民南路四段 → 4段,
+#: as orders write it), a village's 社 (Sichuan's and Guangdong's groups: 云杉村三社 = 3社; not 社区, 社会,
+#: a village named 三社村); 房 is a room (二零三房 → 203房 → 203室).
+_UNIT = r"(?:单元|号|楼|层|室|房|栋|幢|座|弄|巷|期|区|组|队|段|社(?![区会村]))"
 #: A numeral run before a unit, with an optional ordinal 第. The run may not follow an Arabic digit
 #: (13十 is no number) and may not start with 百/千/万 (百号 is not "100号") or 两 (两栋 means "two
 #: buildings", a count, not building number 2).

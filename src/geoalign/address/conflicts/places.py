@@ -73,9 +73,13 @@ _RELATIVE: Final[re.Pattern[str]] = re.compile(
 )
 _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 
-#: A group of a village (李庄村3组, 宝华村5社, 和安村8队; the normalizer writes 三组 as 3组): another group is
-#: another hamlet of the village, compared like a compound's zones.
-_VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(r"(?<=[村庄屯])(\d{1,2})(?:村民小组|小组|组|社|队)")
+#: A group of a village (李庄村3组, 宝华村5社, 和安村8队, 云杉嘎查3组; the normalizer writes 三组 as 3组):
+#: another group is another hamlet of the village, compared like a compound's zones.
+_VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
+    r"(?:(?<=[村庄屯])|(?<=嘎查))(\d{1,2})(?:村民小组|小组|组|社|队)"
+)
+
+_VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
 
 #: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区): the kinds numbered this way. No
 #: kind is a prefix of another (人民医院 and 医院 differ at their first character), so the alternative
@@ -358,7 +362,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
                 number_gate = number_gate or gate.group(0)
             else:
                 side_gate = side_gate or gate.group(0)
-    group = _VILLAGE_GROUP.search(text) if "村" in text or "庄" in text or "屯" in text else None
+    group = _VILLAGE_GROUP.search(text) if any(word in text for word in _VILLAGE_WORDS) else None
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",

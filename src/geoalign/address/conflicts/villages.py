@@ -133,9 +133,9 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("community", ka, kb, RULE_OF["community"])
 
 
-#: A community or village the parse reads as one name of its kind (星河社区, 青禾村), not a compound
-#: (青禾社区青禾东村: a village of a community).
-_ONE_COMMUNITY: Final[re.Pattern[str]] = re.compile(r"[\u4e00-\u9fff]{2,5}(社区|村)")
+#: A community or village the parse reads as one name of its kind (星河社区, 青禾村, 云杉嘎查), not a
+#: compound (青禾社区青禾东村: a village of a community).
+_ONE_COMMUNITY: Final[re.Pattern[str]] = re.compile(r"[\u4e00-\u9fff]{2,5}(社区|村|嘎查)")
 
 
 def _two_named_communities(a: AddressView, b: AddressView, ka: str, kb: str) -> Conflict | None:
