@@ -440,8 +440,8 @@ def test_the_address_columns_default_to_the_ones_named_address(
 
 
 def test_ids_default_to_the_column_named_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A table with an ``id`` column (any case) is identified by it unless told otherwise, as a record
-    mapping's ``"id"`` key is; ``''`` numbers the rows; a table without one is numbered."""
+    """A table with an ``id`` column (any case; or 编号 / 序号) is identified by it unless told otherwise,
+    as a record mapping's ``"id"`` key is; ``''`` numbers the rows; a table without one is numbered."""
     left = write_csv(tmp_path / "left.csv", ["ID", "address"], [row[:2] for row in LEFT])
     right = write_csv(tmp_path / "right.csv", ["rid", "address"], RIGHT)
     out = tmp_path / "out.csv"
@@ -461,6 +461,14 @@ def test_ids_default_to_the_column_named_id(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "duplicate id 'P1'" in err and "an empty one to number the rows" in err
     assert main(["dedupe", str(twice), "--id", "", "-o", str(tmp_path / "c.csv"), "--no-progress"]) == 0
+    # a Chinese table's record number (编号, 序号) is its id as well; id first where both are there
+    cn = write_csv(tmp_path / "cn.csv", ["序号", "地址"], [(f"N{n}", a) for n, (_, a, *_) in enumerate(LEFT)])
+    assert main(["dedupe", str(cn), "-o", str(tmp_path / "cn_out.csv"), "--no-progress"]) == 0
+    assert f"{cn}: ids from its column '序号'" in capsys.readouterr().err
+    assert [r["id"] for r in read_csv(tmp_path / "cn_out.csv")] == [f"N{n}" for n in range(len(LEFT))]
+    both = write_csv(tmp_path / "both.csv", ["编号", "id", "address"], [("x", "y", LEFT[0][1])])
+    assert main(["dedupe", str(both), "-o", str(tmp_path / "both_out.csv"), "--no-progress"]) == 0
+    assert f"{both}: ids from its column 'id'" in capsys.readouterr().err
 
 
 def test_dedupe_duplicate_ids_against_existing_table(

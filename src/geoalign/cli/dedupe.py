@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "收货地址 or another usual name)",
     )
     parser.add_argument(
-        "--id", dest="id_col", help="id column (default: one named id, else the row number; '': row number)"
+        "--id",
+        dest="id_col",
+        help="id column (default: one named id, 编号 or 序号, else the row number; '': row number)",
     )
     parser.add_argument("--carry", help="columns to copy into the output (comma-separated)")
     parser.add_argument("--format", choices=sorted(FORMATS), help="input format (default: suffix)")

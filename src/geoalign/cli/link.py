@@ -321,10 +321,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--right-col", default=None, help="address column of RIGHT (name or 1-based; default: as --left-col)"
     )
     parser.add_argument(
-        "--left-id", help="id column of LEFT (default: one named id, else the row number; '': row number)"
+        "--left-id",
+        help="id column of LEFT (default: one named id, 编号 or 序号, else the row number; '': row number)",
     )
     parser.add_argument(
-        "--right-id", help="id column of RIGHT (default: one named id, else the row number; '': row number)"
+        "--right-id",
+        help="id column of RIGHT (default: one named id, 编号 or 序号, else the row number; '': row number)",
     )
     parser.add_argument("--carry-left", help="LEFT columns to copy into the output (comma-separated)")
     parser.add_argument("--carry-right", help="RIGHT columns to copy into the output (comma-separated)")

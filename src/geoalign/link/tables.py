@@ -18,9 +18,11 @@ from geoalign.types import ItemError
 
 T = TypeVar("T")
 
-#: The column a table's ids come from when none is named (matched ignoring case and spaces); naming
-#: the id column as the empty string numbers the rows instead.
-DEFAULT_ID_COLUMN: Final = "id"
+#: The column a table's ids come from when none is named: the first of these a column is called
+#: (ignoring case and spaces), the English name, then what Chinese tables call a record's number (编号,
+#: 序号); naming the id column as the empty string numbers the rows instead. (Not 订单号, 客户编号 and
+#: the like: a table may hold several, and which one identifies the row is the user's call.)
+ID_COLUMN_NAMES: Final[tuple[str, ...]] = ("id", "编号", "序号")
 #: The address column when none is named: the first of these a column is called (ignoring case and
 #: spaces): the English name, then what Chinese tables call it (地址, 详细地址, 收货地址 …).
 ADDRESS_COLUMN_NAMES: Final[tuple[str, ...]] = (
@@ -47,9 +49,9 @@ ADDRESS_COLUMN_NAMES: Final[tuple[str, ...]] = (
 @dataclass(frozen=True, slots=True)
 class TableSpec:
     """Where a table's records are: file, address column (None: the first column named as in
-    ``ADDRESS_COLUMN_NAMES``), id column (None: the column named ``id`` when the table has one, else the
-    1-based row number; ``""``: the row number), carried columns, format, header and text-encoding
-    options (None: detect)."""
+    ``ADDRESS_COLUMN_NAMES``), id column (None: the first column named as in ``ID_COLUMN_NAMES``, id,
+    编号 or 序号, else the 1-based row number; ``""``: the row number), carried columns, format, header
+    and text-encoding options (None: detect)."""
 
     path: str | Path
     col: str | None = None
@@ -97,13 +99,13 @@ def address_column_index(columns: Sequence[Any], col: str | None, path: Any) -> 
 
 
 def id_column_index(columns: Sequence[str], id_col: str | None, has_header: bool, path: Any) -> int | None:
-    """Which column holds the ids (None: the row number). Unnamed, it is the column called ``id`` in a
-    table with a header (the name a user gives it, and the key the in-memory API reads)."""
+    """Which column holds the ids (None: the row number). Unnamed, it is the first column called by one
+    of ``ID_COLUMN_NAMES`` in a table with a header (``id`` is also the key the in-memory API reads)."""
     if id_col is None:
         if not has_header:
             return None
-        named = [i for i, c in enumerate(columns) if str(c).strip().casefold() == DEFAULT_ID_COLUMN]
-        return named[0] if named else None
+        named = {str(c).strip().casefold(): i for i, c in reversed(list(enumerate(columns)))}
+        return next((named[name] for name in ID_COLUMN_NAMES if name in named), None)
     if id_col == "":
         return None
     return _column(columns, id_col, "id column", path)
