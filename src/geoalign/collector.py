@@ -10,14 +10,18 @@ Python's thresholds (700, 10, 10), against 472 to 529 µs with a young generatio
 (docs/benchmarks.md, session 41). Scoring makes no reference cycles worth collecting early, so
 collecting young objects less often loses nothing but a few megabytes of not-yet-collected garbage.
 
-Applied only where geoalign owns the process, as ``quick_exit`` is: a command run as a program
-(``geoalign.cli.main``) and the worker processes it spawns (forked ones inherit it). A library
-caller's process keeps its own settings; docs/embedded-matcher.md says how to do the same there.
+Set for good only where geoalign owns the process, as ``quick_exit`` is: a command run as a program
+(``geoalign.cli.main``) and the worker processes it spawns (forked ones inherit it). In a library
+caller's process the Python API's bulk calls (``Matcher.score``, ``predict``, ``link``, ``dedupe``) set
+it for their own duration only (``paced``) and put the caller's thresholds back when they return.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 #: net allocations between young-generation passes (Python's default: 700)
@@ -32,4 +36,32 @@ def pace_for_long_runs() -> None:
         gc.set_threshold(YOUNG_GENERATION, middle, old)
 
 
-__all__ = ["YOUNG_GENERATION", "pace_for_long_runs"]
+_lock = threading.Lock()
+_depth = 0  # bulk calls running now (threads, or a call inside another)
+_saved: tuple[int, int, int] | None = None  # the caller's thresholds, while ``paced`` holds ours
+
+
+@contextmanager
+def paced() -> Iterator[None]:
+    """``pace_for_long_runs`` while the block runs, then the thresholds the process had, unless someone
+    set others meanwhile (then theirs stay). Reentrant and thread-safe: the first block in sets the
+    pace, the last one out restores it."""
+    global _depth, _saved
+    with _lock:
+        if _depth == 0:
+            before = gc.get_threshold()
+            pace_for_long_runs()
+            _saved = before if gc.get_threshold() != before else None
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _saved is not None:
+                if gc.get_threshold() == (YOUNG_GENERATION, *_saved[1:]):  # still ours: give theirs back
+                    gc.set_threshold(*_saved)
+                _saved = None
+
+
+__all__ = ["YOUNG_GENERATION", "pace_for_long_runs", "paced"]

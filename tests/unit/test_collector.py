@@ -62,3 +62,59 @@ def test_main_sets_it_only_when_run_as_the_program():
         """
     )
     assert out.splitlines()[-1] == f"700 {YOUNG_GENERATION}"
+
+
+def test_paced_sets_the_pace_for_a_block_and_gives_the_callers_thresholds_back():
+    out = _run(
+        """
+        import gc
+        from geoalign.collector import paced
+        gc.set_threshold(700, 11, 12)
+        with paced():
+            inside = gc.get_threshold()
+            with paced():  # a bulk call inside another: the outer one restores
+                pass
+            nested = gc.get_threshold()
+        after = gc.get_threshold()
+        with paced():
+            gc.set_threshold(2000, 5, 5)  # the caller changes them meanwhile: theirs stay
+        print(inside, nested, after, gc.get_threshold())
+        """
+    )
+    assert out == f"({YOUNG_GENERATION}, 11, 12) ({YOUNG_GENERATION}, 11, 12) (700, 11, 12) (2000, 5, 5)"
+
+
+def test_the_python_api_paces_its_bulk_calls_only_while_they_run():
+    """``Matcher.score`` scores under the pace (a scorer that records the threshold it saw) and
+    returns with the caller's thresholds in place, an error included."""
+    out = _run(
+        """
+        import gc
+        from geoalign.api import Matcher
+        from geoalign.types import LABELS, Match
+
+        seen = []
+
+        class Recording:
+            name, model_id = "recording", "recording"
+
+            def score(self, pairs):
+                seen.append(gc.get_threshold()[0])
+                if pairs[0].a == "boom":
+                    raise RuntimeError("boom")
+                p = {label: 1 / len(LABELS) for label in LABELS}
+                return [Match(LABELS[0], p, "recording", "recording") for _ in pairs]
+
+            def warmup(self):
+                pass
+
+        m = Matcher(scorer=Recording())
+        m.score([("a", "b"), ("c", "d")])
+        try:
+            m.score([("boom", "b")])
+        except RuntimeError:
+            pass
+        print(seen, gc.get_threshold()[0])
+        """
+    )
+    assert out == f"[{YOUNG_GENERATION}, {YOUNG_GENERATION}] 700"
