@@ -59,6 +59,8 @@ REQUIRED_CATEGORIES = {
     "company_form",
     # session 40: one name closed by two kinds of facility (青禾超市 / 青禾药店, 青禾小学 / 青禾中学)
     "facility_kind",
+    # session 41: a room, floor, building or tower by its English word (Room 1201 = 1201室, Tower 2 = T2栋)
+    "english_unit",
 }  # fmt: skip
 
 

@@ -484,6 +484,27 @@ def test_a_low_b_number_before_a_car_park_is_its_basement(text: str, expected: s
     assert canonical_units(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("青禾大厦Room 1201", "青禾大厦1201室"),
+        ("青禾大厦Rm.1201A", "青禾大厦1201A室"),
+        ("青禾大厦Floor 12", "青禾大厦12层"),
+        ("青禾大厦Block A, 12F", "青禾大厦A栋12层"),
+        ("青禾路18号Bldg 3 Room 502", "青禾路18号3栋502室"),  # glued by the spaces step: building first
+        ("青禾大厦Tower 2 Room 1201", "青禾大厦T2栋1201室"),
+        ("青禾大厦Tower B", "青禾大厦B栋"),
+        # inside a longer word, or with no number or letter after it: a name
+        ("青禾CLASSROOM1", "青禾CLASSROOM1"),
+        ("BLOCKCHAIN大厦", "BLOCKCHAIN大厦"),
+        ("青禾FLOWER3号", "青禾FLOWER3号"),
+    ],
+)
+def test_english_unit_words_read_as_the_chinese_ones(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert normalize(expected) == expected
+
+
 def test_basement_forms_normalize_alike_and_apart_from_the_ground_floor() -> None:
     place = "上海市闵行区七莘路3588号"
     assert {normalize(place + form) for form in ["地下一层", "B1层", "负一楼"]} == {place + "负1层"}

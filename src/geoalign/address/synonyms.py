@@ -170,6 +170,16 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # 108号商铺, the address corpus's most common form. Unfolded, the tagger read 1层108铺 as a person's
     # name and 1层109铺 as room 109, so two shops' numbers were never compared.
     (re.compile(rf"(\d+)号?(?:{SHOP_WORDS})"), r"\1号商铺", SHOP_WORD_CHARS),
+    # A building, tower, floor or room by its English word in a Chinese address (青禾大厦Block A, Tower 2,
+    # Floor 12, Room 1201: A栋, T2栋, 12层, 1201室), as bilingual office addresses and orders write them; the
+    # word before one letter or a number (not a range: BUILDING 1-2), never inside a longer word
+    # (CLASSROOM1). Buildings first: the spaces step glues BLOCK 3 ROOM 502 into BLOCK3ROOM502, and a
+    # room read first would run 3 into 502.
+    (re.compile(r"(?<![A-Z])(?:BUILDING|BLDG|BLOCK|BLK|TOWER)\.?\s?([A-Z])(?![A-Z])"), r"\1栋", "BT"),
+    (re.compile(r"(?<![A-Z])(?:BUILDING|BLDG|BLOCK|BLK)\.?\s?(\d{1,3})(?![\d-])"), r"\1栋", "B"),
+    (re.compile(r"(?<![A-Z])TOWER\s?(\d{1,2})(?![\d-])"), r"T\1栋", "T"),
+    (re.compile(r"(?<![A-Z])(?:FLOOR|FL)\.?\s?(\d{1,3})(?![\d-])"), r"\1层", "F"),
+    (re.compile(r"(?<![A-Z])(?:ROOM|RM)\.?\s?(\d{1,5}[A-Z]?)(?![\dA-Z-])"), r"\1室", "R"),
     # A station's exit written 出口 or 出入口 (地铁站A出口, 1号出入口): 口, as 地铁站A口 writes it.
     (re.compile(r"(?<=站)([A-Z]\d{0,2}|\d{1,2}号?)(?:出入口|出口)"), r"\1口", "口"),
     # Building-unit-room written with dashes (6-3-402: building 6, unit 3, room 402), as in 6号楼3单元402.

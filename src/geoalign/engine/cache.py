@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 #: legal form, 股份有限公司 = 有限责任公司 = 有限公司, one capital numeral before a building or floor
 #: word, 伍幢 = 5幢, a campus dormitory by number, 7舍 = 7号宿舍楼, and a lettered building with a dash,
 #: B-10栋 = B10栋, a village's team by a numeral, 三队 = 3队, and a tower before a floor written with F,
-#: 塔一F十二层 = T1栋12层, session 40; v22: a village's 社 by a numeral, 云杉村三社 = 3社, session 41).
+#: 塔一F十二层 = T1栋12层, session 40; v22: a village's 社 by a numeral, 云杉村三社 = 3社, and a room, floor,
+#: building or tower by its English word, Room 1201 = 1201室, Tower 2 = T2栋, session 41).
 KEY_VERSION = "v22"
 
 
