@@ -27,6 +27,7 @@ from geoalign.address.parse import (
     attach_basement,
     floor_value,
     forced_admin,
+    gacha_as_village,
     join_building_letter,
     join_door_letter,
     keep_latin_words,
@@ -532,6 +533,26 @@ def test_tower_as_building(raw: str, spans: list[Any], expected: list[Any] | Non
 )
 def test_shop_number_as_room(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert shop_number_as_room(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a Mongolian village read as a POI: the village; its committee stays a POI, as 村委会's does
+        ("那日图苏木云杉嘎查", [("town", 0, 5), ("poi", 5, 9)], [("town", 0, 5), ("community", 5, 9)]),
+        (
+            "那日图苏木云杉嘎查村委会3组",
+            [("town", 0, 5), ("poi", 5, 12), ("road", 12, 14)],
+            [("town", 0, 5), ("community", 5, 9), ("poi", 9, 12), ("road", 12, 14)],
+        ),
+        ("那日图苏木云杉嘎查村", [("town", 0, 5), ("subpoi", 5, 10)], [("town", 0, 5), ("community", 5, 10)]),
+        # a village already found, or a POI that only holds the word (a school of the village): as read
+        ("松风村云杉嘎查", [("community", 0, 3), ("poi", 3, 7)], None),
+        ("云杉嘎查小学", [("poi", 0, 6)], None),
+    ],
+)
+def test_gacha_as_village(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert gacha_as_village(raw, spans) == (spans if expected is None else expected)
 
 
 def test_a_tower_reads_as_one_building_however_it_is_written() -> None:

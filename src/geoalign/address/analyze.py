@@ -303,25 +303,6 @@ def _yard_as_road_number(comps: dict[str, str]) -> None:
         del comps["poi"]
 
 
-#: A Mongolian village (嘎查, the 村 of Inner Mongolia's 苏木), perhaps with 村 or its committee after it,
-#: which the tagger reads as a POI (none is in its training data): the view's village, as 青禾村 is.
-_GACHA: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff]{1,8}?嘎查)村?(?:村民委员会|村委会|委员会)?")
-
-
-def _gacha_as_village(comps: dict[str, str]) -> None:
-    """云杉嘎查 (read as a POI or a sub-POI) is the village of its text when the parse found none, so two
-    嘎查 of one 苏木 are two villages as two 村 of one 镇 are (``conflicts.villages.community_conflict``)."""
-    if "community" in comps:
-        return
-    for level in ("poi", "subpoi"):
-        value = comps.get(level)
-        m = _GACHA.fullmatch(value) if value is not None and "嘎查" in value else None
-        if m is not None:
-            comps["community"] = m.group(1)
-            del comps[level]
-            return
-
-
 def view_from_components(
     parsed: Components,
     text: str | None = None,
@@ -365,7 +346,6 @@ def view_from_components(
         comps[name] = value
     _split_lettered_room(comps)
     _yard_as_road_number(comps)
-    _gacha_as_village(comps)
     text = parsed.normalized if text is None else text
     _room_with_letter(comps, text)
     # A value of a number level that is not a number (B座, 甲) keeps its text: still compared by equality.

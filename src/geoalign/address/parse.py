@@ -366,6 +366,30 @@ def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
     return out
 
 
+#: A Mongolian village (嘎查, the 村 of Inner Mongolia's 苏木), perhaps with 村 after it, and its committee.
+_GACHA: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff]{1,8}?嘎查村?)((?:村民委员会|村委会|委员会)?)")
+
+
+def gacha_as_village(raw: str, spans: list[Span]) -> list[Span]:
+    """A 嘎查 the tagger read as a POI or a sub-POI (no training address has one) is the village it is,
+    as 青禾村 is tagged, and a committee after it is a POI, as 青禾村村委会's is; only where the parse found
+    no village. So two 嘎查 of one 苏木 are two villages (``conflicts.villages.community_conflict``)."""
+    if "嘎查" not in raw or any(name == "community" for name, _, _ in spans):
+        return spans
+    out: list[Span] = []
+    found = False
+    for name, start, end in spans:
+        village = None if found or name not in ("poi", "subpoi") else _GACHA.fullmatch(raw, start, end)
+        if village is None:
+            out.append((name, start, end))
+            continue
+        found = True
+        out.append(("community", start, village.end(1)))
+        if village.group(2):
+            out.append(("poi", village.end(1), end))
+    return out
+
+
 #: What the parse changes in the tagger's spans, in order (each function's docstring says why).
 _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     attach_basement,
@@ -375,6 +399,7 @@ _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     tower_as_building,
     shop_number_as_room,
     phone_as_redundant,
+    gacha_as_village,
 )
 
 

@@ -136,7 +136,7 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (青禾路18号云杉科技有限公司 / 松风科技有限公司: another_company), and a company's legal forms are one
 #: (股份有限公司 = 有限公司, in the normalizer), and one name closed by two kinds of facility is two places
 #: (青禾超市 / 青禾药店, which suffix_only had lifted to exact_match; 青禾小学 / 青禾中学: another_kind)
-#: (session 40). v22: a Mongolian village (嘎查) is the view's village, so two of one 苏木 are two villages
+#: (session 40). v22: a Mongolian village (嘎查) is the parse's village, so two of one 苏木 are two villages
 #: (云杉嘎查 / 松风嘎查: another_community), and a village's 社 is read by its numeral (三社 = 3社, in the
 #: normalizer) (session 41).
 RULES_VERSION: Final[str] = "rules/v22"
