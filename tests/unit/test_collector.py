@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
+from tests.fresh_python import run_python as _run
 
 from geoalign.collector import YOUNG_GENERATION
-
-
-def _run(code: str) -> str:
-    # a fresh interpreter: the collector's thresholds are process-wide, and this one's must not change
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def test_it_raises_the_young_threshold_and_keeps_the_others():

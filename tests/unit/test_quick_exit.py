@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-
-def _run(code: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
+from tests.fresh_python import run_python as _run
 
 
 def test_the_hook_freezes_the_heap_at_exit_and_is_registered_once():
