@@ -25,6 +25,7 @@ from geoalign.address.parse import (
     Parser,
     align_admin,
     attach_basement,
+    english_units,
     floor_value,
     forced_admin,
     gacha_as_village,
@@ -553,6 +554,38 @@ def test_shop_number_as_room(raw: str, spans: list[Any], expected: list[Any] | N
 )
 def test_gacha_as_village(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert gacha_as_village(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # the tagger's reading of a tower and a room by their English words: the elements they name
+        (
+            "青禾大厦Tower 2 Room 1201",
+            [("poi", 0, 4), ("subpoi", 4, 16), ("roomno", 17, 21)],
+            [("poi", 0, 4), ("houseno", 4, 11), ("roomno", 12, 21)],
+        ),
+        (
+            "青禾大厦Block A Floor 12",
+            [("poi", 0, 4), ("subpoi", 4, 17), ("floorno", 18, 20)],
+            [("poi", 0, 4), ("houseno", 4, 11), ("floorno", 12, 20)],
+        ),
+        # a range of buildings, a word inside a longer one, no number after the word: as read
+        ("青禾路18号Building 1-2", [("road", 0, 3), ("roadno", 3, 6), ("poi", 6, 18)], None),
+        ("青禾小学classroom1", [("poi", 0, 4), ("subpoi", 4, 14)], None),
+        ("青禾大厦Tower", [("poi", 0, 9)], None),
+    ],
+)
+def test_english_units(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert english_units(raw, spans) == (spans if expected is None else expected)
+
+
+def test_english_unit_values_are_the_chinese_words_values() -> None:
+    """Tower 2 is building T-2 as 塔2 and T2 are; Room 1201 room 1201; Floor 12 floor 12."""
+    parsed = parse("浙江省杭州市西湖区文三路18号青禾大厦Tower 2, Floor 12, Room 1201")
+    values = {item.name: item.value for item in parsed.items}
+    assert (values["houseno"], values["floorno"], values["roomno"]) == ("T-2", "12", "1201")
+    assert {item.name: item.value for item in parse("青禾大厦塔2").items}["houseno"] == "T-2"
 
 
 def test_a_tower_reads_as_one_building_however_it_is_written() -> None:

@@ -366,6 +366,48 @@ def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
     return out
 
 
+#: A building, tower, floor or room by its English word (Block A, Tower 2, Floor 12, Room 1201), as the
+#: normalizer reads it (``synonyms``): before one letter (a building) or a number, not a range (Building
+#: 1-2) nor inside a longer word (classroom1).
+_ENGLISH_UNIT: Final[re.Pattern[str]] = re.compile(
+    r"(?<![A-Za-z])(?:(?P<lettered>building|bldg|block|blk|tower)\.?\s?[A-Za-z](?![A-Za-z])"
+    r"|(?P<building>building|bldg|block|blk)\.?\s?\d{1,3}(?![\d-])"
+    r"|(?P<tower>tower)\s?\d{1,2}(?![\d-])"
+    r"|(?P<floor>floor|fl)\.?\s?\d{1,3}(?![\d-])"
+    r"|(?P<room>room|rm)\.?\s?\d{1,5}[A-Za-z]?(?![\dA-Za-z-]))",
+    re.IGNORECASE,
+)
+_ENGLISH_ELEMENT: Final[dict[str, str]] = {
+    "lettered": "houseno", "building": "houseno", "tower": "houseno", "floor": "floorno", "room": "roomno"
+}  # fmt: skip
+#: The English word at the start of such an element's text, for its value (Tower 2 → T2, Room 1201 → 1201).
+_ENGLISH_WORD: Final[re.Pattern[str]] = re.compile(
+    r"(?:building|bldg|block|blk|(tower)|floor|fl|room|rm)(?![A-Za-z])\.?\s?", re.IGNORECASE
+)
+
+
+def english_units(raw: str, spans: list[Span]) -> list[Span]:
+    """A building, tower, floor or room written with its English word (青禾大厦Tower 2 Room 1201) is that
+    element, word and number together: no training address has one, and the tagger read "Tower 2 Room" as
+    a sub-POI. Values as the Chinese words give them (``_value``: Tower 2 is T-2, as T2 and 塔2 are)."""
+    if _TWO_LETTERS.search(raw) is None:
+        return spans
+    out = spans
+    for unit in _ENGLISH_UNIT.finditer(raw):
+        kind = next(name for name in _ENGLISH_ELEMENT if unit.group(name))
+        out = _claimed(raw, out, unit.start(), unit.end(), new=_ENGLISH_ELEMENT[kind])
+    return out
+
+
+def _without_english_word(piece: str) -> str:
+    """Tower 2 → T2, Room 1201 → 1201, Block A → A: the number as the Chinese words write it."""
+    word = _ENGLISH_WORD.match(piece)
+    if word is None:
+        return piece
+    rest = piece[word.end() :]
+    return f"T{rest}" if word.group(1) and rest[:1].isdigit() else rest
+
+
 #: A Mongolian village (嘎查, the 村 of Inner Mongolia's 苏木), perhaps with 村 after it, and its committee.
 _GACHA: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff]{1,8}?嘎查村?)((?:村民委员会|村委会|委员会)?)")
 
@@ -400,6 +442,7 @@ _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     shop_number_as_room,
     phone_as_redundant,
     gacha_as_village,
+    english_units,
 )
 
 
@@ -431,6 +474,8 @@ def _value(name: str, piece: str) -> str:
     key = (kind, piece)
     value = _VALUES.get(key)
     if value is None:
+        if kind and piece[:1].isascii() and piece[:1].isalpha():  # Room 1201, Tower 2 (english_units)
+            piece = _without_english_word(piece)
         if kind == 2:
             value = floor_value(piece)
         elif kind and "塔" in piece and name == "houseno" and not _TOWER_LETTER_FIRST.match(piece):
