@@ -405,6 +405,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市云杉路18号青禾大酒店", "杭州市云杉路18号青禾宾馆", []),
         ("杭州市云杉路18号青禾小学", "杭州市云杉路18号松风中学", []),
         ("杭州市云杉路18号青禾超市", "杭州市云杉路18号青禾", []),
+        # two parts of one school or hospital; a part against the whole place is not two places
+        ("杭州市西湖区青禾中学初中部", "杭州市西湖区青禾中学高中部", ["another_kind"]),
+        ("杭州市西湖区青禾医院门诊楼", "杭州市西湖区青禾医院住院部", ["another_kind"]),
+        ("杭州市西湖区青禾医院门诊楼", "杭州市西湖区青禾医院门诊部", []),
+        ("杭州市西湖区青禾中学", "杭州市西湖区青禾中学初中部", []),
         # two numbered lanes after the same words; not after other words
         ("深圳市宝安区石岩街道云杉新村二巷4栋", "深圳市宝安区云杉新村1巷4栋", ["another_road"]),
         ("深圳市宝安区云杉新村二巷4栋", "深圳市宝安区青禾花园1巷4栋", []),

@@ -138,7 +138,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (青禾超市 / 青禾药店, which suffix_only had lifted to exact_match; 青禾小学 / 青禾中学: another_kind)
 #: (session 40). v22: a Mongolian village (嘎查) is the parse's village, so two of one 苏木 are two villages
 #: (云杉嘎查 / 松风嘎查: another_community), and a village's 社 is read by its numeral (三社 = 3社, in the
-#: normalizer) (session 41).
+#: normalizer), and two parts of one school or hospital are two kinds of facility (初中部 / 高中部, 门诊楼 /
+#: 住院部: another_kind) (session 41).
 RULES_VERSION: Final[str] = "rules/v22"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
