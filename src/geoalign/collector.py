@@ -1,4 +1,4 @@
-"""The cyclic garbage collector's pace in the processes geoalign runs as a program.
+"""The cyclic garbage collector's pace while geoalign scores.
 
 Why: scoring keeps what it read. The embedded matcher's parsed-address cache holds about six
 collector-tracked containers an address (the view, its lists and frozensets), and CPython's collector
@@ -11,9 +11,10 @@ Python's thresholds (700, 10, 10), against 472 to 529 µs with a young generatio
 collecting young objects less often loses nothing but a few megabytes of not-yet-collected garbage.
 
 Set for good only where geoalign owns the process, as ``quick_exit`` is: a command run as a program
-(``geoalign.cli.main``) and the worker processes it spawns (forked ones inherit it). In a library
-caller's process the Python API's bulk calls (``Matcher.score``, ``predict``, ``link``, ``dedupe``) set
-it for their own duration only (``paced``) and put the caller's thresholds back when they return.
+(``geoalign.cli.main``), the worker processes it spawns (forked ones inherit it) and Ray's judge
+actors. In a library caller's process the Python API's bulk calls (``Matcher.score``, ``predict``,
+``link``, ``dedupe``) set it for their own duration only (``paced``) and put the caller's thresholds
+back when they return.
 """
 
 from __future__ import annotations

@@ -36,7 +36,15 @@ from geoalign.address.neural_tagger import FORMAT as NEURAL_FORMAT
 from geoalign.address.neural_tagger import OnnxCharTagger
 from geoalign.address.normalize import fold_simplified, normalize, phone_spans, upper, width
 from geoalign.address.numerals import NUMERAL_RUN, numeral_as_digits
-from geoalign.address.synonyms import NOT_AFTER_TOWER_NUMBER, SHOP_WORD_CHARS, SHOP_WORDS
+from geoalign.address.synonyms import (
+    EN_BUILDING,
+    EN_FLOOR,
+    EN_ROOM,
+    EN_TOWER,
+    NOT_AFTER_TOWER_NUMBER,
+    SHOP_WORD_CHARS,
+    SHOP_WORDS,
+)
 from geoalign.errors import InputError, ModelLoadError
 from geoalign.types import Component, Components, ItemError
 
@@ -370,11 +378,11 @@ def shop_number_as_room(raw: str, spans: list[Span]) -> list[Span]:
 #: normalizer reads it (``synonyms``): before one letter (a building) or a number, not a range (Building
 #: 1-2) nor inside a longer word (classroom1).
 _ENGLISH_UNIT: Final[re.Pattern[str]] = re.compile(
-    r"(?<![A-Za-z])(?:(?P<lettered>building|bldg|block|blk|tower)\.?\s?[A-Za-z](?![A-Za-z])"
-    r"|(?P<building>building|bldg|block|blk)\.?\s?\d{1,3}(?![\d-])"
-    r"|(?P<tower>tower)\s?\d{1,2}(?![\d-])"
-    r"|(?P<floor>floor|fl)\.?\s?\d{1,3}(?![\d-])"
-    r"|(?P<room>room|rm)\.?\s?\d{1,5}[A-Za-z]?(?![\dA-Za-z-]))",
+    rf"(?<![A-Za-z])(?:(?P<lettered>{EN_BUILDING}|{EN_TOWER})\.?\s?[A-Za-z](?![A-Za-z])"
+    rf"|(?P<building>{EN_BUILDING})\.?\s?\d{{1,3}}(?![\d-])"
+    rf"|(?P<tower>{EN_TOWER})\s?\d{{1,2}}(?![\d-])"
+    rf"|(?P<floor>{EN_FLOOR})\.?\s?\d{{1,3}}(?![\d-])"
+    rf"|(?P<room>{EN_ROOM})\.?\s?\d{{1,5}}[A-Za-z]?(?![\dA-Za-z-]))",
     re.IGNORECASE,
 )
 _ENGLISH_ELEMENT: Final[dict[str, str]] = {
@@ -382,7 +390,7 @@ _ENGLISH_ELEMENT: Final[dict[str, str]] = {
 }  # fmt: skip
 #: The English word at the start of such an element's text, for its value (Tower 2 → T2, Room 1201 → 1201).
 _ENGLISH_WORD: Final[re.Pattern[str]] = re.compile(
-    r"(?:building|bldg|block|blk|(tower)|floor|fl|room|rm)(?![A-Za-z])\.?\s?", re.IGNORECASE
+    rf"(?:{EN_BUILDING}|({EN_TOWER})|{EN_FLOOR}|{EN_ROOM})(?![A-Za-z])\.?\s?", re.IGNORECASE
 )
 
 

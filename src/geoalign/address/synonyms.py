@@ -86,6 +86,13 @@ SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商�
 SHOP_WORD_CHARS: Final[str] = "铺门服网档摊"
 #: (pattern, replacement, characters of which one must be present for the pattern to match): the
 #: character test is a cheap guard that skips most regex calls on most addresses.
+#: The English words for a building, a tower, a floor and a room (Block A, Tower 2, Floor 12, Room 1201),
+#: upper case as the normalizer sees them; ``parse.english_units`` matches them in any case.
+EN_BUILDING: Final[str] = "BUILDING|BLDG|BLOCK|BLK"
+EN_TOWER: Final[str] = "TOWER"
+EN_FLOOR: Final[str] = "FLOOR|FL"
+EN_ROOM: Final[str] = "ROOM|RM"
+
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋", "楼幢座"),
     (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室", "房"),
@@ -175,11 +182,11 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # word before one letter or a number (not a range: BUILDING 1-2), never inside a longer word
     # (CLASSROOM1). Buildings first: the spaces step glues BLOCK 3 ROOM 502 into BLOCK3ROOM502, and a
     # room read first would run 3 into 502.
-    (re.compile(r"(?<![A-Z])(?:BUILDING|BLDG|BLOCK|BLK|TOWER)\.?\s?([A-Z])(?![A-Z])"), r"\1栋", "BT"),
-    (re.compile(r"(?<![A-Z])(?:BUILDING|BLDG|BLOCK|BLK)\.?\s?(\d{1,3})(?![\d-])"), r"\1栋", "B"),
-    (re.compile(r"(?<![A-Z])TOWER\s?(\d{1,2})(?![\d-])"), r"T\1栋", "T"),
-    (re.compile(r"(?<![A-Z])(?:FLOOR|FL)\.?\s?(\d{1,3})(?![\d-])"), r"\1层", "F"),
-    (re.compile(r"(?<![A-Z])(?:ROOM|RM)\.?\s?(\d{1,5}[A-Z]?)(?![\dA-Z-])"), r"\1室", "R"),
+    (re.compile(rf"(?<![A-Z])(?:{EN_BUILDING}|{EN_TOWER})\.?\s?([A-Z])(?![A-Z])"), r"\1栋", "BT"),
+    (re.compile(rf"(?<![A-Z])(?:{EN_BUILDING})\.?\s?(\d{{1,3}})(?![\d-])"), r"\1栋", "B"),
+    (re.compile(rf"(?<![A-Z])(?:{EN_TOWER})\s?(\d{{1,2}})(?![\d-])"), r"T\1栋", "T"),
+    (re.compile(rf"(?<![A-Z])(?:{EN_FLOOR})\.?\s?(\d{{1,3}})(?![\d-])"), r"\1层", "F"),
+    (re.compile(rf"(?<![A-Z])(?:{EN_ROOM})\.?\s?(\d{{1,5}}[A-Z]?)(?![\dA-Z-])"), r"\1室", "R"),
     # A station's exit written 出口 or 出入口 (地铁站A出口, 1号出入口): 口, as 地铁站A口 writes it.
     (re.compile(r"(?<=站)([A-Z]\d{0,2}|\d{1,2}号?)(?:出入口|出口)"), r"\1口", "口"),
     # Building-unit-room written with dashes (6-3-402: building 6, unit 3, room 402), as in 6号楼3单元402.

@@ -78,7 +78,7 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
     r"(?:(?<=[村庄屯])|(?<=嘎查))(\d{1,2})(?:村民小组|小组|组|社|队)"
 )
-
+#: the words such a group follows: a text with none of them is not searched
 _VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
 
 #: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区): the kinds numbered this way. No
