@@ -819,3 +819,22 @@ def test_a_floor_lifts_only_when_the_room_number_says_it(a: str, b: str) -> None
 )
 def test_names_two_roads(ra: str, rb: str, expected: bool) -> None:
     assert names_two_roads(ra, rb) is expected
+
+
+def test_the_per_call_explanation_switch_reaches_the_wrapped_scorer() -> None:
+    """``match_many(explain=False)`` through the rule layer: no component table is built (the wrapped
+    scorer used to build every explanation its own default asked for); a rule that fired is still
+    named; ``explain=True`` builds the table again."""
+    from geoalign.engine.sync import SyncEngine
+    from geoalign.scorers.structured import StructuredScorer
+
+    same = AddressPair("浙江省杭州市西湖区文三路369号", "文三路369号华星大厦")
+    other = AddressPair("杭州市云杉路18号青禾超市", "杭州市云杉路18号青禾药店")
+    with SyncEngine(with_rules(StructuredScorer())) as engine:
+        plain = engine.match_many([same, other], explain=False)
+        full = engine.match_many([same, other], explain=True)
+    assert all(isinstance(r, Match) for r in [*plain, *full])
+    assert plain[0].explanation is None
+    assert plain[1].explanation is not None and "components" not in plain[1].explanation
+    assert plain[1].explanation["rules"] == ["another_kind"]
+    assert all("components" in (r.explanation or {}) for r in full)
