@@ -19,7 +19,7 @@ import numpy as np
 
 from geoalign.collector import paced
 from geoalign.errors import InputError
-from geoalign.types import LABELS, AddressPair, ItemError, Match, PreparedItem, Result, Scorer
+from geoalign.types import LABELS, AddressPair, ItemError, Match, Result, Scorer
 
 if TYPE_CHECKING:
     from geoalign.scorers.spec import ScorerSpec
@@ -200,11 +200,8 @@ class Matcher:
     def _score_chunk(self, chunk: list[AddressPair], explain: bool | None) -> list[Result]:
         if explain is None:
             return self.scorer.score(chunk)
-        prepared = self.scorer.prepare(chunk)  # the per-call switch travels with each item, as in the engine
-        for item in prepared.items:
-            if isinstance(item, PreparedItem):
-                item.explain = explain
-        return self.scorer.finish(self.scorer.run(prepared))
+        # the per-call switch travels with each item, as in the engine
+        return self.scorer.finish(self.scorer.run(self.scorer.prepare(chunk).explaining(explain)))
 
     def predict(
         self,

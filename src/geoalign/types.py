@@ -8,7 +8,7 @@ contracts in ARCHITECTURE.md (Match JSON, ItemError JSON); change them only on p
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 Label = Literal["exact_match", "partial_match", "not_match"]
@@ -222,6 +222,13 @@ class PreparedItem:
         """What the answer depends on besides the scorer: the text seen and where it was cut."""
         return (self.seen[0], self.seen[1], self.cut[0], self.cut[1])
 
+    def carrying(self, explain: bool | None) -> PreparedItem:
+        """This item with the per-call explanation switch ``explain`` (None: as it is): how the switch
+        set on a wrapping scorer's item (the rule layer's, the cascade's) reaches the wrapped scorer's."""
+        if explain is None or self.explain == explain:
+            return self
+        return replace(self, explain=explain)
+
 
 @dataclass(slots=True)
 class Prepared:
@@ -235,6 +242,15 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def explaining(self, explain: bool | None) -> Prepared:
+        """This batch with the per-call explanation switch set on every item (None: left to the scorer's
+        default), as ``score(..., explain=)`` and the engine set it."""
+        if explain is not None:
+            for item in self.items:
+                if isinstance(item, PreparedItem):
+                    item.explain = explain
+        return self
 
 
 @dataclass(slots=True)

@@ -276,9 +276,7 @@ def _with_explain(item: PreparedItem | ItemError) -> PreparedItem:
     """The structured stage's item, carrying the per-call explanation switch the engine set on ours."""
     assert isinstance(item, PreparedItem)
     inner: PreparedItem = item.data.inner
-    if item.explain is None or inner.explain == item.explain:
-        return inner
-    return dataclasses.replace(inner, explain=item.explain)
+    return inner.carrying(item.explain)
 
 
 def _capped_by_rules(match: Match, views: Any, name: str) -> Match:

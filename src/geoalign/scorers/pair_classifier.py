@@ -462,12 +462,7 @@ class PairClassifierScorer:
         return results
 
     def score(self, pairs: Sequence[AddressPair], *, explain: bool | None = None) -> list[Result]:
-        prepared = self.prepare(pairs)
-        if explain is not None:
-            for item in prepared.items:
-                if isinstance(item, PreparedItem):
-                    item.explain = explain
-        return self.finish(self.run(prepared))
+        return self.finish(self.run(self.prepare(pairs).explaining(explain)))
 
     def warmup(self) -> None:
         """One short and one long pair (twice), so the first real request pays no allocator/kernel set-up."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from geoalign.address.analyze import BRANCH_WORDS, DEFAULT_PARSE_CACHE, AddressView, ViewCache
@@ -654,12 +654,7 @@ def _unwrap(item: PreparedItem | ItemError) -> PreparedItem | ItemError:
     """The wrapped scorer's item, carrying the per-call explanation switch set on ours (the engine's
     ``match_many(explain=...)``, ``Matcher``'s frames): without it the wrapped scorer built every
     explanation its own default asked for."""
-    if not isinstance(item, PreparedItem):
-        return item
-    inner: PreparedItem = item.data.inner
-    if item.explain is None or inner.explain == item.explain:
-        return inner
-    return replace(inner, explain=item.explain)
+    return item.data.inner.carrying(item.explain) if isinstance(item, PreparedItem) else item
 
 
 def _featurizer(scorer: Scorer) -> Any:
