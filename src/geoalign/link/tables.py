@@ -83,13 +83,19 @@ def _column(columns: Sequence[str], spec: str, what: str, path: Any) -> int:
         raise InputError(f"{path}: {what}: {exc}") from exc
 
 
+def _first_named(columns: Sequence[Any], names: Sequence[str]) -> int | None:
+    """The position of the column called by the first of ``names`` the table has (names matched ignoring
+    case and surrounding spaces; the leftmost column of one name), else None."""
+    named = {str(c).strip().casefold(): i for i, c in reversed(list(enumerate(columns)))}
+    return next((named[name] for name in names if name in named), None)
+
+
 def address_column_index(columns: Sequence[Any], col: str | None, path: Any) -> int:
     """Which column holds the addresses: the one named (a name or a 1-based position), else the first
     column called by one of ``ADDRESS_COLUMN_NAMES``."""
     if col is not None:
         return _column([str(c) for c in columns], col, "address column", path)
-    named = {str(c).strip().casefold(): i for i, c in reversed(list(enumerate(columns)))}
-    found = next((named[name] for name in ADDRESS_COLUMN_NAMES if name in named), None)
+    found = _first_named(columns, ADDRESS_COLUMN_NAMES)
     if found is None:
         raise InputError(
             f"{path}: no address column: none is called {', '.join(ADDRESS_COLUMN_NAMES[:6])} or another "
@@ -104,8 +110,7 @@ def id_column_index(columns: Sequence[str], id_col: str | None, has_header: bool
     if id_col is None:
         if not has_header:
             return None
-        named = {str(c).strip().casefold(): i for i, c in reversed(list(enumerate(columns)))}
-        return next((named[name] for name in ID_COLUMN_NAMES if name in named), None)
+        return _first_named(columns, ID_COLUMN_NAMES)
     if id_col == "":
         return None
     return _column(columns, id_col, "id column", path)
