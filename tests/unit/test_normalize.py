@@ -42,6 +42,14 @@ def test_brackets_drop_notes_and_unwrap_numbers() -> None:
     assert brackets("望京SOHO【送货前请电话联系】").strip() == "望京SOHO"
     assert brackets("朝阳区(3号楼)").replace(" ", "") == "朝阳区3号楼"
     assert brackets("(星河社区东门)").strip() == "星河社区东门"  # all one bracket: the record itself
+    # the name of the building or estate at the street address is the place itself, not a note on it
+    assert brackets("青禾路18号(云杉大厦)").replace(" ", "") == "青禾路18号云杉大厦"
+    assert brackets("松风路7号【云杉花园小区】3栋").replace(" ", "") == "松风路7号云杉花园小区3栋"
+    # a name the text already says is written once
+    assert brackets("云杉广场F1层青禾面馆(云杉广场)").replace(" ", "") == "云杉广场F1层青禾面馆"
+    # ... but a landmark it is near or across from, a branch or a gate is a note
+    for note in ("近云杉大厦", "云杉大厦对面", "临云杉广场", "云杉广场店", "云杉大厦东门"):
+        assert brackets(f"青禾路18号({note})").strip() == "青禾路18号", note
     assert brackets("A(B(C)D)E").replace(" ", "") == "AE"
     # what the place was: a former name or number, not a second one
     assert brackets("青禾大厦(原云杉大厦)").strip() == "青禾大厦"

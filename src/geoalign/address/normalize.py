@@ -15,8 +15,10 @@ The pipeline, in order (each step a small pure function on a string):
 4. ``upper``: ASCII letters upper case (t1 = T1, soho = SOHO).
 5. ``brackets``: a bracketed note without digits is dropped ((近地铁站), 【送货前电话联系】); one with digits
    is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence, and so is a text that is all one
-   bracket ((星河社区东门): the record itself, not a note on it). A note of what the place was
-   ((原69号), (原云杉大厦)) is dropped, digits or not.
+   bracket ((星河社区东门): the record itself, not a note on it), and so is a note that is the name of
+   the building, estate or park the address holds (青禾路18号(云杉大厦): the place itself; not (近云杉大厦),
+   (云杉广场店), (云杉大厦对面)). A note of what the place was ((原69号), (原云杉大厦)) is dropped, digits
+   or not.
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
    and is kept; every other punctuation mark or symbol becomes a space.
@@ -143,12 +145,30 @@ _BRACKET: Final[re.Pattern[str]] = re.compile(
 )
 
 
+#: A bracketed note that is the name of a building, an estate or a campus (青禾路18号(云杉大厦)): the place
+#: the street address holds, as the same text without brackets names it. Not a note placing the address
+#: near, beside or across from one (近/临/对面 …), nor a branch, a gate or a side (…店, 东门, 路北), which
+#: do not end with these words.
+_PLACE_NOTE: Final[re.Pattern[str]] = re.compile(
+    r"(?!近|靠近|临近|邻近|毗邻|紧邻|临|邻|距|离|在|位于|旧)[\u4e00-\u9fffA-Z]+"
+    r"(?:大厦|大楼|广场|中心|花园|小区|公寓|家园|新村|花苑|雅苑|商场|商城|写字楼|科技园|产业园|工业园|工业区)"
+)
+
+
 def _bracket(match: re.Match[str]) -> str:
     inner = match.group(1)
     whole = match.start() == 0 and match.end() == len(match.string)  # (星河社区东门): the record itself
     if inner.startswith("原") and not whole:
         return " "  # what the place was (原云杉大厦, 原69号): a former name or number, not a second one
-    return f" {inner} " if whole or any(ch.isdigit() for ch in inner) else " "
+    if whole or any(ch.isdigit() for ch in inner):
+        return f" {inner} "
+    return f" {inner} " if _PLACE_NOTE.fullmatch(inner) and not _restated(inner, match) else " "
+
+
+def _restated(inner: str, match: re.Match[str]) -> bool:
+    """A bracketed name the text outside the brackets already says (万达广场F1层…(万达广场)): written once."""
+    text = match.string
+    return inner in text[: match.start()] or inner in text[match.end() :]
 
 
 def brackets(text: str) -> str:

@@ -69,8 +69,10 @@ log = logging.getLogger(__name__)
 #: word, 伍幢 = 5幢, a campus dormitory by number, 7舍 = 7号宿舍楼, and a lettered building with a dash,
 #: B-10栋 = B10栋, a village's team by a numeral, 三队 = 3队, and a tower before a floor written with F,
 #: 塔一F十二层 = T1栋12层, session 40; v22: a village's 社 by a numeral, 云杉村三社 = 3社, and a room, floor,
-#: building or tower by its English word, Room 1201 = 1201室, Tower 2 = T2栋, session 41).
-KEY_VERSION = "v22"
+#: building or tower by its English word, Room 1201 = 1201室, Tower 2 = T2栋, session 41; v23: a bracketed
+#: name of the building or estate at the address is kept, 青禾路18号(云杉大厦) = 青禾路18号云杉大厦,
+#: session 42).
+KEY_VERSION = "v23"
 
 
 def cache_key(
