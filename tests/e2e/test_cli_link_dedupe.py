@@ -404,6 +404,33 @@ def test_bad_input_is_a_clear_error(
     assert not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.parametrize(
+    ("command", "carry", "clash"),
+    [
+        ("dedupe", ["--carry", "status,note"], "status"),  # a register's own status column
+        ("dedupe", ["--carry", "note,note"], "note"),
+        ("link", ["--carry-right", "id"], "right_id"),
+    ],
+)
+def test_a_carried_column_called_like_an_output_column_is_refused_before_any_work(
+    command: str, carry: list[str], clash: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JSONL and Parquet would keep one of two same-named columns (the user's status lost under the
+    cluster's) and CSV would write the name twice: refused, naming the column, and nothing written."""
+    rows = [
+        ("1", "浙江省杭州市西湖区文三路369号", "open", "a"),
+        ("2", "杭州市西湖区文三路369号", "closed", "b"),
+    ]
+    table = write_csv(tmp_path / "t.csv", ["id", "address", "status", "note"], rows)
+    out = tmp_path / "out.jsonl"
+    inputs = [str(table)] if command == "dedupe" else [str(table), str(table)]
+    assert main([command, *inputs, *carry, "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"output columns ['{clash}'] would appear twice" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
 def test_the_address_columns_default_to_the_ones_named_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

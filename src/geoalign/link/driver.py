@@ -354,7 +354,9 @@ def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, clust
     old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
     opened = iter_records(table, count=False)
     _say_columns(run, [(table, opened)])
-    carry_names, new = opened.carry_names, list(opened.records)
+    carry_names = opened.carry_names
+    dedupe_columns(carry_names)  # a carried column called like an output column: refused before any work
+    new = list(opened.records)
     seen = check_unique(old, existing.path if existing is not None else table.path)
     check_unique(new, table.path, dict(seen) if existing is not None else None)
     return _DedupeInput(old + new, len(old), old_clusters, carry_names)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from geoalign.errors import InputError
 from geoalign.io.writers import nested_json
 from geoalign.link.candidates import Judged, Record, probabilities_of
 from geoalign.types import ItemError, Match
@@ -75,20 +76,35 @@ def error_text(error: ItemError) -> str:
 
 
 def link_columns(left_carry: Sequence[str], right_carry: Sequence[str]) -> list[str]:
-    return [
-        "left_id",
-        "left_address",
-        *(f"left_{c}" for c in left_carry),
-        "status",
-        "right_id",
-        "right_address",
-        *(f"right_{c}" for c in right_carry),
-        *LINK_RESULT_COLUMNS[1:],
-    ]
+    return _named_once(
+        [
+            "left_id",
+            "left_address",
+            *(f"left_{c}" for c in left_carry),
+            "status",
+            "right_id",
+            "right_address",
+            *(f"right_{c}" for c in right_carry),
+            *LINK_RESULT_COLUMNS[1:],
+        ]
+    )
 
 
 def dedupe_columns(carry: Sequence[str]) -> list[str]:
-    return ["id", "address", *carry, *DEDUPE_RESULT_COLUMNS]
+    return _named_once(["id", "address", *carry, *DEDUPE_RESULT_COLUMNS])
+
+
+def _named_once(columns: list[str]) -> list[str]:
+    """The output columns, refused when two share a name: a carried column called like an output column
+    (a register's own ``status``) or carried twice would be overwritten in JSONL and Parquet and written
+    twice in a CSV header. Every engine builds its columns here before it reads a row."""
+    twice = sorted({name for name in columns if columns.count(name) > 1})
+    if twice:
+        raise InputError(
+            f"output columns {twice} would appear twice: a carried column has the name of an output "
+            "column (or is carried twice); rename that column in the table, or do not carry it"
+        )
+    return columns
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from geoalign.link.ray_engine.common import (
 )
 from geoalign.link.ray_engine.judge import judged, link_output_schema, with_records
 from geoalign.link.ray_engine.read import check_unique_ids, read_analyzed
-from geoalign.link.rows import DedupeRow, DedupeStatus, dedupe_columns
+from geoalign.link.rows import DedupeRow, DedupeStatus, dedupe_columns, link_columns
 from geoalign.link.settings import LinkSettings, RunFlags
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import TableSpec
@@ -168,6 +168,7 @@ def link_ray(
     ann = settings.ann is not None
     left_ds, left_carry, left_types = read_analyzed(left, rules, with_text=ann)
     right_ds, right_carry, right_types = read_analyzed(right, rules, with_text=ann)
+    link_columns(left_carry, right_carry)  # a carried column called like an output column: refused now
     check_unique_ids(left_ds, left.path, ropts.partitions)
     check_unique_ids(right_ds, right.path, ropts.partitions)
     n_left, n_right = left_ds.count(), right_ds.count()
@@ -247,6 +248,7 @@ def dedupe_ray(
     summary = DedupeSummary()
     t0 = time.perf_counter()
     ds, carry, types = read_analyzed(table, rules, with_text=settings.ann is not None)
+    dedupe_columns(carry)  # a carried column called like an output column: refused before any work
     check_unique_ids(ds, table.path, ropts.partitions)
     n_records = ds.count()
     n_usable = _usable(ds).count()
