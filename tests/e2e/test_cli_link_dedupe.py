@@ -431,6 +431,32 @@ def test_a_carried_column_called_like_an_output_column_is_refused_before_any_wor
     assert not out.exists()
 
 
+def test_carry_star_copies_every_column_but_the_address_and_id(tmp_path: Path) -> None:
+    header = ["编号", "名称", "地址", "电话"]
+    table = write_csv(
+        tmp_path / "t.csv", header, [("7", "青禾书店", "浙江省杭州市西湖区文三路369号", "0571-1")]
+    )
+    out = tmp_path / "out.csv"
+    assert main(["dedupe", str(table), "--carry", "*", "-o", str(out), "--no-progress"]) == 0
+    (row,) = read_csv(out)
+    assert list(row)[:4] == ["id", "address", "名称", "电话"]
+    assert (row["id"], row["名称"], row["电话"]) == ("7", "青禾书店", "0571-1")
+    links = tmp_path / "links.csv"
+    assert (
+        main(["link", str(table), str(table), "--carry-left", "*", "--carry-right", "名称", "-o", str(links)])
+        == 0
+    )
+    (link_row,) = read_csv(links)
+    assert (link_row["left_名称"], link_row["left_电话"], link_row["right_名称"]) == (
+        "青禾书店",
+        "0571-1",
+        "青禾书店",
+    )
+    assert "right_电话" not in link_row
+    with pytest.raises(InputError, match="stands alone"):
+        dedupe(TableSpec(table, carry=("*", "名称")), tmp_path / "x.csv", flags=RunFlags(progress=False))
+
+
 def test_the_address_columns_default_to_the_ones_named_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -294,6 +294,24 @@ def test_ray_engine_refuses_what_it_cannot_do(
     assert "does not support --explain-blocking" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_carry_star_names_every_column_but_the_address_and_id(tmp_path: Path, suffix: str) -> None:
+    from geoalign.link.ray_engine.read import make_datasource
+
+    rows = [("青禾", "1", "浙江省杭州市西湖区文三路369号", "0571")]
+    path = tmp_path / f"t{suffix}"
+    if suffix == ".csv":
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([("名称", "id", "地址", "电话"), *rows])
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        pq.write_table(
+            pa.table({"名称": ["青禾"], "id": ["1"], "地址": [rows[0][2]], "电话": ["0571"]}), path
+        )
+    assert make_datasource(TableSpec(path, None, None, ("*",)))[1] == ["名称", "电话"]
+
+
 def test_scoring_pool_always_leaves_a_cpu_to_the_upstream_stages() -> None:
     # 2 actors x 1 CPU on a 2-CPU Ray reserved everything and the run hung
     assert actor_cpus(RayOptions(actors=(1, 2)), 2.0) == 0.5

@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="id_col",
         help="id column (default: one named id, 编号 or 序号, else the row number; '': row number)",
     )
-    parser.add_argument("--carry", help="columns to copy into the output (comma-separated)")
+    parser.add_argument(
+        "--carry",
+        help="columns to copy into the output (comma-separated; '*': every column but the address and id)",
+    )
     parser.add_argument("--format", choices=sorted(FORMATS), help="input format (default: suffix)")
     from geoalign.link.settings import DEFAULT_MAX_CLUSTER_SIZE
 

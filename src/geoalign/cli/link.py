@@ -328,8 +328,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--right-id",
         help="id column of RIGHT (default: one named id, 编号 or 序号, else the row number; '': row number)",
     )
-    parser.add_argument("--carry-left", help="LEFT columns to copy into the output (comma-separated)")
-    parser.add_argument("--carry-right", help="RIGHT columns to copy into the output (comma-separated)")
+    parser.add_argument(
+        "--carry-left",
+        help="LEFT columns to copy into the output (comma-separated; '*': all but address and id)",
+    )
+    parser.add_argument(
+        "--carry-right",
+        help="RIGHT columns to copy into the output (comma-separated; '*': all but address and id)",
+    )
     parser.add_argument("--left-format", choices=sorted(FORMATS), help="LEFT format (default: suffix)")
     parser.add_argument("--right-format", choices=sorted(FORMATS), help="RIGHT format (default: suffix)")
     parser.add_argument(

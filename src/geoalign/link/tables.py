@@ -83,6 +83,23 @@ def _column(columns: Sequence[str], spec: str, what: str, path: Any) -> int:
         raise InputError(f"{path}: {what}: {exc}") from exc
 
 
+#: ``carry`` of one item, ``*``: every column but the address and id columns (a register's name, phone,
+#: category … come back beside their cluster).
+CARRY_ALL: Final[str] = "*"
+
+
+def carried_column_indexes(
+    columns: Sequence[Any], carry: Sequence[str], i_addr: int, i_id: int | None, path: Any
+) -> list[int]:
+    """The positions of the carried columns: each named one (a name or a 1-based position), or with
+    ``CARRY_ALL`` every column but the address and id columns, in the table's order."""
+    if list(carry) == [CARRY_ALL]:
+        return [i for i in range(len(columns)) if i not in (i_addr, i_id)]
+    if CARRY_ALL in carry:
+        raise InputError(f"{path}: carried columns: {CARRY_ALL!r} (every other column) stands alone")
+    return [_column([str(c) for c in columns], c, "carried column", path) for c in carry]
+
+
 def _first_named(columns: Sequence[Any], names: Sequence[str]) -> int | None:
     """The position of the column called by the first of ``names`` the table has (names matched ignoring
     case and surrounding spaces; the leftmost column of one name), else None."""
@@ -133,7 +150,8 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
     from geoalign.io.tables import read_table
 
     # the columns the user named (or the usual address names): one in the first row makes it the header
-    named = (*(ADDRESS_COLUMN_NAMES if spec.col is None else (spec.col,)), spec.id_col, *spec.carry)
+    carry = [c for c in spec.carry if c != CARRY_ALL]
+    named = (*(ADDRESS_COLUMN_NAMES if spec.col is None else (spec.col,)), spec.id_col, *carry)
     table = read_table(
         spec.path, spec.fmt, header=spec.header, count=count, encoding=spec.encoding, expect=named
     )
@@ -141,7 +159,7 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
         raise InputError(f"{spec.path}: the file is empty (no header, no rows)")
     i_addr = address_column_index(table.columns, spec.col, spec.path)
     i_id = id_column_index(table.columns, spec.id_col, table.header, spec.path)
-    i_carry = [_column(table.columns, c, "carried column", spec.path) for c in spec.carry]
+    i_carry = carried_column_indexes(table.columns, spec.carry, i_addr, i_id, spec.path)
     carry_names = [table.columns[i] for i in i_carry]
 
     def rows() -> Iterator[Record]:

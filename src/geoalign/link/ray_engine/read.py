@@ -13,7 +13,7 @@ from geoalign import _extras
 from geoalign.errors import InputError
 from geoalign.link.candidates import RecordAnalyzer
 from geoalign.link.ray_engine.common import encode_error, record_from_row, require_pyarrow, require_ray
-from geoalign.link.tables import TableSpec, address_column_index, id_column_index
+from geoalign.link.tables import TableSpec, address_column_index, carried_column_indexes, id_column_index
 from geoalign.types import ItemError
 
 _READ_ROWS = 8192  # rows per block read from a text table
@@ -80,18 +80,11 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
     ray = require_ray()
     pa = require_pyarrow()
     from geoalign.io.formats import detect_format
-    from geoalign.io.tables import resolve_column
 
     path = Path(spec.path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     fmt = "parquet" if path.is_dir() else detect_format(path, spec.fmt)
-
-    def col(columns: Sequence[str], name: str, what: str) -> int:
-        try:
-            return resolve_column(columns, name)
-        except InputError as exc:
-            raise InputError(f"{path}: {what}: {exc}") from exc
 
     if fmt == "parquet":
         pq = _extras.require("pyarrow.parquet", "tables", "reading Parquet")
@@ -100,7 +93,7 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         columns = list(schema.names)
         i_addr = address_column_index(columns, spec.col, path)
         i_id = id_column_index(columns, spec.id_col, True, path)
-        i_carry = [col(columns, c, "carried column") for c in spec.carry]
+        i_carry = carried_column_indexes(columns, spec.carry, i_addr, i_id, path)
         carry_names = [columns[i] for i in i_carry]
         out_schema = _record_schema([schema.field(i).type for i in i_carry])
         pieces: list[tuple[str, int, int, int]] = []  # file, row group, first position, rows
@@ -137,7 +130,7 @@ def make_datasource(spec: TableSpec) -> tuple[Any, list[str]]:
         columns = list(table.columns)
         i_addr = address_column_index(columns, spec.col, path)
         i_id = id_column_index(columns, spec.id_col, table.header, path)
-        i_carry = [col(columns, c, "carried column") for c in spec.carry]
+        i_carry = carried_column_indexes(columns, spec.carry, i_addr, i_id, path)
         carry_names = [columns[i] for i in i_carry]
         out_schema = _record_schema([pa.string()] * len(i_carry))
         header = table.header  # decided once here, so the read task sees the file the same way
