@@ -405,18 +405,24 @@ def test_bad_input_is_a_clear_error(
 
 
 @pytest.mark.parametrize(
-    ("command", "carry", "clash"),
+    ("command", "carry", "written"),
     [
-        ("dedupe", ["--carry", "status,note"], "status"),  # a register's own status column
-        ("dedupe", ["--carry", "note,note"], "note"),
-        ("link", ["--carry-right", "id"], "right_id"),
+        # a register's own status column, beside the cluster's
+        ("dedupe", ["--carry", "status,note"], ["input_status", "note", "status"]),
+        ("dedupe", ["--carry", "note,note"], ["note", "input_note"]),
+        (
+            "link",
+            ["--carry-right", "id,note,note"],
+            ["right_id", "input_right_id", "right_note", "input_right_note"],
+        ),
     ],
 )
-def test_a_carried_column_called_like_an_output_column_is_refused_before_any_work(
-    command: str, carry: list[str], clash: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_carried_column_called_like_an_output_column_is_written_under_another_name(
+    command: str, carry: list[str], written: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """JSONL and Parquet would keep one of two same-named columns (the user's status lost under the
-    cluster's) and CSV would write the name twice: refused, naming the column, and nothing written."""
+    cluster's) and CSV would write the name twice: the carried one gets input_ in front, as a scored
+    file's own label column does, and the run says so."""
     rows = [
         ("1", "浙江省杭州市西湖区文三路369号", "open", "a"),
         ("2", "杭州市西湖区文三路369号", "closed", "b"),
@@ -424,11 +430,12 @@ def test_a_carried_column_called_like_an_output_column_is_refused_before_any_wor
     table = write_csv(tmp_path / "t.csv", ["id", "address", "status", "note"], rows)
     out = tmp_path / "out.jsonl"
     inputs = [str(table)] if command == "dedupe" else [str(table), str(table)]
-    assert main([command, *inputs, *carry, "-o", str(out), "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert f"output columns ['{clash}'] would appear twice" in err
-    assert "Traceback" not in err
-    assert not out.exists()
+    assert main([command, *inputs, *carry, "-o", str(out), "--no-progress"]) == 0
+    assert "written under another name" in capsys.readouterr().err
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert [name for name in first if name in written] == written
+    if command == "dedupe" and "input_status" in written:
+        assert (first["input_status"], first["status"]) == ("open", "record")
 
 
 def test_carry_star_copies_every_column_but_the_address_and_id(tmp_path: Path) -> None:

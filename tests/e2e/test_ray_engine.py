@@ -116,8 +116,12 @@ def link_args(d: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_link_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
-    assert main(link_args(tables, tmp_path / "local.parquet")) == 0
-    assert main(link_args(tables, tmp_path / "ray.parquet", "--engine", "ray", "--ray-actors", "1")) == 0
+    # carried columns whose names the output has already: written with input_ in front by both engines
+    carry = ("--carry-right", "id,address")
+    assert main(link_args(tables, tmp_path / "local.parquet", *carry)) == 0
+    assert (
+        main(link_args(tables, tmp_path / "ray.parquet", *carry, "--engine", "ray", "--ray-actors", "1")) == 0
+    )
     assert (tmp_path / "ray.parquet").is_dir()
     local = sorted_rows(tmp_path / "local.parquet", "left_id")
     remote = sorted_rows(tmp_path / "ray.parquet", "left_id")
@@ -127,6 +131,7 @@ def test_link_ray_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> 
     # the comparison covered every kind of row, not just matches
     assert {"match", "no_match", "error"} <= statuses
     assert sum(r["n_candidates"] == 5 for r in local) > 0
+    assert all(r["input_right_id"] == r["right_id"] for r in local)
 
 
 def dedupe_local_and_ray(tables: Path, tmp_path: Path, *extra: str) -> tuple[list[Any], list[Any]]:
@@ -159,8 +164,9 @@ def test_dedupe_ray_equals_local(
 
 
 def test_dedupe_ray_same_detail_equals_local(local_ray: Any, tables: Path, tmp_path: Path) -> None:
-    local, remote = dedupe_local_and_ray(tables, tmp_path, "--same-detail")
+    local, remote = dedupe_local_and_ray(tables, tmp_path, "--same-detail", "--carry", "address")
     assert remote == local
+    assert all(r["input_address"] == r["address"] for r in local)  # carried beside the output's own
     cluster = {r["id"]: r["cluster_id"] for r in local}
     assert cluster["Z1"] != cluster["Z2"]
 

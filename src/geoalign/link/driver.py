@@ -38,7 +38,14 @@ from geoalign.link.core import (
     guard_messages,
     index_analyzed,
 )
-from geoalign.link.rows import JSON_TEXT_COLUMNS, dedupe_columns, link_columns
+from geoalign.link.rows import (
+    JSON_TEXT_COLUMNS,
+    carried_names,
+    dedupe_carried_names,
+    dedupe_columns,
+    link_columns,
+    renamed_carry,
+)
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import (
@@ -220,6 +227,10 @@ def link(
     left_carry, left_rows, left_total = left_table.carry_names, left_table.records, left_table.total
     right_carry, right_rows = right_table.carry_names, right_table.records
     _say_columns(run, [(left, left_table), (right, right_table)])
+    written_left, written_right = carried_names(left_carry, right_carry)
+    _say_renamed(
+        run, renamed_carry([(left_carry, written_left, "left_"), (right_carry, written_right, "right_")])
+    )
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
@@ -350,12 +361,17 @@ def _say_columns(run: _Run, tables: Sequence[tuple[TableSpec, TableRecords]]) ->
             run.say(f"{spec.path}: ids from its column {table.id_column!r} ({numbers})")
 
 
+def _say_renamed(run: _Run, notice: str | None) -> None:
+    if notice is not None:
+        run.say(notice)
+
+
 def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
     old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
     opened = iter_records(table, count=False)
     _say_columns(run, [(table, opened)])
     carry_names = opened.carry_names
-    dedupe_columns(carry_names)  # a carried column called like an output column: refused before any work
+    _say_renamed(run, renamed_carry([(carry_names, dedupe_carried_names(carry_names), "")]))
     new = list(opened.records)
     seen = check_unique(old, existing.path if existing is not None else table.path)
     check_unique(new, table.path, dict(seen) if existing is not None else None)

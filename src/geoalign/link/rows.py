@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from geoalign.errors import InputError
 from geoalign.io.writers import nested_json
 from geoalign.link.candidates import Judged, Record, probabilities_of
 from geoalign.types import ItemError, Match
@@ -76,35 +75,65 @@ def error_text(error: ItemError) -> str:
 
 
 def link_columns(left_carry: Sequence[str], right_carry: Sequence[str]) -> list[str]:
-    return _named_once(
-        [
-            "left_id",
-            "left_address",
-            *(f"left_{c}" for c in left_carry),
-            "status",
-            "right_id",
-            "right_address",
-            *(f"right_{c}" for c in right_carry),
-            *LINK_RESULT_COLUMNS[1:],
-        ]
-    )
+    left, right = carried_names(left_carry, right_carry)
+    return [
+        "left_id",
+        "left_address",
+        *left,
+        "status",
+        "right_id",
+        "right_address",
+        *right,
+        *LINK_RESULT_COLUMNS[1:],
+    ]
 
 
 def dedupe_columns(carry: Sequence[str]) -> list[str]:
-    return _named_once(["id", "address", *carry, *DEDUPE_RESULT_COLUMNS])
+    return ["id", "address", *dedupe_carried_names(carry), *DEDUPE_RESULT_COLUMNS]
 
 
-def _named_once(columns: list[str]) -> list[str]:
-    """The output columns, refused when two share a name: a carried column called like an output column
-    (a register's own ``status``) or carried twice would be overwritten in JSONL and Parquet and written
-    twice in a CSV header. Every engine builds its columns here before it reads a row."""
-    twice = sorted({name for name in columns if columns.count(name) > 1})
-    if twice:
-        raise InputError(
-            f"output columns {twice} would appear twice: a carried column has the name of an output "
-            "column (or is carried twice); rename that column in the table, or do not carry it"
-        )
-    return columns
+#: What a carried column's name gets in front of it while it is another output column's name (as
+#: ``geoalign score`` writes an input ``label`` column): no value is overwritten or written twice.
+CLASH_PREFIX = "input_"
+
+
+def _unclashed(names: Sequence[str], taken: set[str]) -> list[str]:
+    out = []
+    for name in names:
+        while name in taken:
+            name = f"{CLASH_PREFIX}{name}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def carried_names(left_carry: Sequence[str], right_carry: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The link output's names of the carried columns: ``left_`` / ``right_`` + the column's name, with
+    ``CLASH_PREFIX`` in front while that is another column's name (``--carry-right id`` beside
+    ``right_id``, a column carried twice)."""
+    taken = {"left_id", "left_address", "right_id", "right_address", *LINK_RESULT_COLUMNS}
+    left = _unclashed([f"left_{c}" for c in left_carry], taken)
+    return left, _unclashed([f"right_{c}" for c in right_carry], taken)
+
+
+def dedupe_carried_names(carry: Sequence[str]) -> list[str]:
+    """The dedupe output's names of the carried columns: their own, with ``CLASH_PREFIX`` in front while
+    that is an output column's (a register's own ``status`` is written as ``input_status``)."""
+    return _unclashed(list(carry), {"id", "address", *DEDUPE_RESULT_COLUMNS})
+
+
+def renamed_carry(sides: Sequence[tuple[Sequence[str], Sequence[str], str]]) -> str | None:
+    """What the run tells the user when a carried column is written under another name (``status ->
+    input_status``), from each side's (carried columns, written names, prefix); None when none is."""
+    renamed = [
+        f"{c} -> {w}"
+        for carry, written, prefix in sides
+        for c, w in zip(carry, written, strict=True)
+        if w != f"{prefix}{c}"
+    ]
+    if not renamed:
+        return None
+    return f"carried columns written under another name (an output column has theirs): {', '.join(renamed)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +259,13 @@ __all__ = [
     "DedupeStatus",
     "LinkResult",
     "LinkStatus",
+    "carried_names",
+    "dedupe_carried_names",
     "dedupe_columns",
     "error_text",
     "link_columns",
     "link_result",
     "link_values",
+    "renamed_carry",
     "row_dict",
 ]

@@ -15,7 +15,7 @@ from geoalign.link.ray_engine.common import (
     require_pyarrow,
     require_ray,
 )
-from geoalign.link.rows import LINK_RESULT_COLUMNS, link_values
+from geoalign.link.rows import LINK_RESULT_COLUMNS, carried_names, link_values
 from geoalign.link.settings import LinkSettings
 
 
@@ -91,14 +91,15 @@ def link_output_schema(
 ) -> Any:
     pa = require_pyarrow()
     f64 = pa.float64()
+    left_names, right_names = carried_names(left_carry, right_carry)
     fields = [pa.field("left_id", pa.string()), pa.field("left_address", pa.string())]
-    fields += [pa.field(f"left_{n}", t) for n, t in zip(left_carry, left_types, strict=True)]
+    fields += [pa.field(n, t) for n, t in zip(left_names, left_types, strict=True)]
     fields += [
         pa.field("status", pa.string()),
         pa.field("right_id", pa.string()),
         pa.field("right_address", pa.string()),
     ]
-    fields += [pa.field(f"right_{n}", t) for n, t in zip(right_carry, right_types, strict=True)]
+    fields += [pa.field(n, t) for n, t in zip(right_names, right_types, strict=True)]
     types = {
         "label": pa.string(),
         "p_exact_match": f64,

@@ -24,7 +24,14 @@ from geoalign.link.ray_engine.common import (
 )
 from geoalign.link.ray_engine.judge import judged, link_output_schema, with_records
 from geoalign.link.ray_engine.read import check_unique_ids, read_analyzed
-from geoalign.link.rows import DedupeRow, DedupeStatus, dedupe_columns, link_columns
+from geoalign.link.rows import (
+    DedupeRow,
+    DedupeStatus,
+    carried_names,
+    dedupe_carried_names,
+    dedupe_columns,
+    renamed_carry,
+)
 from geoalign.link.settings import LinkSettings, RunFlags
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import TableSpec
@@ -168,7 +175,10 @@ def link_ray(
     ann = settings.ann is not None
     left_ds, left_carry, left_types = read_analyzed(left, rules, with_text=ann)
     right_ds, right_carry, right_types = read_analyzed(right, rules, with_text=ann)
-    link_columns(left_carry, right_carry)  # a carried column called like an output column: refused now
+    written_left, written_right = carried_names(left_carry, right_carry)
+    notice = renamed_carry([(left_carry, written_left, "left_"), (right_carry, written_right, "right_")])
+    if notice is not None and log is not None:
+        log(notice)
     check_unique_ids(left_ds, left.path, ropts.partitions)
     check_unique_ids(right_ds, right.path, ropts.partitions)
     n_left, n_right = left_ds.count(), right_ds.count()
@@ -248,7 +258,9 @@ def dedupe_ray(
     summary = DedupeSummary()
     t0 = time.perf_counter()
     ds, carry, types = read_analyzed(table, rules, with_text=settings.ann is not None)
-    dedupe_columns(carry)  # a carried column called like an output column: refused before any work
+    notice = renamed_carry([(carry, dedupe_carried_names(carry), "")])
+    if notice is not None and log is not None:
+        log(notice)
     check_unique_ids(ds, table.path, ropts.partitions)
     n_records = ds.count()
     n_usable = _usable(ds).count()
@@ -286,7 +298,7 @@ def dedupe_ray(
         "status": pa.string(),
         "error": pa.string(),
     }
-    types_of.update(zip(carry, types, strict=True))
+    types_of.update(zip(dedupe_carried_names(carry), types, strict=True))
     fields = [pa.field(name, types_of.get(name, pa.string())) for name in dedupe_columns(carry)]
     rows = ds.map_batches(
         _cluster_rows,
