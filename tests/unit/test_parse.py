@@ -32,6 +32,7 @@ from geoalign.address.parse import (
     join_building_letter,
     join_door_letter,
     keep_latin_words,
+    lettered_floor,
     numeric_value,
     parse,
     parse_many,
@@ -578,6 +579,31 @@ def test_gacha_as_village(raw: str, spans: list[Any], expected: list[Any] | None
 )
 def test_english_units(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert english_units(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a number and the floor letter read as a building or a room: the floor
+        (
+            "青禾路18号3F-301",
+            [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 8), ("redundant", 8, 9), ("roomno", 9, 12)],
+            [("road", 0, 3), ("roadno", 3, 6), ("floorno", 6, 8), ("redundant", 8, 9), ("roomno", 9, 12)],
+        ),
+        ("云杉广场１２ｆ", [("poi", 0, 4), ("roomno", 4, 7)], [("poi", 0, 4), ("floorno", 4, 7)]),
+        # a building named with the letter (3F栋), a lettered building (F3), a road number: as read
+        ("青禾路18号3F栋", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 9)], None),
+        ("青禾路18号F3-301", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 8), ("roomno", 9, 12)], None),
+        ("青禾路100F号", [("road", 0, 3), ("roadno", 3, 8)], None),
+    ],
+)
+def test_lettered_floor(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert lettered_floor(raw, spans) == (spans if expected is None else expected)
+
+
+def test_a_lettered_floor_after_a_road_number_is_the_floor() -> None:
+    values = {item.name: item.value for item in parse("浙江省杭州市西湖区青禾路18号3F-301").items}
+    assert (values.get("houseno"), values["floorno"], values["roomno"]) == (None, "3", "301")
 
 
 def test_english_unit_values_are_the_chinese_words_values() -> None:

@@ -416,6 +416,29 @@ def _without_english_word(piece: str) -> str:
     return f"T{rest}" if word.group(1) and rest[:1].isdigit() else rest
 
 
+#: A number with the floor letter after it (3F, １２ｆ): a floor, whatever follows (3F-301, 4F-018号).
+_LETTERED_FLOOR: Final[re.Pattern[str]] = re.compile(r"[0-9０-９]{1,3}[FfＦｆ]")
+#: What makes such a number a building's after all (3F栋, 3F号楼).
+_BUILDING_AFTER: Final[re.Pattern[str]] = re.compile(r"[栋棟幢座]|号楼|號樓")
+
+
+def lettered_floor(raw: str, spans: list[Span]) -> list[Span]:
+    """A building or room number that is a number and the floor letter (青禾路18号3F-301, 大润发4F-024号)
+    is the floor it says: the tagger reads 3F as a floor after a name (云杉大厦3F-301) but as a building
+    after a road number in about one address of twenty (38 of 643 such corpus addresses, a shop code's
+    4F-018 among them), and 3F-301 then never met 3楼301 (the normalizer writes 3F as 3层 either way)."""
+    out = []
+    for name, start, end in spans:
+        if (
+            name in ("houseno", "roomno")
+            and _LETTERED_FLOOR.fullmatch(raw, start, end)
+            and _BUILDING_AFTER.match(raw, end) is None
+        ):
+            name = "floorno"
+        out.append((name, start, end))
+    return out
+
+
 #: A Mongolian village (嘎查, the 村 of Inner Mongolia's 苏木), perhaps with 村 after it, and its committee.
 _GACHA: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff]{1,8}?嘎查村?)((?:村民委员会|村委会|委员会)?)")
 
@@ -451,6 +474,7 @@ _SPAN_FIXES: Final[tuple[Callable[[str, list[Span]], list[Span]], ...]] = (
     phone_as_redundant,
     gacha_as_village,
     english_units,
+    lettered_floor,
 )
 
 

@@ -140,7 +140,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (云杉嘎查 / 松风嘎查: another_community), and a village's 社 is read by its numeral (三社 = 3社, in the
 #: normalizer), and two parts of one school or hospital are two kinds of facility (初中部 / 高中部, 门诊楼 /
 #: 住院部: another_kind) (session 41). v23: a bracketed name of the building or estate at the address is read
-#: as part of the address (青禾路18号(云杉大厦) = 青禾路18号云杉大厦, in the normalizer) (session 42).
+#: as part of the address (青禾路18号(云杉大厦) = 青禾路18号云杉大厦, in the normalizer), and a number with
+#: the floor letter is the floor after a road number too (青禾路18号3F-301 = 3楼301: floor_in_room)
+#: (session 42).
 RULES_VERSION: Final[str] = "rules/v23"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
