@@ -305,6 +305,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["12层", "12F", "12楼层"], "12层"),
+        (["3F栋", "3F幢", "3F号楼"], "3F栋"),  # a building named 3F, not floor 3
         (["商场L3", "商场L3层", "商场L3F", "商场F3层", "商场3层"], "商场3层"),  # a mall's level
         (["商场L3-12", "商场L3012", "L8栋302", "商场F3"], None),  # a shop's code from its level; a building
         (["青松苑15-702", "青松苑15栋702"], "青松苑15栋702"),  # building-room closing the text

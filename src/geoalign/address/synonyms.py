@@ -103,7 +103,8 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?<![A-Z0-9])B(\d+)(?:层|F(?![A-Z]))"), r"负\1层", "B"),
     # ... and a low B number before a car park is its basement level (B2停车场 = 负2层停车场)
     (re.compile(r"(?<![A-Z0-9])B([1-6])(?=停车场|停车库|车库)"), r"负\1层", "B"),
-    (re.compile(r"(\d+)(?:F(?![A-Z])|楼层)"), r"\1层", "F楼"),
+    # (not 3F栋 / 3F幢: a building named 3F, as the parse reads it)
+    (re.compile(r"(\d+)(?:F(?![A-Z栋])|楼层)"), r"\1层", "F楼"),
     # A mall's level written L3 or F3 (L3层, F3层, or L3 closing the text): floor 3. Not L3-12 or L3012, a
     # shop's code that starts with its level, nor L6栋 or F3 alone, a building.
     (re.compile(r"(?<![A-Z0-9])(?:L(\d{1,2})(?:层|(?=\s*$))|F(\d{1,2})层)"), r"\1\2层", "LF"),
