@@ -86,7 +86,9 @@ def check_room(frame: Any, added: Sequence[str] = RESULT_COLUMNS, which: str = "
     clash = [name for name in added if name in list(frame.columns)]
     if clash:
         said = f"{which}: " if which else ""
-        raise InputError(f"{said}the DataFrame already has column(s) {clash}; rename them before scoring")
+        raise InputError(
+            f"{said}the DataFrame already has column(s) {clash}, which the result adds; rename them first"
+        )
 
 
 def error_series(name: str, errors: Sequence[dict[str, str] | None]) -> Any:
