@@ -464,6 +464,41 @@ def test_carry_star_copies_every_column_but_the_address_and_id(tmp_path: Path) -
         dedupe(TableSpec(table, carry=("*", "名称")), tmp_path / "x.csv", flags=RunFlags(progress=False))
 
 
+def test_an_incremental_dedupe_keeps_the_carried_columns_of_the_aligned_records(tmp_path: Path) -> None:
+    """The previous output carried 名称 (and a register's own status as input_status): its records keep
+    them in the new output, beside the new records' own."""
+    header = ["id", "名称", "address", "status"]
+    first = write_csv(
+        tmp_path / "a.csv", header, [("1", "青禾书店", "浙江省杭州市西湖区文三路369号", "open")]
+    )
+    aligned = tmp_path / "aligned.csv"
+    assert main(["dedupe", str(first), "--carry", "*", "-o", str(aligned), "--no-progress"]) == 0
+    second = write_csv(tmp_path / "b.csv", header, [("2", "青禾书店", "杭州市西湖区文三路369号", "closed")])
+    out = tmp_path / "out.csv"
+    args = [
+        "dedupe",
+        str(second),
+        "--carry",
+        "*",
+        "--existing",
+        str(aligned),
+        "-o",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    rows = {r["id"]: r for r in read_csv(out)}
+    assert [(r["status"], r["名称"], r["input_status"]) for r in rows.values()] == [
+        ("existing", "青禾书店", "open"),
+        ("new", "青禾书店", "closed"),
+    ]
+    # an aligned table without the column (carried for the first time now): empty for its records
+    plain = tmp_path / "plain.csv"
+    assert main(["dedupe", str(first), "-o", str(plain), "--no-progress"]) == 0
+    assert main([*args[:4], "--existing", str(plain), "-o", str(tmp_path / "out2.csv"), "--no-progress"]) == 0
+    assert [r["名称"] for r in read_csv(tmp_path / "out2.csv")] == ["", "青禾书店"]
+
+
 def test_the_address_columns_default_to_the_ones_named_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -551,7 +586,7 @@ def test_dedupe_duplicate_ids_against_existing_table(
         ]
     )
     assert code == 2
-    assert "duplicate id '1'" in capsys.readouterr().err
+    assert f"new.csv: duplicate id '1' (line 2, and line 2 of {existing})" in capsys.readouterr().err
 
 
 EMPTY = {"code": "empty", "message": "address is empty after removing whitespace and control characters"}

@@ -334,13 +334,23 @@ class _DedupeInput:
         return self.records[self.n_old :]
 
 
-def _read_existing(existing: TableSpec, cluster_col: str) -> tuple[list[Record], list[tuple[str, str]]]:
-    """The records of an aligned table and their (id, cluster id) pairs."""
-    spec = replace(existing, carry=[*existing.carry, cluster_col])
+def _read_existing(
+    existing: TableSpec, cluster_col: str, carried: Sequence[str] = ()
+) -> tuple[list[Record], list[tuple[str, str]]]:
+    """The records of an aligned table and their (id, cluster id) pairs, each carrying the columns
+    ``carried`` (the new table's, under the names a dedupe output writes them) where the aligned table
+    has them, as the previous run's output does: its records keep their 名称 in the new output."""
+    probe = iter_records(replace(existing, carry=[cluster_col]))
+    getattr(probe.records, "close", lambda: None)()  # only its columns were wanted: release the file
+    present = [name for name in carried if name in probe.columns and name != cluster_col]
+    spec = replace(existing, carry=[*present, cluster_col])
     old: list[Record] = []
     clusters: list[tuple[str, str]] = []
     for record in iter_records(spec).records:
         cid = record.carry.pop()
+        if carried:
+            held = dict(zip(present, record.carry, strict=True))
+            record.carry[:] = [held.get(name) for name in carried]
         if record.error is None and (cid is None or str(cid).strip() == ""):
             raise InputError(f"{existing.path}: line {record.line}: empty {cluster_col!r}")
         old.append(record)
@@ -367,14 +377,18 @@ def _say_renamed(run: _Run, notice: str | None) -> None:
 
 
 def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, cluster_col: str) -> _DedupeInput:
-    old, old_clusters = _read_existing(existing, cluster_col) if existing is not None else ([], [])
     opened = iter_records(table, count=False)
-    _say_columns(run, [(table, opened)])
     carry_names = opened.carry_names
-    _say_renamed(run, renamed_carry([(carry_names, dedupe_carried_names(carry_names), "")]))
+    written = dedupe_carried_names(carry_names)
+    old, old_clusters = _read_existing(existing, cluster_col, written) if existing is not None else ([], [])
+    _say_columns(run, [(table, opened)])
+    _say_renamed(run, renamed_carry([(carry_names, written, "")]))
     new = list(opened.records)
     seen = check_unique(old, existing.path if existing is not None else table.path)
-    check_unique(new, table.path, dict(seen) if existing is not None else None)
+    if existing is not None:
+        check_unique(new, table.path, dict(seen), seen_in=existing.path)
+    else:
+        check_unique(new, table.path)
     return _DedupeInput(old + new, len(old), old_clusters, carry_names)
 
 

@@ -134,14 +134,15 @@ def id_column_index(columns: Sequence[str], id_col: str | None, has_header: bool
 
 
 class TableRecords(NamedTuple):
-    """An opened table: the carried columns' names, its records (streamed), the row count when known
-    and the column its ids come from (None: the row number)."""
+    """An opened table: the carried columns' names, its records (streamed), the row count when known,
+    the column its ids come from (None: the row number), its address column and all its columns."""
 
     carry_names: list[str]
     records: Iterator[Record]
     total: int | None
     id_column: str | None
     address_column: str
+    columns: list[str]
 
 
 def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
@@ -169,7 +170,8 @@ def iter_records(spec: TableSpec, *, count: bool = False) -> TableRecords:
             yield make_record(rid, row.values[i_addr], row.line, carry, row.error)
 
     id_column = None if i_id is None else table.columns[i_id]
-    return TableRecords(carry_names, rows(), table.total, id_column, str(table.columns[i_addr]))
+    columns = [str(c) for c in table.columns]
+    return TableRecords(carry_names, rows(), table.total, id_column, columns[i_addr], columns)
 
 
 def records_from_items(items: Iterable[Any], name: str) -> list[Record]:
@@ -193,15 +195,23 @@ def records_from_items(items: Iterable[Any], name: str) -> list[Record]:
     return records
 
 
-def check_unique(records: Iterable[Record], path: Any, seen: dict[str, int] | None = None) -> dict[str, int]:
-    """Map id -> line, raising InputError on the first duplicate (ids must name one record each)."""
+def check_unique(
+    records: Iterable[Record], path: Any, seen: dict[str, int] | None = None, seen_in: Any = None
+) -> dict[str, int]:
+    """Map id -> line, raising InputError on the first duplicate (ids must name one record each);
+    ``seen``: ids already taken, at lines of the file ``seen_in`` (None: of this one)."""
     seen = {} if seen is None else seen
     for record in records:
         if not record.id:
             continue
         if record.id in seen:
+            where = (
+                f"lines {seen[record.id]} and {record.line}"
+                if seen_in is None
+                else f"line {record.line}, and line {seen[record.id]} of {seen_in}"
+            )
             raise InputError(
-                f"{path}: duplicate id {record.id!r} (lines {seen[record.id]} and {record.line}); "
+                f"{path}: duplicate id {record.id!r} ({where}); "
                 "ids must be unique (name another id column, or an empty one to number the rows)"
             )
         seen[record.id] = record.line
