@@ -543,12 +543,15 @@ def test_ids_default_to_the_column_named_id(tmp_path: Path, capsys: pytest.Captu
     base = ["link", str(left), str(right), "--no-progress", "--judge", "structured"]
     assert main([*base, "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert f"{left}: ids from its column 'ID'" in err and str(right) + ":" not in err
+    assert f"{left}: ids from its column 'ID'" in err
+    # a table without one is numbered, and the run says so (an order number column is not guessed)
+    assert f"{right}: ids are row numbers (no column called id, 编号, 序号; name one to choose)" in err
     rows = read_csv(out)
     assert [r["left_id"] for r in rows] == [row[0] for row in LEFT]
     assert {r["right_id"] for r in rows if r["status"] == "match"} <= {str(n) for n in range(1, 7)}
     assert main([*base, "--left-id", "", "-o", str(tmp_path / "numbered.csv")]) == 0
-    assert "ids from its column" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ids from its column" not in err and f"{left}: ids are row numbers" not in err  # asked for
     assert [r["left_id"] for r in read_csv(tmp_path / "numbered.csv")] == [str(n) for n in range(1, 7)]
     # an id column that repeats an id stops the run and says how to number the rows instead
     twice = write_csv(tmp_path / "twice.csv", ["id", "address"], [("P1", LEFT[0][1]), ("P1", LEFT[1][1])])

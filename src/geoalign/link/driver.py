@@ -50,6 +50,7 @@ from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
 from geoalign.link.tables import (
     ADDRESS_COLUMN_NAMES,
+    ID_COLUMN_NAMES,
     TableRecords,
     TableSpec,
     check_unique,
@@ -369,6 +370,9 @@ def _say_columns(run: _Run, tables: Sequence[tuple[TableSpec, TableRecords]]) ->
         if spec.id_col is None and table.id_column is not None:
             numbers = "an empty id column name numbers the rows"
             run.say(f"{spec.path}: ids from its column {table.id_column!r} ({numbers})")
+        elif spec.id_col is None:  # an order number column (订单号) is not guessed: say how to use it
+            named = ", ".join(ID_COLUMN_NAMES)
+            run.say(f"{spec.path}: ids are row numbers (no column called {named}; name one to choose)")
 
 
 def _say_renamed(run: _Run, notice: str | None) -> None:
