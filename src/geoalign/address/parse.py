@@ -418,6 +418,7 @@ def _without_english_word(piece: str) -> str:
 
 #: A number with the floor letter after it (3F, １２ｆ): a floor, whatever follows (3F-301, 4F-018号).
 _LETTERED_FLOOR: Final[re.Pattern[str]] = re.compile(r"[0-9０-９]{1,3}[FfＦｆ]")
+_FLOOR_LETTER_CHARS: Final[re.Pattern[str]] = re.compile("[FfＦｆ]")
 #: What makes such a number a building's after all (3F栋, 3F号楼).
 _BUILDING_AFTER: Final[re.Pattern[str]] = re.compile(r"[栋棟幢座]|号楼|號樓")
 
@@ -427,6 +428,8 @@ def lettered_floor(raw: str, spans: list[Span]) -> list[Span]:
     is the floor it says: the tagger reads 3F as a floor after a name (云杉大厦3F-301) but as a building
     after a road number in about one address of twenty (38 of 643 such corpus addresses, a shop code's
     4F-018 among them), and 3F-301 then never met 3楼301 (the normalizer writes 3F as 3层 either way)."""
+    if _FLOOR_LETTER_CHARS.search(raw) is None:
+        return spans
     out = []
     for name, start, end in spans:
         if (
