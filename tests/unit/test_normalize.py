@@ -45,6 +45,10 @@ def test_brackets_drop_notes_and_unwrap_numbers() -> None:
     # the name of the building or estate at the street address is the place itself, not a note on it
     assert brackets("青禾路18号(云杉大厦)").replace(" ", "") == "青禾路18号云杉大厦"
     assert brackets("松风路7号【云杉花园小区】3栋").replace(" ", "") == "松风路7号云杉花园小区3栋"
+    # a lettered building or zone is hard evidence, as a number is
+    assert brackets("青禾路18号(B座)").replace(" ", "") == "青禾路18号B座"
+    assert brackets("青禾路18号(云杉花园C区)").replace(" ", "") == "青禾路18号云杉花园C区"
+    assert brackets("青禾路18号(云杉大厦B座北侧)").replace(" ", "") == "青禾路18号"  # where it is, relative
     # a name the text already says is written once
     assert brackets("云杉广场F1层青禾面馆(云杉广场)").replace(" ", "") == "云杉广场F1层青禾面馆"
     # ... but a landmark it is near or across from, a branch or a gate is a note

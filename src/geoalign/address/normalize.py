@@ -17,8 +17,8 @@ The pipeline, in order (each step a small pure function on a string):
    is unwrapped ((3号楼) → 3号楼), since numbers are hard evidence, and so is a text that is all one
    bracket ((星河社区东门): the record itself, not a note on it), and so is a note that is the name of
    the building, estate or park the address holds (青禾路18号(云杉大厦): the place itself; not (近云杉大厦),
-   (云杉广场店), (云杉大厦对面)). A note of what the place was ((原69号), (原云杉大厦)) is dropped, digits
-   or not.
+   (云杉广场店), (云杉大厦对面)), or a lettered building or zone ((B座), (云杉花园C区)). A note of what
+   the place was ((原69号), (原云杉大厦)) is dropped, digits or not.
 6. ``punctuation``: ``N#`` → ``N号``; dashes unified; ``-`` kept only between letters/digits
    (3-2-101); a list mark between two numbers (29、31号, 29，31号, 13.14栋; not 3.5公里) becomes ``、``
    and is kept; every other punctuation mark or symbol becomes a space.
@@ -150,8 +150,11 @@ _BRACKET: Final[re.Pattern[str]] = re.compile(
 #: near, beside or across from one (近/临/对面 …), nor a branch, a gate or a side (…店, 东门, 路北), which
 #: do not end with these words.
 _PLACE_NOTE: Final[re.Pattern[str]] = re.compile(
-    r"(?!近|靠近|临近|邻近|毗邻|紧邻|临|邻|距|离|在|位于|旧)[\u4e00-\u9fffA-Z]+"
+    r"(?!近|靠近|临近|邻近|毗邻|紧邻|临|邻|距|离|在|位于|旧)(?:[\u4e00-\u9fffA-Z]+"
     r"(?:大厦|大楼|广场|中心|花园|小区|公寓|家园|新村|花苑|雅苑|商场|商城|写字楼|科技园|产业园|工业园|工业区)"
+    # ... or a lettered building, block or zone, alone or after its place's name: (B座), (云杉花园C区),
+    # hard evidence as a number is
+    r"|[\u4e00-\u9fff]*[A-Z](?:座|栋|幢|区|号楼|单元))"
 )
 
 
