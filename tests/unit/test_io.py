@@ -11,7 +11,7 @@ import pytest
 from geoalign.errors import DataFormatError, InputError
 from geoalign.io import atomic_path, detect_format, parse_label, read_labelled_pairs, read_table, write_table
 from geoalign.io.resume import PartialOutput, input_fingerprint
-from geoalign.io.tables import looks_like_header, resolve_column
+from geoalign.io.tables import looks_like_header, resolve_column, unique_names
 
 A1, B1 = "浙江省杭州市西湖区文三路369号", "文三路369号"
 A2, B2 = "北京市朝阳区阜通东大街6号方恒国际中心A座", "阜通东大街6号"
@@ -185,6 +185,20 @@ def test_resolve_column():
         resolve_column(cols, "4")
     with pytest.raises(InputError):
         resolve_column(cols, "nope")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_repeated_header_name_is_numbered_as_pandas_reads_it(tmp_path: Path, suffix: str):
+    """Two columns called 地址 (an Excel export): a JSONL or Parquet output keyed by name kept one."""
+    if suffix == ".xlsx":
+        pytest.importorskip("openpyxl")
+    path = tmp_path / f"t{suffix}"
+    write_table(path, ["地址", "地址", "备注"], [["青禾路18号", "青禾路19号", "x"]])
+    table = read_table(path, header=True)
+    assert table.columns == ["地址", "地址.1", "备注"]
+    assert [row.values for row in table.rows] == [["青禾路18号", "青禾路19号", "x"]]
+    assert resolve_column(table.columns, "地址") == 0  # a name still finds its first column
+    assert unique_names(["a", "a", "a.1"]) == ["a", "a.2", "a.1"]  # a name the table has is not taken
 
 
 def test_parse_label():

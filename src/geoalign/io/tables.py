@@ -106,6 +106,24 @@ def default_column_names(n: int) -> list[str]:
     return [("a", "b")[i] if i < 2 else f"col{i + 1}" for i in range(n)]
 
 
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Header names, a repeated one numbered as pandas reads it (地址, 地址 → 地址, 地址.1): a JSONL or
+    Parquet output keys its columns by name and would keep only one of two; a name is still found by
+    its first column."""
+    taken = set(names)
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        unique = name
+        n = 0
+        while unique in seen or (unique != name and unique in taken):
+            n += 1
+            unique = f"{name}.{n}"
+        seen.add(unique)
+        out.append(unique)
+    return out
+
+
 def resolve_column(columns: Sequence[str], spec: str | int) -> int:
     """The index of a column given by name or by 1-based position."""
     if isinstance(spec, str) and spec in columns:
@@ -172,7 +190,11 @@ def _delimited(path: Path, fmt: str, header: bool | None, encoding: str, expect:
         handle.close()
         return Table([], iter(()), bool(header), fmt, encoding=encoding)
     has_header = _decide_header(first, header, expect)
-    columns = [show_marks(c.strip()) for c in first] if has_header else default_column_names(len(first))
+    columns = (
+        unique_names([show_marks(c.strip()) for c in first])
+        if has_header
+        else default_column_names(len(first))
+    )
     width = len(columns)
 
     def rows() -> Iterator[TableRow]:
@@ -321,7 +343,9 @@ def _xlsx(path: Path, header: bool | None, expect: Sequence[Any]) -> Table:
     while first and first[-1] is None:  # trailing empty cells of a ragged sheet
         first.pop()
     has_header = _decide_header(first, header, expect)
-    columns = [str(c).strip() for c in first] if has_header else default_column_names(len(first))
+    columns = (
+        unique_names([str(c).strip() for c in first]) if has_header else default_column_names(len(first))
+    )
     width = len(columns)
 
     def fit(line: int, values: list[Any]) -> TableRow:
