@@ -17,11 +17,10 @@ answer is checked against the two analyzed addresses (``geoalign.address.analyze
   probability 1), the same normalized text (``same_normalized``: width, script, numerals, 号楼/栋/幢,
   towers, brackets, phone numbers and names folded), the same place text after the admin prefix where
   one side only omits admin levels that resolve the same (``admin_omitted``), the same up to a
-  trailing 室/号 after the last number or a closing floor written 楼 or 层 (``suffix_only``: 369号1楼 vs
-  369号1F), or one side adds the floor its room number
-  already says or writes it with 楼 where the other writes 层 (``floor_in_room``: 2楼203 vs 203室, 45楼4501
-  vs 45层4501室) → exact_match with at least the probability in
-  ``LIFT_PROBABILITY``.
+  trailing 室/号 after the last number or a closing floor written 楼 or 层, a company's legal form, a kind
+  of shop (``suffix_only``: 369号1楼 vs 369号1F, 云杉科技 vs 云杉科技有限公司), or one side adds the floor its
+  room number already says or writes it with 楼 where the other writes 层 (``floor_in_room``: 2楼203 vs
+  203室, 45楼4501 vs 45层4501室) → exact_match with at least the probability in ``LIFT_PROBABILITY``.
 
 Every rule that changed an answer is named in ``explanation["rules"]`` and the answer's ``scorer``
 becomes ``<inner>+rules`` (e.g. ``structured+rules``); an answer no rule touched is the wrapped
@@ -141,7 +140,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: normalizer), and two parts of one school or hospital are two kinds of facility (初中部 / 高中部, 门诊楼 /
 #: 住院部: another_kind) (session 41). v23: a bracketed name of the building or estate at the address is read
 #: as part of the address (青禾路18号(云杉大厦) = 青禾路18号云杉大厦, in the normalizer), and a number with
-#: the floor letter is the floor after a road number too (青禾路18号3F-301 = 3楼301: floor_in_room)
+#: the floor letter is the floor after a road number too (青禾路18号3F-301 = 3楼301: floor_in_room), and a
+#: company's name with or without its legal form is one (云杉科技 = 云杉科技有限公司: suffix_only)
 #: (session 42).
 RULES_VERSION: Final[str] = "rules/v23"
 
@@ -220,6 +220,9 @@ _TRAILING_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段
 _GENERIC_SHOP_END: Final[re.Pattern[str]] = re.compile(
     r"(?<=[\u4e00-\u9fffA-Za-z]{2})(?:超市|咖啡厅|咖啡馆|咖啡|餐厅|便利店|大药房|药房|药店|专卖店)$"
 )
+#: A company's legal form closing its name (云杉科技有限公司 = 云杉科技 at one door; the normalizer has made
+#: every form 有限公司 already): the name alone says the same company. After two characters of a name.
+_LEGAL_FORM_END: Final[re.Pattern[str]] = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z]{2})(?:有限公司|公司)$")
 #: A school numbered by an ordinal, written in full or short (云杉第一中学 = 云杉一中, 第二小学 = 二小): the
 #: short form, for the lift's comparison only (the ordinal check still reads 第一 / 第二 in the text).
 _SCHOOL_ORDINAL: Final[re.Pattern[str]] = re.compile(r"第([一二三四五六七八九十]{1,3})([中小])学")
@@ -231,11 +234,13 @@ _INSTITUTION_END: Final[re.Pattern[str]] = re.compile(
     r"(?:中学|小学|大学|学院|学校|医院|卫生院|幼儿园|[一二三四五六七八九十]{1,3}[中小])$"
 )
 #: The folds of ``_suffix_folded``, in order: a closing yard on the road, a trailing 室/号, a closing N楼
-#: after a door or building, the kind of shop closing a name, a numbered school's or hospital's full name.
+#: after a door or building, a company's legal form, the kind of shop closing a name, a numbered school's
+#: or hospital's full name.
 _SUFFIX_FOLDS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (_TRAILING_YARD, r"\1"),
     (_TRAILING_SUFFIX, r"\1"),
     (_TRAILING_FLOOR, r"\1层"),
+    (_LEGAL_FORM_END, ""),
     (_GENERIC_SHOP_END, ""),
     (_SCHOOL_ORDINAL, r"\1\2"),
     (_HOSPITAL_ORDINAL, r"\1医院"),
