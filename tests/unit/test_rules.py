@@ -319,6 +319,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("山东省临沂市兰山区白沙埠镇前村", "山东省临沂市兰山区白沙埠镇后村", ["another_community"]),
         ("河北省保定市清苑区冉庄镇大王庄村", "河北省保定市清苑区冉庄镇小王庄村", ["another_community"]),
         ("江苏省苏州市吴中区木渎镇金山村", "江苏省苏州市吴中区木渎镇金星村", []),
+        # two compounds (POIs) of one name but for their side: Beijing's 东里 / 西里; not a zone's word, nor
+        # one character other than a side
+        ("北京市朝阳区青禾西里3号楼", "北京市朝阳区青禾东里3号楼", ["another_community"]),
+        ("北京市朝阳区青禾南院5号", "北京市朝阳区青禾北院5号", ["another_zone", "another_community"]),
+        ("北京市朝阳区青禾西里3号楼", "北京市朝阳区青禾新里3号楼", []),
         # one village's name is the other's with a side before it, unless the other text writes it too
         ("河北省保定市清苑区冉庄村", "河北省保定市清苑区东冉庄村", ["another_community"]),
         ("江苏省徐州市睢宁县姚洼村", "江苏省徐州市睢宁县下姚洼村12号", ["another_community"]),

@@ -117,7 +117,7 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     1 labelled exact_match; 381 Shenzhen, none a match."""
     ca, cb = a.comps.get("community"), b.comps.get("community")
     if not ca or not cb:
-        return None
+        return _compound_with_another_side(a, b)
     ka, kb = canonical_name(ca), canonical_name(cb)
     if ka == kb:
         return None
@@ -131,6 +131,29 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         ):
             return _two_named_communities(a, b, ka, kb)
     return Conflict("community", ka, kb, RULE_OF["community"])
+
+
+#: The word a compound's side comes before (青禾东里, 云杉西苑, 松风南院, 青禾北村 as a POI's name).
+_SIDE_COMPOUND_WORDS: Final[frozenset[str]] = frozenset("里苑院村园庄坊城")
+
+
+def _compound_with_another_side(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two compounds (POIs) of one name but for their side or age (青禾东里 / 青禾西里, 云杉南苑 / 云杉北苑,
+    Beijing's 东里 / 西里 are two estates): one character apart, which a similarity model reads as a
+    misspelling. Only a side or age (``_VILLAGE_OPPOSITES``) after a name of two characters or more and
+    before a compound's word; a zone, a gate or a road of two sides are other checks'."""
+    pa, pb = a.comps.get("poi"), b.comps.get("poi")
+    if not pa or not pb or len(pa) != len(pb) or pa == pb:
+        return None
+    apart = [i for i, (x, y) in enumerate(zip(pa, pb, strict=True)) if x != y]
+    if len(apart) != 1 or apart[0] < 2 or apart[0] + 1 >= len(pa):
+        return None
+    i = apart[0]
+    if pa[i + 1] not in _SIDE_COMPOUND_WORDS or not any(
+        pa[i] in g and pb[i] in g for g in _VILLAGE_OPPOSITES
+    ):
+        return None
+    return Conflict("community", pa, pb, RULE_OF["community"])
 
 
 #: A community or village the parse reads as one name of its kind (星河社区, 青禾村, 云杉嘎查), not a
