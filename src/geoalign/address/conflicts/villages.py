@@ -139,19 +139,20 @@ _SIDE_COMPOUND_WORDS: Final[frozenset[str]] = frozenset("里苑院村园庄坊�
 
 def _compound_with_another_side(a: AddressView, b: AddressView) -> Conflict | None:
     """Two compounds (POIs) of one name but for their side or age (青禾东里 / 青禾西里, 云杉南苑 / 云杉北苑,
-    Beijing's 东里 / 西里 are two estates): one character apart, which a similarity model reads as a
-    misspelling. Only a side or age (``_VILLAGE_OPPOSITES``) after a name of two characters or more and
-    before a compound's word; a zone, a gate or a road of two sides are other checks'."""
+    Beijing's 东里 / 西里 are two estates; 东青禾 / 西青禾, 东湖花园 / 西湖花园): one character apart, which a
+    similarity model reads as a misspelling. Only a side or age (``_VILLAGE_OPPOSITES``), first before a
+    name of two characters or more, or after one and before a compound's word; a zone, a gate or a road
+    of two sides are other checks'."""
     pa, pb = a.comps.get("poi"), b.comps.get("poi")
-    if not pa or not pb or len(pa) != len(pb) or pa == pb:
+    if not pa or not pb or len(pa) != len(pb) or len(pa) < 3 or pa == pb:
         return None
     apart = [i for i, (x, y) in enumerate(zip(pa, pb, strict=True)) if x != y]
-    if len(apart) != 1 or apart[0] < 2 or apart[0] + 1 >= len(pa):
+    if len(apart) != 1:
         return None
     i = apart[0]
-    if pa[i + 1] not in _SIDE_COMPOUND_WORDS or not any(
-        pa[i] in g and pb[i] in g for g in _VILLAGE_OPPOSITES
-    ):
+    if not (i == 0 or (i >= 2 and i + 1 < len(pa) and pa[i + 1] in _SIDE_COMPOUND_WORDS)):
+        return None
+    if not any(pa[i] in group and pb[i] in group for group in _VILLAGE_OPPOSITES):
         return None
     return Conflict("community", pa, pb, RULE_OF["community"])
 
