@@ -33,7 +33,24 @@ def frame_kind(obj: Any) -> str | None:
     return None
 
 
+def check_named_once(frame: Any, used: Sequence[Any], which: str = "") -> None:
+    """An InputError if a column the call reads (``used``) is one of two of that name in a pandas frame
+    (polars allows none): selecting it would give a frame, not a column, and no answer could say which
+    one it read. Other repeated names are the caller's and come back as they are."""
+    names = list(frame.columns)
+    twice = [name for name in dict.fromkeys(used) if name is not None and names.count(name) > 1]
+    if twice:
+        said = f"{which}: " if which else ""
+        raise InputError(f"{said}the DataFrame has more than one column called {twice}; rename them first")
+
+
 def _columns(frame: Any, a: str | None, b: str | None) -> tuple[Any, Any]:
+    col_a, col_b = _named_columns(frame, a, b)
+    check_named_once(frame, (col_a, col_b))
+    return col_a, col_b
+
+
+def _named_columns(frame: Any, a: str | None, b: str | None) -> tuple[Any, Any]:
     names = list(frame.columns)
     if (a is None) != (b is None):
         raise InputError("name both pair columns (a=..., b=...) or neither (the first two columns)")

@@ -84,5 +84,12 @@ def test_bad_frame_arguments_are_input_errors(matcher: Matcher) -> None:
         matcher.score(pd.DataFrame({"a": [A]}))
     with pytest.raises(InputError, match="already has column"):
         matcher.score(pd.DataFrame({"a": [A], "b": [B], "label": ["x"]}))
+    # two columns of one name (pandas allows them): the one read is refused by name, not an AttributeError
+    twice = pd.DataFrame([[A, B]], columns=["地址", "地址"])
+    with pytest.raises(InputError, match=r"more than one column called \['地址'\]"):
+        matcher.score(twice)
+    # ... a repeated name the call does not read comes back as it was
+    kept = matcher.score(pd.DataFrame([[A, B, "x", "y"]], columns=["a", "b", "n", "n"]))
+    assert list(kept.columns[:4]) == ["a", "b", "n", "n"] and kept["label"].notna().all()
     with pytest.raises(InputError, match="a= and b= name DataFrame columns"):
         matcher.score([(A, B)], a="x", b="y")

@@ -110,6 +110,10 @@ def test_records_in_rows_out_as_the_in_memory_api(matcher: Matcher) -> None:
         (lambda m, f: m.link(f, f, on="addr"), "no column 'addr'"),
         (lambda m, f: m.dedupe(f, id="nope"), "no column 'nope'"),
         (lambda m, f: m.dedupe(f.assign(status=1)), "already has column(s) ['status']"),
+        (
+            lambda m, f: m.link(f[["address", "address"]], f),
+            "left: the DataFrame has more than one column called",
+        ),
         (lambda m, f: m.link([(1, ORDER)], [(2, SHOP)], left_id="id"), "records carry their own ids"),
         (lambda m, f: m.dedupe("not a table"), "DataFrame, or (id, address) records"),
     ],

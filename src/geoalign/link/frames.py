@@ -19,7 +19,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any, Final
 
 from geoalign.errors import InputError
-from geoalign.frames import cell_value, check_room, error_series, frame_kind
+from geoalign.frames import cell_value, check_named_once, check_room, error_series, frame_kind
 from geoalign.link.rows import DEDUPE_RESULT_COLUMNS, LINK_RESULT_COLUMNS
 from geoalign.types import LABELS, Scorer
 
@@ -83,6 +83,7 @@ def _table(data: Any, name: str, on: str | None, id_column: str | None) -> _Tabl
         raise InputError(f"{name}: no column {id_column!r} in the DataFrame; its columns: {columns}")
     if on is None or on not in columns:  # unnamed: the usual names (address, 地址 …); else by position
         on = columns[address_column_index(columns, on, name)]
+    check_named_once(data, (on, id_column), name)
     if kind == "pandas":
         addresses = data[on].tolist()
         ids = data[id_column].tolist() if id_column is not None else list(data.index)
