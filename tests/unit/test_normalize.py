@@ -308,6 +308,8 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["5楼1号", "幸福里5楼1号", "3栋5楼12号", "6栋1层7号商铺", "3栋1楼2-1号"], None),
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
         (["203室", "203房", "203房间", "203号房"], "203室"),
+        (["物流园3号仓", "物流园3号库", "物流园3号库房", "物流园3号仓库"], "物流园3号仓库"),  # one warehouse
+        (["青禾路3号仓山大厦"], None),  # a name after the door number, not a warehouse
         (["12层", "12F", "12楼层"], "12层"),
         (["3F栋", "3F幢", "3F号楼"], "3F栋"),  # a building named 3F, not floor 3
         (["商场L3", "商场L3层", "商场L3F", "商场F3层", "商场3层"], "商场3层"),  # a mall's level

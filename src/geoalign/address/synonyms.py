@@ -96,6 +96,9 @@ EN_ROOM: Final[str] = "ROOM|RM"
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋", "楼幢座"),
     (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室", "房"),
+    # A numbered warehouse however it is called (3号仓 = 3号库 = 3号库房 = 3号仓库), closing a word only
+    # (not 3号仓山, a district's name after a door number)
+    (re.compile(r"(\d+)号(?:仓库|库房|库|仓)(?![\u4e00-\u9fff])"), r"\1号仓库", "仓库"),
     # Below ground before the plain floor rule (B1F is the first basement, not floor B1). B only
     # directly before the number and not after another letter or digit; not with 楼 (B1楼 is as often
     # building B1). 负1层 is matched again by the first rule and left as it is.

@@ -71,7 +71,8 @@ log = logging.getLogger(__name__)
 #: 塔一F十二层 = T1栋12层, session 40; v22: a village's 社 by a numeral, 云杉村三社 = 3社, and a room, floor,
 #: building or tower by its English word, Room 1201 = 1201室, Tower 2 = T2栋, session 41; v23: a bracketed
 #: name of the building or estate at the address is kept, 青禾路18号(云杉大厦) = 青禾路18号云杉大厦, and
-#: a building named 3F stays one, 3F幢 = 3F栋 (not 3层栋), session 42).
+#: a building named 3F stays one, 3F幢 = 3F栋 (not 3层栋), and a numbered warehouse is one however
+#: called, 3号库 = 3号仓 = 3号仓库, session 42).
 KEY_VERSION = "v23"
 
 
