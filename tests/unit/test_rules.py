@@ -324,6 +324,7 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("北京市朝阳区青禾西里3号楼", "北京市朝阳区青禾东里3号楼", ["another_community"]),
         ("北京市朝阳区青禾南院5号", "北京市朝阳区青禾北院5号", ["another_zone", "another_community"]),
         ("北京市朝阳区东青禾3号院", "北京市朝阳区西青禾3号院", ["another_community"]),
+        ("广东省深圳市南山区青禾新村3栋", "广东省深圳市南山区青禾旧村3栋", ["another_community"]),  # 新 / 旧
         ("北京市朝阳区青禾西里3号楼", "北京市朝阳区青禾新里3号楼", []),
         # one village's name is the other's with a side before it, unless the other text writes it too
         ("河北省保定市清苑区冉庄村", "河北省保定市清苑区东冉庄村", ["another_community"]),

@@ -142,7 +142,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: as part of the address (青禾路18号(云杉大厦) = 青禾路18号云杉大厦, in the normalizer), and a number with
 #: the floor letter is the floor after a road number too (青禾路18号3F-301 = 3楼301: floor_in_room), and a
 #: company's name with or without its legal form is one (云杉科技 = 云杉科技有限公司: suffix_only), and two
-#: compounds of one name but for their side are two (青禾东里 / 青禾西里: another_community) (session 42).
+#: compounds of one name but for their side or age are two (青禾东里 / 青禾西里, 青禾新村 / 青禾旧村:
+#: another_community) (session 42).
 RULES_VERSION: Final[str] = "rules/v23"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -18,8 +18,9 @@ from geoalign.address.brands import CHAINS
 from geoalign.address.conflicts.base import RULE_OF, Conflict, same_poi
 
 #: Characters that name two villages or communities of one name apart (东闾村 / 西闾村, 前村 / 后村, 大王庄 /
-#: 小王庄, 新村 / 老村): each group is a set of opposites; 上窑村 / 大窑村 is a misspelling, not two villages.
-_VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下", "大小", "新老")
+#: 小王庄, 新村 / 老村 / 旧村): each group is a set of opposites; 上窑村 / 大窑村 is a misspelling, not two
+#: villages.
+_VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下", "大小", "新老旧")
 
 
 def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
