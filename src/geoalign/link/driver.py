@@ -40,11 +40,11 @@ from geoalign.link.core import (
 )
 from geoalign.link.rows import (
     JSON_TEXT_COLUMNS,
-    carried_names,
     dedupe_carried_names,
+    dedupe_carry_notice,
     dedupe_columns,
+    link_carry_notice,
     link_columns,
-    renamed_carry,
 )
 from geoalign.link.settings import LinkSettings, RunFlags, default_scorer, make_retriever
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
@@ -228,10 +228,7 @@ def link(
     left_carry, left_rows, left_total = left_table.carry_names, left_table.records, left_table.total
     right_carry, right_rows = right_table.carry_names, right_table.records
     _say_columns(run, [(left, left_table), (right, right_table)])
-    written_left, written_right = carried_names(left_carry, right_carry)
-    _say_renamed(
-        run, renamed_carry([(left_carry, written_left, "left_"), (right_carry, written_right, "right_")])
-    )
+    _say_renamed(run, link_carry_notice(left_carry, right_carry))
     indexed = _index_table(list(right_rows), right.path, run, "index right")
     summary.seconds["index_right"] = time.perf_counter() - run.t0
     summary.counts.right_records, summary.counts.right_unusable = len(indexed.records), indexed.unusable
@@ -386,7 +383,7 @@ def _dedupe_input(run: _Run, table: TableSpec, existing: TableSpec | None, clust
     written = dedupe_carried_names(carry_names)
     old, old_clusters = _read_existing(existing, cluster_col, written) if existing is not None else ([], [])
     _say_columns(run, [(table, opened)])
-    _say_renamed(run, renamed_carry([(carry_names, written, "")]))
+    _say_renamed(run, dedupe_carry_notice(carry_names))
     new = list(opened.records)
     seen = check_unique(old, existing.path if existing is not None else table.path)
     if existing is not None:

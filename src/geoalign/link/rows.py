@@ -8,7 +8,7 @@ outputs are the same by construction. Nothing reads a row's fields back by posit
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -122,15 +122,26 @@ def dedupe_carried_names(carry: Sequence[str]) -> list[str]:
     return _unclashed(list(carry), {"id", "address", *DEDUPE_RESULT_COLUMNS})
 
 
-def renamed_carry(sides: Sequence[tuple[Sequence[str], Sequence[str], str]]) -> str | None:
-    """What the run tells the user when a carried column is written under another name (``status ->
-    input_status``), from each side's (carried columns, written names, prefix); None when none is."""
-    renamed = [
-        f"{c} -> {w}"
-        for carry, written, prefix in sides
+def link_carry_notice(left_carry: Sequence[str], right_carry: Sequence[str]) -> str | None:
+    """What a link run tells the user when a carried column is written under another name than
+    ``left_`` / ``right_`` + its own (``id -> input_right_id``); None when none is."""
+    left, right = carried_names(left_carry, right_carry)
+    return _renamed_notice(
+        (c, w, f"{prefix}{c}")
+        for prefix, carry, written in (("left_", left_carry, left), ("right_", right_carry, right))
         for c, w in zip(carry, written, strict=True)
-        if w != f"{prefix}{c}"
-    ]
+    )
+
+
+def dedupe_carry_notice(carry: Sequence[str]) -> str | None:
+    """What a dedupe run tells the user when a carried column is written under another name than its own
+    (``status -> input_status``); None when none is."""
+    return _renamed_notice((c, w, c) for c, w in zip(carry, dedupe_carried_names(carry), strict=True))
+
+
+def _renamed_notice(columns: Iterable[tuple[str, str, str]]) -> str | None:
+    """From (column, written name, name it would have had): the notice, or None."""
+    renamed = [f"{c} -> {w}" for c, w, plain in columns if w != plain]
     if not renamed:
         return None
     return f"carried columns written under another name (an output column has theirs): {', '.join(renamed)}"
@@ -261,11 +272,12 @@ __all__ = [
     "LinkStatus",
     "carried_names",
     "dedupe_carried_names",
+    "dedupe_carry_notice",
     "dedupe_columns",
     "error_text",
+    "link_carry_notice",
     "link_columns",
     "link_result",
     "link_values",
-    "renamed_carry",
     "row_dict",
 ]

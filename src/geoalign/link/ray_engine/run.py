@@ -27,10 +27,10 @@ from geoalign.link.ray_engine.read import check_unique_ids, read_analyzed
 from geoalign.link.rows import (
     DedupeRow,
     DedupeStatus,
-    carried_names,
     dedupe_carried_names,
+    dedupe_carry_notice,
     dedupe_columns,
-    renamed_carry,
+    link_carry_notice,
 )
 from geoalign.link.settings import LinkSettings, RunFlags
 from geoalign.link.summary import DedupeSummary, LinkSummary, RunSummary, cluster_report
@@ -175,8 +175,7 @@ def link_ray(
     ann = settings.ann is not None
     left_ds, left_carry, left_types = read_analyzed(left, rules, with_text=ann)
     right_ds, right_carry, right_types = read_analyzed(right, rules, with_text=ann)
-    written_left, written_right = carried_names(left_carry, right_carry)
-    notice = renamed_carry([(left_carry, written_left, "left_"), (right_carry, written_right, "right_")])
+    notice = link_carry_notice(left_carry, right_carry)
     if notice is not None and log is not None:
         log(notice)
     check_unique_ids(left_ds, left.path, ropts.partitions)
@@ -258,7 +257,7 @@ def dedupe_ray(
     summary = DedupeSummary()
     t0 = time.perf_counter()
     ds, carry, types = read_analyzed(table, rules, with_text=settings.ann is not None)
-    notice = renamed_carry([(carry, dedupe_carried_names(carry), "")])
+    notice = dedupe_carry_notice(carry)
     if notice is not None and log is not None:
         log(notice)
     check_unique_ids(ds, table.path, ropts.partitions)
