@@ -163,9 +163,12 @@ def _bracket(match: re.Match[str]) -> str:
     whole = match.start() == 0 and match.end() == len(match.string)  # (星河社区东门): the record itself
     if inner.startswith("原") and not whole:
         return " "  # what the place was (原云杉大厦, 原69号): a former name or number, not a second one
-    if whole or any(ch.isdigit() for ch in inner):
-        return f" {inner} "
-    return f" {inner} " if _PLACE_NOTE.fullmatch(inner) and not _restated(inner, match) else " "
+    kept = (
+        whole
+        or any(ch.isdigit() for ch in inner)
+        or (_PLACE_NOTE.fullmatch(inner) is not None and not _restated(inner, match))
+    )
+    return f" {inner} " if kept else " "
 
 
 def _restated(inner: str, match: re.Match[str]) -> bool:

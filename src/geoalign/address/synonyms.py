@@ -84,8 +84,6 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商服|商网|档口|摊位|铺"
 #: One of these characters is in every shop word: a cheap guard before the pattern.
 SHOP_WORD_CHARS: Final[str] = "铺门服网档摊"
-#: (pattern, replacement, characters of which one must be present for the pattern to match): the
-#: character test is a cheap guard that skips most regex calls on most addresses.
 #: The English words for a building, a tower, a floor and a room (Block A, Tower 2, Floor 12, Room 1201),
 #: upper case as the normalizer sees them; ``parse.english_units`` matches them in any case.
 EN_BUILDING: Final[str] = "BUILDING|BLDG|BLOCK|BLK"
@@ -93,6 +91,8 @@ EN_TOWER: Final[str] = "TOWER"
 EN_FLOOR: Final[str] = "FLOOR|FL"
 EN_ROOM: Final[str] = "ROOM|RM"
 
+#: (pattern, replacement, characters of which one must be present for the pattern to match): the
+#: character test is a cheap guard that skips most regex calls on most addresses.
 _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(\d+|(?<![A-Z])[A-Z])(?:号楼|幢|座)"), r"\1栋", "楼幢座"),
     (re.compile(r"(\d+)(?:号房间|号房|房间|房)"), r"\1室", "房"),

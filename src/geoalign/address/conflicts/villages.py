@@ -23,6 +23,11 @@ from geoalign.address.conflicts.base import RULE_OF, Conflict, same_poi
 _VILLAGE_OPPOSITES: Final[tuple[str, ...]] = ("东西南北中内外前后上下", "大小", "新老旧")
 
 
+def _opposites(x: str, y: str) -> bool:
+    """Two characters of one group of ``_VILLAGE_OPPOSITES`` (东 / 西, 大 / 小, 新 / 旧)."""
+    return any(x in group and y in group for group in _VILLAGE_OPPOSITES)
+
+
 def branch_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Two branches of one chain (如家酒店(望京店) / 如家酒店(国贸店), 工商银行(解放路支行) / (湖滨支行)): the
     normalized texts drop bracketed notes and can be identical, so this is read off the raw text
@@ -125,11 +130,7 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if len(ka) != len(kb):
         return _village_with_a_side(a, b, ka, kb) or _two_named_communities(a, b, ka, kb)
     for x, y in zip(ka, kb, strict=True):
-        if (
-            x != y
-            and not (x.isdigit() and y.isdigit())
-            and not any(x in group and y in group for group in _VILLAGE_OPPOSITES)
-        ):
+        if x != y and not (x.isdigit() and y.isdigit()) and not _opposites(x, y):
             return _two_named_communities(a, b, ka, kb)
     return Conflict("community", ka, kb, RULE_OF["community"])
 
@@ -153,7 +154,7 @@ def _compound_with_another_side(a: AddressView, b: AddressView) -> Conflict | No
     i = apart[0]
     if not (i == 0 or (i >= 2 and i + 1 < len(pa) and pa[i + 1] in _SIDE_COMPOUND_WORDS)):
         return None
-    if not any(pa[i] in group and pb[i] in group for group in _VILLAGE_OPPOSITES):
+    if not _opposites(pa[i], pb[i]):
         return None
     return Conflict("community", pa, pb, RULE_OF["community"])
 
