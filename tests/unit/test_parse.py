@@ -26,6 +26,7 @@ from geoalign.address.parse import (
     align_admin,
     attach_basement,
     english_units,
+    floor_by_word,
     floor_value,
     forced_admin,
     gacha_as_village,
@@ -595,10 +596,57 @@ def test_english_units(raw: str, spans: list[Any], expected: list[Any] | None) -
         ("青禾路18号3F栋", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 9)], None),
         ("青禾路18号F3-301", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 8), ("roomno", 9, 12)], None),
         ("青禾路100F号", [("road", 0, 3), ("roadno", 3, 8)], None),
+        # a room read whole with its floor before it: the floor, then the room (as 3F-05 is read)
+        (
+            "云杉广场3F05",
+            [("poi", 0, 4), ("roomno", 4, 8)],
+            [("poi", 0, 4), ("floorno", 4, 6), ("roomno", 6, 8)],
+        ),
+        (
+            "云杉广场12F019室",
+            [("poi", 0, 4), ("roomno", 4, 11)],
+            [("poi", 0, 4), ("floorno", 4, 7), ("roomno", 7, 11)],
+        ),
+        # a building with such a number, a room with more after it, a lettered room: as read
+        ("青禾路18号3F05", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 10)], None),
+        ("云杉广场3F05-06", [("poi", 0, 4), ("roomno", 4, 11)], None),
+        ("云杉广场F305", [("poi", 0, 4), ("roomno", 4, 8)], None),
     ],
 )
 def test_lettered_floor(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
     assert lettered_floor(raw, spans) == (spans if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spans", "expected"),
+    [
+        # a number and 层 read as a cell, a building or a sub-POI: the floor
+        (
+            "云杉广场B1层",
+            [("poi", 0, 4), ("houseno", 4, 5), ("cellno", 5, 7)],
+            [("poi", 0, 4), ("houseno", 4, 5), ("floorno", 5, 7)],
+        ),
+        ("青禾小学二层", [("poi", 0, 4), ("subpoi", 4, 6)], [("poi", 0, 4), ("floorno", 4, 6)]),
+        # a floor written twice stays the repeat; a span with more than the floor word stays as read
+        (
+            "青禾路18号2层二层",
+            [("road", 0, 3), ("roadno", 3, 6), ("floorno", 6, 8), ("redundant", 8, 10)],
+            None,
+        ),
+        ("青禾路18号2层301", [("road", 0, 3), ("roadno", 3, 6), ("houseno", 6, 11)], None),
+        ("青禾路18号", [("road", 0, 3), ("roadno", 3, 6)], None),
+    ],
+)
+def test_floor_by_word(raw: str, spans: list[Any], expected: list[Any] | None) -> None:
+    assert floor_by_word(raw, spans) == (spans if expected is None else expected)
+
+
+def test_a_basement_floor_read_as_a_building_and_a_cell_is_the_basement() -> None:
+    """云杉广场B1层B102号 after an admin prefix: the tagger read building B and cell 1层, so it never met
+    云杉广场负一楼B102 (floor -1, room 102)."""
+    values = {item.name: item.value for item in parse("浙江省杭州市西湖区云杉广场B1层B102号").items}
+    assert (values.get("houseno"), values.get("cellno"), values["floorno"]) == (None, None, "-1")
+    assert {item.name: item.value for item in parse("浙江省杭州市西湖区云杉广场3F05").items}["floorno"] == "3"
 
 
 def test_a_lettered_floor_after_a_road_number_is_the_floor() -> None:

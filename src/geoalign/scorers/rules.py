@@ -143,8 +143,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: the floor letter is the floor after a road number too (青禾路18号3F-301 = 3楼301: floor_in_room), and a
 #: company's name with or without its legal form is one (云杉科技 = 云杉科技有限公司: suffix_only), and two
 #: compounds of one name but for their side or age are two (青禾东里 / 青禾西里, 青禾新村 / 青禾旧村:
-#: another_community) (session 42).
-RULES_VERSION: Final[str] = "rules/v23"
+#: another_community) (session 42). v24: a number and 层 is a floor whatever the tagger called it, and a
+#: room written with its floor and no dash is that floor and room (云杉广场B1层B102号 = 负一楼B102,
+#: 3F05 = 3楼05号, in the parse) (session 43).
+RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {
