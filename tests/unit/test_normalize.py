@@ -319,7 +319,10 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["人民路37-405", "8栋1201-1205", "青松苑15-702号", "商铺2-138", "青松苑2-038"], None),
         (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
         (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
+        (["3号楼2门", "3幢二门", "3栋2单元"], "3栋2单元"),  # ... closing the text too, and by its numeral
+        (["3栋1门5楼", "3栋1单元5楼"], "3栋1单元5楼"),  # ... before a floor
         (["3号门"], "3号门"),  # a gate stays a gate
+        (["3栋东门", "3栋1门卫室", "3栋1门诊"], None),  # ... a gate by its side, a word starting with 门
         (["2栋A403", "2号楼A403", "2栋A座403", "2幢A栋403"], "2栋A栋403"),  # a lettered part, then the room
         (["L3022", "2栋A-403"], None),  # a mall's unit code; a dash written: left as written
         (["负1层", "负1楼", "负1F", "地下1层", "地下室1层", "B1层", "B1F"], "负1层"),

@@ -12,7 +12,7 @@ basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       �
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
 bldg-room     青松苑15-702, 369号3-501 (closing the text)    15栋702
-unit          3号楼2门501 (a building's door, northern use)  3栋2单元501
+unit          3号楼2门501, 3幢一门 (a building's door, north)  3栋2单元501, 3栋1单元
 floor + door  3栋2单元5楼1号, 3栋12层3号 (Sichuan)            3栋2单元501, 3栋1203
 floor + room  A栋12楼01室, A栋12层01, A栋12F-01 (closing)      A栋1201室, A栋1201
 part + room   2栋A403, 2号楼A403 (Shenzhen)                  2栋A栋403
@@ -114,9 +114,6 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A lettered part of a building written straight before its room (2栋A403, as Shenzhen writes 2栋A座403):
     # the part is a building word's, so that A403 is not read as one room A-403 against A座403.
     (re.compile(r"(?<=\d栋)([A-Z])(\d{3,4})(?![\dA-Z-])"), r"\1栋\2", "栋"),
-    # A unit written 门 between a building and its room (3号楼2门501, as the north-east writes 单元): only
-    # there, so a gate (3号门, 南门) stays a gate.
-    (re.compile(r"(?<=栋)(\d{1,2})门(?=\d{3,4}(?!\d))"), r"\1单元", "门"),
     # A range of numbers written with 至 (18至20号, 18号至20号, 1至2层): the dash the normalizer writes for
     # 18~20号 and 18-20号. Only between two plain numbers before a number's word (101-01至101-03 stays).
     (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
@@ -259,6 +256,20 @@ def _zhi_number(match: re.Match[str]) -> str:
     return match.group(0) if value is None else f"{match.group(1)}-{value}号"
 
 
+#: A unit written 门 right after a building (3号楼2门501, 3栋一门, 3幢3门, 3栋1门5楼: the north and north-east
+#: write the unit so; the labelled sets tag such a 门 as the unit in 12 of 13 addresses): only there, so
+#: a gate (3号门, 南门) stays a gate, and not before a word 门 starts (门面, 门市, 门诊, 门口, 门卫 ...).
+_BUILDING_DOOR_UNIT: Final[re.Pattern[str]] = re.compile(
+    r"(?<=栋)(\d{1,2}|[一二三四五六七八九十]{1,2})门(?![面市商网旁诊口卫店厅岗洞])"
+)
+
+
+def _door_unit(match: re.Match[str]) -> str:
+    number = match.group(1)
+    value = int(number) if number.isdigit() else chinese_to_int(number)
+    return match.group(0) if value is None else f"{value}单元"
+
+
 def _tower_chinese(match: re.Match[str]) -> str:
     value = chinese_to_int(match.group(1))
     return match.group(0) if value is None else f"T{value}栋"
@@ -274,6 +285,8 @@ def canonical_units(text: str) -> str:
     for (pattern, repl, _), guard in zip(_OTHER_RULES, _GUARDS, strict=True):
         if guard.search(text):
             text = pattern.sub(repl, text)
+    if "门" in text:
+        text = _BUILDING_DOOR_UNIT.sub(_door_unit, text)
     if text.endswith("号"):
         text = _FLOOR_DOOR.sub(r"\1\g<2>0\3", text)
     elif ("楼" in text or "层" in text) and text[-1:] in _ROOM_END:

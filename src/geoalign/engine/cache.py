@@ -72,8 +72,9 @@ log = logging.getLogger(__name__)
 #: building or tower by its English word, Room 1201 = 1201室, Tower 2 = T2栋, session 41; v23: a bracketed
 #: name of the building or estate at the address is kept, 青禾路18号(云杉大厦) = 青禾路18号云杉大厦, and
 #: a building named 3F stays one, 3F幢 = 3F栋 (not 3层栋), and a numbered warehouse is one however
-#: called, 3号库 = 3号仓 = 3号仓库, session 42).
-KEY_VERSION = "v23"
+#: called, 3号库 = 3号仓 = 3号仓库, session 42; v24: a building's 门 is its unit wherever it closes the
+#: text or comes before a floor, 3幢一门 = 3栋1单元, session 43).
+KEY_VERSION = "v24"
 
 
 def cache_key(
