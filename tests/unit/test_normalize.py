@@ -317,7 +317,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["青松苑15-702", "青松苑15栋702"], "青松苑15栋702"),  # building-room closing the text
         (["369号3-501室"], "369号3栋501室"),
         (["人民路37-405", "8栋1201-1205", "青松苑15-702号", "商铺2-138", "青松苑2-038"], None),
-        (["首层", "1层", "1F"], "1层"),  # the ground floor as Guangdong writes it
+        (["首层", "1层", "1F", "底层", "底楼"], "1层"),  # the ground floor as Guangdong, Shanghai write it
         (["3号楼2门501", "3栋2门501", "3栋2单元501"], "3栋2单元501"),  # 门 is the unit in the north-east
         (["3号楼2门", "3幢二门", "3栋2单元"], "3栋2单元"),  # ... closing the text too, and by its numeral
         (["3栋1门5楼", "3栋1单元5楼"], "3栋1单元5楼"),  # ... before a floor

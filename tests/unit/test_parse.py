@@ -180,6 +180,10 @@ def test_numeric_value(text: str, value: str) -> None:
         ("12-3层", "12-3"),
         ("顶楼", "顶楼"),
         ("地下室", "地下室"),
+        # the ground floor by its words: the first floor
+        ("首层", "1"),
+        ("底层", "1"),
+        ("底楼", "1"),
     ],
 )
 def test_floor_value(text: str, value: str) -> None:

@@ -102,13 +102,20 @@ _BASEMENT: Final[re.Pattern[str]] = re.compile(r"地下室?|负|B(?=\d)")
 _FLOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"(?<=\d)[FL](?![A-Z])|(?<![A-Z])[FL](?=\d)")
 
 
+#: The ground floor by its words (Guangdong's 首层, Shanghai's and Jiangsu's 底层 and 底楼).
+_GROUND_FLOOR: Final[re.Pattern[str]] = re.compile(r"首层|底[层楼]")
+
+
 def floor_value(text: str) -> str:
     """The value of a floor: ``numeric_value`` without the floor letters, signed below ground.
 
     ``11F``, ``F11``, ``十一层`` and ``11楼`` → ``11`` (the letter is how the floor is written, not part
     of its number); ``负一层``, ``地下1层``, ``B1层``, ``B1F`` → ``-1``, so that the first basement and the
-    ground floor are two floors (a hard-number conflict), not one.
+    ground floor are two floors (a hard-number conflict), not one. The ground floor's words (首层, 底层,
+    底楼: the normalizer writes them 1层) → ``1``.
     """
+    if _GROUND_FLOOR.fullmatch(text):
+        return "1"
     folded = upper(width(text))
     basement = _BASEMENT.match(folded)
     rest = folded[basement.end() :] if basement else folded

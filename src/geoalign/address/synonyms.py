@@ -7,7 +7,7 @@ building      3号楼, 3幢, 3座, 3栋, A座, A幢, A塔           3栋, A栋
 tower         塔1, 塔一, 塔楼1, 1号塔楼, T1, T1座, T1栋        T1栋
 room          203室, 203房, 203房间, 203号房                 203室
 floor         12层, 12F, 12楼层, L12层, F12层, L12 (closing)  12层
-ground floor  首层                                         1层
+ground floor  首层, 底层, 底楼                                 1层
 basement      负一层, 负1楼, 地下1层, 地下室1层, B1层, B1F       负1层
 house number  3#, 3号                                      3号
 bldg-unit-rm  6-3-402, D2-1-1703 (after a name or 号)        6栋3单元402
@@ -117,8 +117,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A range of numbers written with 至 (18至20号, 18号至20号, 1至2层): the dash the normalizer writes for
     # 18~20号 and 18-20号. Only between two plain numbers before a number's word (101-01至101-03 stays).
     (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
-    # The ground floor as Guangdong writes it (大厦首层, 首层106): floor 1.
-    (re.compile(r"首层"), "1层", "首"),
+    # The ground floor as Guangdong writes it (大厦首层, 首层106), and as Shanghai and Jiangsu do (100号底层,
+    # 9号楼底楼101室): floor 1.
+    (re.compile(r"首层|底[层楼]"), "1层", "首底"),
     # A numbered yard written 大院 (青禾街7号大院) or located inside (青禾路8号院内): the yard, 7号院, which a
     # yard on a road reads as its door (``analyze._YARD``). Not 内科, 内部 after the yard.
     (re.compile(r"(?<=\d号)大院"), "院", "院"),
