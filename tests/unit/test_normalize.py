@@ -322,6 +322,9 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["3号楼2门", "3幢二门", "3栋2单元"], "3栋2单元"),  # ... closing the text too, and by its numeral
         (["3栋1门5楼", "3栋1单元5楼"], "3栋1单元5楼"),  # ... before a floor
         (["3号门"], "3号门"),  # a gate stays a gate
+        (["青禾路18号内", "青禾路18号"], "青禾路18号"),  # inside a door's number: the door
+        (["青禾路18号内3栋", "青禾路18号3栋"], "青禾路18号3栋"),
+        (["青禾路18号内蒙古云杉公司", "青禾路18号内部"], None),  # a name or a word that starts with 内
         (["3栋东门", "3栋1门卫室", "3栋1门诊"], None),  # ... a gate by its side, a word starting with 门
         (["2栋A403", "2号楼A403", "2栋A座403", "2幢A栋403"], "2栋A栋403"),  # a lettered part, then the room
         (["L3022", "2栋A-403"], None),  # a mall's unit code; a dash written: left as written

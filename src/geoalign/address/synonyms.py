@@ -124,6 +124,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # yard on a road reads as its door (``analyze._YARD``). Not 内科, 内部 after the yard.
     (re.compile(r"(?<=\d号)大院"), "院", "院"),
     (re.compile(r"(?<=\d号院)内(?![科部环])"), "", "院"),
+    # Inside a door's number (文庙路233号内, 虹梅南路1005号内50幢): the door, closing the text or before what
+    # is inside it; not 内蒙古, 内江 after a number.
+    (re.compile(r"(?<=\d号)内(?=$|\d|第)"), "", "内"),
     # A number its owner gave (Guangzhou's 自编3栋, 自编A7铺, 自编四巷: building 3 as the estate numbers
     # it): the number, as the same place is as often written without the word. Only before a building, a
     # lane or a shop, and not after a digit or letter: 105号(自编2号) gives a second door number for the
