@@ -323,6 +323,8 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["3栋1门5楼", "3栋1单元5楼"], "3栋1单元5楼"),  # ... before a floor
         (["3号门"], "3号门"),  # a gate stays a gate
         (["青禾路18号内", "青禾路18号"], "青禾路18号"),  # inside a door's number: the door
+        (["青禾镇云杉行政村", "青禾镇云杉村"], "青禾镇云杉村"),  # an administrative village: the village
+        (["云杉村行政村", "云杉自然村"], None),  # after a name ending in 村; a natural village: other
         (["青禾路18号内3栋", "青禾路18号3栋"], "青禾路18号3栋"),
         (["青禾路18号内蒙古云杉公司", "青禾路18号内部"], None),  # a name or a word that starts with 内
         (["3栋东门", "3栋1门卫室", "3栋1门诊"], None),  # ... a gate by its side, a word starting with 门

@@ -255,6 +255,12 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("北京市西城区青禾胡同甲12号", "北京市西城区青禾胡同12号", ["another_road_number"]),
         ("北京市西城区青禾胡同甲12号", "西城区青禾胡同甲12号", []),
         ("北京市西城区甲秀路12号", "北京市西城区甲秀路12号3栋", []),  # 甲 in the road's name
+        # ... and of the yard behind it; a building's prefix (甲1号楼: the building added beside 1号楼)
+        ("北京市海淀区青禾路18号院1号楼", "北京市海淀区青禾路甲18号院1号楼", ["another_road_number"]),
+        ("北京市海淀区青禾路甲18号院", "北京市海淀区青禾路乙18号院", ["another_road_number"]),
+        ("北京市海淀区青禾路18号院甲1号楼", "北京市海淀区青禾路18号院1号楼", ["another_building"]),
+        ("北京市海淀区青禾路18号院甲1号楼", "北京市海淀区青禾路18号院乙1号楼", ["another_building"]),
+        ("北京市海淀区青禾路18号院甲1号楼", "北京市海淀区青禾路18号院甲1号楼3单元", []),
         # without a road on either side a 号 number is a door of the village or compound the text names
         ("深圳市福田区沙头街道青石村55号", "深圳市福田区沙头街道青石村56号", ["another_road_number"]),
         # ... unless one text also writes the other's number (a record naming its neighbour's door first)
@@ -335,6 +341,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("江西省上饶市鄱阳县青禾镇杨柳村", "江西省上饶市鄱阳县青禾镇梅溪村", ["another_community"]),
         ("宝安区西乡街道星河社区青禾路8号", "宝安区西乡街道碧海社区青禾路8号", ["another_community"]),
         ("广东省广州市白云区青禾潭村星光幼儿园", "青禾谭村南新大街星光幼儿园", []),
+        # a village's kind written before 村 (行政村, 自然村) is no other name
+        ("河南省周口市太康县青禾镇云杉村", "河南省周口市太康县青禾镇云杉自然村", []),
+        ("河南省周口市太康县青禾镇云杉村", "河南省周口市太康县青禾镇云杉行政村", []),
+        ("河南省周口市太康县青禾镇云杉行政村", "河南省周口市太康县青禾镇松风自然村", ["another_community"]),
         # a Mongolian village (嘎查, which the tagger reads as a POI) is a village, its groups a village's
         ("锡林郭勒盟正蓝旗那日图苏木云杉嘎查", "锡林郭勒盟正蓝旗那日图苏木松风嘎查", ["another_community"]),
         ("正蓝旗那日图苏木云杉嘎查", "正蓝旗那日图苏木云杉嘎查村委会", []),

@@ -185,12 +185,14 @@ def _summary(text: str) -> tuple[frozenset[str], frozenset[str], dict[str, list[
     return frozenset(text), char_bigrams(text), char_positions(text)
 
 
-#: A yard by number right after a road name (学院路30号院). As the first numbered door of an address it is
-#: the door number: 学院路30号院3号楼 is building 3 behind door 30, which 学院路30号3号楼 writes without
-#: the 院; so is a yard repeating the door before it (政六街36号政六街36号院). After another door number,
-#: or after a compound's name (幸福路300号12号院, 翠柏小区5号院), it is a yard of a compound: a
-#: building-level number, as before.
-_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段])(\d+)号院")
+#: A yard by number right after a road name (学院路30号院), or after a door's prefix (学院路甲30号院). As
+#: the first numbered door of an address it is the door number: 学院路30号院3号楼 is building 3 behind
+#: door 30, which 学院路30号3号楼 writes without the 院; so is a yard repeating the door before it
+#: (政六街36号政六街36号院). After another door number, or after a compound's name (幸福路300号12号院,
+#: 翠柏小区5号院), it is a yard of a compound: a building-level number, as before.
+_YARD: Final[re.Pattern[str]] = re.compile(
+    r"(?:(?<=[路街道巷弄同段])|(?<=[路街道巷弄同段][甲乙丙丁]))(\d+)号院"
+)
 
 
 def typed_numbers(text: str) -> dict[str, str]:
@@ -288,7 +290,7 @@ def _room_with_letter(comps: dict[str, str], text: str) -> None:
 
 #: A POI that is only a numbered yard (59号院): NAACL and CCKS tag a road's 59号院 as a POI, SuperMap as
 #: its road number, and the tagger follows either.
-_YARD_POI: Final[re.Pattern[str]] = re.compile(r"(\d+)号院")
+_YARD_POI: Final[re.Pattern[str]] = re.compile(r"[甲乙丙丁]?(\d+)号院")
 
 
 def _yard_as_road_number(comps: dict[str, str]) -> None:

@@ -24,6 +24,8 @@ range         18至20号, 18号至20号, 1至2层                      18-20号,
 crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
+village       云杉行政村 (an administrative village)          云杉村
+inside        18号内, 18号内3栋                              18号, 18号3栋
 dormitory     7舍 (after a name)                           7号宿舍楼
 lettered bldg B-10栋, H-2座                                 B10栋, H2栋
 company       股份有限公司, 有限责任公司                     有限公司
@@ -120,6 +122,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # The ground floor as Guangdong writes it (大厦首层, 首层106), and as Shanghai and Jiangsu do (100号底层,
     # 9号楼底楼101室): floor 1.
     (re.compile(r"首层|底[层楼]"), "1层", "首底"),
+    # An administrative village written so (云杉行政村): the village, 云杉村, as addresses write it; not
+    # after a village's name that ends in 村 (彭村行政村 would become 彭村村).
+    (re.compile(r"(?<=[\u4e00-\u9fff])(?<!村)行政村"), "村", "政"),
     # A numbered yard written 大院 (青禾街7号大院) or located inside (青禾路8号院内): the yard, 7号院, which a
     # yard on a road reads as its door (``analyze._YARD``). Not 内科, 内部 after the yard.
     (re.compile(r"(?<=\d号)大院"), "院", "院"),

@@ -145,7 +145,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: compounds of one name but for their side or age are two (青禾东里 / 青禾西里, 青禾新村 / 青禾旧村:
 #: another_community) (session 42). v24: a number and 层 is a floor whatever the tagger called it, and a
 #: room written with its floor and no dash is that floor and room (云杉广场B1层B102号 = 负一楼B102,
-#: 3F05 = 3楼05号, in the parse) (session 43).
+#: 3F05 = 3楼05号, in the parse), the ground floor's words are floor 1 (首层, 底层, 底楼), and a village's
+#: kind before 村 is no other name (云杉村 / 云杉自然村: no another_community), and a building's or a
+#: yard's prefix counts as a door's does (甲1号楼 / 1号楼: another_building; 甲18号院 / 18号院:
+#: another_road_number) (session 43).
 RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

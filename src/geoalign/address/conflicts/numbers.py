@@ -55,7 +55,9 @@ def number_conflicts(
                 if sub is not None:
                     out.append(sub)
             elif level == "houseno":
-                sub = _sub_building_conflict(a.text, b.text, ta)
+                sub = _sub_building_conflict(a.text, b.text, ta) or _building_prefix_conflict(
+                    a.text, b.text, ta
+                )
                 if sub is not None:
                     out.append(sub)
             continue
@@ -133,8 +135,8 @@ def _sub_number_conflict(text_a: str, text_b: str, number: str) -> Conflict | No
 
 
 #: A door number with the prefix Beijing gives the doors added beside one (甲12号, 乙12号: two doors next to
-#: 12号, not 12号 itself).
-_DOOR_PREFIX: Final[re.Pattern[str]] = re.compile(r"([甲乙丙丁]?)(\d+)(?:-\d+)?号(?!楼|院|线)")
+#: 12号, not 12号 itself), and the yard behind such a door (甲12号院).
+_DOOR_PREFIX: Final[re.Pattern[str]] = re.compile(r"([甲乙丙丁]?)(\d+)(?:-\d+)?号(?!楼|线)")
 
 
 def _door_prefix(text: str, number: str) -> str | None:
@@ -156,6 +158,32 @@ def _door_prefix_conflict(text_a: str, text_b: str, number: str) -> Conflict | N
     if pa is None or pb is None or pa == pb:
         return None
     return Conflict("roadno", f"{pa}{number}", f"{pb}{number}", RULE_OF["roadno"])
+
+
+#: A building number with the prefix Beijing gives the buildings added beside one (甲1号楼, 乙1号楼: two
+#: buildings next to 1号楼, not 1号楼 itself), in the normalized text (号楼 is written 栋 there).
+_BUILDING_PREFIX: Final[re.Pattern[str]] = re.compile(r"([甲乙丙丁]?)(\d+)栋")
+
+
+def _building_prefix(text: str, number: str) -> str | None:
+    """The prefix written before building ``number`` ('' for none), None where it is not written."""
+    for found in _BUILDING_PREFIX.finditer(text):
+        if bare_number(found.group(2)) == bare_number(number):
+            return found.group(1)
+    return None
+
+
+def _building_prefix_conflict(text_a: str, text_b: str, number: str) -> Conflict | None:
+    """The same building number with another prefix, or with one on one side only (甲1号楼 / 1号楼, 甲1号楼
+    / 乙1号楼: another building), as ``_door_prefix_conflict`` reads a door's. CCKS development part: 1
+    such pair, labelled exact_match (a query's relevance, not one building: the default judge's answer
+    was partial_match before the rule too)."""
+    if not any(ch in text_a or ch in text_b for ch in "甲乙丙丁"):
+        return None
+    pa, pb = _building_prefix(text_a, number), _building_prefix(text_b, number)
+    if pa is None or pb is None or pa == pb:
+        return None
+    return Conflict("houseno", f"{pa}{number}", f"{pb}{number}", RULE_OF["houseno"])
 
 
 def _inner_door(text: str, number: str) -> tuple[str, str] | None:

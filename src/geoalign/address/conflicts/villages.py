@@ -115,6 +115,11 @@ def company_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("company", na, nb, RULE_OF["company"])
 
 
+#: The kind of a village written before 村 (云杉行政村, 云杉自然村): the village's name is the same without
+#: it, and 云杉村 / 云杉行政村 are not two villages by name.
+_VILLAGE_KIND: Final[re.Pattern[str]] = re.compile(r"(?:行政|自然)(?=村$)")
+
+
 def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another village or community of the same name but for its side or age (东闾村 / 西闾村, 前村 / 后村,
     大王庄 / 小王庄) or number: the difference a similarity model reads as a misspelling (CCKS training part:
@@ -124,7 +129,7 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     ca, cb = a.comps.get("community"), b.comps.get("community")
     if not ca or not cb:
         return _compound_with_another_side(a, b)
-    ka, kb = canonical_name(ca), canonical_name(cb)
+    ka, kb = _VILLAGE_KIND.sub("", canonical_name(ca)), _VILLAGE_KIND.sub("", canonical_name(cb))
     if ka == kb:
         return None
     if len(ka) != len(kb):
