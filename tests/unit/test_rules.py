@@ -574,6 +574,21 @@ def test_admin_only_lifts_only_the_same_division() -> None:
         assert isinstance(m, Match) and m.label == "partial_match" and m.scorer == "fixed"
 
 
+def test_no_lift_across_the_provinces_two_texts_resolve_to() -> None:
+    """A city's short name opening a text states no province (南昌 is also a community of 深圳), but a text
+    resolved into 湖北省 does not merely omit 北京市门头沟区: no admin_omitted lift."""
+    scorer = judge((0.2, 0.5, 0.3))
+    [other, same] = scorer.score(
+        [
+            AddressPair("北京市门头沟区滨河路18号", "咸宁滨河路18号"),
+            AddressPair("湖北省咸宁市滨河路18号", "咸宁滨河路18号"),
+        ]
+    )
+    assert isinstance(other, Match) and other.label == "partial_match" and other.scorer == "fixed"
+    assert isinstance(same, Match) and same.label == "exact_match"
+    assert same.explanation is not None and same.explanation["rules"] == ["admin_omitted"]
+
+
 def test_untouched_answer_keeps_the_scorer_name() -> None:
     """A rule that would not change the answer does not fire: a confident exact pair stays the model's."""
     [m] = judge((0.995, 0.004, 0.001)).score(

@@ -148,7 +148,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: 3F05 = 3楼05号, in the parse), the ground floor's words are floor 1 (首层, 底层, 底楼), and a village's
 #: kind before 村 is no other name (云杉村 / 云杉自然村: no another_community), and a building's or a
 #: yard's prefix counts as a door's does (甲1号楼 / 1号楼: another_building; 甲18号院 / 18号院:
-#: another_road_number) (session 43).
+#: another_road_number), and no admin_omitted lift joins two texts that resolve to two provinces
+#: (咸宁滨河路18号 / 北京市门头沟区滨河路18号) (session 43).
 RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -358,9 +359,22 @@ def _suffix_folded(view: AddressView) -> str:
     return text
 
 
+def _province_of_stated(view: AddressView) -> str | None:
+    """The province a view states, or the one its stated city is in."""
+    stated = view.canon_admin[0]
+    return stated if stated is not None or view.canon_admin[1] is None else view.admin[0]
+
+
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
     """Every admin level both sides resolve is the same, or may be (a level read several ways shares a
-    name with the other side's: ``conflicts.admin_names``); a level one side omits is compatible."""
+    name with the other side's: ``conflicts.admin_names``); a level one side omits is compatible. The
+    province of a stated city must agree too: 咸宁滨河路18号 states no province (a city's short name opening
+    a text is too often a community's or a road's: 南昌 in 深圳's 西乡), but it is no text that merely
+    omits 北京市门头沟区 from 北京市门头沟区滨河路18号. A province's short name alone (山西新村) is not
+    read. CCKS training part: 2 answers moved, both to their labels (not_match)."""
+    pa, pb = _province_of_stated(a), _province_of_stated(b)
+    if pa is not None and pb is not None and admin_names(pa).isdisjoint(admin_names(pb)):
+        return False
     return all(
         x is None or y is None or x == y or not admin_names(x).isdisjoint(admin_names(y))
         for x, y in zip(a.canon_admin, b.canon_admin, strict=True)
