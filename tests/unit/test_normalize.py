@@ -336,6 +336,8 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["108号门市", "108商服", "108号商网", "108号档口", "108号摊位"], "108号商铺"),
         (["五里铺村", "门面", "5号门市部"], None),
         (["青禾路与云杉路交汇处", "青禾路与云杉路交叉路口", "青禾路与云杉路交会处"], "青禾路与云杉路交叉口"),
+        (["青禾路与云杉路交口", "青禾路与云杉路路口"], "青禾路与云杉路交叉口"),  # short, after a road
+        (["交口县青禾路", "青禾路口村"], None),  # a county, a village named so
         (["交口县", "两省交界处"], None),  # a county's name; a border, not a crossing
         (["公园东大门", "公园东门"], "公园东门"),
         (["大门口"], None),

@@ -400,6 +400,18 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市云杉路18号3号楼5楼东侧", "杭州市云杉路18号3号楼5楼西侧", ["another_zone"]),
         ("杭州市云杉路南侧松风大厦", "杭州市云杉路北侧松风大厦", ["another_zone"]),
         ("杭州市云杉路与青禾路交叉口东南侧", "杭州市云杉路与青禾路交叉口东侧", []),
+        # two crossings that share one road or none are two places, however each is worded; one crossing
+        # with its roads in the other order, or one road misspelt, is one
+        ("南京市秦淮区青禾路与云杉街交叉口", "南京市秦淮区松风巷与云杉街交叉口", ["another_road"]),
+        (
+            "石家庄市长安区青禾大街和云杉路交口北行100米",
+            "石家庄市长安区松风路与青禾大街交叉口南行200米",
+            ["another_road"],
+        ),
+        ("杭州市青禾路与云杉路交叉口停车场", "杭州市松风路与明月路交叉口停车场", ["another_road"]),
+        ("南京市秦淮区青禾路与云杉街交叉口", "南京市秦淮区云杉街与青禾路交叉口", []),
+        ("杭州市余杭区仁和大道与青禾公路交叉口", "杭州市余杭区仁河大道与青禾公路交叉口", []),
+        ("南京市秦淮区青禾路与云杉街交叉口", "南京市秦淮区青禾路云杉街路口", []),
         # two chains at one address, one character apart or not; one chain written two ways is one
         ("杭州市云杉路18号中国石化加油站", "杭州市云杉路18号中国石油加油站", ["another_chain"]),
         ("杭州市云杉路18号肯德基", "杭州市云杉路18号麦当劳", ["another_chain"]),

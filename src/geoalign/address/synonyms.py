@@ -21,7 +21,8 @@ annex number  32号附5号, 32附5号, 32号附5                   32-5号
 own number    18号自编3栋, 自编A7铺                           18号3栋, A7铺
 shop          108铺, 108号铺位, 108号门面, 108号门市             108号商铺
 range         18至20号, 18号至20号, 1至2层                      18-20号, 1-2层
-crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处     交叉口
+crossing      交汇处, 交叉路口, 交汇口, 交会处, 交叉处;      交叉口
+              after a road: 交口, 路口
 side gate     东大门, 正大门                               东门, 正门
 committee     居民委员会, 村民委员会                         居委会, 村委会
 village       云杉行政村 (an administrative village)          云杉村
@@ -140,6 +141,9 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # A crossing of two roads, however it is worded (云杉路与松风路交汇处, 交叉路口, 交会处): 交叉口, as the
     # address corpus writes it seven times in ten. Not 交口 (a place name: 交口县) nor 交界处 (a border).
     (re.compile(r"交(?:汇处|汇口|会处|叉路口|叉处)"), "交叉口", "交"),
+    # ... and written short right after a road's name (青禾路云杉街路口, 青禾大街和云杉路交口): 交叉口 too;
+    # not a village or a town named so (路口村).
+    (re.compile(r"(?<=[路街道巷])(?:交口|路口)(?![村镇乡])"), "交叉口", "口"),
     # A gate by its side written 大门 (东大门, 正大门): the gate (东门).
     (re.compile(r"(?<=[东西南北正])大门"), "门", "门"),
     # An airport by its short name (杭州萧山国际机场 = 杭州萧山机场) and a terminal however numbered

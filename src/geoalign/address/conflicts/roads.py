@@ -101,12 +101,49 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     found = _road_name_conflict(a, b)
     if found is not None and found.rule != "another_road_weak":
         return found
+    crossings = _crossing_roads(a), _crossing_roads(b)
+    if crossings[0] is not None and crossings[1] is not None:
+        # two crossings: another crossing, or the same one (its roads perhaps in the other order)
+        return _crossing_conflict(*crossings)
     lanes = _numbered_lanes(a, b)
     if lanes is None:
         return found
     if found is None:
         return _numbered_lane_conflict(a, b, *lanes) or _lane_owner_conflict(a, b, *lanes)
     return _lane_owner_conflict(a, b, *lanes) or found
+
+
+#: A crossing of two roads as the normalizer leaves it (交叉口), or written short (交口, 青禾路松风路口).
+_CROSSING: Final[re.Pattern[str]] = re.compile(r"交叉口|交口|路口")
+#: A connecting word the parse may leave at the head of the cross street (青禾大街和云杉路交口: 和云杉路).
+_CROSSING_JOINS: Final[str] = "与和及同跟"
+
+
+def _crossing_roads(view: AddressView) -> tuple[str, str] | None:
+    """The two roads of the crossing a text is located by (road and cross street), or None."""
+    road, cross = view.comps.get("road"), view.comps.get("subroad")
+    if not road or not cross or _CROSSING.search(view.text) is None:
+        return None
+    return canonical_name(road), canonical_name(cross.lstrip(_CROSSING_JOINS))
+
+
+def _one_road(x: str, y: str) -> bool:
+    """Two spellings of one road: equal, one extending the other (东4环 / 东4环南路辅路), or one
+    character apart that is no other road (仁和大道 / 仁河大道: a misspelling)."""
+    return x == y or _extends(x, y) or (Levenshtein.distance(x, y) <= 1 and not names_two_roads(x, y))
+
+
+def _crossing_conflict(ca: tuple[str, str], cb: tuple[str, str]) -> Conflict | None:
+    """Two crossings that are not one: each text located by a crossing of two roads, and a road of one is
+    no road of the other (青禾路与云杉街交叉口 / 松风巷与云杉街交叉口: two crossings of 云杉街). The road
+    names alone do not tell (a corner shop's record may name either road), but two crossings do. CCKS
+    training part: 49 such pairs, 2 labelled exact_match (a shop's query and a record of its crossing
+    with a third road)."""
+    for mine, other in ((ca, cb), (cb, ca)):
+        for road in mine:
+            if not any(_one_road(road, theirs) for theirs in other):
+                return Conflict("road", "与".join(ca), "与".join(cb), RULE_OF["road"])
+    return None
 
 
 def _road_name_conflict(a: AddressView, b: AddressView) -> Conflict | None:
