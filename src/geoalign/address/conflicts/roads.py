@@ -101,10 +101,10 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     found = _road_name_conflict(a, b)
     if found is not None and found.rule != "another_road_weak":
         return found
-    crossings = _crossing_roads(a), _crossing_roads(b)
-    if crossings[0] is not None and crossings[1] is not None:
+    crossing_a, crossing_b = _crossing_roads(a), _crossing_roads(b)
+    if crossing_a is not None and crossing_b is not None:
         # two crossings: another crossing, or the same one (its roads perhaps in the other order)
-        return _crossing_conflict(*crossings)
+        return _crossing_conflict(crossing_a, crossing_b)
     lanes = _numbered_lanes(a, b)
     if lanes is None:
         return found
