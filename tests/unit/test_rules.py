@@ -400,6 +400,16 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市云杉路18号3号楼5楼东侧", "杭州市云杉路18号3号楼5楼西侧", ["another_zone"]),
         ("杭州市云杉路南侧松风大厦", "杭州市云杉路北侧松风大厦", ["another_zone"]),
         ("杭州市云杉路与青禾路交叉口东南侧", "杭州市云杉路与青禾路交叉口东侧", []),
+        # two local offices of one kind named by two places; one office written with or without more
+        ("杭州市公安局西湖分局古荡派出所", "杭州市公安局西湖分局文新派出所", ["another_branch"]),
+        (
+            "杭州市拱墅区拱宸桥街道社区卫生服务中心",
+            "杭州市拱墅区天水街道社区卫生服务中心",
+            ["another_town"],
+        ),
+        ("杭州市余杭区良渚人民法庭", "杭州市余杭区瓶窑人民法庭", ["another_branch"]),
+        ("杭州市西湖区古荡派出所", "杭州市公安局西湖分局古荡派出所", []),
+        ("河南省周口市太康县青禾镇卫生院", "河南省周口市太康县青禾镇中心卫生院", []),
         # two crossings that share one road or none are two places, however each is worded; one crossing
         # with its roads in the other order, or one road misspelt, is one
         ("南京市秦淮区青禾路与云杉街交叉口", "南京市秦淮区松风巷与云杉街交叉口", ["another_road"]),
@@ -736,6 +746,16 @@ def test_link_typed_numbers_conflict() -> None:
     judge_ = SamePlaceJudge(FixedScorer((0.9, 0.05, 0.05)))
     judged = judge_.judge([q], [c], [(0, 0)])
     assert not judged[0].same_place and judged[0].conflicts == ["roomno"]
+
+
+def test_link_not_match_both_ways_is_never_one_place() -> None:
+    """A pair the judge calls not_match both ways is no same-place edge, though its exact_match
+    probability (0.3) is over the threshold (0.2); called partial_match both ways, it is one."""
+    q, c = record("q", "甲地址", with_view=False), record("c", "乙地址", with_view=False)
+    [item] = SamePlaceJudge(FixedScorer((0.3, 0.2, 0.5))).judge([q], [c], [(0, 0)])
+    assert item.reverse is not None and not item.same_place and item.conflicts == []
+    [item] = SamePlaceJudge(FixedScorer((0.3, 0.5, 0.2))).judge([q], [c], [(0, 0)])
+    assert item.same_place
 
 
 def test_link_conflict_seen_only_in_reverse_direction() -> None:

@@ -7,12 +7,12 @@ The pieces between a table row and a scored candidate pair, independent of files
   where the scorer has one (whose LRU the scorer then hits), so each distinct address is normalized and
   parsed once for blocking *and* scoring.
 * ``SamePlaceJudge`` — scores candidate pairs in both directions and applies the contracts' "same place":
-  exact_match a→b (probability >= threshold), then b→a for those only, and no conflict between the two
-  records as ``geoalign.address.conflicts`` defines it (the rule layer's list: admin divisions, road
-  name, and the hard numbers road number, building, unit, floor, room). Two records with the same
-  normalized text are the same place without asking the model (the cascade's exact stage). CCKS-style
-  exact_match alone is one-directional (a shop vs its road can be exact) and would chain a whole
-  street into one cluster.
+  exact_match a→b (probability >= threshold), then b→a for those only, not not_match both ways, and no
+  conflict between the two records as ``geoalign.address.conflicts`` defines it (the rule layer's list:
+  admin divisions, road name, and the hard numbers road number, building, unit, floor, room). Two
+  records with the same normalized text are the same place without asking the model (the cascade's
+  exact stage). CCKS-style exact_match alone is one-directional (a shop vs its road can be exact) and
+  would chain a whole street into one cluster.
 """
 
 from __future__ import annotations
@@ -463,10 +463,25 @@ class SamePlaceJudge:
                 item.conflicts = conflicts
                 self.stats.refused_by_hard_numbers += 1
                 continue
-            if result.probabilities["exact_match"] >= self.threshold:
+            if result.probabilities["exact_match"] >= self.threshold and not _not_match_both_ways(
+                item.forward, result
+            ):
                 item.same_place = True
                 self.stats.same_place += 1
         return judged
+
+
+def _not_match_both_ways(forward: Result, reverse: Result) -> bool:
+    """The judge's answer is not_match in both directions: never one place, whatever the exact_match
+    probability (杭州商业大厦地下停车库 / 浙江文化大厦地下停车库 scored 0.25 and 0.24 both ways, over the
+    threshold). On the Shenzhen train split no pair over the threshold is not_match both ways, so the
+    threshold's precision and recall there are unchanged (17,423 edges, session 43)."""
+    return (
+        isinstance(forward, Match)
+        and isinstance(reverse, Match)
+        and forward.label == "not_match"
+        and reverse.label == "not_match"
+    )
 
 
 def _nearness(a: AddressView, b: AddressView, found: Sequence[str]) -> tuple[int, float, float]:

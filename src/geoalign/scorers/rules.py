@@ -150,7 +150,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: yard's prefix counts as a door's does (甲1号楼 / 1号楼: another_building; 甲18号院 / 18号院:
 #: another_road_number), and no admin_omitted lift joins two texts that resolve to two provinces
 #: (咸宁滨河路18号 / 北京市门头沟区滨河路18号), and two crossings that do not share both roads are two
-#: places (青禾路与云杉街交叉口 / 松风巷与云杉街交叉口: another_road) (session 43).
+#: places (青禾路与云杉街交叉口 / 松风巷与云杉街交叉口: another_road), and two local offices of one kind
+#: named by two places (古荡派出所 / 城厢派出所, 良渚人民法庭 / 瓶窑人民法庭: another_branch) (session 43).
 RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -68,6 +68,7 @@ from geoalign.address.conflicts.places import (
     bracket_gate_conflict,
     kind_conflict,
     named_building_conflict,
+    office_conflict,
     ordinal_conflict,
     park_conflict,
     relative_conflict,
@@ -98,6 +99,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     chain_conflict,
     company_conflict,
     kind_conflict,
+    office_conflict,
 )
 
 

@@ -312,6 +312,48 @@ _FACILITY_END: Final[re.Pattern[str]] = re.compile(
 )
 
 
+#: A local office of one kind named by the place it serves (古荡派出所, 拱宸桥街道社区卫生服务中心, 良渚
+#: 人民法庭), each to the kind it is; the name is read before a township's word (街道, 镇, 乡, 社区).
+_OFFICE_KINDS: Final[dict[str, str]] = {
+    **{
+        kind: kind
+        for kind in ("派出所", "卫生院", "司法所", "税务所", "供电所", "邮政所", "财政所", "交警中队")
+    },
+    **{
+        "社区卫生服务中心": "卫生服务中心",
+        "卫生服务中心": "卫生服务中心",
+        "人民法庭": "法庭",
+        "法庭": "法庭",
+        "中心卫生院": "卫生院",
+        "边防派出所": "派出所",
+    },
+}
+_OFFICE: Final[re.Pattern[str]] = re.compile(
+    r"([\u4e00-\u9fff]{2})(?:街道|镇|乡|社区)?("
+    + "|".join(sorted(_OFFICE_KINDS, key=len, reverse=True))
+    + ")"
+)
+
+
+_OFFICE_NAME_CHARS: Final[frozenset[str]] = frozenset("栋号室层楼座幢单元")
+
+
+def office_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two local offices of one kind named by two places (公安局西湖分局古荡派出所 / 萧山区分局城厢派出所,
+    拱宸桥街道社区卫生服务中心 / 天水街道社区卫生服务中心): two offices, which a model reads as one name
+    and one kind (0.30 in a corpus table's dedupe). The last two characters of each name are compared,
+    so 古荡派出所 and 西湖分局古荡派出所 are one, and so are 青禾镇卫生院 and 青禾镇中心卫生院. CCKS
+    development part and Shenzhen train: 1 such pair, labelled not_match."""
+    ma, mb = _OFFICE.search(a.canon_rest), _OFFICE.search(b.canon_rest)
+    if ma is None or mb is None or _OFFICE_KINDS[ma.group(2)] != _OFFICE_KINDS[mb.group(2)]:
+        return None
+    na, nb = ma.group(1), mb.group(1)
+    # a name cut from a building's or a door's word is no name read (4栋村派出所: 04号楼村派出所, written 栋)
+    if na == nb or not _OFFICE_NAME_CHARS.isdisjoint(na + nb):
+        return None
+    return Conflict("branch", na + ma.group(2), nb + mb.group(2), RULE_OF["branch"])
+
+
 def kind_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """One name closed by two kinds of facility (青禾路18号青禾小学 / 青禾中学, 镇政府 / 镇派出所): the
     place texts agree up to the kind, and the kinds are not one (``_FACILITY_KINDS``)."""
