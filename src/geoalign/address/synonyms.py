@@ -121,16 +121,16 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     # 18~20号 and 18-20号. Only between two plain numbers before a number's word (101-01至101-03 stays).
     (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
     # The ground floor as Guangdong writes it (大厦首层, 首层106), and as Shanghai and Jiangsu do (100号底层,
-    # 9号楼底楼101室): floor 1.
+    # 3号楼底楼101室): floor 1.
     (re.compile(r"首层|底[层楼]"), "1层", "首底"),
     # An administrative village written so (云杉行政村): the village, 云杉村, as addresses write it; not
-    # after a village's name that ends in 村 (彭村行政村 would become 彭村村).
+    # after a village's name that ends in 村 (云村行政村 would become 云村村).
     (re.compile(r"(?<=[\u4e00-\u9fff])(?<!村)行政村"), "村", "政"),
     # A numbered yard written 大院 (青禾街7号大院) or located inside (青禾路8号院内): the yard, 7号院, which a
     # yard on a road reads as its door (``analyze._YARD``). Not 内科, 内部 after the yard.
     (re.compile(r"(?<=\d号)大院"), "院", "院"),
     (re.compile(r"(?<=\d号院)内(?![科部环])"), "", "院"),
-    # Inside a door's number (文庙路233号内, 虹梅南路1005号内50幢): the door, closing the text or before what
+    # Inside a door's number (青禾路233号内, 松风路1005号内50幢): the door, closing the text or before what
     # is inside it; not 内蒙古, 内江 after a number.
     (re.compile(r"(?<=\d号)内(?=$|\d|第)"), "", "内"),
     # A number its owner gave (Guangzhou's 自编3栋, 自编A7铺, 自编四巷: building 3 as the estate numbers

@@ -473,7 +473,7 @@ class SamePlaceJudge:
 
 def _not_match_both_ways(forward: Result, reverse: Result) -> bool:
     """The judge's answer is not_match in both directions: never one place, whatever the exact_match
-    probability (杭州商业大厦地下停车库 / 浙江文化大厦地下停车库 scored 0.25 and 0.24 both ways, over the
+    probability (云杉大厦地下停车库 / 松风大厦地下停车库 scored 0.25 and 0.24 both ways, over the
     threshold). On the Shenzhen train split no pair over the threshold is not_match both ways, so the
     threshold's precision and recall there are unchanged (17,423 edges, session 43)."""
     return (

@@ -149,9 +149,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: kind before 村 is no other name (云杉村 / 云杉自然村: no another_community), and a building's or a
 #: yard's prefix counts as a door's does (甲1号楼 / 1号楼: another_building; 甲18号院 / 18号院:
 #: another_road_number), and no admin_omitted lift joins two texts that resolve to two provinces
-#: (咸宁滨河路18号 / 北京市门头沟区滨河路18号), and two crossings that do not share both roads are two
+#: (咸宁青禾路18号 / 北京市门头沟区青禾路18号), and two crossings that do not share both roads are two
 #: places (青禾路与云杉街交叉口 / 松风巷与云杉街交叉口: another_road), and two local offices of one kind
-#: named by two places (古荡派出所 / 城厢派出所, 良渚人民法庭 / 瓶窑人民法庭: another_branch) (session 43).
+#: named by two places (云杉派出所 / 松风派出所, 青禾人民法庭 / 松风人民法庭: another_branch) (session 43).
 RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -370,9 +370,9 @@ def _province_of_stated(view: AddressView) -> str | None:
 def _admin_compatible(a: AddressView, b: AddressView) -> bool:
     """Every admin level both sides resolve is the same, or may be (a level read several ways shares a
     name with the other side's: ``conflicts.admin_names``); a level one side omits is compatible. The
-    province of a stated city must agree too: 咸宁滨河路18号 states no province (a city's short name opening
+    province of a stated city must agree too: 咸宁青禾路18号 states no province (a city's short name opening
     a text is too often a community's or a road's: 南昌 in 深圳's 西乡), but it is no text that merely
-    omits 北京市门头沟区 from 北京市门头沟区滨河路18号. A province's short name alone (山西新村) is not
+    omits 北京市门头沟区 from 北京市门头沟区青禾路18号. A province's short name alone (山西新村) is not
     read. CCKS training part: 2 answers moved, both to their labels (not_match)."""
     pa, pb = _province_of_stated(a), _province_of_stated(b)
     if pa is not None and pb is not None and admin_names(pa).isdisjoint(admin_names(pb)):

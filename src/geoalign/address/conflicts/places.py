@@ -312,7 +312,7 @@ _FACILITY_END: Final[re.Pattern[str]] = re.compile(
 )
 
 
-#: A local office of one kind named by the place it serves (古荡派出所, 拱宸桥街道社区卫生服务中心, 良渚
+#: A local office of one kind named by the place it serves (云杉派出所, 云杉街道社区卫生服务中心, 青禾
 #: 人民法庭), each to the kind it is; the name is read before a township's word (街道, 镇, 乡, 社区).
 _OFFICE_KINDS: Final[dict[str, str]] = {
     **{
@@ -339,16 +339,17 @@ _OFFICE_NAME_CHARS: Final[frozenset[str]] = frozenset("栋号室层楼座幢单�
 
 
 def office_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Two local offices of one kind named by two places (公安局西湖分局古荡派出所 / 萧山区分局城厢派出所,
-    拱宸桥街道社区卫生服务中心 / 天水街道社区卫生服务中心): two offices, which a model reads as one name
+    """Two local offices of one kind named by two places (公安局西湖分局云杉派出所 / 萧山区分局松风派出所,
+    云杉街道社区卫生服务中心 / 松风街道社区卫生服务中心): two offices, which a model reads as one name
     and one kind (0.30 in a corpus table's dedupe). The last two characters of each name are compared,
-    so 古荡派出所 and 西湖分局古荡派出所 are one, and so are 青禾镇卫生院 and 青禾镇中心卫生院. CCKS
+    so 云杉派出所 and 西湖分局云杉派出所 are one, and so are 青禾镇卫生院 and 青禾镇中心卫生院. CCKS
     development part and Shenzhen train: 1 such pair, labelled not_match."""
     ma, mb = _OFFICE.search(a.canon_rest), _OFFICE.search(b.canon_rest)
     if ma is None or mb is None or _OFFICE_KINDS[ma.group(2)] != _OFFICE_KINDS[mb.group(2)]:
         return None
     na, nb = ma.group(1), mb.group(1)
-    # a name cut from a building's or a door's word is no name read (4栋村派出所: 04号楼村派出所, written 栋)
+    # a name cut from a building's or a door's word is no name read (号楼 before a village's name is
+    # written 栋: 18栋云村派出所)
     if na == nb or not _OFFICE_NAME_CHARS.isdisjoint(na + nb):
         return None
     return Conflict("branch", na + ma.group(2), nb + mb.group(2), RULE_OF["branch"])

@@ -128,8 +128,8 @@ def _crossing_roads(view: AddressView) -> tuple[str, str] | None:
 
 
 def _one_road(x: str, y: str) -> bool:
-    """Two spellings of one road: equal, one extending the other (东4环 / 东4环南路辅路), or one
-    character apart that is no other road (仁和大道 / 仁河大道: a misspelling)."""
+    """Two spellings of one road: equal, one extending the other (青禾路 / 青禾路辅路), or one
+    character apart that is no other road (松风大道 / 松峰大道: a misspelling)."""
     return x == y or _extends(x, y) or (Levenshtein.distance(x, y) <= 1 and not names_two_roads(x, y))
 
 
