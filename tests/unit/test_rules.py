@@ -399,6 +399,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # two sides of a floor or a road; a corner shares a side with either of its sides
         ("杭州市云杉路18号3号楼5楼东侧", "杭州市云杉路18号3号楼5楼西侧", ["another_zone"]),
         ("杭州市云杉路南侧松风大厦", "杭州市云杉路北侧松风大厦", ["another_zone"]),
+        ("河南省开封市杞县青禾大道中段路南", "河南省开封市杞县青禾大道中段路北", ["another_zone"]),
+        ("河南省开封市杞县青禾路南", "河南省开封市杞县青禾路北", []),  # perhaps 青禾南路, as written
         ("杭州市云杉路与青禾路交叉口东南侧", "杭州市云杉路与青禾路交叉口东侧", []),
         # two local offices of one kind named by two places; one office written with or without more
         ("杭州市公安局西湖分局云杉派出所", "杭州市公安局西湖分局明月派出所", ["another_branch"]),
