@@ -136,7 +136,7 @@ _NOT_FLOOR_ELEMENTS: Final[frozenset[str]] = frozenset(
 
 def floor_by_word(raw: str, spans: list[Span]) -> list[Span]:
     """A span that is only a number and 层 is the floor it says, whatever the tagger called it: in the
-    address corpus 46 of the 9,134 such spans came back a building, a cell, a sub-POI or a person, and
+    address corpus 46 of the 9,141 such spans came back a building, a cell, a sub-POI or a person, and
     云杉广场B1层B102号 after an admin prefix became building B, cell 1 (so it never met 负一楼B102). Runs
     before ``attach_basement``, which then joins the B."""
     if "层" not in raw:
