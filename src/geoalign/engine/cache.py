@@ -73,7 +73,9 @@ log = logging.getLogger(__name__)
 #: name of the building or estate at the address is kept, 青禾路18号(云杉大厦) = 青禾路18号云杉大厦, and
 #: a building named 3F stays one, 3F幢 = 3F栋 (not 3层栋), and a numbered warehouse is one however
 #: called, 3号库 = 3号仓 = 3号仓库, session 42; v24: a building's 门 is its unit wherever it closes the
-#: text or comes before a floor, 3幢一门 = 3栋1单元, session 43).
+#: text or comes before a floor, 3幢一门 = 3栋1单元, the ground floor written 底层 or 底楼 is 1层, inside
+#: a door's number is the door, 18号内 = 18号, an administrative village is the village, 云杉行政村 =
+#: 云杉村, and a short crossing after a road is one, 青禾路云杉街路口 = 青禾路云杉街交叉口, session 43).
 KEY_VERSION = "v24"
 
 
