@@ -401,7 +401,17 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市云杉路南侧松风大厦", "杭州市云杉路北侧松风大厦", ["another_zone"]),
         ("河南省开封市杞县青禾大道中段路南", "河南省开封市杞县青禾大道中段路北", ["another_zone"]),
         ("河南省开封市杞县青禾路南", "河南省开封市杞县青禾路北", []),  # perhaps 青禾南路, as written
+        ("杭州市青禾路18号云杉大厦12楼东", "杭州市青禾路18号云杉大厦12楼西", ["another_zone"]),
+        ("杭州市青禾路18号云杉大厦12楼东", "杭州市青禾路18号云杉大厦12楼东侧", []),
         ("杭州市云杉路与青禾路交叉口东南侧", "杭州市云杉路与青禾路交叉口东侧", []),
+        # two branch offices of one company named apart; one named two ways; a branch and its head office
+        (
+            "杭州市青禾路18号云杉科技有限公司杭州分公司",
+            "杭州市青禾路18号云杉科技有限公司宁波分公司",
+            ["another_branch"],
+        ),
+        ("杭州市青禾路18号云杉科技有限公司杭州分公司", "杭州市青禾路18号云杉科技有限公司杭州市分公司", []),
+        ("杭州市青禾路18号云杉科技有限公司杭州分公司", "杭州市青禾路18号云杉科技有限公司", []),
         # two local offices of one kind named by two places; one office written with or without more
         ("杭州市公安局西湖分局云杉派出所", "杭州市公安局西湖分局明月派出所", ["another_branch"]),
         ("杭州市拱墅区云杉街道社区卫生服务中心", "杭州市拱墅区松风街道社区卫生服务中心", ["another_branch"]),

@@ -82,6 +82,7 @@ from geoalign.address.conflicts.villages import (
     chain_conflict,
     community_conflict,
     company_conflict,
+    subsidiary_conflict,
 )
 
 #: The checks that find at most one conflict each, in the order ``conflicts`` reports them (after the
@@ -98,6 +99,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     park_conflict,
     chain_conflict,
     company_conflict,
+    subsidiary_conflict,
     kind_conflict,
     office_conflict,
 )

@@ -25,12 +25,12 @@ _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑, and a school's
 #: 南校区 / 东校区 right after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such campuses, none
 #: exact_match; 河东校区 is a campus named 河东); and a side of a floor, a building or a road (5楼东侧 /
-#: 西侧, 云杉路南侧 / 北侧, and 中段路南 / 路北 closing a text; not a corner, 东南侧, which shares a side
-#: with 东侧). Gates (东门) are ``_GATE``'s.
+#: 西侧, 云杉路南侧 / 北侧, and 中段路南 / 路北 or 12楼东 / 12楼西 closing a text; not a corner, 东南侧, which
+#: shares a side with 东侧). Gates (东门) are ``_GATE``'s.
 _SIDE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[学院校])[东西南北]校区|(?<=[\u4e00-\u9fffA-Z0-9])[东西南北](?:区|塔|座|楼|院|苑)"
     r"|(?<=[\u4e00-\u9fffA-Z0-9])(?<![东西南北])[东西南北]侧"
-    r"|(?<=[段路街道]路)[东西南北]$"
+    r"|(?<=[段路街道]路)[东西南北]$|(?<=\d[楼层])[东西南北]$"
 )
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
@@ -413,7 +413,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",
-        # a side of the road closing the text (中段路南: the road's south side) is its 侧
+        # a side of the road or of a floor closing the text (中段路南, 12楼东) is its 侧
         (side.group(0) + "侧" if len(side.group(0)) == 1 else side.group(0)) if side else "",
         exit_.group(1).upper() + "口" if exit_ else "",
         side_gate,

@@ -1,5 +1,6 @@
 """Villages and communities named apart (``community_conflict``), a chain's branches
-(``branch_conflict``), two chains (``chain_conflict``) and two companies (``company_conflict``)."""
+(``branch_conflict``), two chains (``chain_conflict``), two companies (``company_conflict``) and two
+branch offices of one company (``subsidiary_conflict``)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,25 @@ def _company(text: str) -> str:
             break
         name = name[lead:]
     return name
+
+
+#: A company's branch office named after its parent (云杉科技有限公司杭州分公司): the branch's name.
+_SUBSIDIARY: Final[re.Pattern[str]] = re.compile(r"公司([\u4e00-\u9fff]{2,8}?)分公司")
+
+
+def subsidiary_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two branch offices of one company named apart (云杉科技有限公司杭州分公司 / 宁波分公司: exact_match
+    0.72 from the default judge): the parent's name, which both repeat, makes them look one. Not one name
+    inside the other (杭州分公司 / 杭州市分公司); a branch against its head office is the judge's."""
+    if "分公司" not in a.canon_rest or "分公司" not in b.canon_rest:
+        return None
+    ma, mb = _SUBSIDIARY.search(a.canon_rest), _SUBSIDIARY.search(b.canon_rest)
+    if ma is None or mb is None:
+        return None
+    na, nb = ma.group(1), mb.group(1)
+    if na in nb or nb in na:
+        return None
+    return Conflict("branch", na + "分公司", nb + "分公司", RULE_OF["branch"])
 
 
 def _is_division(name: str) -> bool:
