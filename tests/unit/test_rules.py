@@ -305,6 +305,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("广东省东莞市长安镇长青南路", "广东省东莞市长安镇长青北路", ["another_road"]),
         # institutions of one kind numbered by an ordinal; numerals read as numbers; other kinds no conflict
         ("北京市海淀区中关村第一小学", "北京市海淀区中关村第二小学", ["another_numbered_place"]),
+        (
+            "天津市河西区青禾路10号云杉市场第六间",
+            "天津市河西区青禾路10号云杉市场第四间",
+            ["another_numbered_place"],
+        ),
         ("杭州市上城区第十四中学", "杭州市上城区第4中学", ["another_numbered_place"]),
         ("深圳市南山区南油第三工业区5栋", "深圳市南山区南油第3工业区5栋", []),
         ("南京市鼓楼区第一医院", "南京市鼓楼区第二人民医院", []),

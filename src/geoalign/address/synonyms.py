@@ -82,9 +82,9 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"(?: |(?<![A-Z]))T(\d{1,2})(?!\d)(?:号)?(?:栋|座|楼|幢)?"), r"T\1栋"),
 )
 #: What a shop numbered along a floor or a street is called after its number (108铺, 108号门面; 门市, 商服 and
-#: 商网 in the north-east; 档口 and 摊位 in a market): one shop, written 108号商铺. Not 门市部, a name's
-#: sales office.
-SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商服|商网|档口|摊位|铺"
+#: 商网 in the north-east; 档口, 档 and 摊位 in a market): one shop, written 108号商铺. Not 门市部, a name's
+#: sales office, nor 档案 (archives).
+SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商服|商网|档口|档(?![案次期])|摊位|铺"
 #: One of these characters is in every shop word: a cheap guard before the pattern.
 SHOP_WORD_CHARS: Final[str] = "铺门服网档摊"
 #: The English words for a building, a tower, a floor and a room (Block A, Tower 2, Floor 12, Room 1201),

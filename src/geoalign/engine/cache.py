@@ -75,7 +75,8 @@ log = logging.getLogger(__name__)
 #: called, 3号库 = 3号仓 = 3号仓库, session 42; v24: a building's 门 is its unit wherever it closes the
 #: text or comes before a floor, 3幢一门 = 3栋1单元, the ground floor written 底层 or 底楼 is 1层, inside
 #: a door's number is the door, 18号内 = 18号, an administrative village is the village, 云杉行政村 =
-#: 云杉村, and a short crossing after a road is one, 青禾路云杉街路口 = 青禾路云杉街交叉口, session 43).
+#: 云杉村, a short crossing after a road is one, 青禾路云杉街路口 = 青禾路云杉街交叉口, and a market's stall
+#: written 档 is a shop, A01档 = A01号商铺, session 43).
 KEY_VERSION = "v24"
 
 

@@ -153,7 +153,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: places (青禾路与云杉街交叉口 / 松风巷与云杉街交叉口: another_road), and two local offices of one kind
 #: named by two places (云杉派出所 / 松风派出所, 青禾人民法庭 / 松风人民法庭: another_branch), and a road's
 #: or a floor's two sides closing a text (中段路南 / 路北, 12楼东 / 12楼西: another_zone), and two branch
-#: offices of one company named apart (…有限公司杭州分公司 / 宁波分公司: another_branch) (session 43).
+#: offices of one company named apart (…有限公司杭州分公司 / 宁波分公司: another_branch), and a market's
+#: stall written 档 is a shop (A01档 = A01档口) and its rooms by ordinal are numbered places (第六间 / 第四间)
+#: (session 43).
 RULES_VERSION: Final[str] = "rules/v24"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

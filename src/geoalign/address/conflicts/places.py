@@ -82,14 +82,14 @@ _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
 #: the words such a group follows: a text with none of them is not searched
 _VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
 
-#: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区): the kinds numbered this way. No
-#: kind is a prefix of another (人民医院 and 医院 differ at their first character), so the alternative
-#: that matches is the whole kind.
+#: An institution numbered by an ordinal (第一小学, 第六人民医院, 第3工业区), or a market's room (第六间):
+#: the kinds numbered this way. No kind is a prefix of another (人民医院 and 医院 differ at their first
+#: character), so the alternative that matches is the whole kind.
 _ORDINAL: Final[re.Pattern[str]] = re.compile(
     r"第([一二三四五六七八九十百零〇两]+|\d+)"
     r"(中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
     r"|门诊部|卫生院|工业区|工业园|分公司|分校|分院|派出所|人民法院|汽车站|客运站|中队|大队|宿舍|仓库|车间"
-    r"|教学楼|实验楼|食堂|村民小组|居委会)"
+    r"|教学楼|实验楼|食堂|村民小组|居委会|间)"
 )
 
 
