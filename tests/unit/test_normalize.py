@@ -307,6 +307,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         # no building or unit before the floor; shops numbered along a floor; a sub-number
         (["5楼1号", "幸福里5楼1号", "3栋5楼12号", "6栋1层7号商铺", "3栋1楼2-1号"], None),
         (["T1", "T1座", "T1栋", "塔1", "塔楼1", "1号塔楼", "塔一"], "T1栋"),
+        (["001塔", "塔001", "01号塔楼"], "T1栋"),  # padded: once, not 1塔 first (idempotence)
         (["203室", "203房", "203房间", "203号房"], "203室"),
         (["物流园3号仓", "物流园3号库", "物流园3号库房", "物流园3号仓库"], "物流园3号仓库"),  # one warehouse
         (["青禾路3号仓山大厦"], None),  # a name after the door number, not a warehouse

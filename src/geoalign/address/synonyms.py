@@ -69,10 +69,11 @@ _TOWER_CHINESE: Final[re.Pattern[str]] = re.compile(
 #: First, or 塔2501 after it would read as tower 2501.
 _LETTER_TOWER: Final[re.Pattern[str]] = re.compile(r"(?<![A-Z0-9栋])([A-Z])塔楼?")
 _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(rf"(?<!\d)(\d{{1,2}})号?塔楼?(?![{NOT_AFTER_TOWER_NUMBER}])"), r"T\1栋"),
+    # a padded number (001塔, 塔01) is its number: the normalizer drops the zeros after these rules ran
+    (re.compile(rf"(?<!\d)0*(\d{{1,2}})号?塔楼?(?![{NOT_AFTER_TOWER_NUMBER}])"), r"T\1栋"),
     (
         re.compile(
-            rf"(?<![东西南北中])塔楼?(\d{{1,2}})(?![\d{NOT_AFTER_TOWER_NUMBER}])(?:号)?(?:栋|座|楼|幢)?"
+            rf"(?<![东西南北中])塔楼?0*(\d{{1,2}})(?![\d{NOT_AFTER_TOWER_NUMBER}])(?:号)?(?:栋|座|楼|幢)?"
         ),
         r"T\1栋",
     ),
