@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
+from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int, number_value
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,8 @@ def test_round_trip_with_reference_writer(n: int) -> None:
 def test_never_raises_and_is_non_negative(text: str) -> None:
     value = chinese_to_int(text)
     assert value is None or value >= 0
+
+
+def test_number_value_reads_digits_and_numerals() -> None:
+    texts = ("12", "１２", "十二", "一零一", "12a", "")
+    assert [number_value(t) for t in texts] == [12, 12, 12, 101, None, None]

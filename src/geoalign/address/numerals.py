@@ -127,6 +127,12 @@ def chinese_to_int(text: str) -> int | None:
     return _below_wan(text)
 
 
+def number_value(text: str) -> int | None:
+    """Value of a number written in digits (12, full width too) or as a Chinese numeral (十二); None if
+    ``text`` is neither."""
+    return int(text) if text.isdigit() else chinese_to_int(text)
+
+
 def numeral_as_digits(match: re.Match[str]) -> str:
     """A matched run of Chinese numerals as Arabic digits, or as written where it is no number (十十):
     a ``re.sub`` callback (``NUMERAL_RUN.sub(numeral_as_digits, text)``)."""

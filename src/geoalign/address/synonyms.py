@@ -49,7 +49,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int
+from geoalign.address.numerals import NUMERAL_CHARS, chinese_to_int, number_value
 
 #: 塔 + number is tower N (塔1, 塔楼2), except after a side (东塔, 西塔: a named tower, the number after it is
 #: its floor or room), where the number is a floor (塔12层, 塔12F: the tower's 12th floor), and where a
@@ -266,7 +266,7 @@ def _fu_number(match: re.Match[str]) -> str:
 
 def _zhi_number(match: re.Match[str]) -> str:
     sub = match.group(2)
-    value = int(sub) if sub.isdigit() else chinese_to_int(sub)
+    value = number_value(sub)
     return match.group(0) if value is None else f"{match.group(1)}-{value}号"
 
 
@@ -279,8 +279,7 @@ _BUILDING_DOOR_UNIT: Final[re.Pattern[str]] = re.compile(
 
 
 def _door_unit(match: re.Match[str]) -> str:
-    number = match.group(1)
-    value = int(number) if number.isdigit() else chinese_to_int(number)
+    value = number_value(match.group(1))
     return match.group(0) if value is None else f"{value}单元"
 
 

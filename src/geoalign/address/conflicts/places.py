@@ -16,7 +16,7 @@ from geoalign.address.analyze import (
     char_bigrams,
 )
 from geoalign.address.conflicts.base import RULE_OF, Conflict, naming_chars, same_words_before
-from geoalign.address.numerals import chinese_to_int
+from geoalign.address.numerals import number_value
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
 #: as 3区), after a Chinese character or first in the place text. A name before 区 is a district or an
@@ -386,8 +386,7 @@ def _ordinals(text: str) -> dict[str, int]:
     if "第" not in text:
         return found
     for m in _ORDINAL.finditer(text):
-        run = m.group(1)
-        number = int(run) if run.isdigit() else chinese_to_int(run)
+        number = number_value(m.group(1))
         if number is not None:
             found.setdefault(m.group(2), number)
     return found

@@ -15,7 +15,7 @@ from geoalign.address.analyze import (
     canonical_name,
 )
 from geoalign.address.conflicts.base import RULE_OF, Conflict, naming_chars, same_poi, same_words_before
-from geoalign.address.numerals import chinese_to_int
+from geoalign.address.numerals import number_value
 
 #: Road names at most this many character edits apart are "near misses" (one name apart).
 NEAR_EDITS: Final[int] = 2
@@ -213,8 +213,7 @@ def _numbered_lanes(a: AddressView, b: AddressView) -> tuple[re.Match[str], re.M
 
 def _lane_name(lane: re.Match[str]) -> tuple[str, int | None, str]:
     """A numbered lane as (side, number, lane word): 东二坊 and 东2坊 are one lane."""
-    number = lane.group(2)
-    return lane.group(1), int(number) if number.isdigit() else chinese_to_int(number), lane.group(3)
+    return lane.group(1), number_value(lane.group(2)), lane.group(3)
 
 
 def _numbered_lane_conflict(
