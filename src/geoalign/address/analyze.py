@@ -190,9 +190,7 @@ def _summary(text: str) -> tuple[frozenset[str], frozenset[str], dict[str, list[
 #: door 30, which 学院路30号3号楼 writes without the 院; so is a yard repeating the door before it
 #: (政六街36号政六街36号院). After another door number, or after a compound's name (幸福路300号12号院,
 #: 翠柏小区5号院), it is a yard of a compound: a building-level number, as before.
-_YARD: Final[re.Pattern[str]] = re.compile(
-    r"(?:(?<=[路街道巷弄同段])|(?<=[路街道巷弄同段][甲乙丙丁]))(\d+)号院"
-)
+_YARD: Final[re.Pattern[str]] = re.compile(r"(?<=[路街道巷弄同段])[甲乙丙丁]?(\d+)号院")
 
 
 def typed_numbers(text: str) -> dict[str, str]:
