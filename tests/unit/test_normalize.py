@@ -441,6 +441,11 @@ def test_building_unit_room_dashes(text: str, expected: str) -> None:
         ("北京路168号之一", "北京路168-1号"),
         ("北京路168号之12", "北京路168-12号"),
         ("北京路168号之1号楼", "北京路168号之1栋"),  # building 1 of number 168
+        # a room in digits after a sub-number in words: the sub-number is read, as without the room word
+        ("北京路168号之一101房", "北京路168-1号101室"),
+        ("北京路168号之一101", "北京路168-1号101"),
+        ("北京路168号之一3楼", "北京路168-1号3楼"),
+        ("北京路168号之十二3栋", "北京路168-12号3栋"),
         # an annex number (附), as Chongqing, Wuhan and Chengdu write it
         ("江大路32号附5号", "江大路32-5号"),
         ("江大路32附5号", "江大路32-5号"),

@@ -303,6 +303,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("南京市溧水区永阳街道人民路1号", "南京市溧水区永阳镇人民路1号", []),  # made a street office
         # the halves of one road are two roads without road numbers too
         ("广东省东莞市长安镇长青南路", "广东省东莞市长安镇长青北路", ["another_road"]),
+        # an avenue's middle part before the number is one of its named parts (中山大道中 / 中山大道西)
+        ("广州市越秀区青禾大道中18号", "广州市越秀区青禾大道西18号", ["another_road"]),
+        ("广州市越秀区青禾大道中18号", "广州市越秀区青禾大道18号", []),
         # institutions of one kind numbered by an ordinal; numerals read as numbers; other kinds no conflict
         ("北京市海淀区中关村第一小学", "北京市海淀区中关村第二小学", ["another_numbered_place"]),
         (

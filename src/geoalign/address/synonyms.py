@@ -245,9 +245,10 @@ _GUARDS: Final[tuple[re.Pattern[str], ...]] = tuple(
     re.compile(f"[{re.escape(needs)}]") for _, _, needs in _OTHER_RULES
 )
 #: A sub-number written 之一 (168号之一: number 168-1, as Guangdong and Taiwan write it).
-#: Not where a unit word follows (168号之一号楼 is building 1 of number 168).
+#: Not where a unit word follows (168号之一号楼 is building 1 of number 168); a room in digits after a
+#: sub-number in words is the room (168号之一101房 = 168-1号101室, as 168号之一101 already was).
 _ZHI_NUMBER: Final[re.Pattern[str]] = re.compile(
-    f"(\\d+)号之([{NUMERAL_CHARS}]+|\\d+)(?![{NUMERAL_CHARS}\\d]*[号栋幢楼层室座单])"
+    f"(\\d+)号之([{NUMERAL_CHARS}]+(?![{NUMERAL_CHARS}]*[号栋幢楼层室座单])|\\d+(?!\\d*[号栋幢楼层室座单]))"
 )
 
 

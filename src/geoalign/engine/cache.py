@@ -76,8 +76,10 @@ log = logging.getLogger(__name__)
 #: text or comes before a floor, 3幢一门 = 3栋1单元, the ground floor written 底层 or 底楼 is 1层, inside
 #: a door's number is the door, 18号内 = 18号, an administrative village is the village, 云杉行政村 =
 #: 云杉村, a short crossing after a road is one, 青禾路云杉街路口 = 青禾路云杉街交叉口, and a market's stall
-#: written 档 is a shop, A01档 = A01号商铺, and a padded tower number is the tower, 001塔 = T1栋, session 43).
-KEY_VERSION = "v24"
+#: written 档 is a shop, A01档 = A01号商铺, and a padded tower number is the tower, 001塔 = T1栋, session 43;
+#: v25: a sub-number in words before a room, a floor or a building in digits is read, 18号之一101房 =
+#: 18-1号101室, session 44).
+KEY_VERSION = "v25"
 
 
 def cache_key(

@@ -155,8 +155,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: or a floor's two sides closing a text (中段路南 / 路北, 12楼东 / 12楼西: another_zone), and two branch
 #: offices of one company named apart (…有限公司杭州分公司 / 宁波分公司: another_branch), and a market's
 #: stall written 档 is a shop (A01档 = A01档口) and its rooms by ordinal are numbered places (第六间 / 第四间)
-#: (session 43).
-RULES_VERSION: Final[str] = "rules/v24"
+#: (session 43). v25: an avenue's middle part before its number is one of its named parts (中山大道中18号 /
+#: 中山大道西18号: another_road), and a sub-number in words is read before a room in digits (18号之一101房 =
+#: 18号之一101, in the normalizer) (session 44).
+RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

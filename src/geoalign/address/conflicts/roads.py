@@ -33,9 +33,9 @@ _DIRECTIONS: Final[str] = "东西南北中内外"
 #: A section of a road, by number (三段 → 3段), by side (南段, 中段) or both (北三段 → 北3段): part of the
 #: road's name.
 _SECTION: Final[re.Pattern[str]] = re.compile(r"(?:[东西南北中]?\d+|[东西南北中])段")
-#: A side written after the road word and before the road number (广州大道北1号, 五和大道南85号: named
-#: parts of one avenue, numbered each on its own): part of the road's name.
-_ROAD_SIDE: Final[re.Pattern[str]] = re.compile(r"[东西南北](?=\d+号)")
+#: A side written after the road word and before the road number (广州大道北1号, 五和大道南85号, 中山大道中
+#: 18号: named parts of one avenue, numbered each on its own): part of the road's name.
+_ROAD_SIDE: Final[re.Pattern[str]] = re.compile(r"[东西南北中](?=\d+号)")
 
 
 def road_key(view: AddressView) -> str | None:
