@@ -217,6 +217,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("青禾小区(北2门)", "青禾路8号青禾小区(北1门)", ["another_zone"]),
         ("青禾科技有限公司(南门)", "青禾科技有限公司(3号门)", []),  # a side and a number: not compared
         ("青禾小区(西北3门)", "青禾路8号青禾小区(西北3门)", []),
+        # a gate in a dropped note (no digit) against one the place text keeps (its digit)
+        ("云杉诚园松风苑(西门)", "青禾路558号附近云杉诚园松风苑(南1门)", ["another_zone"]),
+        ("云杉诚园松风苑(南1门)", "青禾路558号附近云杉诚园松风苑(南1门)", []),
         # a metro line is no road number: 1号线 / 4号线 name one interchange station
         ("1号线云杉东站地铁站B口", "4号线云杉东站地铁站B口", []),
         # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third
@@ -229,6 +232,14 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区文三路8号万科城3区5栋", "杭州市西湖区文三路8号万科城5栋", []),  # one side omits it
         ("上海市世纪大道8号国金中心东塔20层", "上海市世纪大道8号国金中心西塔20层", ["another_zone"]),
         ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
+        ("杭州市西湖区青禾路248号云杉景苑东园2幢", "杭州市西湖区云杉景苑西园2幢", ["another_zone"]),
+        # two named places of one kind whose names share no character; one name written in both texts
+        ("青禾银行大厦地下停车场(出入口)", "杭州云杉大厦地下停车场(出入口)", ["another_named_place"]),
+        ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),
+        ("杭州市西湖区青禾花园3栋", "杭州市西湖区青河花园3栋", []),  # one character apart: a typo
+        ("青禾路58号云杉大厦(原松风大厦)7楼", "青禾路58号松风大厦7楼", []),
+        # a facility every community has of its own, in two communities
+        ("西湖区云杉社区居家养老服务照料中心", "西湖区松风社区居家养老服务照料中心", ["another_community"]),
         # a school's campuses by side; a campus named after a place (河东) is no side
         ("武汉市珞喻路1037号华中科技大学东校区", "武汉市珞喻路1037号华中科技大学西校区", ["another_zone"]),
         ("临沂市兰山区临沂职业学院河东校区", "临沂市兰山区临沂职业学院河东区校区", []),

@@ -157,7 +157,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: stall written 档 is a shop (A01档 = A01档口) and its rooms by ordinal are numbered places (第六间 / 第四间)
 #: (session 43). v25: an avenue's middle part before its number is one of its named parts (中山大道中18号 /
 #: 中山大道西18号: another_road), and a sub-number in words is read before a room in digits (18号之一101房 =
-#: 18号之一101, in the normalizer) (session 44).
+#: 18号之一101, in the normalizer), and two named places of one kind whose names share no character are two
+#: (青禾大厦 / 云杉大厦: another_named_place), and an estate's sides written 园 are zones (东园 / 西园), and a
+#: gate in a dropped note is compared with one the other text keeps ((西门) / (南1门)), and two communities'
+#: own facilities are two (云杉社区卫生服务站 / 松风社区卫生服务站: another_community) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -183,6 +186,7 @@ CAPS: Final[dict[str, str]] = {
     "another_company": "partial_match",
     "another_kind": "partial_match",
     "another_station": "partial_match",
+    "another_named_place": "partial_match",
 }
 #: Lift rules: name -> the exact_match probability an answer gets at least.
 LIFT_PROBABILITY: Final[dict[str, float]] = {
@@ -213,6 +217,7 @@ ANOTHER_PLACE: Final[frozenset[str]] = frozenset(
         "another_company",
         "another_kind",
         "another_station",
+        "another_named_place",
     }
 )
 #: The rules on by default (the evidence for each is in docs/rules.md): every rule but the weak road cap

@@ -68,6 +68,7 @@ from geoalign.address.conflicts.places import (
     bracket_gate_conflict,
     kind_conflict,
     named_building_conflict,
+    named_place_conflict,
     office_conflict,
     ordinal_conflict,
     park_conflict,
@@ -102,6 +103,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     subsidiary_conflict,
     kind_conflict,
     office_conflict,
+    named_place_conflict,
 )
 
 

@@ -42,6 +42,7 @@ RULE_OF: Final[dict[str, str]] = {
     "company": "another_company",
     "kind": "another_kind",
     "station": "another_station",
+    "named_place": "another_named_place",
 }
 
 

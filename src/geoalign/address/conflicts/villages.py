@@ -189,18 +189,28 @@ def _compound_with_another_side(a: AddressView, b: AddressView) -> Conflict | No
 _ONE_COMMUNITY: Final[re.Pattern[str]] = re.compile(r"[\u4e00-\u9fff]{2,5}(社区|村|嘎查)")
 
 
+#: A facility each community or village has of its own (社区卫生服务站, 居家养老服务照料中心, 党群服务中心,
+#: 居委会, 文化礼堂): two communities' are two places, though the facility's name is the same.
+_COMMUNITY_FACILITY: Final[re.Pattern[str]] = re.compile(
+    r"(?:服务(?:中心|站)|照料中心|活动(?:中心|室)|卫生(?:室|站)|警务(?:室|站)|文化礼堂|居委会|村委会|幸福院)$"
+)
+
+
 def _two_named_communities(a: AddressView, b: AddressView, ka: str, kb: str) -> Conflict | None:
     """Two communities (社区) or two villages (村) with different names (青禾社区 / 星河社区, 杨柳村 /
     梅溪村): two places, which a similarity model sees as one where the rest agrees (a lane and door that
     many villages have: 三巷5号). Not one character apart (a misspelling: 青禾潭村 / 青禾谭村), nor where
     either text writes the other's name (the parse read a sub-village as the community), both name one
-    POI (an estate the record places by an old village's name) or a village's name is a community's
-    (兴旺村社区, which the parse cuts after 村, covers more than the village)."""
+    POI (an estate the record places by an old village's name; not a facility every community has of
+    its own, ``_COMMUNITY_FACILITY``: 青禾社区卫生服务站 / 云杉社区卫生服务站) or a village's name is a
+    community's (兴旺村社区, which the parse cuts after 村, covers more than the village)."""
     ma, mb = _ONE_COMMUNITY.fullmatch(ka), _ONE_COMMUNITY.fullmatch(kb)
     if ma is None or mb is None or ma.group(1) != mb.group(1):
         return None
     text_a, text_b = canonical_name(a.text), canonical_name(b.text)
-    if Levenshtein.distance(ka, kb) < 2 or ka in text_b or kb in text_a or same_poi(a, b):
+    if Levenshtein.distance(ka, kb) < 2 or ka in text_b or kb in text_a:
+        return None
+    if same_poi(a, b) and not _COMMUNITY_FACILITY.search(a.comps["poi"]):
         return None
     if f"{ka}社区" in text_a or f"{kb}社区" in text_b:  # a community named after a village (兴旺村社区)
         return None
