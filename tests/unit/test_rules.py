@@ -238,6 +238,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区青河花园3栋", []),  # one character apart: a typo
         ("青禾路58号云杉大厦(原松风大厦)7楼", "青禾路58号松风大厦7楼", []),
+        # two numbered desks of one shared office (a register's cluster registration); one side without
+        ("青禾路18号1幢1201室1号工位", "青禾路18号1幢1201室2号工位", ["another_room"]),
+        ("青禾路18号1幢1201室A区-01工位", "青禾路18号1幢1201室A区1号工位", []),
+        ("青禾路18号1幢1201室工位3", "青禾路18号1幢1201室", []),
         # a facility every community has of its own, in two communities
         ("西湖区云杉社区居家养老服务照料中心", "西湖区松风社区居家养老服务照料中心", ["another_community"]),
         # a school's campuses by side; a campus named after a place (河东) is no side

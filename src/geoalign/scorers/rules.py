@@ -160,7 +160,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: 18号之一101, in the normalizer), and two named places of one kind whose names share no character are two
 #: (青禾大厦 / 云杉大厦: another_named_place), and an estate's sides written 园 are zones (东园 / 西园), and a
 #: gate in a dropped note is compared with one the other text keeps ((西门) / (南1门)), and two communities'
-#: own facilities are two (云杉社区卫生服务站 / 松风社区卫生服务站: another_community) (session 44).
+#: own facilities are two (云杉社区卫生服务站 / 松风社区卫生服务站: another_community), and two numbered desks
+#: of one shared office are two rooms (1201室1号工位 / 2号工位: another_room) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -75,6 +75,7 @@ from geoalign.address.conflicts.places import (
     relative_conflict,
     side_building_conflict,
     station_conflict,
+    workstation_conflict,
     zone_conflict,
 )
 from geoalign.address.conflicts.roads import ROAD_NAME_END, names_two_roads, road_conflict, road_key
@@ -104,6 +105,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     kind_conflict,
     office_conflict,
     named_place_conflict,
+    workstation_conflict,
 )
 
 

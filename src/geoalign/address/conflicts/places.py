@@ -260,6 +260,28 @@ def _station_names(text: str) -> dict[str, str]:
     return found
 
 
+#: A numbered desk in a shared office (1201室1号工位, A区01工位, 工位3, 8号卡位): what a company register
+#: gives each company a cluster registration places in one room. The normalizer has read 01 as 1.
+_WORKSTATION: Final[re.Pattern[str]] = re.compile(
+    r"(?<![A-Za-z\d])([A-Za-z]?\d{1,4})号?(?:工位|卡位|办公位)|(?:工位|卡位|办公位)号?([A-Za-z]?\d{1,4})"
+)
+_WORKSTATION_WORDS: Final[tuple[str, ...]] = ("工位", "卡位", "办公位")
+
+
+def workstation_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two numbered desks of one shared office (1201室1号工位 / 2号工位: exact_match 0.90 before): two
+    registered addresses, as two rooms are (``another_room``). Only where both texts number a desk."""
+    if not any(w in a.canon_rest for w in _WORKSTATION_WORDS):
+        return None
+    ma, mb = _WORKSTATION.search(a.canon_rest), _WORKSTATION.search(b.canon_rest)
+    if ma is None or mb is None:
+        return None
+    da, db = (ma.group(1) or ma.group(2)).upper(), (mb.group(1) or mb.group(2)).upper()
+    if da == db:
+        return None
+    return Conflict("roomno", ma.group(0), mb.group(0), RULE_OF["roomno"])
+
+
 def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Two stations of one kind named apart (2号线青禾路地铁站 / 云杉路地铁站, 淳安收费站 / 青禾江收费站): a
     similarity model reads the shared kind, line and exit as the same place. Names more than one character
