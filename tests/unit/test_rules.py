@@ -233,6 +233,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("上海市世纪大道8号国金中心东塔20层", "上海市世纪大道8号国金中心西塔20层", ["another_zone"]),
         ("南京市鼓楼区汉中路2号金陵饭店北楼", "南京市鼓楼区汉中路2号金陵饭店南楼", ["another_zone"]),
         ("杭州市西湖区青禾路248号云杉景苑东园2幢", "杭州市西湖区云杉景苑西园2幢", ["another_zone"]),
+        # a road's or a hutong's two ends; a road named 南口路 is no end
+        ("北京市东城区青禾胡同东口", "北京市东城区青禾胡同西口", ["another_zone"]),
+        ("北京市昌平区城南街道南口路29号", "北京市昌平区城南街道南口路29号院", []),
         # two named places of one kind whose names share no character; one name written in both texts
         ("青禾银行大厦地下停车场(出入口)", "杭州云杉大厦地下停车场(出入口)", ["another_named_place"]),
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),

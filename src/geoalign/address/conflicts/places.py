@@ -32,11 +32,13 @@ _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{
 #: and a school's 南校区 / 东校区 right after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such
 #: campuses, none exact_match; 河东校区 is a campus named 河东); and a side of a floor, a building or a
 #: road (5楼东侧 / 西侧, 云杉路南侧 / 北侧, and 中段路南 / 路北 or 12楼东 / 12楼西 closing a text; not a
-#: corner, 东南侧, which shares a side with 东侧). Gates (东门) are ``_GATE``'s.
+#: corner, 东南侧, which shares a side with 东侧), and a road's or a hutong's end by its side (青禾胡同东口 /
+#: 西口; not a road named 南口路). Gates (东门) are ``_GATE``'s.
 _SIDE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[学院校])[东西南北]校区|(?<=[\u4e00-\u9fffA-Z0-9])[东西南北](?:区|塔|座|楼|院|苑|园)"
     r"|(?<=[\u4e00-\u9fffA-Z0-9])(?<![东西南北])[东西南北]侧"
     r"|(?<=[段路街道]路)[东西南北]$|(?<=\d[楼层])[东西南北]$"
+    r"|(?<=[路街巷弄同道])[东西南北]口(?![路街道巷村镇乡站])"
 )
 #: A phase of a compound (二期 / 三期; the normalizer writes 2期).
 _PHASE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)(\d{1,2})期")
