@@ -300,6 +300,7 @@ def test_a_landline_is_still_the_phone_step_s_to_remove() -> None:
         (["SOHO塔1"], "SOHOT1栋"),  # a letter ending a word names no tower
         (["3栋2单元5楼1号", "3栋2单元5层1号", "3栋2单元501"], "3栋2单元501"),  # door 1 on floor 5
         (["3栋12楼3号", "3栋1203"], "3栋1203"),
+        (["1栋1单元3层5室", "1栋1单元3楼5室", "1栋1单元305室"], "1栋1单元305室"),  # Wuhan's floor and door
         (["3栋2单元5楼1号楼"], "3栋2单元5楼1栋"),  # building 1 named after the floor: no door
         (["A座12楼01室", "A栋1201室"], "A栋1201室"),  # a room written by floor, with its leading zero
         (["A座12层01", "A座12F-01", "A座12F01", "A栋1201"], "A栋1201"),

@@ -820,6 +820,8 @@ def test_link_conflict_seen_only_in_reverse_direction() -> None:
             "same_normalized",
         ),
         ("北京市海淀区中关村大街1号(集群注册)", "北京市海淀区中关村大街1号", "same_normalized"),
+        ("深圳市南山区青禾路18号201(办公场所)", "深圳市南山区青禾路18号201", "same_normalized"),
+        ("深圳市南山区青禾路18号201(生产经营场所)", "深圳市南山区青禾路18号201", "same_normalized"),
         ("南京市江宁区秣周东路12号(江宁开发区)", "南京市江宁区秣周东路12号", "same_normalized"),
         ("杭州市西湖区文三路369号(北区)", "杭州市西湖区文三路369号", None),  # a part of the place
         # the recipient, a landmark the address lies by: noise; a side alone names part of the place

@@ -230,10 +230,10 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?<=[\dA-Z]栋)(\d{1,2})-([1-9]\d{2,3})(?=室?\s*$)"), r"\1单元\2", "-"),
 )
 #: A floor and a door closing a building or unit (3栋2单元5楼1号: door 1 on floor 5, as Sichuan and Chongqing
-#: write room 501). Only straight after the building or unit, a door of one digit, and at the end of the
-#: text: 9栋1层35号门面 and 1层7号商铺 number shops along a floor (7号 is not room 107), and 5楼1号楼 is a
-#: building. After the rules above (5F1号 is 5层1号 by then).
-_FLOOR_DOOR: Final[re.Pattern[str]] = re.compile(r"(单元|栋)(\d{1,2})[楼层]([1-9])号$")
+#: write room 501; 3层5室, as Wuhan writes it, keeps its 室). Only straight after the building or unit, a
+#: door of one digit, and at the end of the text: 9栋1层35号门面 and 1层7号商铺 number shops along a floor
+#: (7号 is not room 107), and 5楼1号楼 is a building. After the rules above (5F1号 is 5层1号 by then).
+_FLOOR_DOOR: Final[re.Pattern[str]] = re.compile(r"(单元|栋)(\d{1,2})[楼层]([1-9])(?:号|(室))$")
 #: A floor and a room written with its leading zero closing the text (A座12楼01室, 12层01, 12F-01: room
 #: 1201, as offices number rooms by floor); before ``zeros`` reads 01 as 1. Not with 号 (1层06号 numbers a
 #: shop along a floor).
@@ -301,9 +301,9 @@ def canonical_units(text: str) -> str:
             text = pattern.sub(repl, text)
     if "门" in text:
         text = _BUILDING_DOOR_UNIT.sub(_door_unit, text)
-    if text.endswith("号"):
-        text = _FLOOR_DOOR.sub(r"\1\g<2>0\3", text)
-    elif ("楼" in text or "层" in text) and text[-1:] in _ROOM_END:
+    if text.endswith(("号", "室")):
+        text = _FLOOR_DOOR.sub(r"\1\g<2>0\3\4", text)
+    if ("楼" in text or "层" in text) and text[-1:] in _ROOM_END:
         text = _FLOOR_ROOM.sub(r"\1\2\3", text)
     if "之" in text:
         text = _every_sub_number(_ZHI_NUMBER, _zhi_number, "之", text)

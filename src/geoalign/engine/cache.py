@@ -78,7 +78,8 @@ log = logging.getLogger(__name__)
 #: 云杉村, a short crossing after a road is one, 青禾路云杉街路口 = 青禾路云杉街交叉口, and a market's stall
 #: written 档 is a shop, A01档 = A01号商铺, and a padded tower number is the tower, 001塔 = T1栋, session 43;
 #: v25: a sub-number in words before a room, a floor or a building in digits is read, 18号之一101房 =
-#: 18-1号101室, session 44).
+#: 18-1号101室, and a floor and a one-digit door closing a building or unit is the room with 室 too,
+#: 1栋1单元3层5室 = 1栋1单元305室, session 44).
 KEY_VERSION = "v25"
 
 

@@ -161,7 +161,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (青禾大厦 / 云杉大厦: another_named_place), and an estate's sides written 园 are zones (东园 / 西园), and a
 #: gate in a dropped note is compared with one the other text keeps ((西门) / (南1门)), and two communities'
 #: own facilities are two (云杉社区卫生服务站 / 松风社区卫生服务站: another_community), and two numbered desks
-#: of one shared office are two rooms (1201室1号工位 / 2号工位: another_room) (session 44).
+#: of one shared office are two rooms (1201室1号工位 / 2号工位: another_room), and a road's or a hutong's
+#: two ends are two places (青禾胡同东口 / 西口: another_zone), and Wuhan's floor and door with 室 is the
+#: room (3层5室 = 305室, in the normalizer), and a note naming the premises ((办公场所)) is noise
+#: (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
@@ -292,7 +295,7 @@ _NOISE_NOTE: Final[re.Pattern[str]] = re.compile(
     r"^(?:近|靠近|邻近|附近|位于|放)|送|收件|收货|快递|工作日|周末|电话|联系|请|勿|谢谢|代收|门卫|驿站|前台|丰巢|自提"
     r"|路口$|交叉口|交汇处|顺丰|圆通|中通|申通|韵达|极兔|德邦"
     # a register's notes: what the premises may be used for, how the company registered there
-    r"|仅限|用途|集群注册|住所申报|自主申报|托管|入驻|商务秘书"
+    r"|仅限|用途|集群注册|住所申报|自主申报|托管|入驻|商务秘书|场所$|^办公$"
     # the area the address lies in, larger than it (a development zone, a street office)
     r"|(?:开发区|高新区|高新园|经济区|新区|园区|街道|镇|乡)$"
     # what the place was called before: (原云杉大厦)
