@@ -241,6 +241,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区青河花园3栋", []),  # one character apart: a typo
         ("青禾路58号云杉大厦(原松风大厦)7楼", "青禾路58号松风大厦7楼", []),
+        # a factory's dormitory and its workshop building; a village's lane after its name and alone
+        ("深圳市宝安区青禾工业园宿舍楼A栋A203", "深圳市宝安区青禾工业园厂房A栋", ["another_kind"]),
+        ("宝安区新安街道云杉新村云杉北四巷4号", "宝安区新安街道云杉北四巷22号", ["another_road_number"]),
         # two numbered desks of one shared office (a register's cluster registration); one side without
         ("青禾路18号1幢1201室1号工位", "青禾路18号1幢1201室2号工位", ["another_room"]),
         ("青禾路18号1幢1201室A区-01工位", "青禾路18号1幢1201室A区1号工位", []),

@@ -163,8 +163,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: own facilities are two (云杉社区卫生服务站 / 松风社区卫生服务站: another_community), and two numbered desks
 #: of one shared office are two rooms (1201室1号工位 / 2号工位: another_room), and a road's or a hutong's
 #: two ends are two places (青禾胡同东口 / 西口: another_zone), and Wuhan's floor and door with 室 is the
-#: room (3层5室 = 305室, in the normalizer), and a note naming the premises ((办公场所)) is noise
-#: (session 44).
+#: room (3层5室 = 305室, in the normalizer), and a note naming the premises ((办公场所)) is noise, and a
+#: factory's dormitory and workshop are two buildings (宿舍楼A栋 / 厂房A栋: another_kind), and a village's
+#: lane after its name and alone is one lane, its doors compared (云杉北四巷4号 / 北四巷22号) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

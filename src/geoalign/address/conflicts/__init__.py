@@ -66,6 +66,7 @@ from geoalign.address.conflicts.base import ADMIN_COMPARED, HARD_NUMBERS, RULE_O
 from geoalign.address.conflicts.numbers import code_conflict, number_conflicts
 from geoalign.address.conflicts.places import (
     bracket_gate_conflict,
+    building_use_conflict,
     kind_conflict,
     named_building_conflict,
     named_place_conflict,
@@ -103,6 +104,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     company_conflict,
     subsidiary_conflict,
     kind_conflict,
+    building_use_conflict,
     office_conflict,
     named_place_conflict,
     workstation_conflict,

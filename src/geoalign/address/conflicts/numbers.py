@@ -267,15 +267,29 @@ def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
     (``SAME_ROAD_ONLY``)."""
     ra, rb = road_key(a), road_key(b)
     if ra is not None:
-        return ra == (rb if rb is not None else lane_key(b))
+        return _one_road_key(ra, rb if rb is not None else lane_key(b))
     lane = lane_key(a)
     if lane is not None:  # a lane the parse tags as a sub-road of no road (青禾村4巷7号): the street it is
-        return lane == (rb if rb is not None else lane_key(b))
+        return _one_road_key(lane, rb if rb is not None else lane_key(b))
     key = TYPED_OF["roadno"]
     return all(
         ("roadno" in v.comps or key in v.typed) and "road" not in v.comps and "subroad" not in v.comps
         for v in (a, b)
     )
+
+
+def _one_road_key(key: str, other: str | None) -> bool:
+    """One road: the same key, or a village's numbered lane of three characters or more and the same lane
+    after its village's name (怡景北4巷 / 北4巷: the parse gave the name before the lane to a sub-POI, and
+    4号 / 22号 went uncompared). Not a road whose key ends another's (华强南路 in a text that writes its
+    road twice: the CCKS and Shenzhen training parts moved 3 answers away from their labels that way),
+    nor one key the other's start (松涛路 / 松涛路二巷 is a lane of the road, numbered on its own)."""
+    if other is None:
+        return False
+    if key == other:
+        return True
+    short, long = sorted((key, other), key=len)
+    return len(short) >= 3 and short[-1] in "巷坊" and long.endswith(short)
 
 
 #: A building or block named by a letter and a number, untyped (学林路18号C6宿舍, 星河A7): the tagger reads

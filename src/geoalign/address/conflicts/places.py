@@ -440,6 +440,22 @@ def kind_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("kind", ka, kb, RULE_OF["kind"])
 
 
+def building_use_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """A factory's dormitory and its workshop building (青禾厂宿舍A栋 / 青禾厂厂房A栋): an industrial park
+    numbers each kind on its own, so one letter or number names two buildings. Only where one text says
+    宿舍 and not 厂房 and the other the reverse. Shenzhen train: it fires on 31 pairs, none a match (a corpus
+    dedupe had merged 宿舍楼A栋 / 厂房A栋); the CCKS development part has none."""
+    if _dormitory_and_workshop(a.canon_rest, b.canon_rest):
+        return Conflict("kind", "宿舍", "厂房", RULE_OF["kind"])
+    if _dormitory_and_workshop(b.canon_rest, a.canon_rest):
+        return Conflict("kind", "厂房", "宿舍", RULE_OF["kind"])
+    return None
+
+
+def _dormitory_and_workshop(x: str, y: str) -> bool:
+    return "宿舍" in x and "厂房" not in x and "厂房" in y and "宿舍" not in y
+
+
 def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     """Another numbered place of the same kind (第一小学 / 第二小学): both place texts name one, with
     different ordinals."""
