@@ -241,6 +241,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区青河花园3栋", []),  # one character apart: a typo
         ("青禾路58号云杉大厦(原松风大厦)7楼", "青禾路58号松风大厦7楼", []),
+        # two numbered lanes after the same words, though the parse read the side into one lane's name;
+        # two numbered sections of a village
+        ("宝安区福永街道云杉新村西十三巷13号", "宝安区福永街道云杉新村西二巷13号207", ["another_road"]),
+        ("宝安区新安街道青禾村三片28号504", "青禾村六片28号504", ["another_zone"]),
+        ("宝安区新安街道青禾村三片28号", "宝安区新安街道青禾村3片28号", []),
         # a factory's dormitory and its workshop building; a village's lane after its name and alone
         ("深圳市宝安区青禾工业园宿舍楼A栋A203", "深圳市宝安区青禾工业园厂房A栋", ["another_kind"]),
         ("宝安区新安街道云杉新村云杉北四巷4号", "宝安区新安街道云杉北四巷22号", ["another_road_number"]),

@@ -165,7 +165,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: two ends are two places (青禾胡同东口 / 西口: another_zone), and Wuhan's floor and door with 室 is the
 #: room (3层5室 = 305室, in the normalizer), and a note naming the premises ((办公场所)) is noise, and a
 #: factory's dormitory and workshop are two buildings (宿舍楼A栋 / 厂房A栋: another_kind), and a village's
-#: lane after its name and alone is one lane, its doors compared (云杉北四巷4号 / 北四巷22号) (session 44).
+#: lane after its name and alone is one lane, its doors compared (云杉北四巷4号 / 北四巷22号), and two
+#: numbered lanes are compared where the road names differ only weakly (十三巷 / 西二巷), and a village's
+#: sections are zones (三片 / 六片) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

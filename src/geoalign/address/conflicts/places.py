@@ -87,6 +87,12 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
     r"(?:(?<=[村庄屯])|(?<=嘎查))(\d{1,2})(?:村民小组|小组|组|社|队)"
 )
+#: A numbered section of a village (上川村三片, 上川六片: some Shenzhen villages number their doors within
+#: each section, so 三片28号 and 六片28号 are two doors; Shenzhen train: the 6 pairs of two sections are
+#: all labelled two places). Not 片区, an area.
+_VILLAGE_SECTION: Final[re.Pattern[str]] = re.compile(
+    r"(?<=[\u4e00-\u9fff])([一二三四五六七八九十]{1,3}|\d{1,2})片(?!区)"
+)
 #: the words such a group follows: a text with none of them is not searched
 _VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
 
@@ -480,10 +486,10 @@ def _ordinals(text: str) -> dict[str, int]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, str]:
+def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, str, str]:
     """The first zone, phase, side, station exit, gate by side, gate by number, village group, cluster
-    (组团) and yard (号院) in a place text ("" where none): cached, since a link run compares one record
-    with each of its candidates."""
+    (组团), yard (号院) and village section (三片) in a place text ("" where none): cached, since a link
+    run compares one record with each of its candidates."""
     zone, phase, side = _ZONE.search(text), _PHASE.search(text), _SIDE.search(text)
     cluster = _CLUSTER.search(text) if "组团" in text else None
     yard = _COMPOUND_YARD.search(text) if "号院" in text else None
@@ -496,6 +502,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
             else:
                 side_gate = side_gate or gate.group(0)
     group = _VILLAGE_GROUP.search(text) if any(word in text for word in _VILLAGE_WORDS) else None
+    section = _VILLAGE_SECTION.search(text) if "片" in text else None
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",
@@ -507,4 +514,5 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
         group.group(1) + "组" if group else "",
         cluster.group(0) if cluster else "",
         yard.group(0) if yard else "",
+        f"{number_value(section.group(1))}片" if section else "",
     )

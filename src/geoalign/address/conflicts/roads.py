@@ -110,7 +110,9 @@ def road_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         return found
     if found is None:
         return _numbered_lane_conflict(a, b, *lanes) or _lane_owner_conflict(a, b, *lanes)
-    return _lane_owner_conflict(a, b, *lanes) or found
+    # road names merely far apart (13巷 / 西2巷, the side read into one of them) say nothing by default;
+    # two numbered lanes after the same words still do
+    return _numbered_lane_conflict(a, b, *lanes) or _lane_owner_conflict(a, b, *lanes) or found
 
 
 #: A crossing of two roads as the normalizer leaves it (交叉口), or written short (交口, 青禾路松风路口).
