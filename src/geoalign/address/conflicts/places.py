@@ -309,11 +309,11 @@ def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
-#: A building of an estate named by two characters and its kind (青禾花园城云杉阁, 云杉湾松风轩), closing
-#: the place text but for its numbers (…云杉阁3栋2单元). A side and its kind (饭店北楼) is a zone's
-#: (``_SIDE``).
+#: A building of an estate named by two characters and its kind (青禾花园城云杉阁, 云杉湾松风轩,
+#: 云杉花城牡丹苑), closing the place text but for its numbers (…云杉阁3栋2单元). A side and its kind
+#: (饭店北楼) is a zone's (``_SIDE``).
 _NAMED_BUILDING: Final[re.Pattern[str]] = re.compile(
-    r"([\u4e00-\u9fff]{2}[阁轩居楼])(?=[\dA-Z栋座幢单元层室号-]*$)"
+    r"([\u4e00-\u9fff]{2}[阁轩居楼苑])(?=[\dA-Z栋座幢单元层室号-]*$)"
 )
 #: What the two texts write right before the building's name must agree this far (one estate).
 _ESTATE_TAIL: Final = 3
