@@ -218,8 +218,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("青禾科技有限公司(南门)", "青禾科技有限公司(3号门)", []),  # a side and a number: not compared
         ("青禾小区(西北3门)", "青禾路8号青禾小区(西北3门)", []),
         # a gate in a dropped note (no digit) against one the place text keeps (its digit)
-        ("云杉诚园松风苑(西门)", "青禾路558号附近云杉诚园松风苑(南1门)", ["another_zone"]),
-        ("云杉诚园松风苑(南1门)", "青禾路558号附近云杉诚园松风苑(南1门)", []),
+        ("云杉雅园松风苑(西门)", "青禾路558号附近云杉雅园松风苑(南1门)", ["another_zone"]),
+        ("云杉雅园松风苑(南1门)", "青禾路558号附近云杉雅园松风苑(南1门)", []),
         # a metro line is no road number: 1号线 / 4号线 name one interchange station
         ("1号线云杉东站地铁站B口", "4号线云杉东站地铁站B口", []),
         # a bare 江北区 is Ningbo's or Chongqing's former district: another district only against a third

@@ -280,7 +280,7 @@ def _same_or_no_road(a: AddressView, b: AddressView) -> bool:
 
 def _one_road_key(key: str, other: str | None) -> bool:
     """One road: the same key, or a village's numbered lane of three characters or more and the same lane
-    after its village's name (怡景北4巷 / 北4巷: the parse gave the name before the lane to a sub-POI, and
+    after its village's name (云杉北4巷 / 北4巷: the parse gave the name before the lane to a sub-POI, and
     4号 / 22号 went uncompared). Not a road whose key ends another's (华强南路 in a text that writes its
     road twice: the CCKS and Shenzhen training parts moved 3 answers away from their labels that way),
     nor one key the other's start (松涛路 / 松涛路二巷 is a lane of the road, numbered on its own)."""

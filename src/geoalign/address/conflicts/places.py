@@ -87,7 +87,7 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
     r"(?:(?<=[村庄屯])|(?<=嘎查))(\d{1,2})(?:村民小组|小组|组|社|队)"
 )
-#: A numbered section of a village (上川村三片, 上川六片: some Shenzhen villages number their doors within
+#: A numbered section of a village (青禾村三片, 青禾六片: some Shenzhen villages number their doors within
 #: each section, so 三片28号 and 六片28号 are two doors; Shenzhen train: the 6 pairs of two sections are
 #: all labelled two places). Not 片区, an area.
 _VILLAGE_SECTION: Final[re.Pattern[str]] = re.compile(
@@ -345,7 +345,7 @@ _PLACE_NOT_NAMING: Final[frozenset[str]] = GENERIC_NAME_CHARS | frozenset(NUMERA
 
 
 def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """Two named places of one kind whose names share no character (兴业银行大厦 / 杭州烟草大厦, 青禾花园 /
+    """Two named places of one kind whose names share no character (青禾银行大厦 / 杭州云杉大厦, 青禾花园 /
     松风花园): two places, whatever else the texts share (a car park's, a gate's or a unit's words, a
     door). Only where both POIs close with the same kind and each name keeps a naming character (not a
     number or a generic word), and neither text writes the other's name (a building written with its old
