@@ -401,6 +401,9 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号中国工商银行松风支行", ["another_branch"]),
         ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号工商银行(松风支行)", ["another_branch"]),
         ("杭州市青禾路18号中国工商银行云杉支行", "杭州市青禾路18号工商银行(云杉支行)", []),
+        # the finest level of a bank's office names it: two sub-branches of one provincial branch's office
+        ("工商银行浙江分行营业部云杉支行", "工商银行浙江分行营业部松风路支行自助服务区", ["another_branch"]),
+        ("工商银行浙江分行营业部云杉支行", "杭州市工商银行浙江分行营业部云杉支行", []),
         # a credit union's and the postal savings bank's offices, however each is called
         ("杭州市云杉农村信用社松风营业部", "杭州市云杉农村信用社青禾营业部", ["another_branch"]),
         ("云杉农村信用合作联社松风信用分社", "云杉农村信用合作联社青禾信用分社", ["another_branch"]),

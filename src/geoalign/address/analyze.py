@@ -67,6 +67,11 @@ _BANK_BRANCH: Final[re.Pattern[str]] = re.compile(
     r"(?:银行|信用社|信用联社|信用合作社|合作联社|储蓄)(?:(?:股份)?有限公司)?([\u4e00-\u9fff]{2,10}?)"
     r"(?:支行|分行|营业部|分理处|储蓄所|信用分社|分社)"
 )
+#: A level below the branch ``_BANK_BRANCH`` found, written right after it (工商银行浙江分行营业部青禾支行:
+#: the sub-branch 青禾 of the provincial branch's business department): the finest level names the office.
+_SUB_BRANCH: Final[re.Pattern[str]] = re.compile(
+    r"(?:营业部|分行|支行)?([\u4e00-\u9fff]{2,10}?)(?:支行|分行|营业部|分理处|储蓄所|信用分社|分社)"
+)
 #: What every text ``_BANK_BRANCH`` can match holds (the search is skipped without one of them).
 _BANK_WORDS: Final[re.Pattern[str]] = re.compile("行|储蓄|信用|合作")
 #: A chain's outlet named in brackets by its road alone (交通银行24小时自助银行(青禾路) / (云杉一路),
@@ -364,8 +369,7 @@ def view_from_components(
             branch_by_road = found is not None
         branch = canonical_name(found.group(1)) if found else ""
     if not branch and _BANK_WORDS.search(folded_raw):
-        bank = _BANK_BRANCH.search(folded_raw)
-        branch = canonical_name(bank.group(1)) if bank else ""
+        branch = _bank_branch(folded_raw)
     return AddressView(
         text=text,
         comps=comps,
@@ -417,6 +421,18 @@ def analyze_many(texts: Sequence[str]) -> list[AddressView | ItemError]:
 
 def _parse_failed(exc: Exception) -> ItemError:
     return ItemError("parse_failed", f"could not parse address: {type(exc).__name__}: {exc}")
+
+
+def _bank_branch(text: str) -> str:
+    """The finest branch of a bank a text names without brackets (``_BANK_BRANCH``, then each level
+    ``_SUB_BRANCH`` reads right after it), or ""."""
+    found = _BANK_BRANCH.search(text)
+    if found is None:
+        return ""
+    name, end = found.group(1), found.end()
+    while (finer := _SUB_BRANCH.match(text, end)) is not None:
+        name, end = finer.group(1), finer.end()
+    return canonical_name(name)
 
 
 def _resolved_view(parsed: Components) -> AddressView:

@@ -465,7 +465,9 @@ def noise(text: str) -> str:
     if text[0] == "中":
         text = text[_country_prefix(text) :]
     if "辖" in text or "重庆市县" in text:
-        text = _PLACEHOLDER_DIVISION.sub("", text)
+        # a text that is nothing but the place-holder (省直辖县级行政区划) keeps it: nothing else is left
+        dropped = _PLACEHOLDER_DIVISION.sub("", text)
+        text = dropped if dropped.strip() else text
     last = text[-1]
     if last in _PLACEHOLDER_LAST or (last.isspace() and text.rstrip()[-1:] in _PLACEHOLDER_LAST):
         kept = _PLACEHOLDER_END.sub("", text)
