@@ -248,6 +248,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("宝安区福永街道云杉新村西十三巷13号", "宝安区福永街道云杉新村西二巷13号207", ["another_road"]),
         ("宝安区新安街道青禾村三片28号504", "青禾村六片28号504", ["another_zone"]),
         ("宝安区新安街道青禾村三片28号", "宝安区新安街道青禾村3片28号", []),
+        ("光明区公明街道云杉新村六排7栋", "光明区公明街道云杉新村一排7栋", ["another_zone"]),
+        ("光明区公明街道云杉新村六排7栋", "光明区公明街道云杉新村6排7栋", []),
+        # a district the gazetteer does not know (merged away) leaves the city the text's division
+        ("三明市梅列区青禾北路18号", "鲤城区青禾北路18号", ["another_city"]),
         # a factory's dormitory and its workshop building; a village's lane after its name and alone
         ("深圳市宝安区青禾工业园宿舍楼A栋A203", "深圳市宝安区青禾工业园厂房A栋", ["another_kind"]),
         ("宝安区新安街道云杉新村云杉北四巷4号", "宝安区新安街道云杉北四巷22号", ["another_road_number"]),

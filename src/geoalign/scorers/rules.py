@@ -168,8 +168,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: lane after its name and alone is one lane, its doors compared (云杉北四巷4号 / 北四巷22号), and two
 #: numbered lanes are compared where the road names differ only weakly (十三巷 / 西二巷), and a village's
 #: sections are zones (三片 / 六片), and an estate's courts named 苑 are named buildings (牡丹苑 / 丹桂苑:
-#: another_building), and a bank's office is named by its finest level (…分行营业部云杉支行: 云杉)
-#: (session 44).
+#: another_building), and a bank's office is named by its finest level (…分行营业部云杉支行: 云杉), and a
+#: village's rows are zones (六排 / 一排), and a district the gazetteer does not know leaves the city the
+#: text's division (三明市梅列区 / 鲤城区: another_city) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -87,11 +87,11 @@ _RELATIVE_ANYWHERE: Final[re.Pattern[str]] = re.compile(_RELATIVE_WORDS)
 _VILLAGE_GROUP: Final[re.Pattern[str]] = re.compile(
     r"(?:(?<=[村庄屯])|(?<=嘎查))(\d{1,2})(?:村民小组|小组|组|社|队)"
 )
-#: A numbered section of a village (青禾村三片, 青禾六片: some Shenzhen villages number their doors within
-#: each section, so 三片28号 and 六片28号 are two doors; Shenzhen train: the 6 pairs of two sections are
-#: all labelled two places). Not 片区, an area.
+#: A numbered section or row of a village (青禾村三片, 青禾六片, 云杉新村六排: some Shenzhen villages number
+#: their doors within each section or row, so 三片28号 and 六片28号 are two doors; Shenzhen train: the 6
+#: pairs of two sections are all labelled two places). Not 片区, an area, nor 排档, a food stall.
 _VILLAGE_SECTION: Final[re.Pattern[str]] = re.compile(
-    r"(?<=[\u4e00-\u9fff])([一二三四五六七八九十]{1,3}|\d{1,2})片(?!区)"
+    r"(?<=[\u4e00-\u9fff])([一二三四五六七八九十]{1,3}|\d{1,2})(片|排)(?!区|档)"
 )
 #: the words such a group follows: a text with none of them is not searched
 _VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
@@ -502,7 +502,7 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
             else:
                 side_gate = side_gate or gate.group(0)
     group = _VILLAGE_GROUP.search(text) if any(word in text for word in _VILLAGE_WORDS) else None
-    section = _VILLAGE_SECTION.search(text) if "片" in text else None
+    section = _VILLAGE_SECTION.search(text) if "片" in text or "排" in text else None
     return (
         zone.group(0) if zone else "",
         phase.group(0) if phase else "",
@@ -514,5 +514,5 @@ def _compound_parts(text: str) -> tuple[str, str, str, str, str, str, str, str, 
         group.group(1) + "组" if group else "",
         cluster.group(0) if cluster else "",
         yard.group(0) if yard else "",
-        f"{number_value(section.group(1))}片" if section else "",
+        f"{number_value(section.group(1))}{section.group(2)}" if section else "",
     )
