@@ -241,7 +241,8 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区松风花园3栋", ["another_named_place"]),
         ("杭州市西湖区青禾花园3栋", "杭州市西湖区青河花园3栋", []),  # one character apart: a typo
         ("青禾路58号云杉大厦(原松风大厦)7楼", "青禾路58号松风大厦7楼", []),
-        # two named courts of one estate (苑, as 阁 and 轩 were)
+        # two named courts of one estate (苑 and 园, as 阁 and 轩 were); a side is a zone's
+        ("云杉绿城丽园6幢", "云杉绿城慧园6幢", ["another_building"]),
         ("青禾大道85号云杉花城牡丹苑A座", "青禾大道85号云杉花城丹桂苑A座", ["another_building"]),
         # two numbered lanes after the same words, though the parse read the side into one lane's name;
         # two numbered sections of a village

@@ -167,10 +167,10 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: factory's dormitory and workshop are two buildings (宿舍楼A栋 / 厂房A栋: another_kind), and a village's
 #: lane after its name and alone is one lane, its doors compared (云杉北四巷4号 / 北四巷22号), and two
 #: numbered lanes are compared where the road names differ only weakly (十三巷 / 西二巷), and a village's
-#: sections are zones (三片 / 六片), and an estate's courts named 苑 are named buildings (牡丹苑 / 丹桂苑:
-#: another_building), and a bank's office is named by its finest level (…分行营业部云杉支行: 云杉), and a
-#: village's rows are zones (六排 / 一排), and a district the gazetteer does not know leaves the city the
-#: text's division (三明市梅列区 / 鲤城区: another_city) (session 44).
+#: sections are zones (三片 / 六片), and an estate's courts named 苑 or 园 are named buildings (牡丹苑 /
+#: 丹桂苑: another_building), and a bank's office is named by its finest level (…分行营业部云杉支行:
+#: 云杉), and a village's rows are zones (六排 / 一排), and a district the gazetteer does not know leaves
+#: the city the text's division (三明市梅列区 / 鲤城区: another_city) (session 44).
 RULES_VERSION: Final[str] = "rules/v25"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

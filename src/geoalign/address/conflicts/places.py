@@ -310,14 +310,19 @@ def station_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 
 #: A building of an estate named by two characters and its kind (青禾花园城云杉阁, 云杉湾松风轩,
-#: 云杉花城牡丹苑), closing the place text but for its numbers (…云杉阁3栋2单元). A side and its kind
-#: (饭店北楼) is a zone's (``_SIDE``).
+#: 云杉花城牡丹苑, 云杉绿城丽园), closing the place text but for its numbers (…云杉阁3栋2单元). A side
+#: and its kind (饭店北楼) is a zone's (``_SIDE``).
 _NAMED_BUILDING: Final[re.Pattern[str]] = re.compile(
-    r"([\u4e00-\u9fff]{2}[阁轩居楼苑])(?=[\dA-Z栋座幢单元层室号-]*$)"
+    r"([\u4e00-\u9fff]{2}[阁轩居楼苑园])(?=[\dA-Z栋座幢单元层室号-]*$)"
 )
 #: What the two texts write right before the building's name must agree this far (one estate).
 _ESTATE_TAIL: Final = 3
 _SIDES: Final = "东西南北中"
+#: The words that close an estate's own name, not a court's (青禾花园, 云杉家苑): one character before them
+#: may be a typo of the estate's name, which the judge decides.
+_ESTATE_WORDS: Final[frozenset[str]] = frozenset(
+    {"花园", "家园", "公园", "乐园", "庄园", "田园", "校园", "花苑", "家苑", "雅苑", "名苑", "新苑"}
+)
 
 
 def named_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -329,6 +334,8 @@ def named_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
         return None
     na, nb = ma.group(1), mb.group(1)
     if na == nb or na[-1] != nb[-1] or na[-2] in _SIDES or nb[-2] in _SIDES:
+        return None
+    if na[-2:] in _ESTATE_WORDS or nb[-2:] in _ESTATE_WORDS:  # the estate's own name: 青禾花园 / 青河花园
         return None
     before_a, before_b = a.canon_rest[: ma.start()], b.canon_rest[: mb.start()]
     if len(before_a) < _ESTATE_TAIL or before_a[-_ESTATE_TAIL:] != before_b[-_ESTATE_TAIL:]:
