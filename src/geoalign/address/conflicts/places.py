@@ -318,11 +318,10 @@ _NAMED_BUILDING: Final[re.Pattern[str]] = re.compile(
 #: What the two texts write right before the building's name must agree this far (one estate).
 _ESTATE_TAIL: Final = 3
 _SIDES: Final = "东西南北中"
-#: The words that close an estate's own name, not a court's (青禾花园, 云杉家苑): one character before them
-#: may be a typo of the estate's name, which the judge decides.
-_ESTATE_WORDS: Final[frozenset[str]] = frozenset(
-    {"花园", "家园", "公园", "乐园", "庄园", "田园", "校园", "花苑", "家苑", "雅苑", "名苑", "新苑"}
-)
+#: The words that close an estate's own name rather than a court's (青禾花园, 云杉家园): one character
+#: before them may be a typo of the estate's name, which the judge decides. 苑 keeps every name: a court
+#: is as often 桂花苑 as an estate 青禾花苑.
+_ESTATE_WORDS: Final[frozenset[str]] = frozenset({"花园", "家园", "公园", "乐园", "庄园", "田园", "校园"})
 
 
 def named_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
