@@ -41,6 +41,7 @@ from geoalign.address.synonyms import (
     EN_FLOOR,
     EN_ROOM,
     EN_TOWER,
+    GROUND_FLOOR_WORDS,
     NOT_AFTER_TOWER_NUMBER,
     SHOP_WORD_CHARS,
     SHOP_WORDS,
@@ -103,7 +104,7 @@ _FLOOR_LETTER: Final[re.Pattern[str]] = re.compile(r"(?<=\d)[FL](?![A-Z])|(?<![A
 
 
 #: The ground floor by its words (Guangdong's 首层, Shanghai's and Jiangsu's 底层 and 底楼).
-_GROUND_FLOOR: Final[re.Pattern[str]] = re.compile(r"首层|底[层楼]")
+_GROUND_FLOOR: Final[re.Pattern[str]] = re.compile(GROUND_FLOOR_WORDS)
 
 
 def floor_value(text: str) -> str:

@@ -85,6 +85,9 @@ _TOWER_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 #: What a shop numbered along a floor or a street is called after its number (108铺, 108号门面; 门市, 商服 and
 #: 商网 in the north-east; 档口, 档 and 摊位 in a market): one shop, written 108号商铺. Not 门市部, a name's
 #: sales office, nor 档案 (archives).
+#: The ground floor's words: Guangdong's 首层, and Shanghai's and Jiangsu's 底层 / 底楼 (floor 1; the
+#: parse's ``floor_value`` reads them so too).
+GROUND_FLOOR_WORDS: Final[str] = "首层|底[层楼]"
 SHOP_WORDS: Final[str] = "商铺|铺位|铺面|门面房?|门市房?(?!部)|商服|商网|档口|档(?![案次期])|摊位|铺"
 #: One of these characters is in every shop word: a cheap guard before the pattern.
 SHOP_WORD_CHARS: Final[str] = "铺门服网档摊"
@@ -123,7 +126,7 @@ _OTHER_RULES: Final[tuple[tuple[re.Pattern[str], str, str], ...]] = (
     (re.compile(r"(?<![\d-])(\d+)号?至(\d+)(?=[号层楼栋幢座])"), r"\1-\2", "至"),
     # The ground floor as Guangdong writes it (大厦首层, 首层106), and as Shanghai and Jiangsu do (100号底层,
     # 3号楼底楼101室): floor 1.
-    (re.compile(r"首层|底[层楼]"), "1层", "首底"),
+    (re.compile(GROUND_FLOOR_WORDS), "1层", "首底"),
     # An administrative village written so (云杉行政村): the village, 云杉村, as addresses write it; not
     # after a village's name that ends in 村 (云村行政村 would become 云村村).
     (re.compile(r"(?<=[\u4e00-\u9fff])(?<!村)行政村"), "村", "政"),

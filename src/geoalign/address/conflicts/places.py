@@ -121,9 +121,10 @@ def zone_conflict(a: AddressView, b: AddressView) -> Conflict | None:
             return Conflict("zone", va, vb, RULE_OF["zone"])
     # a gate one text names in a note the normalizer dropped ((西门): no digit) and the other in its
     # place text (南1门, kept for its digit) are compared too
+    note_a, note_b = _bracket_gate(a.tail), _bracket_gate(b.tail)
     for kind, at in (("side", 4), ("number", 5)):
-        ga = pa[at] or _bracket_gate_of_kind(a.tail, kind)
-        gb = pb[at] or _bracket_gate_of_kind(b.tail, kind)
+        ga = pa[at] or _of_kind(note_a, kind)
+        gb = pb[at] or _of_kind(note_b, kind)
         if ga and gb and ga != gb:
             return Conflict("zone", ga, gb, RULE_OF["zone"])
     return None
@@ -137,8 +138,8 @@ def bracket_gate_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
-def _bracket_gate_of_kind(tail: str, kind: str) -> str:
-    gate = _bracket_gate(tail)
+def _of_kind(gate: str, kind: str) -> str:
+    """``gate`` where it is a gate of ``kind`` (``_gate_kind``), else ""."""
     return gate if gate and _gate_kind(gate) == kind else ""
 
 
