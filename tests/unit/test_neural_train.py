@@ -48,6 +48,49 @@ def test_coarse_loss_is_minus_log_of_the_allowed_probability_mass() -> None:
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_an_unlabelled_pair_adds_no_hard_loss_and_does_not_dilute_the_labelled_ones() -> None:
+    torch = require_module("torch", "torch")
+    from geoalign.neural.data import MASK_UNLABELLED
+    from geoalign.neural.train import pair_loss
+
+    weights = torch.tensor([1.0, 1.0, 3.0])
+    logits = torch.tensor([[0.2, 1.0, -0.5], [2.0, 0.1, 0.3]])
+    labelled = pair_loss(logits[:1], torch.tensor([(False, False, True)]), torch.tensor([True]), weights, 0.5)
+    mixed = pair_loss(
+        logits,
+        torch.tensor([(False, False, True), MASK_UNLABELLED]),
+        torch.tensor([True, False]),
+        weights,
+        0.5,
+    )
+    assert float(mixed) == pytest.approx(float(labelled), rel=1e-6)
+    alone = pair_loss(logits[1:], torch.tensor([MASK_UNLABELLED]), torch.tensor([False]), weights, 0.5)
+    assert float(alone) == 0.0
+
+
+def test_transfer_pairs_need_a_teacher_hold_no_held_out_text_and_reject_malformed_rows(
+    tmp_path: Path,
+) -> None:
+    from geoalign.neural.data import MASK_UNLABELLED, read_unlabelled_pairs, texts_of
+    from geoalign.neural.train import read_transfer
+
+    (tmp_path / "ok.tsv").write_text("甲路1号\t甲路1号2楼\n甲路1号\t乙路9号\n", encoding="utf-8")
+    cfg = tiny_train_config(tmp_path, "run", transfer=str(tmp_path / "ok.tsv"))
+    with pytest.raises(ValueError, match="teacher"):
+        read_transfer(cfg, set())
+    cfg = tiny_train_config(tmp_path, "run", transfer=str(tmp_path / "ok.tsv"), teacher_onnx="graph")
+    pairs = read_transfer(cfg, set())
+    assert [p.allowed for p in pairs] == [MASK_UNLABELLED] * 2
+    held_out = ccks_splits(tmp_path / "pairs.tsv").validation[0].b
+    (tmp_path / "leak.tsv").write_text(f"甲路1号\t{held_out}\n", encoding="utf-8")
+    leaky = tiny_train_config(tmp_path, "run", transfer=str(tmp_path / "leak.tsv"), teacher_onnx="graph")
+    with pytest.raises(ValueError, match="validation or frozen"):
+        read_transfer(leaky, texts_of(ccks_splits(tmp_path / "pairs.tsv").validation))
+    (tmp_path / "bad.tsv").write_text("甲路1号\t乙路9号\n甲路1号\t乙路9号\t1\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"bad\.tsv:2"):
+        read_unlabelled_pairs(tmp_path / "bad.tsv")
+
+
 def test_pruned_vocabulary_tokenizes_corpus_strings_identically(tmp_path: Path) -> None:
     require_module("tokenizers", "onnx")
     from tests.e5_fixtures import write_tiny_e5
@@ -189,10 +232,18 @@ def test_a_shipped_onnx_model_is_a_teacher_scored_once_per_pair_and_cached(tmp_p
     again._load()
     assert again.cache == {}
 
-    student = train(tiny_train_config(tmp_path, "student", teacher_onnx=str(tmp_path / "graph")))
+    # unlabelled transfer pairs: the teacher scores them too, and they join each epoch
+    (tmp_path / "transfer.tsv").write_text("甲路1号\t甲路1号2楼\n丙路3号\t丁路4号\n", encoding="utf-8")
+    student = train(
+        tiny_train_config(
+            tmp_path, "student", teacher_onnx=str(tmp_path / "graph"), transfer=str(tmp_path / "transfer.tsv")
+        )
+    )
     assert (student.parent / "teacher_onnx.npz").is_file()
     log = (student.parent / "train.log").read_text(encoding="utf-8")
-    assert "distinct pairs scored" in log
+    assert "distinct pairs scored" in log and "transfer: 2 unlabelled pairs" in log
+    cached = OnnxTeacher(tmp_path / "graph", student.parent / "teacher_onnx.npz", threads=1).cache
+    assert ("丙路3号", "丁路4号") in cached
     # a torch run and the graph teach together: one ensemble
     both = train(
         tiny_train_config(tmp_path, "s2", teacher=(str(teacher),), teacher_onnx=str(tmp_path / "graph"))

@@ -105,6 +105,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--temperature", type=float, default=defaults.temperature, help="distillation temperature"
     )
+    parser.add_argument(
+        "--transfer",
+        default=None,
+        metavar="TSV",
+        help="unlabelled pairs (a<TAB>b, scripts/mine_transfer_pairs.py) that only the teacher's soft labels "
+        "train on: more pairs for a student to learn its teacher from; needs --teacher or --teacher-onnx",
+    )
+    parser.add_argument("--transfer-per-epoch", type=int, default=defaults.transfer_per_epoch)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         distill_weight=args.distill_weight,
         temperature=args.temperature,
+        transfer=args.transfer,
+        transfer_per_epoch=args.transfer_per_epoch,
     )
     best = train(cfg)
     print(best)

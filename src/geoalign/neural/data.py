@@ -34,6 +34,7 @@ MASK_EXACT: Final = (False, False, True)
 MASK_PARTIAL: Final = (False, True, False)
 MASK_NOT: Final = (True, False, False)
 MASK_MATCH: Final = (False, True, True)  # exact or partial: a Shenzhen "1"
+MASK_UNLABELLED: Final = (True, True, True)  # no label: only a teacher's soft labels train on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,19 @@ def read_binary_pairs(path: str | Path, *, source: str) -> list[TrainPair]:
             if len(row) != 3 or row[2].strip() not in {"0", "1"}:
                 raise DataFormatError(f"{path}:{line_no}: expected a<TAB>b<TAB>0|1, got {len(row)} columns")
             out.append(TrainPair(row[0], row[1], MASK_MATCH if row[2].strip() == "1" else MASK_NOT, source))
+    return out
+
+
+def read_unlabelled_pairs(path: str | Path, *, source: str = "transfer") -> list[TrainPair]:
+    """``a<TAB>b`` files without a label (``scripts/mine_transfer_pairs.py``): pairs a teacher labels."""
+    out: list[TrainPair] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if len(row) != 2 or not row[0].strip() or not row[1].strip():
+                raise DataFormatError(
+                    f"{path}:{line_no}: expected a<TAB>b (two non-empty texts), got {row!r}"
+                )
+            out.append(TrainPair(row[0], row[1], MASK_UNLABELLED, source))
     return out
 
 

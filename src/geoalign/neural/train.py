@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from geoalign.neural.checkpoint import load_state, log_line, save_state
-from geoalign.neural.data import MODEL_LABELS, TrainPair
+from geoalign.neural.data import MODEL_LABELS, TrainPair, texts_of
 from geoalign.neural.optim import adamw_with_warmup, apply_step
 
 CLASS_WEIGHTS_DEFAULT = (1.0, 1.0, 2.5)  # not, partial, exact: exact is ~6% of CCKS pairs
@@ -71,6 +71,9 @@ class TrainConfig:
     init_from: str | None = None  # start from a trained best/ directory instead of the pretrained encoder
     distill_weight: float = 0.7  # share of the loss taken by the teacher's soft labels (rest: gold labels)
     temperature: float = 2.0
+    # unlabelled pairs (a<TAB>b) that only the teachers' soft labels train on; needs a teacher
+    transfer: str | None = None
+    transfer_per_epoch: int = 40_000
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -285,7 +288,8 @@ def pair_loss(logits: Any, allowed: Any, three_way: Any, class_weights: Any, aux
     logp = torch.log_softmax(logits.float(), dim=-1)
     set_logp = torch.logsumexp(logp.masked_fill(~allowed, float("-inf")), dim=-1)
     label = allowed.float().argmax(dim=-1)
-    weight = torch.where(three_way, class_weights[label], torch.full_like(set_logp, aux_weight))
+    coarse = torch.where(allowed.all(dim=-1), 0.0, aux_weight)  # an unlabelled pair has no hard loss
+    weight = torch.where(three_way, class_weights[label], coarse.to(set_logp.dtype))
     return -(weight * set_logp).sum() / weight.sum().clamp_min(1e-6)
 
 
@@ -392,11 +396,30 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, list[float]
 # ------------------------------------------------------------------------------------------- train
 
 
+def read_transfer(cfg: TrainConfig, exclude: set[str]) -> list[TrainPair]:
+    """``cfg.transfer``'s unlabelled pairs, checked: they need a teacher (alone they train nothing) and
+    may hold no text of the validation or frozen folds (a leak would make the selection meaningless)."""
+    if not cfg.transfer:
+        return []
+    if not cfg.teacher and not cfg.teacher_onnx:
+        raise ValueError("--transfer pairs carry no label: give a teacher (--teacher or --teacher-onnx)")
+    from geoalign.neural.data import read_unlabelled_pairs
+
+    pairs = read_unlabelled_pairs(cfg.transfer)
+    leaked = texts_of(pairs) & exclude
+    if leaked:
+        raise ValueError(
+            f"--transfer {cfg.transfer}: {len(leaked)} texts of the CCKS validation or frozen folds "
+            f"(e.g. {sorted(leaked)[0]!r}); mine the pairs with those folds excluded"
+        )
+    return pairs
+
+
 def train(cfg: TrainConfig) -> Path:
     import torch
     from transformers import BertForSequenceClassification
 
-    from geoalign.neural.data import ccks_splits, read_binary_pairs, synthetic_pairs, texts_of
+    from geoalign.neural.data import ccks_splits, read_binary_pairs, synthetic_pairs
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -419,6 +442,9 @@ def train(cfg: TrainConfig) -> Path:
         f"shenzhen {len(shenzhen)}, synth {len(synth)}",
     )
     exclude = texts_of(splits.test) | texts_of(splits.validation)
+    transfer = read_transfer(cfg, exclude)
+    if transfer:
+        log(out, f"transfer: {len(transfer):,} unlabelled pairs, {cfg.transfer_per_epoch:,} an epoch")
     if cfg.init_from:
         init_dir = Path(cfg.init_from)
         if not (init_dir / "config.json").is_file():
@@ -448,6 +474,8 @@ def train(cfg: TrainConfig) -> Path:
             pairs += erng.sample(shenzhen, min(cfg.shenzhen_per_epoch, len(shenzhen)))
         if synth:
             pairs += erng.sample(synth, min(cfg.synth_per_epoch, len(synth)))
+        if transfer:
+            pairs += erng.sample(transfer, min(cfg.transfer_per_epoch, len(transfer)))
         epoch_sets.append(pairs)
     encoded = [encode_pairs(tokenizer, pairs, cfg.max_length) for pairs in epoch_sets]
     onnx_soft: list[Any] = []
