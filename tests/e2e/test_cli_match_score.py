@@ -195,7 +195,7 @@ def test_score_resumes_from_partial_output(tmp_path, model_dir):
     from geoalign.scorers.spec import ScorerSpec
 
     scorer = ScorerSpec(model=str(model_dir), explain=False).build()  # what `score --model DIR` builds
-    assert scorer.model_id.endswith("+rules/v25")  # the rule layer is part of the job's identity
+    assert scorer.model_id.endswith("+rules/v26")  # the rule layer is part of the job's identity
     fingerprint = input_fingerprint(
         source,
         a=0,

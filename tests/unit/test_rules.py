@@ -529,6 +529,24 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("深圳市宝安区西乡街道青禾工业区59号", "深圳市宝安区西乡街道云杉工业区59栋", ["another_zone"]),
         ("深圳市宝安区青禾工业区59号", "深圳市宝安区青河工业区59号", []),
         ("深圳市宝安区云杉工业区青禾工业园6栋", "深圳市宝安区青禾工业园6栋", []),
+        # two roads named alone with the side of the road closing the text; one road's two sides
+        ("河南省遂平县青禾路中段路西", "河南省遂平县云杉路中段路西", ["another_road"]),
+        ("遂平县青禾路东侧", "遂平县云杉路东侧", ["another_road"]),
+        ("遂平县青禾路中段路西", "遂平县青禾路中段路东", ["another_zone"]),
+        # a village's industrial zones numbered without 第, against each other and against 第N
+        ("光明区公明街道青禾村四工业区4栋", "光明区公明街道青禾村五工业区A区4号", ["another_numbered_place"]),
+        ("宝安区青禾村一工业区云杉厂", "宝安区青禾村第二工业区云杉厂", ["another_numbered_place"]),
+        ("宝安区青禾村一工业区云杉厂宿舍", "宝安区青禾村第一工业区云杉厂宿舍", []),
+        # the middle building of a block against a side one; a school's 初中楼 is no side
+        ("青禾大学松风北楼(西门)", "江干区青禾大学松风中楼(西门)", ["another_zone"]),
+        ("青禾中学初中楼", "青禾中学东楼", []),
+        # one name after two regions' names; one of them written alone (the region left out)
+        ("浙江青禾职业技术学院-宿舍楼2", "文景路19号陕西青禾职业技术学院宿舍楼", ["another_named_place"]),
+        ("浙江青禾职业技术学院", "青禾职业技术学院", []),
+        ("浙江青禾职业技术学院", "陕西省西安市青禾路1号浙江青禾职业技术学院", []),
+        # two doors of one village, one text naming a road too; the same door
+        ("福田区南园街道云杉村130号", "福田区南园街道云杉街云杉村131号", ["another_road_number"]),
+        ("福田区南园街道云杉村130号", "福田区南园街道云杉街云杉村130号", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

@@ -170,8 +170,13 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: sections are zones (三片 / 六片), and an estate's courts named 苑 or 园 are named buildings (牡丹苑 /
 #: 丹桂苑: another_building), and a bank's office is named by its finest level (…分行营业部云杉支行:
 #: 云杉), and a village's rows are zones (六排 / 一排), and a district the gazetteer does not know leaves
-#: the city the text's division (三明市梅列区 / 鲤城区: another_city) (session 44).
-RULES_VERSION: Final[str] = "rules/v25"
+#: the city the text's division (三明市梅列区 / 鲤城区: another_city) (session 44). v26: two roads named
+#: alone are two with the side of the road closing the text (青禾路中段路西 / 云杉路中段路西: another_road),
+#: and a village's industrial zones numbered without 第 are numbered places (四工业区 / 五工业区), and a
+#: block's middle building is a side (北楼 / 中楼: another_zone), and one name after two regions' names is
+#: two places (浙江青禾学院 / 陕西青禾学院: another_named_place), and a village's doors are compared where
+#: one text names a road too (云杉村130号 / 云杉街云杉村131号: another_road_number) (session 45).
+RULES_VERSION: Final[str] = "rules/v26"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
 CAPS: Final[dict[str, str]] = {

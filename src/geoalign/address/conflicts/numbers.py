@@ -37,6 +37,9 @@ def number_conflicts(
     out: list[Conflict] = []
     for level in levels:
         if level in SAME_ROAD_ONLY and not _same_or_no_road(a, b):
+            door = _village_door_conflict(a.text, b.text) if level == "roadno" else None
+            if door is not None:
+                out.append(door)
             continue
         key = TYPED_OF[level]
         ta, tb = a.typed.get(key), b.typed.get(key)
@@ -73,6 +76,22 @@ def number_conflicts(
         if ca and cb and bare_number(ca) != bare_number(cb) and not _same_number_runs(a, b):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
     return out
+
+
+#: A village's door: the village's name (its last two characters) and the number right after it (云杉村130号,
+#: 青禾庄7号), which the parse may give to a road the text also names (云杉街云杉村131号) or to none.
+_VILLAGE_DOOR: Final[re.Pattern[str]] = re.compile(r"([\u4e00-\u9fff]{2}[村庄屯])(\d+)号(?!楼|院)")
+
+
+def _village_door_conflict(text_a: str, text_b: str) -> Conflict | None:
+    """Two doors of one village where one text names a road and the other none (福田区云杉村130号 / 云杉街
+    云杉村131号): the road numbers are not compared across a road and no road, but the village's doors are."""
+    da, db = _VILLAGE_DOOR.search(text_a), _VILLAGE_DOOR.search(text_b)
+    if da is None or db is None or da.group(1) != db.group(1) or da.group(2) == db.group(2):
+        return None
+    if _writes_door(text_a, db.group(2)) or _writes_door(text_b, da.group(2)):
+        return None
+    return Conflict("roadno", da.group(2), db.group(2), RULE_OF["roadno"])
 
 
 #: A number before a kind of building ending in 楼 (3号宿舍楼, 5号教学楼): the building's number, though it

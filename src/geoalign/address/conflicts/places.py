@@ -11,6 +11,7 @@ from typing import Final
 
 from rapidfuzz.distance import Levenshtein
 
+from geoalign.address import gazetteer
 from geoalign.address.analyze import (
     AddressView,
     char_bigrams,
@@ -29,13 +30,15 @@ from geoalign.address.numerals import NUMERAL_CHARS, number_value
 #: area (高新区, 西湖区); 八区街道 is a street office, not a zone.
 _ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑, 东园 / 西园,
-#: and a school's 南校区 / 东校区 right after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such
-#: campuses, none exact_match; 河东校区 is a campus named 河东); and a side of a floor, a building or a
-#: road (5楼东侧 / 西侧, 云杉路南侧 / 北侧, and 中段路南 / 路北 or 12楼东 / 12楼西 closing a text; not a
-#: corner, 东南侧, which shares a side with 东侧), and a road's or a hutong's end by its side (青禾胡同东口 /
-#: 西口; not a road named 南口路). Gates (东门) are ``_GATE``'s.
+#: a middle one (中楼, 中座, 中塔; not a school's 初中楼 / 高中楼), and a school's 南校区 / 东校区 right
+#: after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such campuses, none exact_match; 河东校区 is
+#: a campus named 河东); and a side of a floor, a building or a road (5楼东侧 / 西侧, 云杉路南侧 / 北侧,
+#: and 中段路南 / 路北 or 12楼东 / 12楼西 closing a text; not a corner, 东南侧, which shares a side with
+#: 东侧), and a road's or a hutong's end by its side (青禾胡同东口 / 西口; not a road named 南口路). Gates
+#: (东门) are ``_GATE``'s.
 _SIDE: Final[re.Pattern[str]] = re.compile(
     r"(?<=[学院校])[东西南北]校区|(?<=[\u4e00-\u9fffA-Z0-9])[东西南北](?:区|塔|座|楼|院|苑|园)"
+    r"|(?<=[\u4e00-\u9fffA-Z0-9])(?<![初高集])中(?:塔|座|楼)"
     r"|(?<=[\u4e00-\u9fffA-Z0-9])(?<![东西南北])[东西南北]侧"
     r"|(?<=[段路街道]路)[东西南北]$|(?<=\d[楼层])[东西南北]$"
     r"|(?<=[路街巷弄同道])[东西南北]口(?![路街道巷村镇乡站])"
@@ -104,6 +107,12 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
     r"(中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
     r"|门诊部|卫生院|工业区|工业园|分公司|分校|分院|派出所|人民法院|汽车站|客运站|中队|大队|宿舍|仓库|车间"
     r"|教学楼|实验楼|食堂|村民小组|居委会|间)"
+)
+
+#: An industrial zone numbered without 第 (青禾四工业区, 云杉1工业园: Shenzhen's villages number their zones
+#: so): the same kind as 第四工业区, compared with it. Not after another numeral or 第 (十四工业区, 第四 …).
+_NUMBERED_PARK: Final[re.Pattern[str]] = re.compile(
+    r"(?<![第\d一二三四五六七八九十])([一二三四五六七八九十]{1,3}|\d{1,2})(工业区|工业园)"
 )
 
 
@@ -361,6 +370,8 @@ def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     pa, pb = a.comps.get("poi"), b.comps.get("poi")
     if not pa or not pb or pa == pb:
         return None
+    if _regional_namesakes(a, b, pa, pb):
+        return Conflict("named_place", pa, pb, RULE_OF["named_place"])
     ka, kb = _NAMED_PLACE_KIND.search(pa), _NAMED_PLACE_KIND.search(pb)
     if ka is None or kb is None or ka.group(0) != kb.group(0):
         return None
@@ -372,6 +383,33 @@ def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if na in b.text or nb in a.text or na in b.tail or nb in a.tail:
         return None
     return Conflict("named_place", pa, pb, RULE_OF["named_place"])
+
+
+#: The shortest name left after a region's name for two namesakes to be compared (浙江青禾学院: 青禾学院).
+_NAMESAKE_MIN: Final = 4
+
+
+def _regional_namesakes(a: AddressView, b: AddressView, pa: str, pb: str) -> bool:
+    """One name after two regions' names (浙江青禾职业技术学院 / 陕西青禾职业技术学院, 杭州青禾银行 / 宁波
+    青禾银行): each its region's institution, two places, however much else the texts share. Neither
+    text may write the other's region (a company registered in one province, at an address in another)."""
+    ra, rb = _leading_region(pa), _leading_region(pb)
+    if ra is None or rb is None or ra[0] == rb[0] or ra[1] != rb[1]:
+        return False
+    return ra[0] not in b.text and rb[0] not in a.text
+
+
+@lru_cache(maxsize=1 << 14)
+def _leading_region(name: str) -> tuple[str, str] | None:
+    """The short name of a province or a city opening a place's name, and the name after it (浙江青禾学院:
+    浙江, 青禾学院), or None."""
+    for size in (3, 2):
+        head = name[:size]
+        if len(name) - size >= _NAMESAKE_MIN and any(
+            d.level in ("prov", "city") and d.short_name == head for d in gazetteer.lookup(head)
+        ):
+            return head, name[size:]
+    return None
 
 
 #: Kinds of facility that close a place's name (青禾小学, 青禾派出所, 青禾超市), each to the kind it is
@@ -483,9 +521,10 @@ def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 def _ordinals(text: str) -> dict[str, int]:
     """The first ordinal of each numbered kind in a place text, as a number (cached like the zones)."""
     found: dict[str, int] = {}
-    if "第" not in text:
-        return found
-    for m in _ORDINAL.finditer(text):
+    matches = list(_ORDINAL.finditer(text)) if "第" in text else []
+    if "工业" in text:
+        matches = sorted([*matches, *_NUMBERED_PARK.finditer(text)], key=lambda m: m.start())
+    for m in matches:
         number = number_value(m.group(1))
         if number is not None:
             found.setdefault(m.group(2), number)

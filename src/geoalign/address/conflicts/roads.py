@@ -185,9 +185,16 @@ def _road_name_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return None
 
 
+#: The side of the road a text closes with (青禾路中段路西, 青禾路东侧): where on the road, not another place.
+_ROAD_SIDE_CLOSING: Final[re.Pattern[str]] = re.compile(r"(?:(?<=段)路)?[东西南北]侧?$")
+
+
 def _only_the_road(view: AddressView, key: str) -> bool:
-    """The place text is the road (``key``, its section included) and at most the township before it."""
+    """The place text is the road (``key``, its section included) and at most the township before it and
+    the side of the road after it (遂平县青禾路中段路西 / 遂平县松风路中段路西: two roads)."""
     rest = view.canon_rest
+    if not rest.endswith(key):
+        rest = _ROAD_SIDE_CLOSING.sub("", rest)
     if not rest.endswith(key):
         return False
     head = rest[: -len(key)]
