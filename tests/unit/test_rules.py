@@ -547,6 +547,14 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # two doors of one village, one text naming a road too; the same door
         ("福田区南园街道云杉村130号", "福田区南园街道云杉街云杉村131号", ["another_road_number"]),
         ("福田区南园街道云杉村130号", "福田区南园街道云杉街云杉村130号", []),
+        # two doors of one neighbourhood named 里 (a northern city's lane, tagged a POI)
+        ("锦州市古塔区青禾里156-6号", "辽宁省锦州市古塔区青禾里156-7号", ["another_road_number"]),
+        ("锦州市古塔区青禾里156-6号", "辽宁省锦州市古塔区青禾里156-6号2单元", []),
+        # two schools or departments of one university; one school written two ways
+        ("青禾美术学院(象山校区)-艺术设计系", "青禾美术学院象山校区-美术教育系", ["another_named_place"]),
+        ("勾庄路青禾职业技术学院运输管理学院", "勾庄路16号青禾职业技术学院海运学院", ["another_named_place"]),
+        ("青禾大学计算机学院", "青禾大学计算机科学与技术学院", []),
+        ("青禾大学计算机学院", "松风大学建筑学院", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

@@ -74,6 +74,7 @@ from geoalign.address.conflicts.places import (
     ordinal_conflict,
     park_conflict,
     relative_conflict,
+    school_unit_conflict,
     side_building_conflict,
     station_conflict,
     workstation_conflict,
@@ -107,6 +108,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     building_use_conflict,
     office_conflict,
     named_place_conflict,
+    school_unit_conflict,
     workstation_conflict,
 )
 

@@ -275,9 +275,20 @@ def _types(text: str, key: str, number: str) -> bool:
 
 def _parsed_or_on_a_road(a: AddressView, b: AddressView) -> bool:
     """Where a typed 号 number is a road number whose sub-number counts: on a road, or parsed as the
-    road number on both sides. A number only typed, without a road, may head a unit-room run
-    (星河时代广场5#-5-206号: unit 5, room 206), which is no sub-number of door 5."""
-    return road_key(a) is not None or ("roadno" in a.comps and "roadno" in b.comps)
+    road number on both sides, or in one neighbourhood named 里 (``_is_li``). A number only typed,
+    without a road, may head a unit-room run (星河时代广场5#-5-206号: unit 5, room 206), which is no
+    sub-number of door 5."""
+    return (
+        road_key(a) is not None
+        or ("roadno" in a.comps and "roadno" in b.comps)
+        or (_is_li(a.comps.get("poi")) and a.comps.get("poi") == b.comps.get("poi"))
+    )
+
+
+def _is_li(poi: str | None) -> bool:
+    """A neighbourhood named 里 (青禾里, 东一里: a northern city's lanes, which the parse tags a POI), whose
+    doors are numbered as a road's are (东一里156-6号 / 156-7号: two doors)."""
+    return poi is not None and len(poi) >= 2 and poi.endswith("里") and not poi.endswith("公里")
 
 
 def _same_or_no_road(a: AddressView, b: AddressView) -> bool:

@@ -412,6 +412,32 @@ def _leading_region(name: str) -> tuple[str, str] | None:
     return None
 
 
+#: A school or department of a university or college: the parent's word, the unit's name and its kind
+#: (青禾大学计算机学院, 青禾美术学院象山校区艺术设计系).
+_SCHOOL_UNIT: Final[re.Pattern[str]] = re.compile(
+    r"(大学|学院)([\u4e00-\u9fff]{2,10}?)(学院|系|研究所|研究院)"
+)
+#: How much of the parent's name must be the same for two units to be of one parent.
+_PARENT_TAIL: Final = 4
+
+
+def school_unit_conflict(a: AddressView, b: AddressView) -> Conflict | None:
+    """Two schools or departments of one university (青禾美术学院象山校区-艺术设计系 / -美术教育系,
+    青禾职业技术学院运输管理学院 / 海运学院): two places on one campus, merged by a corpus dedupe at
+    0.30–0.47. Only where the parent's name ends alike, the units are of one kind and neither name
+    holds the other (计算机学院 / 计算机科学与技术学院 is one school written two ways)."""
+    ma, mb = _SCHOOL_UNIT.search(a.canon_rest), _SCHOOL_UNIT.search(b.canon_rest)
+    if ma is None or mb is None or ma.group(3) != mb.group(3):
+        return None
+    na, nb = ma.group(2), mb.group(2)
+    if na in nb or nb in na:
+        return None
+    parent_a, parent_b = a.canon_rest[: ma.end(1)], b.canon_rest[: mb.end(1)]
+    if len(parent_a) < _PARENT_TAIL or parent_a[-_PARENT_TAIL:] != parent_b[-_PARENT_TAIL:]:
+        return None
+    return Conflict("named_place", na + ma.group(3), nb + mb.group(3), RULE_OF["named_place"])
+
+
 #: Kinds of facility that close a place's name (青禾小学, 青禾派出所, 青禾超市), each to the kind it is
 #: (大酒店 = 酒店 = 宾馆, 药房 = 药店): two kinds after one name are two places (青禾小学 / 青禾中学,
 #: 镇政府 / 镇派出所, 青禾超市 / 青禾药店). Not the kinds that hold others (大厦, 广场, 中心, 小区: a shop
