@@ -175,7 +175,9 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: and a village's industrial zones numbered without 第 are numbered places (四工业区 / 五工业区), and a
 #: block's middle building is a side (北楼 / 中楼: another_zone), and one name after two regions' names is
 #: two places (浙江青禾学院 / 陕西青禾学院: another_named_place), and a village's doors are compared where
-#: one text names a road too (云杉村130号 / 云杉街云杉村131号: another_road_number) (session 45).
+#: one text names a road too (云杉村130号 / 云杉街云杉村131号: another_road_number), and a 里's doors are
+#: numbered as a road's (青禾里156-6号 / 156-7号), and two departments of one university are two places
+#: (…学院艺术设计系 / 美术教育系: another_named_place) (session 45).
 RULES_VERSION: Final[str] = "rules/v26"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.
