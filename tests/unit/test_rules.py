@@ -555,6 +555,34 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("勾庄路青禾职业技术学院运输管理学院", "勾庄路16号青禾职业技术学院海运学院", ["another_named_place"]),
         ("青禾大学计算机学院", "青禾大学计算机科学与技术学院", []),
         ("青禾大学计算机学院", "松风大学建筑学院", []),
+        # a floor against a room on another floor; a room on that floor, a door written 102号, a building
+        ("深圳市罗湖区深南东路2102号青禾大厦501", "深圳市罗湖区深南东路2102号青禾大厦4楼", ["another_floor"]),
+        ("深圳市罗湖区深南东路2102号青禾大厦501", "深圳市罗湖区深南东路2102号青禾大厦5楼", []),
+        ("宝安区西乡街道青禾新村三区102号4层", "宝安区西乡街道青禾新村三区102号", []),
+        ("南山区青禾街2号11栋101", "南山区青禾街2号11栋", []),
+        # zones numbered with three digits
+        ("宝安区西乡街道宝安机场511区25号", "宝安区西乡街道宝安机场505区25号", ["another_zone"]),
+        # two named places whose names end alike; the same name after a city and a district
+        ("杭州市西湖区青禾时代广场A座", "杭州市西湖区云杉时代广场A座", ["another_named_place"]),
+        ("拱墅青禾广场", "杭州青禾广场", []),
+        # a school's dormitory and its teaching building
+        (
+            "福田区青禾路6号云杉小学宿舍楼",
+            "福田区青禾路6号云杉小学教学楼",
+            ["another_building", "another_kind"],
+        ),
+        # street offices written with 办; one of them written two ways
+        ("罗平县罗雄街道办青禾街", "云南省曲靖市罗平县腊山街道办青禾街", ["another_town"]),
+        ("罗平县罗雄街道办青禾街", "云南省曲靖市罗平县罗雄街道青禾街", []),
+        # two villages of one community by age and side (上新村 / 中新村)
+        (
+            "宝安区石岩街道罗租社区青禾上新村十一巷2号",
+            "宝安区石岩街道罗租社区青禾中新村十一巷2号",
+            ["another_community"],
+        ),
+        # police units numbered without 第
+        ("南京市秦淮区青禾路1号交警三大队", "南京市秦淮区青禾路1号交警二大队", ["another_numbered_place"]),
+        ("青禾村三大队", "青禾村第三大队", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

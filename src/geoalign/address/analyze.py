@@ -486,9 +486,10 @@ def _stated_name(resolution: Resolution, level: str, stated: Collection[str | No
 
 
 _ADMIN_SUFFIX: Final[tuple[str, ...]] = ("省", "市", "区", "县", "州", "盟", "旗", "自治区")
-#: The kinds of township a text states in full (虎门镇, 新安街道); ``conflicts`` strips them to compare a
-#: township across a change of kind (永阳镇 / 永阳街道).
-TOWN_SUFFIXES: Final[tuple[str, ...]] = ("镇", "乡", "街道", "苏木")
+#: The kinds of township a text states in full (虎门镇, 新安街道, and a street office written with its
+#: office: 云杉街道办事处, 云杉街道办, the gazetteer's 云杉街道); ``conflicts`` strips them to compare a
+#: township across a change of kind (永阳镇 / 永阳街道). Longest first, so that a stem loses the whole word.
+TOWN_SUFFIXES: Final[tuple[str, ...]] = ("街道办事处", "街道办", "办事处", "镇", "乡", "街道", "苏木")
 
 
 def _province_in_a_name(span: Span, after: Sequence[Span]) -> bool:

@@ -177,7 +177,11 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: two places (浙江青禾学院 / 陕西青禾学院: another_named_place), and a village's doors are compared where
 #: one text names a road too (云杉村130号 / 云杉街云杉村131号: another_road_number), and a 里's doors are
 #: numbered as a road's (青禾里156-6号 / 156-7号), and two departments of one university are two places
-#: (…学院艺术设计系 / 美术教育系: another_named_place) (session 45).
+#: (…学院艺术设计系 / 美术教育系: another_named_place), and a floor against a room on another floor is
+#: two places (4楼 / 501: another_floor), and two names ending alike are compared without their common end
+#: (青禾时代广场 / 云杉时代广场), and buildings by use (宿舍楼 / 教学楼: another_kind), and three-digit zones,
+#: street offices written with 办, villages of one community by age and side (上新村 / 中新村) and police
+#: units numbered without 第 (session 45).
 RULES_VERSION: Final[str] = "rules/v26"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

@@ -75,7 +75,30 @@ def number_conflicts(
         # millions of candidate pairs, almost none of which get this far
         if ca and cb and bare_number(ca) != bare_number(cb) and not _same_number_runs(a, b):
             out.append(Conflict(level, ca, cb, RULE_OF[level]))
+    if "floorno" in levels and not any(c.component in ("floorno", "roomno") for c in out):
+        floor = _floor_against_room(a, b) or _floor_against_room(b, a)
+        if floor is not None:
+            out.append(floor)
     return out
+
+
+def _floor_against_room(a: AddressView, b: AddressView) -> Conflict | None:
+    """A floor on one side and a room on another floor on the other (青禾大厦4楼 / 青禾大厦501, B座15楼 /
+    B座1602): a room's number starts with its floor's (what ``floor_in_room`` reads to join 12楼1201 and
+    1201), so the two are two places. Only a floor the text writes as one (4楼, 11层: not a parse's
+    floor, which may be a building) without a room, against a room of three or four digits without a
+    floor (not 0213: no floor read from a leading 0), and not the door that the text writes 102号."""
+    floor_key = TYPED_OF["floorno"]
+    floor, room = a.typed.get(floor_key), b.comps.get("roomno")
+    if floor is None or room is None or "roomno" in a.comps or floor_key in b.typed or "floorno" in b.comps:
+        return None
+    if room == b.typed.get(TYPED_OF["roadno"]) or not re.search(rf"(?<![A-Za-z0-9-]){floor}[层楼]", a.text):
+        return None  # a door written 102号; a building named by a letter and its number (A26楼)
+    if not floor.isdigit() or not room.isdigit() or len(room) not in (3, 4) or room[0] == "0":
+        return None
+    if int(room[:-2]) == int(floor):
+        return None
+    return Conflict("floorno", floor, room, RULE_OF["floorno"])
 
 
 #: A village's door: the village's name (its last two characters) and the number right after it (云杉村130号,

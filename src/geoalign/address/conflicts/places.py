@@ -26,9 +26,9 @@ from geoalign.address.conflicts.base import (
 from geoalign.address.numerals import NUMERAL_CHARS, number_value
 
 #: A zone of a compound named by a letter or a number (环球中心E1区, 万科城3区 — the normalizer writes 三区
-#: as 3区), after a Chinese character or first in the place text. A name before 区 is a district or an
-#: area (高新区, 西湖区); 八区街道 is a street office, not a zone.
-_ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,2})区(?!街道)")
+#: as 3区; an airport's 505区), after a Chinese character or first in the place text. A name before 区
+#: is a district or an area (高新区, 西湖区); 八区街道 is a street office, not a zone.
+_ZONE: Final[re.Pattern[str]] = re.compile(r"(?:(?<=[\u4e00-\u9fff])|^)([A-Z]\d{0,2}|\d{1,3})区(?!街道)")
 #: A part of a compound named by its side: 东区 / 西区, 东塔 / 西塔, 南楼 / 北楼, 北苑 / 西苑, 东园 / 西园,
 #: a middle one (中楼, 中座, 中塔; not a school's 初中楼 / 高中楼), and a school's 南校区 / 东校区 right
 #: after 大学, 学院 or 学校 (CCKS training part: 3 pairs of two such campuses, none exact_match; 河东校区 is
@@ -109,10 +109,11 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
     r"|教学楼|实验楼|食堂|村民小组|居委会|间)"
 )
 
-#: An industrial zone numbered without 第 (青禾四工业区, 云杉1工业园: Shenzhen's villages number their zones
-#: so): the same kind as 第四工业区, compared with it. Not after another numeral or 第 (十四工业区, 第四 …).
+#: An industrial zone or a police unit numbered without 第 (青禾四工业区, 云杉1工业园: Shenzhen's villages
+#: number their zones so; 交警三大队): the same kind as 第四工业区, compared with it. Not after another
+#: numeral or 第 (十四工业区, 第四 …).
 _NUMBERED_PARK: Final[re.Pattern[str]] = re.compile(
-    r"(?<![第\d一二三四五六七八九十])([一二三四五六七八九十]{1,3}|\d{1,2})(工业区|工业园)"
+    r"(?<![第\d一二三四五六七八九十])([一二三四五六七八九十]{1,3}|\d{1,2})(工业区|工业园|大队|中队)"
 )
 
 
@@ -375,7 +376,7 @@ def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     ka, kb = _NAMED_PLACE_KIND.search(pa), _NAMED_PLACE_KIND.search(pb)
     if ka is None or kb is None or ka.group(0) != kb.group(0):
         return None
-    na, nb = pa[: ka.start()], pb[: kb.start()]
+    na, nb = _heads(pa[: ka.start()], pb[: kb.start()])
     chars_a, chars_b = naming_chars(na, _PLACE_NOT_NAMING), naming_chars(nb, _PLACE_NOT_NAMING)
     if not chars_a or not chars_b or not chars_a.isdisjoint(chars_b):
         return None
@@ -383,6 +384,24 @@ def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if na in b.text or nb in a.text or na in b.tail or nb in a.tail:
         return None
     return Conflict("named_place", pa, pb, RULE_OF["named_place"])
+
+
+def _heads(na: str, nb: str) -> tuple[str, str]:
+    """Two names without the words they end with alike (华星时代 / 黄龙时代: 华星 / 黄龙), where both keep
+    two characters or more and neither kept head is a province's or a city's name (杭州万达 / 拱墅万达:
+    one mall written with its city or its district); the names as given otherwise."""
+    common = 0
+    while common < min(len(na), len(nb)) and na[-1 - common] == nb[-1 - common]:
+        common += 1
+    ha, hb = na[: len(na) - common], nb[: len(nb) - common]
+    if common == 0 or len(ha) < 2 or len(hb) < 2 or _is_region(ha) or _is_region(hb):
+        return na, nb
+    return ha, hb
+
+
+def _is_region(name: str) -> bool:
+    """A province's or a city's name, full or short (杭州, 浙江省)."""
+    return any(d.level in ("prov", "city") for d in gazetteer.lookup(name))
 
 
 #: The shortest name left after a region's name for two namesakes to be compared (浙江青禾学院: 青禾学院).
@@ -517,20 +536,25 @@ def kind_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     return Conflict("kind", ka, kb, RULE_OF["kind"])
 
 
+#: What a building of a factory, a school or an office park is used for, by the word that says so: a
+#: park numbers each kind on its own (宿舍A栋 / 厂房A栋), and a school's dormitory is not its teaching
+#: building (青禾小学宿舍楼 / 青禾小学教学楼).
+_BUILDING_USES: Final[tuple[str, ...]] = ("宿舍", "厂房", "教学楼", "办公楼", "实验楼", "食堂")
+
+
 def building_use_conflict(a: AddressView, b: AddressView) -> Conflict | None:
-    """A factory's dormitory and its workshop building (青禾厂宿舍A栋 / 青禾厂厂房A栋): an industrial park
-    numbers each kind on its own, so one letter or number names two buildings. Only where one text says
-    宿舍 and not 厂房 and the other the reverse. Shenzhen train: it fires on 31 pairs, none a match (a corpus
-    dedupe had merged 宿舍楼A栋 / 厂房A栋); the CCKS development part has none."""
-    if _dormitory_and_workshop(a.canon_rest, b.canon_rest):
-        return Conflict("kind", "宿舍", "厂房", RULE_OF["kind"])
-    if _dormitory_and_workshop(b.canon_rest, a.canon_rest):
-        return Conflict("kind", "厂房", "宿舍", RULE_OF["kind"])
-    return None
+    """Two buildings of one place by their uses (青禾厂宿舍A栋 / 青禾厂厂房A栋, 青禾小学宿舍楼 / 教学楼): each
+    text names a use the other does not, and they share none. Shenzhen train: the dormitory and workshop
+    fired on 31 pairs, none a match (a corpus dedupe had merged 宿舍楼A栋 / 厂房A栋); the CCKS development
+    part has none."""
+    ua, ub = _uses(a.canon_rest), _uses(b.canon_rest)
+    if not ua or not ub or not ua.isdisjoint(ub):
+        return None
+    return Conflict("kind", "、".join(sorted(ua)), "、".join(sorted(ub)), RULE_OF["kind"])
 
 
-def _dormitory_and_workshop(x: str, y: str) -> bool:
-    return "宿舍" in x and "厂房" not in x and "厂房" in y and "宿舍" not in y
+def _uses(text: str) -> frozenset[str]:
+    return frozenset(use for use in _BUILDING_USES if use in text)
 
 
 def ordinal_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -548,7 +572,7 @@ def _ordinals(text: str) -> dict[str, int]:
     """The first ordinal of each numbered kind in a place text, as a number (cached like the zones)."""
     found: dict[str, int] = {}
     matches = list(_ORDINAL.finditer(text)) if "第" in text else []
-    if "工业" in text:
+    if "工业" in text or "队" in text:
         matches = sorted([*matches, *_NUMBERED_PARK.finditer(text)], key=lambda m: m.start())
     for m in matches:
         number = number_value(m.group(1))

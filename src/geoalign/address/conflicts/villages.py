@@ -150,8 +150,8 @@ def community_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if not ca or not cb:
         return _compound_with_another_side(a, b)
     ka, kb = _VILLAGE_KIND.sub("", canonical_name(ca)), _VILLAGE_KIND.sub("", canonical_name(cb))
-    if ka == kb:
-        return None
+    if ka == kb:  # one community: two of its compounds may still be named apart by a side
+        return _compound_with_another_side(a, b)
     if len(ka) != len(kb):
         return _village_with_a_side(a, b, ka, kb) or _two_named_communities(a, b, ka, kb)
     for x, y in zip(ka, kb, strict=True):
@@ -177,11 +177,19 @@ def _compound_with_another_side(a: AddressView, b: AddressView) -> Conflict | No
     if len(apart) != 1:
         return None
     i = apart[0]
-    if not (i == 0 or (i >= 2 and i + 1 < len(pa) and pa[i + 1] in _SIDE_COMPOUND_WORDS)):
+    if not (i == 0 or (i >= 2 and _compound_word_at(pa, i + 1))):
         return None
     if not _opposites(pa[i], pb[i]):
         return None
     return Conflict("community", pa, pb, RULE_OF["community"])
+
+
+def _compound_word_at(name: str, at: int) -> bool:
+    """A compound's word at ``at`` (青禾东村: 村), or its age and then one (青禾上新村, 青禾中新村: Shenzhen's
+    villages rebuilt as 上新村 / 中新村 / 老村 beside each other)."""
+    if at < len(name) and name[at] in _SIDE_COMPOUND_WORDS:
+        return True
+    return at + 1 < len(name) and name[at] in "新老旧" and name[at + 1] in _SIDE_COMPOUND_WORDS
 
 
 #: A community or village the parse reads as one name of its kind (星河社区, 青禾村, 云杉嘎查), not a
