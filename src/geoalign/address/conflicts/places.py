@@ -387,7 +387,7 @@ def named_place_conflict(a: AddressView, b: AddressView) -> Conflict | None:
 
 
 def _heads(na: str, nb: str) -> tuple[str, str]:
-    """Two names without the words they end with alike (华星时代 / 黄龙时代: 华星 / 黄龙), where both keep
+    """Two names without the words they end with alike (青禾时代 / 云杉时代: 青禾 / 云杉), where both keep
     two characters or more and neither kept head is a province's or a city's name (杭州万达 / 拱墅万达:
     one mall written with its city or its district); the names as given otherwise."""
     common = 0
@@ -399,6 +399,7 @@ def _heads(na: str, nb: str) -> tuple[str, str]:
     return ha, hb
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_region(name: str) -> bool:
     """A province's or a city's name, full or short (杭州, 浙江省)."""
     return any(d.level in ("prov", "city") for d in gazetteer.lookup(name))
