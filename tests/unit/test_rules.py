@@ -583,6 +583,10 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         # police units numbered without 第
         ("南京市秦淮区青禾路1号交警三大队", "南京市秦淮区青禾路1号交警二大队", ["another_numbered_place"]),
         ("青禾村三大队", "青禾村第三大队", []),
+        # two traffic police units named by their areas under one brigade; numbered workshops
+        ("交警支队西湖大队青禾中队", "杭州市交警支队西湖大队云杉中队", ["another_branch"]),
+        ("宝安区青禾工业区厂房五整套", "宝安区青禾工业区厂房八整套", ["another_numbered_place"]),
+        ("宝安区青禾工业区厂房八整套", "宝安区青禾工业区厂房8号", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

@@ -6,6 +6,8 @@ buildings of one estate (``named_building_conflict``)."""
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final
 
@@ -114,6 +116,13 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 #: numeral or 第 (十四工业区, 第四 …).
 _NUMBERED_PARK: Final[re.Pattern[str]] = re.compile(
     r"(?<![第\d一二三四五六七八九十])([一二三四五六七八九十]{1,3}|\d{1,2})(工业区|工业园|大队|中队)"
+)
+
+
+#: A workshop building numbered after its word (厂房五, 厂房8号: an industrial park's workshops), the same
+#: kind however the number is written.
+_NUMBERED_WORKSHOP: Final[re.Pattern[str]] = re.compile(
+    r"(厂房)([一二三四五六七八九十]{1,3}|\d{1,2})(?![\d一二三四五六七八九十])"
 )
 
 
@@ -486,7 +495,11 @@ _FACILITY_END: Final[re.Pattern[str]] = re.compile(
 _OFFICE_KINDS: Final[dict[str, str]] = {
     **{
         kind: kind
-        for kind in ("派出所", "卫生院", "司法所", "税务所", "供电所", "邮政所", "财政所", "交警中队")
+        for kind in (
+            *("派出所", "卫生院", "司法所", "税务所", "供电所", "邮政所", "财政所"),
+            # a traffic police unit named by its area (西湖大队, 青禾中队)
+            *("交警中队", "中队", "大队"),
+        )
     },
     **{
         "社区卫生服务中心": "卫生服务中心",
@@ -514,7 +527,8 @@ def office_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     so 云杉派出所 and 西湖分局云杉派出所 are one, and so are 青禾镇卫生院 and 青禾镇中心卫生院. On the CCKS
     development part and Shenzhen train it moves no answer (one pair of two 派出所 there, labelled
     not_match, is answered so already)."""
-    ma, mb = _OFFICE.search(a.canon_rest), _OFFICE.search(b.canon_rest)
+    # the finest office each text names (交警支队西湖大队青禾中队: the 中队, not the 大队 both share)
+    ma, mb = _last(_OFFICE.finditer(a.canon_rest)), _last(_OFFICE.finditer(b.canon_rest))
     if ma is None or mb is None or _OFFICE_KINDS[ma.group(2)] != _OFFICE_KINDS[mb.group(2)]:
         return None
     na, nb = ma.group(1), mb.group(1)
@@ -522,7 +536,14 @@ def office_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     # written 栋: 18栋云村派出所)
     if na == nb or not _OFFICE_NAME_CHARS.isdisjoint(na + nb):
         return None
+    if any(ch.isdigit() or ch in NUMERAL_CHARS or ch == "第" for ch in na + nb):
+        return None  # a numbered unit (三大队, 第二中队): ``ordinal_conflict``'s, by its number
     return Conflict("branch", na + ma.group(2), nb + mb.group(2), RULE_OF["branch"])
+
+
+def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
+    last = deque(matches, maxlen=1)
+    return last[0] if last else None
 
 
 def kind_conflict(a: AddressView, b: AddressView) -> Conflict | None:
@@ -579,6 +600,11 @@ def _ordinals(text: str) -> dict[str, int]:
         number = number_value(m.group(1))
         if number is not None:
             found.setdefault(m.group(2), number)
+    if "厂房" in text:
+        for m in _NUMBERED_WORKSHOP.finditer(text):
+            number = number_value(m.group(2))
+            if number is not None:
+                found.setdefault(m.group(1), number)
     return found
 
 
