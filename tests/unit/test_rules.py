@@ -587,6 +587,11 @@ def test_hard_numbers_are_one_list_in_order() -> None:
         ("交警支队西湖大队青禾中队", "杭州市交警支队西湖大队云杉中队", ["another_branch"]),
         ("宝安区青禾工业区厂房五整套", "宝安区青禾工业区厂房八整套", ["another_numbered_place"]),
         ("宝安区青禾工业区厂房八整套", "宝安区青禾工业区厂房8号", []),
+        # two facilities of one place; a facility written with and without a dash; a delivery note
+        ("申花路796号青禾国际饭店-足浴", "申花路796号青禾国际饭店停车场", ["another_named_place"]),
+        ("青禾体育职业技术学院网球场", "青禾体育职业技术学院便利店", ["another_named_place"]),
+        ("青禾国际饭店-足浴", "申花路796号青禾国际饭店足浴", []),
+        ("青禾国际酒店前台收", "青禾国际酒店-洗手间", []),
     ],
 )
 def test_conflicts(a: str, b: str, expected: list[str]) -> None:

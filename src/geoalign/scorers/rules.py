@@ -182,7 +182,8 @@ from geoalign.types import LABELS, AddressPair, ItemError, Match, Prepared, Prep
 #: (青禾时代广场 / 云杉时代广场), and buildings by use (宿舍楼 / 教学楼: another_kind), and three-digit zones,
 #: street offices written with 办, villages of one community by age and side (上新村 / 中新村) and police
 #: units numbered without 第, and police units named by their areas (青禾中队 / 云杉中队: another_branch) and
-#: workshops numbered after their word (厂房五 / 厂房八) (session 45).
+#: workshops numbered after their word (厂房五 / 厂房八), and two facilities of one place (饭店-足浴 /
+#: 饭店停车场: another_named_place) (session 45).
 RULES_VERSION: Final[str] = "rules/v26"
 
 #: Cap rules: the conflict's rule name -> the best label it allows.

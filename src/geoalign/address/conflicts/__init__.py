@@ -77,6 +77,7 @@ from geoalign.address.conflicts.places import (
     school_unit_conflict,
     side_building_conflict,
     station_conflict,
+    sub_facility_conflict,
     workstation_conflict,
     zone_conflict,
 )
@@ -109,6 +110,7 @@ _ONE_CONFLICT_CHECKS: Final[tuple[Callable[[AddressView, AddressView], Conflict 
     office_conflict,
     named_place_conflict,
     school_unit_conflict,
+    sub_facility_conflict,
     workstation_conflict,
 )
 
