@@ -20,7 +20,7 @@ from geoalign.types import Match
 
 def test_cache_key_covers_scorer_model_and_ordered_text() -> None:
     base = cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
-    assert base.startswith("geoalign:v25:")
+    assert base.startswith("geoalign:v26:")
     assert base == cache_key("torch", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))
     assert base != cache_key("torch", "sha-1", ("建国路88号", "北京市朝阳区建国路88号"))
     assert base != cache_key("onnx", "sha-1", ("北京市朝阳区建国路88号", "建国路88号"))

@@ -436,6 +436,11 @@ def test_building_unit_room_dashes(text: str, expected: str) -> None:
     assert canonical_units(text) == expected
 
 
+def test_a_padded_building_is_read_by_the_dash_rule_in_one_normalize() -> None:
+    # the zeros step frees 983-2-501 for the unit rule after that rule ran: one more round, not one more call
+    assert normalize("青禾苑0983-2-501") == "青禾苑983栋2单元501"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -685,6 +690,7 @@ def _normalize_or_none(text: str, **kwargs: object) -> str | None:
 @example("1第-1第-1第-1第-1第-1第-1第-十二层")
 @example("T1F塔一F")  # T1栋 is written after the lettered-tower rule ran: F塔 must not read then
 @example("塔一F十二层")  # the floor rule turned F十二层 into 12层 after the tower rule had passed 塔一
+@example("青禾苑0983-2-501")  # the zeros step freed 983-2-501 for the dash rule one round too late
 def test_idempotent_on_address_like_text(text: str) -> None:
     once = _normalize_or_none(text)
     if once is not None:

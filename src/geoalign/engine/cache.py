@@ -79,8 +79,9 @@ log = logging.getLogger(__name__)
 #: written 档 is a shop, A01档 = A01号商铺, and a padded tower number is the tower, 001塔 = T1栋, session 43;
 #: v25: a sub-number in words before a room, a floor or a building in digits is read, 18号之一101房 =
 #: 18-1号101室, and a floor and a one-digit door closing a building or unit is the room with 室 too,
-#: 1栋1单元3层5室 = 1栋1单元305室, session 44).
-KEY_VERSION = "v25"
+#: 1栋1单元3层5室 = 1栋1单元305室, session 44; v26: a padded number freed of its zeros is read by the unit
+#: rules in the same normalize, 苑0983-2-501 = 苑983栋2单元501, session 45).
+KEY_VERSION = "v26"
 
 
 def cache_key(
