@@ -14,7 +14,7 @@ the log of the summed probability of the allowed labels) — no invented three-w
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -84,25 +84,27 @@ def ccks_splits(path: str | Path) -> CcksSplits:
 def read_binary_pairs(path: str | Path, *, source: str) -> list[TrainPair]:
     """``a<TAB>b<TAB>0|1`` files (the Shenzhen pairs): 1 -> exact or partial, 0 -> not_match."""
     out: list[TrainPair] = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if len(row) != 3 or row[2].strip() not in {"0", "1"}:
-                raise DataFormatError(f"{path}:{line_no}: expected a<TAB>b<TAB>0|1, got {len(row)} columns")
-            out.append(TrainPair(row[0], row[1], MASK_MATCH if row[2].strip() == "1" else MASK_NOT, source))
+    for line_no, row in _tsv_rows(path):
+        if len(row) != 3 or row[2].strip() not in {"0", "1"}:
+            raise DataFormatError(f"{path}:{line_no}: expected a<TAB>b<TAB>0|1, got {len(row)} columns")
+        out.append(TrainPair(row[0], row[1], MASK_MATCH if row[2].strip() == "1" else MASK_NOT, source))
     return out
 
 
 def read_unlabelled_pairs(path: str | Path, *, source: str = "transfer") -> list[TrainPair]:
     """``a<TAB>b`` files without a label (``scripts/mine_transfer_pairs.py``): pairs a teacher labels."""
     out: list[TrainPair] = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if len(row) != 2 or not row[0].strip() or not row[1].strip():
-                raise DataFormatError(
-                    f"{path}:{line_no}: expected a<TAB>b (two non-empty texts), got {row!r}"
-                )
-            out.append(TrainPair(row[0], row[1], MASK_UNLABELLED, source))
+    for line_no, row in _tsv_rows(path):
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise DataFormatError(f"{path}:{line_no}: expected a<TAB>b (two non-empty texts), got {row!r}")
+        out.append(TrainPair(row[0], row[1], MASK_UNLABELLED, source))
     return out
+
+
+def _tsv_rows(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a tab-separated file, no quoting (addresses may hold quote marks)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        yield from enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1)
 
 
 def synthetic_pairs(rows: Iterable[tuple[str, str, Label, str]]) -> list[TrainPair]:

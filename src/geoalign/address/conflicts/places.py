@@ -105,8 +105,8 @@ _VILLAGE_WORDS: Final[tuple[str, ...]] = ("村", "庄", "屯", "嘎查")
 #: the kinds numbered this way. No kind is a prefix of another (人民医院 and 医院 differ at their first
 #: character), so the alternative that matches is the whole kind.
 _ORDINAL: Final[re.Pattern[str]] = re.compile(
-    r"第([一二三四五六七八九十百零〇两]+|\d+)"
-    r"(中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
+    r"第(?P<number>[一二三四五六七八九十百零〇两]+|\d+)"
+    r"(?P<kind>中学|小学|中心小学|实验小学|实验中学|高级中学|初级中学|职业中学|幼儿园|医院|人民医院|中医院|中心医院"
     r"|门诊部|卫生院|工业区|工业园|分公司|分校|分院|派出所|人民法院|汽车站|客运站|中队|大队|宿舍|仓库|车间"
     r"|教学楼|实验楼|食堂|村民小组|居委会|间)"
 )
@@ -115,14 +115,14 @@ _ORDINAL: Final[re.Pattern[str]] = re.compile(
 #: number their zones so; 交警三大队): the same kind as 第四工业区, compared with it. Not after another
 #: numeral or 第 (十四工业区, 第四 …).
 _NUMBERED_PARK: Final[re.Pattern[str]] = re.compile(
-    r"(?<![第\d一二三四五六七八九十])([一二三四五六七八九十]{1,3}|\d{1,2})(工业区|工业园|大队|中队)"
+    r"(?<![第\d一二三四五六七八九十])(?P<number>[一二三四五六七八九十]{1,3}|\d{1,2})(?P<kind>工业区|工业园|大队|中队)"
 )
 
 
 #: A workshop building numbered after its word (厂房五, 厂房8号: an industrial park's workshops), the same
 #: kind however the number is written.
 _NUMBERED_WORKSHOP: Final[re.Pattern[str]] = re.compile(
-    r"(厂房)([一二三四五六七八九十]{1,3}|\d{1,2})(?![\d一二三四五六七八九十])"
+    r"(?P<kind>厂房)(?P<number>[一二三四五六七八九十]{1,3}|\d{1,2})(?![\d一二三四五六七八九十])"
 )
 
 
@@ -337,6 +337,14 @@ _NAMED_BUILDING: Final[re.Pattern[str]] = re.compile(
 )
 #: What the two texts write right before the building's name must agree this far (one estate).
 _ESTATE_TAIL: Final = 3
+
+
+def _end_alike(x: str, y: str, tail: int) -> bool:
+    """The last ``tail`` characters of ``x`` and ``y`` are the same (``x`` has that many): the words before
+    two named parts name one place (an estate, a university, a hotel)."""
+    return len(x) >= tail and x[-tail:] == y[-tail:]
+
+
 _SIDES: Final = "东西南北中"
 #: The words that close an estate's own name rather than a court's (青禾花园, 云杉家园): one character
 #: before them may be a typo of the estate's name, which the judge decides. 苑 keeps every name: a court
@@ -357,7 +365,7 @@ def named_building_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if na[-2:] in _ESTATE_WORDS or nb[-2:] in _ESTATE_WORDS:  # the estate's own name: 青禾花园 / 青河花园
         return None
     before_a, before_b = a.canon_rest[: ma.start()], b.canon_rest[: mb.start()]
-    if len(before_a) < _ESTATE_TAIL or before_a[-_ESTATE_TAIL:] != before_b[-_ESTATE_TAIL:]:
+    if not _end_alike(before_a, before_b, _ESTATE_TAIL):
         return None
     return Conflict("houseno", na, nb, RULE_OF["houseno"])
 
@@ -446,7 +454,7 @@ def _leading_region(name: str) -> tuple[str, str] | None:
 _SCHOOL_UNIT: Final[re.Pattern[str]] = re.compile(
     r"(大学|学院)([\u4e00-\u9fff]{2,10}?)(学院|系|研究所|研究院)"
 )
-#: How much of the parent's name must be the same for two units to be of one parent.
+#: How much of the parent's (or a facility's holder's) name must be the same for two units to be of one.
 _PARENT_TAIL: Final = 4
 
 
@@ -462,7 +470,7 @@ def school_unit_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if na in nb or nb in na:
         return None
     parent_a, parent_b = a.canon_rest[: ma.end(1)], b.canon_rest[: mb.end(1)]
-    if len(parent_a) < _PARENT_TAIL or parent_a[-_PARENT_TAIL:] != parent_b[-_PARENT_TAIL:]:
+    if not _end_alike(parent_a, parent_b, _PARENT_TAIL):
         return None
     return Conflict("named_place", na + ma.group(3), nb + mb.group(3), RULE_OF["named_place"])
 
@@ -488,7 +496,7 @@ def sub_facility_conflict(a: AddressView, b: AddressView) -> Conflict | None:
     if fa is None or fb is None:
         return None
     (holder_a, na), (holder_b, nb) = fa, fb
-    if len(holder_a) < 4 or holder_a[-4:] != holder_b[-4:] or not set(na).isdisjoint(nb):
+    if not _end_alike(holder_a, holder_b, _PARENT_TAIL) or not set(na).isdisjoint(nb):
         return None
     if kind_conflict(a, b) is not None:  # two kinds of facility after one name: reported as such
         return None
@@ -637,16 +645,13 @@ def _ordinals(text: str) -> dict[str, int]:
     found: dict[str, int] = {}
     matches = list(_ORDINAL.finditer(text)) if "第" in text else []
     if "工业" in text or "队" in text:
-        matches = sorted([*matches, *_NUMBERED_PARK.finditer(text)], key=lambda m: m.start())
-    for m in matches:
-        number = number_value(m.group(1))
-        if number is not None:
-            found.setdefault(m.group(2), number)
+        matches += _NUMBERED_PARK.finditer(text)
     if "厂房" in text:
-        for m in _NUMBERED_WORKSHOP.finditer(text):
-            number = number_value(m.group(2))
-            if number is not None:
-                found.setdefault(m.group(1), number)
+        matches += _NUMBERED_WORKSHOP.finditer(text)
+    for m in sorted(matches, key=lambda m: m.start()):
+        number = number_value(m.group("number"))
+        if number is not None:
+            found.setdefault(m.group("kind"), number)
     return found
 
 
